@@ -1,0 +1,23 @@
+/*  ezshm.h — libezshm: shared-memory circular buffers byte-compatible with ezmsg-tools'
+    ShMemCircBuff / EZShmMirror. Include this one header.
+
+    Classes: ezshm_writer (the ring writer), ezshm_mirror (the reader).
+    Helpers: names (ezshm_name.h), header layouts (ezshm_header.h), ring sizing (ezshm_ring.h),
+    dtypes (ezshm_dtype.h), value formatting (ezshm_value.h), result codes (ezshm_error.h).
+*/
+#ifndef EZSHM_H
+#define EZSHM_H
+
+#define EZSHM_VERSION "0.1.0"
+
+#include "ezshm_error.h"
+#include "ezshm_dtype.h"
+#include "ezshm_name.h"
+#include "ezshm_header.h"
+#include "ezshm_ring.h"
+#include "ezshm_segment.h"
+#include "ezshm_value.h"
+#include "ezshm_writer.h"
+#include "ezshm_mirror.h"
+
+#endif

@@ -1,0 +1,357 @@
+/*  ezshm_mirror.c — attach, validate, follow generations, torn-read-safe copies. */
+#include "ezshm_mirror.h"
+#include "ezshm_dtype.h"
+#include "ezshm_error.h"
+#include "ezshm_ring.h"
+#include "ezshm_segment.h"
+
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/*  How often an idle or not-ready mirror stats the header's name to notice a restarted
+    writer (which unlinks and recreates the segment). */
+#define REPLACED_CHECK_NS 200000000LL
+
+struct ezshm_mirror_t {
+    char               *name;
+    ezshm_segment_t     header;
+    const ezshm_meta_t *meta;
+    ezshm_segment_t     ring;
+    ezshm_stream_info_t info;
+    bool                attached;      /* ring mapped and info valid */
+    uint64_t            guard;
+    uint64_t            cursor;        /* position of the next frame to return */
+    long long           next_replaced_check;
+};
+
+static long long
+s_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long) ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+int
+ezshm_mirror_new(const char *name, ezshm_mirror_t **out)
+{
+    if (!name || !*name || !out)
+        return EZSHM_ERR_INVAL;
+    ezshm_mirror_t *self = calloc(1, sizeof *self);
+    if (!self || !(self->name = strdup(name))) {
+        free(self);
+        return EZSHM_ERR_NOMEM;
+    }
+    *out = self;
+    return EZSHM_OK;
+}
+
+static void
+s_detach_ring(ezshm_mirror_t *self)
+{
+    ezshm_segment_close(&self->ring);
+    self->attached = false;
+}
+
+void
+ezshm_mirror_detach(ezshm_mirror_t *self)
+{
+    if (!self)
+        return;
+    s_detach_ring(self);
+    ezshm_segment_close(&self->header);
+    self->meta = NULL;
+}
+
+void
+ezshm_mirror_destroy(ezshm_mirror_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    ezshm_mirror_detach(*self_p);
+    free((*self_p)->name);
+    free(*self_p);
+    *self_p = NULL;
+}
+
+static int
+s_attach_header(ezshm_mirror_t *self)
+{
+    char segname[EZSHM_SHORT_NAME_SIZE];
+    int rc = ezshm_header_segment_name(self->name, segname);
+    if (rc == EZSHM_OK)
+        rc = ezshm_segment_open(&self->header, segname);
+    if (rc != EZSHM_OK)
+        return rc;
+    ezshm_layout_t layout;
+    rc = ezshm_header_detect(self->header.addr, self->header.size, &layout);
+    if (rc != EZSHM_OK) {
+        ezshm_segment_close(&self->header);
+        return rc;
+    }
+    self->info.layout = layout;
+    self->meta = ezshm_header_meta(self->header.addr, layout);
+    return EZSHM_OK;
+}
+
+/*  Position P of the writer, or false when no consistent pair could be read. */
+static bool
+s_position(const ezshm_mirror_t *self, uint64_t *pos)
+{
+    uint64_t index, wraps;
+    if (!ezshm_header_position(self->meta, &index, &wraps))
+        return false;
+    *pos = wraps * self->info.n_frames + index;
+    return true;
+}
+
+/*  Maps the ring the header currently names, after validating a snapshot of the header.
+    from_start: the next read begins at frame 0 of this ring, else at the newest frame. */
+static int
+s_attach_ring(ezshm_mirror_t *self, bool from_start)
+{
+    s_detach_ring(self);
+    if (!ezshm_header_valid(self->meta))
+        return EZSHM_ERR_NOTREADY;
+    ezshm_meta_t snap;
+    memcpy(&snap, self->meta, sizeof snap);
+    uint64_t frame_bytes, ring_bytes;
+    int rc = ezshm_header_validate(&snap, &frame_bytes, &ring_bytes);
+    if (rc != EZSHM_OK)
+        return rc;
+
+    ezshm_stream_info_t *info = &self->info;
+    char ring_name[EZSHM_SHORT_NAME_SIZE];
+    rc = ezshm_ring_segment_name(self->name, snap.buffer_generation, ring_name);
+    if (rc == EZSHM_OK)
+        rc = ezshm_segment_open(&self->ring, ring_name);
+    if (rc == EZSHM_ERR_NOENT)
+        return EZSHM_ERR_NOTREADY;   /* the writer is between unlink and create */
+    if (rc != EZSHM_OK)
+        return rc;
+    if (self->ring.size < ring_bytes) {
+        ezshm_segment_close(&self->ring);
+        return EZSHM_ERR_HEADER;
+    }
+    /*  The snapshot counts only if the header did not change while we mapped the ring. */
+    if (!ezshm_header_valid(self->meta) || ezshm_header_generation(self->meta) != snap.buffer_generation) {
+        ezshm_segment_close(&self->ring);
+        return EZSHM_ERR_NOTREADY;
+    }
+    info->dtype = snap.dtype;
+    info->itemsize = ezshm_dtype_itemsize(snap.dtype);
+    info->srate = snap.srate;
+    info->n_frames = snap.shape[0];
+    info->ndim = snap.ndim;
+    memcpy(info->shape, snap.shape, sizeof info->shape);
+    info->frame_bytes = frame_bytes;
+    info->generation = snap.buffer_generation;
+    info->key_len = snap.key_len;
+    memcpy(info->key, snap.key, snap.key_len);
+    info->key[snap.key_len] = '\0';
+    memcpy(info->header_segment, self->header.name, sizeof info->header_segment);
+    memcpy(info->ring_segment, ring_name, sizeof info->ring_segment);
+    self->guard = ezshm_ring_guard(info->n_frames);
+    self->attached = true;
+    uint64_t pos = 0;
+    if (!from_start && !s_position(self, &pos)) {
+        s_detach_ring(self);
+        return EZSHM_ERR_NOTREADY;
+    }
+    self->cursor = pos;
+    return EZSHM_OK;
+}
+
+int
+ezshm_mirror_attach(ezshm_mirror_t *self)
+{
+    if (!self)
+        return EZSHM_ERR_INVAL;
+    if (self->attached)
+        return EZSHM_OK;
+    if (!self->meta) {
+        int rc = s_attach_header(self);
+        if (rc != EZSHM_OK)
+            return rc;
+    }
+    return s_attach_ring(self, false);
+}
+
+int
+ezshm_mirror_info(const ezshm_mirror_t *self, ezshm_stream_info_t *info)
+{
+    if (!self || !info)
+        return EZSHM_ERR_INVAL;
+    if (!self->attached)
+        return EZSHM_ERR_NOTREADY;
+    *info = self->info;
+    return EZSHM_OK;
+}
+
+/*  A restarted writer unlinks our header and makes a new one; the old mapping then never
+    changes again. Checked at most every REPLACED_CHECK_NS, only when nothing new arrives. */
+static bool
+s_header_replaced(ezshm_mirror_t *self)
+{
+    long long now = s_now_ns();
+    if (now < self->next_replaced_check)
+        return false;
+    self->next_replaced_check = now + REPLACED_CHECK_NS;
+    return ezshm_segment_replaced(&self->header);
+}
+
+/*  Copies frames [from, from + n) out of the ring, splitting at its end. */
+static void
+s_copy_out(const ezshm_mirror_t *self, uint8_t *dst, uint64_t from, uint64_t n)
+{
+    uint64_t len = self->info.n_frames, fb = self->info.frame_bytes;
+    uint64_t slot = from % len;
+    uint64_t first = n < len - slot ? n : len - slot;
+    const uint8_t *ring = self->ring.addr;
+    memcpy(dst, ring + slot * fb, first * fb);
+    if (n > first)
+        memcpy(dst + first * fb, ring, (n - first) * fb);
+}
+
+/*  After a copy of frames [from, from + n): how many of the oldest are possibly overwritten.
+    Returns n + 1 when the ring changed identity under the copy (everything suspect). */
+static uint64_t
+s_torn_frames(const ezshm_mirror_t *self, uint64_t before, uint64_t from, uint64_t n)
+{
+    uint64_t after = 0;
+    int spins = 0;
+    /*  after < before happens only inside the writer's two-store publication (a lap behind):
+        wait it out briefly. */
+    while (ezshm_header_generation(self->meta) == self->info.generation && ezshm_header_valid(self->meta)
+           && s_position(self, &after) && after < before && spins < 1000) {
+        spins++;
+        sched_yield();
+    }
+    if (ezshm_header_generation(self->meta) != self->info.generation || !ezshm_header_valid(self->meta)
+        || after < before)
+        return n + 1;
+    uint64_t reach = after + self->guard;
+    uint64_t first_safe = reach > self->info.n_frames ? reach - self->info.n_frames : 0;
+    if (first_safe <= from)
+        return 0;
+    return first_safe - from < n ? first_safe - from : n;
+}
+
+/*  Follows a rebuilt ring or a restarted writer. Returns EZSHM_ERR_STALE when a new ring is
+    attached, or the reason it could not be. */
+static int
+s_follow(ezshm_mirror_t *self)
+{
+    bool replaced = s_header_replaced(self);
+    if (replaced) {
+        ezshm_mirror_detach(self);
+        int rc = s_attach_header(self);
+        if (rc != EZSHM_OK)
+            return rc;
+    }
+    else if (!ezshm_header_valid(self->meta))
+        return EZSHM_ERR_NOTREADY;
+    else if (self->attached && ezshm_header_generation(self->meta) == self->info.generation)
+        return EZSHM_OK;
+    int rc = s_attach_ring(self, true);
+    return rc == EZSHM_OK ? EZSHM_ERR_STALE : rc;
+}
+
+int
+ezshm_mirror_read(ezshm_mirror_t *self, void *dst, uint64_t max_frames, uint64_t *n_read,
+                  uint64_t *n_lost)
+{
+    if (!self || !n_read || !n_lost || (max_frames && !dst))
+        return EZSHM_ERR_INVAL;
+    *n_read = 0;
+    *n_lost = 0;
+    if (!self->attached && !self->meta)
+        return ezshm_mirror_attach(self);
+    if (!self->attached || !ezshm_header_valid(self->meta)
+        || ezshm_header_generation(self->meta) != self->info.generation)
+        return s_follow(self);
+
+    uint64_t pos;
+    if (!s_position(self, &pos) || pos < self->cursor)
+        return EZSHM_OK;   /* publication in progress: nothing new yet */
+    uint64_t avail = pos - self->cursor;
+    if (avail == 0) {
+        int rc = s_follow(self);
+        return rc == EZSHM_OK ? EZSHM_OK : rc;
+    }
+    uint64_t safe = self->info.n_frames - self->guard;
+    if (avail > safe) {
+        *n_lost = avail - safe;
+        self->cursor += avail - safe;
+        avail = safe;
+    }
+    uint64_t n = avail < max_frames ? avail : max_frames;
+    if (n == 0)
+        return EZSHM_OK;
+    s_copy_out(self, dst, self->cursor, n);
+    uint64_t torn = s_torn_frames(self, pos, self->cursor, n);
+    if (torn > n) {
+        *n_lost += n;
+        self->cursor += n;
+        return EZSHM_OK;
+    }
+    if (torn) {
+        uint64_t fb = self->info.frame_bytes;
+        memmove(dst, (uint8_t *) dst + torn * fb, (n - torn) * fb);
+        *n_lost += torn;
+    }
+    self->cursor += n;
+    *n_read = n - torn;
+    return EZSHM_OK;
+}
+
+int
+ezshm_mirror_latest(ezshm_mirror_t *self, void *dst, uint64_t n, uint64_t *n_out)
+{
+    if (!self || !n_out || (n && !dst))
+        return EZSHM_ERR_INVAL;
+    *n_out = 0;
+    int rc = ezshm_mirror_attach(self);
+    if (rc != EZSHM_OK)
+        return rc;
+    if (!ezshm_header_valid(self->meta) || ezshm_header_generation(self->meta) != self->info.generation)
+        return s_follow(self);
+    uint64_t pos;
+    if (!s_position(self, &pos))
+        return EZSHM_ERR_NOTREADY;
+    uint64_t safe = self->info.n_frames - self->guard;
+    if (n > safe)
+        n = safe;
+    if (n > pos)
+        n = pos;
+    if (n == 0)
+        return EZSHM_OK;
+    uint64_t from = pos - n;
+    s_copy_out(self, dst, from, n);
+    uint64_t torn = s_torn_frames(self, pos, from, n);
+    if (torn > n)
+        return EZSHM_ERR_NOTREADY;
+    if (torn) {
+        uint64_t fb = self->info.frame_bytes;
+        memmove(dst, (uint8_t *) dst + torn * fb, (n - torn) * fb);
+    }
+    *n_out = n - torn;
+    return EZSHM_OK;
+}
+
+uint64_t
+ezshm_mirror_written(const ezshm_mirror_t *self)
+{
+    uint64_t pos = 0;
+    if (self && self->attached && !s_position(self, &pos))
+        return 0;
+    return pos;
+}
+
+const char *
+ezshm_mirror_name(const ezshm_mirror_t *self)
+{
+    return self->name;
+}

@@ -1,0 +1,22 @@
+/*  ezshm_value.h — reading one element of a ring as a number or as text. */
+#ifndef EZSHM_VALUE_H
+#define EZSHM_VALUE_H
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/*  The element at p (dtype code c, native little-endian) as a double; complex: the modulus. */
+double ezshm_value_to_double(char c, const void *p);
+
+/*  Writes the element as CSV text: integers in decimal, bool as 0/1, floats with enough
+    digits to round-trip (%.9g float32/float16, %.17g float64), complex as "re+imj".
+    Returns the length written (snprintf semantics). */
+int ezshm_value_format(char c, const void *p, char *buf, size_t size);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

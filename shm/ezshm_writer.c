@@ -1,0 +1,407 @@
+/*  ezshm_writer.c — header and ring lifecycle, wrap-around writes, publication. */
+#include "ezshm_writer.h"
+#include "ezshm_dtype.h"
+#include "ezshm_error.h"
+#include "ezshm_name.h"
+#include "ezshm_ring.h"
+#include "ezshm_segment.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct ezshm_writer_t {
+    char                  *name;
+    ezshm_writer_options_t opt;
+    ezshm_segment_t        header;
+    ezshm_meta_t          *meta;        /* inside header.addr */
+    ezshm_segment_t        ring;        /* ring.addr NULL: no ring */
+    /* The live ring's spec, compared per chunk. */
+    char                   dtype;
+    double                 srate;
+    uint64_t               n_frames;
+    uint32_t               frame_ndim;
+    uint64_t               frame_shape[EZSHM_MAX_NDIM - 1];
+    uint8_t                key[EZSHM_MAX_KEYLEN];
+    size_t                 key_len;
+    uint64_t               frame_bytes;
+    uint64_t               ring_bytes;
+    uint64_t               write_index; /* our copy of what is published */
+    uint64_t               wrap_counter;
+};
+
+void
+ezshm_writer_options_init(ezshm_writer_options_t *opt)
+{
+    memset(opt, 0, sizeof *opt);
+    opt->layout = EZSHM_LAYOUT_LEGACY;
+    opt->mode = 0600;
+    opt->max_ring_bytes = (uint64_t) 1 << 30;
+}
+
+static void
+s_event(ezshm_writer_t *self, const char *event)
+{
+    if (self->opt.on_event)
+        self->opt.on_event(self->opt.arg, event,
+                           self->meta ? self->meta->buffer_generation : EZSHM_GENERATION_NONE);
+}
+
+static void
+s_log_reclaimed(ezshm_writer_t *self, const char *segment)
+{
+    if (!self->opt.on_log)
+        return;
+    char msg[256];
+    snprintf(msg, sizeof msg, "reclaimed stale segment %s/%s of stream '%.120s' (left by a writer that did not exit cleanly)",
+             ezshm_segment_dir(), segment, self->name);
+    self->opt.on_log(self->opt.arg, msg);
+}
+
+/*  Creates the header segment of self->name with placeholders. */
+static int
+s_header_create(ezshm_writer_t *self)
+{
+    char segname[EZSHM_SHORT_NAME_SIZE];
+    int rc = ezshm_header_segment_name(self->name, segname);
+    if (rc != EZSHM_OK)
+        return rc;
+    bool replaced = false;
+    rc = ezshm_segment_create(&self->header, segname, ezshm_header_size(self->opt.layout),
+                              self->opt.mode, &replaced);
+    if (rc != EZSHM_OK)
+        return rc;
+    if (replaced)
+        s_log_reclaimed(self, segname);
+    ezshm_header_init(self->header.addr, self->opt.layout);
+    self->meta = ezshm_header_meta(self->header.addr, self->opt.layout);
+    s_event(self, "meta reset");
+    return EZSHM_OK;
+}
+
+static void
+s_ring_drop(ezshm_writer_t *self)
+{
+    if (!self->ring.addr)
+        return;
+    ezshm_segment_close(&self->ring);
+    ezshm_segment_unlink(self->ring.name);
+    self->ring.name[0] = '\0';
+    s_event(self, "buffer cleanup");
+}
+
+static void
+s_header_drop(ezshm_writer_t *self)
+{
+    if (!self->header.addr)
+        return;
+    ezshm_header_set_valid(self->meta, false);
+    ezshm_segment_close(&self->header);
+    ezshm_segment_unlink(self->header.name);
+    self->header.name[0] = '\0';
+    self->meta = NULL;
+    s_event(self, "meta cleanup");
+}
+
+static int
+s_set_name(ezshm_writer_t *self, const char *name)
+{
+    char generated[64];
+    if (!name) {
+        int rc = ezshm_generate_name(generated, sizeof generated);
+        if (rc != EZSHM_OK)
+            return rc;
+        name = generated;
+    }
+    char *copy = strdup(name);
+    if (!copy)
+        return EZSHM_ERR_NOMEM;
+    free(self->name);
+    self->name = copy;
+    return EZSHM_OK;
+}
+
+int
+ezshm_writer_new(const char *name, const ezshm_writer_options_t *opt, ezshm_writer_t **out)
+{
+    if (!out || (name && !*name))
+        return EZSHM_ERR_INVAL;
+    *out = NULL;
+    ezshm_writer_t *self = calloc(1, sizeof *self);
+    if (!self)
+        return EZSHM_ERR_NOMEM;
+    if (opt)
+        self->opt = *opt;
+    else
+        ezshm_writer_options_init(&self->opt);
+    int rc = s_set_name(self, name);
+    if (rc == EZSHM_OK)
+        rc = s_header_create(self);
+    if (rc != EZSHM_OK) {
+        free(self->name);
+        free(self);
+        return rc;
+    }
+    *out = self;
+    return EZSHM_OK;
+}
+
+void
+ezshm_writer_destroy(ezshm_writer_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    ezshm_writer_t *self = *self_p;
+    s_ring_drop(self);
+    s_header_drop(self);
+    s_event(self, "close");
+    free(self->name);
+    free(self);
+    *self_p = NULL;
+}
+
+/*  True when spec describes the live ring (key compared as stored, i.e. truncated). */
+static bool
+s_spec_matches(const ezshm_writer_t *self, const ezshm_ring_spec_t *spec, size_t key_len)
+{
+    if (!self->ring.addr || spec->dtype != self->dtype || spec->srate != self->srate
+        || spec->n_frames != self->n_frames || spec->frame_ndim != self->frame_ndim
+        || key_len != self->key_len)
+        return false;
+    if (memcmp(spec->frame_shape, self->frame_shape, spec->frame_ndim * sizeof(uint64_t)) != 0)
+        return false;
+    return key_len == 0 || memcmp(spec->key, self->key, key_len) == 0;
+}
+
+/*  Validates spec and computes the ring's sizes without touching anything. */
+static int
+s_spec_sizes(const ezshm_writer_t *self, const ezshm_ring_spec_t *spec, uint64_t *frame_bytes,
+             uint64_t *ring_bytes)
+{
+    size_t itemsize = ezshm_dtype_itemsize(spec->dtype);
+    if (!itemsize)
+        return EZSHM_ERR_DTYPE;
+    if (spec->frame_ndim > EZSHM_MAX_NDIM - 1 || (spec->frame_ndim && !spec->frame_shape)
+        || spec->n_frames == 0 || spec->n_frames > UINT32_MAX || (spec->key_len && !spec->key))
+        return EZSHM_ERR_INVAL;
+    uint64_t frame = itemsize;
+    for (uint32_t d = 0; d < spec->frame_ndim; d++) {
+        uint64_t extent = spec->frame_shape[d];
+        if (extent == 0)
+            return EZSHM_ERR_INVAL;
+        if (extent > UINT32_MAX || __builtin_mul_overflow(frame, extent, &frame))
+            return EZSHM_ERR_OVERFLOW;
+    }
+    uint64_t ring;
+    if (__builtin_mul_overflow(frame, spec->n_frames, &ring) || ring > (uint64_t) SIZE_MAX / 2)
+        return EZSHM_ERR_OVERFLOW;
+    if (ring > self->opt.max_ring_bytes)
+        return EZSHM_ERR_TOOBIG;
+    *frame_bytes = frame;
+    *ring_bytes = ring;
+    return EZSHM_OK;
+}
+
+static void
+s_write_fields(ezshm_writer_t *self, const ezshm_ring_spec_t *spec, size_t key_len)
+{
+    ezshm_meta_t *m = self->meta;
+    m->dtype = spec->dtype;
+    m->srate = spec->srate;
+    m->ndim = spec->frame_ndim + 1;
+    memset(m->shape, 0, sizeof m->shape);
+    m->shape[0] = (uint32_t) spec->n_frames;
+    for (uint32_t d = 0; d < spec->frame_ndim; d++)
+        m->shape[d + 1] = (uint32_t) spec->frame_shape[d];
+    memset(m->key, 0, sizeof m->key);
+    if (key_len)
+        memcpy(m->key, spec->key, key_len);
+    m->key_len = (uint32_t) key_len;
+    ezshm_header_publish(m, 0, 0);
+    m->buffer_generation += 1;   /* 0xFFFFFFFF + 1 = 0: the first ring is generation 0 */
+
+    self->dtype = spec->dtype;
+    self->srate = spec->srate;
+    self->n_frames = spec->n_frames;
+    self->frame_ndim = spec->frame_ndim;
+    memcpy(self->frame_shape, spec->frame_shape, spec->frame_ndim * sizeof(uint64_t));
+    memcpy(self->key, m->key, key_len);
+    self->key_len = key_len;
+    self->write_index = 0;
+    self->wrap_counter = 0;
+}
+
+int
+ezshm_writer_configure(ezshm_writer_t *self, const ezshm_ring_spec_t *spec)
+{
+    if (!self || !spec)
+        return EZSHM_ERR_INVAL;
+    if (!self->meta)
+        return EZSHM_ERR_NOENT;
+    size_t key_len = spec->key_len > EZSHM_MAX_KEYLEN ? EZSHM_MAX_KEYLEN : spec->key_len;
+    if (s_spec_matches(self, spec, key_len))
+        return EZSHM_OK;
+    uint64_t frame_bytes, ring_bytes;
+    int rc = s_spec_sizes(self, spec, &frame_bytes, &ring_bytes);
+    if (rc != EZSHM_OK)
+        return rc;
+
+    s_event(self, "begin update");
+    ezshm_header_set_valid(self->meta, false);
+    s_write_fields(self, spec, key_len);
+    s_event(self, "meta updated");
+    s_ring_drop(self);
+
+    char segname[EZSHM_SHORT_NAME_SIZE];
+    rc = ezshm_ring_segment_name(self->name, self->meta->buffer_generation, segname);
+    bool replaced = false;
+    if (rc == EZSHM_OK)
+        rc = ezshm_segment_create(&self->ring, segname, (size_t) ring_bytes, self->opt.mode, &replaced);
+    if (rc != EZSHM_OK) {
+        self->ring.addr = NULL;
+        return rc;
+    }
+    if (replaced)
+        s_log_reclaimed(self, segname);
+    self->frame_bytes = frame_bytes;
+    self->ring_bytes = ring_bytes;
+    s_event(self, "buffer reset");
+    ezshm_header_set_valid(self->meta, true);
+    return EZSHM_OK;
+}
+
+int
+ezshm_writer_write_with(ezshm_writer_t *self, uint64_t n, ezshm_copy_fn *copy, void *arg)
+{
+    if (!self || !copy)
+        return EZSHM_ERR_INVAL;
+    if (!self->ring.addr)
+        return EZSHM_ERR_NOTREADY;
+    uint64_t len = self->n_frames, guard = ezshm_ring_guard(len);
+    uint8_t *base = self->ring.addr;
+    /*  Pieces of at most `guard` frames, never across the ring's end, each published on its
+        own: a reader then knows that only the `guard` oldest slots may be in flux. A chunk
+        longer than the ring is written whole, lap after lap, so every published position
+        describes the slots truthfully. */
+    for (uint64_t first = 0; first < n;) {
+        uint64_t piece = n - first;
+        if (piece > guard)
+            piece = guard;
+        if (piece > len - self->write_index)
+            piece = len - self->write_index;
+        if (copy(arg, base + self->write_index * self->frame_bytes, first, piece) != 0)
+            return EZSHM_ERR_INVAL;
+        first += piece;
+        self->write_index += piece;
+        if (self->write_index == len) {
+            self->write_index = 0;
+            self->wrap_counter += 1;
+        }
+        ezshm_header_publish(self->meta, self->write_index, self->wrap_counter);
+    }
+    return EZSHM_OK;
+}
+
+typedef struct {
+    const uint8_t *src;
+    uint64_t       frame_bytes;
+} contiguous_source_t;
+
+static int
+s_copy_contiguous(void *arg, void *dst, uint64_t first, uint64_t count)
+{
+    const contiguous_source_t *source = arg;
+    memcpy(dst, source->src + first * source->frame_bytes, count * source->frame_bytes);
+    return 0;
+}
+
+int
+ezshm_writer_write(ezshm_writer_t *self, const void *frames, uint64_t n)
+{
+    if (!self || (n && !frames))
+        return EZSHM_ERR_INVAL;
+    contiguous_source_t source = {frames, self->frame_bytes};
+    return ezshm_writer_write_with(self, n, s_copy_contiguous, &source);
+}
+
+int
+ezshm_writer_reset_buffer(ezshm_writer_t *self)
+{
+    if (!self)
+        return EZSHM_ERR_INVAL;
+    if (self->meta)
+        ezshm_header_set_valid(self->meta, false);
+    s_ring_drop(self);
+    return EZSHM_OK;
+}
+
+int
+ezshm_writer_rename(ezshm_writer_t *self, const char *name, ezshm_layout_t layout)
+{
+    if (!self || (name && !*name))
+        return EZSHM_ERR_INVAL;
+    if (self->meta)
+        ezshm_header_set_valid(self->meta, false);
+    s_ring_drop(self);
+    s_header_drop(self);
+    int rc = s_set_name(self, name);
+    if (rc != EZSHM_OK)
+        return rc;
+    self->opt.layout = layout;
+    return s_header_create(self);
+}
+
+void
+ezshm_writer_set_max_ring_bytes(ezshm_writer_t *self, uint64_t max_ring_bytes)
+{
+    if (self)
+        self->opt.max_ring_bytes = max_ring_bytes;
+}
+
+const char *
+ezshm_writer_name(const ezshm_writer_t *self)
+{
+    return self->name;
+}
+
+const char *
+ezshm_writer_header_segment(const ezshm_writer_t *self)
+{
+    return self->header.name;
+}
+
+const char *
+ezshm_writer_ring_segment(const ezshm_writer_t *self)
+{
+    return self->ring.addr ? self->ring.name : "";
+}
+
+ezshm_layout_t
+ezshm_writer_layout(const ezshm_writer_t *self)
+{
+    return self->opt.layout;
+}
+
+bool
+ezshm_writer_has_ring(const ezshm_writer_t *self)
+{
+    return self->ring.addr != NULL;
+}
+
+uint64_t
+ezshm_writer_frame_bytes(const ezshm_writer_t *self)
+{
+    return self->ring.addr ? self->frame_bytes : 0;
+}
+
+uint64_t
+ezshm_writer_ring_bytes(const ezshm_writer_t *self)
+{
+    return self->ring.addr ? self->ring_bytes : 0;
+}
+
+const ezshm_meta_t *
+ezshm_writer_meta(const ezshm_writer_t *self)
+{
+    return self->meta;
+}

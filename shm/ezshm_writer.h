@@ -1,0 +1,114 @@
+/*  ezshm_writer.h — the ring writer, ShMemCircBuff semantics.
+
+    A writer owns one stream: a header segment short(name) and, once the first chunk told it
+    the data's shape, a ring short(name + "/buffer" + generation). Each chunk comes with its
+    ring spec (dtype, srate, ring length, frame shape, key); when the spec differs from the
+    live ring's, the ring is rebuilt under generation + 1.
+
+        ezshm_writer_t *w;
+        ezshm_writer_options_t opt;
+        ezshm_writer_options_init(&opt);
+        int rc = ezshm_writer_new("my-stream", &opt, &w);
+        rc = ezshm_writer_configure(w, &spec);          // per chunk: cheap when unchanged
+        rc = ezshm_writer_write(w, frames, n);          // buffered axis first, C order
+        ezshm_writer_destroy(&w);                       // unlinks both segments
+
+    Not thread-safe: one thread drives a writer.
+*/
+#ifndef EZSHM_WRITER_H
+#define EZSHM_WRITER_H
+
+#include "ezshm_header.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct ezshm_writer_t ezshm_writer_t;
+
+/*  Lifecycle callback: event is one of "meta cleanup", "buffer cleanup", "meta reset",
+    "begin update", "meta updated", "buffer reset", "close"; generation is the header's
+    buffer_generation after the event. */
+typedef void (ezshm_event_fn)(void *arg, const char *event, uint32_t generation);
+
+/*  Log callback for conditions the caller should hear about but that are not errors
+    (a stale segment reclaimed). */
+typedef void (ezshm_log_fn)(void *arg, const char *message);
+
+typedef struct {
+    ezshm_layout_t  layout;           /* default EZSHM_LAYOUT_LEGACY */
+    unsigned        mode;             /* segment permission bits, default 0600 */
+    uint64_t        max_ring_bytes;   /* default 1 GiB */
+    ezshm_event_fn *on_event;         /* optional */
+    ezshm_log_fn   *on_log;           /* optional */
+    void           *arg;              /* passed to both callbacks */
+} ezshm_writer_options_t;
+
+/*  What a chunk needs of the ring. frame_shape has frame_ndim entries (0..63). */
+typedef struct {
+    char            dtype;
+    double          srate;
+    uint64_t        n_frames;
+    uint32_t        frame_ndim;
+    const uint64_t *frame_shape;
+    const char     *key;
+    size_t          key_len;
+} ezshm_ring_spec_t;
+
+/*  Copies frames [first, first + count) of the current chunk, buffered axis first and
+    C order, to dst (count * frame_bytes bytes). Lets a caller transpose straight into the
+    ring. Returns 0, or a non-zero value that aborts the write. */
+typedef int (ezshm_copy_fn)(void *arg, void *dst, uint64_t first, uint64_t count);
+
+void ezshm_writer_options_init(ezshm_writer_options_t *opt);
+
+/*  Creates the header segment with placeholders. name NULL: a generated unique name
+    (ezshm_writer_name tells it). opt NULL: defaults. */
+int ezshm_writer_new(const char *name, const ezshm_writer_options_t *opt, ezshm_writer_t **out);
+
+/*  Unlinks ring and header (event "close"), frees, sets *self_p NULL. */
+void ezshm_writer_destroy(ezshm_writer_t **self_p);
+
+/*  Makes the live ring match spec: nothing when it does already; else bvalid 0, fields,
+    counters 0, generation + 1, old ring unlinked, new ring created, bvalid 1.
+    EZSHM_ERR_TOOBIG / EZSHM_ERR_OVERFLOW / EZSHM_ERR_NOSPACE leave no ring (bvalid 0);
+    EZSHM_ERR_INVAL / EZSHM_ERR_DTYPE change nothing. */
+int ezshm_writer_configure(ezshm_writer_t *self, const ezshm_ring_spec_t *spec);
+
+/*  Appends n frames (n * frame_bytes bytes) with wrap-around; a chunk longer than the ring
+    keeps its newest frames and counts every lap. EZSHM_ERR_NOTREADY without a ring. */
+int ezshm_writer_write(ezshm_writer_t *self, const void *frames, uint64_t n);
+
+/*  Same, with the caller copying each contiguous piece itself. */
+int ezshm_writer_write_with(ezshm_writer_t *self, uint64_t n, ezshm_copy_fn *copy, void *arg);
+
+/*  Drops the ring (bvalid 0, "buffer cleanup"); the next configure rebuilds it. */
+int ezshm_writer_reset_buffer(ezshm_writer_t *self);
+
+/*  Destroys ring and header and creates the header (placeholders) under a new name
+    (NULL: generated) and layout. On failure the writer keeps no segments and reports
+    the error; a later rename may succeed. */
+int ezshm_writer_rename(ezshm_writer_t *self, const char *name, ezshm_layout_t layout);
+
+/*  Sets the maximum ring size for later rebuilds. */
+void ezshm_writer_set_max_ring_bytes(ezshm_writer_t *self, uint64_t max_ring_bytes);
+
+/*  Introspection for status reports. */
+const char *ezshm_writer_name(const ezshm_writer_t *self);
+const char *ezshm_writer_header_segment(const ezshm_writer_t *self);
+const char *ezshm_writer_ring_segment(const ezshm_writer_t *self);   /* "" without a ring */
+ezshm_layout_t ezshm_writer_layout(const ezshm_writer_t *self);
+bool ezshm_writer_has_ring(const ezshm_writer_t *self);
+uint64_t ezshm_writer_frame_bytes(const ezshm_writer_t *self);
+uint64_t ezshm_writer_ring_bytes(const ezshm_writer_t *self);
+/*  The live header fields (read-only view of the mapped segment; NULL without a header). */
+const ezshm_meta_t *ezshm_writer_meta(const ezshm_writer_t *self);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

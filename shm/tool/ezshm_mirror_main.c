@@ -1,0 +1,277 @@
+/*  ezshm-mirror — attach to a stream by name; print its header, dump frames, or watch it live.
+
+    ezshm-mirror [--wait S] NAME                                  header, then rates and losses
+    ezshm-mirror --dump csv|raw --latest N NAME                   newest N frames, then exit
+    ezshm-mirror --dump csv|raw --follow --frames N NAME          N frames as they arrive
+    ezshm-mirror --watch NAME                                     live view
+*/
+#include "mirror_cli.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+volatile sig_atomic_t mirror_interrupted = 0;
+
+static void
+s_on_signal(int sig)
+{
+    (void) sig;
+    mirror_interrupted = 1;
+}
+
+double
+mirror_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double) ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+void
+mirror_sleep(double seconds)
+{
+    struct timespec ts = {(time_t) seconds, (long) ((seconds - floor(seconds)) * 1e9)};
+    while (!mirror_interrupted && nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
+}
+
+int
+mirror_exit_code(int rc)
+{
+    switch (rc) {
+    case EZSHM_OK: case EZSHM_ERR_STALE: return MIRROR_EXIT_OK;
+    case EZSHM_ERR_NOENT: case EZSHM_ERR_NOTREADY: return MIRROR_EXIT_NOSTREAM;
+    case EZSHM_ERR_HEADER: case EZSHM_ERR_DTYPE: return MIRROR_EXIT_BADHEADER;
+    default: return MIRROR_EXIT_ERROR;
+    }
+}
+
+static void
+s_usage(FILE *out)
+{
+    fprintf(out,
+        "usage: ezshm-mirror [--wait SECONDS] NAME\n"
+        "       ezshm-mirror [--wait SECONDS] --dump csv|raw --latest N NAME\n"
+        "       ezshm-mirror [--wait SECONDS] --dump csv|raw --follow --frames N NAME\n"
+        "       ezshm-mirror [--wait SECONDS] --watch [--refresh HZ] NAME\n"
+        "Attaches to the ezmsg-tools compatible shared-memory stream NAME (the long name).\n"
+        "exit: 0 ok, 1 error, 2 no such stream, 3 invalid header, 64 usage\n");
+}
+
+/*  Attaches, retrying retryable states until the deadline. */
+static int
+s_attach(ezshm_mirror_t *m, double wait)
+{
+    double deadline = mirror_now() + wait;
+    for (;;) {
+        int rc = ezshm_mirror_attach(m);
+        if (rc == EZSHM_OK || (rc != EZSHM_ERR_NOENT && rc != EZSHM_ERR_NOTREADY))
+            return rc;
+        if (mirror_now() >= deadline || mirror_interrupted)
+            return rc;
+        mirror_sleep(0.02);
+    }
+}
+
+static void
+s_print_info(const ezshm_stream_info_t *info, const char *name)
+{
+    printf("stream: %s\nheader segment: %s\nring segment: %s\nlayout: %s\ndtype: %c\nshape: [",
+           name, info->header_segment, info->ring_segment, ezshm_layout_name(info->layout),
+           info->dtype);
+    for (uint32_t d = 0; d < info->ndim; d++)
+        printf("%s%u", d ? ", " : "", info->shape[d]);
+    printf("]\nsrate: %.17g\ngeneration: %u\nkey: %s\n", info->srate, info->generation, info->key);
+    fflush(stdout);
+}
+
+static void
+s_print_frames(const ezshm_stream_info_t *info, const uint8_t *frames, uint64_t n, bool csv)
+{
+    if (!csv) {
+        fwrite(frames, info->frame_bytes, n, stdout);
+        return;
+    }
+    uint64_t per_frame = info->frame_bytes / info->itemsize;
+    char text[96];
+    for (uint64_t f = 0; f < n; f++) {
+        for (uint64_t e = 0; e < per_frame; e++) {
+            ezshm_value_format(info->dtype, frames + f * info->frame_bytes + e * info->itemsize,
+                               text, sizeof text);
+            fputs(text, stdout);
+            fputc(e + 1 < per_frame ? ',' : '\n', stdout);
+        }
+    }
+}
+
+static int
+s_dump_latest(ezshm_mirror_t *m, uint64_t n, bool csv)
+{
+    ezshm_stream_info_t info;
+    ezshm_mirror_info(m, &info);
+    uint8_t *buf = malloc(n ? n * info.frame_bytes : 1);
+    if (!buf)
+        return MIRROR_EXIT_ERROR;
+    uint64_t got = 0;
+    int rc = ezshm_mirror_latest(m, buf, n, &got);
+    if (rc == EZSHM_OK)
+        s_print_frames(&info, buf, got, csv);
+    else
+        fprintf(stderr, "ezshm-mirror: %s\n", ezshm_strerror(rc));
+    free(buf);
+    return mirror_exit_code(rc);
+}
+
+static int
+s_dump_follow(ezshm_mirror_t *m, uint64_t want, bool csv)
+{
+    ezshm_stream_info_t info;
+    ezshm_mirror_info(m, &info);
+    uint64_t cap = info.n_frames, printed = 0, lost_total = 0;
+    uint8_t *buf = malloc(cap * info.frame_bytes);
+    if (!buf)
+        return MIRROR_EXIT_ERROR;
+    int rc = EZSHM_OK;
+    while (!mirror_interrupted && printed < want) {
+        uint64_t got = 0, lost = 0, ask = want - printed < cap ? want - printed : cap;
+        rc = ezshm_mirror_read(m, buf, ask, &got, &lost);
+        if (lost) {
+            lost_total += lost;
+            fprintf(stderr, "ezshm-mirror: lost %llu frames (total %llu)\n",
+                    (unsigned long long) lost, (unsigned long long) lost_total);
+        }
+        if (rc == EZSHM_ERR_STALE) {
+            ezshm_mirror_info(m, &info);
+            fprintf(stderr, "ezshm-mirror: ring rebuilt, generation %u\n", info.generation);
+            free(buf);
+            cap = info.n_frames;
+            if (!(buf = malloc(cap * info.frame_bytes)))
+                return MIRROR_EXIT_ERROR;
+            continue;
+        }
+        if (rc != EZSHM_OK && rc != EZSHM_ERR_NOTREADY && rc != EZSHM_ERR_NOENT)
+            break;
+        rc = EZSHM_OK;
+        s_print_frames(&info, buf, got, csv);
+        printed += got;
+        if (!got)
+            mirror_sleep(0.0005);
+    }
+    fflush(stdout);
+    free(buf);
+    if (rc != EZSHM_OK)
+        fprintf(stderr, "ezshm-mirror: %s\n", ezshm_strerror(rc));
+    return mirror_exit_code(rc);
+}
+
+/*  Default mode: header, then a line per second with frames/s and losses. */
+static int
+s_monitor(ezshm_mirror_t *m)
+{
+    ezshm_stream_info_t info;
+    ezshm_mirror_info(m, &info);
+    s_print_info(&info, ezshm_mirror_name(m));
+    uint8_t *buf = malloc(info.n_frames * info.frame_bytes);
+    if (!buf)
+        return MIRROR_EXIT_ERROR;
+    uint64_t frames = 0, lost_window = 0;
+    double t0 = mirror_now();
+    int rc = EZSHM_OK;
+    while (!mirror_interrupted) {
+        uint64_t got = 0, lost = 0;
+        rc = ezshm_mirror_read(m, buf, info.n_frames, &got, &lost);
+        if (rc == EZSHM_ERR_STALE) {
+            ezshm_mirror_info(m, &info);
+            free(buf);
+            if (!(buf = malloc(info.n_frames * info.frame_bytes)))
+                return MIRROR_EXIT_ERROR;
+            s_print_info(&info, ezshm_mirror_name(m));
+        }
+        else if (rc != EZSHM_OK && rc != EZSHM_ERR_NOTREADY && rc != EZSHM_ERR_NOENT)
+            break;
+        rc = EZSHM_OK;
+        frames += got;
+        lost_window += lost;
+        double now = mirror_now();
+        if (now - t0 >= 1.0) {
+            printf("rate: %.1f frames/s  %.3f MB/s  lost: %llu\n", frames / (now - t0),
+                   frames * (double) info.frame_bytes / (now - t0) / 1e6, (unsigned long long) lost_window);
+            fflush(stdout);
+            frames = lost_window = 0;
+            t0 = now;
+        }
+        if (!got)
+            mirror_sleep(0.002);
+    }
+    free(buf);
+    return mirror_exit_code(rc);
+}
+
+int
+main(int argc, char **argv)
+{
+    static const struct option options[] = {
+        {"wait", required_argument, NULL, 'w'},   {"dump", required_argument, NULL, 'd'},
+        {"latest", required_argument, NULL, 'l'}, {"follow", no_argument, NULL, 'f'},
+        {"frames", required_argument, NULL, 'n'}, {"watch", no_argument, NULL, 'W'},
+        {"refresh", required_argument, NULL, 'r'}, {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},      {NULL, 0, NULL, 0}};
+    double wait = 0.0, refresh = 5.0;
+    const char *dump = NULL;
+    long long latest = -1, frames = -1;
+    bool follow = false, watch = false;
+    char *end;
+    int opt;
+    while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
+        switch (opt) {
+        case 'w': wait = strtod(optarg, &end); if (*end || !(wait >= 0)) goto usage; break;
+        case 'd': dump = optarg; if (strcmp(dump, "csv") && strcmp(dump, "raw")) goto usage; break;
+        case 'l': latest = strtoll(optarg, &end, 10); if (*end || latest < 0) goto usage; break;
+        case 'n': frames = strtoll(optarg, &end, 10); if (*end || frames < 0) goto usage; break;
+        case 'f': follow = true; break;
+        case 'W': watch = true; break;
+        case 'r': refresh = strtod(optarg, &end); if (*end || !(refresh > 0)) goto usage; break;
+        case 'h': s_usage(stdout); return MIRROR_EXIT_OK;
+        case 'V': printf("ezshm-mirror %s\n", EZSHM_VERSION); return MIRROR_EXIT_OK;
+        default: goto usage;
+        }
+    }
+    if (optind != argc - 1 || (dump && !((latest >= 0) ^ (follow && frames >= 0)))
+        || (!dump && (latest >= 0 || follow || frames >= 0)) || (watch && dump))
+        goto usage;
+
+    signal(SIGINT, s_on_signal);
+    signal(SIGTERM, s_on_signal);
+    signal(SIGPIPE, SIG_IGN);
+    ezshm_mirror_t *m = NULL;
+    int rc = ezshm_mirror_new(argv[optind], &m);
+    if (rc != EZSHM_OK) {
+        fprintf(stderr, "ezshm-mirror: %s\n", ezshm_strerror(rc));
+        return MIRROR_EXIT_ERROR;
+    }
+    rc = s_attach(m, wait);
+    int code;
+    if (rc != EZSHM_OK) {
+        fprintf(stderr, "ezshm-mirror: %s: %s\n", argv[optind], ezshm_strerror(rc));
+        code = mirror_exit_code(rc);
+    }
+    else if (watch)
+        code = mirror_watch(m, refresh);
+    else if (dump && latest >= 0)
+        code = s_dump_latest(m, (uint64_t) latest, strcmp(dump, "csv") == 0);
+    else if (dump)
+        code = s_dump_follow(m, (uint64_t) frames, strcmp(dump, "csv") == 0);
+    else
+        code = s_monitor(m);
+    ezshm_mirror_destroy(&m);
+    return code;
+
+usage:
+    s_usage(stderr);
+    return MIRROR_EXIT_USAGE;
+}
