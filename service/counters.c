@@ -1,0 +1,123 @@
+/*  counters.c — drop accounting and the status view of it. */
+#include "counters.h"
+#include "ingest.h"
+#include "wire.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+/*  Slot of a code: wire -1..-8 → 0..7, ingest -20..-26 → 8..14, anything else → 15. */
+static size_t
+s_slot(int code)
+{
+    if (code <= -1 && code > -WIRE_REASON_COUNT)
+        return (size_t) (-code - 1);
+    if (code <= INGEST_ERR_FIRST && code >= INGEST_ERR_LAST)
+        return (size_t) (WIRE_REASON_COUNT - 1 + (INGEST_ERR_FIRST - code));
+    return COUNTERS_REASONS - 1;
+}
+
+_Static_assert(WIRE_REASON_COUNT - 1 + (INGEST_ERR_FIRST - INGEST_ERR_LAST) < COUNTERS_REASONS - 1,
+               "every reason has its own slot");
+
+const char *
+counters_reason_name(int code)
+{
+    if (code <= INGEST_ERR_FIRST && code >= INGEST_ERR_LAST)
+        return ingest_reason_name(code);
+    return wire_reason_name(code);
+}
+
+double
+counters_wall_time(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double) ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+void
+counters_drop(counters_t *self, int code, const char *message)
+{
+    size_t slot = s_slot(code);
+    self->dropped[slot]++;
+    self->dropped_total++;
+    snprintf(self->last_reason, sizeof self->last_reason, "%s", counters_reason_name(code));
+    snprintf(self->last_error, sizeof self->last_error, "%s", message);
+    self->last_error_time = counters_wall_time();
+    log_limited(&self->limits[slot], SETTINGS_LOG_WARNING, "message dropped (%s): %s",
+                self->last_reason, message);
+}
+
+uint64_t
+counters_seq(counters_t *self, const void *topic, size_t len, uint64_t seq)
+{
+    if (len > COUNTERS_TOPIC_MAX)
+        len = COUNTERS_TOPIC_MAX;
+    size_t i = 0;
+    while (i < self->n_topics && (self->topics[i].len != len || memcmp(self->topics[i].topic, topic, len)))
+        i++;
+    if (i == self->n_topics) {
+        if (i == COUNTERS_TOPICS)
+            return 0;
+        self->n_topics++;
+        memcpy(self->topics[i].topic, topic, len);
+        self->topics[i].len = len;
+        self->topics[i].next_seq = seq + 1;
+        return 0;
+    }
+    /*  A seq below the expected one is a restarted sender: resynchronise, no gap. */
+    uint64_t missed = seq > self->topics[i].next_seq ? seq - self->topics[i].next_seq : 0;
+    self->topics[i].next_seq = seq + 1;
+    self->seq_gaps += missed;
+    return missed;
+}
+
+void
+counters_written(counters_t *self, uint64_t frames, uint64_t bytes)
+{
+    self->written++;
+    self->frames += frames;
+    self->bytes += bytes;
+    self->last_write_time = counters_wall_time();
+}
+
+static void
+s_add_reason(cJSON *by_reason, const counters_t *self, int code)
+{
+    cJSON_AddNumberToObject(by_reason, counters_reason_name(code), (double) self->dropped[s_slot(code)]);
+}
+
+cJSON *
+counters_to_json(const counters_t *self)
+{
+    cJSON *out = cJSON_CreateObject();
+    cJSON *by_reason = cJSON_CreateObject();
+    if (!out || !by_reason) {
+        cJSON_Delete(out);
+        cJSON_Delete(by_reason);
+        return NULL;
+    }
+    cJSON_AddNumberToObject(out, "received", (double) self->received);
+    cJSON_AddNumberToObject(out, "written", (double) self->written);
+    cJSON_AddNumberToObject(out, "frames", (double) self->frames);
+    cJSON_AddNumberToObject(out, "bytes", (double) self->bytes);
+    cJSON_AddNumberToObject(out, "ring_resets", (double) self->ring_resets);
+    cJSON_AddNumberToObject(out, "dropped", (double) self->dropped_total);
+    cJSON_AddNumberToObject(out, "seq_gaps", (double) self->seq_gaps);
+    for (int code = -1; code > -WIRE_REASON_COUNT; code--)
+        s_add_reason(by_reason, self, code);
+    for (int code = INGEST_ERR_FIRST; code >= INGEST_ERR_LAST; code--)
+        s_add_reason(by_reason, self, code);
+    cJSON_AddItemToObject(out, "dropped_by_reason", by_reason);
+    if (self->last_error_time > 0) {
+        cJSON *last = cJSON_AddObjectToObject(out, "last_error");
+        cJSON_AddStringToObject(last, "reason", self->last_reason);
+        cJSON_AddStringToObject(last, "message", self->last_error);
+        cJSON_AddNumberToObject(last, "time", self->last_error_time);
+    }
+    else
+        cJSON_AddNullToObject(out, "last_error");
+    return out;
+}

@@ -1,0 +1,64 @@
+/*  counters.h — what ezshmd counts for `status`: messages, frames, bytes, ring resets,
+    drops by reason (wire_error_t and ingest_error_t codes), sequence gaps per topic, and
+    the last error with its time. */
+#ifndef COUNTERS_H
+#define COUNTERS_H
+
+#include "log.h"
+
+#include <cjson/cJSON.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define COUNTERS_REASONS 16      /* wire codes -1..-8, ingest codes -20..-26 */
+#define COUNTERS_TOPICS 64       /* topics tracked for sequence gaps */
+#define COUNTERS_TOPIC_MAX 64    /* bytes of a tracked topic */
+
+typedef struct {
+    uint64_t    received;
+    uint64_t    written;
+    uint64_t    frames;
+    uint64_t    bytes;
+    uint64_t    ring_resets;
+    uint64_t    dropped_total;
+    uint64_t    dropped[COUNTERS_REASONS];
+    log_limit_t limits[COUNTERS_REASONS];
+    uint64_t    seq_gaps;          /* messages missing according to senders' seq */
+    size_t      n_topics;
+    struct {
+        char     topic[COUNTERS_TOPIC_MAX];
+        size_t   len;
+        uint64_t next_seq;
+    } topics[COUNTERS_TOPICS];
+    char        last_error[256];
+    char        last_reason[32];
+    double      last_error_time;   /* UNIX seconds, 0 = never */
+    double      last_write_time;   /* UNIX seconds, 0 = never */
+} counters_t;
+
+/*  Counter name of a wire or ingest code. */
+const char *counters_reason_name(int code);
+
+/*  Counts a dropped message, remembers it as the last error and logs it (rate-limited). */
+void counters_drop(counters_t *self, int code, const char *message);
+
+/*  Notes a sender sequence number for a topic; returns how many messages were missed. */
+uint64_t counters_seq(counters_t *self, const void *topic, size_t len, uint64_t seq);
+
+/*  Counts a written message. */
+void counters_written(counters_t *self, uint64_t frames, uint64_t bytes);
+
+/*  The counters as a JSON object (NULL on out of memory). */
+cJSON *counters_to_json(const counters_t *self);
+
+/*  UNIX time now, in seconds. */
+double counters_wall_time(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,321 @@
+/*  daemon.c — ezshmd's event loop, data path and control callbacks. */
+#include "daemon.h"
+#include "control_server.h"
+#include "counters.h"
+#include "ezshm.h"
+#include "ingest.h"
+#include "log.h"
+#include "subscriber.h"
+#include "wire.h"
+
+#include <czmq.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/*  A message has at most 3 frames; one more slot tells "too many". */
+#define MAX_FRAMES 4
+/*  Messages drained per wake-up before control gets a turn. */
+#define DRAIN_BATCH 1024
+/*  A stream counts as "ingesting" for health while it wrote within this many seconds. */
+#define INGESTING_WINDOW 2.0
+
+struct daemon_t {
+    settings_t        settings;
+    ezshm_writer_t   *writer;
+    ingest_t         *ingest;
+    wire_decoder_t   *decoder;
+    subscriber_t     *sub;
+    control_server_t *control;
+    zloop_t          *loop;
+    counters_t        counters;
+    cJSON            *applied;       /* collects lifecycle events during an update */
+    double            started;
+    bool              quit;
+    char              errbuf[256];
+};
+
+static void
+s_on_writer_event(void *arg, const char *event, uint32_t generation)
+{
+    daemon_t *self = arg;
+    if (strcmp(event, "buffer reset") == 0)
+        self->counters.ring_resets++;
+    if (self->applied)
+        cJSON_AddItemToArray(self->applied, cJSON_CreateString(event));
+    log_msg(SETTINGS_LOG_DEBUG, "%s (generation %u)", event, generation);
+    if (self->control && self->writer) {
+        cJSON *fields = cJSON_CreateObject();
+        cJSON_AddNumberToObject(fields, "generation", generation == EZSHM_GENERATION_NONE ? -1.0 : generation);
+        cJSON_AddStringToObject(fields, "shmem_name", ezshm_writer_name(self->writer));
+        control_server_publish_event(self->control, event, fields);
+        cJSON_Delete(fields);
+    }
+}
+
+static void
+s_on_writer_log(void *arg, const char *message)
+{
+    (void) arg;
+    log_msg(SETTINGS_LOG_WARNING, "%s", message);
+}
+
+/*  Explains a ring that does not fit, with the shm_size an operator should set. */
+static void
+s_explain_no_space(daemon_t *self)
+{
+    uint64_t free_bytes = 0;
+    ezshm_segment_free_bytes(&free_bytes);
+    log_msg(SETTINGS_LOG_ERROR, "%s has %llu bytes free: the ring does not fit; raise its size "
+            "(docker: shm_size, k8s: emptyDir sizeLimit) or lower buf_dur", ezshm_segment_dir(),
+            (unsigned long long) free_bytes);
+    (void) self;
+}
+
+/*  One message: frames → decode → ingest; every failure is counted under its reason. */
+static void
+s_process(daemon_t *self, const wire_frame_t *frames, size_t nframes)
+{
+    counters_t *c = &self->counters;
+    c->received++;
+    const axisarray_t *msg = NULL;
+    int rc = wire_decode(self->decoder, frames, nframes, &msg);
+    if (rc != WIRE_OK) {
+        counters_drop(c, rc, wire_decoder_last_error(self->decoder));
+        return;
+    }
+    if (axisarray_has_seq(msg)) {
+        size_t tlen;
+        const void *topic = axisarray_topic(msg, &tlen);
+        uint64_t missed = counters_seq(c, topic, tlen, axisarray_seq(msg));
+        if (missed)
+            log_limited(&c->limits[COUNTERS_REASONS - 1], SETTINGS_LOG_WARNING,
+                        "sender sequence gap: %llu messages missing (HWM drops upstream?)",
+                        (unsigned long long) missed);
+    }
+    uint64_t n = 0;
+    rc = ingest_message(self->ingest, msg, &n, self->errbuf, sizeof self->errbuf);
+    if (rc != INGEST_OK) {
+        counters_drop(c, rc, self->errbuf);
+        if (rc == INGEST_ERR_NO_SPACE)
+            s_explain_no_space(self);
+        return;
+    }
+    counters_written(c, n, axisarray_nbytes(msg));
+}
+
+static int
+s_on_sub(zloop_t *loop, zsock_t *reader, void *arg)
+{
+    (void) loop;
+    (void) reader;
+    daemon_t *self = arg;
+    wire_frame_t frames[MAX_FRAMES];
+    size_t nframes;
+    for (int i = 0; i < DRAIN_BATCH; i++) {
+        int rc = subscriber_recv(self->sub, frames, MAX_FRAMES, &nframes);
+        if (rc == 0)
+            break;
+        s_process(self, frames, nframes);
+    }
+    return 0;
+}
+
+/*  ---- control callbacks ---------------------------------------------------------- */
+
+static int
+s_apply(void *ctx, const settings_t *old, const settings_t *next, unsigned actions, cJSON *applied,
+        char *err, size_t errlen)
+{
+    daemon_t *self = ctx;
+    /*  Resubscribing is the step that can fail on bad input (an endpoint), so it goes
+        first: when it fails nothing else has been touched. */
+    if (actions & SETTINGS_ACT_RESUBSCRIBE) {
+        if (subscriber_update(self->sub, next, err, errlen) != 0)
+            return -1;
+        cJSON_AddItemToArray(applied, cJSON_CreateString("resubscribed"));
+    }
+    if (actions & SETTINGS_ACT_LOG_LEVEL)
+        log_set_level(next->log_level);
+    ingest_set_buf_dur(self->ingest, next->buf_dur);
+    if (ingest_set_axis(self->ingest, next->axis) != 0) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    self->applied = applied;
+    int rc = EZSHM_OK;
+    if (actions & SETTINGS_ACT_RECREATE_META) {
+        ezshm_layout_t layout = next->header == SETTINGS_HEADER_V1 ? EZSHM_LAYOUT_V1 : EZSHM_LAYOUT_LEGACY;
+        rc = ezshm_writer_rename(self->writer, next->shmem_name, layout);
+        if (rc != EZSHM_OK) {
+            snprintf(err, errlen, "cannot create the header of '%s': %s", next->shmem_name, ezshm_strerror(rc));
+            /*  Back to the old name so the service keeps a stream; the server keeps old. */
+            ezshm_writer_rename(self->writer, old->shmem_name,
+                                old->header == SETTINGS_HEADER_V1 ? EZSHM_LAYOUT_V1 : EZSHM_LAYOUT_LEGACY);
+            ingest_set_buf_dur(self->ingest, old->buf_dur);
+            ingest_set_axis(self->ingest, old->axis);
+        }
+    }
+    else if (actions & SETTINGS_ACT_RESET_BUFFER)
+        ezshm_writer_reset_buffer(self->writer);
+    self->applied = NULL;
+    if (rc != EZSHM_OK)
+        return -1;
+    self->settings = *next;
+    log_msg(SETTINGS_LOG_INFO, "settings updated: shmem_name '%s', buf_dur %g s, axis '%s'", next->shmem_name,
+            next->buf_dur, next->axis);
+    return 0;
+}
+
+static void
+s_status(void *ctx, cJSON *out)
+{
+    daemon_t *self = ctx;
+    const ezshm_meta_t *meta = ezshm_writer_meta(self->writer);
+    cJSON_AddStringToObject(out, "version", EZSHM_VERSION);
+    cJSON_AddNumberToObject(out, "uptime", counters_wall_time() - self->started);
+    cJSON *stream = cJSON_AddObjectToObject(out, "stream");
+    cJSON_AddStringToObject(stream, "shmem_name", ezshm_writer_name(self->writer));
+    cJSON_AddStringToObject(stream, "header_segment", ezshm_writer_header_segment(self->writer));
+    cJSON_AddStringToObject(stream, "ring_segment", ezshm_writer_ring_segment(self->writer));
+    cJSON_AddStringToObject(stream, "segment_dir", ezshm_segment_dir());
+    cJSON_AddStringToObject(stream, "layout", ezshm_layout_name(ezshm_writer_layout(self->writer)));
+    if (meta) {
+        char dtype[2] = {meta->dtype, '\0'};
+        cJSON_AddBoolToObject(stream, "bvalid", meta->bvalid != 0);
+        cJSON_AddNumberToObject(stream, "generation",
+                                meta->buffer_generation == EZSHM_GENERATION_NONE ? -1.0 : meta->buffer_generation);
+        cJSON_AddStringToObject(stream, "dtype", dtype);
+        cJSON *shape = cJSON_AddArrayToObject(stream, "shape");
+        for (uint32_t d = 0; d < meta->ndim && d < EZSHM_MAX_NDIM; d++)
+            cJSON_AddItemToArray(shape, cJSON_CreateNumber(meta->shape[d]));
+        cJSON_AddNumberToObject(stream, "srate", meta->srate);
+        char key[EZSHM_MAX_KEYLEN + 1];
+        uint32_t key_len = meta->key_len > EZSHM_MAX_KEYLEN ? EZSHM_MAX_KEYLEN : meta->key_len;
+        memcpy(key, meta->key, key_len);
+        key[key_len] = '\0';
+        cJSON_AddStringToObject(stream, "key", key);
+        cJSON_AddNumberToObject(stream, "write_index", (double) meta->write_index);
+        cJSON_AddNumberToObject(stream, "wrap_counter", (double) meta->wrap_counter);
+        cJSON_AddNumberToObject(stream, "ring_bytes", (double) ezshm_writer_ring_bytes(self->writer));
+    }
+    cJSON_AddItemToObject(out, "counters", counters_to_json(&self->counters));
+    cJSON *subs = cJSON_AddObjectToObject(out, "subscriptions");
+    subscriber_status(self->sub, subs);
+    cJSON_AddNumberToObject(out, "native_header_cache_hits", (double) wire_decoder_cache_hits(self->decoder));
+}
+
+static control_health_t
+s_health(void *ctx, char *detail, size_t detail_len)
+{
+    daemon_t *self = ctx;
+    if (!ezshm_writer_meta(self->writer)) {
+        snprintf(detail, detail_len, "no header segment");
+        return CONTROL_HEALTH_ERROR;
+    }
+    const counters_t *c = &self->counters;
+    double now = counters_wall_time();
+    if (c->last_write_time > 0 && now - c->last_write_time < INGESTING_WINDOW)
+        return CONTROL_HEALTH_INGESTING;
+    if (c->last_error_time > 0 && now - c->last_error_time < INGESTING_WINDOW
+        && c->last_error_time > c->last_write_time) {
+        snprintf(detail, detail_len, "%s: %s", c->last_reason, c->last_error);
+        return CONTROL_HEALTH_ERROR;
+    }
+    return CONTROL_HEALTH_IDLE;
+}
+
+static void
+s_quit(void *ctx)
+{
+    daemon_t *self = ctx;
+    self->quit = true;
+    log_msg(SETTINGS_LOG_INFO, "quit requested over the control socket");
+}
+
+/*  ---- lifecycle ------------------------------------------------------------------- */
+
+daemon_t *
+daemon_new(const settings_t *settings, char *err, size_t errlen)
+{
+    daemon_t *self = calloc(1, sizeof *self);
+    if (!self) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    self->settings = *settings;
+    self->started = counters_wall_time();
+    log_set_level(settings->log_level);
+
+    ezshm_writer_options_t opt;
+    ezshm_writer_options_init(&opt);
+    opt.layout = settings->header == SETTINGS_HEADER_V1 ? EZSHM_LAYOUT_V1 : EZSHM_LAYOUT_LEGACY;
+    opt.mode = settings->shm_mode;
+    opt.max_ring_bytes = (uint64_t) settings->max_buffer_bytes;
+    opt.on_event = s_on_writer_event;
+    opt.on_log = s_on_writer_log;
+    opt.arg = self;
+    int rc = ezshm_writer_new(settings->shmem_name[0] ? settings->shmem_name : NULL, &opt, &self->writer);
+    if (rc != EZSHM_OK) {
+        snprintf(err, errlen, "cannot create the header segment of '%s' in %s: %s", settings->shmem_name,
+                 ezshm_segment_dir(), ezshm_strerror(rc));
+        daemon_destroy(&self);
+        return NULL;
+    }
+    self->decoder = wire_decoder_new();
+    self->ingest = ingest_new(self->writer, settings->axis, settings->buf_dur);
+    self->sub = self->decoder && self->ingest ? subscriber_new(settings, err, errlen) : NULL;
+    if (!self->sub) {
+        if (!self->decoder || !self->ingest)
+            snprintf(err, errlen, "out of memory");
+        daemon_destroy(&self);
+        return NULL;
+    }
+    /*  The control server owns the settings from here on; give it the resolved name. */
+    snprintf(self->settings.shmem_name, sizeof self->settings.shmem_name, "%s", ezshm_writer_name(self->writer));
+    control_callbacks_t callbacks = {s_apply, s_status, s_health, s_quit};
+    self->control = control_server_new(&self->settings, &callbacks, self, err, errlen);
+    self->loop = self->control ? zloop_new() : NULL;
+    if (!self->loop || zloop_reader(self->loop, subscriber_sock(self->sub), s_on_sub, self) != 0
+        || control_server_attach(self->control, self->loop) != 0) {
+        if (self->control && !*err)
+            snprintf(err, errlen, "cannot set up the event loop");
+        daemon_destroy(&self);
+        return NULL;
+    }
+    uint64_t free_bytes = 0;
+    if (ezshm_segment_free_bytes(&free_bytes) == EZSHM_OK && free_bytes < (uint64_t) settings->max_buffer_bytes)
+        log_msg(SETTINGS_LOG_WARNING, "%s has %llu bytes free, less than max_buffer_bytes (%lld): a large ring "
+                "may not fit", ezshm_segment_dir(), (unsigned long long) free_bytes,
+                (long long) settings->max_buffer_bytes);
+    log_msg(SETTINGS_LOG_INFO, "stream '%s' (header %s/%s, %s layout), control %s",
+            ezshm_writer_name(self->writer), ezshm_segment_dir(), ezshm_writer_header_segment(self->writer),
+            ezshm_layout_name(opt.layout), settings->control);
+    return self;
+}
+
+int
+daemon_run(daemon_t *self)
+{
+    /*  zloop_start returns on SIGINT/SIGTERM (czmq's handler sets zsys_interrupted) or
+        when the control reader ends it after a quit request. */
+    zloop_start(self->loop);
+    log_msg(SETTINGS_LOG_INFO, "stopping (%s): unlinking segments", self->quit ? "quit request" : "signal");
+    return 0;
+}
+
+void
+daemon_destroy(daemon_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    daemon_t *self = *self_p;
+    zloop_destroy(&self->loop);
+    control_server_destroy(&self->control);
+    subscriber_destroy(&self->sub);
+    ingest_destroy(&self->ingest);
+    wire_decoder_destroy(&self->decoder);
+    ezshm_writer_destroy(&self->writer);
+    free(self);
+    *self_p = NULL;
+}

@@ -1,0 +1,37 @@
+/*  daemon.h — ezshmd: one event loop over the SUB socket, the control socket and signals.
+
+        daemon_t *d = daemon_new(&settings, err, sizeof err);   // binds, creates the header
+        int rc = daemon_run(d);                                 // until SIGINT/SIGTERM/quit
+        daemon_destroy(&d);                                     // unlinks the segments
+
+    The data path (SUB → wire → ingest → writer) runs inside the loop's SUB reader, which
+    drains every waiting message before it returns; control requests are served between
+    two messages, so an update pauses ingest for the time of one update only.
+*/
+#ifndef DAEMON_H
+#define DAEMON_H
+
+#include "settings.h"
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct daemon_t daemon_t;
+
+/*  Sets everything up from validated settings; NULL with one line in err on failure
+    (bad endpoint, address in use, segment error). */
+daemon_t *daemon_new(const settings_t *settings, char *err, size_t errlen);
+
+/*  Runs until a signal or a quit request. Returns 0 on a clean stop. */
+int daemon_run(daemon_t *self);
+
+/*  Closes sockets, unlinks the segments, frees. */
+void daemon_destroy(daemon_t **self_p);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,252 @@
+/*  ingest.c — message → ring spec → writer, with the axis move done in the copy. */
+#include "ingest.h"
+#include "wire.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct ingest_t {
+    ezshm_writer_t *writer;
+    char           *axis;
+    double          buf_dur;
+    /*  A coordinate time axis estimates fs from jittering timestamps; the ring keeps its
+        length while dtype, frame shape and key stay the same, so jitter never rebuilds. */
+    uint64_t        coord_frames;
+};
+
+/*  Where the buffered axis sits: the data is [outer][n][inner] with inner in bytes. */
+typedef struct {
+    const uint8_t *src;
+    uint64_t       n;             /* frames in the message */
+    uint64_t       outer;         /* product of the dims before the buffered axis */
+    uint64_t       inner_bytes;   /* product of the dims after it, times itemsize */
+    size_t         component;     /* byte-swap unit, 0 when no swap is needed */
+} axis_move_t;
+
+const char *
+ingest_reason_name(int code)
+{
+    switch (code) {
+    case INGEST_OK:               return "ok";
+    case INGEST_ERR_AXIS_MISSING: return "axis_missing";
+    case INGEST_ERR_BAD_GAIN:     return "bad_gain";
+    case INGEST_ERR_EMPTY:        return "empty_chunk";
+    case INGEST_ERR_TOO_BIG:      return "ring_too_big";
+    case INGEST_ERR_OVERFLOW:     return "size_overflow";
+    case INGEST_ERR_NO_SPACE:     return "no_space";
+    case INGEST_ERR_SHM:          return "shm_error";
+    default:                      return "unknown";
+    }
+}
+
+ingest_t *
+ingest_new(ezshm_writer_t *writer, const char *axis, double buf_dur)
+{
+    ingest_t *self = calloc(1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->writer = writer;
+    self->buf_dur = buf_dur;
+    if (ingest_set_axis(self, axis) != 0) {
+        free(self);
+        return NULL;
+    }
+    return self;
+}
+
+void
+ingest_destroy(ingest_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    free((*self_p)->axis);
+    free(*self_p);
+    *self_p = NULL;
+}
+
+int
+ingest_set_axis(ingest_t *self, const char *axis)
+{
+    char *copy = strdup(axis ? axis : "time");
+    if (!copy)
+        return -1;
+    free(self->axis);
+    self->axis = copy;
+    self->coord_frames = 0;
+    return 0;
+}
+
+void
+ingest_set_buf_dur(ingest_t *self, double buf_dur)
+{
+    self->buf_dur = buf_dur;
+    self->coord_frames = 0;
+}
+
+void
+ingest_set_writer(ingest_t *self, ezshm_writer_t *writer)
+{
+    self->writer = writer;
+    self->coord_frames = 0;
+}
+
+/*  Copies frames [first, first + count) of a message whose buffered axis is not first (or
+    whose bytes need swapping) into the ring: frame t is the outer blocks of inner_bytes at
+    src + (o * n + t) * inner_bytes, laid end to end. */
+static int
+s_copy_moved(void *arg, void *dst, uint64_t first, uint64_t count)
+{
+    const axis_move_t *mv = arg;
+    uint8_t *out = dst;
+    uint64_t inner = mv->inner_bytes, stride = mv->n * inner;
+    for (uint64_t t = first; t < first + count; t++) {
+        const uint8_t *src = mv->src + t * inner;
+        /*  The common [ch, time] case moves one element per channel: typed loads beat a
+            memcpy call per element by an order of magnitude. */
+        switch (inner) {
+        case 2:
+            for (uint64_t o = 0; o < mv->outer; o++, out += 2, src += stride)
+                memcpy(out, src, 2);
+            break;
+        case 4:
+            for (uint64_t o = 0; o < mv->outer; o++, out += 4, src += stride)
+                memcpy(out, src, 4);
+            break;
+        case 8:
+            for (uint64_t o = 0; o < mv->outer; o++, out += 8, src += stride)
+                memcpy(out, src, 8);
+            break;
+        default:
+            for (uint64_t o = 0; o < mv->outer; o++, out += inner, src += stride)
+                memcpy(out, src, inner);
+        }
+    }
+    if (mv->component > 1) {
+        uint64_t bytes = (uint64_t) (out - (uint8_t *) dst);
+        wire_byteswap(dst, dst, bytes, mv->component);
+    }
+    return 0;
+}
+
+static int
+s_fail(char *errbuf, size_t errlen, int code, const char *fmt, const char *arg)
+{
+    if (errbuf && errlen)
+        snprintf(errbuf, errlen, fmt, arg);
+    return code;
+}
+
+static int
+s_writer_code(int rc)
+{
+    switch (rc) {
+    case EZSHM_ERR_TOOBIG:   return INGEST_ERR_TOO_BIG;
+    case EZSHM_ERR_OVERFLOW: return INGEST_ERR_OVERFLOW;
+    case EZSHM_ERR_NOSPACE:  return INGEST_ERR_NO_SPACE;
+    default:                 return INGEST_ERR_SHM;
+    }
+}
+
+/*  Ring length and srate for the message's buffered axis. */
+static int
+s_ring_length(ingest_t *self, const axisarray_axis_t *ax, const ezshm_ring_spec_t *spec,
+              uint64_t *n_frames, double *srate, char *errbuf, size_t errlen)
+{
+    if (ax->kind == AXISARRAY_AXIS_LINEAR) {
+        if (!isfinite(ax->gain) || ax->gain <= 0.0)
+            return s_fail(errbuf, errlen, INGEST_ERR_BAD_GAIN,
+                          "axis '%s' has a non-positive or non-finite gain", self->axis);
+        *srate = 1.0 / ax->gain;
+        int rc = ezshm_ring_frames(self->buf_dur, *srate, n_frames);
+        if (rc == EZSHM_ERR_OVERFLOW)
+            return s_fail(errbuf, errlen, INGEST_ERR_OVERFLOW,
+                          "ring for axis '%s' would exceed 2^32 frames", self->axis);
+        return rc == EZSHM_OK ? INGEST_OK
+                              : s_fail(errbuf, errlen, INGEST_ERR_BAD_GAIN,
+                                       "axis '%s' gives no finite ring length", self->axis);
+    }
+    *srate = 0.0;
+    /*  Same stream shape as the live ring: keep its length (see coord_frames). */
+    const ezshm_meta_t *meta = ezshm_writer_meta(self->writer);
+    if (self->coord_frames && ezshm_writer_has_ring(self->writer) && meta->srate == 0.0
+        && meta->dtype == spec->dtype && meta->ndim == spec->frame_ndim + 1
+        && meta->key_len == (spec->key_len > EZSHM_MAX_KEYLEN ? EZSHM_MAX_KEYLEN : spec->key_len)
+        && memcmp(meta->key, spec->key, meta->key_len) == 0) {
+        bool same = true;
+        for (uint32_t d = 0; d < spec->frame_ndim && same; d++)
+            same = meta->shape[d + 1] == spec->frame_shape[d];
+        if (same) {
+            *n_frames = self->coord_frames;
+            return INGEST_OK;
+        }
+    }
+    double fs = ezshm_ring_coordinate_fs(ax->values, ax->n_values);
+    int rc = fs > 0.0 ? ezshm_ring_frames(self->buf_dur, fs, n_frames) : EZSHM_ERR_INVAL;
+    if (rc != EZSHM_OK)
+        return s_fail(errbuf, errlen, rc == EZSHM_ERR_OVERFLOW ? INGEST_ERR_OVERFLOW : INGEST_ERR_BAD_GAIN,
+                      "coordinate axis '%s' gives no usable sampling rate", self->axis);
+    self->coord_frames = *n_frames;
+    return INGEST_OK;
+}
+
+int
+ingest_message(ingest_t *self, const axisarray_t *msg, uint64_t *frames, char *errbuf,
+               size_t errlen)
+{
+    *frames = 0;
+    int k = axisarray_find_dim(msg, self->axis);
+    if (k < 0)
+        return s_fail(errbuf, errlen, INGEST_ERR_AXIS_MISSING, "buffered axis '%s' is not in dims",
+                      self->axis);
+    const axisarray_axis_t *ax = axisarray_axis(msg, self->axis);
+    if (!ax)
+        return s_fail(errbuf, errlen, INGEST_ERR_AXIS_MISSING, "buffered axis '%s' has no entry in axes",
+                      self->axis);
+
+    size_t ndim = axisarray_ndim(msg);
+    const size_t *shape = axisarray_shape(msg);
+    uint64_t frame_shape[EZSHM_MAX_NDIM - 1];
+    uint64_t outer = 1, inner = 1;
+    for (size_t d = 0, j = 0; d < ndim; d++) {
+        if ((int) d == k)
+            continue;
+        frame_shape[j++] = shape[d];
+        if (shape[d] == 0)
+            return s_fail(errbuf, errlen, INGEST_ERR_EMPTY, "a frame has zero elements (dims other than '%s')",
+                          self->axis);
+        if ((int) d < k)
+            outer *= shape[d];
+        else
+            inner *= shape[d];
+    }
+    uint64_t n = shape[k];
+    if (n == 0)
+        return s_fail(errbuf, errlen, INGEST_ERR_EMPTY, "message has zero frames along '%s'", self->axis);
+
+    const char *key = axisarray_key(msg);
+    ezshm_ring_spec_t spec = {.dtype = axisarray_dtype(msg), .frame_ndim = (uint32_t) (ndim - 1),
+                              .frame_shape = frame_shape, .key = key, .key_len = strlen(key)};
+    int rc = s_ring_length(self, ax, &spec, &spec.n_frames, &spec.srate, errbuf, errlen);
+    if (rc != INGEST_OK)
+        return rc;
+    rc = ezshm_writer_configure(self->writer, &spec);
+    if (rc != EZSHM_OK) {
+        self->coord_frames = 0;
+        return s_fail(errbuf, errlen, s_writer_code(rc), "ring not created: %s", ezshm_strerror(rc));
+    }
+
+    bool swap = axisarray_needs_byteswap(msg);
+    if (k == 0 && !swap)
+        rc = ezshm_writer_write(self->writer, axisarray_data(msg), n);
+    else {
+        axis_move_t mv = {axisarray_data(msg), n, outer, inner * axisarray_itemsize(msg),
+                          swap ? ezshm_dtype_component_size(spec.dtype) : 0};
+        rc = ezshm_writer_write_with(self->writer, n, s_copy_moved, &mv);
+    }
+    if (rc != EZSHM_OK)
+        return s_fail(errbuf, errlen, INGEST_ERR_SHM, "ring write failed: %s", ezshm_strerror(rc));
+    *frames = n;
+    return INGEST_OK;
+}
