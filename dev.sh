@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# ezshm developer entry point: the README's two commands.
+#   ./dev.sh run    install what is missing, build, run ezshmd fed by ezshm-pub, with a live view
+#   ./dev.sh test   install what is missing, build, run the whole test suite (normal + ASan/UBSan)
+#   ./dev.sh build  install what is missing and build into build/
+#   ./dev.sh deps   only install missing Debian packages
+set -euo pipefail
+cd "$(dirname "$0")"
+
+# Debian 12 packages: to build, to test, to run the demo.
+PACKAGES=(build-essential cmake pkg-config libzmq3-dev libczmq-dev libcjson-dev libsodium-dev
+          libcriterion-dev python3 python3-numpy python3-yaml valgrind clang libclang-rt-14-dev)
+
+deps() {
+    local missing=()
+    for p in "${PACKAGES[@]}"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    echo "dev.sh: installing ${missing[*]}" >&2
+    local sudo=()
+    [ "$(id -u)" -eq 0 ] || sudo=(sudo)
+    "${sudo[@]}" apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+build() {   # build DIR [cmake args...]
+    local dir=$1; shift
+    cmake -S . -B "$dir" -DEZSHM_WERROR=ON "$@" >/dev/null
+    cmake --build "$dir" -j"$(nproc)" >/dev/null
+}
+
+run_demo() {
+    build build
+    local sock="ipc:///tmp/ezshm-demo-$$.sock" ctl="ipc:///tmp/ezshm-demo-ctl-$$.sock"
+    ./build/bin/ezshmd --sub-bind "$sock" --control "$ctl" --shmem-name demo --buf-dur 10 \
+        --log-level warning &
+    local daemon=$!
+    ./build/bin/ezshm-pub --connect "$sock" --fs 1000 --channels 16 --chunk 20 --pattern sine --labels --quiet &
+    local pub=$!
+    # Ctrl-C stops the view; then stop the rig and the daemon (SIGTERM unlinks the segments).
+    trap 'kill -TERM $pub $daemon 2>/dev/null || true' EXIT
+    ./build/bin/ezshm-mirror --wait 10 --watch demo || true
+    kill -TERM "$pub" "$daemon" 2>/dev/null || true
+    wait "$daemon" 2>/dev/null || true
+    trap - EXIT
+}
+
+run_tests() {
+    build build
+    (cd build && ctest --output-on-failure -j2 --timeout 300)
+    echo "dev.sh: again under AddressSanitizer + UndefinedBehaviorSanitizer"
+    build build-asan -DEZSHM_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
+    (cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+        ctest --output-on-failure -j2 --timeout 300)
+}
+
+case "${1:-}" in
+    deps)  deps ;;
+    build) deps; build build ;;
+    run)   deps; run_demo ;;
+    test)  deps; run_tests ;;
+    *) echo "usage: $0 run|test|build|deps" >&2; exit 64 ;;
+esac
