@@ -7,10 +7,13 @@
 #include <string.h>
 #include <time.h>
 
-/*  Slot of a code: wire -1..-8 → 0..7, ingest -20..-26 → 8..14, anything else → 15. */
+/*  Slot of a code: wire -1..-8 → 0..7, ingest -20..-26 → 8..14, anything else → 15.
+    A ring size overflow is the same reason as a message size overflow: one counter. */
 static size_t
 s_slot(int code)
 {
+    if (code == INGEST_ERR_OVERFLOW)
+        code = WIRE_ERR_OVERFLOW;
     if (code <= -1 && code > -WIRE_REASON_COUNT)
         return (size_t) (-code - 1);
     if (code <= INGEST_ERR_FIRST && code >= INGEST_ERR_LAST)
@@ -109,7 +112,8 @@ counters_to_json(const counters_t *self)
     for (int code = -1; code > -WIRE_REASON_COUNT; code--)
         s_add_reason(by_reason, self, code);
     for (int code = INGEST_ERR_FIRST; code >= INGEST_ERR_LAST; code--)
-        s_add_reason(by_reason, self, code);
+        if (code != INGEST_ERR_OVERFLOW)
+            s_add_reason(by_reason, self, code);
     cJSON_AddItemToObject(out, "dropped_by_reason", by_reason);
     if (self->last_error_time > 0) {
         cJSON *last = cJSON_AddObjectToObject(out, "last_error");

@@ -14,6 +14,9 @@
     writer (which unlinks and recreates the segment). */
 #define REPLACED_CHECK_NS 200000000LL
 
+/*  How long a copy waits for a position with write_index 0 to move on (see s_torn_frames). */
+#define AMBIGUOUS_WAIT_NS 5000000LL
+
 struct ezshm_mirror_t {
     char               *name;
     ezshm_segment_t     header;
@@ -21,6 +24,7 @@ struct ezshm_mirror_t {
     ezshm_segment_t     ring;
     ezshm_stream_info_t info;
     bool                attached;      /* ring mapped and info valid */
+    bool                was_attached;  /* info was handed out: a re-attach must say STALE */
     uint64_t            guard;
     uint64_t            cursor;        /* position of the next frame to return */
     long long           next_replaced_check;
@@ -55,14 +59,21 @@ s_detach_ring(ezshm_mirror_t *self)
     self->attached = false;
 }
 
+static void
+s_detach_all(ezshm_mirror_t *self)
+{
+    s_detach_ring(self);
+    ezshm_segment_close(&self->header);
+    self->meta = NULL;
+}
+
 void
 ezshm_mirror_detach(ezshm_mirror_t *self)
 {
     if (!self)
         return;
-    s_detach_ring(self);
-    ezshm_segment_close(&self->header);
-    self->meta = NULL;
+    s_detach_all(self);
+    self->was_attached = false;
 }
 
 void
@@ -155,6 +166,7 @@ s_attach_ring(ezshm_mirror_t *self, bool from_start)
     memcpy(info->ring_segment, ring_name, sizeof info->ring_segment);
     self->guard = ezshm_ring_guard(info->n_frames);
     self->attached = true;
+    self->was_attached = true;
     uint64_t pos = 0;
     if (!from_start && !s_position(self, &pos)) {
         s_detach_ring(self);
@@ -232,6 +244,25 @@ s_torn_frames(const ezshm_mirror_t *self, uint64_t before, uint64_t from, uint64
     if (ezshm_header_generation(self->meta) != self->info.generation || !ezshm_header_valid(self->meta)
         || after < before)
         return n + 1;
+    /*  write_index 0 is ambiguous: the writer rests there after a chunk that ended exactly at
+        the ring's end (position w*L), but it also shows while the writer is between its two
+        stores of a wrap (write_index 0 stored, wrap_counter w+1 not yet): then the truth is
+        (w+1)*L and every slot we copied may hold the next lap. A writer preempted right there
+        stays so for a whole time slice. Wait (bounded) for the position to move on; a writer
+        that really rests at 0 costs this read the wait, once. */
+    if (after % self->info.n_frames == 0 && after > 0) {
+        long long deadline = s_now_ns() + AMBIGUOUS_WAIT_NS;
+        uint64_t again = after;
+        while (after % self->info.n_frames == 0 && s_now_ns() < deadline) {
+            struct timespec ts = {0, 20000};
+            nanosleep(&ts, NULL);
+            if (ezshm_header_generation(self->meta) != self->info.generation
+                || !ezshm_header_valid(self->meta))
+                return n + 1;
+            if (s_position(self, &again) && again > after)
+                after = again;
+        }
+    }
     uint64_t reach = after + self->guard;
     uint64_t first_safe = reach > self->info.n_frames ? reach - self->info.n_frames : 0;
     if (first_safe <= from)
@@ -246,7 +277,7 @@ s_follow(ezshm_mirror_t *self)
 {
     bool replaced = s_header_replaced(self);
     if (replaced) {
-        ezshm_mirror_detach(self);
+        s_detach_all(self);
         int rc = s_attach_header(self);
         if (rc != EZSHM_OK)
             return rc;
@@ -259,6 +290,19 @@ s_follow(ezshm_mirror_t *self)
     return rc == EZSHM_OK ? EZSHM_ERR_STALE : rc;
 }
 
+/*  A restarted writer was noticed while its header was gone (nothing is mapped): attach
+    again from frame 0 and say EZSHM_ERR_STALE, so the caller refreshes its info (frame size,
+    ring length) before anything is copied with it. */
+static int
+s_reattach(ezshm_mirror_t *self)
+{
+    int rc = s_attach_header(self);
+    if (rc != EZSHM_OK)
+        return rc;
+    rc = s_attach_ring(self, true);
+    return rc == EZSHM_OK ? EZSHM_ERR_STALE : rc;
+}
+
 int
 ezshm_mirror_read(ezshm_mirror_t *self, void *dst, uint64_t max_frames, uint64_t *n_read,
                   uint64_t *n_lost)
@@ -268,7 +312,7 @@ ezshm_mirror_read(ezshm_mirror_t *self, void *dst, uint64_t max_frames, uint64_t
     *n_read = 0;
     *n_lost = 0;
     if (!self->attached && !self->meta)
-        return ezshm_mirror_attach(self);
+        return self->was_attached ? s_reattach(self) : ezshm_mirror_attach(self);
     if (!self->attached || !ezshm_header_valid(self->meta)
         || ezshm_header_generation(self->meta) != self->info.generation)
         return s_follow(self);
@@ -313,6 +357,11 @@ ezshm_mirror_latest(ezshm_mirror_t *self, void *dst, uint64_t n, uint64_t *n_out
     if (!self || !n_out || (n && !dst))
         return EZSHM_ERR_INVAL;
     *n_out = 0;
+    if (self->was_attached && !self->attached) {
+        int rc = self->meta ? s_follow(self) : s_reattach(self);
+        if (rc != EZSHM_OK)
+            return rc;   /* EZSHM_ERR_STALE: the stream changed under the caller's info */
+    }
     int rc = ezshm_mirror_attach(self);
     if (rc != EZSHM_OK)
         return rc;

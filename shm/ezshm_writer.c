@@ -168,7 +168,8 @@ s_spec_matches(const ezshm_writer_t *self, const ezshm_ring_spec_t *spec, size_t
         || spec->n_frames != self->n_frames || spec->frame_ndim != self->frame_ndim
         || key_len != self->key_len)
         return false;
-    if (memcmp(spec->frame_shape, self->frame_shape, spec->frame_ndim * sizeof(uint64_t)) != 0)
+    if (spec->frame_ndim
+        && memcmp(spec->frame_shape, self->frame_shape, spec->frame_ndim * sizeof(uint64_t)) != 0)
         return false;
     return key_len == 0 || memcmp(spec->key, self->key, key_len) == 0;
 }
@@ -224,7 +225,8 @@ s_write_fields(ezshm_writer_t *self, const ezshm_ring_spec_t *spec, size_t key_l
     self->srate = spec->srate;
     self->n_frames = spec->n_frames;
     self->frame_ndim = spec->frame_ndim;
-    memcpy(self->frame_shape, spec->frame_shape, spec->frame_ndim * sizeof(uint64_t));
+    if (spec->frame_ndim)   /* frame_shape may be NULL for scalar frames */
+        memcpy(self->frame_shape, spec->frame_shape, spec->frame_ndim * sizeof(uint64_t));
     memcpy(self->key, m->key, key_len);
     self->key_len = key_len;
     self->write_index = 0;
@@ -243,8 +245,15 @@ ezshm_writer_configure(ezshm_writer_t *self, const ezshm_ring_spec_t *spec)
         return EZSHM_OK;
     uint64_t frame_bytes, ring_bytes;
     int rc = s_spec_sizes(self, spec, &frame_bytes, &ring_bytes);
-    if (rc != EZSHM_OK)
+    if (rc != EZSHM_OK) {
+        /*  As documented: TOOBIG / OVERFLOW leave no ring, so the new spec's frames can
+            never be written into the old ring. */
+        if ((rc == EZSHM_ERR_TOOBIG || rc == EZSHM_ERR_OVERFLOW) && self->ring.addr) {
+            ezshm_header_set_valid(self->meta, false);
+            s_ring_drop(self);
+        }
         return rc;
+    }
 
     s_event(self, "begin update");
     ezshm_header_set_valid(self->meta, false);

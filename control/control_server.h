@@ -1,0 +1,97 @@
+/*  control_server.h — ezshmd's control endpoint (REP) and events publisher (PUB).
+
+    The server owns the current settings. Each request gets exactly one reply, and an
+    update is validated in full (merge + startup-only rule + cross-field rules) before
+    the daemon's apply callback sees it: all or nothing. The server knows settings,
+    never the ring; the daemon does the work in its callbacks.
+
+    Wiring into the daemon's single zloop (see docs/control-protocol.md):
+
+        control_server_t *ctl = control_server_new(&settings, &callbacks, daemon, err, len);
+        zloop_t *loop = zloop_new();
+        control_server_attach(ctl, loop);     // REP reader; the loop ends after "quit"
+        ... other readers/timers ...
+        zloop_start(loop);
+        zloop_destroy(&loop);                 // before the server: the loop holds its socket
+        control_server_destroy(&ctl);
+*/
+#ifndef EZSHM_CONTROL_SERVER_H
+#define EZSHM_CONTROL_SERVER_H
+
+#include <czmq.h>
+#include <cjson/cJSON.h>
+#include "settings.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct _control_server_t control_server_t;
+
+typedef enum {
+    CONTROL_HEALTH_INGESTING,   /* messages are arriving and being written       */
+    CONTROL_HEALTH_IDLE,        /* ready (header exists, subscribed), no traffic */
+    CONTROL_HEALTH_ERROR        /* cannot ingest; detail says why                */
+} control_health_t;
+
+/*  The daemon's side. All four are required; ctx is passed back untouched. */
+typedef struct {
+    /*  Move the daemon from old to new_ (already validated; actions != 0 is the
+        SETTINGS_ACT_* set). Append each lifecycle event name, in order, to the array
+        applied ("meta cleanup", "buffer cleanup", "meta reset", "begin update",
+        "meta updated", "buffer reset", "close"), and publish them with
+        control_server_publish_event() if wanted. Return 0; or -1 with a message in
+        err, having left old in force: the server then keeps old as its settings. */
+    int (*apply)(void *ctx, const settings_t *old, const settings_t *new_, unsigned actions,
+                 cJSON *applied, char *err, size_t errlen);
+    /*  Add whatever describes the running state to the (empty) object out. */
+    void (*status)(void *ctx, cJSON *out);
+    /*  Current health; an optional one-line detail into detail ("" by default). */
+    control_health_t (*health)(void *ctx, char *detail, size_t detail_len);
+    /*  Called after the reply to "quit" is sent; the attached reader then ends the loop. */
+    void (*quit)(void *ctx);
+} control_callbacks_t;
+
+/*  Largest request the control socket accepts; bigger ones are dropped by ZeroMQ
+    (the peer is disconnected and its request times out). */
+#define CONTROL_REQUEST_MAX (1 << 20)
+
+/*  Binds settings->control (REP) and, if set, settings->events (PUB). With
+    curve_server_cert set, both sockets are CURVE servers and a zauth actor admits
+    only the client certificates in curve_clients_dir ("*" = any client key).
+    settings is copied and must already be valid and resolved. Returns NULL with one
+    line in err on failure (bad certificate, missing directory, bind error). */
+control_server_t *control_server_new(const settings_t *settings, const control_callbacks_t *callbacks,
+                                     void *ctx, char *err, size_t errlen);
+
+/*  Closes the sockets and stops the zauth actor; *self_p becomes NULL. */
+void control_server_destroy(control_server_t **self_p);
+
+/*  The REP socket, for a caller that polls it itself (then call control_server_handle
+    when it is readable). */
+zsock_t *control_server_sock(control_server_t *self);
+
+/*  Receives one request and sends its one reply. Blocks if nothing is waiting.
+    Returns 0; 1 if the request was quit (reply sent, quit callback called); or -1
+    if nothing was received or the reply could not be sent. */
+int control_server_handle(control_server_t *self);
+
+/*  Registers the REP socket as a reader of loop; the reader returns -1 (ending
+    zloop_start) after a quit request. Returns 0 or -1. */
+int control_server_attach(control_server_t *self, zloop_t *loop);
+
+/*  The settings currently in force. */
+const settings_t *control_server_settings(control_server_t *self);
+
+/*  Publishes ["ezshm.event", {"event": event, ...fields}] on the events socket;
+    fields (an object, or NULL) is copied, not taken. No events socket: does nothing.
+    Returns 0 or -1. */
+int control_server_publish_event(control_server_t *self, const char *event, const cJSON *fields);
+
+/*  Wire name of a health state: "ingesting", "idle", "error". */
+const char *control_health_name(control_health_t health);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

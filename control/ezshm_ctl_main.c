@@ -1,0 +1,371 @@
+/*  ezshm-ctl — command-line client of ezshmd's control endpoint.
+    Exit codes: 0 ok, 1 error reply (or unhealthy, or a local failure such as an
+    unreadable certificate), 2 no answer, 64 usage. */
+#include "json_tolerant.h"
+#include "settings.h"
+
+#include <czmq.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define EXIT_ERROR_REPLY 1
+#define EXIT_NO_ANSWER 2
+#define EXIT_USAGE 64
+
+typedef struct {
+    const char *endpoint;
+    double timeout;
+    bool json;
+    const char *curve_client;
+    const char *curve_server;
+} options_t;
+
+static void
+s_usage(FILE *out)
+{
+    fprintf(out,
+            "usage: ezshm-ctl [--endpoint E] [--timeout S] [--json]\n"
+            "                 [--curve-client CERT --curve-server KEY] COMMAND\n"
+            "commands:\n"
+            "  get                  print the settings in force\n"
+            "  status               print the daemon's state\n"
+            "  health               exit 0 if the daemon is ingesting or idle and ready\n"
+            "  set KEY=VALUE ...    update settings; VALUE is JSON if it parses, else a string\n"
+            "                       (set shmem_name=abc buf_dur=2.5 topic='[\"a\",\"b\"]')\n"
+            "  quit                 stop the daemon\n"
+            "  keygen FILE          write a CURVE certificate: FILE (public) and FILE_secret\n"
+            "options:\n"
+            "  --endpoint E         control endpoint (default $EZSHM_CONTROL or %s)\n"
+            "  --timeout S          seconds to wait for the answer (default 5)\n"
+            "  --json               print the raw JSON reply\n"
+            "  --curve-client CERT  this client's certificate (CERT and CERT_secret)\n"
+            "  --curve-server KEY   the daemon's public key: 40 Z85 characters or a cert file\n"
+            "exit: 0 ok, 1 error reply, unhealthy or local failure, 2 no answer, 64 usage\n",
+            SETTINGS_DEFAULT_CONTROL);
+}
+
+static int
+s_usage_error(const char *what, const char *arg)
+{
+    fprintf(stderr, "ezshm-ctl: %s%s%s\n", what, arg ? ": " : "", arg ? arg : "");
+    s_usage(stderr);
+    return EXIT_USAGE;
+}
+
+/*  Writes a fresh CURVE certificate, refusing to replace an existing one. */
+static int
+s_keygen(const char *path)
+{
+    char secret[4096];
+    snprintf(secret, sizeof secret, "%s_secret", path);
+    if (zsys_file_exists(path) || zsys_file_exists(secret)) {
+        fprintf(stderr, "ezshm-ctl: %s or %s already exists; not overwriting\n", path, secret);
+        return EXIT_ERROR_REPLY;
+    }
+    zcert_t *cert = zcert_new();
+    if (!cert) {
+        fprintf(stderr, "ezshm-ctl: cannot create a certificate\n");
+        return EXIT_ERROR_REPLY;
+    }
+    zcert_set_meta(cert, "created-by", "ezshm-ctl keygen");
+    int rc = zcert_save(cert, path);
+    if (rc == 0)
+        printf("%s\n", zcert_public_txt(cert));
+    else
+        fprintf(stderr, "ezshm-ctl: cannot write %s: %s\n", path, strerror(errno));
+    zcert_destroy(&cert);
+    return rc == 0 ? 0 : EXIT_ERROR_REPLY;
+}
+
+/*  {"op":"update","settings":{KEY: VALUE, ...}} from the KEY=VALUE arguments. */
+static cJSON *
+s_build_set(int argc, char **argv, int *exit_code)
+{
+    if (argc == 0) {
+        *exit_code = s_usage_error("set needs at least one KEY=VALUE", NULL);
+        return NULL;
+    }
+    cJSON *fields = cJSON_CreateObject();
+    cJSON *req = cJSON_CreateObject();
+    cJSON_AddStringToObject(req, "op", "update");
+    cJSON_AddItemToObject(req, "settings", fields);
+    for (int i = 0; i < argc; i++) {
+        char *eq = strchr(argv[i], '=');
+        if (!eq || eq == argv[i]) {
+            cJSON_Delete(req);
+            *exit_code = s_usage_error("set needs KEY=VALUE, got", argv[i]);
+            return NULL;
+        }
+        *eq = '\0';
+        char ignored[128];
+        cJSON *value = json_parse_tolerant(eq + 1, strlen(eq + 1), ignored, sizeof ignored);
+        cJSON_AddItemToObject(fields, argv[i], value ? value : cJSON_CreateString(eq + 1));
+    }
+    return req;
+}
+
+/*  Applies the client certificate and the server key (text or from a cert file). */
+static int
+s_setup_curve(zsock_t *sock, const options_t *opt)
+{
+    zcert_t *client = zcert_load(opt->curve_client);
+    if (!client) {
+        fprintf(stderr, "ezshm-ctl: cannot load --curve-client %s\n", opt->curve_client);
+        return -1;
+    }
+    zcert_apply(client, sock);
+    zcert_destroy(&client);
+    if (strlen(opt->curve_server) == 40 && !zsys_file_exists(opt->curve_server)) {
+        zsock_set_curve_serverkey(sock, opt->curve_server);
+        return 0;
+    }
+    zcert_t *server = zcert_load(opt->curve_server);
+    if (!server) {
+        fprintf(stderr, "ezshm-ctl: --curve-server %s is neither a key nor a certificate\n",
+                opt->curve_server);
+        return -1;
+    }
+    zsock_set_curve_serverkey(sock, zcert_public_txt(server));
+    zcert_destroy(&server);
+    return 0;
+}
+
+/*  Sends the request and returns the parsed reply, or NULL after printing why
+    (*exit_code: no answer or error). */
+static cJSON *
+s_call(const options_t *opt, const cJSON *req, int *exit_code)
+{
+    *exit_code = EXIT_ERROR_REPLY;
+    zsock_t *sock = zsock_new(ZMQ_REQ);
+    if (!sock) {
+        fprintf(stderr, "ezshm-ctl: cannot create a socket\n");
+        return NULL;
+    }
+    int timeout_ms = (int) ceil(opt->timeout * 1000);
+    zsock_set_linger(sock, 0);
+    zsock_set_rcvtimeo(sock, timeout_ms);
+    zsock_set_sndtimeo(sock, timeout_ms);
+    bool ready = !opt->curve_client || s_setup_curve(sock, opt) == 0;
+    if (ready && zsock_connect(sock, "%s", opt->endpoint) != 0) {
+        fprintf(stderr, "ezshm-ctl: cannot connect to %s: %s\n", opt->endpoint,
+                zmq_strerror(zmq_errno()));
+        ready = false;
+    }
+    if (!ready) {
+        zsock_destroy(&sock);
+        return NULL;
+    }
+    char *text = cJSON_PrintUnformatted(req);
+    char *answer = text && zstr_send(sock, text) == 0 ? zstr_recv(sock) : NULL;
+    cJSON_free(text);
+    zsock_destroy(&sock);
+    if (!answer) {
+        fprintf(stderr, "ezshm-ctl: no answer from %s within %g s\n", opt->endpoint, opt->timeout);
+        *exit_code = EXIT_NO_ANSWER;
+        return NULL;
+    }
+    cJSON *reply = cJSON_Parse(answer);
+    if (!cJSON_IsObject(reply)) {
+        fprintf(stderr, "ezshm-ctl: invalid reply: %s\n", answer);
+        cJSON_Delete(reply);
+        reply = NULL;
+    } else if (opt->json)
+        printf("%s\n", answer);
+    zstr_free(&answer);
+    return reply;
+}
+
+/*  Widest "a.b.c" key of obj, nested objects flattened. */
+static int
+s_key_width(const cJSON *obj, int prefix)
+{
+    int width = 0;
+    const cJSON *item;
+    cJSON_ArrayForEach(item, obj) {
+        int n = prefix + (int) strlen(item->string);
+        int w = cJSON_IsObject(item) && item->child ? s_key_width(item, n + 1) : n;
+        width = w > width ? w : width;
+    }
+    return width;
+}
+
+/*  "key: value" lines with the values aligned at width; nested objects become
+    "outer.inner" keys, strings are printed bare, other values as JSON. */
+static void
+s_print_object(const cJSON *obj, const char *prefix, int width)
+{
+    const cJSON *item;
+    cJSON_ArrayForEach(item, obj) {
+        char key[256];
+        snprintf(key, sizeof key, "%s%s%s", prefix, *prefix ? "." : "", item->string);
+        if (cJSON_IsObject(item) && item->child) {
+            s_print_object(item, key, width);
+            continue;
+        }
+        char *text = cJSON_IsString(item) ? NULL : cJSON_PrintUnformatted(item);
+        printf("%s:%*s %s\n", key, width - (int) strlen(key), "", text ? text : item->valuestring);
+        cJSON_free(text);
+    }
+}
+
+static void
+s_print_fields(const cJSON *obj)
+{
+    s_print_object(obj, "", s_key_width(obj, 0));
+}
+
+static void
+s_print_applied(const cJSON *applied)
+{
+    printf("applied:");
+    const cJSON *item;
+    int n = 0;
+    cJSON_ArrayForEach(item, applied) {
+        if (cJSON_IsString(item))
+            printf("%s %s", n++ ? "," : "", item->valuestring);
+    }
+    printf("%s\n", n ? "" : " (no lifecycle events)");
+}
+
+/*  Human output of a successful reply; returns the exit code. */
+static int
+s_print_reply(const char *command, const cJSON *reply)
+{
+    if (strcmp(command, "health") == 0) {
+        const cJSON *state = cJSON_GetObjectItemCaseSensitive(reply, "state");
+        const cJSON *detail = cJSON_GetObjectItemCaseSensitive(reply, "detail");
+        const char *s = cJSON_IsString(state) ? state->valuestring : "unknown";
+        bool has_detail = cJSON_IsString(detail) && *detail->valuestring;
+        printf("%s%s%s\n", s, has_detail ? ": " : "", has_detail ? detail->valuestring : "");
+        return strcmp(s, "ingesting") == 0 || strcmp(s, "idle") == 0 ? 0 : EXIT_ERROR_REPLY;
+    }
+    if (strcmp(command, "set") == 0)
+        s_print_applied(cJSON_GetObjectItemCaseSensitive(reply, "applied"));
+    if (strcmp(command, "status") == 0)
+        s_print_fields(cJSON_GetObjectItemCaseSensitive(reply, "status"));
+    else if (strcmp(command, "quit") == 0)
+        printf("ok\n");
+    else
+        s_print_fields(cJSON_GetObjectItemCaseSensitive(reply, "settings"));
+    return 0;
+}
+
+/*  The exit code for a reply; prints it unless --json already did. */
+static int
+s_report(const options_t *opt, const char *command, const cJSON *reply)
+{
+    if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(reply, "ok"))) {
+        if (!opt->json)
+            return s_print_reply(command, reply);
+        const cJSON *state = cJSON_GetObjectItemCaseSensitive(reply, "state");
+        bool healthy = cJSON_IsString(state) && (strcmp(state->valuestring, "ingesting") == 0
+                                                 || strcmp(state->valuestring, "idle") == 0);
+        return strcmp(command, "health") != 0 || healthy ? 0 : EXIT_ERROR_REPLY;
+    }
+    const cJSON *error = cJSON_GetObjectItemCaseSensitive(reply, "error");
+    const cJSON *code = cJSON_GetObjectItemCaseSensitive(error, "code");
+    const cJSON *message = cJSON_GetObjectItemCaseSensitive(error, "message");
+    if (!opt->json)
+        fprintf(stderr, "ezshm-ctl: %s: %s\n", cJSON_IsString(code) ? code->valuestring : "error",
+                cJSON_IsString(message) ? message->valuestring : "(no message)");
+    return EXIT_ERROR_REPLY;
+}
+
+/*  One option and its value; returns false after printing a usage error. */
+static bool
+s_parse_option(const char *name, const char *value, options_t *opt)
+{
+    if (strcmp(name, "--endpoint") == 0)
+        opt->endpoint = value;
+    else if (strcmp(name, "--timeout") == 0) {
+        char *end;
+        opt->timeout = strtod(value, &end);
+        if (*end || end == value || !(opt->timeout > 0 && opt->timeout <= 86400)) {
+            s_usage_error("--timeout needs seconds > 0, got", value);
+            return false;
+        }
+    } else if (strcmp(name, "--curve-client") == 0)
+        opt->curve_client = value;
+    else if (strcmp(name, "--curve-server") == 0)
+        opt->curve_server = value;
+    else {
+        s_usage_error("unknown option", name);
+        return false;
+    }
+    return true;
+}
+
+/*  Options before the command; returns the index of the command, or 0 when the
+    program should exit with *exit_code (--help, usage error). */
+static int
+s_parse_options(int argc, char **argv, options_t *opt, int *exit_code)
+{
+    const char *env = getenv("EZSHM_CONTROL");
+    opt->endpoint = env && *env ? env : SETTINGS_DEFAULT_CONTROL;
+    opt->timeout = 5.0;
+    *exit_code = EXIT_USAGE;
+    int i = 1;
+    for (; i < argc && strncmp(argv[i], "--", 2) == 0; i++) {
+        if (strcmp(argv[i], "--help") == 0) {
+            s_usage(stdout);
+            *exit_code = 0;
+            return 0;
+        }
+        if (strcmp(argv[i], "--json") == 0)
+            opt->json = true;
+        else if (i + 1 >= argc) {
+            s_usage_error("option needs a value", argv[i]);
+            return 0;
+        } else if (!s_parse_option(argv[i], argv[i + 1], opt))
+            return 0;
+        else
+            i++;
+    }
+    if (!opt->curve_client != !opt->curve_server) {
+        s_usage_error("--curve-client and --curve-server go together", NULL);
+        return 0;
+    }
+    if (i >= argc) {
+        s_usage_error("missing command", NULL);
+        return 0;
+    }
+    return i;
+}
+
+int
+main(int argc, char **argv)
+{
+    options_t opt = { 0 };
+    int code;
+    int at = s_parse_options(argc, argv, &opt, &code);
+    if (at == 0)
+        return code;
+    const char *command = argv[at];
+    int rest = argc - at - 1;
+    if (strcmp(command, "keygen") == 0)
+        return rest == 1 ? s_keygen(argv[at + 1]) : s_usage_error("keygen needs one FILE", NULL);
+    cJSON *req;
+    if (strcmp(command, "set") == 0)
+        req = s_build_set(rest, argv + at + 1, &code);
+    else if (strcmp(command, "get") == 0 || strcmp(command, "status") == 0
+             || strcmp(command, "health") == 0 || strcmp(command, "quit") == 0) {
+        if (rest != 0)
+            return s_usage_error("unexpected argument", argv[at + 1]);
+        req = cJSON_CreateObject();
+        cJSON_AddStringToObject(req, "op", command);
+    } else
+        return s_usage_error("unknown command", command);
+    if (!req)
+        return code;
+    /*  Ctrl-C should just end the command, not be swallowed by czmq's handler. */
+    zsys_handler_set(NULL);
+    cJSON *reply = s_call(&opt, req, &code);
+    cJSON_Delete(req);
+    if (reply)
+        code = s_report(&opt, command, reply);
+    cJSON_Delete(reply);
+    return code;
+}

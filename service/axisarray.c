@@ -1,0 +1,285 @@
+/*  axisarray.c — the decoded message: accessors and the pools the decoder fills. */
+#include "axisarray_build.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+axisarray_t *
+axisarray_new(void)
+{
+    axisarray_t *self = (axisarray_t *) calloc(1, sizeof(axisarray_t));
+    if (!self)
+        return NULL;
+    axisarray_build_reset(self);
+    axisarray_build_finish(self);
+    return self;
+}
+
+void
+axisarray_destroy(axisarray_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    axisarray_t *self = *self_p;
+    free(self->axes);
+    free(self->axis_offsets);
+    free(self->strings);
+    free(self->values);
+    free(self->label_offsets);
+    free(self->labels);
+    free(self);
+    *self_p = NULL;
+}
+
+//  Grows *buf so that it holds at least need items of size item; false when out of memory.
+static bool
+s_grow(void **buf, size_t *cap, size_t need, size_t item)
+{
+    if (need <= *cap)
+        return true;
+    size_t cap2 = *cap ? *cap : 16;
+    while (cap2 < need)
+        cap2 *= 2;
+    void *grown = realloc(*buf, cap2 * item);
+    if (!grown)
+        return false;
+    *buf = grown;
+    *cap = cap2;
+    return true;
+}
+
+void
+axisarray_build_reset(axisarray_t *self)
+{
+    self->topic = NULL;
+    self->topic_len = 0;
+    self->ndim = 0;
+    self->dtype = '\0';
+    self->itemsize = 0;
+    self->data = NULL;
+    self->nbytes = 0;
+    self->needs_byteswap = false;
+    self->has_seq = false;
+    self->seq = 0;
+    self->has_ts = false;
+    self->ts = 0;
+    self->naxes = 0;
+    self->values_len = 0;
+    self->labels_len = 0;
+    //  Offset 0 of the string pool is always "", the value of absent strings.
+    self->strings_len = 0;
+    self->key = 0;
+    if (s_grow((void **) &self->strings, &self->strings_cap, 1, 1)) {
+        self->strings[0] = '\0';
+        self->strings_len = 1;
+    }
+}
+
+char *
+axisarray_build_reserve_string(axisarray_t *self, size_t len, size_t *offset)
+{
+    if (len > SIZE_MAX - self->strings_len - 1
+        || !s_grow((void **) &self->strings, &self->strings_cap, self->strings_len + len + 1, 1))
+        return NULL;
+    *offset = self->strings_len;
+    return self->strings + self->strings_len;
+}
+
+void
+axisarray_build_commit_string(axisarray_t *self, size_t offset, size_t written)
+{
+    self->strings[offset + written] = '\0';
+    self->strings_len = offset + written + 1;
+}
+
+axisarray_axis_t *
+axisarray_build_add_axis(axisarray_t *self, size_t name, size_t unit,
+                         axisarray_axis_offsets_t **offsets)
+{
+    size_t cap = self->axes_cap;
+    if (!s_grow((void **) &self->axes, &cap, self->naxes + 1, sizeof(axisarray_axis_t)))
+        return NULL;
+    cap = self->axes_cap;
+    if (!s_grow((void **) &self->axis_offsets, &cap, self->naxes + 1,
+                sizeof(axisarray_axis_offsets_t)))
+        return NULL;
+    self->axes_cap = cap;
+    axisarray_axis_t *axis = &self->axes[self->naxes];
+    axisarray_axis_offsets_t *off = &self->axis_offsets[self->naxes];
+    self->naxes++;
+    memset(axis, 0, sizeof *axis);
+    axis->kind = AXISARRAY_AXIS_LINEAR;
+    axis->gain = 1.0;
+    off->name = name;
+    off->unit = unit;
+    off->values = 0;
+    off->labels = 0;
+    *offsets = off;
+    return axis;
+}
+
+double *
+axisarray_build_add_values(axisarray_t *self, size_t n, size_t *first)
+{
+    if (n > SIZE_MAX / sizeof(double) - self->values_len
+        || !s_grow((void **) &self->values, &self->values_cap, self->values_len + n,
+                   sizeof(double)))
+        return NULL;
+    *first = self->values_len;
+    self->values_len += n;
+    return self->values + *first;
+}
+
+size_t *
+axisarray_build_add_labels(axisarray_t *self, size_t n, size_t *first)
+{
+    size_t cap = self->labels_cap;
+    if (n > SIZE_MAX / sizeof(size_t) - self->labels_len
+        || !s_grow((void **) &self->label_offsets, &cap, self->labels_len + n, sizeof(size_t)))
+        return NULL;
+    cap = self->labels_cap;
+    if (!s_grow((void **) &self->labels, &cap, self->labels_len + n, sizeof(char *)))
+        return NULL;
+    self->labels_cap = cap;
+    *first = self->labels_len;
+    self->labels_len += n;
+    return self->label_offsets + *first;
+}
+
+void
+axisarray_build_finish(axisarray_t *self)
+{
+    for (size_t i = 0; i < self->ndim; i++)
+        self->dims[i] = self->strings + self->dim_offsets[i];
+    for (size_t i = 0; i < self->labels_len; i++)
+        self->labels[i] = self->strings + self->label_offsets[i];
+    for (size_t i = 0; i < self->naxes; i++) {
+        axisarray_axis_t *axis = &self->axes[i];
+        const axisarray_axis_offsets_t *off = &self->axis_offsets[i];
+        axis->name = self->strings + off->name;
+        axis->unit = self->strings + off->unit;
+        axis->values = axis->n_values ? self->values + off->values : NULL;
+        axis->labels = axis->n_labels ? self->labels + off->labels : NULL;
+    }
+}
+
+const void *
+axisarray_topic(const axisarray_t *self, size_t *len)
+{
+    *len = self->topic_len;
+    return self->topic;
+}
+
+const char *
+axisarray_key(const axisarray_t *self)
+{
+    return self->strings ? self->strings + self->key : "";
+}
+
+size_t
+axisarray_ndim(const axisarray_t *self)
+{
+    return self->ndim;
+}
+
+const char *
+axisarray_dim(const axisarray_t *self, size_t i)
+{
+    return i < self->ndim ? self->dims[i] : NULL;
+}
+
+int
+axisarray_find_dim(const axisarray_t *self, const char *name)
+{
+    for (size_t i = 0; i < self->ndim; i++)
+        if (strcmp(self->dims[i], name) == 0)
+            return (int) i;
+    return -1;
+}
+
+const size_t *
+axisarray_shape(const axisarray_t *self)
+{
+    return self->shape;
+}
+
+size_t
+axisarray_nelem(const axisarray_t *self)
+{
+    return self->itemsize ? self->nbytes / self->itemsize : 0;
+}
+
+char
+axisarray_dtype(const axisarray_t *self)
+{
+    return self->dtype;
+}
+
+size_t
+axisarray_itemsize(const axisarray_t *self)
+{
+    return self->itemsize;
+}
+
+const void *
+axisarray_data(const axisarray_t *self)
+{
+    return self->data;
+}
+
+size_t
+axisarray_nbytes(const axisarray_t *self)
+{
+    return self->nbytes;
+}
+
+bool
+axisarray_needs_byteswap(const axisarray_t *self)
+{
+    return self->needs_byteswap;
+}
+
+bool
+axisarray_has_seq(const axisarray_t *self)
+{
+    return self->has_seq;
+}
+
+uint64_t
+axisarray_seq(const axisarray_t *self)
+{
+    return self->seq;
+}
+
+bool
+axisarray_has_ts(const axisarray_t *self)
+{
+    return self->has_ts;
+}
+
+double
+axisarray_ts(const axisarray_t *self)
+{
+    return self->ts;
+}
+
+size_t
+axisarray_naxes(const axisarray_t *self)
+{
+    return self->naxes;
+}
+
+const axisarray_axis_t *
+axisarray_axis_at(const axisarray_t *self, size_t i)
+{
+    return i < self->naxes ? &self->axes[i] : NULL;
+}
+
+const axisarray_axis_t *
+axisarray_axis(const axisarray_t *self, const char *name)
+{
+    for (size_t i = 0; i < self->naxes; i++)
+        if (strcmp(self->axes[i].name, name) == 0)
+            return &self->axes[i];
+    return NULL;
+}

@@ -1,0 +1,274 @@
+/*  config.c — see config.h. */
+#include "config.h"
+#include "json_tolerant.h"
+
+#include "ezshm.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+extern char **environ;
+
+#define CONFIG_FILE_MAX (1 << 20)
+
+/*  How the text of a flag or variable becomes the JSON value the settings model checks. */
+typedef enum {
+    V_NONE,     /* flag without a value (--help, --version) */
+    V_TEXT,     /* a string */
+    V_NUMBER,   /* a number if the whole text is one, else the string (reported as wrong type) */
+    V_LIST      /* flag repeats / variable is comma-separated: an array of strings */
+} value_kind_t;
+
+typedef struct {
+    const char *flag;
+    const char *env;     /* NULL: flag only */
+    const char *field;   /* settings field; NULL for --config, --help, --version */
+    value_kind_t kind;
+    const char *metavar;
+    const char *help;
+} option_t;
+
+/*  THE list of flags and EZSHM_* variables (docs and tests read it from here). */
+static const option_t s_options[] = {
+    { "--sub", "EZSHM_SUB", "sub", V_LIST, "E", "connect the SUB socket to endpoint E (repeatable)" },
+    { "--sub-bind", "EZSHM_SUB_BIND", "sub_bind", V_LIST, "E", "bind the SUB socket to endpoint E (repeatable)" },
+    { "--topic", "EZSHM_TOPIC", "topic", V_LIST, "P", "subscribe to topic prefix P (repeatable; none = all)" },
+    { "--shmem-name", "EZSHM_SHMEM_NAME", "shmem_name", V_TEXT, "N", "stream name (default: generated)" },
+    { "--buf-dur", "EZSHM_BUF_DUR", "buf_dur", V_NUMBER, "S", "ring duration in seconds (default 1)" },
+    { "--axis", "EZSHM_AXIS", "axis", V_TEXT, "A", "axis to buffer along (default time)" },
+    { "--header", "EZSHM_HEADER", "header", V_TEXT, "H", "header layout: legacy (default) or v1" },
+    { "--shm-mode", "EZSHM_SHM_MODE", "shm_mode", V_TEXT, "MODE", "octal permissions of the segments (default 0600)" },
+    { "--max-buffer-bytes", "EZSHM_MAX_BUFFER_BYTES", "max_buffer_bytes", V_NUMBER, "N", "largest ring in bytes (default 1 GiB)" },
+    { "--rcvhwm", "EZSHM_RCVHWM", "rcvhwm", V_NUMBER, "N", "SUB receive high-water mark (default 10000)" },
+    { "--maxmsgsize", "EZSHM_MAXMSGSIZE", "maxmsgsize", V_NUMBER, "N", "largest message in bytes, -1 = any (default 256 MiB)" },
+    { "--control", "EZSHM_CONTROL", "control", V_TEXT, "E", "control endpoint (default " SETTINGS_DEFAULT_CONTROL ")" },
+    { "--events", "EZSHM_EVENTS", "events", V_TEXT, "E", "publish lifecycle events on endpoint E (default none)" },
+    { "--curve-server-cert", "EZSHM_CURVE_SERVER_CERT", "curve_server_cert", V_TEXT, "F", "CURVE certificate of the control socket" },
+    { "--curve-clients-dir", "EZSHM_CURVE_CLIENTS_DIR", "curve_clients_dir", V_TEXT, "D", "directory of allowed client certificates (* = any)" },
+    { "--sub-curve-serverkey", "EZSHM_SUB_CURVE_SERVERKEY", "sub_curve_serverkey", V_TEXT, "K", "publisher's CURVE public key (Z85)" },
+    { "--sub-curve-client-cert", "EZSHM_SUB_CURVE_CLIENT_CERT", "sub_curve_client_cert", V_TEXT, "F", "CURVE certificate of the SUB socket" },
+    { "--log-level", "EZSHM_LOG_LEVEL", "log_level", V_TEXT, "L", "error, warning, info (default) or debug" },
+    { "--config", "EZSHM_CONFIG", NULL, V_TEXT, "F", "JSON file of settings (field names as in ezshm-ctl get)" },
+    { "--help", NULL, NULL, V_NONE, NULL, "print this help and exit" },
+    { "--version", NULL, NULL, V_NONE, NULL, "print the version and exit" },
+};
+#define N_OPTIONS (sizeof s_options / sizeof s_options[0])
+
+void
+config_usage(FILE *out)
+{
+    fprintf(out, "usage: ezshmd [OPTION]...\n"
+                 "Ingest ezmsg AxisArray messages from ZeroMQ into a shared-memory ring.\n"
+                 "Precedence: flags > environment > config file > defaults.\n\n");
+    for (size_t i = 0; i < N_OPTIONS; i++) {
+        const option_t *o = &s_options[i];
+        char left[64];
+        snprintf(left, sizeof left, "%s%s%s", o->flag, o->metavar ? " " : "",
+                 o->metavar ? o->metavar : "");
+        fprintf(out, "  %-26s %s%s%s%s\n", left, o->help, o->env ? " [" : "",
+                o->env ? o->env : "", o->env ? "]" : "");
+    }
+}
+
+static const char *
+s_getenv(char **envp, const char *name)
+{
+    size_t n = strlen(name);
+    for (char **e = envp; *e; e++)
+        if (strncmp(*e, name, n) == 0 && (*e)[n] == '=')
+            return (*e)[n + 1] ? *e + n + 1 : NULL;
+    return NULL;
+}
+
+static const option_t *
+s_find_flag(const char *flag, size_t len)
+{
+    for (size_t i = 0; i < N_OPTIONS; i++)
+        if (strlen(s_options[i].flag) == len && strncmp(s_options[i].flag, flag, len) == 0)
+            return &s_options[i];
+    return NULL;
+}
+
+/*  The JSON value of text for an option of kind (a list gets text split at commas). */
+static cJSON *
+s_value(value_kind_t kind, const char *text)
+{
+    if (kind == V_NUMBER) {
+        char *end;
+        double v = strtod(text, &end);
+        return *text && !*end ? cJSON_CreateNumber(v) : cJSON_CreateString(text);
+    }
+    if (kind != V_LIST)
+        return cJSON_CreateString(text);
+    cJSON *array = cJSON_CreateArray();
+    for (const char *p = text; array && *p;) {
+        size_t n = strcspn(p, ",");
+        char *item = strndup(p, n);
+        if (!item || !cJSON_AddItemToArray(array, cJSON_CreateString(item))) {
+            cJSON_Delete(array);
+            array = NULL;
+        }
+        free(item);
+        p += n + (p[n] == ',');
+    }
+    return array;
+}
+
+static int
+s_fail(char *errbuf, size_t errlen, const char *where, const char *what)
+{
+    snprintf(errbuf, errlen, "%s: %s", where, what);
+    return CONFIG_ERROR;
+}
+
+static int
+s_set(settings_t *s, const char *where, const char *field, const cJSON *value, char *errbuf,
+      size_t errlen)
+{
+    settings_error_t err;
+    if (!value)
+        return s_fail(errbuf, errlen, where, "out of memory");
+    if (settings_set_field(s, field, value, &err) != SETTINGS_OK)
+        return s_fail(errbuf, errlen, where, err.message);
+    return CONFIG_OK;
+}
+
+/*  Reads the flags into the object flags (field -> value; a repeated list flag
+    appends, a repeated scalar flag replaces). Sets *config_path for --config. */
+static int
+s_parse_flags(int argc, char **argv, cJSON *flags, const char **config_path, char *errbuf,
+              size_t errlen)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i];
+        const char *eq = strchr(arg, '=');
+        const option_t *o = strncmp(arg, "--", 2) == 0
+                                ? s_find_flag(arg, eq ? (size_t) (eq - arg) : strlen(arg))
+                                : NULL;
+        if (!o)
+            return s_fail(errbuf, errlen, arg, "unknown option (see --help)");
+        if (o->kind == V_NONE) {
+            if (eq)
+                return s_fail(errbuf, errlen, o->flag, "takes no value");
+            if (strcmp(o->flag, "--help") == 0)
+                config_usage(stdout);
+            else
+                printf("ezshmd %s\n", EZSHM_VERSION);
+            return CONFIG_EXIT;
+        }
+        if (!eq && i + 1 >= argc)
+            return s_fail(errbuf, errlen, o->flag, "needs a value");
+        const char *text = eq ? eq + 1 : argv[++i];
+        if (!o->field) {
+            *config_path = text;
+            continue;
+        }
+        cJSON *value = s_value(o->kind == V_LIST ? V_TEXT : o->kind, text);
+        bool ok;
+        if (o->kind == V_LIST) {
+            cJSON *list = cJSON_GetObjectItemCaseSensitive(flags, o->field);
+            list = list ? list : cJSON_AddArrayToObject(flags, o->field);
+            ok = list && cJSON_AddItemToArray(list, value);
+        } else {
+            cJSON_DeleteItemFromObjectCaseSensitive(flags, o->field);
+            ok = cJSON_AddItemToObject(flags, o->field, value);
+        }
+        if (!ok) {
+            cJSON_Delete(value);
+            return s_fail(errbuf, errlen, o->flag, "out of memory");
+        }
+    }
+    return CONFIG_OK;
+}
+
+static int
+s_load_file(settings_t *s, const char *path, char *errbuf, size_t errlen)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return s_fail(errbuf, errlen, path, strerror(errno));
+    char *text = malloc(CONFIG_FILE_MAX + 1);
+    size_t n = text ? fread(text, 1, CONFIG_FILE_MAX + 1, f) : 0;
+    bool read_error = ferror(f);
+    fclose(f);
+    char why[SETTINGS_MSG_MAX];
+    cJSON *root = NULL;
+    if (!text)
+        snprintf(why, sizeof why, "out of memory");
+    else if (read_error)
+        snprintf(why, sizeof why, "read error");
+    else if (n > CONFIG_FILE_MAX)
+        snprintf(why, sizeof why, "larger than %d bytes", CONFIG_FILE_MAX);
+    else
+        root = json_parse_tolerant(text, n, why, sizeof why);
+    free(text);
+    settings_error_t err;
+    int rc = CONFIG_OK;
+    if (!root)
+        rc = s_fail(errbuf, errlen, path, why);
+    else if (settings_set_fields(s, root, &err) != SETTINGS_OK)
+        rc = s_fail(errbuf, errlen, path,
+                    err.code == SETTINGS_ERR_NOT_OBJECT ? "must hold a JSON object" : err.message);
+    cJSON_Delete(root);
+    return rc;
+}
+
+/*  Environment layer: each EZSHM_* variable that is set and not empty. */
+static int
+s_load_env(settings_t *s, char **envp, char *errbuf, size_t errlen)
+{
+    for (size_t i = 0; i < N_OPTIONS; i++) {
+        const option_t *o = &s_options[i];
+        const char *text = o->env && o->field ? s_getenv(envp, o->env) : NULL;
+        if (!text)
+            continue;
+        cJSON *value = s_value(o->kind, text);
+        int rc = s_set(s, o->env, o->field, value, errbuf, errlen);
+        cJSON_Delete(value);
+        if (rc != CONFIG_OK)
+            return rc;
+    }
+    return CONFIG_OK;
+}
+
+/*  Flag layer, in table order, each error named by its flag. */
+static int
+s_load_flags(settings_t *s, const cJSON *flags, char *errbuf, size_t errlen)
+{
+    for (size_t i = 0; i < N_OPTIONS; i++) {
+        const option_t *o = &s_options[i];
+        const cJSON *value = o->field ? cJSON_GetObjectItemCaseSensitive(flags, o->field) : NULL;
+        if (value && s_set(s, o->flag, o->field, value, errbuf, errlen) != CONFIG_OK)
+            return CONFIG_ERROR;
+    }
+    return CONFIG_OK;
+}
+
+int
+config_load(int argc, char **argv, char **envp, settings_t *out, char *errbuf, size_t errlen)
+{
+    envp = envp ? envp : environ;
+    settings_t s;
+    settings_defaults(&s);
+    cJSON *flags = cJSON_CreateObject();
+    if (!flags)
+        return s_fail(errbuf, errlen, "ezshmd", "out of memory");
+    const char *config_path = s_getenv(envp, "EZSHM_CONFIG");
+    int rc = s_parse_flags(argc, argv, flags, &config_path, errbuf, errlen);
+    if (rc == CONFIG_OK && config_path)
+        rc = s_load_file(&s, config_path, errbuf, errlen);
+    if (rc == CONFIG_OK)
+        rc = s_load_env(&s, envp, errbuf, errlen);
+    if (rc == CONFIG_OK)
+        rc = s_load_flags(&s, flags, errbuf, errlen);
+    cJSON_Delete(flags);
+    settings_error_t err;
+    if (rc == CONFIG_OK && settings_validate(&s, &err) != SETTINGS_OK)
+        rc = s_fail(errbuf, errlen, "settings", err.message);
+    if (rc == CONFIG_OK && settings_resolve(&s) != 0)
+        rc = s_fail(errbuf, errlen, "shmem_name", "could not generate a name");
+    if (rc == CONFIG_OK)
+        *out = s;
+    return rc;
+}

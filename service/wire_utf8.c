@@ -1,0 +1,74 @@
+/*  wire_utf8.c — UTF-8 encode/decode of single code points. */
+#include "wire_utf8.h"
+
+#define REPLACEMENT 0xFFFDu
+
+size_t
+wire_utf8_put(char *dst, uint32_t cp)
+{
+    if ((cp >= 0xD800u && cp <= 0xDFFFu) || cp > 0x10FFFFu)
+        cp = REPLACEMENT;
+    if (cp < 0x80u) {
+        dst[0] = (char) cp;
+        return 1;
+    }
+    if (cp < 0x800u) {
+        dst[0] = (char) (0xC0u | (cp >> 6));
+        dst[1] = (char) (0x80u | (cp & 0x3Fu));
+        return 2;
+    }
+    if (cp < 0x10000u) {
+        dst[0] = (char) (0xE0u | (cp >> 12));
+        dst[1] = (char) (0x80u | ((cp >> 6) & 0x3Fu));
+        dst[2] = (char) (0x80u | (cp & 0x3Fu));
+        return 3;
+    }
+    dst[0] = (char) (0xF0u | (cp >> 18));
+    dst[1] = (char) (0x80u | ((cp >> 12) & 0x3Fu));
+    dst[2] = (char) (0x80u | ((cp >> 6) & 0x3Fu));
+    dst[3] = (char) (0x80u | (cp & 0x3Fu));
+    return 4;
+}
+
+size_t
+wire_utf8_get(const char *src, size_t len, uint32_t *cp)
+{
+    const unsigned char *s = (const unsigned char *) src;
+    size_t need;
+    uint32_t value, min;
+    if (s[0] < 0x80u) {
+        *cp = s[0];
+        return 1;
+    }
+    if ((s[0] & 0xE0u) == 0xC0u) {
+        need = 2; value = s[0] & 0x1Fu; min = 0x80u;
+    }
+    else if ((s[0] & 0xF0u) == 0xE0u) {
+        need = 3; value = s[0] & 0x0Fu; min = 0x800u;
+    }
+    else if ((s[0] & 0xF8u) == 0xF0u) {
+        need = 4; value = s[0] & 0x07u; min = 0x10000u;
+    }
+    else {
+        *cp = REPLACEMENT;
+        return 1;
+    }
+    if (len < need) {
+        *cp = REPLACEMENT;
+        return 1;
+    }
+    for (size_t i = 1; i < need; i++) {
+        if ((s[i] & 0xC0u) != 0x80u) {
+            *cp = REPLACEMENT;
+            return 1;
+        }
+        value = (value << 6) | (s[i] & 0x3Fu);
+    }
+    //  Overlong forms and surrogates are malformed, not alternative spellings.
+    if (value < min || value > 0x10FFFFu || (value >= 0xD800u && value <= 0xDFFFu)) {
+        *cp = REPLACEMENT;
+        return 1;
+    }
+    *cp = value;
+    return need;
+}

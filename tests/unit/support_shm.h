@@ -1,0 +1,51 @@
+/*  support_shm.h — helpers shared by the shm unit tests (test_shm_*.c).
+
+    Every test that touches segments calls shmt_setup() first (as a Criterion .init or at
+    the top of the test): it creates a private directory under /dev/shm, points
+    EZSHM_SHM_DIR at it, and registers its removal at exit, so tests never collide with
+    each other, with other engineers' tests, or with a real /dev/shm stream.
+*/
+#ifndef SUPPORT_SHM_H
+#define SUPPORT_SHM_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include <cjson/cJSON.h>
+
+/*  Private segment directory (EZSHM_SHM_DIR) for this test process; idempotent. */
+const char *shmt_setup(void);
+/*  Removes every file in the private directory and the directory itself. */
+void shmt_teardown(void);
+
+/*  A fresh stream name "ezshm-test-<pid>-<counter>" (16 rotating static buffers). */
+const char *shmt_unique_name(void);
+
+/*  Full path of segment segname in the private directory (static rotating buffer). */
+const char *shmt_seg_path(const char *segname);
+bool shmt_seg_exists(const char *segname);
+/*  Size of the segment file, -1 when absent. */
+long long shmt_seg_size(const char *segname);
+/*  Permission bits of the segment file, -1 when absent. */
+int shmt_seg_mode(const char *segname);
+
+/*  Reads a whole file (malloc'd, caller frees); NULL when absent. */
+uint8_t *shmt_read_file(const char *path, size_t *size);
+/*  Writes bytes to a file (creating/truncating it, mode 0600). */
+bool shmt_write_file(const char *path, const void *data, size_t size);
+
+/*  Parses a fixture JSON file relative to EZSHM_FIXTURES (caller cJSON_Delete's). */
+cJSON *shmt_load_fixture(const char *relpath);
+/*  Decodes a hex string into malloc'd bytes. */
+uint8_t *shmt_hex_decode(const char *hex, size_t *size);
+
+/*  Header segment / ring segment names of a stream (static rotating buffers). */
+const char *shmt_header_seg(const char *name);
+const char *shmt_ring_seg(const char *name, uint32_t gen);
+
+/*  Number of files in the private directory. */
+int shmt_count_files(void);
+
+#endif

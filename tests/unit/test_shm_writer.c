@@ -1,0 +1,417 @@
+/*  test_shm_writer.c — writer lifecycle: rebuilds, reset, rename, events, limits, stale
+    segment reclaim, permissions. */
+#include "support_shm.h"
+#include "ezshm.h"
+
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static void s_init(void) { shmt_setup(); }
+static void s_fini(void) { shmt_teardown(); }
+TestSuite(shm_writer, .init = s_init, .fini = s_fini);
+
+typedef struct {
+    char     text[2048];
+    int      n_logs;
+    char     last_log[512];
+} recorder_t;
+
+static void
+s_on_event(void *arg, const char *event, uint32_t generation)
+{
+    recorder_t *r = arg;
+    char item[64];
+    if (generation == EZSHM_GENERATION_NONE)
+        snprintf(item, sizeof item, "%s%s@-", r->text[0] ? "|" : "", event);
+    else
+        snprintf(item, sizeof item, "%s%s@%u", r->text[0] ? "|" : "", event, (unsigned) generation);
+    strncat(r->text, item, sizeof r->text - strlen(r->text) - 1);
+}
+
+static void
+s_on_log(void *arg, const char *message)
+{
+    recorder_t *r = arg;
+    r->n_logs++;
+    snprintf(r->last_log, sizeof r->last_log, "%s", message);
+}
+
+static ezshm_writer_t *
+s_writer(const char *name, recorder_t *rec, ezshm_layout_t layout, unsigned mode)
+{
+    ezshm_writer_options_t opt;
+    ezshm_writer_options_init(&opt);
+    cr_expect_eq(opt.layout, EZSHM_LAYOUT_LEGACY);
+    cr_expect_eq(opt.mode, 0600);
+    cr_expect_eq(opt.max_ring_bytes, (uint64_t) 1 << 30);
+    opt.layout = layout;
+    if (mode)
+        opt.mode = mode;
+    if (rec) {
+        opt.on_event = s_on_event;
+        opt.on_log = s_on_log;
+        opt.arg = rec;
+    }
+    ezshm_writer_t *w = NULL;
+    cr_assert_eq(ezshm_writer_new(name, &opt, &w), EZSHM_OK);
+    return w;
+}
+
+static const uint64_t s_shape8[1] = {8};
+static const uint64_t s_shape4x2[2] = {4, 2};
+
+static ezshm_ring_spec_t
+s_spec(char dtype, uint64_t frames, uint32_t ndim, const uint64_t *shape)
+{
+    ezshm_ring_spec_t spec = {dtype, 500.0, frames, ndim, shape, "key", 3};
+    return spec;
+}
+
+Test(shm_writer, spec_change_rebuilds_under_next_generation)
+{
+    const char *name = shmt_unique_name();
+    ezshm_writer_t *w = s_writer(name, NULL, EZSHM_LAYOUT_LEGACY, 0);
+    const ezshm_meta_t *m = ezshm_writer_meta(w);
+    cr_expect_eq(m->buffer_generation, EZSHM_GENERATION_NONE);
+    cr_expect_not(ezshm_writer_has_ring(w));
+    cr_expect_str_eq(ezshm_writer_ring_segment(w), "");
+    float chunk[10 * 8] = {0};
+    cr_expect_eq(ezshm_writer_write(w, chunk, 10), EZSHM_ERR_NOTREADY);
+
+    ezshm_ring_spec_t a = s_spec('f', 100, 1, s_shape8);
+    cr_assert_eq(ezshm_writer_configure(w, &a), EZSHM_OK);
+    cr_expect_eq(m->buffer_generation, 0);
+    cr_expect_eq(m->bvalid, 1);
+    cr_expect_str_eq(ezshm_writer_ring_segment(w), shmt_ring_seg(name, 0));
+    cr_expect_eq(shmt_seg_size(shmt_ring_seg(name, 0)), 100 * 8 * 4);
+    cr_expect_eq(ezshm_writer_frame_bytes(w), 32);
+    cr_expect_eq(ezshm_writer_ring_bytes(w), 3200);
+    cr_assert_eq(ezshm_writer_write(w, chunk, 10), EZSHM_OK);
+    cr_expect_eq(m->write_index, 10);
+
+    /*  Same spec again: nothing happens (counters kept). */
+    cr_assert_eq(ezshm_writer_configure(w, &a), EZSHM_OK);
+    cr_expect_eq(m->buffer_generation, 0);
+    cr_expect_eq(m->write_index, 10);
+
+    /*  Each field change rebuilds: dtype, ring length, frame shape, ndim, srate, key. */
+    ezshm_ring_spec_t specs[6];
+    specs[0] = s_spec('d', 100, 1, s_shape8);
+    specs[1] = s_spec('d', 101, 1, s_shape8);
+    specs[2] = s_spec('d', 101, 2, s_shape4x2);
+    specs[3] = s_spec('d', 101, 1, s_shape4x2);    /* ndim 1, shape [4] */
+    specs[4] = specs[3]; specs[4].srate = 250.0;
+    specs[5] = specs[4]; specs[5].key = "other"; specs[5].key_len = 5;
+    const long long sizes[6] = {6400, 6464, 6464, 3232, 3232, 3232};
+    for (int i = 0; i < 6; i++) {
+        cr_assert_eq(ezshm_writer_configure(w, &specs[i]), EZSHM_OK);
+        uint32_t gen = (uint32_t) i + 1;
+        cr_expect_eq(m->buffer_generation, gen, "step %d", i);
+        cr_expect_eq(m->bvalid, 1);
+        cr_expect_eq(m->write_index, 0);
+        cr_expect_eq(m->wrap_counter, 0);
+        cr_expect_not(shmt_seg_exists(shmt_ring_seg(name, gen - 1)), "old ring %u still there", gen - 1);
+        cr_expect_eq(shmt_seg_size(shmt_ring_seg(name, gen)), sizes[i], "step %d: %lld", i, shmt_seg_size(shmt_ring_seg(name, gen)));
+    }
+    cr_expect_eq(m->dtype, 'd');
+    cr_expect_eq(m->ndim, 2);
+    cr_expect_eq(m->shape[0], 101);
+    cr_expect_eq(m->shape[1], 4);
+    cr_expect_eq(m->shape[2], 0, "stale extent from the 3-D spec left in shape[2]");
+    cr_expect_eq(m->srate, 250.0);
+    cr_expect_eq(m->key_len, 5);
+    cr_expect_eq(memcmp(m->key, "other", 5), 0);
+    cr_expect_eq(shmt_count_files(), 2);   /* header + one ring, nothing leaked */
+    ezshm_writer_destroy(&w);
+    cr_expect_null(w);
+    cr_expect_eq(shmt_count_files(), 0);
+}
+
+Test(shm_writer, reset_buffer_drops_ring_and_next_configure_rebuilds_same_spec)
+{
+    const char *name = shmt_unique_name();
+    recorder_t rec = {0};
+    ezshm_writer_t *w = s_writer(name, &rec, EZSHM_LAYOUT_V1, 0);
+    const ezshm_meta_t *m = ezshm_writer_meta(w);
+    ezshm_ring_spec_t a = s_spec('h', 64, 0, NULL);   /* scalar frames, no frame shape */
+    cr_assert_eq(ezshm_writer_configure(w, &a), EZSHM_OK);
+    int16_t data[20] = {1, 2, 3};
+    cr_assert_eq(ezshm_writer_write(w, data, 20), EZSHM_OK);
+    cr_expect_eq(m->ndim, 1);
+    cr_expect_eq(shmt_seg_size(shmt_ring_seg(name, 0)), 128);
+
+    cr_assert_eq(ezshm_writer_reset_buffer(w), EZSHM_OK);
+    cr_expect_eq(m->bvalid, 0);
+    cr_expect_not(ezshm_writer_has_ring(w));
+    cr_expect_not(shmt_seg_exists(shmt_ring_seg(name, 0)));
+    cr_expect(shmt_seg_exists(shmt_header_seg(name)));
+    cr_expect_eq(ezshm_writer_write(w, data, 1), EZSHM_ERR_NOTREADY);
+
+    cr_assert_eq(ezshm_writer_configure(w, &a), EZSHM_OK);   /* same spec: rebuilt */
+    cr_expect_eq(m->bvalid, 1);
+    cr_expect_eq(m->buffer_generation, 1);
+    cr_expect_eq(m->write_index, 0);
+    cr_expect(shmt_seg_exists(shmt_ring_seg(name, 1)));
+    cr_expect_str_eq(rec.text,
+        "meta reset@-|begin update@-|meta updated@0|buffer reset@0|"
+        "buffer cleanup@0|"
+        "begin update@0|meta updated@1|buffer reset@1");
+    ezshm_writer_destroy(&w);
+}
+
+Test(shm_writer, rename_replaces_header_and_ring)
+{
+    const char *name = shmt_unique_name();
+    char name2[64];
+    snprintf(name2, sizeof name2, "%s-renamed", name);
+    recorder_t rec = {0};
+    ezshm_writer_t *w = s_writer(name, &rec, EZSHM_LAYOUT_LEGACY, 0);
+    ezshm_ring_spec_t a = s_spec('f', 50, 1, s_shape8);
+    cr_assert_eq(ezshm_writer_configure(w, &a), EZSHM_OK);
+    rec.text[0] = '\0';
+
+    cr_assert_eq(ezshm_writer_rename(w, name2, EZSHM_LAYOUT_V1), EZSHM_OK);
+    cr_expect_not(shmt_seg_exists(shmt_header_seg(name)));
+    cr_expect_not(shmt_seg_exists(shmt_ring_seg(name, 0)));
+    cr_expect_str_eq(ezshm_writer_name(w), name2);
+    cr_expect_eq(ezshm_writer_layout(w), EZSHM_LAYOUT_V1);
+    cr_expect_str_eq(ezshm_writer_header_segment(w), shmt_header_seg(name2));
+    cr_expect_not(ezshm_writer_has_ring(w));
+    size_t n;
+    uint8_t *bytes = shmt_read_file(shmt_seg_path(shmt_header_seg(name2)), &n);
+    cr_assert_not_null(bytes);
+    uint8_t want[1334];
+    ezshm_header_init(want, EZSHM_LAYOUT_V1);
+    cr_expect_eq(n, 1334);
+    cr_expect_eq(memcmp(bytes, want, 1334), 0, "renamed header is not the v1 placeholder");
+    free(bytes);
+    cr_expect_str_eq(rec.text, "buffer cleanup@0|meta cleanup@-|meta reset@-");
+    cr_expect_eq(shmt_count_files(), 1);
+
+    /*  Rename to a generated name, back to legacy. */
+    cr_assert_eq(ezshm_writer_rename(w, NULL, EZSHM_LAYOUT_LEGACY), EZSHM_OK);
+    cr_expect_eq(strncmp(ezshm_writer_name(w), "ezshm-", 6), 0);
+    cr_expect_eq(shmt_seg_size(ezshm_writer_header_segment(w)), 1318);
+    cr_expect_eq(ezshm_writer_rename(w, "", EZSHM_LAYOUT_LEGACY), EZSHM_ERR_INVAL);
+    cr_expect_eq(shmt_count_files(), 1);
+    rec.text[0] = '\0';
+    ezshm_writer_destroy(&w);
+    cr_expect_str_eq(rec.text, "meta cleanup@-|close@-");
+    cr_expect_eq(shmt_count_files(), 0);
+}
+
+Test(shm_writer, event_sequence_of_a_full_life)
+{
+    const char *name = shmt_unique_name();
+    recorder_t rec = {0};
+    ezshm_writer_t *w = s_writer(name, &rec, EZSHM_LAYOUT_LEGACY, 0);
+    ezshm_ring_spec_t a = s_spec('f', 50, 1, s_shape8), b = s_spec('f', 60, 1, s_shape8);
+    cr_assert_eq(ezshm_writer_configure(w, &a), EZSHM_OK);
+    cr_assert_eq(ezshm_writer_configure(w, &a), EZSHM_OK);
+    cr_assert_eq(ezshm_writer_configure(w, &b), EZSHM_OK);
+    ezshm_writer_destroy(&w);
+    cr_expect_str_eq(rec.text,
+        "meta reset@-|"
+        "begin update@-|meta updated@0|buffer reset@0|"
+        "begin update@0|meta updated@1|buffer cleanup@1|buffer reset@1|"
+        "buffer cleanup@1|meta cleanup@-|close@-");
+}
+
+Test(shm_writer, max_ring_bytes_too_big_creates_nothing)
+{
+    const char *name = shmt_unique_name();
+    ezshm_writer_options_t opt;
+    ezshm_writer_options_init(&opt);
+    opt.max_ring_bytes = 1000;
+    ezshm_writer_t *w = NULL;
+    cr_assert_eq(ezshm_writer_new(name, &opt, &w), EZSHM_OK);
+    ezshm_ring_spec_t big = s_spec('d', 126, 0, NULL);   /* 1008 bytes */
+    cr_expect_eq(ezshm_writer_configure(w, &big), EZSHM_ERR_TOOBIG);
+    const ezshm_meta_t *m = ezshm_writer_meta(w);
+    cr_expect_eq(m->bvalid, 0);
+    cr_expect_eq(m->buffer_generation, EZSHM_GENERATION_NONE);
+    cr_expect_eq(shmt_count_files(), 1);
+    cr_expect_not(ezshm_writer_has_ring(w));
+    ezshm_ring_spec_t fits = s_spec('d', 125, 0, NULL);  /* exactly 1000 */
+    cr_expect_eq(ezshm_writer_configure(w, &fits), EZSHM_OK);
+    cr_expect_eq(shmt_seg_size(shmt_ring_seg(name, 0)), 1000);
+    ezshm_writer_set_max_ring_bytes(w, 10);
+    cr_expect_eq(ezshm_writer_configure(w, &fits), EZSHM_OK, "unchanged spec needs no rebuild");
+    ezshm_writer_destroy(&w);
+}
+
+Test(shm_writer, too_big_after_a_live_ring_leaves_no_ring)
+{
+    /*  ezshm_writer.h: TOOBIG / OVERFLOW leave no ring (bvalid 0). A caller that ignores
+        the error must not be able to write the new chunk's frames into the old ring. */
+    const char *name = shmt_unique_name();
+    ezshm_writer_t *w = s_writer(name, NULL, EZSHM_LAYOUT_LEGACY, 0);
+    ezshm_ring_spec_t a = s_spec('f', 50, 1, s_shape8);
+    cr_assert_eq(ezshm_writer_configure(w, &a), EZSHM_OK);
+    ezshm_writer_set_max_ring_bytes(w, 1000);
+    ezshm_ring_spec_t big = s_spec('d', 500, 1, s_shape8);
+    cr_expect_eq(ezshm_writer_configure(w, &big), EZSHM_ERR_TOOBIG);
+    cr_expect_eq(ezshm_writer_meta(w)->bvalid, 0);
+    cr_expect_not(ezshm_writer_has_ring(w));
+    double chunk[8] = {0};
+    cr_expect_eq(ezshm_writer_write(w, chunk, 1), EZSHM_ERR_NOTREADY);
+    /*  The old spec still rebuilds (under the next generation). */
+    ezshm_writer_set_max_ring_bytes(w, (uint64_t) 1 << 30);
+    cr_expect_eq(ezshm_writer_configure(w, &a), EZSHM_OK);
+    cr_expect_eq(ezshm_writer_meta(w)->buffer_generation, 1);
+    cr_expect_eq(ezshm_writer_meta(w)->bvalid, 1);
+    cr_expect_eq(shmt_count_files(), 2);
+    ezshm_writer_destroy(&w);
+}
+
+Test(shm_writer, overflow_and_invalid_specs)
+{
+    const char *name = shmt_unique_name();
+    ezshm_writer_t *w = s_writer(name, NULL, EZSHM_LAYOUT_LEGACY, 0);
+    const ezshm_meta_t *m = ezshm_writer_meta(w);
+    uint64_t huge[3] = {0xFFFFFFFFu, 0xFFFFFFFFu, 0xFFFFFFFFu};
+    ezshm_ring_spec_t s = s_spec('d', 10, 3, huge);
+    cr_expect_eq(ezshm_writer_configure(w, &s), EZSHM_ERR_OVERFLOW);
+    uint64_t too_wide[1] = {(uint64_t) 1 << 32};
+    s = s_spec('d', 10, 1, too_wide);
+    cr_expect_eq(ezshm_writer_configure(w, &s), EZSHM_ERR_OVERFLOW);
+    uint64_t zero[1] = {0};
+    s = s_spec('d', 10, 1, zero);
+    cr_expect_eq(ezshm_writer_configure(w, &s), EZSHM_ERR_INVAL);
+    s = s_spec('x', 10, 0, NULL);
+    cr_expect_eq(ezshm_writer_configure(w, &s), EZSHM_ERR_DTYPE);
+    s = s_spec('d', 0, 0, NULL);
+    cr_expect_eq(ezshm_writer_configure(w, &s), EZSHM_ERR_INVAL);
+    s = s_spec('d', (uint64_t) 1 << 32, 0, NULL);
+    cr_expect_eq(ezshm_writer_configure(w, &s), EZSHM_ERR_INVAL);
+    s = s_spec('d', 10, 64, s_shape8);
+    cr_expect_eq(ezshm_writer_configure(w, &s), EZSHM_ERR_INVAL);
+    s = s_spec('d', 10, 1, NULL);
+    cr_expect_eq(ezshm_writer_configure(w, &s), EZSHM_ERR_INVAL);
+    cr_expect_eq(m->bvalid, 0);
+    cr_expect_eq(m->buffer_generation, EZSHM_GENERATION_NONE);
+    cr_expect_eq(shmt_count_files(), 1);
+    cr_expect_eq(ezshm_writer_configure(w, NULL), EZSHM_ERR_INVAL);
+    cr_expect_eq(ezshm_writer_write(NULL, NULL, 0), EZSHM_ERR_INVAL);
+    ezshm_writer_t *none = NULL;
+    cr_expect_eq(ezshm_writer_new("", NULL, &none), EZSHM_ERR_INVAL);
+    cr_expect_eq(ezshm_writer_new("x", NULL, NULL), EZSHM_ERR_INVAL);
+    ezshm_writer_destroy(&none);   /* NULL-safe */
+    ezshm_writer_destroy(NULL);
+    ezshm_writer_destroy(&w);
+}
+
+Test(shm_writer, invalid_spec_on_live_ring_changes_nothing)
+{
+    const char *name = shmt_unique_name();
+    ezshm_writer_t *w = s_writer(name, NULL, EZSHM_LAYOUT_LEGACY, 0);
+    ezshm_ring_spec_t a = s_spec('f', 50, 1, s_shape8);
+    cr_assert_eq(ezshm_writer_configure(w, &a), EZSHM_OK);
+    float chunk[3 * 8] = {0};
+    cr_assert_eq(ezshm_writer_write(w, chunk, 3), EZSHM_OK);
+    ezshm_ring_spec_t bad = s_spec('?' + 1, 50, 1, s_shape8);
+    cr_expect_eq(ezshm_writer_configure(w, &bad), EZSHM_ERR_DTYPE);
+    const ezshm_meta_t *m = ezshm_writer_meta(w);
+    cr_expect_eq(m->bvalid, 1);
+    cr_expect_eq(m->buffer_generation, 0);
+    cr_expect_eq(m->write_index, 3);
+    cr_expect(ezshm_writer_has_ring(w));
+    ezshm_writer_destroy(&w);
+}
+
+Test(shm_writer, long_key_truncated_to_1024)
+{
+    const char *name = shmt_unique_name();
+    ezshm_writer_t *w = s_writer(name, NULL, EZSHM_LAYOUT_LEGACY, 0);
+    char key[1500];
+    for (int i = 0; i < 1500; i++)
+        key[i] = (char) ('a' + i % 26);
+    ezshm_ring_spec_t s = s_spec('f', 10, 0, NULL);
+    s.key = key;
+    s.key_len = sizeof key;
+    cr_assert_eq(ezshm_writer_configure(w, &s), EZSHM_OK);
+    const ezshm_meta_t *m = ezshm_writer_meta(w);
+    cr_expect_eq(m->key_len, 1024);
+    cr_expect_eq(memcmp(m->key, key, 1024), 0);
+    cr_expect_eq(m->write_index, 0);
+    float one = 1.0f;
+    cr_assert_eq(ezshm_writer_write(w, &one, 1), EZSHM_OK);
+    /*  Same long key again: matches the stored (truncated) key, no rebuild. */
+    cr_assert_eq(ezshm_writer_configure(w, &s), EZSHM_OK);
+    cr_expect_eq(m->buffer_generation, 0);
+    cr_expect_eq(m->write_index, 1);
+    ezshm_writer_destroy(&w);
+}
+
+Test(shm_writer, stale_segments_reclaimed_with_log)
+{
+    const char *name = shmt_unique_name();
+    /*  A crashed writer left a header (garbage) and a ring of generation 0. */
+    cr_assert(shmt_write_file(shmt_seg_path(shmt_header_seg(name)), "garbage", 7));
+    cr_assert(shmt_write_file(shmt_seg_path(shmt_ring_seg(name, 0)), "old ring", 8));
+    recorder_t rec = {0};
+    ezshm_writer_t *w = s_writer(name, &rec, EZSHM_LAYOUT_LEGACY, 0);
+    cr_expect_eq(rec.n_logs, 1);
+    cr_expect(strstr(rec.last_log, shmt_header_seg(name)) != NULL, "log: %s", rec.last_log);
+    cr_expect(strstr(rec.last_log, name) != NULL, "log: %s", rec.last_log);
+    cr_expect_eq(shmt_seg_size(shmt_header_seg(name)), 1318);
+    ezshm_ring_spec_t a = s_spec('f', 10, 0, NULL);
+    cr_assert_eq(ezshm_writer_configure(w, &a), EZSHM_OK);
+    cr_expect_eq(rec.n_logs, 2);
+    cr_expect(strstr(rec.last_log, shmt_ring_seg(name, 0)) != NULL, "log: %s", rec.last_log);
+    cr_expect_eq(shmt_seg_size(shmt_ring_seg(name, 0)), 40);
+    ezshm_writer_destroy(&w);
+    cr_expect_eq(shmt_count_files(), 0);
+}
+
+Test(shm_writer, segment_modes)
+{
+    mode_t old = umask(077);   /* the mode must not depend on the umask */
+    const char *name = shmt_unique_name();
+    ezshm_writer_t *w = s_writer(name, NULL, EZSHM_LAYOUT_LEGACY, 0);
+    ezshm_ring_spec_t a = s_spec('f', 10, 0, NULL);
+    cr_assert_eq(ezshm_writer_configure(w, &a), EZSHM_OK);
+    cr_expect_eq(shmt_seg_mode(shmt_header_seg(name)), 0600);
+    cr_expect_eq(shmt_seg_mode(shmt_ring_seg(name, 0)), 0600);
+    ezshm_writer_destroy(&w);
+
+    const char *name2 = shmt_unique_name();
+    w = s_writer(name2, NULL, EZSHM_LAYOUT_V1, 0660);
+    cr_assert_eq(ezshm_writer_configure(w, &a), EZSHM_OK);
+    cr_expect_eq(shmt_seg_mode(shmt_header_seg(name2)), 0660);
+    cr_expect_eq(shmt_seg_mode(shmt_ring_seg(name2, 0)), 0660);
+    ezshm_writer_destroy(&w);
+    umask(old);
+}
+
+Test(shm_writer, segment_dir_follows_env)
+{
+    cr_expect_str_eq(ezshm_segment_dir(), getenv("EZSHM_SHM_DIR"));
+    uint64_t free_bytes = 0;
+    cr_expect_eq(ezshm_segment_free_bytes(&free_bytes), EZSHM_OK);
+    cr_expect_gt(free_bytes, 0);
+    const char *saved = shmt_setup();
+    setenv("EZSHM_SHM_DIR", "", 1);
+    cr_expect_str_eq(ezshm_segment_dir(), "/dev/shm");
+    unsetenv("EZSHM_SHM_DIR");
+    cr_expect_str_eq(ezshm_segment_dir(), "/dev/shm");
+    setenv("EZSHM_SHM_DIR", "/nonexistent-ezshm-dir", 1);
+    ezshm_writer_t *w = NULL;
+    cr_expect_neq(ezshm_writer_new(shmt_unique_name(), NULL, &w), EZSHM_OK);
+    cr_expect_null(w);
+    setenv("EZSHM_SHM_DIR", saved, 1);
+}
+
+Test(shm_writer, generated_name_writer)
+{
+    ezshm_writer_t *w = NULL;
+    cr_assert_eq(ezshm_writer_new(NULL, NULL, &w), EZSHM_OK);
+    cr_expect_eq(strncmp(ezshm_writer_name(w), "ezshm-", 6), 0);
+    cr_expect(shmt_seg_exists(ezshm_writer_header_segment(w)));
+    cr_expect_str_eq(ezshm_writer_header_segment(w), shmt_header_seg(ezshm_writer_name(w)));
+    ezshm_writer_destroy(&w);
+    cr_expect_eq(shmt_count_files(), 0);
+}
