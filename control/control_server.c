@@ -226,6 +226,12 @@ s_update(control_server_t *self, const cJSON *fields)
     return reply;
 }
 
+cJSON *
+control_server_update(control_server_t *self, const cJSON *fields)
+{
+    return s_update(self, fields);
+}
+
 static cJSON *
 s_op_update(control_server_t *self, const cJSON *req, bool *quit)
 {

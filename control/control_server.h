@@ -80,6 +80,11 @@ int control_server_handle(control_server_t *self);
     zloop_start) after a quit request. Returns 0 or -1. */
 int control_server_attach(control_server_t *self, zloop_t *loop);
 
+/*  Applies an update exactly as an "update" request would (merge, validation, the apply
+    callback, all or nothing) — for the daemon's own reload path (SIGHUP). Returns the reply
+    object the request would have got (caller deletes), or NULL when out of memory. */
+cJSON *control_server_update(control_server_t *self, const cJSON *fields);
+
 /*  The settings currently in force. */
 const settings_t *control_server_settings(control_server_t *self);
 

@@ -9,7 +9,10 @@
 #include "wire.h"
 
 #include <czmq.h>
+#include <signal.h>
 #include <stdio.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -32,6 +35,9 @@ struct daemon_t {
     cJSON            *applied;       /* collects lifecycle events during an update */
     double            started;
     bool              quit;
+    int               sighup_fd;     /* signalfd, -1 without reload */
+    daemon_reload_fn *reload;
+    void             *reload_arg;
     char              errbuf[256];
 };
 
@@ -62,14 +68,13 @@ s_on_writer_log(void *arg, const char *message)
 
 /*  Explains a ring that does not fit, with the shm_size an operator should set. */
 static void
-s_explain_no_space(daemon_t *self)
+s_explain_no_space(void)
 {
     uint64_t free_bytes = 0;
     ezshm_segment_free_bytes(&free_bytes);
     log_msg(SETTINGS_LOG_ERROR, "%s has %llu bytes free: the ring does not fit; raise its size "
             "(docker: shm_size, k8s: emptyDir sizeLimit) or lower buf_dur", ezshm_segment_dir(),
             (unsigned long long) free_bytes);
-    (void) self;
 }
 
 /*  One message: frames → decode → ingest; every failure is counted under its reason. */
@@ -98,7 +103,7 @@ s_process(daemon_t *self, const wire_frame_t *frames, size_t nframes)
     if (rc != INGEST_OK) {
         counters_drop(c, rc, self->errbuf);
         if (rc == INGEST_ERR_NO_SPACE)
-            s_explain_no_space(self);
+            s_explain_no_space();
         return;
     }
     counters_written(c, n, axisarray_nbytes(msg));
@@ -112,7 +117,8 @@ s_on_sub(zloop_t *loop, zsock_t *reader, void *arg)
     daemon_t *self = arg;
     wire_frame_t frames[MAX_FRAMES];
     size_t nframes;
-    for (int i = 0; i < DRAIN_BATCH; i++) {
+    /*  A signal ends the batch after the current message (then zloop sees the flag). */
+    for (int i = 0; i < DRAIN_BATCH && !zsys_interrupted; i++) {
         int rc = subscriber_recv(self->sub, frames, MAX_FRAMES, &nframes);
         if (rc == 0)
             break;
@@ -233,6 +239,69 @@ s_quit(void *ctx)
     log_msg(SETTINGS_LOG_INFO, "quit requested over the control socket");
 }
 
+/*  ---- reload on SIGHUP ------------------------------------------------------------ */
+
+int
+daemon_block_sighup(void)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGHUP);
+    return pthread_sigmask(SIG_BLOCK, &set, NULL) == 0 ? 0 : -1;
+}
+
+/*  Fresh settings as an update through the control server, so a reload obeys exactly the
+    rules of a control request (validation, startup-only fields, lifecycle). */
+static int
+s_on_sighup(zloop_t *loop, zmq_pollitem_t *item, void *arg)
+{
+    (void) loop;
+    daemon_t *self = arg;
+    struct signalfd_siginfo info;
+    if (read(item->fd, &info, sizeof info) != (ssize_t) sizeof info)
+        return 0;
+    settings_t fresh;
+    char err[512] = "";
+    if (self->reload(self->reload_arg, &fresh, err, sizeof err) != 0) {
+        log_msg(SETTINGS_LOG_ERROR, "reload failed, settings unchanged: %s", err);
+        return 0;
+    }
+    cJSON *fields = settings_to_json(&fresh);
+    /*  Without a configured name the reload generated a new one (ezshm-<pid>-…): keep ours. */
+    char generated[32];
+    snprintf(generated, sizeof generated, "ezshm-%ld-", (long) getpid());
+    if (fields && strncmp(fresh.shmem_name, generated, strlen(generated)) == 0)
+        cJSON_DeleteItemFromObject(fields, "shmem_name");
+    cJSON *reply = fields ? control_server_update(self->control, fields) : NULL;
+    cJSON *ok = cJSON_GetObjectItem(reply, "ok");
+    cJSON *error = cJSON_GetObjectItem(reply, "error");
+    if (cJSON_IsTrue(ok))
+        log_msg(SETTINGS_LOG_INFO, "reloaded settings on SIGHUP");
+    else
+        log_msg(SETTINGS_LOG_ERROR, "reload refused, settings unchanged: %s",
+                error ? cJSON_GetStringValue(cJSON_GetObjectItem(error, "message")) : "out of memory");
+    cJSON_Delete(reply);
+    cJSON_Delete(fields);
+    return 0;
+}
+
+void
+daemon_set_reload(daemon_t *self, daemon_reload_fn *reload, void *arg)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGHUP);
+    self->sighup_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+    if (self->sighup_fd < 0) {
+        log_msg(SETTINGS_LOG_WARNING, "SIGHUP reload unavailable (signalfd failed)");
+        return;
+    }
+    self->reload = reload;
+    self->reload_arg = arg;
+    zmq_pollitem_t item = {NULL, self->sighup_fd, ZMQ_POLLIN, 0};
+    zloop_poller(self->loop, &item, s_on_sighup, self);
+}
+
 /*  ---- lifecycle ------------------------------------------------------------------- */
 
 daemon_t *
@@ -244,6 +313,7 @@ daemon_new(const settings_t *settings, char *err, size_t errlen)
         return NULL;
     }
     self->settings = *settings;
+    self->sighup_fd = -1;
     self->started = counters_wall_time();
     log_set_level(settings->log_level);
 
@@ -311,6 +381,8 @@ daemon_destroy(daemon_t **self_p)
         return;
     daemon_t *self = *self_p;
     zloop_destroy(&self->loop);
+    if (self->sighup_fd >= 0)
+        close(self->sighup_fd);
     control_server_destroy(&self->control);
     subscriber_destroy(&self->sub);
     ingest_destroy(&self->ingest);

@@ -25,6 +25,16 @@ typedef struct daemon_t daemon_t;
     (bad endpoint, address in use, segment error). */
 daemon_t *daemon_new(const settings_t *settings, char *err, size_t errlen);
 
+/*  Where SIGHUP gets fresh settings (flags, environment, config file again): fills out,
+    or returns -1 with one line in err. */
+typedef int (daemon_reload_fn)(void *arg, settings_t *out, char *err, size_t errlen);
+
+/*  Enables reload on SIGHUP. SIGHUP must be blocked in every thread before any ZeroMQ
+    context exists (daemon_block_sighup, first thing in main): it is read from a signalfd
+    inside the event loop, so it never interrupts a poll. */
+void daemon_set_reload(daemon_t *self, daemon_reload_fn *reload, void *arg);
+int daemon_block_sighup(void);
+
 /*  Runs until a signal or a quit request. Returns 0 on a clean stop. */
 int daemon_run(daemon_t *self);
 

@@ -9,11 +9,26 @@
 #include <czmq.h>
 #include <stdio.h>
 
+typedef struct {
+    int    argc;
+    char **argv;
+} command_line_t;
+
+/*  SIGHUP: flags, environment and config file read again, as at startup. */
+static int
+s_reload(void *arg, settings_t *out, char *err, size_t errlen)
+{
+    const command_line_t *cl = arg;
+    return config_load(cl->argc, cl->argv, NULL, out, err, errlen) == CONFIG_OK ? 0 : -1;
+}
+
 int
 main(int argc, char **argv)
 {
     char err[512] = "";
     settings_t settings;
+    /*  Before any thread exists, so every thread inherits the mask (see daemon.h). */
+    daemon_block_sighup();
     int rc = config_load(argc, argv, NULL, &settings, err, sizeof err);
     if (rc == CONFIG_EXIT)
         return 0;
@@ -29,6 +44,8 @@ main(int argc, char **argv)
         fprintf(stderr, "ezshmd: %s\n", err);
         return 1;
     }
+    command_line_t command_line = {argc, argv};
+    daemon_set_reload(daemon, s_reload, &command_line);
     rc = daemon_run(daemon);
     daemon_destroy(&daemon);
     return rc == 0 ? 0 : 1;

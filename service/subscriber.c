@@ -108,7 +108,9 @@ subscriber_new(const settings_t *s, char *err, size_t errlen)
     }
     self->raw = zsock_resolve(self->sock);
     zsock_set_rcvhwm(self->sock, s->rcvhwm);
-    zsock_set_maxmsgsize(self->sock, (int) (s->maxmsgsize > INT32_MAX ? -1 : s->maxmsgsize));
+    /*  ZMQ_MAXMSGSIZE is an int64 option; czmq's setter truncates it to int. */
+    int64_t maxmsgsize = s->maxmsgsize;
+    zmq_setsockopt(self->raw, ZMQ_MAXMSGSIZE, &maxmsgsize, sizeof maxmsgsize);
     zsock_set_linger(self->sock, 0);
     settings_list_t none = {0};
     if (s_curve(self, s, err, errlen) != 0 || s_add_endpoints(self, &s->sub, &none, false, err, errlen) != 0
