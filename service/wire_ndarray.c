@@ -1,5 +1,6 @@
 /*  wire_ndarray.c — dtype, shape and base64 payload of ezmsg ndarray objects. */
 #include "wire_ndarray.h"
+#include "ezshm_value.h"
 #include "wire.h"
 #include "wire_base64.h"
 #include "ezshm_dtype.h"
@@ -134,20 +135,6 @@ wire_ndarray_decode_base64(const jr_doc_t *doc, const wire_ndarray_t *nd, const 
     return 0;
 }
 
-static double
-s_half(uint16_t h)
-{
-    int e = (h >> 10) & 0x1f, m = h & 0x3ff;
-    double v;
-    if (e == 0)
-        v = ldexp(m, -24);
-    else if (e == 31)
-        v = m ? NAN : INFINITY;
-    else
-        v = ldexp(m + 1024, e - 25);
-    return (h & 0x8000u) ? -v : v;
-}
-
 double
 wire_ndarray_element(const unsigned char *bytes, size_t i, char code, bool big)
 {
@@ -157,23 +144,7 @@ wire_ndarray_element(const unsigned char *bytes, size_t i, char code, bool big)
     memcpy(b, bytes + i * stride, size);
     if (big)
         wire_byteswap(b, b, size, size);
-    switch (code) {
-        case '?': return b[0] != 0;
-        case 'b': return (int8_t) b[0];
-        case 'B': return b[0];
-        case 'h': { int16_t v; memcpy(&v, b, 2); return v; }
-        case 'H': { uint16_t v; memcpy(&v, b, 2); return v; }
-        case 'i': { int32_t v; memcpy(&v, b, 4); return v; }
-        case 'I': { uint32_t v; memcpy(&v, b, 4); return v; }
-        case 'l':
-        case 'q': { int64_t v; memcpy(&v, b, 8); return (double) v; }
-        case 'L':
-        case 'Q': { uint64_t v; memcpy(&v, b, 8); return (double) v; }
-        case 'e': { uint16_t v; memcpy(&v, b, 2); return s_half(v); }
-        case 'f':
-        case 'F': { float v; memcpy(&v, b, 4); return v; }
-        case 'd':
-        case 'D': { double v; memcpy(&v, b, 8); return v; }
-        default: return NAN;
-    }
+    /*  A complex element contributes its real part (the first component). */
+    char scalar = code == 'F' ? 'f' : code == 'D' ? 'd' : code;
+    return ezshm_value_to_double(scalar, b);
 }
