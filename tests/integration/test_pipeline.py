@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "python"))
-from ezshm_harness import Results, Session, check_counter_rows  # noqa: E402
+from ezshm_harness import STOP_TIMEOUT, Results, Session, check_counter_rows  # noqa: E402
 
 FRAMES = 400
 
@@ -25,7 +25,7 @@ def run_case(dtype, fmt="native", layout="legacy", time_dim_index=0, transport="
         pub = s.start("ezshm-pub", "--connect", data_ep, "--pattern", "counter", "--dtype", dtype,
                       "--format", fmt, "--fs", "1000", "--channels", "3", "--chunk", "10", "--rate", "400",
                       "--count", "600", "--time-dim-index", str(time_dim_index), "--quiet")
-        out, _ = mirror.communicate(timeout=60)
+        out, _ = mirror.communicate(timeout=STOP_TIMEOUT)
         assert mirror.returncode == 0, f"mirror exit {mirror.returncode}"
         rows = [line.split(",") for line in out.splitlines()]
         assert len(rows) == FRAMES, f"{len(rows)} rows"
@@ -38,7 +38,7 @@ def run_case(dtype, fmt="native", layout="legacy", time_dim_index=0, transport="
         pub.wait(timeout=30)
         daemon = s.procs[0]
         daemon.send_signal(signal.SIGTERM)
-        assert daemon.wait(timeout=10) == 0
+        assert daemon.wait(timeout=STOP_TIMEOUT) == 0
         assert s.segments() == [], f"segments left: {s.segments()}"
     finally:
         s.close()

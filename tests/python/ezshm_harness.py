@@ -45,7 +45,8 @@ class Session:
         return f"tcp://127.0.0.1:{free_port()}"
 
     def start(self, *args, **kw):
-        p = subprocess.Popen([os.path.join(BIN, args[0]), *args[1:]], env=self.env, **kw)
+        p = subprocess.Popen([*memcheck_prefix(args[0]), os.path.join(BIN, args[0]), *args[1:]], env=self.env,
+                             **kw)
         self.procs.append(p)
         return p
 
@@ -57,8 +58,8 @@ class Session:
         r = self.run("ezshm-ctl", "--endpoint", endpoint, "--timeout", "5", "--json", *args)
         return r.returncode, (json.loads(r.stdout) if r.stdout.strip() else None)
 
-    def wait_ready(self, endpoint, timeout=10.0):
-        deadline = time.time() + timeout
+    def wait_ready(self, endpoint, timeout=None):
+        deadline = time.time() + (timeout or STOP_TIMEOUT)
         while time.time() < deadline:
             rc, reply = self.ctl(endpoint, "get")
             if rc == 0:
@@ -75,12 +76,28 @@ class Session:
                 p.send_signal(signal.SIGTERM)
         for p in self.procs:
             try:
-                p.wait(timeout=10)
+                p.wait(timeout=STOP_TIMEOUT)
             except subprocess.TimeoutExpired:
                 p.kill()
                 p.wait()
         shutil.rmtree(self.dir, ignore_errors=True)
         shutil.rmtree(self.sockdir, ignore_errors=True)
+
+
+# With EZSHM_VALGRIND=1 the long-running programs run under memcheck: any invalid access or
+# definitely lost block makes them exit 99, which the tests' exit-code checks catch.
+MEMCHECKED = ("ezshmd", "ezshm-mirror")
+
+
+# How long a stopping process may take: memcheck is slow, more so on a busy machine.
+STOP_TIMEOUT = 120 if os.environ.get("EZSHM_VALGRIND") else 15
+
+
+def memcheck_prefix(program):
+    if not os.environ.get("EZSHM_VALGRIND") or program not in MEMCHECKED:
+        return []
+    return ["valgrind", "--quiet", "--error-exitcode=99", "--leak-check=full", "--errors-for-leak-kinds=definite",
+            "--show-leak-kinds=definite"]
 
 
 def free_port():
@@ -123,3 +140,155 @@ class Results:
     def finish(self):
         print(f"{self.passed} passed, {self.failed} failed")
         raise SystemExit(1 if self.failed else 0)
+
+
+# ---- additions for test_control.py / test_faults.py (existing helpers above unchanged) ----
+
+import re  # noqa: E402
+import struct  # noqa: E402
+
+SOURCE_DIR = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+GEN_NONE = 0xFFFFFFFF
+
+
+def helper_tool(name):
+    """Path of a tests/tools helper (ezshm-test-sub, ezshm-test-flood): EZSHM_BIN/name when
+    the build has it, else compiled here from tests/tools/name.c against libzmq (cached per
+    source mtime in a private temp dir)."""
+    built = os.path.join(BIN, name)
+    if os.access(built, os.X_OK):
+        return built
+    src = os.path.join(SOURCE_DIR, "tests", "tools", name + ".c")
+    cache = os.path.join(tempfile.gettempdir(), f"ezshm-test-tools-{os.getuid()}")
+    os.makedirs(cache, exist_ok=True)
+    out = os.path.join(cache, f"{name}-{int(os.stat(src).st_mtime)}")
+    if not os.access(out, os.X_OK):
+        flags = subprocess.run(["pkg-config", "--cflags", "--libs", "libzmq"], capture_output=True,
+                               text=True, check=True).stdout.split()
+        tmp = out + f".{os.getpid()}"
+        subprocess.run(["cc", "-std=c11", "-O2", "-D_POSIX_C_SOURCE=200809L", "-D_DEFAULT_SOURCE", src, "-o", tmp,
+                        *flags], check=True)
+        os.replace(tmp, out)
+    return out
+
+
+def get_status(session, endpoint):
+    """The 'status' object of a running daemon (AssertionError when it does not answer ok)."""
+    rc, reply = session.ctl(endpoint, "status")
+    assert rc == 0 and reply and reply.get("ok"), f"status failed: rc {rc} {reply}"
+    return reply["status"]
+
+
+def wait_until(predicate, timeout=10.0, what="condition", interval=0.05):
+    """Polls predicate() until it returns a true value (returned); AssertionError on timeout."""
+    deadline = time.time() + timeout
+    last = None
+    while time.time() < deadline:
+        last = predicate()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what} (last {last!r})")
+
+
+def read_header_file(path):
+    """bvalid and buffer_generation of a header segment file, at the offsets of
+    docs/shm-layout.md (v1 when it starts with the magic, else legacy)."""
+    with open(path, "rb") as f:
+        raw = f.read()
+    if len(raw) >= 1334 and struct.unpack_from("<II", raw, 0) == (0x455A4D53, 1):
+        return {"layout": "v1", "size": len(raw), "bvalid": raw[8],
+                "generation": struct.unpack_from("<I", raw, 278)[0]}
+    return {"layout": "legacy", "size": len(raw), "bvalid": raw[0],
+            "generation": struct.unpack_from("<I", raw, 270)[0]}
+
+
+def csv_rows(text):
+    """CSV text of ezshm-mirror → list of rows (lists of cells)."""
+    return [line.split(",") for line in text.splitlines() if line]
+
+
+def lost_reports(stderr_text):
+    """The counts of every 'ezshm-mirror: lost N frames' line, in order."""
+    return [int(m) for m in re.findall(r"lost (\d+) frames", stderr_text)]
+
+
+def counter_values(rows, dtype):
+    """Every row must be uniform (all cells equal): the list of counter values."""
+    values = []
+    for r in rows:
+        cells = [parse_value(c) for c in r]
+        assert all(c == cells[0] for c in cells), f"row not uniform (corrupt): {r}"
+        values.append(int(cells[0]))
+    return values
+
+
+def counter_runs(values, dtype):
+    """Splits counter values into maximal runs of consecutive values (+1 modulo the dtype's
+    range): list of (first, last, length)."""
+    mod = COUNTER_RANGE[dtype]
+    runs = []
+    for v in values:
+        if runs and (v - runs[-1][1]) % mod == 1:
+            first, _, n = runs[-1]
+            runs[-1] = (first, v, n + 1)
+        else:
+            runs.append((v, v, 1))
+    return runs
+
+
+class MirrorFollow:
+    """ezshm-mirror --dump csv --follow --frames N NAME with stdout/stderr in files (a stopped
+    or slow reader never blocks on a pipe)."""
+
+    def __init__(self, session, name, frames, wait=15, extra=()):
+        self.session = session
+        self.out_path = os.path.join(session.sockdir, f"mirror{session.count}-{len(session.procs)}.out")
+        self.err_path = self.out_path[:-4] + ".err"
+        self.out = open(self.out_path, "w")
+        self.err = open(self.err_path, "w")
+        self.proc = session.start("ezshm-mirror", "--wait", str(wait), *extra, "--dump", "csv", "--follow",
+                                  "--frames", str(frames), name, stdout=self.out, stderr=self.err)
+
+    def rows_so_far(self):
+        with open(self.out_path) as f:
+            text = f.read()
+        return text.count("\n")
+
+    def interrupt(self):
+        """SIGINT: the mirror stops after the current read and exits 0."""
+        self.proc.send_signal(signal.SIGINT)
+
+    def finish(self, timeout=60):
+        """Waits for the mirror; returns (returncode, rows, stderr text); an incomplete last
+        line (after interrupt()) is left out."""
+        rc = self.proc.wait(timeout=timeout)
+        self.out.close()
+        self.err.close()
+        with open(self.out_path) as f:
+            text = f.read()
+        if text and not text.endswith("\n"):
+            text = text[:text.rfind("\n") + 1]
+        rows = csv_rows(text)
+        with open(self.err_path) as f:
+            err = f.read()
+        return rc, rows, err
+
+
+def check_xfail(results, label, reason, fn, *args):
+    """Like Results.check, for a check that fails because of a known product bug: still
+    asserts the correct behaviour; when it fails, prints 'XFAIL label: reason (detail)' and
+    counts it neither as passed nor failed; when it passes (bug fixed), counts it as passed."""
+    try:
+        fn(*args)
+        results.passed += 1
+        print(f"ok   {label} (XPASS: the known bug '{reason}' seems fixed)", flush=True)
+    except Exception as e:  # noqa: BLE001 - any failure of the check is the known bug
+        print(f"XFAIL {label}: {reason} ({e!r})", flush=True)
+
+
+def results_skip(results, label, reason):
+    """Prints a SKIP line and counts the check as passed (only for an environment that cannot
+    run it)."""
+    results.passed += 1
+    print(f"SKIP {label}: {reason}", flush=True)
