@@ -66,17 +66,6 @@ s_on_writer_log(void *arg, const char *message)
     log_msg(SETTINGS_LOG_WARNING, "%s", message);
 }
 
-/*  Explains a ring that does not fit, with the shm_size an operator should set. */
-static void
-s_explain_no_space(void)
-{
-    uint64_t free_bytes = 0;
-    ezshm_segment_free_bytes(&free_bytes);
-    log_msg(SETTINGS_LOG_ERROR, "%s has %llu bytes free: the ring does not fit; raise its size "
-            "(docker: shm_size, k8s: emptyDir sizeLimit) or lower buf_dur", ezshm_segment_dir(),
-            (unsigned long long) free_bytes);
-}
-
 /*  One message: frames → decode → ingest; every failure is counted under its reason. */
 static void
 s_process(daemon_t *self, const wire_frame_t *frames, size_t nframes)
@@ -102,8 +91,6 @@ s_process(daemon_t *self, const wire_frame_t *frames, size_t nframes)
     rc = ingest_message(self->ingest, msg, &n, self->errbuf, sizeof self->errbuf);
     if (rc != INGEST_OK) {
         counters_drop(c, rc, self->errbuf);
-        if (rc == INGEST_ERR_NO_SPACE)
-            s_explain_no_space();
         return;
     }
     counters_written(c, n, axisarray_nbytes(msg));

@@ -144,9 +144,27 @@ s_writer_code(int rc)
     switch (rc) {
     case EZSHM_ERR_TOOBIG:   return INGEST_ERR_TOO_BIG;
     case EZSHM_ERR_OVERFLOW: return INGEST_ERR_OVERFLOW;
-    case EZSHM_ERR_NOSPACE:  return INGEST_ERR_NO_SPACE;
     default:                 return INGEST_ERR_SHM;
     }
+}
+
+/*  A ring that does not fit: say how big it is, what is free, and what to set. */
+static int
+s_no_space(ingest_t *self, const ezshm_ring_spec_t *spec, size_t itemsize, char *errbuf, size_t errlen)
+{
+    self->coord_frames = 0;
+    uint64_t need = spec->n_frames * itemsize, free_bytes = 0;
+    for (uint32_t d = 0; d < spec->frame_ndim; d++)
+        need *= spec->frame_shape[d];
+    ezshm_segment_free_bytes(&free_bytes);
+    /*  Room for the ring, the header, and a reader still mapping the previous ring. */
+    uint64_t advise_mib = (2 * need + (1u << 20) - 1) / (1u << 20) + 1;
+    if (errbuf && errlen)
+        snprintf(errbuf, errlen, "a ring of %llu bytes does not fit in %s (%llu bytes free): give it at least "
+                 "%llum (docker shm_size, k8s emptyDir sizeLimit) or lower buf_dur",
+                 (unsigned long long) need, ezshm_segment_dir(), (unsigned long long) free_bytes,
+                 (unsigned long long) advise_mib);
+    return INGEST_ERR_NO_SPACE;
 }
 
 /*  Ring length and srate for the message's buffered axis. */
@@ -232,6 +250,8 @@ ingest_message(ingest_t *self, const axisarray_t *msg, uint64_t *frames, char *e
     if (rc != INGEST_OK)
         return rc;
     rc = ezshm_writer_configure(self->writer, &spec);
+    if (rc == EZSHM_ERR_NOSPACE)
+        return s_no_space(self, &spec, axisarray_itemsize(msg), errbuf, errlen);
     if (rc != EZSHM_OK) {
         self->coord_frames = 0;
         return s_fail(errbuf, errlen, s_writer_code(rc), "ring not created: %s", ezshm_strerror(rc));
