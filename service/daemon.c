@@ -370,11 +370,13 @@ daemon_destroy(daemon_t **self_p)
     zloop_destroy(&self->loop);
     if (self->sighup_fd >= 0)
         close(self->sighup_fd);
+    /*  The writer first: its last events ("buffer cleanup", "meta cleanup", "close") still
+        go out on the events socket, which lingers to deliver them. */
+    ezshm_writer_destroy(&self->writer);
     control_server_destroy(&self->control);
     subscriber_destroy(&self->sub);
     ingest_destroy(&self->ingest);
     wire_decoder_destroy(&self->decoder);
-    ezshm_writer_destroy(&self->writer);
     free(self);
     *self_p = NULL;
 }

@@ -58,6 +58,28 @@ s_log_reclaimed(ezshm_writer_t *self, const char *segment)
     self->opt.on_log(self->opt.arg, msg);
 }
 
+/*  A crashed writer's header names the ring it left behind, of whatever generation: remove
+    that ring before the header is replaced (the header itself is reclaimed on creation). */
+static void
+s_reclaim_stale_ring(ezshm_writer_t *self, const char *header_segment)
+{
+    ezshm_segment_t stale;
+    if (ezshm_segment_open(&stale, header_segment) != EZSHM_OK)
+        return;
+    ezshm_layout_t layout;
+    uint32_t gen = EZSHM_GENERATION_NONE;
+    if (ezshm_header_detect(stale.addr, stale.size, &layout) == EZSHM_OK)
+        gen = ezshm_header_generation(ezshm_header_meta(stale.addr, layout));
+    ezshm_segment_close(&stale);
+    char ring[EZSHM_SHORT_NAME_SIZE];
+    if (gen == EZSHM_GENERATION_NONE || ezshm_ring_segment_name(self->name, gen, ring) != EZSHM_OK
+        || ezshm_segment_open(&stale, ring) != EZSHM_OK)
+        return;
+    ezshm_segment_close(&stale);
+    if (ezshm_segment_unlink(ring) == EZSHM_OK)
+        s_log_reclaimed(self, ring);
+}
+
 /*  Creates the header segment of self->name with placeholders. */
 static int
 s_header_create(ezshm_writer_t *self)
@@ -66,6 +88,7 @@ s_header_create(ezshm_writer_t *self)
     int rc = ezshm_header_segment_name(self->name, segname);
     if (rc != EZSHM_OK)
         return rc;
+    s_reclaim_stale_ring(self, segname);
     bool replaced = false;
     rc = ezshm_segment_create(&self->header, segname, ezshm_header_size(self->opt.layout),
                               self->opt.mode, &replaced);

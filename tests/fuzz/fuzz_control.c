@@ -41,6 +41,7 @@
 
 static settings_t s_start;            /* the settings the server starts with */
 static control_server_t *s_server;
+static cJSON *s_reset;                /* the run-time fields of s_start, to undo an update */
 static zsock_t *s_client;
 
 static const char *const s_codes[] = {
@@ -172,13 +173,15 @@ s_settings_text(const settings_t *s)
     return text;
 }
 
-/*  settings_to_json(s) parses back to s. */
+/*  settings_to_json(s) is s again: the tree through settings_set_fields on the defaults
+    gives the same tree, and merging it into s (startup-only fields repeated) changes
+    nothing. (The printed text is checked on the server path, which prints with
+    control_server's own number formatting.) */
 static void
 s_check_roundtrip(const settings_t *s)
 {
-    char err[256];
     char *text = s_settings_text(s);
-    cJSON *back = json_parse_tolerant(text, strlen(text), err, sizeof err);
+    cJSON *back = settings_to_json(s);
     CHECK(back != NULL);
     settings_t again;
     settings_error_t e;
@@ -193,7 +196,7 @@ s_check_roundtrip(const settings_t *s)
         fprintf(stderr, "fuzz_control: settings round trip differs:\n  %s\n  %s\n", text, text2);
         abort();
     }
-    /*  Repeating every value, startup-only ones included, is not a change. */
+    CHECK(settings_diff(s, &again) == 0);
     settings_t merged;
     settings_code_t rc = settings_merge(s, back, &merged, &e);
     if (rc != SETTINGS_OK) {
@@ -319,6 +322,25 @@ s_server_path(const uint8_t *data, size_t size)
             known = known || strcmp(code->valuestring, s_codes[i]) == 0;
         CHECK(known);
     }
+    /*  The printed settings read back as exactly the settings in force (a client may send
+        a "get" reply back as an update). */
+    const cJSON *printed = cJSON_GetObjectItemCaseSensitive(json, "settings");
+    if (printed) {
+        char err[256];
+        cJSON *back = json_parse_tolerant(text, len, err, sizeof err);
+        CHECK(back != NULL);
+        const cJSON *fields = cJSON_GetObjectItemCaseSensitive(back, "settings");
+        settings_t merged;
+        settings_error_t e;
+        const settings_t *now = control_server_settings(s_server);
+        settings_code_t rc2 = settings_merge(now, fields, &merged, &e);
+        if (rc2 != SETTINGS_OK || settings_diff(now, &merged) != 0) {
+            fprintf(stderr, "fuzz_control: reply settings do not read back (%s: %s): %s\n",
+                    settings_code_name(e.code), rc2 ? e.message : "a change", text);
+            abort();
+        }
+        cJSON_Delete(back);
+    }
     cJSON_Delete(json);
     free(text);
 }
@@ -352,7 +374,8 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
         return -1;
     }
     zsock_set_rcvtimeo(s_client, 5000);
-    return 0;
+    s_reset = settings_to_json(&s_start);
+    return s_reset ? 0 : -1;
 }
 
 int
@@ -360,5 +383,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     s_library_path(data, size);
     s_server_path(data, size);
+    /*  Back to the starting settings, so that every input meets the same server (through
+        the other public entry point of an update). */
+    if (settings_diff(control_server_settings(s_server), &s_start) != 0) {
+        cJSON *reply = control_server_update(s_server, s_reset);
+        CHECK(reply != NULL);
+        CHECK(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(reply, "ok")));
+        cJSON_Delete(reply);
+        CHECK(settings_diff(control_server_settings(s_server), &s_start) == 0);
+    }
     return 0;
 }

@@ -99,8 +99,12 @@ s_walk(const axisarray_t *m)
     s_touch(key, strlen(key));
     if (axisarray_has_seq(m))
         s_sink += axisarray_seq(m);
-    if (axisarray_has_ts(m))
-        s_sink += (uint64_t) (int64_t) axisarray_ts(m);
+    if (axisarray_has_ts(m)) {
+        double ts = axisarray_ts(m);     /* may be NaN or huge: only its bits */
+        uint64_t bits;
+        memcpy(&bits, &ts, sizeof bits);
+        s_sink += bits;
+    }
     for (size_t i = 0; i < axisarray_naxes(m); i++) {
         const axisarray_axis_t *a = axisarray_axis_at(m, i);
         CHECK(a && a->name && a->unit);

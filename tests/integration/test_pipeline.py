@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "python"))
-from ezshm_harness import STOP_TIMEOUT, Results, Session, check_counter_rows  # noqa: E402
+from ezshm_harness import STOP_TIMEOUT, Results, Session, check_counter_rows, lost_reports  # noqa: E402
 
 FRAMES = 400
 
@@ -18,23 +18,23 @@ def run_case(dtype, fmt="native", layout="legacy", time_dim_index=0, transport="
         data_ep, ctl_ep = s.endpoint(transport), s.endpoint("ipc")
         name = f"pipe-{dtype}-{fmt}-{layout}-{time_dim_index}-{transport}"
         s.start("ezshmd", "--sub-bind", data_ep, "--control", ctl_ep, "--shmem-name", name,
-                "--header", layout, "--buf-dur", "0.5", "--log-level", "warning")
+                "--header", layout, "--buf-dur", "2", "--log-level", "warning")
         s.wait_ready(ctl_ep)
         mirror = s.start("ezshm-mirror", "--wait", "15", "--dump", "csv", "--follow", "--frames", str(FRAMES),
-                         name, stdout=subprocess.PIPE, text=True)
+                         name, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         pub = s.start("ezshm-pub", "--connect", data_ep, "--pattern", "counter", "--dtype", dtype,
                       "--format", fmt, "--fs", "1000", "--channels", "3", "--chunk", "10", "--rate", "400",
                       "--count", "600", "--time-dim-index", str(time_dim_index), "--quiet")
-        out, _ = mirror.communicate(timeout=STOP_TIMEOUT)
+        out, err = mirror.communicate(timeout=STOP_TIMEOUT)
         assert mirror.returncode == 0, f"mirror exit {mirror.returncode}"
         rows = [line.split(",") for line in out.splitlines()]
         assert len(rows) == FRAMES, f"{len(rows)} rows"
         assert all(len(r) == 3 for r in rows)
-        check_counter_rows(rows, dtype)
+        check_counter_rows(rows, dtype, lost_reports(err))
         rc, status = s.ctl(ctl_ep, "status")
         assert rc == 0 and status["ok"], status
         stream = status["status"]["stream"] if "status" in status else status["stream"]
-        assert stream["dtype"] == {"q": "l", "Q": "L"}.get(dtype, dtype) and stream["shape"] == [500, 3] and stream["layout"] == layout, stream
+        assert stream["dtype"] == {"q": "l", "Q": "L"}.get(dtype, dtype) and stream["shape"] == [2000, 3] and stream["layout"] == layout, stream
         pub.wait(timeout=30)
         daemon = s.procs[0]
         daemon.send_signal(signal.SIGTERM)

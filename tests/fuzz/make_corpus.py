@@ -1,0 +1,162 @@
+#!/usr/bin/env python3
+"""Regenerates the seed corpora of tests/fuzz/corpus/{control,mirror_header} and adds the
+ezmsg-zmq fixtures missing from corpus/wire (framings in tests/fuzz/README.md).
+
+    python3 tests/fuzz/make_corpus.py [FIXTURES_DIR]     # default ../shared/fixtures
+"""
+import json
+import os
+import struct
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+FIX = sys.argv[1] if len(sys.argv) > 1 else os.path.join(HERE, "..", "..", "..", "shared", "fixtures")
+
+
+def write(path, data):
+    with open(path, "wb") as f:
+        f.write(data)
+
+
+# ---- control: one request frame per file (docs/control-protocol.md) ------------------
+control = {
+    "get": b'{"op":"get"}',
+    "status": b'{"op": "status"}',
+    "health": b'{"op": "health"}',
+    "quit": b'{"op": "quit"}',
+    "update": b'{"op":"update","settings":{"buf_dur":2.5,"axis":"win"}}',
+    "update_pyzmq": b'{"op": "update", "settings": {"buf_dur": 2.0}}',
+    "bare_update": b'{"buf_dur": 2.0, "header": "v1"}',
+    "shmem_name_null": b'{"op":"update","settings":{"shmem_name":null}}',
+    "sub_topic": b'{"op":"update","settings":{"sub":["tcp://127.0.0.1:5555"],"topic":"eeg"}}',
+    "sub_bind_many": b'{"sub_bind":["ipc:///run/ezshm/x","tcp://*:5556"],"topic":["a","b"],"log_level":"debug"}',
+    "buf_dur_negative": b'{"op":"update","settings":{"buf_dur":-1}}',
+    "buf_dur_nan": b'{"buf_dur": NaN}',
+    "buf_dur_inf": b'{"buf_dur": -Infinity, "axis": Infinity}',
+    "buf_dur_1e999": b'{"buf_dur": 1e999}',
+    "startup_same": b'{"shm_mode":"0600","max_buffer_bytes":1073741824,"rcvhwm":10000,"maxmsgsize":268435456,"control":"tcp://127.0.0.1:5560","events":null}',
+    "startup_change": b'{"rcvhwm": 5}',
+    "shm_mode_octal": b'{"shm_mode":"0o660"}',
+    "curve_pair": b'{"curve_server_cert":"/etc/ezshm/server.cert","curve_clients_dir":"*"}',
+    "curve_sub": b'{"sub_curve_serverkey":"rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7","sub_curve_client_cert":"/x"}',
+    "dup_key": b'{"buf_dur":1,"buf_dur":2}',
+    "dup_op": b'{"op":"get","op":"get"}',
+    "unknown_op": b'{"op":"reboot"}',
+    "get_extra": b'{"op":"get","verbose":true}',
+    "unknown_field": b'{"bufdur":1}',
+    "not_object": b'[1,2,3]',
+    "not_json": b'{"op":',
+    "nul_byte": b'{"op":"get"}\x00',
+    "u0000": b'{"axis":"a\\u0000b"}',
+    "bad_utf8_key": b'{"\xff\xfe":1}',
+    "bad_utf8_value": b'{"axis":"\xc3\x28"}',
+    "long_key": b'{"' + b"\xe2\x82\xac" * 200 + b'":1}',
+    "deep": b'{"a":' * 200 + b'1' + b'}' * 200,
+    "update_not_object": b'{"op":"update","settings":[]}',
+    "update_no_settings": b'{"op":"update"}',
+    "op_number": b'{"op":5}',
+    "big_int": b'{"max_buffer_bytes":9007199254740993,"rcvhwm":2147483648,"maxmsgsize":-1}',
+    "fraction": b'{"rcvhwm":1.5}',
+    "topic_array_33": b'{"topic":[' + b",".join(b'"t"' for _ in range(33)) + b']}',
+}
+for name, body in control.items():
+    write(os.path.join(HERE, "corpus", "control", name + ".json"), body)
+
+# ---- mirror_header: 8-byte prefix + header bytes [+ patches] -------------------------
+layout = json.load(open(os.path.join(FIX, "shm-header-layout.json")))
+
+
+def mirror_input(header, flags=0, param=0, patches=()):
+    out = struct.pack("<BBHi", flags, 0, len(header), param) + header
+    for pos, val in patches:
+        out += struct.pack("<HB", pos, val)
+    return out
+
+
+RING = 1 | 2                     # ring file of exactly the implied size (+ param)
+LATEST = lambda n: (n & 63) << 2
+mh = os.path.join(HERE, "corpus", "mirror_header")
+for lay, base in (("legacy", 0), ("v1", 8)):
+    g = layout["versions"][lay]["golden"]
+    before = bytes.fromhex(g["header_before_first_message_hex"])
+    after = bytes.fromhex(g["header_after_first_message_hex"])
+    assert len(before) == len(after) == layout["versions"][lay]["total_size"]
+    write(os.path.join(mh, f"{lay}_before.bin"), mirror_input(before, RING))
+    write(os.path.join(mh, f"{lay}_after.bin"), mirror_input(after, RING | LATEST(10)))
+    # the same with a ring one byte short, and with a raw 32000-byte ring
+    write(os.path.join(mh, f"{lay}_after_ring_short.bin"), mirror_input(after, RING, -1))
+    write(os.path.join(mh, f"{lay}_after_ring_raw.bin"), mirror_input(after, 1 | LATEST(63), 32000))
+    # no ring file at all
+    write(os.path.join(mh, f"{lay}_after_no_ring.bin"), mirror_input(after, 0))
+
+    def mutate(**fields):
+        h = bytearray(after)
+        offs = {"bvalid": 0, "dtype": 1, "ndim": 10, "shape0": 14, "shape1": 18,
+                "generation": 270, "wrap": 274, "key_len": 1306, "write_index": 1310}
+        fmts = {"bvalid": "<B", "dtype": "<c", "ndim": "<I", "shape0": "<I", "shape1": "<I",
+                "generation": "<I", "wrap": "<Q", "key_len": "<I", "write_index": "<Q"}
+        for k, v in fields.items():
+            struct.pack_into(fmts[k], h, base + offs[k], v)
+        return bytes(h)
+
+    muts = {
+        "bvalid2": mutate(bvalid=2),
+        "ndim0": mutate(ndim=0),
+        "ndim65": mutate(ndim=65),
+        "dtype_bad": mutate(dtype=b"x"),
+        "shape0_zero": mutate(shape0=0),
+        "shape_huge": mutate(shape0=0xFFFFFFFF, shape1=0xFFFFFFFF),
+        "key_len_big": mutate(key_len=1025),
+        "write_index_past": mutate(write_index=1001),
+        "write_index_full": mutate(write_index=1000, wrap=3),
+        "wrap_huge": mutate(wrap=0xFFFFFFFFFFFFFFFF, write_index=999),
+        "generation_5": mutate(generation=5),
+    }
+    for name, h in muts.items():
+        write(os.path.join(mh, f"{lay}_{name}.bin"), mirror_input(h, RING | LATEST(8)))
+    # header truncated by one byte; header with trailing bytes
+    write(os.path.join(mh, f"{lay}_truncated.bin"), mirror_input(after[:-1], RING))
+    write(os.path.join(mh, f"{lay}_trailing.bin"), mirror_input(after + b"\0" * 16, RING | LATEST(4)))
+    # the writer changes the header after attach: bvalid 0, new generation, a lap
+    write(os.path.join(mh, f"{lay}_writer_rebuild.bin"),
+          mirror_input(after, RING | LATEST(5), 0, [(base + 0, 0), (base + 270, 1)]))
+    write(os.path.join(mh, f"{lay}_writer_advance.bin"),
+          mirror_input(after, RING | LATEST(5), 0, [(base + 1310, 200), (base + 274, 1)]))
+    write(os.path.join(mh, f"{lay}_writer_shape.bin"),
+          mirror_input(after, RING | LATEST(5), 0, [(base + 18, 0xFF), (base + 15, 0x7F)]))
+write(os.path.join(mh, "empty_header.bin"), mirror_input(b"", 1, 100))
+write(os.path.join(mh, "v1_magic_only.bin"), mirror_input(b"SMZE\x01\x00\x00\x00", 1, 100))
+write(os.path.join(mh, "v1_version2.bin"),
+      mirror_input(b"SMZE\x02\x00\x00\x00" + bytes.fromhex(
+          layout["versions"]["legacy"]["golden"]["header_after_first_message_hex"]) + b"\0" * 16, RING))
+
+# ---- wire: the ezmsg-zmq fixtures not yet in corpus/wire ----------------------------
+def frames(*fs):
+    out = struct.pack("<I", len(fs))
+    for f in fs:
+        out += struct.pack("<I", len(f)) + f
+    return out
+
+
+wd = os.path.join(HERE, "corpus", "wire")
+zmq = os.path.join(FIX, "ezmsg-zmq")
+for name in ("c64_time_ch", "f64_ch_time", "f32_deprecated_axis", "f32_attrs_pickle_fallback"):
+    payload = open(os.path.join(zmq, name + ".json"), "rb").read()
+    write(os.path.join(wd, f"multipart_{name}.bin"), frames(b"pyref", payload))
+    single = open(os.path.join(zmq, name + ".singlepart.bin"), "rb").read()
+    write(os.path.join(wd, f"singlepart_{name}.bin"), frames(single))
+# native header cache: the same header twice with other numbers (second round = patches)
+hdr = (b'{"ts": 1795682068.25, "seq": 41, "obj": {"data": {"_type": "_ndarray", "dtype": "<i2", '
+       b'"shape": [2, 2]}, "dims": ["time", "ch"], "axes": {"time": {"unit": "s", "gain": 0.001, '
+       b'"offset": 2.05, "_type": "ezmsg.util.messages.axisarray:LinearAxis"}}, "key": ""}}')
+body = frames(b"t", hdr, b"\x01\x00\x02\x00\x03\x00\x04\x00")
+i = hdr.index(b"41")
+body += struct.pack("<HB", i, ord("9"))             # seq 41 -> 91 (cache hit)
+j = hdr.index(b"2.05")
+body += struct.pack("<HB", j, ord("-"))             # offset -.05 is not JSON
+write(os.path.join(wd, "native_cache_patch.bin"), body)
+write(os.path.join(wd, "native_u_labels.bin"), frames(b"t", (
+    b'{"data": {"dtype": "float32", "shape": [1, 2]}, "dims": ["time", "ch"], "axes": {"ch": '
+    b'{"data": {"_type": "_ndarray", "dtype": ">U2", "data": "AAAAQQAAAEIAAABDAAAAAA==", "shape": [2]}, '
+    b'"_type": "x:CoordinateAxis"}}}'), b"\0" * 8))
+print("ok")
