@@ -404,9 +404,11 @@ settings_validate(const settings_t *s, settings_error_t *err)
     if (*s->curve_clients_dir && !*s->curve_server_cert)
         return settings_fail(err, SETTINGS_ERR_OUT_OF_RANGE,
                              "curve_clients_dir needs curve_server_cert (the server's certificate)");
-    if (!*s->sub_curve_serverkey != !*s->sub_curve_client_cert)
+    /*  A client certificate alone is meaningless; a server key alone is fine: the daemon
+        then uses a throwaway client key (publishers without a ZAP handler accept any). */
+    if (*s->sub_curve_client_cert && !*s->sub_curve_serverkey)
         return settings_fail(err, SETTINGS_ERR_OUT_OF_RANGE,
-                             "sub_curve_serverkey and sub_curve_client_cert must be given together");
+                             "sub_curve_client_cert needs sub_curve_serverkey (the publisher's public key)");
     return SETTINGS_OK;
 }
 

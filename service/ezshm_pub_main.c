@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <czmq.h>
 #include <zmq.h>
 
 #define PUB_VERSION "0.1.0"
@@ -41,6 +42,7 @@ typedef struct {
     uint64_t change_after;
     change_t change;
     int sndhwm, linger, wait_sub_ms;
+    const char *curve_server_cert;   /* czmq certificate with secret key, or NULL */
     bool quiet;
 } options_t;
 
@@ -81,6 +83,8 @@ s_usage(FILE *out)
           "  --sndhwm N               ZMQ_SNDHWM (default libzmq's 1000)\n"
           "  --linger MS              ZMQ_LINGER at exit (default 1000)\n"
           "  --wait-sub MS            wait before sending (default 500 when binding, else 0)\n"
+          "  --curve-server-cert F    be a CURVE server with the certificate F (its _secret file,\n"
+          "                           e.g. from ezshm-ctl keygen); subscribers need its public key\n"
           "  --quiet                  no summary line\n"
           "  --help, --version\n", out);
 }
@@ -120,7 +124,7 @@ s_parse_args(int argc, char **argv, options_t *o)
 {
     enum { O_BIND = 256, O_CONNECT, O_TOPIC, O_FS, O_CHANNELS, O_CHUNK, O_DTYPE, O_FORMAT,
            O_PATTERN, O_RATE, O_COUNT, O_TDI, O_LABELS, O_KEY, O_SEQ, O_CHANGE_AFTER, O_CHANGE,
-           O_SNDHWM, O_LINGER, O_WAIT_SUB, O_QUIET, O_HELP, O_VERSION };
+           O_SNDHWM, O_LINGER, O_WAIT_SUB, O_CURVE, O_QUIET, O_HELP, O_VERSION };
     static const struct option longopts[] = {
         {"bind", required_argument, NULL, O_BIND}, {"connect", required_argument, NULL, O_CONNECT},
         {"topic", required_argument, NULL, O_TOPIC}, {"fs", required_argument, NULL, O_FS},
@@ -137,6 +141,7 @@ s_parse_args(int argc, char **argv, options_t *o)
         {"sndhwm", required_argument, NULL, O_SNDHWM},
         {"linger", required_argument, NULL, O_LINGER},
         {"wait-sub", required_argument, NULL, O_WAIT_SUB},
+        {"curve-server-cert", required_argument, NULL, O_CURVE},
         {"quiet", no_argument, NULL, O_QUIET}, {"help", no_argument, NULL, O_HELP},
         {"version", no_argument, NULL, O_VERSION}, {NULL, 0, NULL, 0}};
     bool rate_set = false;
@@ -248,6 +253,7 @@ s_parse_args(int argc, char **argv, options_t *o)
                 *field = (int) v;
                 break;
             }
+            case O_CURVE: o->curve_server_cert = optarg; break;
             case O_QUIET: o->quiet = true; break;
             case O_HELP: s_usage(stdout); return 1;
             case O_VERSION: puts("ezshm-pub " PUB_VERSION); return 1;
@@ -468,6 +474,25 @@ s_setup_signals(void)
     return 0;
 }
 
+/*  Makes the PUB socket a CURVE server: traffic encrypted, subscribers must know our public
+    key (ezshmd --sub-curve-serverkey). Without a ZAP handler any client key is accepted. */
+static int
+s_curve_server(void *sock, const char *path)
+{
+    zcert_t *cert = zcert_load(path);
+    if (!cert) {
+        fprintf(stderr, "ezshm-pub: cannot load CURVE certificate '%s'\n", path);
+        errno = EINVAL;
+        return -1;
+    }
+    int server = 1;
+    int rc = zmq_setsockopt(sock, ZMQ_CURVE_SERVER, &server, sizeof server);
+    if (!rc)
+        rc = zmq_setsockopt(sock, ZMQ_CURVE_SECRETKEY, zcert_secret_key(cert), 32);
+    zcert_destroy(&cert);
+    return rc;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -493,6 +518,8 @@ main(int argc, char **argv)
     rc = zmq_setsockopt(sock, ZMQ_LINGER, &o.linger, sizeof o.linger);
     if (!rc && o.sndhwm >= 0)
         rc = zmq_setsockopt(sock, ZMQ_SNDHWM, &o.sndhwm, sizeof o.sndhwm);
+    if (!rc && o.curve_server_cert)
+        rc = s_curve_server(sock, o.curve_server_cert);
     if (rc)
         fprintf(stderr, "ezshm-pub: cannot set socket options: %s\n", zmq_strerror(errno));
     else if ((rc = o.bind ? zmq_bind(sock, o.endpoint) : zmq_connect(sock, o.endpoint)))

@@ -340,7 +340,10 @@ Test(settings, validate_curve_pairs)
     strcpy(s.sub_curve_client_cert, "/c");
     cr_assert_eq(settings_validate(&s, &err), SETTINGS_ERR_OUT_OF_RANGE);
     cr_assert_str_eq(err.message,
-                     "sub_curve_serverkey and sub_curve_client_cert must be given together");
+                     "sub_curve_client_cert needs sub_curve_serverkey (the publisher's public key)");
+    settings_defaults(&s);
+    strcpy(s.sub_curve_serverkey, "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7");
+    cr_assert_eq(settings_validate(&s, &err), SETTINGS_OK, "a server key alone uses a throwaway client key");
 }
 
 static settings_t
