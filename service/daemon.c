@@ -35,7 +35,8 @@ struct daemon_t {
     cJSON            *applied;       /* collects lifecycle events during an update */
     double            started;
     bool              quit;
-    int               sighup_fd;     /* signalfd, -1 without reload */
+    int               signal_fd;     /* signalfd of SIGINT, SIGTERM, SIGHUP */
+    int               stop_signal;   /* the signal that ended the loop, 0 if none */
     daemon_reload_fn *reload;
     void             *reload_arg;
     char              errbuf[256];
@@ -104,8 +105,7 @@ s_on_sub(zloop_t *loop, zsock_t *reader, void *arg)
     daemon_t *self = arg;
     wire_frame_t frames[MAX_FRAMES];
     size_t nframes;
-    /*  A signal ends the batch after the current message (then zloop sees the flag). */
-    for (int i = 0; i < DRAIN_BATCH && !zsys_interrupted; i++) {
+    for (int i = 0; i < DRAIN_BATCH; i++) {
         int rc = subscriber_recv(self->sub, frames, MAX_FRAMES, &nframes);
         if (rc == 0)
             break;
@@ -226,32 +226,42 @@ s_quit(void *ctx)
     log_msg(SETTINGS_LOG_INFO, "quit requested over the control socket");
 }
 
-/*  ---- reload on SIGHUP ------------------------------------------------------------ */
+/*  ---- signals --------------------------------------------------------------------- */
+
+/*  The signals ezshmd handles, all read from one signalfd inside the loop. They must be
+    blocked in every thread: a signal delivered to one of ZeroMQ's I/O threads would otherwise
+    set a flag that the main thread, asleep in poll, never sees. */
+static void
+s_signal_set(sigset_t *set)
+{
+    sigemptyset(set);
+    sigaddset(set, SIGINT);
+    sigaddset(set, SIGTERM);
+    sigaddset(set, SIGHUP);
+}
 
 int
-daemon_block_sighup(void)
+daemon_block_signals(void)
 {
     sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGHUP);
+    s_signal_set(&set);
     return pthread_sigmask(SIG_BLOCK, &set, NULL) == 0 ? 0 : -1;
 }
 
 /*  Fresh settings as an update through the control server, so a reload obeys exactly the
     rules of a control request (validation, startup-only fields, lifecycle). */
-static int
-s_on_sighup(zloop_t *loop, zmq_pollitem_t *item, void *arg)
+static void
+s_reload(daemon_t *self)
 {
-    (void) loop;
-    daemon_t *self = arg;
-    struct signalfd_siginfo info;
-    if (read(item->fd, &info, sizeof info) != (ssize_t) sizeof info)
-        return 0;
+    if (!self->reload) {
+        log_msg(SETTINGS_LOG_WARNING, "SIGHUP ignored: no reload source");
+        return;
+    }
     settings_t fresh;
     char err[512] = "";
     if (self->reload(self->reload_arg, &fresh, err, sizeof err) != 0) {
         log_msg(SETTINGS_LOG_ERROR, "reload failed, settings unchanged: %s", err);
-        return 0;
+        return;
     }
     cJSON *fields = settings_to_json(&fresh);
     /*  Without a configured name the reload generated a new one (ezshm-<pid>-…): keep ours. */
@@ -269,24 +279,31 @@ s_on_sighup(zloop_t *loop, zmq_pollitem_t *item, void *arg)
                 error ? cJSON_GetStringValue(cJSON_GetObjectItem(error, "message")) : "out of memory");
     cJSON_Delete(reply);
     cJSON_Delete(fields);
+}
+
+/*  SIGHUP reloads; SIGINT/SIGTERM end the loop (returning -1) after the current batch. */
+static int
+s_on_signal(zloop_t *loop, zmq_pollitem_t *item, void *arg)
+{
+    (void) loop;
+    daemon_t *self = arg;
+    struct signalfd_siginfo info;
+    while (read(item->fd, &info, sizeof info) == (ssize_t) sizeof info) {
+        if (info.ssi_signo == SIGHUP)
+            s_reload(self);
+        else {
+            self->stop_signal = (int) info.ssi_signo;
+            return -1;
+        }
+    }
     return 0;
 }
 
 void
 daemon_set_reload(daemon_t *self, daemon_reload_fn *reload, void *arg)
 {
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGHUP);
-    self->sighup_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
-    if (self->sighup_fd < 0) {
-        log_msg(SETTINGS_LOG_WARNING, "SIGHUP reload unavailable (signalfd failed)");
-        return;
-    }
     self->reload = reload;
     self->reload_arg = arg;
-    zmq_pollitem_t item = {NULL, self->sighup_fd, ZMQ_POLLIN, 0};
-    zloop_poller(self->loop, &item, s_on_sighup, self);
 }
 
 /*  ---- lifecycle ------------------------------------------------------------------- */
@@ -300,7 +317,7 @@ daemon_new(const settings_t *settings, char *err, size_t errlen)
         return NULL;
     }
     self->settings = *settings;
-    self->sighup_fd = -1;
+    self->signal_fd = -1;
     self->started = counters_wall_time();
     log_set_level(settings->log_level);
 
@@ -333,7 +350,12 @@ daemon_new(const settings_t *settings, char *err, size_t errlen)
     control_callbacks_t callbacks = {s_apply, s_status, s_health, s_quit};
     self->control = control_server_new(&self->settings, &callbacks, self, err, errlen);
     self->loop = self->control ? zloop_new() : NULL;
-    if (!self->loop || zloop_reader(self->loop, subscriber_sock(self->sub), s_on_sub, self) != 0
+    sigset_t signals;
+    s_signal_set(&signals);
+    self->signal_fd = self->loop ? signalfd(-1, &signals, SFD_CLOEXEC | SFD_NONBLOCK) : -1;
+    zmq_pollitem_t signal_item = {NULL, self->signal_fd, ZMQ_POLLIN, 0};
+    if (!self->loop || self->signal_fd < 0 || zloop_reader(self->loop, subscriber_sock(self->sub), s_on_sub, self) != 0
+        || zloop_poller(self->loop, &signal_item, s_on_signal, self) != 0
         || control_server_attach(self->control, self->loop) != 0) {
         if (self->control && !*err)
             snprintf(err, errlen, "cannot set up the event loop");
@@ -354,10 +376,11 @@ daemon_new(const settings_t *settings, char *err, size_t errlen)
 int
 daemon_run(daemon_t *self)
 {
-    /*  zloop_start returns on SIGINT/SIGTERM (czmq's handler sets zsys_interrupted) or
-        when the control reader ends it after a quit request. */
+    /*  zloop_start returns when the signal poller (SIGINT/SIGTERM) or the control reader
+        (after a quit request) ends it. */
     zloop_start(self->loop);
-    log_msg(SETTINGS_LOG_INFO, "stopping (%s): unlinking segments", self->quit ? "quit request" : "signal");
+    log_msg(SETTINGS_LOG_INFO, "stopping (%s): unlinking segments",
+            self->quit ? "quit request" : strsignal(self->stop_signal));
     return 0;
 }
 
@@ -368,8 +391,8 @@ daemon_destroy(daemon_t **self_p)
         return;
     daemon_t *self = *self_p;
     zloop_destroy(&self->loop);
-    if (self->sighup_fd >= 0)
-        close(self->sighup_fd);
+    if (self->signal_fd >= 0)
+        close(self->signal_fd);
     /*  The writer first: its last events ("buffer cleanup", "meta cleanup", "close") still
         go out on the events socket, which lingers to deliver them. */
     ezshm_writer_destroy(&self->writer);

@@ -29,11 +29,13 @@ daemon_t *daemon_new(const settings_t *settings, char *err, size_t errlen);
     or returns -1 with one line in err. */
 typedef int (daemon_reload_fn)(void *arg, settings_t *out, char *err, size_t errlen);
 
-/*  Enables reload on SIGHUP. SIGHUP must be blocked in every thread before any ZeroMQ
-    context exists (daemon_block_sighup, first thing in main): it is read from a signalfd
-    inside the event loop, so it never interrupts a poll. */
+/*  Enables reload on SIGHUP (without it SIGHUP is logged and ignored). */
 void daemon_set_reload(daemon_t *self, daemon_reload_fn *reload, void *arg);
-int daemon_block_sighup(void);
+
+/*  Blocks SIGINT, SIGTERM and SIGHUP in the calling thread; call it first thing in main,
+    before any ZeroMQ context exists, so every thread inherits the mask. The daemon reads
+    them from a signalfd inside its loop: deterministic, whichever thread they hit. */
+int daemon_block_signals(void);
 
 /*  Runs until a signal or a quit request. Returns 0 on a clean stop. */
 int daemon_run(daemon_t *self);

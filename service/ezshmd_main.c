@@ -28,7 +28,7 @@ main(int argc, char **argv)
     char err[512] = "";
     settings_t settings;
     /*  Before any thread exists, so every thread inherits the mask (see daemon.h). */
-    daemon_block_sighup();
+    daemon_block_signals();
     int rc = config_load(argc, argv, NULL, &settings, err, sizeof err);
     if (rc == CONFIG_EXIT)
         return 0;
@@ -36,7 +36,7 @@ main(int argc, char **argv)
         fprintf(stderr, "ezshmd: %s\n", err);
         return 2;
     }
-    /*  czmq would print its own log lines and install its handler only lazily. */
+    /*  czmq would print its own log lines; its signal handlers never fire (blocked). */
     zsys_init();
     zsys_set_logstream(NULL);
     daemon_t *daemon = daemon_new(&settings, err, sizeof err);
