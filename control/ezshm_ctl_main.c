@@ -2,6 +2,7 @@
     Exit codes: 0 ok, 1 error reply (or unhealthy, or a local failure such as an
     unreadable certificate), 2 no answer, 64 usage. */
 #include "json_tolerant.h"
+#include "ezshm.h"
 #include "settings.h"
 
 #include <czmq.h>
@@ -43,6 +44,7 @@ s_usage(FILE *out)
             "  --json               print the raw JSON reply\n"
             "  --curve-client CERT  this client's certificate (CERT and CERT_secret)\n"
             "  --curve-server KEY   the daemon's public key: 40 Z85 characters or a cert file\n"
+            "  --help, --version\n"
             "exit: 0 ok, 1 error reply, unhealthy or local failure, 2 no answer, 64 usage\n",
             SETTINGS_DEFAULT_CONTROL);
 }
@@ -309,8 +311,11 @@ s_parse_options(int argc, char **argv, options_t *opt, int *exit_code)
     *exit_code = EXIT_USAGE;
     int i = 1;
     for (; i < argc && strncmp(argv[i], "--", 2) == 0; i++) {
-        if (strcmp(argv[i], "--help") == 0) {
-            s_usage(stdout);
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "--version") == 0) {
+            if (argv[i][2] == 'h')
+                s_usage(stdout);
+            else
+                printf("ezshm-ctl %s\n", EZSHM_VERSION);
             *exit_code = 0;
             return 0;
         }

@@ -4,7 +4,7 @@
     Run `ezshm-pub --help` for the flags; docs/wire-protocol.md describes the formats and
     the counter pattern.
 */
-#include "ezshm_dtype.h"
+#include "ezshm.h"
 #include "numpy_dtype.h"
 #include "rig_pattern.h"
 #include "wire.h"
@@ -19,7 +19,6 @@
 #include <czmq.h>
 #include <zmq.h>
 
-#define PUB_VERSION "0.1.0"
 
 typedef enum { FORMAT_NATIVE, FORMAT_EZMSG, FORMAT_EZMSG_SINGLE } format_t;
 typedef enum { CHANGE_NONE, CHANGE_SHAPE, CHANGE_DTYPE, CHANGE_AXIS } change_t;
@@ -178,6 +177,10 @@ s_parse_args(int argc, char **argv, options_t *o)
                 break;
             case O_DTYPE:
                 o->dtype = numpy_dtype_code(optarg);
+                if (optarg[0] == '>') {
+                    fprintf(stderr, "ezshm-pub: sends little-endian data only; drop the '>' of '%s'\n", optarg);
+                    return 2;
+                }
                 if (!o->dtype) {
                     fprintf(stderr, "ezshm-pub: unknown dtype '%s'\n", optarg);
                     return 2;
@@ -256,7 +259,7 @@ s_parse_args(int argc, char **argv, options_t *o)
             case O_CURVE: o->curve_server_cert = optarg; break;
             case O_QUIET: o->quiet = true; break;
             case O_HELP: s_usage(stdout); return 1;
-            case O_VERSION: puts("ezshm-pub " PUB_VERSION); return 1;
+            case O_VERSION: puts("ezshm-pub " EZSHM_VERSION); return 1;
             default: s_usage(stderr); return 2;
         }
     }

@@ -59,7 +59,10 @@ s_usage(FILE *out)
         "       ezshm-mirror [--wait SECONDS] --dump csv|raw --latest N NAME\n"
         "       ezshm-mirror [--wait SECONDS] --dump csv|raw --follow --frames N NAME\n"
         "       ezshm-mirror [--wait SECONDS] --watch [--refresh HZ] NAME\n"
+        "       ezshm-mirror --help | --version\n"
         "Attaches to the ezmsg-tools compatible shared-memory stream NAME (the long name).\n"
+        "  --wait S      wait up to S seconds for the stream to appear (default 0)\n"
+        "  --refresh HZ  redraws per second of --watch (default 5)\n"
         "exit: 0 ok, 1 error, 2 no such stream, 3 invalid header, 64 usage\n");
 }
 
@@ -224,7 +227,7 @@ main(int argc, char **argv)
     double wait = 0.0, refresh = 5.0;
     const char *dump = NULL;
     long long latest = -1, frames = -1;
-    bool follow = false, watch = false;
+    bool follow = false, watch = false, refresh_given = false;
     char *end;
     int opt;
     while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
@@ -235,19 +238,18 @@ main(int argc, char **argv)
         case 'n': frames = strtoll(optarg, &end, 10); if (*end || frames < 0) goto usage; break;
         case 'f': follow = true; break;
         case 'W': watch = true; break;
-        case 'r': refresh = strtod(optarg, &end); if (*end || !(refresh > 0)) goto usage; break;
+        case 'r': refresh = strtod(optarg, &end); refresh_given = true; if (*end || !(refresh > 0)) goto usage; break;
         case 'h': s_usage(stdout); return MIRROR_EXIT_OK;
         case 'V': printf("ezshm-mirror %s\n", EZSHM_VERSION); return MIRROR_EXIT_OK;
         default: goto usage;
         }
     }
-    if (optind != argc - 1 || (dump && !((latest >= 0) ^ (follow && frames >= 0)))
-        || (!dump && (latest >= 0 || follow || frames >= 0)) || (watch && dump))
+    if (optind != argc - 1 || (dump && (latest >= 0) == (follow || frames >= 0)) || (follow != (frames >= 0))
+        || (!dump && (latest >= 0 || follow)) || (watch && dump) || (refresh_given && !watch))
         goto usage;
 
     signal(SIGINT, s_on_signal);
     signal(SIGTERM, s_on_signal);
-    signal(SIGPIPE, SIG_IGN);
     ezshm_mirror_t *m = NULL;
     int rc = ezshm_mirror_new(argv[optind], &m);
     if (rc != EZSHM_OK) {
