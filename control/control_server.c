@@ -2,7 +2,9 @@
 #include "control_server.h"
 #include "json_tolerant.h"
 
+#include <math.h>
 #include <stdarg.h>
+#include <string.h>
 #include <sys/stat.h>
 
 #define EVENT_TOPIC "ezshm.event"
@@ -322,6 +324,30 @@ s_request(control_server_t *self, const cJSON *req, bool *quit)
     return s_error_reply(SETTINGS_ERR_UNKNOWN_OP, msg);
 }
 
+/*  cJSON 1.7.15 prints a number with "%1.15g" whenever that reads back within a relative
+    DBL_EPSILON, so 2^53 goes out as 9.00719925474099e+15 and 2.0000000000000004 as 2: a
+    "get" reply sent back as an update would then change (or be refused as changing) a
+    setting. Before printing, every finite number becomes raw text that reads back exactly
+    (json_format_number); on out of memory a node is left to cJSON. */
+static void
+s_exact_numbers(cJSON *node)
+{
+    for (; node; node = node->next) {
+        if (cJSON_IsNumber(node) && isfinite(node->valuedouble)) {
+            char text[40];
+            json_format_number(node->valuedouble, text, sizeof text);
+            char *raw = cJSON_malloc(strlen(text) + 1);
+            if (raw) {
+                memcpy(raw, text, strlen(text) + 1);
+                node->type = cJSON_Raw;
+                node->valuestring = raw;
+            }
+        }
+        else
+            s_exact_numbers(node->child);
+    }
+}
+
 /*  The reply to one received message (NULL only when out of memory). */
 static cJSON *
 s_dispatch(control_server_t *self, zmsg_t *msg, bool *quit)
@@ -350,6 +376,7 @@ control_server_handle(control_server_t *self)
     bool quit = false;
     cJSON *reply = s_dispatch(self, msg, &quit);
     zmsg_destroy(&msg);
+    s_exact_numbers(reply);
     char *text = reply ? cJSON_PrintUnformatted(reply) : NULL;
     cJSON_Delete(reply);
     /*  REP must answer before it can receive again; out of memory still gets a reply. */
@@ -395,6 +422,7 @@ control_server_publish_event(control_server_t *self, const char *event, const cJ
         if (strcmp(item->string, "event") != 0)
             cJSON_AddItemToObject(obj, item->string, cJSON_Duplicate(item, true));
     }
+    s_exact_numbers(obj);
     char *text = cJSON_PrintUnformatted(obj);
     cJSON_Delete(obj);
     int rc = text ? zstr_sendx(self->pub, EVENT_TOPIC, text, NULL) : -1;

@@ -7,7 +7,11 @@
                            bit 1: ring size = the size the header implies + delta
                                   (else: ring size = (u32) param % 16 MiB)
                            bits 2-7: n for ezshm_mirror_latest (0..63)
-        u8      reserved
+        u8      mode       bit 0: the patches make a NEW header file (unlink + create, as a
+                                  restarted writer does) instead of writing into the
+                                  mapped one, and nothing is read between attach and
+                                  that; bit 1: the header is first unlinked and read
+                                  once without it (the mirror sees it gone)
         u16 LE  L          header segment length (cut to what is left)
         i32 LE  param      ring size or delta
         L bytes            the header segment file
@@ -200,7 +204,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 8)
         return 0;
-    uint8_t flags = data[0];
+    uint8_t flags = data[0], mode = data[1];
     size_t hlen = (size_t) data[2] | (size_t) data[3] << 8;
     int32_t param = (int32_t) s_u32(data + 4);
     const uint8_t *rest = data + 8;
@@ -267,19 +271,35 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     CHECK(s_known_rc(rc) && rc != EZSHM_ERR_STALE);
     if (rc == EZSHM_OK)
         s_check_info(m);
-    s_read_latest(m, flags >> 2);
+    bool replace = mode & 1;
+    if (!replace)
+        s_read_latest(m, flags >> 2);
 
-    /*  4. a writer changes the header under the mapping; read again. */
+    /*  4. a writer changes the header (in place, or restarted: a new file) under the
+        mapping; read again. */
     const uint8_t *patch = rest + hlen;
     size_t npatch = (left - hlen) / 3;
     if (npatch && hlen) {
-        int fd = open(s_header_path, O_RDWR | O_CLOEXEC);
-        CHECK(fd >= 0);
-        for (size_t i = 0; i < npatch; i++, patch += 3) {
-            size_t at = ((size_t) patch[0] | (size_t) patch[1] << 8) % hlen;
-            CHECK(pwrite(fd, &patch[2], 1, (off_t) at) == 1);
+        if (mode & 2) {
+            unlink(s_header_path);
+            s_read_latest(m, flags >> 2);
         }
-        close(fd);
+        uint8_t *h = malloc(hlen);
+        CHECK(h != NULL);
+        memcpy(h, rest, hlen);
+        for (size_t i = 0; i < npatch; i++, patch += 3)
+            h[((size_t) patch[0] | (size_t) patch[1] << 8) % hlen] = patch[2];
+        if (replace || (mode & 2)) {
+            unlink(s_header_path);
+            s_write_file(s_header_path, h, hlen, hlen);
+        }
+        else {
+            int fd = open(s_header_path, O_RDWR | O_CLOEXEC);
+            CHECK(fd >= 0);
+            CHECK(pwrite(fd, h, hlen, 0) == (ssize_t) hlen);
+            close(fd);
+        }
+        free(h);
         s_read_latest(m, flags >> 2);
         s_read_latest(m, flags >> 2);
     }

@@ -66,8 +66,8 @@ for name, body in control.items():
 layout = json.load(open(os.path.join(FIX, "shm-header-layout.json")))
 
 
-def mirror_input(header, flags=0, param=0, patches=()):
-    out = struct.pack("<BBHi", flags, 0, len(header), param) + header
+def mirror_input(header, flags=0, param=0, patches=(), mode=0):
+    out = struct.pack("<BBHi", flags, mode, len(header), param) + header
     for pos, val in patches:
         out += struct.pack("<HB", pos, val)
     return out
@@ -122,6 +122,12 @@ for lay, base in (("legacy", 0), ("v1", 8)):
           mirror_input(after, RING | LATEST(5), 0, [(base + 0, 0), (base + 270, 1)]))
     write(os.path.join(mh, f"{lay}_writer_advance.bin"),
           mirror_input(after, RING | LATEST(5), 0, [(base + 1310, 200), (base + 274, 1)]))
+    # a restarted writer: the header file replaced (mode 1) / removed first (mode 2)
+    for mode, what in ((1, "restart"), (2, "removed")):
+        write(os.path.join(mh, f"{lay}_writer_{what}.bin"),
+              mirror_input(after, RING | LATEST(5), 0, [(base + 0, 0), (base + 270, 1)], mode))
+        write(os.path.join(mh, f"{lay}_writer_{what}_advance.bin"),
+              mirror_input(after, RING | LATEST(5), 0, [(base + 1310, 200), (base + 274, 1)], mode))
     write(os.path.join(mh, f"{lay}_writer_shape.bin"),
           mirror_input(after, RING | LATEST(5), 0, [(base + 18, 0xFF), (base + 15, 0x7F)]))
 write(os.path.join(mh, "empty_header.bin"), mirror_input(b"", 1, 100))
