@@ -3,8 +3,7 @@
 # every section runs once at tiny counts. It never asserts a timing; it asserts that every
 # run's frame-count check passed (frames landed == frames sent, for ezshmd also its own
 # status counters, no drop) and that every table was printed.
-# Env: EZSHM_BIN (ezshmd, ezshm-pub, ezshm-ctl and ezshm-bench; ezshm-bench is compiled here
-# from bench/ezshm_bench.c when the build does not have it yet), EZSHM_SOURCE_DIR.
+# Env: EZSHM_BIN (ezshmd, ezshm-pub, ezshm-ctl and ezshm-bench), EZSHM_SOURCE_DIR.
 set -u
 here="$(cd "$(dirname "$0")" && pwd)"
 src="${EZSHM_SOURCE_DIR:-$here/../..}"
@@ -15,16 +14,7 @@ trap 'rm -rf "$work"' EXIT
 for p in ezshmd ezshm-pub ezshm-ctl; do
     [ -x "$bin/$p" ] || { echo "VERDICT: FAIL ($bin/$p missing)"; exit 1; }
 done
-if [ ! -x "$bin/ezshm-bench" ]; then
-    # bench/ not in the build yet: a private bin folder with links and a fresh ezshm-bench.
-    mkdir -p "$work/bin"
-    for p in ezshmd ezshm-pub ezshm-ctl; do ln -s "$bin/$p" "$work/bin/$p"; done
-    if ! cc -std=c11 -O2 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -I"$src/shm" "$src/bench/ezshm_bench.c" \
-            $(ls "$src"/shm/*.c) -o "$work/bin/ezshm-bench" $(pkg-config --cflags --libs libzmq libsodium) -lm; then
-        echo "VERDICT: FAIL (could not build ezshm-bench)"; exit 1
-    fi
-    bin="$work/bin"
-fi
+[ -x "$bin/ezshm-bench" ] || { echo "VERDICT: FAIL ($bin/ezshm-bench not built)"; exit 1; }
 
 bash "$src/bench/run.sh" --smoke --bin "$bin" --raw "$work/raw.txt" >"$work/out.md" 2>"$work/err.txt"
 rc=$?

@@ -1,0 +1,821 @@
+/*  ezshm-bench — the measuring side of bench/run.sh (docs/benchmarks.md).
+
+    ezshm-bench ceiling  --bind E --frame-bytes FB --frames F --ring-frames L --count N [--warmup W]
+        [--pos-file P] The raw ceiling: a bare libzmq SUB that receives native 3-frame messages and memcpy's
+        frame 3 into a ring of L frames (wrap-around, like the writer). Timed from the first
+        timed message landed to the last landed: rate = (N - 1) / elapsed.
+    ezshm-bench watch    (--name S | --pos-file P --frame-bytes FB) --frames F --count N [--warmup W]
+        Attaches a mirror to ezshmd's stream (or maps the ceiling's --pos-file), waits for the W warm-up messages, then polls the
+        ring position (100 us sleeps, so it does not steal a core) and times the same way.
+    ezshm-bench latency  --mode raw|shm (--bind E | --name S --connect E) --count N --rate R
+                         [--channels C --frames F] [--change-at K]
+        Forks a PUB sender that timestamps every send (CLOCK_MONOTONIC) into a MAP_SHARED
+        array; the parent observes (raw: spins on zmq_msg_recv(DONTWAIT); shm: spins on the
+        ring position). --change-at K (shm only) sends channels + 1 from message K on and
+        reports the time to the first frame of the new generation (ring rebuild).
+    ezshm-bench send     --connect E --mode native|ezmsg --frames F --channels C --count N [--timeout S]
+        A fast sender: one message built once and sent N times (SNDHWM 0), after S seconds
+        (default 0.3) for the subscription to arrive. Isolates the receiver from the cost of
+        ezshm-pub's per-message encoding.
+    ezshm-bench mirror   --span-bytes B --runs R
+        ezshm_mirror_read() of B bytes vs memcpy() of the same ring bytes, alternating.
+
+    Every sub-command prints one line "key=value ..." with ok=1 when the frame counts matched,
+    ok=0 (and a reason) otherwise. Exit status 0 only when ok=1.
+*/
+#include "ezshm.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <math.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <zmq.h>
+
+static double
+s_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double) ts.tv_sec + (double) ts.tv_nsec * 1e-9;
+}
+
+static void
+s_sleep(double seconds)
+{
+    struct timespec ts = {(time_t) seconds, (long) ((seconds - (double) (time_t) seconds) * 1e9)};
+    while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
+        ;
+}
+
+static void
+s_sleep_until(double t)
+{
+    double now = s_now();
+    if (t > now)
+        s_sleep(t - now);
+}
+
+typedef struct {
+    const char *mode, *bind, *connect, *name, *pos_file;
+    uint64_t frame_bytes, frames, ring_frames, count, warmup, channels, change_at, span_bytes, runs;
+    double rate, timeout;
+} opts_t;
+
+static int
+s_parse(int argc, char **argv, opts_t *o)
+{
+    enum { O_MODE = 256, O_BIND, O_CONNECT, O_NAME, O_FB, O_FRAMES, O_RING, O_COUNT, O_WARMUP, O_CH,
+           O_CHANGE, O_SPAN, O_RUNS, O_RATE, O_TIMEOUT, O_POS };
+    static const struct option lo[] = {
+        {"mode", 1, NULL, O_MODE}, {"bind", 1, NULL, O_BIND}, {"connect", 1, NULL, O_CONNECT},
+        {"name", 1, NULL, O_NAME}, {"frame-bytes", 1, NULL, O_FB}, {"frames", 1, NULL, O_FRAMES},
+        {"ring-frames", 1, NULL, O_RING}, {"count", 1, NULL, O_COUNT}, {"warmup", 1, NULL, O_WARMUP},
+        {"channels", 1, NULL, O_CH}, {"change-at", 1, NULL, O_CHANGE}, {"span-bytes", 1, NULL, O_SPAN},
+        {"runs", 1, NULL, O_RUNS}, {"rate", 1, NULL, O_RATE}, {"timeout", 1, NULL, O_TIMEOUT}, {"pos-file", 1, NULL, O_POS},
+        {NULL, 0, NULL, 0}};
+    int c;
+    while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+        switch (c) {
+        case O_MODE: o->mode = optarg; break;
+        case O_BIND: o->bind = optarg; break;
+        case O_CONNECT: o->connect = optarg; break;
+        case O_NAME: o->name = optarg; break;
+        case O_FB: o->frame_bytes = strtoull(optarg, NULL, 10); break;
+        case O_FRAMES: o->frames = strtoull(optarg, NULL, 10); break;
+        case O_RING: o->ring_frames = strtoull(optarg, NULL, 10); break;
+        case O_COUNT: o->count = strtoull(optarg, NULL, 10); break;
+        case O_WARMUP: o->warmup = strtoull(optarg, NULL, 10); break;
+        case O_CH: o->channels = strtoull(optarg, NULL, 10); break;
+        case O_CHANGE: o->change_at = strtoull(optarg, NULL, 10); break;
+        case O_SPAN: o->span_bytes = strtoull(optarg, NULL, 10); break;
+        case O_RUNS: o->runs = strtoull(optarg, NULL, 10); break;
+        case O_RATE: o->rate = strtod(optarg, NULL); break;
+        case O_TIMEOUT: o->timeout = strtod(optarg, NULL); break;
+        case O_POS: o->pos_file = optarg; break;
+        default: return -1;
+        }
+    }
+    return 0;
+}
+
+static void
+s_fail_line(const char *what, const char *why)
+{
+    printf("bench=%s ok=0 reason=%s\n", what, why);
+    fflush(stdout);
+}
+
+/*  A shared position (frames landed) in a small file: the ceiling publishes it, watch polls
+    it exactly as it polls ezshmd's ring, so both are timed by the same observer. */
+static uint64_t *
+s_map_pos(const char *path, bool create)
+{
+    int fd = open(path, create ? O_RDWR | O_CREAT | O_TRUNC : O_RDONLY, 0600);
+    if (fd < 0)
+        return NULL;
+    if (create && ftruncate(fd, 4096) != 0) {
+        close(fd);
+        return NULL;
+    }
+    void *p = mmap(NULL, 4096, create ? PROT_READ | PROT_WRITE : PROT_READ, MAP_SHARED, fd, 0);
+    close(fd);
+    return p == MAP_FAILED ? NULL : p;
+}
+
+/*  ---- ceiling ------------------------------------------------------------------------ */
+
+static int
+s_ceiling(const opts_t *o)
+{
+    if (!o->bind || !o->frame_bytes || !o->frames || !o->ring_frames || o->count < 2) {
+        fprintf(stderr, "ceiling: needs --bind --frame-bytes --frames --ring-frames --count>=2\n");
+        return 2;
+    }
+    uint64_t fb = o->frame_bytes, L = o->ring_frames, payload = o->frames * fb;
+    uint8_t *ring = malloc(L * fb);
+    if (!ring)
+        return 1;
+    memset(ring, 0, L * fb);   /* fault the pages in, as posix_fallocate + first lap do */
+    uint64_t *shared_pos = o->pos_file ? s_map_pos(o->pos_file, true) : NULL;
+    if (o->pos_file && !shared_pos) {
+        fprintf(stderr, "ceiling: cannot map %s\n", o->pos_file);
+        return 1;
+    }
+    void *ctx = zmq_ctx_new();
+    void *sub = zmq_socket(ctx, ZMQ_SUB);
+    int zero = 0;
+    zmq_setsockopt(sub, ZMQ_RCVHWM, &zero, sizeof zero);
+    zmq_setsockopt(sub, ZMQ_LINGER, &zero, sizeof zero);
+    int timeout_ms = (int) ((o->timeout > 0 ? o->timeout : 20) * 1000);
+    zmq_setsockopt(sub, ZMQ_SUBSCRIBE, "", 0);
+    if (zmq_bind(sub, o->bind) != 0) {
+        fprintf(stderr, "ceiling: bind %s: %s\n", o->bind, zmq_strerror(errno));
+        return 1;
+    }
+    printf("ready\n");
+    fflush(stdout);
+    uint64_t total = o->warmup + o->count, got = 0, bad = 0, pos = 0;
+    double t0 = 0, t1 = 0;
+    zmq_msg_t part[4];
+    for (int i = 0; i < 4; i++)
+        zmq_msg_init(&part[i]);
+    while (got < total) {
+        int n = 0;
+        bool timed_out = false;
+        for (;;) {
+            zmq_msg_t *p = &part[n < 3 ? n : 3];
+            /*  Drain without blocking, wait in zmq_poll only when the queue is empty (what
+                ezshmd's zloop does too). */
+            if (zmq_msg_recv(p, sub, ZMQ_DONTWAIT) < 0) {
+                zmq_pollitem_t item = {sub, 0, ZMQ_POLLIN, 0};
+                if (errno != EAGAIN || zmq_poll(&item, 1, timeout_ms) <= 0) {
+                    timed_out = true;
+                    break;
+                }
+                continue;
+            }
+            n++;
+            if (!zmq_msg_more(p))
+                break;
+        }
+        if (timed_out)
+            break;
+        if (n != 3 || zmq_msg_size(&part[2]) != payload) {
+            bad++;
+            continue;
+        }
+        /*  Land the payload: memcpy into the ring with wrap-around. */
+        const uint8_t *src = zmq_msg_data(&part[2]);
+        uint64_t left = o->frames;
+        while (left) {
+            uint64_t slot = pos % L, run = L - slot < left ? L - slot : left;
+            memcpy(ring + slot * fb, src, run * fb);
+            src += run * fb;
+            left -= run;
+            pos += run;
+        }
+        got++;
+        if (shared_pos)
+            __atomic_store_n(shared_pos, pos, __ATOMIC_RELEASE);
+        if (got == o->warmup + 1)
+            t0 = s_now();
+        if (got == total)
+            t1 = s_now();
+    }
+    uint64_t landed = got > o->warmup ? got - o->warmup : 0;
+    int ok = landed == o->count && bad == 0;
+    double el = t1 - t0;
+    if (ok)
+        printf("bench=ceiling ok=1 landed=%llu expected=%llu bad=%llu elapsed=%.6f msg_per_s=%.1f MB_per_s=%.2f "
+               "checksum=%u\n",
+               (unsigned long long) landed, (unsigned long long) o->count, (unsigned long long) bad, el,
+               (double) (o->count - 1) / el, (double) (o->count - 1) * (double) payload / el / 1e6,
+               (unsigned) ring[(pos - 1) % L * fb]);
+    else
+        printf("bench=ceiling ok=0 reason=frames_lost landed=%llu expected=%llu bad=%llu\n",
+               (unsigned long long) landed, (unsigned long long) o->count, (unsigned long long) bad);
+    fflush(stdout);
+    for (int i = 0; i < 4; i++)
+        zmq_msg_close(&part[i]);
+    zmq_close(sub);
+    zmq_ctx_term(ctx);
+    free(ring);
+    return ok ? 0 : 1;
+}
+
+/*  ---- watch (ezshmd throughput) -------------------------------------------------------- */
+
+static int
+s_attach(ezshm_mirror_t *m, double deadline)
+{
+    while (s_now() < deadline) {
+        if (ezshm_mirror_attach(m) == EZSHM_OK)
+            return 0;
+        s_sleep(0.001);
+    }
+    return -1;
+}
+
+static const uint64_t *s_pos;
+
+static uint64_t
+s_written(const ezshm_mirror_t *m)
+{
+    return s_pos ? __atomic_load_n(s_pos, __ATOMIC_ACQUIRE) : ezshm_mirror_written(m);
+}
+
+static int
+s_watch(const opts_t *o)
+{
+    if ((!o->name && !o->pos_file) || !o->frames || o->count < 2) {
+        fprintf(stderr, "watch: needs --name or --pos-file, --frames, --count>=2\n");
+        return 2;
+    }
+    double timeout = o->timeout > 0 ? o->timeout : 20;
+    ezshm_mirror_t *m = NULL;
+    printf("ready\n");
+    fflush(stdout);
+    ezshm_stream_info_t info = {0};
+    if (o->pos_file) {
+        double dl = s_now() + timeout;
+        while (!(s_pos = s_map_pos(o->pos_file, false)) && s_now() < dl)
+            s_sleep(0.001);
+        if (!s_pos) {
+            s_fail_line("watch", "no_pos_file");
+            return 1;
+        }
+        info.frame_bytes = o->frame_bytes;
+    }
+    else {
+        if (ezshm_mirror_new(o->name, &m) != EZSHM_OK)
+            return 1;
+        if (s_attach(m, s_now() + timeout) != 0) {
+            s_fail_line("watch", "no_ring");
+            return 1;
+        }
+        ezshm_mirror_info(m, &info);
+    }
+    uint64_t base = o->warmup * o->frames, target = base + o->count * o->frames;
+    /*  The warm-up messages built the ring; wait until they all landed. */
+    double deadline = s_now() + timeout;
+    while (s_written(m) < base && s_now() < deadline)
+        s_sleep(0.0002);
+    uint64_t p = s_written(m);
+    if (p != base) {
+        printf("bench=watch ok=0 reason=warmup position=%llu expected=%llu\n", (unsigned long long) p,
+               (unsigned long long) base);
+        return 1;
+    }
+    double t0 = 0, t1 = 0, last_move = s_now();
+    uint64_t last = p;
+    for (;;) {
+        p = s_written(m);
+        double now = s_now();
+        if (p != last) {
+            if (last == base)
+                t0 = now;
+            last = p;
+            last_move = now;
+            if (p >= target) {
+                t1 = now;
+                break;
+            }
+        }
+        else if (now - last_move > (t0 ? 2.0 : timeout))
+            break;   /* nothing moves any more: frames were lost */
+        s_sleep(0.0001);
+    }
+    /*  Anything beyond the target would be an error too: give stragglers a moment. */
+    s_sleep(0.05);
+    p = s_written(m);
+    uint64_t landed = (p - base) / o->frames;
+    int ok = p == target && t1 > t0;
+    double el = t1 - t0;
+    if (ok)
+        printf("bench=watch ok=1 landed=%llu expected=%llu elapsed=%.6f msg_per_s=%.1f MB_per_s=%.2f\n",
+               (unsigned long long) landed, (unsigned long long) o->count, el, (double) (o->count - 1) / el,
+               (double) (o->count - 1) * (double) (o->frames * info.frame_bytes) / el / 1e6);
+    else
+        printf("bench=watch ok=0 reason=frames_lost position=%llu target=%llu landed=%llu expected=%llu\n",
+               (unsigned long long) p, (unsigned long long) target, (unsigned long long) landed,
+               (unsigned long long) o->count);
+    fflush(stdout);
+    if (m)
+        ezshm_mirror_destroy(&m);
+    return ok ? 0 : 1;
+}
+
+/*  ---- latency / rebuild ------------------------------------------------------------------ */
+
+typedef struct {
+    volatile int observer_ready;   /* observer saw a warm-up message */
+    volatile int sender_quiet;     /* sender stopped warming up, nothing in flight */
+    volatile int go;               /* observer took its base position */
+    volatile int sender_done;
+    double       t_send[];         /* CLOCK_MONOTONIC of each timed send */
+} shared_t;
+
+/*  Native header exactly like ezshm-pub's: only ts, seq and offset change from message to
+    message, so ezshmd's header cache recognises it. */
+static size_t
+s_header(char *buf, size_t size, uint64_t seq, uint64_t frames, uint64_t channels, double fs,
+         uint64_t first_frame)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    int n = snprintf(buf, size,
+                     "{\"ts\": %.6f, \"seq\": %llu, \"obj\": {\"data\": {\"_type\": \"_ndarray\", \"dtype\": "
+                     "\"float32\", \"shape\": [%llu, %llu]}, \"dims\": [\"time\", \"ch\"], \"axes\": {\"time\": "
+                     "{\"unit\": \"s\", \"gain\": %.17g, \"offset\": %.17g, \"_type\": "
+                     "\"ezmsg.util.messages.axisarray:LinearAxis\"}}, \"attrs\": {}, \"key\": \"\", \"_type\": "
+                     "\"ezmsg.util.messages.axisarray:AxisArray\"}}",
+                     (double) ts.tv_sec + ts.tv_nsec * 1e-9, (unsigned long long) seq, (unsigned long long) frames,
+                     (unsigned long long) channels, 1.0 / fs, (double) first_frame / fs);
+    return (size_t) n;
+}
+
+static int
+s_send3(void *sock, const char *hdr, size_t hlen, const void *data, size_t dlen)
+{
+    if (zmq_send(sock, "bench", 5, ZMQ_SNDMORE) < 0 || zmq_send(sock, hdr, hlen, ZMQ_SNDMORE) < 0
+        || zmq_send(sock, data, dlen, 0) < 0)
+        return -1;
+    return 0;
+}
+
+static void
+s_sender(const opts_t *o, shared_t *sh)
+{
+    void *ctx = zmq_ctx_new();
+    void *pub = zmq_socket(ctx, ZMQ_PUB);
+    int zero = 0, linger = 2000;
+    zmq_setsockopt(pub, ZMQ_SNDHWM, &zero, sizeof zero);
+    zmq_setsockopt(pub, ZMQ_LINGER, &linger, sizeof linger);
+    if (zmq_connect(pub, o->connect) != 0)
+        _exit(3);
+    uint64_t frames = o->frames, ch = o->channels;
+    size_t cap = frames * (ch + 1) * 4;
+    float *data = calloc(1, cap);
+    char hdr[1024];
+    double fs = 1000.0 * (double) frames;   /* 1 message per ms of signal: irrelevant here */
+    uint64_t seq = 0, first = 0;
+    /*  Warm up until the observer sees us (the slow-joiner gap eats the first messages). */
+    double deadline = s_now() + 10;
+    while (!sh->observer_ready && s_now() < deadline) {
+        size_t hl = s_header(hdr, sizeof hdr, seq++, frames, ch, fs, first);
+        s_send3(pub, hdr, hl, data, frames * ch * 4);
+        first += frames;
+        s_sleep(0.01);
+    }
+    s_sleep(0.1);
+    sh->sender_quiet = 1;
+    while (!sh->go)
+        s_sleep(0.0005);
+    double start = s_now() + 0.01;
+    for (uint64_t i = 0; i < o->count; i++) {
+        if (o->change_at && i == o->change_at)
+            ch++;
+        s_sleep_until(start + (double) i / o->rate);
+        uint64_t idx = i;
+        memcpy(data, &idx, sizeof idx);   /* the raw observer reads the index back */
+        size_t hl = s_header(hdr, sizeof hdr, seq++, frames, ch, fs, first);
+        sh->t_send[i] = s_now();
+        s_send3(pub, hdr, hl, data, frames * ch * 4);
+        first += frames;
+    }
+    sh->sender_done = 1;
+    zmq_close(pub);
+    zmq_ctx_term(ctx);
+    free(data);
+    _exit(0);
+}
+
+static int
+s_cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *) a, y = *(const double *) b;
+    return (x > y) - (x < y);
+}
+
+static double
+s_pct(const double *sorted, size_t n, double q)
+{
+    size_t i = (size_t) ceil(q * (double) n) - 1;
+    return sorted[i < n ? i : n - 1];
+}
+
+static int
+s_latency(const opts_t *o)
+{
+    bool raw = o->mode && strcmp(o->mode, "raw") == 0;
+    if (!o->count || o->rate <= 0 || !o->frames || !o->channels || !o->connect || (raw && !o->bind)
+        || (!raw && !o->name)) {
+        fprintf(stderr, "latency: needs --mode --count --rate --frames --channels --connect and --bind (raw) "
+                        "or --name (shm)\n");
+        return 2;
+    }
+    size_t shsize = sizeof(shared_t) + o->count * sizeof(double);
+    shared_t *sh = mmap(NULL, shsize, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (sh == MAP_FAILED)
+        return 1;
+    double *t_vis = calloc(o->count, sizeof(double));
+    double timeout = o->timeout > 0 ? o->timeout : 20;
+    void *ctx = NULL, *sub = NULL;
+    if (raw) {
+        /*  Bind before forking the sender so its connect finds us. */
+        ctx = zmq_ctx_new();
+        sub = zmq_socket(ctx, ZMQ_SUB);
+        int zero = 0;
+        zmq_setsockopt(sub, ZMQ_RCVHWM, &zero, sizeof zero);
+        zmq_setsockopt(sub, ZMQ_LINGER, &zero, sizeof zero);
+        zmq_setsockopt(sub, ZMQ_SUBSCRIBE, "", 0);
+        if (zmq_bind(sub, o->bind) != 0) {
+            fprintf(stderr, "latency: bind %s: %s\n", o->bind, zmq_strerror(errno));
+            return 1;
+        }
+    }
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        /*  libzmq contexts must not cross fork: the child never touches ctx. */
+        s_sender(o, sh);
+    }
+    uint64_t seen = 0, lost = 0, unobserved = 0;
+    double deadline = s_now() + timeout, t_new_gen = 0;
+    ezshm_mirror_t *m = NULL;
+    ezshm_segment_t hseg = {0};
+    const ezshm_meta_t *meta = NULL;
+    uint64_t base = 0, L = 0, F = o->frames;
+    uint32_t gen0 = 0;
+    if (raw) {
+        zmq_msg_t part;
+        zmq_msg_init(&part);
+        while (!sh->observer_ready && s_now() < deadline) {
+            if (zmq_msg_recv(&part, sub, ZMQ_DONTWAIT) >= 0)
+                sh->observer_ready = 1;
+            else
+                s_sleep(0.001);
+        }
+        while (!sh->sender_quiet && s_now() < deadline)
+            s_sleep(0.001);
+        while (zmq_msg_recv(&part, sub, ZMQ_DONTWAIT) >= 0)
+            ;
+        sh->go = 1;
+        int n = 0;
+        while (seen < o->count && s_now() < deadline) {
+            if (zmq_msg_recv(&part, sub, ZMQ_DONTWAIT) < 0)
+                continue;   /* spin (no sched_yield: it hands the CPU to any runnable task) */
+            n++;
+            if (zmq_msg_more(&part))
+                continue;
+            double now = s_now();
+            /*  Last frame of the message: land it and note the index. */
+            uint64_t idx;
+            if (n == 3 && zmq_msg_size(&part) >= sizeof idx) {
+                memcpy(&idx, zmq_msg_data(&part), sizeof idx);
+                if (idx < o->count && t_vis[idx] == 0) {
+                    t_vis[idx] = now;
+                    seen++;
+                }
+            }
+            n = 0;
+        }
+        zmq_msg_close(&part);
+    }
+    else {
+        ezshm_mirror_new(o->name, &m);
+        uint64_t p = 0;
+        while (s_now() < deadline) {
+            if (ezshm_mirror_attach(m) == EZSHM_OK && (p = ezshm_mirror_written(m)) > 0)
+                break;
+            s_sleep(0.001);
+        }
+        sh->observer_ready = 1;
+        while (!sh->sender_quiet && s_now() < deadline)
+            s_sleep(0.001);
+        s_sleep(0.05);
+        ezshm_stream_info_t info;
+        ezshm_mirror_info(m, &info);
+        L = info.n_frames;
+        gen0 = info.generation;
+        char hname[EZSHM_SHORT_NAME_SIZE];
+        ezshm_header_segment_name(o->name, hname);
+        ezshm_segment_open(&hseg, hname);
+        meta = ezshm_header_meta(hseg.addr, info.layout);
+        base = ezshm_mirror_written(m);
+        sh->go = 1;
+        uint64_t last = base;
+        while (seen < o->count && s_now() < deadline) {
+            if (o->change_at && seen >= o->change_at) {
+                /*  Rebuild: the first frame of the new generation, read off the header. */
+                uint64_t wi, wc;
+                if (ezshm_header_valid(meta) && ezshm_header_generation(meta) != gen0
+                    && ezshm_header_position(meta, &wi, &wc) && (wi || wc)) {
+                    t_new_gen = s_now();
+                    seen++;
+                    break;
+                }
+                continue;
+            }
+            if (o->change_at && ezshm_header_generation(meta) != gen0) {
+                /*  The rebuild overtook us: the last old-shape messages landed but were
+                    overwritten by the rebuild before this observer (preempted) saw them. They
+                    are not lost frames (run.sh checks ezshmd's counters); they get no latency. */
+                unobserved += o->change_at - seen;
+                seen = o->change_at;
+                continue;
+            }
+            uint64_t q = ezshm_mirror_written(m);
+            if (q == last || q < last)
+                continue;   /* spin: a mirror polling as fast as it can (no sched_yield, as raw) */
+            double now = s_now();
+            uint64_t k = (q - base) / F;
+            for (; seen < k && seen < o->count; seen++)
+                t_vis[seen] = now;
+            last = q;
+        }
+        (void) L;
+    }
+    int status = 0;
+    while (!sh->sender_done && s_now() < deadline + 5)
+        s_sleep(0.001);
+    waitpid(pid, &status, 0);
+    if (raw) {
+        zmq_close(sub);
+        zmq_ctx_term(ctx);
+    }
+    /*  Latencies of every timed message seen. */
+    uint64_t n_normal = o->change_at ? o->change_at : o->count;
+    double *lat = malloc(o->count * sizeof(double));
+    size_t nl = 0;
+    for (uint64_t i = 0; i < n_normal; i++) {
+        if (t_vis[i] == 0 && i >= n_normal - unobserved)
+            continue;
+        if (t_vis[i] > 0)
+            lat[nl++] = (t_vis[i] - sh->t_send[i]) * 1e6;
+        else
+            lost++;
+    }
+    int ok = lost == 0 && nl > 0 && (!o->change_at || t_new_gen > 0);
+    if (!ok) {
+        printf("bench=latency mode=%s ok=0 reason=frames_lost seen=%llu expected=%llu lost=%llu rebuild_seen=%d\n",
+               raw ? "raw" : "shm", (unsigned long long) seen, (unsigned long long) o->count,
+               (unsigned long long) lost, t_new_gen > 0);
+        return 1;
+    }
+    qsort(lat, nl, sizeof(double), s_cmp_double);
+    printf("bench=latency mode=%s ok=1 n=%zu unobserved=%llu p50_us=%.2f p99_us=%.2f max_us=%.2f", raw ? "raw" : "shm", nl,
+           (unsigned long long) unobserved, s_pct(lat, nl, 0.50), s_pct(lat, nl, 0.99), lat[nl - 1]);
+    if (o->change_at)
+        printf(" rebuild_us=%.2f", (t_new_gen - sh->t_send[o->change_at]) * 1e6);
+    printf("\n");
+    fflush(stdout);
+    free(lat);
+    free(t_vis);
+    if (m)
+        ezshm_mirror_destroy(&m);
+    ezshm_segment_close(&hseg);
+    munmap(sh, shsize);
+    return 0;
+}
+
+/*  ---- send: a fast sender ---------------------------------------------------------------- */
+
+static const char s_b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+static char *
+s_base64(const uint8_t *in, size_t n, size_t *out_len)
+{
+    size_t len = (n + 2) / 3 * 4;
+    char *out = malloc(len + 1), *p = out;
+    size_t i = 0;
+    for (; i + 2 < n; i += 3) {
+        uint32_t v = (uint32_t) in[i] << 16 | (uint32_t) in[i + 1] << 8 | in[i + 2];
+        *p++ = s_b64[v >> 18];
+        *p++ = s_b64[(v >> 12) & 63];
+        *p++ = s_b64[(v >> 6) & 63];
+        *p++ = s_b64[v & 63];
+    }
+    if (i < n) {
+        uint32_t v = (uint32_t) in[i] << 16 | (i + 1 < n ? (uint32_t) in[i + 1] << 8 : 0);
+        *p++ = s_b64[v >> 18];
+        *p++ = s_b64[(v >> 12) & 63];
+        *p++ = i + 1 < n ? s_b64[(v >> 6) & 63] : '=';
+        *p++ = '=';
+    }
+    *p = '\0';
+    *out_len = len;
+    return out;
+}
+
+/*  Sends --count messages of --frames x --channels float32 as fast as ZeroMQ takes them.
+    The message is built once (same header, same data every time): what it measures is the
+    receiver, not the sender's encoder. --mode native (3 frames) or ezmsg (2 frames, base64). */
+static int
+s_send(const opts_t *o)
+{
+    if (!o->connect || !o->frames || !o->channels || !o->count) {
+        fprintf(stderr, "send: needs --connect --frames --channels --count\n");
+        return 2;
+    }
+    bool json = o->mode && strcmp(o->mode, "ezmsg") == 0;
+    size_t dlen = o->frames * o->channels * 4;
+    float *data = malloc(dlen);
+    for (size_t i = 0; i < o->frames * o->channels; i++)
+        data[i] = (float) (i % 1000);
+    char hdr[1024];
+    size_t hl = s_header(hdr, sizeof hdr, 0, o->frames, o->channels, 1000.0, 0);
+    char *doc = NULL;
+    size_t doclen = 0;
+    if (json) {
+        /*  ezmsg-zmq multipart: the same JSON with the base64 "data" string in the ndarray. */
+        size_t blen;
+        char *b64 = s_base64((const uint8_t *) data, dlen, &blen);
+        const char *mark = "\"shape\": [";
+        char *at = strstr(hdr, mark);
+        size_t pre = (size_t) (at - hdr);
+        doc = malloc(hl + blen + 32);
+        memcpy(doc, hdr, pre);
+        doclen = pre;
+        doclen += (size_t) sprintf(doc + doclen, "\"data\": \"%s\", ", b64);
+        memcpy(doc + doclen, hdr + pre, hl - pre);
+        doclen += hl - pre;
+        free(b64);
+    }
+    void *ctx = zmq_ctx_new();
+    void *pub = zmq_socket(ctx, ZMQ_PUB);
+    int zero = 0, linger = -1;
+    zmq_setsockopt(pub, ZMQ_SNDHWM, &zero, sizeof zero);
+    zmq_setsockopt(pub, ZMQ_LINGER, &linger, sizeof linger);
+    if (zmq_connect(pub, o->connect) != 0) {
+        fprintf(stderr, "send: connect %s: %s\n", o->connect, zmq_strerror(errno));
+        return 1;
+    }
+    s_sleep(o->timeout > 0 ? o->timeout : 0.3);   /* slow-joiner: let the subscription arrive */
+    double t0 = s_now();
+    for (uint64_t i = 0; i < o->count; i++) {
+        int rc = json ? (zmq_send(pub, "bench", 5, ZMQ_SNDMORE) < 0 || zmq_send(pub, doc, doclen, 0) < 0)
+                      : s_send3(pub, hdr, hl, data, dlen);
+        if (rc) {
+            fprintf(stderr, "send: %s\n", zmq_strerror(errno));
+            return 1;
+        }
+    }
+    double t1 = s_now();
+    fprintf(stderr, "ezshm-bench send: %llu messages in %.3f s (%.0f msg/s)\n", (unsigned long long) o->count,
+            t1 - t0, (double) o->count / (t1 - t0));
+    zmq_close(pub);
+    zmq_ctx_term(ctx);
+    free(data);
+    free(doc);
+    return 0;
+}
+
+/*  ---- mirror read bandwidth ---------------------------------------------------------------- */
+
+static int
+s_mirror(const opts_t *o)
+{
+    uint64_t span = o->span_bytes ? o->span_bytes : 1 << 20, runs = o->runs ? o->runs : 5;
+    const uint64_t ch = 256, fb = ch * 4;   /* float32 x 256: 1 KiB frames */
+    uint64_t span_frames = span / fb, L = span_frames * 4 + 1;   /* +1: never rest at write_index 0 */
+    char name[64];
+    snprintf(name, sizeof name, "ezshm-bench-mirror-%d", (int) getpid());
+    ezshm_writer_options_t wo;
+    ezshm_writer_options_init(&wo);
+    wo.max_ring_bytes = L * fb + 1;
+    ezshm_writer_t *w;
+    if (ezshm_writer_new(name, &wo, &w) != EZSHM_OK) {
+        s_fail_line("mirror", "writer");
+        return 1;
+    }
+    uint64_t shape[1] = {ch};
+    ezshm_ring_spec_t spec = {.dtype = 'f', .srate = 1000, .n_frames = L, .frame_ndim = 1, .frame_shape = shape,
+                              .key = "", .key_len = 0};
+    if (ezshm_writer_configure(w, &spec) != EZSHM_OK) {
+        s_fail_line("mirror", "configure");
+        return 1;
+    }
+    uint8_t *src = malloc(span), *dst = malloc(span);
+    for (uint64_t i = 0; i < span; i++)
+        src[i] = (uint8_t) i;
+    memset(dst, 0, span);
+    ezshm_writer_write(w, src, span_frames);   /* the mirror needs a non-empty ring to attach */
+    ezshm_mirror_t *m;
+    ezshm_mirror_new(name, &m);
+    if (ezshm_mirror_attach(m) != EZSHM_OK) {
+        s_fail_line("mirror", "attach");
+        return 1;
+    }
+    ezshm_segment_t rseg;
+    if (ezshm_segment_open(&rseg, ezshm_writer_ring_segment(w)) != EZSHM_OK) {
+        s_fail_line("mirror", "ring_open");
+        return 1;
+    }
+    uint64_t junk, lost;
+    ezshm_mirror_read(m, dst, span_frames, &junk, &lost);   /* catch up */
+    uint64_t pos = span_frames;
+    double *a = calloc(runs, sizeof(double)), *b = calloc(runs, sizeof(double));
+    int ok = 1;
+    /*  The first 3 rounds touch every page of the ring through both mappings (minor faults)
+        and are not reported. */
+    const uint64_t warm = 3;
+    for (uint64_t rr = 0; rr < runs + warm; rr++) {
+        uint64_t r = rr < warm ? 0 : rr - warm;
+        /*  A: mirror_read of a fresh span. */
+        ezshm_writer_write(w, src, span_frames);
+        uint64_t got = 0;
+        double t0 = s_now();
+        ezshm_mirror_read(m, dst, span_frames, &got, &lost);
+        double t1 = s_now();
+        if (got != span_frames || lost)
+            ok = 0;
+        a[r] = (double) span / (t1 - t0) / 1e9;
+        pos += span_frames;
+        /*  B: memcpy of the same ring bytes (written again, so the cache state matches). */
+        ezshm_writer_write(w, src, span_frames);
+        uint64_t from_b = pos % L;
+        pos += span_frames;
+        t0 = s_now();
+        if (from_b + span_frames <= L)
+            memcpy(dst, (const uint8_t *) rseg.addr + from_b * fb, span);
+        else {
+            uint64_t first = (L - from_b) * fb;
+            memcpy(dst, (const uint8_t *) rseg.addr + from_b * fb, first);
+            memcpy(dst + first, rseg.addr, span - first);
+        }
+        t1 = s_now();
+        b[r] = (double) span / (t1 - t0) / 1e9;
+        /*  Consume B's span without timing so the next A reads fresh frames. */
+        ezshm_mirror_read(m, dst, span_frames, &got, &lost);
+    }
+    for (uint64_t r = 0; r < runs; r++)
+        printf("bench=mirror ok=%d span_bytes=%llu run=%llu mirror_GBps=%.3f memcpy_GBps=%.3f ratio=%.3f\n", ok,
+               (unsigned long long) span, (unsigned long long) r, a[r], b[r], a[r] / b[r]);
+    fflush(stdout);
+    ezshm_segment_close(&rseg);
+    ezshm_mirror_destroy(&m);
+    ezshm_writer_destroy(&w);
+    free(src);
+    free(dst);
+    free(a);
+    free(b);
+    return ok ? 0 : 1;
+}
+
+int
+main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fprintf(stderr, "usage: ezshm-bench ceiling|watch|latency|mirror [options] (see the source header)\n");
+        return 2;
+    }
+    opts_t o = {0};
+    const char *cmd = argv[1];
+    if (s_parse(argc - 1, argv + 1, &o) != 0)
+        return 2;
+    signal(SIGPIPE, SIG_IGN);
+    if (strcmp(cmd, "ceiling") == 0)
+        return s_ceiling(&o);
+    if (strcmp(cmd, "watch") == 0)
+        return s_watch(&o);
+    if (strcmp(cmd, "latency") == 0)
+        return s_latency(&o);
+    if (strcmp(cmd, "send") == 0)
+        return s_send(&o);
+    if (strcmp(cmd, "mirror") == 0)
+        return s_mirror(&o);
+    fprintf(stderr, "ezshm-bench: unknown command '%s'\n", cmd);
+    return 2;
+}

@@ -1,0 +1,413 @@
+#!/usr/bin/env bash
+# bench/run.sh — ezshm's benchmark suite against the raw ceiling (docs/benchmarks.md).
+#
+#   bench/run.sh [--quick] [--smoke] [--runs N] [--only LIST] [--bin DIR] [--raw FILE]
+#
+#   --quick      5 runs, shorter runs, rig load 5 s (default: 5 runs, full counts, rig 30 s)
+#   --smoke      CI: one run of everything at tiny counts (~ seconds); checks, never timings
+#   --runs N     runs per figure (>= 5 for published numbers)
+#   --only LIST  comma list of sections: throughput,latency,rebuild,rig,mirror,syscalls
+#   --bin DIR    where ezshmd, ezshm-pub, ezshm-ctl, ezshm-bench are (default: $EZSHM_BIN,
+#                else build-bench/bin, else build/bin)
+#   --raw FILE   also keep every raw result line in FILE
+#
+# Prints markdown tables: median [min–max] of the runs, and every comparison as the median of
+# per-run ratios, the two sides measured alternately (A B A B) in the same run so background
+# load cancels. Exit status 1 when any frame-count check failed (a lost frame is a failure,
+# never a speed); the last line is "CHECKS: PASS (n runs)" or "CHECKS: FAIL (...)".
+set -u
+here="$(cd "$(dirname "$0")" && pwd)"
+root="$(cd "$here/.." && pwd)"
+
+cmdline="$0 $*"
+runs=5 quick=0 smoke=0 only="throughput,latency,rebuild,rig,mirror,syscalls" bin="${EZSHM_BIN:-}" rawout=""
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --quick) quick=1 ;;
+        --smoke) smoke=1 ;;
+        --runs) runs="$2"; shift ;;
+        --only) only="$2"; shift ;;
+        --bin) bin="$2"; shift ;;
+        --raw) rawout="$2"; shift ;;
+        -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+        *) echo "run.sh: unknown option $1" >&2; exit 64 ;;
+    esac
+    shift
+done
+if [ -z "$bin" ]; then
+    for d in "$root/build-bench/bin" "$root/build/bin"; do
+        [ -x "$d/ezshm-bench" ] && { bin="$d"; break; }
+    done
+fi
+for p in ezshmd ezshm-pub ezshm-ctl ezshm-bench; do
+    [ -x "$bin/$p" ] || { echo "run.sh: $bin/$p not found (build with add_subdirectory(bench), or --bin)" >&2; exit 2; }
+done
+[ "$smoke" = 1 ] && runs=1
+has() { case ",$only," in *",$1,"*) return 0 ;; *) return 1 ;; esac; }
+
+work="$(mktemp -d /tmp/ezshm-bench-XXXXXX)"
+export EZSHM_SHM_DIR="$(mktemp -d /dev/shm/ezshm-bench-XXXXXX)"
+results="$work/results.txt"
+: >"$results"
+pids=()
+cleanup() {
+    for p in "${pids[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null; done
+    rm -rf "$work" "$EZSHM_SHM_DIR"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+seq_id=0
+endpoint() {   # transport -> a fresh endpoint
+    seq_id=$((seq_id + 1))
+    if [ "$1" = ipc ]; then echo "ipc://$work/ep$seq_id"
+    else echo "tcp://127.0.0.1:$((20000 + (RANDOM * 7 + seq_id) % 30000))"; fi
+}
+record() { echo "$*" >>"$results"; }
+
+# Starts ezshmd bound to $1 with stream $2 and buf_dur $3; sets dpid and dctl.
+start_ezshmd() {
+    dctl="ipc://$work/ctl$seq_id"
+    "$bin/ezshmd" --sub-bind "$1" --shmem-name "$2" --buf-dur "$3" --rcvhwm 0 --control "$dctl" \
+        --log-level error >>"$work/ezshmd.log" 2>&1 &
+    dpid=$!; pids+=("$dpid")
+    for _ in $(seq 100); do
+        "$bin/ezshm-ctl" --endpoint "$dctl" --timeout 0.2 health >/dev/null 2>&1; [ $? -ne 2 ] && return 0
+        sleep 0.05
+    done
+    echo "run.sh: ezshmd did not come up" >&2; return 1
+}
+stop_ezshmd() { kill "$dpid" 2>/dev/null; wait "$dpid" 2>/dev/null; }
+ctl_counters() {   # frames dropped received
+    "$bin/ezshm-ctl" --endpoint "$dctl" --json status 2>/dev/null | python3 -c '
+import json, sys
+try:
+    c = json.load(sys.stdin)["status"]["counters"]; print(int(c["frames"]), int(c["dropped"]), int(c["received"]))
+except Exception:
+    print("-1 -1 -1")'
+}
+
+# send SENDER FORMAT ENDPOINT FRAMES CHANNELS COUNT
+send() {
+    if [ "$1" = pub ]; then
+        "$bin/ezshm-pub" --connect "$3" --fs 1000 --chunk "$4" --channels "$5" --rate 0 --count "$6" \
+            --sndhwm 0 --wait-sub 300 --linger 10000 --quiet --pattern counter --format "$2"
+    else
+        "$bin/ezshm-bench" send --connect "$3" --mode "$2" --frames "$4" --channels "$5" --count "$6" 2>/dev/null
+    fi
+}
+
+# ---- 1. ingest throughput --------------------------------------------------------------------
+# size label, frames, channels; counts per (sender, format) scaled by $scale.
+sizes=("2KiB 64 8" "32KiB 64 128" "1MiB 1000 256")
+count_for() {   # label sender format
+    local n
+    case "$1/$2/$3" in
+        2KiB/pub/native) n=100000 ;;  2KiB/pub/ezmsg) n=50000 ;;
+        2KiB/fast/native) n=300000 ;; 2KiB/fast/ezmsg) n=200000 ;;
+        32KiB/pub/native) n=20000 ;;  32KiB/pub/ezmsg) n=5000 ;;
+        32KiB/fast/native) n=50000 ;; 32KiB/fast/ezmsg) n=20000 ;;
+        1MiB/pub/native) n=1000 ;;    1MiB/pub/ezmsg) n=200 ;;
+        1MiB/fast/native) n=2000 ;;   1MiB/fast/ezmsg) n=400 ;;
+    esac
+    if [ "$smoke" = 1 ]; then n=$((n / 100)); [ "$n" -lt 20 ] && n=20
+    elif [ "$quick" = 1 ]; then n=$((n / 2)); fi
+    echo "$n"
+}
+BUF_DUR=10   # ring = 10 s at fs 1000: 2KiB 320 KB, 32KiB 5 MB, 1MiB 10 MB (ceiling: the same bytes)
+
+tp_ceiling() {   # label frames channels transport sender rep
+    local ep n out cout; ep="$(endpoint "$4")"; n="$(count_for "$1" "$5" native)"
+    rm -f "$work/pos"
+    "$bin/ezshm-bench" ceiling --bind "$ep" --frame-bytes $(($3 * 4)) --frames "$2" \
+        --ring-frames $((BUF_DUR * 1000)) --count "$n" --warmup 1 --timeout 30 --pos-file "$work/pos" >"$work/c.out" &
+    local cp=$!; pids+=("$cp")
+    while ! grep -q ready "$work/c.out" 2>/dev/null; do sleep 0.01; done
+    # The same observer as for ezshmd times it: polls the landed position every 100 us.
+    "$bin/ezshm-bench" watch --pos-file "$work/pos" --frame-bytes $(($3 * 4)) --frames "$2" --count "$n" \
+        --warmup 1 --timeout 30 >"$work/w.out" &
+    local wp=$!; pids+=("$wp")
+    send "$5" native "$ep" "$2" "$3" 1 && send "$5" native "$ep" "$2" "$3" "$n"
+    wait "$cp"; wait "$wp"
+    cout="$(grep '^bench=' "$work/c.out")"
+    out="$(grep '^bench=' "$work/w.out")"
+    # ok only when the ceiling itself counted every message too.
+    case "$cout" in *ok=1*) ;; *) out="${out/ok=1/ok=0 reason=ceiling_count}" ;; esac
+    record "section=tp size=$1 tr=$4 sender=$5 rx=ceiling rep=$6 n=$n ${out/bench=watch/bench=ceiling} self_msg_per_s=$(sed -n 's/.*msg_per_s=\([0-9.]*\).*/\1/p' <<<"$cout")"
+}
+
+tp_ezshmd() {   # label frames channels transport sender rep format
+    local ep n out name; ep="$(endpoint "$4")"; n="$(count_for "$1" "$5" "$7")"; name="bench-$$-$seq_id"
+    start_ezshmd "$ep" "$name" "$BUF_DUR" || return
+    "$bin/ezshm-bench" watch --name "$name" --frames "$2" --count "$n" --warmup 1 --timeout 30 >"$work/w.out" &
+    local wp=$!; pids+=("$wp")
+    send "$5" "$7" "$ep" "$2" "$3" 1 && send "$5" "$7" "$ep" "$2" "$3" "$n"
+    wait "$wp"
+    out="$(grep '^bench=' "$work/w.out")"
+    read -r frames dropped received <<<"$(ctl_counters)"
+    # The daemon's own counters must agree: every frame sent (warm-up included) written, no drop.
+    if [ "$frames" != "$(( (n + 1) * $2 ))" ] || [ "$dropped" != 0 ]; then
+        out="${out/ok=1/ok=0 reason=ctl_counters}"
+    fi
+    record "section=tp size=$1 tr=$4 sender=$5 rx=$7 rep=$6 n=$n ctl_frames=$frames ctl_dropped=$dropped $out"
+    stop_ezshmd
+}
+
+# --smoke: one size, one transport, the fast sender (a few seconds in all).
+transports="ipc tcp"; senders="pub fast"
+if [ "$smoke" = 1 ]; then sizes=("2KiB 64 8"); transports="ipc"; senders="fast"; fi
+if has throughput; then
+    for s in "${sizes[@]}"; do
+        set -- $s
+        for tr in $transports; do
+            for snd in $senders; do
+                for rep in $(seq "$runs"); do   # A B C A B C ...
+                    tp_ceiling "$1" "$2" "$3" "$tr" "$snd" "$rep"
+                    tp_ezshmd "$1" "$2" "$3" "$tr" "$snd" "$rep" native
+                    tp_ezshmd "$1" "$2" "$3" "$tr" "$snd" "$rep" ezmsg
+                done
+            done
+        done
+    done
+fi
+
+# ---- 2. latency and 5. rebuild -----------------------------------------------------------------
+lat_count=3000; [ "$quick" = 1 ] && lat_count=1500; [ "$smoke" = 1 ] && lat_count=100
+if has latency; then
+    for tr in $transports; do
+        for rep in $(seq "$runs"); do
+            ep="$(endpoint "$tr")"
+            out="$("$bin/ezshm-bench" latency --mode raw --bind "$ep" --connect "$ep" --count "$lat_count" \
+                   --rate 1000 --frames 64 --channels 8 --timeout 30)"
+            record "section=lat tr=$tr rx=raw rep=$rep $out"
+            ep="$(endpoint "$tr")"; name="bench-$$-$seq_id"
+            start_ezshmd "$ep" "$name" 1 || continue
+            out="$("$bin/ezshm-bench" latency --mode shm --name "$name" --connect "$ep" --count "$lat_count" \
+                   --rate 1000 --frames 64 --channels 8 --timeout 30)"
+            record "section=lat tr=$tr rx=shm rep=$rep $out"
+            stop_ezshmd
+        done
+    done
+fi
+if has rebuild; then
+    reb_count=400; [ "$smoke" = 1 ] && reb_count=100
+    bds="1 10"; [ "$smoke" = 1 ] && bds=1
+    for bd in $bds; do   # ring 64000 frames (2 MB) / 640000 frames (20 MB) of 64x8 float32
+        for rep in $(seq "$runs"); do
+            ep="$(endpoint ipc)"; name="bench-$$-$seq_id"
+            start_ezshmd "$ep" "$name" "$bd" || continue
+            out="$("$bin/ezshm-bench" latency --mode shm --name "$name" --connect "$ep" --count "$reb_count" \
+                   --change-at $((reb_count / 2)) --rate 1000 --frames 64 --channels 8 --timeout 30)"
+            record "section=rebuild buf_dur=$bd rep=$rep $out"
+            stop_ezshmd
+        done
+    done
+fi
+
+# ---- 3. rig load CPU ------------------------------------------------------------------------
+rig_secs=30; [ "$quick" = 1 ] && rig_secs=5; [ "$smoke" = 1 ] && rig_secs=1
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+if has rig; then
+    hz="$(getconf CLK_TCK)"
+    msgs=$(( (rig_secs + 2) * 1000 ))
+    rig_pub() {   # endpoint
+        "$bin/ezshm-pub" --connect "$1" --fs 30000 --channels 256 --dtype int16 --chunk 30 --count "$msgs" \
+            --sndhwm 0 --wait-sub 300 --quiet --pattern counter &
+        pp=$!; pids+=("$pp")
+    }
+    cpu_window() {   # pid -> CPU % of one core over rig_secs, after wait-sub + 1 s of warm-up
+        sleep 1.3
+        local c0 t0 c1 t1
+        c0="$(cpu_ticks "$1")"; t0="$(date +%s.%N)"
+        sleep "$rig_secs"
+        c1="$(cpu_ticks "$1")"; t1="$(date +%s.%N)"
+        awk -v a="$c0" -v b="$c1" -v t0="$t0" -v t1="$t1" -v hz="$hz" 'BEGIN{printf "%.3f", (b-a)/hz/(t1-t0)*100}'
+    }
+    for rep in $(seq "$runs"); do   # ceiling, ezshmd, ceiling, ezshmd ...
+        # The raw ceiling under the same load: what libzmq alone costs at 1000 msg/s.
+        ep="$(endpoint ipc)"
+        "$bin/ezshm-bench" ceiling --bind "$ep" --frame-bytes 512 --frames 30 --ring-frames 300000 \
+            --count "$msgs" --timeout 30 >"$work/c.out" &
+        cp=$!; pids+=("$cp")
+        while ! grep -q ready "$work/c.out" 2>/dev/null; do sleep 0.01; done
+        rig_pub "$ep"
+        cpu="$(cpu_window "$cp")"
+        wait "$pp"; wait "$cp"
+        ok=0; grep -q 'ok=1' "$work/c.out" && ok=1
+        record "section=rig rx=ceiling rep=$rep bench=rig ok=$ok cpu_pct=$cpu secs=$rig_secs"
+
+        ep="$(endpoint ipc)"; name="bench-$$-$seq_id"
+        start_ezshmd "$ep" "$name" 10 || continue
+        rig_pub "$ep"
+        cpu="$(cpu_window "$dpid")"
+        wait "$pp"; sleep 0.2
+        read -r frames dropped received <<<"$(ctl_counters)"
+        ok=1; [ "$frames" = "$((msgs * 30))" ] && [ "$dropped" = 0 ] || ok=0
+        record "section=rig rx=ezshmd rep=$rep bench=rig ok=$ok cpu_pct=$cpu frames=$frames expected=$((msgs * 30)) dropped=$dropped secs=$rig_secs"
+        stop_ezshmd
+    done
+fi
+
+# ---- 4. mirror read bandwidth ------------------------------------------------------------------
+if has mirror; then
+    spans="1048576 16777216"; [ "$smoke" = 1 ] && spans=1048576
+    for span in $spans; do
+        "$bin/ezshm-bench" mirror --span-bytes "$span" --runs "$runs" | while read -r line; do
+            record "section=mirror $line"
+        done
+    done
+fi
+
+# ---- syscalls per message (strace -c on ezshmd; not a timing) ------------------------------------
+if has syscalls && command -v strace >/dev/null && [ "$smoke" = 0 ]; then
+    for fmt in native ezmsg; do
+        ep="$(endpoint ipc)"; name="bench-$$-$seq_id"; n=20000
+        start_ezshmd "$ep" "$name" 10 || continue
+        send fast "$fmt" "$ep" 64 8 1
+        strace -c -f -p "$dpid" -o "$work/strace.txt" 2>/dev/null & sp=$!
+        sleep 0.5
+        send fast "$fmt" "$ep" 64 8 "$n"
+        sleep 0.5
+        kill -INT "$sp"; wait "$sp" 2>/dev/null
+        calls="$(awk '$NF=="total"{print $(NF-1)=="" ? 0 : $(NF-2)}' "$work/strace.txt")"
+        [ -z "$calls" ] && calls="$(awk '/total/{print $3}' "$work/strace.txt")"
+        top="$(awk 'NR>2 && $1 ~ /^[0-9.]+$/ && $NF!="total" {print $NF":"$4}' "$work/strace.txt" | head -6 | tr '\n' ' ')"
+        record "section=sys fmt=$fmt n=$n bench=sys ok=1 calls=$calls per_msg=$(awk -v c="$calls" -v n="$n" 'BEGIN{printf "%.3f", c/n}') top=${top// /,}"
+        stop_ezshmd
+    done
+fi
+
+[ -n "$rawout" ] && cp "$results" "$rawout"
+# ---- tables ------------------------------------------------------------------------------------
+python3 - "$results" "$runs" "$quick" "$smoke" "$cmdline" <<'PY'
+import re, statistics, subprocess, sys
+path, runs, quick, smoke = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "1", sys.argv[4] == "1"
+rows = []
+for line in open(path):
+    d = dict(kv.split("=", 1) for kv in line.split() if "=" in kv)
+    rows.append(d)
+
+def cpu_model():
+    for l in open("/proc/cpuinfo"):
+        if l.startswith("model name"):
+            return l.split(":", 1)[1].strip()
+    return "?"
+
+def f(v, fmt):
+    return format(v, fmt)
+
+def mmm(vals, fmt=".0f"):
+    if not vals:
+        return "—"
+    return f"{f(statistics.median(vals), fmt)} [{f(min(vals), fmt)}–{f(max(vals), fmt)}]"
+
+def ratio(a, b, fmt=".2f"):
+    r = [x / y for x, y in zip(a, b) if y]
+    return mmm(r, fmt) if r else "—"
+
+fails = [r for r in rows if r.get("ok") != "1"]
+nproc = subprocess.run(["nproc"], capture_output=True, text=True).stdout.strip()
+load = open("/proc/loadavg").read().split()[:3]
+print(f"# ezshm benchmarks\n")
+print(f"- machine: {nproc} CPUs, {cpu_model()}; load average at the end {' '.join(load)}")
+print(f"- command: `{sys.argv[5].strip()}` ({runs} runs per figure; median [min–max])\n")
+
+def sel(**kw):
+    return [r for r in rows if all(r.get(k) == v for k, v in kw.items())]
+
+def vals(rs, key):
+    return [float(r[key]) for r in rs if r.get("ok") == "1" and key in r]
+
+def paired(section, key, a_kw, b_kw, rep_key="rep"):
+    a = {r[rep_key]: float(r[key]) for r in sel(section=section, **a_kw) if r.get("ok") == "1"}
+    b = {r[rep_key]: float(r[key]) for r in sel(section=section, **b_kw) if r.get("ok") == "1"}
+    common = sorted(set(a) & set(b))
+    return [a[k] for k in common], [b[k] for k in common]
+
+if sel(section="tp"):
+    print("## 1. Ingest throughput (messages/s; MB/s of payload)\n")
+    print("Sender `pub` = `ezshm-pub --rate 0 --pattern counter` (encodes every message), `fast` = "
+          "`ezshm-bench send` (one pre-built message resent). Ratio = ezshmd / ceiling of the same rep.\n")
+    print("| payload | transport | sender | ceiling msg/s | ezshmd native msg/s | native / ceiling | ezshmd JSON (ezmsg) msg/s | JSON / ceiling | ceiling MB/s | native MB/s | JSON MB/s |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    for size in ["2KiB", "32KiB", "1MiB"]:
+        for tr in ["ipc", "tcp"]:
+            for snd in ["pub", "fast"]:
+                c = sel(section="tp", size=size, tr=tr, sender=snd, rx="ceiling")
+                if not c:
+                    continue
+                n = sel(section="tp", size=size, tr=tr, sender=snd, rx="native")
+                j = sel(section="tp", size=size, tr=tr, sender=snd, rx="ezmsg")
+                ca, na = paired("tp", "msg_per_s", dict(size=size, tr=tr, sender=snd, rx="ceiling"),
+                                dict(size=size, tr=tr, sender=snd, rx="native"))
+                cb, ja = paired("tp", "msg_per_s", dict(size=size, tr=tr, sender=snd, rx="ceiling"),
+                                dict(size=size, tr=tr, sender=snd, rx="ezmsg"))
+                print(f"| {size} | {tr} | {snd} | {mmm(vals(c,'msg_per_s'))} | {mmm(vals(n,'msg_per_s'))} | "
+                      f"{ratio(na, ca)} | {mmm(vals(j,'msg_per_s'))} | {ratio(ja, cb)} | "
+                      f"{mmm(vals(c,'MB_per_s'))} | {mmm(vals(n,'MB_per_s'))} | {mmm(vals(j,'MB_per_s'))} |")
+    print()
+
+if sel(section="lat"):
+    print("## 2. Latency, sender → frame visible (µs), 1000 msg/s of 64×8 float32\n")
+    print("| transport | raw libzmq p50 | ezshmd→mirror p50 | Δp50 | raw p99 | ezshmd p99 | Δp99 | raw max | ezshmd max |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    for tr in ["ipc", "tcp"]:
+        if not sel(section="lat", tr=tr):
+            continue
+        r50, s50 = paired("lat", "p50_us", dict(tr=tr, rx="raw"), dict(tr=tr, rx="shm"))
+        r99, s99 = paired("lat", "p99_us", dict(tr=tr, rx="raw"), dict(tr=tr, rx="shm"))
+        rmx, smx = paired("lat", "max_us", dict(tr=tr, rx="raw"), dict(tr=tr, rx="shm"))
+        print(f"| {tr} | {mmm(r50,'.1f')} | {mmm(s50,'.1f')} | {mmm([b-a for a,b in zip(r50,s50)],'.1f')} | "
+              f"{mmm(r99,'.1f')} | {mmm(s99,'.1f')} | {mmm([b-a for a,b in zip(r99,s99)],'.1f')} | "
+              f"{mmm(rmx,'.0f')} | {mmm(smx,'.0f')} |")
+    print()
+
+if sel(section="rebuild"):
+    print("## 5. Ring rebuild: shape change → first frame of the new generation visible (µs)\n")
+    print("| ring (64×8 float32) | rebuild | normal message p50 (same run) | rebuild / normal |")
+    print("| --- | --- | --- | --- |")
+    for bd, label in [("1", "64 000 frames, 2 MB"), ("10", "640 000 frames, 20 MB")]:
+        if not sel(section="rebuild", buf_dur=bd):
+            continue
+        rs = [r for r in sel(section="rebuild", buf_dur=bd) if r.get("ok") == "1"]
+        rb = [float(r["rebuild_us"]) for r in rs]
+        p50 = [float(r["p50_us"]) for r in rs]
+        print(f"| {label} | {mmm(rb,'.0f')} | {mmm(p50,'.1f')} | {ratio(rb, p50, '.0f')} |")
+    print()
+
+if sel(section="rig"):
+    print("## 3. Rig load: 30 kHz × 256 ch int16, 30-frame chunks (1000 msg/s, 15 MB/s)\n")
+    rs = sel(section="rig")
+    c, e = paired("rig", "cpu_pct", dict(rx="ceiling"), dict(rx="ezshmd"))
+    print(f"| CPU % of one core ({rs[0].get('secs')} s windows) | raw ceiling (libzmq SUB + memcpy) | ezshmd | ezshmd / ceiling |")
+    print("| --- | --- | --- | --- |")
+    print(f"| median [min–max] | {mmm(vals(sel(section='rig', rx='ceiling'),'cpu_pct'),'.2f')} | "
+          f"{mmm(vals(sel(section='rig', rx='ezshmd'),'cpu_pct'),'.2f')} | {ratio(e, c)} |\n")
+
+if sel(section="mirror"):
+    print("## 4. Mirror read bandwidth (GB/s)\n")
+    print("| span | ezshm_mirror_read | memcpy of the same bytes | mirror / memcpy |")
+    print("| --- | --- | --- | --- |")
+    for span in ["1048576", "16777216"]:
+        if not sel(section="mirror", span_bytes=span):
+            continue
+        rs = [r for r in sel(section="mirror", span_bytes=span) if r.get("ok") == "1"]
+        a = [float(r["mirror_GBps"]) for r in rs]; b = [float(r["memcpy_GBps"]) for r in rs]
+        print(f"| {int(span) >> 20} MiB | {mmm(a,'.2f')} | {mmm(b,'.2f')} | {ratio(a, b)} |")
+    print()
+
+if sel(section="sys"):
+    print("## Syscalls of ezshmd per message (strace -c -f, 20 000 messages of 64×8 float32, fast sender)\n")
+    print("| format | syscalls / message | top (name:calls) |\n| --- | --- | --- |")
+    for r in sel(section="sys"):
+        print(f"| {r['fmt']} | {r['per_msg']} | {r.get('top','').strip(',')} |")
+    print()
+
+if fails:
+    print("## Failed checks\n")
+    for r in fails:
+        print("- " + " ".join(f"{k}={v}" for k, v in r.items()))
+    print(f"\nCHECKS: FAIL ({len(fails)} of {len(rows)} runs lost frames or failed)")
+    sys.exit(1)
+print(f"CHECKS: PASS ({len(rows)} runs, every frame sent landed)")
+PY
