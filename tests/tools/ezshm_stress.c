@@ -4,7 +4,9 @@
                             [--seconds S | --count N] [--hold S] [--layout legacy|v1]
         frame i holds E elements all equal to i (uint32 or float64); chunk sizes cycle.
         --count N writes N frames then stops; --hold S keeps the segments S seconds after.
-    ezshm-stress read NAME [--seconds S] [--wait S] [--min-frames N]
+    ezshm-stress read NAME [--seconds S] [--wait S] [--min-frames N] [--keep]
+        --keep: a ring being rebuilt (not ready) is waited for, not taken as the end;
+        integer counters of any item size are checked modulo their range (ezshm-pub counter).
         reads with ezshm_mirror_read, verifies every returned frame: all elements equal,
         value == previous + 1 + lost. Exits 1 on any corrupt/duplicated/misplaced frame.
 */
@@ -102,7 +104,7 @@ s_write(const char *name, uint64_t ring, const char *chunks_arg, uint64_t elems,
 }
 
 static int
-s_read(const char *name, double seconds, double wait, uint64_t min_frames)
+s_read(const char *name, double seconds, double wait, uint64_t min_frames, bool keep)
 {
     ezshm_mirror_t *m = NULL;
     if (ezshm_mirror_new(name, &m) != EZSHM_OK)
@@ -140,6 +142,10 @@ s_read(const char *name, double seconds, double wait, uint64_t min_frames)
             continue;
         }
         if (rc != EZSHM_OK) {
+            if ((rc == EZSHM_ERR_NOENT || rc == EZSHM_ERR_NOTREADY) && keep) {
+                usleep(1000);   /* a ring being rebuilt: wait for it */
+                continue;
+            }
             if (rc == EZSHM_ERR_NOENT || rc == EZSHM_ERR_NOTREADY)
                 break;   /* writer finished */
             fprintf(stderr, "ezshm-stress read: %s\n", ezshm_strerror(rc));
@@ -162,8 +168,8 @@ s_read(const char *name, double seconds, double wait, uint64_t min_frames)
                     x = (uint64_t) d;
                 }
                 else {
-                    uint32_t u;
-                    memcpy(&u, p, 4);
+                    uint64_t u = 0;   /* little-endian integer of itemsize bytes */
+                    memcpy(&u, p, info.itemsize);
                     x = u;
                 }
                 if (e == 0)
@@ -175,8 +181,8 @@ s_read(const char *name, double seconds, double wait, uint64_t min_frames)
             }
             if (have_last) {
                 uint64_t want = last + 1 + (f == 0 ? pending_lost : 0);
-                if (info.dtype != 'd')
-                    want &= 0xFFFFFFFFu;
+                if (info.dtype != 'd' && info.itemsize < 8)
+                    want &= (UINT64_C(1) << (8 * info.itemsize)) - 1;
                 if (v != want && errors++ < 10)
                     fprintf(stderr, "DISCONTINUITY: got %" PRIu64 ", want %" PRIu64 " (last %" PRIu64 ", lost %" PRIu64 ", frame %" PRIu64 " of %" PRIu64 ")\n",
                             v, want, last, pending_lost, f, got);
@@ -214,12 +220,13 @@ main(int argc, char **argv)
         {"seconds", required_argument, NULL, 's'}, {"count", required_argument, NULL, 'n'},
         {"hold", required_argument, NULL, 'h'},    {"layout", required_argument, NULL, 'l'},
         {"wait", required_argument, NULL, 'w'},    {"min-frames", required_argument, NULL, 'm'},
-        {NULL, 0, NULL, 0}};
+        {"keep", no_argument, NULL, 'k'},          {NULL, 0, NULL, 0}};
     uint64_t ring = 256, elems = 3, min_frames = 0;
     const char *chunks = "64,37";
     char dtype = 'I';
     double seconds = 5.0, hold = 0.0, wait = 5.0;
     long long count = -1;
+    bool keep = false;
     ezshm_layout_t layout = EZSHM_LAYOUT_LEGACY;
     optind = 3;
     int opt;
@@ -235,6 +242,7 @@ main(int argc, char **argv)
         case 'l': if (ezshm_layout_parse(optarg, &layout) != EZSHM_OK) goto usage; break;
         case 'w': wait = atof(optarg); break;
         case 'm': min_frames = strtoull(optarg, NULL, 10); break;
+        case 'k': keep = true; break;
         default: goto usage;
         }
     }
@@ -243,7 +251,7 @@ main(int argc, char **argv)
     if (!strcmp(mode, "write"))
         return s_write(name, ring, chunks, elems ? elems : 1, dtype, seconds, count, hold, layout);
     if (!strcmp(mode, "read"))
-        return s_read(name, seconds, wait, min_frames);
+        return s_read(name, seconds, wait, min_frames, keep);
 usage:
     fprintf(stderr, "usage: ezshm-stress write|read NAME [options] (see source)\n");
     return 64;
