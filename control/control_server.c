@@ -263,6 +263,7 @@ s_op_status(control_server_t *self, const cJSON *req, bool *quit)
     (void) req;
     (void) quit;
     cJSON *reply = s_ok_reply();
+    cJSON_AddItemToObject(reply, "settings", settings_to_json(&self->settings));
     cJSON *status = cJSON_AddObjectToObject(reply, "status");
     if (status)
         self->cb.status(self->ctx, status);

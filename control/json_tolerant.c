@@ -276,6 +276,8 @@ json_format_number(double v, char *buf, size_t buflen)
         snprintf(buf, buflen, "NaN");
     else if (isinf(v))
         snprintf(buf, buflen, v > 0 ? "Infinity" : "-Infinity");
+    else if (v == floor(v) && fabs(v) < 9007199254740992.0)
+        snprintf(buf, buflen, "%.0f", v);   /* integers as integers: counters, shapes, bytes */
     else {
         /*  Shortest %g precision that reads back as the same double, like Python repr. */
         for (int prec = 1; prec <= 17; prec++) {
