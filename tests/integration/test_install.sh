@@ -45,6 +45,10 @@ int main(void)
 }
 C
 flags=$(PKG_CONFIG_PATH="$libdir" pkg-config --cflags --libs ezshm)
+# A sanitizer build installs an instrumented library: its consumer must link the runtime too.
+if ldd "${libdir%/pkgconfig}/libezshm.so" | grep -q libasan; then
+    flags="$flags -fsanitize=address,undefined"
+fi
 check "a consumer compiles against the installed headers and ezshm.pc" \
     'cc -std=c11 -Wall -Werror "$work/consumer.c" -o "$work/consumer" $flags -Wl,-rpath,"${libdir%/pkgconfig}"'
 check "the consumer writes and reads a ring through the installed library" \
