@@ -149,29 +149,15 @@ class Results:
 import re  # noqa: E402
 import struct  # noqa: E402
 
-SOURCE_DIR = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 GEN_NONE = 0xFFFFFFFF
 
 
 def helper_tool(name):
-    """Path of a tests/tools helper (ezshm-test-sub, ezshm-test-flood): EZSHM_BIN/name when
-    the build has it, else compiled here from tests/tools/name.c against libzmq (cached per
-    source mtime in a private temp dir)."""
+    """Path of a tests/tools helper (ezshm-test-sub, ezshm-test-flood, ezshm-test-replay),
+    built by CMake into EZSHM_BIN."""
     built = os.path.join(BIN, name)
-    if os.access(built, os.X_OK):
-        return built
-    src = os.path.join(SOURCE_DIR, "tests", "tools", name + ".c")
-    cache = os.path.join(tempfile.gettempdir(), f"ezshm-test-tools-{os.getuid()}")
-    os.makedirs(cache, exist_ok=True)
-    out = os.path.join(cache, f"{name}-{int(os.stat(src).st_mtime)}")
-    if not os.access(out, os.X_OK):
-        flags = subprocess.run(["pkg-config", "--cflags", "--libs", "libzmq"], capture_output=True,
-                               text=True, check=True).stdout.split()
-        tmp = out + f".{os.getpid()}"
-        subprocess.run(["cc", "-std=c11", "-O2", "-D_POSIX_C_SOURCE=200809L", "-D_DEFAULT_SOURCE", src, "-o", tmp,
-                        *flags], check=True)
-        os.replace(tmp, out)
-    return out
+    assert os.access(built, os.X_OK), f"{built} is not built"
+    return built
 
 
 def get_status(session, endpoint):
