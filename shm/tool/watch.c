@@ -118,7 +118,8 @@ s_line(const watch_t *w, const char *name)
     printf("%s gen=%u dtype=%c frames/s=%.1f MB/s=%.3f lost=%llu", name, w->info.generation,
            w->info.dtype, w->fps, w->mbps, (unsigned long long) w->lost_window);
     for (uint64_t ch = 0; ch < w->per_frame && ch < 8 && w->have_frame; ch++)
-        printf(" ch%llu=%.5g", (unsigned long long) ch, w->channels[ch].values[w->channels[ch].count - 1]);
+        printf(" ch%llu=%.5g", (unsigned long long) ch,
+               w->channels[ch].count ? w->channels[ch].values[w->channels[ch].count - 1] : NAN);
     printf("\n");
     fflush(stdout);
 }
@@ -150,10 +151,10 @@ mirror_watch(ezshm_mirror_t *m, double refresh_hz)
         w.lost_total += lost;
         if (got) {
             const uint8_t *last = w.buf + (got - 1) * w.info.frame_bytes;
-            w.have_frame = true;
             if (mirror_now() >= next) {
                 for (uint64_t ch = 0; ch < w.per_frame; ch++)
                     s_push(&w.channels[ch], ezshm_value_to_double(w.info.dtype, last + ch * w.info.itemsize));
+                w.have_frame = true;
             }
         }
         double now = mirror_now();
