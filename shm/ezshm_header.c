@@ -85,12 +85,15 @@ void
 ezshm_header_init(void *base, ezshm_layout_t layout)
 {
     memset(base, 0, ezshm_header_size(layout));
-    if (layout == EZSHM_LAYOUT_V1) {
-        ezshm_header_v1_t *h = base;
-        h->magic = EZSHM_V1_MAGIC;
-        h->struct_version = EZSHM_V1_STRUCT_VERSION;
-    }
     ezshm_header_meta(base, layout)->buffer_generation = EZSHM_GENERATION_NONE;
+    if (layout == EZSHM_LAYOUT_V1) {
+        /*  Readers may map the segment while we fill it: the magic goes last, so whoever
+            sees it sees a complete v1 placeholder. */
+        ezshm_header_v1_t *h = base;
+        h->struct_version = EZSHM_V1_STRUCT_VERSION;
+        atomic_thread_fence(memory_order_release);
+        *(volatile uint32_t *) &h->magic = EZSHM_V1_MAGIC;
+    }
 }
 
 int

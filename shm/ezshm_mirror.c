@@ -102,6 +102,13 @@ s_attach_header(ezshm_mirror_t *self)
         ezshm_segment_close(&self->header);
         return rc;
     }
+    /*  A v1 writer's fresh segment is all zeros until it writes the magic, which looks like
+        a legacy placeholder. Commit to a layout only once it is unambiguous: a magic, or a
+        legacy header with bvalid 1; until then report not-ready and look again next time. */
+    if (layout == EZSHM_LAYOUT_LEGACY && !ezshm_header_valid(self->header.addr)) {
+        ezshm_segment_close(&self->header);
+        return EZSHM_ERR_NOTREADY;
+    }
     self->info.layout = layout;
     self->meta = ezshm_header_meta(self->header.addr, layout);
     return EZSHM_OK;
