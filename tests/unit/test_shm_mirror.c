@@ -386,6 +386,25 @@ Test(shm_mirror, hand_made_valid_headers_attach)
     }
 }
 
+Test(shm_mirror, a_segment_still_all_zeros_is_not_ready_then_attaches_as_v1)
+{
+    shmt_setup();
+    fake_t f;
+    s_fake(&f, true);
+    const char *name = shmt_unique_name();
+    uint8_t zeros[1334] = {0};
+    cr_assert(shmt_write_file(shmt_seg_path(shmt_header_seg(name)), zeros, sizeof zeros));
+    ezshm_mirror_t *m = NULL;
+    cr_assert_eq(ezshm_mirror_new(name, &m), EZSHM_OK);
+    cr_assert_eq(ezshm_mirror_attach(m), EZSHM_ERR_NOTREADY, "zeros could still become a v1 header");
+    s_fake_store(&f, name, sizeof f.bytes, 600);
+    cr_assert_eq(ezshm_mirror_attach(m), EZSHM_OK);
+    ezshm_stream_info_t info;
+    cr_assert_eq(ezshm_mirror_info(m, &info), EZSHM_OK);
+    cr_assert_eq(info.layout, EZSHM_LAYOUT_V1);
+    ezshm_mirror_destroy(&m);
+}
+
 Test(shm_mirror, python_full_not_wrapped_write_index_equals_length)
 {
     /*  Legacy ShMemCircBuff leaves write_index == shape[0] after exactly L frames. */
