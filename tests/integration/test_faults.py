@@ -27,7 +27,7 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "python"))
-from ezshm_harness import (BIN, MirrorFollow, Results, Session, check_xfail, counter_runs,  # noqa: E402
+from ezshm_harness import (BIN, MirrorFollow, Results, Session, counter_runs,  # noqa: E402
                            counter_values, get_status, helper_tool, lost_reports, wait_until)
 from shm_layout import ring_name, short_name  # noqa: E402
 
@@ -427,9 +427,8 @@ def main():
     res.check("(a) publisher killed/restarted, then a new endpoint via set sub: continuous runs, no corrupt row",
               case_publisher_restart)
     res.check("(b) ezshmd SIGKILLed and restarted: stale segments reclaimed, mirror continues", daemon_restart, False)
-    check_xfail(res, "(b) ezshmd SIGKILLed after a ring rebuild (generation 1) and restarted: one header + one ring",
-                "the restarted writer reclaims only the names it creates (header, ring generation 0); the old "
-                "header's ring of generation >= 1 is left in the segment dir", daemon_restart, True)
+    res.check("(b) ezshmd SIGKILLed after a ring rebuild (generation 1) and restarted: one header + one ring",
+              daemon_restart, True)
     res.check("(c) stalled reader: writer unaffected, loss reported exactly", case_stalled_reader)
     label = "(d) segment dir too small: no_space counted and explained, smaller buf_dur resumes"
     res.check(label, case_no_space, res, label)

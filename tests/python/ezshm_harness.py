@@ -263,14 +263,3 @@ class MirrorFollow:
         return rc, rows, err
 
 
-def check_xfail(results, label, reason, fn, *args):
-    """Like Results.check, for a check that fails because of a known product bug: still
-    asserts the correct behaviour; when it fails, prints 'XFAIL label: reason (detail)' and
-    counts it neither as passed nor failed; when it passes (bug fixed), counts it as passed."""
-    try:
-        fn(*args)
-        results.passed += 1
-        print(f"ok   {label} (XPASS: the known bug '{reason}' seems fixed)", flush=True)
-    except Exception as e:  # noqa: BLE001 - any failure of the check is the known bug
-        print(f"XFAIL {label}: {reason} ({e!r})", flush=True)
-
