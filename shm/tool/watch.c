@@ -2,7 +2,7 @@
 
     Plain ANSI (cursor home + clear), so it works over ssh and needs no ncurses. Each refresh
     drains the ring through ezshm_mirror_read (so rates and losses are the reader's real ones),
-    keeps per channel the last value of each refresh interval, and draws one row per channel:
+    keeps per channel the newest value at each refresh, and draws one row per channel:
     its level as a bar between the channel's running min and max, and a sparkline of the
     history. When stdout is not a terminal it prints one summary line per refresh instead.
 */
@@ -31,6 +31,7 @@ typedef struct {
     uint64_t  frames, lost_total, lost_window;
     double    window_start;
     double    fps, mbps;
+    double   *latest;         /* per channel: the newest value read */
     bool      have_frame;
 } watch_t;
 
@@ -39,12 +40,14 @@ s_prepare(watch_t *w, ezshm_mirror_t *m)
 {
     free(w->buf);
     free(w->channels);
+    free(w->latest);
     ezshm_mirror_info(m, &w->info);
     w->per_frame = w->info.frame_bytes / w->info.itemsize;
     w->buf = malloc(w->info.n_frames * w->info.frame_bytes);
     w->channels = calloc(w->per_frame, sizeof *w->channels);
+    w->latest = calloc(w->per_frame, sizeof *w->latest);
     w->have_frame = false;
-    return w->buf && w->channels ? 0 : -1;
+    return w->buf && w->channels && w->latest ? 0 : -1;
 }
 
 static void
@@ -151,14 +154,15 @@ mirror_watch(ezshm_mirror_t *m, double refresh_hz)
         w.lost_total += lost;
         if (got) {
             const uint8_t *last = w.buf + (got - 1) * w.info.frame_bytes;
-            if (mirror_now() >= next) {
-                for (uint64_t ch = 0; ch < w.per_frame; ch++)
-                    s_push(&w.channels[ch], ezshm_value_to_double(w.info.dtype, last + ch * w.info.itemsize));
-                w.have_frame = true;
-            }
+            for (uint64_t ch = 0; ch < w.per_frame; ch++)
+                w.latest[ch] = ezshm_value_to_double(w.info.dtype, last + ch * w.info.itemsize);
+            w.have_frame = true;
         }
         double now = mirror_now();
         if (now >= next) {
+            /*  Each refresh adds the newest value of every channel to its history. */
+            for (uint64_t ch = 0; ch < w.per_frame && w.have_frame; ch++)
+                s_push(&w.channels[ch], w.latest[ch]);
             double dt = now - w.window_start;
             w.fps = dt > 0 ? w.frames / dt : 0.0;
             w.mbps = dt > 0 ? w.frames * (double) w.info.frame_bytes / dt / 1e6 : 0.0;
@@ -176,5 +180,6 @@ mirror_watch(ezshm_mirror_t *m, double refresh_hz)
     }
     free(w.buf);
     free(w.channels);
+    free(w.latest);
     return mirror_exit_code(rc);
 }

@@ -77,6 +77,8 @@ def piped_lines():
         last = lines[-1]
         assert last.startswith("watch-pipe gen=0 dtype=f") and " ch2=" in last, last
         assert float(last.split("frames/s=")[1].split()[0]) > 0, last
+        ch0 = [line.split(" ch0=")[1].split()[0] for line in lines if " ch0=" in line]
+        assert len(set(ch0)) >= 3, f"channel values do not follow the signal: {ch0}"
     finally:
         s.close()
 
