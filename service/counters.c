@@ -40,6 +40,14 @@ counters_wall_time(void)
     return (double) ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+double
+counters_mono_time(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double) ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
 void
 counters_drop(counters_t *self, int code, const char *message)
 {
@@ -49,6 +57,7 @@ counters_drop(counters_t *self, int code, const char *message)
     snprintf(self->last_reason, sizeof self->last_reason, "%s", counters_reason_name(code));
     snprintf(self->last_error, sizeof self->last_error, "%s", message);
     self->last_error_time = counters_wall_time();
+    self->last_error_mono = counters_mono_time();
     log_limited(&self->limits[slot], SETTINGS_LOG_WARNING, "message dropped (%s): %s",
                 self->last_reason, message);
 }
@@ -83,7 +92,7 @@ counters_written(counters_t *self, uint64_t frames, uint64_t bytes)
     self->written++;
     self->frames += frames;
     self->bytes += bytes;
-    self->last_write_time = counters_wall_time();
+    self->last_write_mono = counters_mono_time();
 }
 
 static void

@@ -36,8 +36,9 @@ typedef struct {
     } topics[COUNTERS_TOPICS];
     char        last_error[256];
     char        last_reason[32];
-    double      last_error_time;   /* UNIX seconds, 0 = never */
-    double      last_write_time;   /* UNIX seconds, 0 = never */
+    double      last_error_time;   /* UNIX seconds, 0 = never (for status)        */
+    double      last_error_mono;   /* monotonic seconds, 0 = never (for health)   */
+    double      last_write_mono;   /* monotonic seconds, 0 = never (for health)   */
 } counters_t;
 
 /*  Counter name of a wire or ingest code. */
@@ -57,6 +58,9 @@ cJSON *counters_to_json(const counters_t *self);
 
 /*  UNIX time now, in seconds. */
 double counters_wall_time(void);
+
+/*  Monotonic time now, in seconds: for intervals, immune to clock steps. */
+double counters_mono_time(void);
 
 #ifdef __cplusplus
 }

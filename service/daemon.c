@@ -116,6 +116,15 @@ s_on_sub(zloop_t *loop, zsock_t *reader, void *arg)
 
 /*  ---- control callbacks ---------------------------------------------------------- */
 
+/*  A failed update leaves the old settings in force: the subscription goes back too. */
+static void
+s_undo_subscription(daemon_t *self, const settings_t *old, unsigned actions)
+{
+    char err[256];
+    if ((actions & SETTINGS_ACT_RESUBSCRIBE) && subscriber_update(self->sub, old, err, sizeof err) != 0)
+        log_msg(SETTINGS_LOG_ERROR, "could not restore the subscription: %s", err);
+}
+
 static int
 s_apply(void *ctx, const settings_t *old, const settings_t *next, unsigned actions, cJSON *applied,
         char *err, size_t errlen)
@@ -128,25 +137,34 @@ s_apply(void *ctx, const settings_t *old, const settings_t *next, unsigned actio
             return -1;
         cJSON_AddItemToArray(applied, cJSON_CreateString("resubscribed"));
     }
-    if (actions & SETTINGS_ACT_LOG_LEVEL)
-        log_set_level(next->log_level);
-    ingest_set_buf_dur(self->ingest, next->buf_dur);
-    if (ingest_set_axis(self->ingest, next->axis) != 0) {
+    /*  Only a ring-shaping change touches ingest: resetting it for, say, a topic change would
+        make a coordinate-axis stream re-estimate its rate and rebuild the ring. */
+    bool reshape = actions & (SETTINGS_ACT_RESET_BUFFER | SETTINGS_ACT_RECREATE_META);
+    if (reshape && ingest_set_axis(self->ingest, next->axis) != 0) {
         snprintf(err, errlen, "out of memory");
+        s_undo_subscription(self, old, actions);
         return -1;
     }
+    if (reshape)
+        ingest_set_buf_dur(self->ingest, next->buf_dur);
     self->applied = applied;
     int rc = EZSHM_OK;
     if (actions & SETTINGS_ACT_RECREATE_META) {
         ezshm_layout_t layout = next->header == SETTINGS_HEADER_V1 ? EZSHM_LAYOUT_V1 : EZSHM_LAYOUT_LEGACY;
         rc = ezshm_writer_rename(self->writer, next->shmem_name, layout);
         if (rc != EZSHM_OK) {
-            snprintf(err, errlen, "cannot create the header of '%s': %s", next->shmem_name, ezshm_strerror(rc));
-            /*  Back to the old name so the service keeps a stream; the server keeps old. */
-            ezshm_writer_rename(self->writer, old->shmem_name,
-                                old->header == SETTINGS_HEADER_V1 ? EZSHM_LAYOUT_V1 : EZSHM_LAYOUT_LEGACY);
+            /*  Back to the old name so the service keeps a stream (its ring was already
+                dropped: readers see a rebuild); the server keeps the old settings. */
+            int back = ezshm_writer_rename(self->writer, old->shmem_name,
+                                           old->header == SETTINGS_HEADER_V1 ? EZSHM_LAYOUT_V1 : EZSHM_LAYOUT_LEGACY);
+            snprintf(err, errlen, "cannot create the header of '%s': %s; %s", next->shmem_name, ezshm_strerror(rc),
+                     back == EZSHM_OK ? "the old stream was recreated (its ring is rebuilt by the next message)"
+                                      : "the old stream could not be recreated either: no stream until the next update");
+            if (back != EZSHM_OK)
+                log_msg(SETTINGS_LOG_ERROR, "%s", err);
             ingest_set_buf_dur(self->ingest, old->buf_dur);
             ingest_set_axis(self->ingest, old->axis);
+            s_undo_subscription(self, old, actions);
         }
     }
     else if (actions & SETTINGS_ACT_RESET_BUFFER)
@@ -154,6 +172,8 @@ s_apply(void *ctx, const settings_t *old, const settings_t *next, unsigned actio
     self->applied = NULL;
     if (rc != EZSHM_OK)
         return -1;
+    if (actions & SETTINGS_ACT_LOG_LEVEL)
+        log_set_level(next->log_level);
     self->settings = *next;
     log_msg(SETTINGS_LOG_INFO, "settings updated: shmem_name '%s', buf_dur %g s, axis '%s'", next->shmem_name,
             next->buf_dur, next->axis);
@@ -166,7 +186,7 @@ s_status(void *ctx, cJSON *out)
     daemon_t *self = ctx;
     const ezshm_meta_t *meta = ezshm_writer_meta(self->writer);
     cJSON_AddStringToObject(out, "version", EZSHM_VERSION);
-    cJSON_AddNumberToObject(out, "uptime", counters_wall_time() - self->started);
+    cJSON_AddNumberToObject(out, "uptime", counters_mono_time() - self->started);
     cJSON *stream = cJSON_AddObjectToObject(out, "stream");
     cJSON_AddStringToObject(stream, "shmem_name", ezshm_writer_name(self->writer));
     cJSON_AddStringToObject(stream, "header_segment", ezshm_writer_header_segment(self->writer));
@@ -207,11 +227,11 @@ s_health(void *ctx, char *detail, size_t detail_len)
         return CONTROL_HEALTH_ERROR;
     }
     const counters_t *c = &self->counters;
-    double now = counters_wall_time();
-    if (c->last_write_time > 0 && now - c->last_write_time < INGESTING_WINDOW)
+    double now = counters_mono_time();
+    if (c->last_write_mono > 0 && now - c->last_write_mono < INGESTING_WINDOW)
         return CONTROL_HEALTH_INGESTING;
-    if (c->last_error_time > 0 && now - c->last_error_time < INGESTING_WINDOW
-        && c->last_error_time > c->last_write_time) {
+    if (c->last_error_mono > 0 && now - c->last_error_mono < INGESTING_WINDOW
+        && c->last_error_mono > c->last_write_mono) {
         snprintf(detail, detail_len, "%s: %s", c->last_reason, c->last_error);
         return CONTROL_HEALTH_ERROR;
     }
@@ -318,7 +338,7 @@ daemon_new(const settings_t *settings, char *err, size_t errlen)
     }
     self->settings = *settings;
     self->signal_fd = -1;
-    self->started = counters_wall_time();
+    self->started = counters_mono_time();
     log_set_level(settings->log_level);
 
     ezshm_writer_options_t opt;
@@ -380,7 +400,7 @@ daemon_run(daemon_t *self)
         (after a quit request) ends it. */
     zloop_start(self->loop);
     log_msg(SETTINGS_LOG_INFO, "stopping (%s): unlinking segments",
-            self->quit ? "quit request" : strsignal(self->stop_signal));
+            self->quit ? "quit request" : self->stop_signal ? strsignal(self->stop_signal) : "loop ended");
     return 0;
 }
 

@@ -205,7 +205,9 @@ s_ring_length(ingest_t *self, const axisarray_axis_t *ax, const ezshm_ring_spec_
     if (rc != EZSHM_OK)
         return s_fail(errbuf, errlen, rc == EZSHM_ERR_OVERFLOW ? INGEST_ERR_OVERFLOW : INGEST_ERR_BAD_GAIN,
                       "coordinate axis '%s' gives no usable sampling rate", self->axis);
-    self->coord_frames = *n_frames;
+    /*  Keep the length only when it came from timestamps, not from the 100 Hz fallback for a
+        single coordinate: the next chunk with two or more values sizes the ring properly. */
+    self->coord_frames = ax->n_values >= 2 ? *n_frames : 0;
     return INGEST_OK;
 }
 

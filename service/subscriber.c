@@ -6,10 +6,19 @@
 
 #define MAX_HELD 4
 
+/*  A bound endpoint as configured and as libzmq resolved it: a wildcard tcp bind (any
+    interface, "*") is recorded as "tcp://0.0.0.0:PORT", and zmq_unbind only knows that form. */
+typedef struct {
+    char configured[SETTINGS_NAME_MAX + 1];
+    char resolved[SETTINGS_NAME_MAX + 1];
+} bound_endpoint_t;
+
 struct subscriber_t {
     zsock_t        *sock;
     void           *raw;                  /* libzmq handle, for zmq_msg_recv */
     settings_list_t connected, bound, topics;
+    bound_endpoint_t binds[2 * SETTINGS_LIST_MAX];   /* old and new during an update */
+    size_t          n_binds;
     zmq_msg_t       held[MAX_HELD];       /* frames of the message last returned */
     size_t          n_held;
 };
@@ -58,6 +67,40 @@ s_topics(subscriber_t *self, const settings_list_t *topics, bool subscribe)
     }
 }
 
+static int
+s_bind(subscriber_t *self, const char *endpoint)
+{
+    if (self->n_binds == sizeof self->binds / sizeof self->binds[0] || zsock_bind(self->sock, "%s", endpoint) < 0)
+        return -1;
+    bound_endpoint_t *b = &self->binds[self->n_binds++];
+    char *resolved = zsock_last_endpoint(self->sock);
+    snprintf(b->configured, sizeof b->configured, "%s", endpoint);
+    snprintf(b->resolved, sizeof b->resolved, "%s", resolved ? resolved : endpoint);
+    zstr_free(&resolved);
+    return 0;
+}
+
+static void
+s_unbind(subscriber_t *self, const char *endpoint)
+{
+    for (size_t i = 0; i < self->n_binds; i++) {
+        if (strcmp(self->binds[i].configured, endpoint) != 0)
+            continue;
+        zsock_unbind(self->sock, "%s", self->binds[i].resolved);
+        self->binds[i] = self->binds[--self->n_binds];
+        return;
+    }
+}
+
+static void
+s_remove(subscriber_t *self, const char *endpoint, bool bind)
+{
+    if (bind)
+        s_unbind(self, endpoint);
+    else
+        zsock_disconnect(self->sock, "%s", endpoint);
+}
+
 /*  Adds the endpoints of want missing from have; on failure removes what it added. */
 static int
 s_add_endpoints(subscriber_t *self, const settings_list_t *want, const settings_list_t *have, bool bind,
@@ -66,18 +109,13 @@ s_add_endpoints(subscriber_t *self, const settings_list_t *want, const settings_
     for (size_t i = 0; i < want->count; i++) {
         if (s_in_list(have, want->item[i]))
             continue;
-        int rc = bind ? zsock_bind(self->sock, "%s", want->item[i]) : zsock_connect(self->sock, "%s", want->item[i]);
+        int rc = bind ? s_bind(self, want->item[i]) : zsock_connect(self->sock, "%s", want->item[i]);
         if (rc < 0) {
             snprintf(err, errlen, "cannot %s SUB socket to '%s': %s", bind ? "bind" : "connect", want->item[i],
                      zmq_strerror(zmq_errno()));
-            for (size_t j = 0; j < i; j++) {
-                if (s_in_list(have, want->item[j]))
-                    continue;
-                if (bind)
-                    zsock_unbind(self->sock, "%s", want->item[j]);
-                else
-                    zsock_disconnect(self->sock, "%s", want->item[j]);
-            }
+            for (size_t j = 0; j < i; j++)
+                if (!s_in_list(have, want->item[j]))
+                    s_remove(self, want->item[j], bind);
             return -1;
         }
     }
@@ -87,14 +125,9 @@ s_add_endpoints(subscriber_t *self, const settings_list_t *want, const settings_
 static void
 s_remove_endpoints(subscriber_t *self, const settings_list_t *have, const settings_list_t *want, bool bind)
 {
-    for (size_t i = 0; i < have->count; i++) {
-        if (s_in_list(want, have->item[i]))
-            continue;
-        if (bind)
-            zsock_unbind(self->sock, "%s", have->item[i]);
-        else
-            zsock_disconnect(self->sock, "%s", have->item[i]);
-    }
+    for (size_t i = 0; i < have->count; i++)
+        if (!s_in_list(want, have->item[i]))
+            s_remove(self, have->item[i], bind);
 }
 
 subscriber_t *
@@ -216,5 +249,8 @@ subscriber_status(const subscriber_t *self, cJSON *out)
 {
     s_list_json(out, "connect", &self->connected);
     s_list_json(out, "bind", &self->bound);
+    cJSON *resolved = cJSON_AddArrayToObject(out, "bound_endpoints");
+    for (size_t i = 0; i < self->n_binds; i++)
+        cJSON_AddItemToArray(resolved, cJSON_CreateString(self->binds[i].resolved));
     s_list_json(out, "topics", &self->topics);
 }

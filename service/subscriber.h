@@ -33,7 +33,8 @@ int subscriber_recv(subscriber_t *self, wire_frame_t *frames, size_t max, size_t
     endpoint is refused the subscription is restored and -1 returned with err set. */
 int subscriber_update(subscriber_t *self, const settings_t *next, char *err, size_t errlen);
 
-/*  Adds "connect", "bind" and "topics" arrays to out. */
+/*  Adds "connect", "bind" (as configured), "bound_endpoints" (as resolved: the real port of
+    a "tcp://127.0.0.1:*" bind) and "topics" arrays to out. */
 void subscriber_status(const subscriber_t *self, cJSON *out);
 
 #ifdef __cplusplus

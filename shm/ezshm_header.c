@@ -158,7 +158,7 @@ ezshm_header_publish(ezshm_meta_t *meta, uint64_t write_index, uint64_t wrap_cou
         monotonic check rejects it. */
     atomic_thread_fence(memory_order_release);
     s_store_u64((char *) FIELD(meta, write_index), write_index);
-    atomic_signal_fence(memory_order_seq_cst);
+    atomic_thread_fence(memory_order_release);   /* index before wrap, on weakly ordered CPUs too */
     s_store_u64((char *) FIELD(meta, wrap_counter), wrap_counter);
 }
 
@@ -167,8 +167,11 @@ ezshm_header_position(const ezshm_meta_t *meta, uint64_t *write_index, uint64_t 
 {
     for (int attempt = 0; attempt < 1000; attempt++) {
         uint64_t w1 = s_load_u64(FIELD(meta, wrap_counter));
+        atomic_thread_fence(memory_order_acquire);
         uint64_t i1 = s_load_u64(FIELD(meta, write_index));
+        atomic_thread_fence(memory_order_acquire);
         uint64_t w2 = s_load_u64(FIELD(meta, wrap_counter));
+        atomic_thread_fence(memory_order_acquire);
         uint64_t i2 = s_load_u64(FIELD(meta, write_index));
         if (w1 == w2 && i1 == i2) {
             atomic_thread_fence(memory_order_acquire);

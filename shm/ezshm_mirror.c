@@ -6,6 +6,7 @@
 #include "ezshm_segment.h"
 
 #include <sched.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -133,8 +134,15 @@ s_attach_ring(ezshm_mirror_t *self, bool from_start)
     s_detach_ring(self);
     if (!ezshm_header_valid(self->meta))
         return EZSHM_ERR_NOTREADY;
+    uint32_t gen = ezshm_header_generation(self->meta);
     ezshm_meta_t snap;
     memcpy(&snap, self->meta, sizeof snap);
+    /*  A rebuild that began during the copy leaves a half-written snapshot: that is "not
+        ready", not "invalid". Only a snapshot taken while bvalid and generation held is judged. */
+    atomic_thread_fence(memory_order_acquire);
+    if (!ezshm_header_valid(self->meta) || ezshm_header_generation(self->meta) != gen
+        || snap.buffer_generation != gen)
+        return EZSHM_ERR_NOTREADY;
     uint64_t frame_bytes, ring_bytes;
     int rc = ezshm_header_validate(&snap, &frame_bytes, &ring_bytes);
     if (rc != EZSHM_OK)
