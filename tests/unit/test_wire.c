@@ -810,18 +810,11 @@ Test(wire_native, bare_header_and_big_endian)
     wire_decoder_destroy(&d);
 }
 
-//  ---- speed --------------------------------------------------------------------------------
+//  ---- repetition -----------------------------------------------------------------------------
 
-static double
-s_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double) ts.tv_sec + (double) ts.tv_nsec * 1e-9;
-}
-
-//  Not a benchmark, a guard against an order-of-magnitude regression; the rate is logged.
-Test(wire_speed, json_fixture_64x8_float32)
+//  Decoding the same message many times on one decoder: no state leaks from one decode into
+//  the next (speed is measured by bench/, never asserted in a test).
+Test(wire_repeat, json_fixture_decoded_repeatedly)
 {
     size_t len;
     char *json = support_wire_fixture("f32_time_ch_linear.json", &len);
@@ -829,19 +822,15 @@ Test(wire_speed, json_fixture_64x8_float32)
     wire_decoder_t *d = wire_decoder_new();
     wire_frame_t f[2] = {{"pyref", 5}, {json, len}};
     const axisarray_t *aa;
-    const int n = 50000;
-    double t0 = s_now();
-    for (int i = 0; i < n; i++)
+    for (int i = 0; i < 5000; i++) {
         cr_assert_eq(wire_decode(d, f, 2, &aa), 0);
-    double rate = n / (s_now() - t0);
-    cr_log_info("JSON decode, 64x8 float32 fixture: %.0f msg/s", rate);
-    fprintf(stderr, "wire_speed: JSON 64x8 float32 fixture: %.0f msg/s\n", rate);
-    cr_assert_gt(rate, 20000.0);
+        cr_assert_eq(axisarray_nbytes(aa), 64 * 8 * 4);
+    }
     wire_decoder_destroy(&d);
     free(json);
 }
 
-Test(wire_speed, native_header_cache_64x8_float32)
+Test(wire_repeat, native_header_cache_hits_for_every_repeat)
 {
     const char *dims[] = {"time", "ch"};
     const char *labels[] = {"Ch0", "Ch1", "Ch2", "Ch3", "Ch4", "Ch5", "Ch6", "Ch7"};
@@ -850,7 +839,7 @@ Test(wire_speed, native_header_cache_64x8_float32)
     wire_message_t m = {.topic = "t", .ndim = 2, .dims = dims, .shape = shape, .dtype = 'f',
                         .data = data, .nbytes = sizeof data, .time_dim = "time", .gain = 0.001,
                         .label_dim = "ch", .labels = labels, .n_labels = 8, .has_seq = true};
-    enum { N = 200000, VARIANTS = 64 };
+    enum { N = 20000, VARIANTS = 64 };
     wire_buf_t headers[VARIANTS];
     memset(headers, 0, sizeof headers);
     for (int i = 0; i < VARIANTS; i++) {
@@ -861,17 +850,12 @@ Test(wire_speed, native_header_cache_64x8_float32)
     }
     wire_decoder_t *d = wire_decoder_new();
     const axisarray_t *aa;
-    double t0 = s_now();
     for (int i = 0; i < N; i++) {
         wire_buf_t *h = &headers[i % VARIANTS];
         wire_frame_t f[3] = {{"t", 1}, {h->data, h->size}, {data, sizeof data}};
         cr_assert_eq(wire_decode(d, f, 3, &aa), 0);
     }
-    double rate = N / (s_now() - t0);
-    fprintf(stderr, "wire_speed: native 64x8 float32 (cached header): %.0f msg/s, hits %llu\n",
-            rate, (unsigned long long) wire_decoder_cache_hits(d));
     cr_assert_eq(wire_decoder_cache_hits(d), N - 1);
-    cr_assert_gt(rate, 100000.0);
     for (int i = 0; i < VARIANTS; i++)
         wire_buf_free(&headers[i]);
     wire_decoder_destroy(&d);
