@@ -390,22 +390,27 @@ control_server_handle(control_server_t *self)
     return rc != 0 ? -1 : quit ? 1 : 0;
 }
 
-static int
-s_on_readable(zloop_t *loop, zsock_t *reader, void *arg)
+int
+control_server_fd(control_server_t *self)
 {
-    (void) loop;
-    (void) reader;
-    return control_server_handle(arg) == 1 ? -1 : 0;
+    return zsock_fd(self->rep);
 }
 
 int
-control_server_attach(control_server_t *self, zloop_t *loop)
+control_server_drain(control_server_t *self, int max)
 {
-    if (zloop_reader(loop, self->rep, s_on_readable, self) != 0)
-        return -1;
-    /*  A transient poll error (EINTR) must not silently drop the control socket. */
-    zloop_reader_set_tolerant(loop, self->rep);
-    return 0;
+    int answered = 0;
+    /*  zsock_events() reads ZMQ_EVENTS, which also processes the socket's pending commands:
+        ending on "nothing readable" is what re-arms the edge-style fd. */
+    while (answered < max && (zsock_events(self->rep) & ZMQ_POLLIN)) {
+        int rc = control_server_handle(self);
+        if (rc < 0)
+            return -1;
+        answered++;
+        if (rc == 1)
+            break;
+    }
+    return answered;
 }
 
 int

@@ -5,14 +5,16 @@
     the daemon's apply callback sees it: all or nothing. The server knows settings,
     never the ring; the daemon does the work in its callbacks.
 
-    Wiring into the daemon's single zloop (see docs/control-protocol.md):
+    Wiring into a poll() loop (the daemon's; see docs/control-protocol.md). ZeroMQ signals
+    the REP socket's fd edge-style, so each time it fires, drain it:
 
         control_server_t *ctl = control_server_new(&settings, &callbacks, daemon, err, len);
-        zloop_t *loop = zloop_new();
-        control_server_attach(ctl, loop);     // REP reader; the loop ends after "quit"
-        ... other readers/timers ...
-        zloop_start(loop);
-        zloop_destroy(&loop);                 // before the server: the loop holds its socket
+        struct pollfd pfd = {control_server_fd(ctl), POLLIN, 0};
+        bool more = true;                        // requests may already wait
+        while (!quit_requested) {                // set by callbacks.quit
+            poll(&pfd, 1, more ? 0 : -1);
+            more = control_server_drain(ctl, 64) == 64;
+        }
         control_server_destroy(&ctl);
 */
 #ifndef EZSHM_CONTROL_SERVER_H
@@ -48,7 +50,7 @@ typedef struct {
     void (*status)(void *ctx, cJSON *out);
     /*  Current health; an optional one-line detail into detail ("" by default). */
     control_health_t (*health)(void *ctx, char *detail, size_t detail_len);
-    /*  Called after the reply to "quit" is sent; the attached reader then ends the loop. */
+    /*  Called after the reply to "quit" is sent: the caller's loop should end. */
     void (*quit)(void *ctx);
 } control_callbacks_t;
 
@@ -76,9 +78,16 @@ zsock_t *control_server_sock(control_server_t *self);
     if nothing was received or the reply could not be sent. */
 int control_server_handle(control_server_t *self);
 
-/*  Registers the REP socket as a reader of loop; the reader returns -1 (ending
-    zloop_start) after a quit request. Returns 0 or -1. */
-int control_server_attach(control_server_t *self, zloop_t *loop);
+/*  The REP socket's ZMQ_FD, for a caller's poll() loop: readable when the socket's state
+    changed (edge-style), not for as long as requests wait; see control_server_drain. */
+int control_server_fd(control_server_t *self);
+
+/*  Answers the requests that are waiting, up to max, without blocking, and leaves the fd
+    above reset when it returns less than max. Returns the number answered (max: more may
+    wait, call again), or -1 when a reply could not be sent (the count of that call is lost;
+    the socket stays usable). A quit request is answered and reported through callbacks.quit;
+    the requests after it stay queued. */
+int control_server_drain(control_server_t *self, int max);
 
 /*  Applies an update exactly as an "update" request would (merge, validation, the apply
     callback, all or nothing) — for the daemon's own reload path (SIGHUP). Returns the reply

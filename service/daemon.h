@@ -4,9 +4,10 @@
         int rc = daemon_run(d);                                 // until SIGINT/SIGTERM/quit
         daemon_destroy(&d);                                     // unlinks the segments
 
-    The data path (SUB → wire → ingest → writer) runs inside the loop's SUB reader, which
-    drains every waiting message before it returns; control requests are served between
-    two messages, so an update pauses ingest for the time of one update only.
+    The loop is one poll() over the SUB and control sockets' ZMQ_FDs and a signalfd. The data
+    path (SUB → wire → ingest → writer) drains up to 1024 waiting messages per turn; control
+    requests are served between two batches, so an update pauses ingest for the time of one
+    update only.
 */
 #ifndef DAEMON_H
 #define DAEMON_H
@@ -37,7 +38,7 @@ void daemon_set_reload(daemon_t *self, daemon_reload_fn *reload, void *arg);
     them from a signalfd inside its loop: deterministic, whichever thread they hit. */
 int daemon_block_signals(void);
 
-/*  Runs until a signal or a quit request. Returns 0 on a clean stop. */
+/*  Runs until a signal or a quit request. Returns 0 on a clean stop, -1 if poll() failed. */
 int daemon_run(daemon_t *self);
 
 /*  Closes sockets, unlinks the segments, frees. */

@@ -177,10 +177,10 @@ subscriber_destroy(subscriber_t **self_p)
     *self_p = NULL;
 }
 
-zsock_t *
-subscriber_sock(subscriber_t *self)
+int
+subscriber_fd(subscriber_t *self)
 {
-    return self->sock;
+    return zsock_fd(self->sock);
 }
 
 int

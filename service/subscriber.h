@@ -21,12 +21,15 @@ typedef struct subscriber_t subscriber_t;
 subscriber_t *subscriber_new(const settings_t *s, char *err, size_t errlen);
 void subscriber_destroy(subscriber_t **self_p);
 
-/*  The socket, for the event loop. */
-zsock_t *subscriber_sock(subscriber_t *self);
+/*  The socket's ZMQ_FD, for the event loop's poll(). ZeroMQ signals it edge-style: it becomes
+    readable when the socket's state changes, not for as long as messages wait. So after it
+    fires, and after any other operation on the socket (subscriber_update), receive until
+    subscriber_recv returns 0 before sleeping on it again. */
+int subscriber_fd(subscriber_t *self);
 
 /*  Receives one whole message without blocking. Returns 1 with its frames in frames[0..*n)
     (valid until the next call; a message of more than max frames reports max frames, so the
-    decoder rejects it), or 0 when nothing is waiting. */
+    decoder rejects it), or 0 when nothing is waiting (which also resets the fd above). */
 int subscriber_recv(subscriber_t *self, wire_frame_t *frames, size_t max, size_t *n);
 
 /*  Moves to next's endpoints and topics: new ones added, dropped ones removed. When an

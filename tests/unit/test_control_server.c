@@ -1,6 +1,7 @@
 /*  test_control_server.c — requests and replies over a real REP socket, fake daemon
-    callbacks, the zloop wiring, events, CURVE, and ezshm-ctl against a live server. */
+    callbacks, the poll-loop wiring, events, CURVE, and ezshm-ctl against a live server. */
 #include <criterion/criterion.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -104,6 +105,21 @@ serve_once(control_server_t *server, int timeout_ms)
     void *ready = zpoller_wait(poller, timeout_ms);
     zpoller_destroy(&poller);
     return ready ? control_server_handle(server) : -2;
+}
+
+/*  The daemon's wiring in miniature: poll the REP socket's fd, drain it, until the quit
+    callback ran. Returns false if that took longer than timeout_ms in total. */
+static bool
+serve_until_quit(control_server_t *server, const fake_t *fake, int timeout_ms)
+{
+    struct pollfd pfd = { control_server_fd(server), POLLIN, 0 };
+    bool more = true;
+    for (int waited = 0; fake->quit_calls == 0; ) {
+        if (!more && poll(&pfd, 1, 10) == 0 && (waited += 10) >= timeout_ms)
+            return false;
+        more = control_server_drain(server, 4) == 4;
+    }
+    return true;
 }
 
 /*  Sends the frames of msg, serves it, returns the parsed reply (exactly one frame). */
@@ -313,7 +329,7 @@ Test(control_server, status_health_quit)
     rig_stop(&r);
 }
 
-/*  The daemon's wiring: zloop + control_server_attach; a client thread talks to it. */
+/*  The daemon's wiring: a poll loop + control_server_drain; a client thread talks to it. */
 typedef struct {
     const char *endpoint;
     char get_reply[4096];
@@ -338,33 +354,57 @@ client_thread(void *arg)
     return NULL;
 }
 
-static int
-s_give_up(zloop_t *loop, int timer_id, void *arg)
-{
-    (void) loop;
-    (void) timer_id;
-    *(bool *) arg = true;
-    return -1;
-}
-
-Test(control_server, zloop_wiring_ends_on_quit)
+Test(control_server, poll_loop_ends_on_quit)
 {
     rig_t r;
     rig_start(&r, "inproc://ctl-loop");
-    zloop_t *loop = zloop_new();
-    cr_assert_eq(control_server_attach(r.server, loop), 0);
-    bool timed_out = false;
-    zloop_timer(loop, 5000, 1, s_give_up, &timed_out);
     client_job_t job = { .endpoint = "inproc://ctl-loop" };
     pthread_t tid;
     pthread_create(&tid, NULL, client_thread, &job);
-    zloop_start(loop);
+    bool quit = serve_until_quit(r.server, &r.fake, 5000);
     pthread_join(tid, NULL);
-    zloop_destroy(&loop);
-    cr_assert_not(timed_out, "quit did not end the loop");
+    cr_assert(quit, "quit did not end the loop");
     cr_assert(strstr(job.get_reply, "\"shmem_name\":\"live\"") != NULL, "%s", job.get_reply);
     cr_assert_str_eq(job.quit_reply, "{\"ok\":true}");
     cr_assert_eq(r.fake.quit_calls, 1);
+    rig_stop(&r);
+}
+
+/*  The edge-style fd contract: one drain answers every waiting request up to max, reports
+    "max" while more may wait, and ends with the fd quiet. */
+Test(control_server, drain_answers_every_waiting_request)
+{
+    rig_t r;
+    rig_start(&r, "inproc://ctl-drain");
+    zsock_t *more[2];
+    for (int i = 0; i < 2; i++) {
+        more[i] = zsock_new_req("inproc://ctl-drain");
+        zsock_set_rcvtimeo(more[i], 2000);
+        cr_assert_eq(zstr_send(more[i], "{\"op\":\"health\"}"), 0);
+    }
+    cr_assert_eq(zstr_send(r.client, "{\"op\":\"get\"}"), 0);
+    struct pollfd pfd = { control_server_fd(r.server), POLLIN, 0 };
+    cr_assert_eq(poll(&pfd, 1, 2000), 1, "the fd did not signal the waiting requests");
+    cr_assert_eq(control_server_drain(r.server, 2), 2);
+    cr_assert_eq(control_server_drain(r.server, 2), 1);
+    cr_assert_eq(control_server_drain(r.server, 2), 0);
+    cr_assert_eq(r.fake.health_calls, 2);
+    /*  Drained: the fd stays quiet until something new happens on the socket. */
+    cr_assert_eq(poll(&pfd, 1, 50), 0);
+    for (int i = 0; i < 2; i++) {
+        char *text = zstr_recv(more[i]);
+        cr_assert_not_null(text);
+        cr_assert(strstr(text, "\"ok\":true") != NULL, "%s", text);
+        zstr_free(&text);
+        zsock_destroy(&more[i]);
+    }
+    char *text = zstr_recv(r.client);
+    cr_assert(text && strstr(text, "\"shmem_name\":\"live\"") != NULL, "%s", text ? text : "(none)");
+    zstr_free(&text);
+    control_server_drain(r.server, 2);   /* the two clients' departures */
+    cr_assert_eq(zstr_send(r.client, "{\"op\":\"health\"}"), 0);
+    cr_assert_eq(poll(&pfd, 1, 2000), 1);
+    cr_assert_eq(control_server_drain(r.server, 2), 1);
     rig_stop(&r);
 }
 
@@ -545,17 +585,19 @@ Test(control_server, curve_setup_errors)
     curve_fixture_drop(&c);
 }
 
-/*  ezshm-ctl against a server running in a zloop thread. */
+/*  ezshm-ctl against a server running a poll loop in a thread. */
 typedef struct {
     control_server_t *server;
-    zloop_t *loop;
+    const fake_t *fake;
     pthread_t tid;
+    bool quit;
 } loop_thread_t;
 
 static void *
 loop_main(void *arg)
 {
-    zloop_start(((loop_thread_t *) arg)->loop);
+    loop_thread_t *lt = arg;
+    lt->quit = serve_until_quit(lt->server, lt->fake, 60000);
     return NULL;
 }
 
@@ -581,8 +623,7 @@ Test(control_server, ezshm_ctl_commands)
     rig_t r;
     rig_start(&r, endpoint);
     r.fake.health = CONTROL_HEALTH_IDLE;
-    loop_thread_t lt = { r.server, zloop_new(), 0 };
-    control_server_attach(r.server, lt.loop);
+    loop_thread_t lt = { r.server, &r.fake, 0, false };
     pthread_create(&lt.tid, NULL, loop_main, &lt);
 
     snprintf(args, sizeof args, "%s get", opt);
@@ -614,8 +655,8 @@ Test(control_server, ezshm_ctl_commands)
     snprintf(args, sizeof args, "%s quit", opt);
     cr_assert_eq(run_ctl(args, out, sizeof out), 0, "%s", out);
     pthread_join(lt.tid, NULL);
+    cr_assert(lt.quit);
     cr_assert_eq(r.fake.quit_calls, 1);
-    zloop_destroy(&lt.loop);
     rig_stop(&r);
 
     /*  Nobody listening: exit 2 after the timeout. */
@@ -653,9 +694,8 @@ Test(control_server, ezshm_ctl_over_curve)
     strcpy(s.curve_server_cert, c.server_cert);
     strcpy(s.curve_clients_dir, c.clients);
     char err[256] = "";
-    loop_thread_t lt = { control_server_new(&s, &callbacks, &fake, err, sizeof err), zloop_new(), 0 };
+    loop_thread_t lt = { control_server_new(&s, &callbacks, &fake, err, sizeof err), &fake, 0, false };
     cr_assert_not_null(lt.server, "%s", err);
-    control_server_attach(lt.server, lt.loop);
     pthread_create(&lt.tid, NULL, loop_main, &lt);
 
     /*  The server key as text, then as the server's certificate file. */
@@ -673,8 +713,8 @@ Test(control_server, ezshm_ctl_over_curve)
     cr_assert_eq(run_ctl(args, out, sizeof out), 0, "%s", out);
     pthread_join(lt.tid, NULL);
     cr_assert_eq(fake.apply_calls, 0);
+    cr_assert(lt.quit);
     cr_assert_eq(fake.quit_calls, 1);
-    zloop_destroy(&lt.loop);
     control_server_destroy(&lt.server);
     curve_fixture_drop(&c);
 }
