@@ -37,6 +37,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -397,8 +398,12 @@ s_sender(const opts_t *o, shared_t *sh)
     }
     s_sleep(0.1);
     sh->sender_quiet = 1;
-    while (!sh->go)
+    /*  Bounded: an observer that gave up must not leave us spinning (and holding its stdout). */
+    deadline = s_now() + (o->timeout > 0 ? o->timeout : 20) + 5;
+    while (!sh->go && s_now() < deadline)
         s_sleep(0.0005);
+    if (!sh->go)
+        _exit(4);
     double start = s_now() + 0.01;
     for (uint64_t i = 0; i < o->count; i++) {
         if (o->change_at && i == o->change_at)
@@ -463,8 +468,12 @@ s_latency(const opts_t *o)
         }
     }
     fflush(stdout);
+    pid_t parent = getpid();
     pid_t pid = fork();
     if (pid == 0) {
+        /*  Die with the observer: a sender orphaned by a crash would keep the caller's pipe open. */
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
+            _exit(5);
         /*  libzmq contexts must not cross fork: the child never touches ctx. */
         s_sender(o, sh);
     }
@@ -517,6 +526,13 @@ s_latency(const opts_t *o)
             if (ezshm_mirror_attach(m) == EZSHM_OK && (p = ezshm_mirror_written(m)) > 0)
                 break;
             s_sleep(0.001);
+        }
+        if (p == 0) {
+            printf("bench=latency mode=shm ok=0 reason=no_stream name=%s\n", o->name);
+            fflush(stdout);
+            kill(pid, SIGKILL);
+            waitpid(pid, NULL, 0);
+            return 1;
         }
         sh->observer_ready = 1;
         while (!sh->sender_quiet && s_now() < deadline)

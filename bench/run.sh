@@ -65,6 +65,19 @@ endpoint() {   # transport -> a fresh endpoint
 }
 record() { echo "$*" >>"$results"; }
 
+# wait_ready FILE PID: until the receiver PID printed "ready" into FILE. Returns 1, saying why,
+# when it exited first or 30 s passed (a receiver that never binds must not hang the suite).
+wait_ready() {
+    for _ in $(seq 3000); do
+        grep -q ready "$1" 2>/dev/null && return 0
+        kill -0 "$2" 2>/dev/null || break
+        sleep 0.01
+    done
+    echo "run.sh: receiver $2 did not get ready: $(tr '\n' ' ' <"$1" 2>/dev/null)" >&2
+    kill "$2" 2>/dev/null
+    return 1
+}
+
 # Starts ezshmd bound to $1 with stream $2 and buf_dur $3; sets dpid and dctl.
 start_ezshmd() {
     dctl="ipc://$work/ctl$seq_id"
@@ -122,7 +135,10 @@ tp_ceiling() {   # label frames channels transport sender rep
     "$bin/ezshm-bench" ceiling --bind "$ep" --frame-bytes $(($3 * 4)) --frames "$2" \
         --ring-frames $((BUF_DUR * 1000)) --count "$n" --warmup 1 --timeout 30 --pos-file "$work/pos" >"$work/c.out" &
     local cp=$!; pids+=("$cp")
-    while ! grep -q ready "$work/c.out" 2>/dev/null; do sleep 0.01; done
+    if ! wait_ready "$work/c.out" "$cp"; then
+        record "section=tp size=$1 tr=$4 sender=$5 rx=ceiling rep=$6 n=$n bench=ceiling ok=0 reason=not_ready"
+        return
+    fi
     # The same observer as for ezshmd times it: polls the landed position every 100 us.
     "$bin/ezshm-bench" watch --pos-file "$work/pos" --frame-bytes $(($3 * 4)) --frames "$2" --count "$n" \
         --warmup 1 --timeout 30 >"$work/w.out" &
@@ -229,7 +245,10 @@ if has rig; then
         "$bin/ezshm-bench" ceiling --bind "$ep" --frame-bytes 512 --frames 30 --ring-frames 300000 \
             --count "$msgs" --timeout 30 >"$work/c.out" &
         cp=$!; pids+=("$cp")
-        while ! grep -q ready "$work/c.out" 2>/dev/null; do sleep 0.01; done
+        if ! wait_ready "$work/c.out" "$cp"; then
+            record "section=rig rx=ceiling rep=$rep bench=rig ok=0 reason=not_ready"
+            continue
+        fi
         rig_pub "$ep"
         cpu="$(cpu_window "$cp")"
         wait "$pp"; wait "$cp"
@@ -291,7 +310,7 @@ if has syscalls && command -v strace >/dev/null && [ "$smoke" = 0 ]; then
             "$bin/ezshm-bench" ceiling --bind "$ep" --frame-bytes 512 --frames 30 --ring-frames 300000 \
                 --count "$n" --timeout 30 >"$work/c.out" &
             rpid=$!; pids+=("$rpid")
-            while ! grep -q ready "$work/c.out" 2>/dev/null; do sleep 0.01; done
+            wait_ready "$work/c.out" "$rpid" || continue
         else
             start_ezshmd "$ep" "$name" 10 || continue
             rpid=$dpid
