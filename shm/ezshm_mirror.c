@@ -301,7 +301,9 @@ s_follow(ezshm_mirror_t *self)
         return EZSHM_ERR_NOTREADY;
     else if (self->attached && ezshm_header_generation(self->meta) == self->info.generation)
         return EZSHM_OK;
-    int rc = s_attach_ring(self, true);
+    /*  A mirror that had a ring starts at frame 0 of the new one (it missed none of it); one
+        that never had a ring starts at the newest frame, as ezshm_mirror_attach does. */
+    int rc = s_attach_ring(self, self->was_attached);
     return rc == EZSHM_OK ? EZSHM_ERR_STALE : rc;
 }
 
@@ -326,8 +328,14 @@ ezshm_mirror_read(ezshm_mirror_t *self, void *dst, uint64_t max_frames, uint64_t
         return EZSHM_ERR_INVAL;
     *n_read = 0;
     *n_lost = 0;
-    if (!self->attached && !self->meta)
-        return self->was_attached ? s_reattach(self) : ezshm_mirror_attach(self);
+    if (!self->attached && !self->meta) {
+        if (self->was_attached)
+            return s_reattach(self);
+        /*  The read that attaches says STALE, whichever path got there: the caller has no
+            info yet. */
+        int rc = ezshm_mirror_attach(self);
+        return rc == EZSHM_OK ? EZSHM_ERR_STALE : rc;
+    }
     if (!self->attached || !ezshm_header_valid(self->meta)
         || ezshm_header_generation(self->meta) != self->info.generation)
         return s_follow(self);

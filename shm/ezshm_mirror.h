@@ -55,7 +55,7 @@ void ezshm_mirror_destroy(ezshm_mirror_t **self_p);
 /*  Attaches header and ring if not attached. EZSHM_OK when a valid ring is mapped;
     EZSHM_ERR_NOENT (no header yet) and EZSHM_ERR_NOTREADY (ring being built) are retryable;
     EZSHM_ERR_HEADER / EZSHM_ERR_DTYPE mean the bytes are not a valid stream. Reading starts
-    at the newest frame. */
+    at the newest frame, also when the header was found before its first ring. */
 int ezshm_mirror_attach(ezshm_mirror_t *self);
 
 /*  Copies the attached stream's description. EZSHM_ERR_NOTREADY when not attached. */
@@ -65,7 +65,9 @@ int ezshm_mirror_info(const ezshm_mirror_t *self, ezshm_stream_info_t *info);
     (max_frames * frame_bytes bytes). *n_read: frames returned; *n_lost: frames overwritten
     before they could be read since the last call. EZSHM_ERR_STALE: the writer rebuilt the
     ring (or was restarted); the mirror followed it, nothing was copied, the next read starts
-    at the first frame of the new ring; call ezshm_mirror_info again. */
+    at the first frame of the new ring; call ezshm_mirror_info again. A read that makes the
+    first attach (the stream appeared after ezshm_mirror_attach said NOENT/NOTREADY) also
+    returns EZSHM_ERR_STALE, and reading starts at the newest frame, as for attach. */
 int ezshm_mirror_read(ezshm_mirror_t *self, void *dst, uint64_t max_frames, uint64_t *n_read,
                       uint64_t *n_lost);
 

@@ -16,6 +16,7 @@ struct ezshm_writer_t {
     ezshm_segment_t        header;
     ezshm_meta_t          *meta;        /* inside header.addr */
     ezshm_segment_t        ring;        /* ring.addr NULL: no ring */
+    uint32_t               ring_generation; /* the generation ring was created for */
     /* The live ring's spec, compared per chunk. */
     char                   dtype;
     double                 srate;
@@ -40,11 +41,17 @@ ezshm_writer_options_init(ezshm_writer_options_t *opt)
 }
 
 static void
-s_event(ezshm_writer_t *self, const char *event)
+s_event_of(ezshm_writer_t *self, const char *event, uint32_t generation)
 {
     if (self->opt.on_event)
-        self->opt.on_event(self->opt.arg, event,
-                           self->meta ? self->meta->buffer_generation : EZSHM_GENERATION_NONE);
+        self->opt.on_event(self->opt.arg, event, generation);
+}
+
+/*  An event about the header's current generation. */
+static void
+s_event(ezshm_writer_t *self, const char *event)
+{
+    s_event_of(self, event, self->meta ? self->meta->buffer_generation : EZSHM_GENERATION_NONE);
 }
 
 static void
@@ -110,7 +117,8 @@ s_ring_drop(ezshm_writer_t *self)
     ezshm_segment_close(&self->ring);
     ezshm_segment_unlink(self->ring.name);
     self->ring.name[0] = '\0';
-    s_event(self, "buffer cleanup");
+    /*  The generation of the ring dropped: during a rebuild the header already names the next. */
+    s_event_of(self, "buffer cleanup", self->ring_generation);
 }
 
 static void
@@ -295,6 +303,7 @@ ezshm_writer_configure(ezshm_writer_t *self, const ezshm_ring_spec_t *spec)
     }
     if (replaced)
         s_log_reclaimed(self, segname);
+    self->ring_generation = self->meta->buffer_generation;
     self->frame_bytes = frame_bytes;
     self->ring_bytes = ring_bytes;
     s_event(self, "buffer reset");

@@ -113,23 +113,6 @@ shmt_seg_mode(const char *segname)
     return stat(shmt_seg_path(segname), &st) == 0 ? (int) (st.st_mode & 07777) : -1;
 }
 
-uint8_t *
-shmt_read_file(const char *path, size_t *size)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *buf = malloc(n > 0 ? (size_t) n : 1);
-    size_t got = n > 0 ? fread(buf, 1, (size_t) n, f) : 0;
-    fclose(f);
-    if (size)
-        *size = got;
-    return buf;
-}
-
 bool
 shmt_write_file(const char *path, const void *data, size_t size)
 {
@@ -147,7 +130,7 @@ shmt_load_fixture(const char *relpath)
     char path[PATH_MAX];
     snprintf(path, sizeof path, "%s/%s", EZSHM_FIXTURES, relpath);
     size_t n;
-    uint8_t *text = shmt_read_file(path, &n);
+    uint8_t *text = support_read_file(path, &n);
     if (!text)
         return NULL;
     cJSON *root = cJSON_ParseWithLength((const char *) text, n);

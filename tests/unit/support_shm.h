@@ -15,6 +15,8 @@
 
 #include <cjson/cJSON.h>
 
+#include "support_file.h"
+
 /*  Private segment directory (EZSHM_SHM_DIR) for this test process; idempotent. */
 const char *shmt_setup(void);
 /*  Removes every file in the private directory and the directory itself. */
@@ -31,8 +33,6 @@ long long shmt_seg_size(const char *segname);
 /*  Permission bits of the segment file, -1 when absent. */
 int shmt_seg_mode(const char *segname);
 
-/*  Reads a whole file (malloc'd, caller frees); NULL when absent. */
-uint8_t *shmt_read_file(const char *path, size_t *size);
 /*  Writes bytes to a file (creating/truncating it, mode 0600). */
 bool shmt_write_file(const char *path, const void *data, size_t size);
 

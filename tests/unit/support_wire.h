@@ -4,11 +4,7 @@
 
 #include <stddef.h>
 
-/*  Reads a whole file into a malloc'd buffer (NUL-terminated, *len excludes the NUL);
-    NULL when it cannot be read. */
-char *support_wire_read_file(const char *path, size_t *len);
-
-/*  Reads EZSHM_FIXTURES "/ezmsg-zmq/<name>". */
+/*  Reads EZSHM_FIXTURES "/ezmsg-zmq/<name>" (support_read_file: NUL-terminated, malloc'd). */
 char *support_wire_fixture(const char *name, size_t *len);
 
 /*  Lower-case hex sha256 of bytes into hex (65 bytes). */

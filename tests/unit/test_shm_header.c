@@ -79,7 +79,7 @@ s_golden(ezshm_layout_t layout)
     cr_expect_str_eq(ezshm_writer_header_segment(w), hdr_seg);
 
     size_t n;
-    uint8_t *bytes = shmt_read_file(shmt_seg_path(hdr_seg), &n);
+    uint8_t *bytes = support_read_file(shmt_seg_path(hdr_seg), &n);
     cr_assert_not_null(bytes, "header segment file %s missing", hdr_seg);
     cr_assert_eq(n, hdr_size);
     for (size_t i = 0; i < n; i++)
@@ -102,7 +102,7 @@ s_golden(ezshm_layout_t layout)
     cr_expect_str_eq(ezshm_writer_ring_segment(w), ring_seg);
     cr_expect_eq(shmt_seg_size(ring_seg), ring_size);
     cr_expect_eq(ring_size, 32000);
-    bytes = shmt_read_file(shmt_seg_path(hdr_seg), &n);
+    bytes = support_read_file(shmt_seg_path(hdr_seg), &n);
     cr_assert_eq(n, hdr_size);
     size_t masked_from = layout == EZSHM_LAYOUT_V1 ? 1326 : n;   /* meta_generation, aux_nbytes */
     for (size_t i = 0; i < n; i++) {
@@ -123,7 +123,7 @@ s_golden(ezshm_layout_t layout)
     free(bytes);
 
     /*  Ring rows: exactly the chunk's bytes, sha256 as the Python reference sink's. */
-    uint8_t *ring = shmt_read_file(shmt_seg_path(ring_seg), &n);
+    uint8_t *ring = support_read_file(shmt_seg_path(ring_seg), &n);
     cr_assert_eq(n, 32000);
     cr_expect_eq(memcmp(ring, rows, rows_n), 0);
     unsigned char digest[32];

@@ -138,6 +138,54 @@ Test(shm_mirror, attach_before_writer_then_works)
     ezshm_writer_destroy(&s.w);
 }
 
+/*  A reader that found the header before any ring existed attaches to the first ring like any
+    first attach: STALE from the read that attached (its info is new), then from the newest
+    frame on. Both layouts behave alike (a legacy placeholder is not even kept mapped). */
+static void
+s_header_before_first_ring(ezshm_layout_t layout)
+{
+    const char *name = shmt_unique_name();
+    ezshm_writer_options_t opt;
+    ezshm_writer_options_init(&opt);
+    opt.layout = layout;
+    ezshm_writer_t *w = NULL;
+    cr_assert_eq(ezshm_writer_new(name, &opt, &w), EZSHM_OK);
+    ezshm_mirror_t *m = NULL;
+    cr_assert_eq(ezshm_mirror_new(name, &m), EZSHM_OK);
+    cr_assert_eq(ezshm_mirror_attach(m), EZSHM_ERR_NOTREADY);
+    uint32_t buf[64 * ELEMS];
+    uint64_t got = 9, lost = 9;
+    cr_assert_eq(ezshm_mirror_read(m, buf, 64, &got, &lost), EZSHM_ERR_NOTREADY);
+
+    static const uint64_t shape[1] = {ELEMS};
+    ezshm_ring_spec_t spec = {'I', 1000.0, 64, 1, shape, "counter", 7};
+    cr_assert_eq(ezshm_writer_configure(w, &spec), EZSHM_OK);
+    src_t s = { w, 0 };
+    s_src_write(&s, 5);
+    int rc = ezshm_mirror_read(m, buf, 64, &got, &lost);
+    cr_assert_eq(rc, EZSHM_ERR_STALE, "layout %d: rc %d", layout, rc);
+    cr_expect_eq(got, 0);
+    ezshm_stream_info_t info;
+    cr_assert_eq(ezshm_mirror_info(m, &info), EZSHM_OK);
+    cr_expect_eq(info.layout, layout);
+    cr_expect_eq(info.n_frames, 64);
+    cr_assert_eq(ezshm_mirror_read(m, buf, 64, &got, &lost), EZSHM_OK);
+    cr_expect_eq(got, 0, "frames written before the attach are not returned");
+    s_src_write(&s, 3);
+    cr_assert_eq(ezshm_mirror_read(m, buf, 64, &got, &lost), EZSHM_OK);
+    cr_expect_eq(got, 3);
+    cr_expect_eq(lost, 0);
+    s_expect_frames(buf, 3, 5);
+    ezshm_mirror_destroy(&m);
+    ezshm_writer_destroy(&w);
+}
+
+Test(shm_mirror, header_before_first_ring_attaches_like_a_first_attach)
+{
+    s_header_before_first_ring(EZSHM_LAYOUT_LEGACY);
+    s_header_before_first_ring(EZSHM_LAYOUT_V1);
+}
+
 Test(shm_mirror, overflow_reports_exact_lost_count)
 {
     const char *name = shmt_unique_name();

@@ -134,7 +134,7 @@ s_ring_check(ring_t *r)
                  (unsigned long long) m->wrap_counter, (unsigned long long) total);
     cr_assert_lt(m->write_index, r->L);
     size_t n;
-    uint32_t *ring = (uint32_t *) shmt_read_file(shmt_seg_path(ezshm_writer_ring_segment(r->w)), &n);
+    uint32_t *ring = (uint32_t *) support_read_file(shmt_seg_path(ezshm_writer_ring_segment(r->w)), &n);
     cr_assert_eq(n, r->L * 4);
     for (uint64_t slot = 0; slot < r->L; slot++) {
         /*  Newest frame p < total with p % L == slot. */
