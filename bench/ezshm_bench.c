@@ -7,11 +7,12 @@
     ezshm-bench watch    (--name S | --pos-file P --frame-bytes FB) --frames F --count N [--warmup W]
         Attaches a mirror to ezshmd's stream (or maps the ceiling's --pos-file), waits for the W warm-up messages, then polls the
         ring position (100 us sleeps, so it does not steal a core) and times the same way.
-    ezshm-bench latency  --mode raw|shm (--bind E | --name S --connect E) --count N --rate R
+    ezshm-bench latency  --mode raw|raw-spin|shm (--bind E | --name S --connect E) --count N --rate R
                          [--channels C --frames F] [--change-at K]
         Forks a PUB sender that timestamps every send (CLOCK_MONOTONIC) into a MAP_SHARED
-        array; the parent observes (raw: spins on zmq_msg_recv(DONTWAIT); shm: spins on the
-        ring position). --change-at K (shm only) sends channels + 1 from message K on and
+        array; the parent observes. raw: a blocking zmq_msg_recv, the ceiling's loop and the
+        way libzmq's own perf/local_lat measures; raw-spin: spins on zmq_msg_recv(DONTWAIT),
+        the floor (no wake-up at all); shm: spins on the ring position. --change-at K (shm only) sends channels + 1 from message K on and
         reports the time to the first frame of the new generation (ring rebuild).
     ezshm-bench send     --connect E --mode native|ezmsg --frames F --channels C --count N [--timeout S]
         A fast sender: one message built once and sent N times (SNDHWM 0), after S seconds
@@ -440,7 +441,8 @@ s_pct(const double *sorted, size_t n, double q)
 static int
 s_latency(const opts_t *o)
 {
-    bool raw = o->mode && strcmp(o->mode, "raw") == 0;
+    bool spin = o->mode && strcmp(o->mode, "raw-spin") == 0;
+    bool raw = spin || (o->mode && strcmp(o->mode, "raw") == 0);
     if (!o->count || o->rate <= 0 || !o->frames || !o->channels || !o->connect || (raw && !o->bind)
         || (!raw && !o->name)) {
         fprintf(stderr, "latency: needs --mode --count --rate --frames --channels --connect and --bind (raw) "
@@ -497,11 +499,15 @@ s_latency(const opts_t *o)
             s_sleep(0.001);
         while (zmq_msg_recv(&part, sub, ZMQ_DONTWAIT) >= 0)
             ;
+        /*  Blocking: wake up at least every 100 ms to look at the deadline. */
+        int tick_ms = 100;
+        zmq_setsockopt(sub, ZMQ_RCVTIMEO, &tick_ms, sizeof tick_ms);
         sh->go = 1;
         int n = 0;
         while (seen < o->count && s_now() < deadline) {
-            if (zmq_msg_recv(&part, sub, ZMQ_DONTWAIT) < 0)
-                continue;   /* spin (no sched_yield: it hands the CPU to any runnable task) */
+            /*  spin: no sched_yield either, it hands the CPU to any runnable task. */
+            if (zmq_msg_recv(&part, sub, spin ? ZMQ_DONTWAIT : 0) < 0)
+                continue;
             n++;
             if (zmq_msg_more(&part))
                 continue;
@@ -603,12 +609,12 @@ s_latency(const opts_t *o)
     int ok = lost == 0 && nl > 0 && (!o->change_at || t_new_gen > 0);
     if (!ok) {
         printf("bench=latency mode=%s ok=0 reason=frames_lost seen=%llu expected=%llu lost=%llu rebuild_seen=%d\n",
-               raw ? "raw" : "shm", (unsigned long long) seen, (unsigned long long) o->count,
+               o->mode, (unsigned long long) seen, (unsigned long long) o->count,
                (unsigned long long) lost, t_new_gen > 0);
         return 1;
     }
     qsort(lat, nl, sizeof(double), s_cmp_double);
-    printf("bench=latency mode=%s ok=1 n=%zu unobserved=%llu p50_us=%.2f p99_us=%.2f max_us=%.2f", raw ? "raw" : "shm", nl,
+    printf("bench=latency mode=%s ok=1 n=%zu unobserved=%llu p50_us=%.2f p99_us=%.2f max_us=%.2f", o->mode, nl,
            (unsigned long long) unobserved, s_pct(lat, nl, 0.50), s_pct(lat, nl, 0.99), lat[nl - 1]);
     if (o->change_at)
         printf(" rebuild_us=%.2f", (t_new_gen - sh->t_send[o->change_at]) * 1e6);
