@@ -7,6 +7,8 @@
 #   --smoke      CI: one run of everything at tiny counts (~ seconds); checks, never timings
 #   --runs N     runs per figure (>= 5 for published numbers)
 #   --only LIST  comma list of sections: throughput,latency,rebuild,rig,mirror,syscalls
+#   --sizes LIST throughput payloads, a comma list of 2KiB,32KiB,1MiB (default: all three)
+#   --senders L  throughput senders, a comma list of pub,fast (default: both)
 #   --bin DIR    where ezshmd, ezshm-pub, ezshm-ctl, ezshm-bench are (default: $EZSHM_BIN,
 #                else build-bench/bin, else build/bin)
 #   --raw FILE   also keep every raw result line in FILE
@@ -21,12 +23,15 @@ root="$(cd "$here/.." && pwd)"
 
 cmdline="$0 $*"
 runs=5 quick=0 smoke=0 only="throughput,latency,rebuild,rig,mirror,syscalls" bin="${EZSHM_BIN:-}" rawout=""
+size_list="2KiB,32KiB,1MiB" sender_list="pub,fast"
 while [ $# -gt 0 ]; do
     case "$1" in
         --quick) quick=1 ;;
         --smoke) smoke=1 ;;
         --runs) runs="$2"; shift ;;
         --only) only="$2"; shift ;;
+        --sizes) size_list="$2"; shift ;;
+        --senders) sender_list="$2"; shift ;;
         --bin) bin="$2"; shift ;;
         --raw) rawout="$2"; shift ;;
         -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
@@ -112,7 +117,10 @@ send() {
 
 # ---- 1. ingest throughput --------------------------------------------------------------------
 # size label, frames, channels; counts per (sender, format) scaled by $scale.
-sizes=("2KiB 64 8" "32KiB 64 128" "1MiB 1000 256")
+sizes=()
+for s in "2KiB 64 8" "32KiB 64 128" "1MiB 1000 256"; do
+    case ",$size_list," in *",${s%% *},"*) sizes+=("$s") ;; esac
+done
 count_for() {   # label sender format
     local n
     case "$1/$2/$3" in
@@ -170,7 +178,7 @@ tp_ezshmd() {   # label frames channels transport sender rep format
 }
 
 # --smoke: one size, one transport, the fast sender (a few seconds in all).
-transports="ipc tcp"; senders="pub fast"
+transports="ipc tcp"; senders="${sender_list//,/ }"
 if [ "$smoke" = 1 ]; then sizes=("2KiB 64 8"); transports="ipc"; senders="fast"; fi
 if has throughput; then
     for s in "${sizes[@]}"; do
