@@ -84,8 +84,8 @@ int control_server_fd(control_server_t *self);
 
 /*  Answers the requests that are waiting, up to max, without blocking, and leaves the fd
     above reset when it returns less than max. Returns the number answered (max: more may
-    wait, call again), or -1 when a reply could not be sent (the count of that call is lost;
-    the socket stays usable). A quit request is answered and reported through callbacks.quit;
+    wait, call again), or -1 when a reply could not be sent (the socket stays usable: the
+    next call goes on with the next request). A quit request is answered and reported through callbacks.quit;
     the requests after it stay queued. */
 int control_server_drain(control_server_t *self, int max);
 
