@@ -9,6 +9,7 @@
 #include "numpy_dtype.h"
 #include "wire_utf8.h"
 
+#include <float.h>
 #include <math.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -134,8 +135,14 @@ s_put_double(out_t *o, double v)
         s_puts(o, v < 0 ? "-Infinity" : "Infinity");
         return;
     }
+    /*  The shortest digits that read back. For a normal double, 15 correctly rounded digits
+        always read back (DBL_DIG) and, when a shorter form exists, they are that form padded
+        with zeros (its rounding interval is far narrower than 15-digit spacing): so try 15,
+        16, 17 and strip the zeros below, 3 printf/strtod pairs at most instead of up to 17.
+        A subnormal's interval is wide, so it searches from 1 digit up. */
     char sci[40];
-    for (int p = 1; p <= 17; p++) {
+    int p = fabs(v) >= DBL_MIN ? 15 : 1;
+    for (; p <= 17; p++) {
         snprintf(sci, sizeof sci, "%.*e", p - 1, v);
         if (strtod(sci, NULL) == v)
             break;

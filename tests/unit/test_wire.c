@@ -222,6 +222,69 @@ Test(wire_fixtures, encoder_reproduces_fixture_bytes)
     wire_decoder_destroy(&d);
 }
 
+//  Significant digits of a number as the encoder wrote it (sign, leading and trailing zeros,
+//  point and exponent not counted).
+static int
+s_sig_digits(const char *text, size_t len)
+{
+    char d[64];
+    size_t n = 0;
+    for (size_t i = 0; i < len && text[i] != 'e' && n < sizeof d; i++)
+        if (text[i] >= '0' && text[i] <= '9' && (n || text[i] != '0'))
+            d[n++] = text[i];
+    while (n > 1 && d[n - 1] == '0')
+        n--;
+    return n ? (int) n : 1;
+}
+
+//  Numbers are written as Python's repr writes them: the fewest digits that read back exactly.
+//  Checked against a plain search from 1 digit up, on values of every kind the wire carries
+//  and on the awkward ones (subnormals, powers of two, 17-digit values).
+Test(wire_encode, numbers_are_shortest_and_exact)
+{
+    const char *dims[] = {"time"};
+    const size_t shape[] = {1};
+    const float sample = 0;
+    wire_message_t m = {.topic = "t", .ndim = 1, .dims = dims, .shape = shape, .dtype = 'f',
+                        .data = &sample, .nbytes = 4, .time_dim = "time", .gain = 0.001};
+    wire_buf_t buf = {0};
+    uint64_t state = 0x9E3779B97F4A7C15u;
+    for (int i = 0; i < 60000; i++) {
+        state ^= state << 13, state ^= state >> 7, state ^= state << 17;
+        double v;
+        switch (i % 6) {
+            case 0: { uint64_t bits = state; memcpy(&v, &bits, 8); break; }    /* any double */
+            case 1: v = (double) (state % 100000000u) / 30000.0; break;       /* k / fs */
+            case 2: v = (double) (state % 100000u) / pow(10, (double) (state >> 60)); break;
+            case 3: v = ldexp(1.0, (int) (state % 2098) - 1074); break;       /* 2^k, subnormal up */
+            case 4: v = 1.7e9 + (double) (state % 1000000u) * 1e-6; break;    /* a ts */
+            default: v = (double) (state % 1000u) * 0x1p-1074; break;         /* subnormals */
+        }
+        if (!isfinite(v))
+            continue;
+        m.offset = v;
+        cr_assert_eq(wire_encode_native(&m, &buf), 0);
+        const char *at = strstr((const char *) buf.data, "\"offset\": ");
+        cr_assert_not_null(at);
+        at += strlen("\"offset\": ");
+        size_t len = strcspn(at, ",}");
+        char text[64];
+        cr_assert_lt(len, sizeof text);
+        memcpy(text, at, len);
+        text[len] = '\0';
+        cr_assert_eq(strtod(text, NULL), v, "%.17g written as %s", v, text);
+        int shortest = 1;
+        char sci[40];
+        for (; shortest < 17; shortest++) {
+            snprintf(sci, sizeof sci, "%.*e", shortest - 1, v);
+            if (strtod(sci, NULL) == v)
+                break;
+        }
+        cr_assert_eq(s_sig_digits(text, len), shortest, "%.17g written as %s, shortest is %s", v, text, sci);
+    }
+    wire_buf_free(&buf);
+}
+
 //  ---- rejection reasons ----------------------------------------------------------------
 
 static void
