@@ -416,7 +416,9 @@ daemon_run(daemon_t *self)
             int answered = control_server_drain(self->control, CONTROL_BATCH);
             if (answered < 0)
                 log_msg(SETTINGS_LOG_WARNING, "control: a reply could not be sent: %s", zmq_strerror(zmq_errno()));
-            control_more = answered == CONTROL_BATCH;
+            /*  After a failed reply, look again without sleeping: requests behind it would not
+                signal the edge-style fd again. */
+            control_more = answered == CONTROL_BATCH || answered < 0;
             sub_more |= answered != 0;
         }
         if (!self->quit && (fds[1].revents || sub_more))
