@@ -9,7 +9,8 @@ cd "$(dirname "$0")"
 
 # Debian 12 packages: to build, to test, to run the demo.
 PACKAGES=(build-essential cmake pkg-config libzmq3-dev libczmq-dev libcjson-dev libsodium-dev
-          libcriterion-dev python3 python3-numpy python3-yaml valgrind clang libclang-rt-14-dev)
+          libcriterion-dev python3 python3-numpy python3-yaml valgrind clang libclang-rt-14-dev
+          groff-base)
 
 deps() {
     local missing=()

@@ -8,7 +8,7 @@
 #include <stdatomic.h>
 #include <string.h>
 
-/*  The offsets are the contract with ezmsg-tools (../shared/fixtures/shm-header-layout.json). */
+/*  The offsets are the contract with ezmsg-tools (tests/fixtures/shm-header-layout.json). */
 _Static_assert(offsetof(ezshm_meta_t, bvalid) == 0, "bvalid @0");
 _Static_assert(offsetof(ezshm_meta_t, dtype) == 1, "dtype @1");
 _Static_assert(offsetof(ezshm_meta_t, srate) == 2, "srate @2");

@@ -2,7 +2,7 @@
 """Regenerates the seed corpora of tests/fuzz/corpus/{control,mirror_header} and adds the
 ezmsg-zmq fixtures missing from corpus/wire (framings in tests/fuzz/README.md).
 
-    python3 tests/fuzz/make_corpus.py [FIXTURES_DIR]     # default ../shared/fixtures
+    python3 tests/fuzz/make_corpus.py [FIXTURES_DIR]     # default tests/fixtures
 """
 import json
 import os
@@ -10,7 +10,7 @@ import struct
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-FIX = sys.argv[1] if len(sys.argv) > 1 else os.path.join(HERE, "..", "..", "..", "shared", "fixtures")
+FIX = sys.argv[1] if len(sys.argv) > 1 else os.path.join(HERE, "..", "fixtures")
 
 
 def write(path, data):

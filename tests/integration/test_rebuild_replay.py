@@ -14,8 +14,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "python"))
 from ezshm_harness import (STOP_TIMEOUT, Results, Session, check_counter_rows, get_status, helper_tool,  # noqa: E402
                            lost_reports, wait_until)
 
-FIXTURES = os.environ.get("EZSHM_FIXTURES", os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared",
-                                                         "fixtures"))
+FIXTURES = os.environ.get("EZSHM_FIXTURES", os.path.join(os.path.dirname(__file__), "..", "fixtures"))
 
 
 def replay(fixture, single):
