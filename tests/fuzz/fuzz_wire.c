@@ -1,4 +1,4 @@
-/*  fuzz_wire.c — libFuzzer harness for the wire decoder (service/wire.h).
+/*  fuzz_wire.c — libFuzzer harness for the wire decoder (service/wire/wire.h).
 
     Input framing (tests/fuzz/corpus/wire/README.md):
 
