@@ -1,11 +1,11 @@
 /*  counters.c — drop accounting and the status view of it. */
 #include "counters.h"
+#include "ezshm_clock.h"
 #include "ingest.h"
 #include "wire.h"
 
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 /*  Slot of a code: wire -1..-8 → 0..7, ingest -20..-26 → 8..14, anything else → 15.
     A ring size overflow is the same reason as a message size overflow: one counter. */
@@ -32,22 +32,6 @@ counters_reason_name(int code)
     return wire_reason_name(code);
 }
 
-double
-counters_wall_time(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (double) ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-double
-counters_mono_time(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double) ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 void
 counters_drop(counters_t *self, int code, const char *message)
 {
@@ -56,8 +40,8 @@ counters_drop(counters_t *self, int code, const char *message)
     self->dropped_total++;
     snprintf(self->last_reason, sizeof self->last_reason, "%s", counters_reason_name(code));
     snprintf(self->last_error, sizeof self->last_error, "%s", message);
-    self->last_error_time = counters_wall_time();
-    self->last_error_mono = counters_mono_time();
+    self->last_error_time = ezshm_clock_wall();
+    self->last_error_mono = ezshm_clock_mono();
     log_limited(&self->limits[slot], SETTINGS_LOG_WARNING, "message dropped (%s): %s",
                 self->last_reason, message);
 }
@@ -92,7 +76,7 @@ counters_written(counters_t *self, uint64_t frames, uint64_t bytes)
     self->written++;
     self->frames += frames;
     self->bytes += bytes;
-    self->last_write_mono = counters_mono_time();
+    self->last_write_mono = ezshm_clock_mono();
 }
 
 static void

@@ -56,12 +56,6 @@ void counters_written(counters_t *self, uint64_t frames, uint64_t bytes);
 /*  The counters as a JSON object (NULL on out of memory). */
 cJSON *counters_to_json(const counters_t *self);
 
-/*  UNIX time now, in seconds. */
-double counters_wall_time(void);
-
-/*  Monotonic time now, in seconds: for intervals, immune to clock steps. */
-double counters_mono_time(void);
-
 #ifdef __cplusplus
 }
 #endif

@@ -3,7 +3,8 @@
 
     Classes: ezshm_writer (the ring writer), ezshm_mirror (the reader).
     Helpers: names (ezshm_name.h), header layouts (ezshm_header.h), ring sizing (ezshm_ring.h),
-    dtypes (ezshm_dtype.h), value formatting (ezshm_value.h), result codes (ezshm_error.h).
+    dtypes (ezshm_dtype.h), value formatting (ezshm_value.h), result codes (ezshm_error.h),
+    clocks (ezshm_clock.h).
 */
 #ifndef EZSHM_H
 #define EZSHM_H
@@ -11,6 +12,7 @@
 #define EZSHM_VERSION "0.1.0"
 
 #include "ezshm_error.h"
+#include "ezshm_clock.h"
 #include "ezshm_dtype.h"
 #include "ezshm_name.h"
 #include "ezshm_header.h"
