@@ -4,7 +4,7 @@
     Classes: ezshm_writer (the ring writer), ezshm_mirror (the reader).
     Helpers: names (ezshm_name.h), header layouts (ezshm_header.h), ring sizing (ezshm_ring.h),
     dtypes (ezshm_dtype.h), value formatting (ezshm_value.h), result codes (ezshm_error.h),
-    clocks (ezshm_clock.h).
+    clocks (ezshm_clock.h), UTF-8 (ezshm_utf8.h).
 */
 #ifndef EZSHM_H
 #define EZSHM_H
@@ -18,6 +18,7 @@
 #include "ezshm_header.h"
 #include "ezshm_ring.h"
 #include "ezshm_segment.h"
+#include "ezshm_utf8.h"
 #include "ezshm_value.h"
 #include "ezshm_writer.h"
 #include "ezshm_mirror.h"
