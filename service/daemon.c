@@ -28,7 +28,6 @@
 #define INGESTING_WINDOW 2.0
 
 struct daemon_t {
-    settings_t        settings;
     ezshm_writer_t   *writer;
     ingest_t         *ingest;
     wire_decoder_t   *decoder;
@@ -174,7 +173,6 @@ s_apply(void *ctx, const settings_t *old, const settings_t *next, unsigned actio
         return -1;
     if (actions & SETTINGS_ACT_LOG_LEVEL)
         log_set_level(next->log_level);
-    self->settings = *next;
     log_msg(SETTINGS_LOG_INFO, "settings updated: shmem_name '%s', buf_dur %g s, axis '%s'", next->shmem_name,
             next->buf_dur, next->axis);
     return 0;
@@ -284,10 +282,8 @@ s_reload(daemon_t *self)
         return;
     }
     cJSON *fields = settings_to_json(&fresh);
-    /*  Without a configured name the reload generated a new one (ezshm-<pid>-…): keep ours. */
-    char generated[32];
-    snprintf(generated, sizeof generated, "ezshm-%ld-", (long) getpid());
-    if (fields && strncmp(fresh.shmem_name, generated, strlen(generated)) == 0)
+    /*  No name configured: keep ours (a generated name is the stream's until restart). */
+    if (fields && !*fresh.shmem_name)
         cJSON_DeleteItemFromObject(fields, "shmem_name");
     cJSON *reply = fields ? control_server_update(self->control, fields) : NULL;
     cJSON *ok = cJSON_GetObjectItem(reply, "ok");
@@ -331,7 +327,6 @@ daemon_new(const settings_t *settings, char *err, size_t errlen)
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
-    self->settings = *settings;
     self->signal_fd = -1;
     self->started = ezshm_clock_mono();
     log_set_level(settings->log_level);
@@ -344,9 +339,14 @@ daemon_new(const settings_t *settings, char *err, size_t errlen)
     opt.on_event = s_on_writer_event;
     opt.on_log = s_on_writer_log;
     opt.arg = self;
-    int rc = ezshm_writer_new(settings->shmem_name[0] ? settings->shmem_name : NULL, &opt, &self->writer);
+    /*  The stream's name is decided here, once (settings_resolve generates one if none was
+        set); from then on the control server holds the settings in force. */
+    settings_t resolved = *settings;
+    int rc = settings_resolve(&resolved) == 0 ? EZSHM_OK : EZSHM_ERR_SYS;
+    if (rc == EZSHM_OK)
+        rc = ezshm_writer_new(resolved.shmem_name, &opt, &self->writer);
     if (rc != EZSHM_OK) {
-        snprintf(err, errlen, "cannot create the header segment of '%s' in %s: %s", settings->shmem_name,
+        snprintf(err, errlen, "cannot create the header segment of '%s' in %s: %s", resolved.shmem_name,
                  ezshm_segment_dir(), ezshm_strerror(rc));
         daemon_destroy(&self);
         return NULL;
@@ -360,10 +360,8 @@ daemon_new(const settings_t *settings, char *err, size_t errlen)
         daemon_destroy(&self);
         return NULL;
     }
-    /*  The control server owns the settings from here on; give it the resolved name. */
-    snprintf(self->settings.shmem_name, sizeof self->settings.shmem_name, "%s", ezshm_writer_name(self->writer));
     control_callbacks_t callbacks = {s_apply, s_status, s_health, s_quit};
-    self->control = control_server_new(&self->settings, &callbacks, self, err, errlen);
+    self->control = control_server_new(&resolved, &callbacks, self, err, errlen);
     sigset_t signals;
     s_signal_set(&signals);
     self->signal_fd = self->control ? signalfd(-1, &signals, SFD_CLOEXEC | SFD_NONBLOCK) : -1;
