@@ -341,7 +341,7 @@ typedef struct {
 /*  One bench message of frames x channels float32 [time, ch] through the real encoder (ezshm-pub's):
     native (the JSON header only; frame 3 is data itself) or ezmsg multipart (the JSON payload,
     data in base64). From one message to the next only ts, seq and offset change, so ezshmd's
-    header cache recognises a native stream. Returns 0 or a wire_error_t. */
+    header cache recognises a native stream. Returns 0 or a drop_reason_t. */
 static int
 s_encode(wire_buf_t *out, bool ezmsg, uint64_t seq, uint64_t frames, uint64_t channels, double fs,
          uint64_t first_frame, const void *data)

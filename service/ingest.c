@@ -25,22 +25,6 @@ typedef struct {
     size_t         component;     /* byte-swap unit, 0 when no swap is needed */
 } axis_move_t;
 
-const char *
-ingest_reason_name(int code)
-{
-    switch (code) {
-    case INGEST_OK:               return "ok";
-    case INGEST_ERR_AXIS_MISSING: return "axis_missing";
-    case INGEST_ERR_BAD_GAIN:     return "bad_gain";
-    case INGEST_ERR_EMPTY:        return "empty_chunk";
-    case INGEST_ERR_TOO_BIG:      return "ring_too_big";
-    case INGEST_ERR_OVERFLOW:     return "size_overflow";
-    case INGEST_ERR_NO_SPACE:     return "no_space";
-    case INGEST_ERR_SHM:          return "shm_error";
-    default:                      return "unknown";
-    }
-}
-
 ingest_t *
 ingest_new(ezshm_writer_t *writer, const char *axis, double buf_dur)
 {
@@ -143,7 +127,7 @@ s_writer_code(int rc)
 {
     switch (rc) {
     case EZSHM_ERR_TOOBIG:   return INGEST_ERR_TOO_BIG;
-    case EZSHM_ERR_OVERFLOW: return INGEST_ERR_OVERFLOW;
+    case EZSHM_ERR_OVERFLOW: return DROP_SIZE_OVERFLOW;
     default:                 return INGEST_ERR_SHM;
     }
 }
@@ -179,9 +163,9 @@ s_ring_length(ingest_t *self, const axisarray_axis_t *ax, const ezshm_ring_spec_
         *srate = 1.0 / ax->gain;
         int rc = ezshm_ring_frames(self->buf_dur, *srate, n_frames);
         if (rc == EZSHM_ERR_OVERFLOW)
-            return s_fail(errbuf, errlen, INGEST_ERR_OVERFLOW,
+            return s_fail(errbuf, errlen, DROP_SIZE_OVERFLOW,
                           "ring for axis '%s' would exceed 2^32 frames", self->axis);
-        return rc == EZSHM_OK ? INGEST_OK
+        return rc == EZSHM_OK ? DROP_OK
                               : s_fail(errbuf, errlen, INGEST_ERR_BAD_GAIN,
                                        "axis '%s' gives no finite ring length", self->axis);
     }
@@ -197,18 +181,18 @@ s_ring_length(ingest_t *self, const axisarray_axis_t *ax, const ezshm_ring_spec_
             same = meta->shape[d + 1] == spec->frame_shape[d];
         if (same) {
             *n_frames = self->coord_frames;
-            return INGEST_OK;
+            return DROP_OK;
         }
     }
     double fs = ezshm_ring_coordinate_fs(ax->values, ax->n_values);
     int rc = fs > 0.0 ? ezshm_ring_frames(self->buf_dur, fs, n_frames) : EZSHM_ERR_INVAL;
     if (rc != EZSHM_OK)
-        return s_fail(errbuf, errlen, rc == EZSHM_ERR_OVERFLOW ? INGEST_ERR_OVERFLOW : INGEST_ERR_BAD_GAIN,
+        return s_fail(errbuf, errlen, rc == EZSHM_ERR_OVERFLOW ? DROP_SIZE_OVERFLOW : INGEST_ERR_BAD_GAIN,
                       "coordinate axis '%s' gives no usable sampling rate", self->axis);
     /*  Keep the length only when it came from timestamps, not from the 100 Hz fallback for a
         single coordinate: the next chunk with two or more values sizes the ring properly. */
     self->coord_frames = ax->n_values >= 2 ? *n_frames : 0;
-    return INGEST_OK;
+    return DROP_OK;
 }
 
 int
@@ -249,7 +233,7 @@ ingest_message(ingest_t *self, const axisarray_t *msg, uint64_t *frames, char *e
     ezshm_ring_spec_t spec = {.dtype = axisarray_dtype(msg), .frame_ndim = (uint32_t) (ndim - 1),
                               .frame_shape = frame_shape, .key = key, .key_len = strlen(key)};
     int rc = s_ring_length(self, ax, &spec, &spec.n_frames, &spec.srate, errbuf, errlen);
-    if (rc != INGEST_OK)
+    if (rc != DROP_OK)
         return rc;
     rc = ezshm_writer_configure(self->writer, &spec);
     if (rc == EZSHM_ERR_NOSPACE)
@@ -270,5 +254,5 @@ ingest_message(ingest_t *self, const axisarray_t *msg, uint64_t *frames, char *e
     if (rc != EZSHM_OK)
         return s_fail(errbuf, errlen, INGEST_ERR_SHM, "ring write failed: %s", ezshm_strerror(rc));
     *frames = n;
-    return INGEST_OK;
+    return DROP_OK;
 }

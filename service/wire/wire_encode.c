@@ -257,7 +257,7 @@ s_check(const wire_message_t *m)
     size_t nbytes = ezshm_dtype_itemsize(m->dtype);
     for (size_t i = 0; i < m->ndim; i++) {
         if (m->shape[i] && nbytes > SIZE_MAX / m->shape[i])
-            return WIRE_ERR_OVERFLOW;
+            return DROP_SIZE_OVERFLOW;
         nbytes *= m->shape[i];
     }
     return nbytes == m->nbytes ? 0 : WIRE_ERR_SHAPE;
