@@ -134,12 +134,11 @@ s_writer_code(int rc)
 
 /*  A ring that does not fit: say how big it is, what is free, and what to set. */
 static int
-s_no_space(ingest_t *self, const ezshm_ring_spec_t *spec, size_t itemsize, char *errbuf, size_t errlen)
+s_no_space(ingest_t *self, const ezshm_ring_spec_t *spec, char *errbuf, size_t errlen)
 {
     self->coord_frames = 0;
-    uint64_t need = spec->n_frames * itemsize, free_bytes = 0;
-    for (uint32_t d = 0; d < spec->frame_ndim; d++)
-        need *= spec->frame_shape[d];
+    uint64_t need = 0, free_bytes = 0;
+    ezshm_writer_ring_bytes_for(spec, &need);
     ezshm_segment_free_bytes(&free_bytes);
     /*  Room for the ring, the header, and a reader still mapping the previous ring. */
     uint64_t advise_mib = (2 * need + (1u << 20) - 1) / (1u << 20) + 1;
@@ -171,18 +170,9 @@ s_ring_length(ingest_t *self, const axisarray_axis_t *ax, const ezshm_ring_spec_
     }
     *srate = 0.0;
     /*  Same stream shape as the live ring: keep its length (see coord_frames). */
-    const ezshm_meta_t *meta = ezshm_writer_meta(self->writer);
-    if (self->coord_frames && ezshm_writer_has_ring(self->writer) && meta->srate == 0.0
-        && meta->dtype == spec->dtype && meta->ndim == spec->frame_ndim + 1
-        && meta->key_len == (spec->key_len > EZSHM_MAX_KEYLEN ? EZSHM_MAX_KEYLEN : spec->key_len)
-        && memcmp(meta->key, spec->key, meta->key_len) == 0) {
-        bool same = true;
-        for (uint32_t d = 0; d < spec->frame_ndim && same; d++)
-            same = meta->shape[d + 1] == spec->frame_shape[d];
-        if (same) {
-            *n_frames = self->coord_frames;
-            return DROP_OK;
-        }
+    if (self->coord_frames && ezshm_writer_keeps_ring(self->writer, spec)) {
+        *n_frames = self->coord_frames;
+        return DROP_OK;
     }
     double fs = ezshm_ring_coordinate_fs(ax->values, ax->n_values);
     int rc = fs > 0.0 ? ezshm_ring_frames(self->buf_dur, fs, n_frames) : EZSHM_ERR_INVAL;
@@ -237,7 +227,7 @@ ingest_message(ingest_t *self, const axisarray_t *msg, uint64_t *frames, char *e
         return rc;
     rc = ezshm_writer_configure(self->writer, &spec);
     if (rc == EZSHM_ERR_NOSPACE)
-        return s_no_space(self, &spec, axisarray_itemsize(msg), errbuf, errlen);
+        return s_no_space(self, &spec, errbuf, errlen);
     if (rc != EZSHM_OK) {
         self->coord_frames = 0;
         return s_fail(errbuf, errlen, s_writer_code(rc), "ring not created: %s", ezshm_strerror(rc));

@@ -191,12 +191,20 @@ ezshm_writer_destroy(ezshm_writer_t **self_p)
     *self_p = NULL;
 }
 
-/*  True when spec describes the live ring (key compared as stored, i.e. truncated). */
-static bool
-s_spec_matches(const ezshm_writer_t *self, const ezshm_ring_spec_t *spec, size_t key_len)
+static size_t
+s_stored_key_len(const ezshm_ring_spec_t *spec)
 {
+    return spec->key_len > EZSHM_MAX_KEYLEN ? EZSHM_MAX_KEYLEN : spec->key_len;
+}
+
+/*  True when spec describes the live ring (key compared as stored, i.e. truncated), its
+    ring length too when with_length. */
+static bool
+s_spec_matches(const ezshm_writer_t *self, const ezshm_ring_spec_t *spec, bool with_length)
+{
+    size_t key_len = s_stored_key_len(spec);
     if (!self->ring.addr || spec->dtype != self->dtype || spec->srate != self->srate
-        || spec->n_frames != self->n_frames || spec->frame_ndim != self->frame_ndim
+        || (with_length && spec->n_frames != self->n_frames) || spec->frame_ndim != self->frame_ndim
         || key_len != self->key_len)
         return false;
     if (spec->frame_ndim
@@ -205,10 +213,10 @@ s_spec_matches(const ezshm_writer_t *self, const ezshm_ring_spec_t *spec, size_t
     return key_len == 0 || memcmp(spec->key, self->key, key_len) == 0;
 }
 
-/*  Validates spec and computes the ring's sizes without touching anything. */
+/*  Validates spec and computes the ring's sizes without touching anything (the
+    max_ring_bytes limit is the caller's to check). */
 static int
-s_spec_sizes(const ezshm_writer_t *self, const ezshm_ring_spec_t *spec, uint64_t *frame_bytes,
-             uint64_t *ring_bytes)
+s_spec_sizes(const ezshm_ring_spec_t *spec, uint64_t *frame_bytes, uint64_t *ring_bytes)
 {
     size_t itemsize = ezshm_dtype_itemsize(spec->dtype);
     if (!itemsize)
@@ -227,8 +235,6 @@ s_spec_sizes(const ezshm_writer_t *self, const ezshm_ring_spec_t *spec, uint64_t
     uint64_t ring;
     if (__builtin_mul_overflow(frame, spec->n_frames, &ring) || ring > (uint64_t) SIZE_MAX / 2)
         return EZSHM_ERR_OVERFLOW;
-    if (ring > self->opt.max_ring_bytes)
-        return EZSHM_ERR_TOOBIG;
     *frame_bytes = frame;
     *ring_bytes = ring;
     return EZSHM_OK;
@@ -271,11 +277,13 @@ ezshm_writer_configure(ezshm_writer_t *self, const ezshm_ring_spec_t *spec)
         return EZSHM_ERR_INVAL;
     if (!self->meta)
         return EZSHM_ERR_NOENT;
-    size_t key_len = spec->key_len > EZSHM_MAX_KEYLEN ? EZSHM_MAX_KEYLEN : spec->key_len;
-    if (s_spec_matches(self, spec, key_len))
+    size_t key_len = s_stored_key_len(spec);
+    if (s_spec_matches(self, spec, true))
         return EZSHM_OK;
     uint64_t frame_bytes, ring_bytes;
-    int rc = s_spec_sizes(self, spec, &frame_bytes, &ring_bytes);
+    int rc = s_spec_sizes(spec, &frame_bytes, &ring_bytes);
+    if (rc == EZSHM_OK && ring_bytes > self->opt.max_ring_bytes)
+        rc = EZSHM_ERR_TOOBIG;
     if (rc != EZSHM_OK) {
         /*  As documented: TOOBIG / OVERFLOW leave no ring, so the new spec's frames can
             never be written into the old ring. */
@@ -390,6 +398,21 @@ ezshm_writer_rename(ezshm_writer_t *self, const char *name, ezshm_layout_t layou
         return rc;
     self->opt.layout = layout;
     return s_header_create(self);
+}
+
+int
+ezshm_writer_ring_bytes_for(const ezshm_ring_spec_t *spec, uint64_t *bytes)
+{
+    if (!spec || !bytes)
+        return EZSHM_ERR_INVAL;
+    uint64_t frame_bytes;
+    return s_spec_sizes(spec, &frame_bytes, bytes);
+}
+
+bool
+ezshm_writer_keeps_ring(const ezshm_writer_t *self, const ezshm_ring_spec_t *spec)
+{
+    return self && spec && s_spec_matches(self, spec, false);
 }
 
 void

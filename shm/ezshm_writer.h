@@ -94,6 +94,17 @@ int ezshm_writer_reset_buffer(ezshm_writer_t *self);
     the error; a later rename may succeed. */
 int ezshm_writer_rename(ezshm_writer_t *self, const char *name, ezshm_layout_t layout);
 
+/*  The bytes of the ring spec describes (n_frames * frame bytes) into *bytes, whatever the
+    writer's max_ring_bytes. EZSHM_ERR_DTYPE / EZSHM_ERR_INVAL for a spec configure would
+    refuse, EZSHM_ERR_OVERFLOW when the size does not fit. */
+int ezshm_writer_ring_bytes_for(const ezshm_ring_spec_t *spec, uint64_t *bytes);
+
+/*  True when the live ring holds frames of spec's kind: same dtype, srate, frame shape and
+    key, whatever spec->n_frames says. A caller that estimates the ring length from jittering
+    timestamps keeps the live length (ezshm_writer_meta()->shape[0]) then, instead of
+    rebuilding for every new estimate. False without a ring. */
+bool ezshm_writer_keeps_ring(const ezshm_writer_t *self, const ezshm_ring_spec_t *spec);
+
 /*  Sets the maximum ring size for later rebuilds. */
 void ezshm_writer_set_max_ring_bytes(ezshm_writer_t *self, uint64_t max_ring_bytes);
 
