@@ -44,11 +44,19 @@ struct daemon_t {
     char              errbuf[256];
 };
 
+/*  The one mapping of the settings' header field to the writer's layout. */
+static ezshm_layout_t
+s_layout(settings_header_t header)
+{
+    return header == SETTINGS_HEADER_V1 ? EZSHM_LAYOUT_V1 : EZSHM_LAYOUT_LEGACY;
+}
+
 static void
-s_on_writer_event(void *arg, const char *event, uint32_t generation)
+s_on_writer_event(void *arg, ezshm_event_t code, uint32_t generation)
 {
     daemon_t *self = arg;
-    if (strcmp(event, "buffer reset") == 0)
+    const char *event = ezshm_event_name(code);
+    if (code == EZSHM_EVENT_BUFFER_RESET)
         self->counters.ring_resets++;
     if (self->applied)
         cJSON_AddItemToArray(self->applied, cJSON_CreateString(event));
@@ -145,13 +153,11 @@ s_apply(void *ctx, const settings_t *old, const settings_t *next, unsigned actio
     self->applied = applied;
     int rc = EZSHM_OK;
     if (actions & SETTINGS_ACT_RECREATE_META) {
-        ezshm_layout_t layout = next->header == SETTINGS_HEADER_V1 ? EZSHM_LAYOUT_V1 : EZSHM_LAYOUT_LEGACY;
-        rc = ezshm_writer_rename(self->writer, next->shmem_name, layout);
+        rc = ezshm_writer_rename(self->writer, next->shmem_name, s_layout(next->header));
         if (rc != EZSHM_OK) {
             /*  Back to the old name so the service keeps a stream (its ring was already
                 dropped: readers see a rebuild); the server keeps the old settings. */
-            int back = ezshm_writer_rename(self->writer, old->shmem_name,
-                                           old->header == SETTINGS_HEADER_V1 ? EZSHM_LAYOUT_V1 : EZSHM_LAYOUT_LEGACY);
+            int back = ezshm_writer_rename(self->writer, old->shmem_name, s_layout(old->header));
             snprintf(err, errlen, "cannot create the header of '%s': %s; %s", next->shmem_name, ezshm_strerror(rc),
                      back == EZSHM_OK ? "the old stream was recreated (its ring is rebuilt by the next message)"
                                       : "the old stream could not be recreated either: no stream until the next update");
@@ -329,7 +335,7 @@ daemon_new(const settings_t *settings, char *err, size_t errlen)
 
     ezshm_writer_options_t opt;
     ezshm_writer_options_init(&opt);
-    opt.layout = settings->header == SETTINGS_HEADER_V1 ? EZSHM_LAYOUT_V1 : EZSHM_LAYOUT_LEGACY;
+    opt.layout = s_layout(settings->header);
     opt.mode = settings->shm_mode;
     opt.max_ring_bytes = (uint64_t) settings->max_buffer_bytes;
     opt.on_event = s_on_writer_event;

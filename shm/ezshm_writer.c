@@ -40,8 +40,23 @@ ezshm_writer_options_init(ezshm_writer_options_t *opt)
     opt->max_ring_bytes = (uint64_t) 1 << 30;
 }
 
+const char *
+ezshm_event_name(ezshm_event_t event)
+{
+    switch (event) {
+    case EZSHM_EVENT_META_RESET:     return "meta reset";
+    case EZSHM_EVENT_BEGIN_UPDATE:   return "begin update";
+    case EZSHM_EVENT_META_UPDATED:   return "meta updated";
+    case EZSHM_EVENT_BUFFER_CLEANUP: return "buffer cleanup";
+    case EZSHM_EVENT_BUFFER_RESET:   return "buffer reset";
+    case EZSHM_EVENT_META_CLEANUP:   return "meta cleanup";
+    case EZSHM_EVENT_CLOSE:          return "close";
+    }
+    return "unknown";
+}
+
 static void
-s_event_of(ezshm_writer_t *self, const char *event, uint32_t generation)
+s_event_of(ezshm_writer_t *self, ezshm_event_t event, uint32_t generation)
 {
     if (self->opt.on_event)
         self->opt.on_event(self->opt.arg, event, generation);
@@ -49,7 +64,7 @@ s_event_of(ezshm_writer_t *self, const char *event, uint32_t generation)
 
 /*  An event about the header's current generation. */
 static void
-s_event(ezshm_writer_t *self, const char *event)
+s_event(ezshm_writer_t *self, ezshm_event_t event)
 {
     s_event_of(self, event, self->meta ? self->meta->buffer_generation : EZSHM_GENERATION_NONE);
 }
@@ -105,7 +120,7 @@ s_header_create(ezshm_writer_t *self)
         s_log_reclaimed(self, segname);
     ezshm_header_init(self->header.addr, self->opt.layout);
     self->meta = ezshm_header_meta(self->header.addr, self->opt.layout);
-    s_event(self, "meta reset");
+    s_event(self, EZSHM_EVENT_META_RESET);
     return EZSHM_OK;
 }
 
@@ -118,7 +133,7 @@ s_ring_drop(ezshm_writer_t *self)
     ezshm_segment_unlink(self->ring.name);
     self->ring.name[0] = '\0';
     /*  The generation of the ring dropped: during a rebuild the header already names the next. */
-    s_event_of(self, "buffer cleanup", self->ring_generation);
+    s_event_of(self, EZSHM_EVENT_BUFFER_CLEANUP, self->ring_generation);
 }
 
 static void
@@ -131,7 +146,7 @@ s_header_drop(ezshm_writer_t *self)
     ezshm_segment_unlink(self->header.name);
     self->header.name[0] = '\0';
     self->meta = NULL;
-    s_event(self, "meta cleanup");
+    s_event(self, EZSHM_EVENT_META_CLEANUP);
 }
 
 static int
@@ -185,7 +200,7 @@ ezshm_writer_destroy(ezshm_writer_t **self_p)
     ezshm_writer_t *self = *self_p;
     s_ring_drop(self);
     s_header_drop(self);
-    s_event(self, "close");
+    s_event(self, EZSHM_EVENT_CLOSE);
     free(self->name);
     free(self);
     *self_p = NULL;
@@ -294,10 +309,10 @@ ezshm_writer_configure(ezshm_writer_t *self, const ezshm_ring_spec_t *spec)
         return rc;
     }
 
-    s_event(self, "begin update");
+    s_event(self, EZSHM_EVENT_BEGIN_UPDATE);
     ezshm_header_set_valid(self->meta, false);
     s_write_fields(self, spec, key_len);
-    s_event(self, "meta updated");
+    s_event(self, EZSHM_EVENT_META_UPDATED);
     s_ring_drop(self);
 
     char segname[EZSHM_SHORT_NAME_SIZE];
@@ -314,7 +329,7 @@ ezshm_writer_configure(ezshm_writer_t *self, const ezshm_ring_spec_t *spec)
     self->ring_generation = self->meta->buffer_generation;
     self->frame_bytes = frame_bytes;
     self->ring_bytes = ring_bytes;
-    s_event(self, "buffer reset");
+    s_event(self, EZSHM_EVENT_BUFFER_RESET);
     ezshm_header_set_valid(self->meta, true);
     return EZSHM_OK;
 }

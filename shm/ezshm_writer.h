@@ -30,10 +30,24 @@ extern "C" {
 
 typedef struct ezshm_writer_t ezshm_writer_t;
 
-/*  Lifecycle callback: event is one of "meta cleanup", "buffer cleanup", "meta reset",
-    "begin update", "meta updated", "buffer reset", "close"; generation is the header's
-    buffer_generation after the event. */
-typedef void (ezshm_event_fn)(void *arg, const char *event, uint32_t generation);
+/*  The writer's lifecycle, in ShMemCircBuff's words (ezshm_event_name gives them). */
+typedef enum {
+    EZSHM_EVENT_META_RESET,       /* "meta reset":     header created, placeholders         */
+    EZSHM_EVENT_BEGIN_UPDATE,     /* "begin update":   a rebuild starts (bvalid 0)          */
+    EZSHM_EVENT_META_UPDATED,     /* "meta updated":   the header holds the new ring's spec */
+    EZSHM_EVENT_BUFFER_CLEANUP,   /* "buffer cleanup": a ring was unlinked                  */
+    EZSHM_EVENT_BUFFER_RESET,     /* "buffer reset":   the new ring exists (bvalid 1 next)  */
+    EZSHM_EVENT_META_CLEANUP,     /* "meta cleanup":   the header was unlinked              */
+    EZSHM_EVENT_CLOSE             /* "close":          the writer is gone                   */
+} ezshm_event_t;
+
+/*  The event's text, as ezmsg-tools logs it and ezshmd publishes it ("buffer reset");
+    "unknown" outside the enum. */
+const char *ezshm_event_name(ezshm_event_t event);
+
+/*  Lifecycle callback; generation is the header's buffer_generation after the event
+    (for EZSHM_EVENT_BUFFER_CLEANUP: the generation of the ring dropped). */
+typedef void (ezshm_event_fn)(void *arg, ezshm_event_t event, uint32_t generation);
 
 /*  Log callback for conditions the caller should hear about but that are not errors
     (a stale segment reclaimed). */

@@ -20,9 +20,10 @@ typedef struct {
 } recorder_t;
 
 static void
-s_on_event(void *arg, const char *event, uint32_t generation)
+s_on_event(void *arg, ezshm_event_t code, uint32_t generation)
 {
     recorder_t *r = arg;
+    const char *event = ezshm_event_name(code);
     char item[64];
     if (generation == EZSHM_GENERATION_NONE)
         snprintf(item, sizeof item, "%s%s@-", r->text[0] ? "|" : "", event);
