@@ -69,13 +69,6 @@ ingest_set_buf_dur(ingest_t *self, double buf_dur)
     self->coord_frames = 0;
 }
 
-void
-ingest_set_writer(ingest_t *self, ezshm_writer_t *writer)
-{
-    self->writer = writer;
-    self->coord_frames = 0;
-}
-
 /*  Copies frames [first, first + count) of a message whose buffered axis is not first (or
     whose bytes need swapping) into the ring: frame t is the outer blocks of inner_bytes at
     src + (o * n + t) * inner_bytes, laid end to end. */

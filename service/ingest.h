@@ -30,7 +30,6 @@ void ingest_destroy(ingest_t **self_p);
 /*  New settings (after a reset): takes effect on the next message. */
 int ingest_set_axis(ingest_t *self, const char *axis);
 void ingest_set_buf_dur(ingest_t *self, double buf_dur);
-void ingest_set_writer(ingest_t *self, ezshm_writer_t *writer);
 
 /*  Writes msg's frames into the ring. Returns DROP_OK or a drop reason (INGEST_ERR_*,
     DROP_SIZE_OVERFLOW); on error nothing was written and errbuf says why in one line.
