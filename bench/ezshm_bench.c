@@ -56,7 +56,7 @@ s_sleep(double seconds)
 static void
 s_sleep_until(double t)
 {
-    double now = ezshm_clock_mono();
+    double now = ezshm_time_mono();
     if (t > now)
         s_sleep(t - now);
 }
@@ -201,9 +201,9 @@ s_ceiling(const opts_t *o)
         if (shared_pos)
             __atomic_store_n(shared_pos, pos, __ATOMIC_RELEASE);
         if (got == o->warmup + 1)
-            t0 = ezshm_clock_mono();
+            t0 = ezshm_time_mono();
         if (got == total)
-            t1 = ezshm_clock_mono();
+            t1 = ezshm_time_mono();
     }
     uint64_t landed = got > o->warmup ? got - o->warmup : 0;
     int ok = landed == o->count && bad == 0;
@@ -231,7 +231,7 @@ s_ceiling(const opts_t *o)
 static int
 s_attach(ezshm_mirror_t *m, double deadline)
 {
-    while (ezshm_clock_mono() < deadline) {
+    while (ezshm_time_mono() < deadline) {
         if (ezshm_mirror_attach(m) == EZSHM_OK)
             return 0;
         s_sleep(0.001);
@@ -260,8 +260,8 @@ s_watch(const opts_t *o)
     fflush(stdout);
     ezshm_stream_info_t info = {0};
     if (o->pos_file) {
-        double dl = ezshm_clock_mono() + timeout;
-        while (!(s_pos = s_map_pos(o->pos_file, false)) && ezshm_clock_mono() < dl)
+        double dl = ezshm_time_mono() + timeout;
+        while (!(s_pos = s_map_pos(o->pos_file, false)) && ezshm_time_mono() < dl)
             s_sleep(0.001);
         if (!s_pos) {
             s_fail_line("watch", "no_pos_file");
@@ -272,7 +272,7 @@ s_watch(const opts_t *o)
     else {
         if (ezshm_mirror_new(o->name, &m) != EZSHM_OK)
             return 1;
-        if (s_attach(m, ezshm_clock_mono() + timeout) != 0) {
+        if (s_attach(m, ezshm_time_mono() + timeout) != 0) {
             s_fail_line("watch", "no_ring");
             return 1;
         }
@@ -280,8 +280,8 @@ s_watch(const opts_t *o)
     }
     uint64_t base = o->warmup * o->frames, target = base + o->count * o->frames;
     /*  The warm-up messages built the ring; wait until they all landed. */
-    double deadline = ezshm_clock_mono() + timeout;
-    while (s_written(m) < base && ezshm_clock_mono() < deadline)
+    double deadline = ezshm_time_mono() + timeout;
+    while (s_written(m) < base && ezshm_time_mono() < deadline)
         s_sleep(0.0002);
     uint64_t p = s_written(m);
     if (p != base) {
@@ -289,11 +289,11 @@ s_watch(const opts_t *o)
                (unsigned long long) base);
         return 1;
     }
-    double t0 = 0, t1 = 0, last_move = ezshm_clock_mono();
+    double t0 = 0, t1 = 0, last_move = ezshm_time_mono();
     uint64_t last = p;
     for (;;) {
         p = s_written(m);
-        double now = ezshm_clock_mono();
+        double now = ezshm_time_mono();
         if (p != last) {
             if (last == base)
                 t0 = now;
@@ -351,7 +351,7 @@ s_encode(wire_buf_t *out, bool ezmsg, uint64_t seq, uint64_t frames, uint64_t ch
     wire_message_t m = {.topic = "bench", .key = "", .ndim = 2, .dims = dims, .shape = shape, .dtype = 'f',
                         .data = data, .nbytes = frames * channels * 4, .time_dim = "time", .gain = 1.0 / fs,
                         .offset = (double) first_frame / fs, .has_seq = true, .seq = seq,
-                        .ts = ezshm_clock_wall()};
+                        .ts = ezshm_time_wall()};
     return ezmsg ? wire_encode_ezmsg(&m, out) : wire_encode_native(&m, out);
 }
 
@@ -381,8 +381,8 @@ s_sender(const opts_t *o, shared_t *sh)
     double fs = 1000.0 * (double) frames;   /* 1 message per ms of signal: irrelevant here */
     uint64_t seq = 0, first = 0;
     /*  Warm up until the observer sees us (the slow-joiner gap eats the first messages). */
-    double deadline = ezshm_clock_mono() + 10;
-    while (!sh->observer_ready && ezshm_clock_mono() < deadline) {
+    double deadline = ezshm_time_mono() + 10;
+    while (!sh->observer_ready && ezshm_time_mono() < deadline) {
         if (s_encode(&hdr, false, seq++, frames, ch, fs, first, data) != 0)
             _exit(5);
         s_send3(pub, hdr.data, hdr.size, data, frames * ch * 4);
@@ -392,12 +392,12 @@ s_sender(const opts_t *o, shared_t *sh)
     s_sleep(0.1);
     sh->sender_quiet = 1;
     /*  Bounded: an observer that gave up must not leave us spinning (and holding its stdout). */
-    deadline = ezshm_clock_mono() + (o->timeout > 0 ? o->timeout : 20) + 5;
-    while (!sh->go && ezshm_clock_mono() < deadline)
+    deadline = ezshm_time_mono() + (o->timeout > 0 ? o->timeout : 20) + 5;
+    while (!sh->go && ezshm_time_mono() < deadline)
         s_sleep(0.0005);
     if (!sh->go)
         _exit(4);
-    double start = ezshm_clock_mono() + 0.01;
+    double start = ezshm_time_mono() + 0.01;
     for (uint64_t i = 0; i < o->count; i++) {
         if (o->change_at && i == o->change_at)
             ch++;
@@ -406,7 +406,7 @@ s_sender(const opts_t *o, shared_t *sh)
         memcpy(data, &idx, sizeof idx);   /* the raw observer reads the index back */
         if (s_encode(&hdr, false, seq++, frames, ch, fs, first, data) != 0)
             _exit(5);
-        sh->t_send[i] = ezshm_clock_mono();
+        sh->t_send[i] = ezshm_time_mono();
         s_send3(pub, hdr.data, hdr.size, data, frames * ch * 4);
         first += frames;
     }
@@ -474,7 +474,7 @@ s_latency(const opts_t *o)
         s_sender(o, sh);
     }
     uint64_t seen = 0, lost = 0, unobserved = 0;
-    double deadline = ezshm_clock_mono() + timeout, t_new_gen = 0;
+    double deadline = ezshm_time_mono() + timeout, t_new_gen = 0;
     ezshm_mirror_t *m = NULL;
     ezshm_segment_t hseg = {0};
     const ezshm_meta_t *meta = NULL;
@@ -483,13 +483,13 @@ s_latency(const opts_t *o)
     if (raw) {
         zmq_msg_t part;
         zmq_msg_init(&part);
-        while (!sh->observer_ready && ezshm_clock_mono() < deadline) {
+        while (!sh->observer_ready && ezshm_time_mono() < deadline) {
             if (zmq_msg_recv(&part, sub, ZMQ_DONTWAIT) >= 0)
                 sh->observer_ready = 1;
             else
                 s_sleep(0.001);
         }
-        while (!sh->sender_quiet && ezshm_clock_mono() < deadline)
+        while (!sh->sender_quiet && ezshm_time_mono() < deadline)
             s_sleep(0.001);
         while (zmq_msg_recv(&part, sub, ZMQ_DONTWAIT) >= 0)
             ;
@@ -498,14 +498,14 @@ s_latency(const opts_t *o)
         zmq_setsockopt(sub, ZMQ_RCVTIMEO, &tick_ms, sizeof tick_ms);
         sh->go = 1;
         int n = 0;
-        while (seen < o->count && ezshm_clock_mono() < deadline) {
+        while (seen < o->count && ezshm_time_mono() < deadline) {
             /*  spin: no sched_yield either, it hands the CPU to any runnable task. */
             if (zmq_msg_recv(&part, sub, spin ? ZMQ_DONTWAIT : 0) < 0)
                 continue;
             n++;
             if (zmq_msg_more(&part))
                 continue;
-            double now = ezshm_clock_mono();
+            double now = ezshm_time_mono();
             /*  Last frame of the message: land it and note the index. */
             uint64_t idx;
             if (n == 3 && zmq_msg_size(&part) >= sizeof idx) {
@@ -522,7 +522,7 @@ s_latency(const opts_t *o)
     else {
         ezshm_mirror_new(o->name, &m);
         uint64_t p = 0;
-        while (ezshm_clock_mono() < deadline) {
+        while (ezshm_time_mono() < deadline) {
             if (ezshm_mirror_attach(m) == EZSHM_OK && (p = ezshm_mirror_written(m)) > 0)
                 break;
             s_sleep(0.001);
@@ -535,7 +535,7 @@ s_latency(const opts_t *o)
             return 1;
         }
         sh->observer_ready = 1;
-        while (!sh->sender_quiet && ezshm_clock_mono() < deadline)
+        while (!sh->sender_quiet && ezshm_time_mono() < deadline)
             s_sleep(0.001);
         s_sleep(0.05);
         ezshm_stream_info_t info;
@@ -549,13 +549,13 @@ s_latency(const opts_t *o)
         base = ezshm_mirror_written(m);
         sh->go = 1;
         uint64_t last = base;
-        while (seen < o->count && ezshm_clock_mono() < deadline) {
+        while (seen < o->count && ezshm_time_mono() < deadline) {
             if (o->change_at && seen >= o->change_at) {
                 /*  Rebuild: the first frame of the new generation, read off the header. */
                 uint64_t wi, wc;
                 if (ezshm_header_valid(meta) && ezshm_header_generation(meta) != gen0
                     && ezshm_header_position(meta, &wi, &wc) && (wi || wc)) {
-                    t_new_gen = ezshm_clock_mono();
+                    t_new_gen = ezshm_time_mono();
                     seen++;
                     break;
                 }
@@ -572,7 +572,7 @@ s_latency(const opts_t *o)
             uint64_t q = ezshm_mirror_written(m);
             if (q == last || q < last)
                 continue;   /* spin: a mirror polling as fast as it can (no sched_yield, as raw) */
-            double now = ezshm_clock_mono();
+            double now = ezshm_time_mono();
             uint64_t k = (q - base) / F;
             for (; seen < k && seen < o->count; seen++)
                 t_vis[seen] = now;
@@ -581,7 +581,7 @@ s_latency(const opts_t *o)
         (void) L;
     }
     int status = 0;
-    while (!sh->sender_done && ezshm_clock_mono() < deadline + 5)
+    while (!sh->sender_done && ezshm_time_mono() < deadline + 5)
         s_sleep(0.001);
     waitpid(pid, &status, 0);
     if (raw) {
@@ -657,7 +657,7 @@ s_send(const opts_t *o)
         return 1;
     }
     s_sleep(o->timeout > 0 ? o->timeout : 0.3);   /* slow-joiner: let the subscription arrive */
-    double t0 = ezshm_clock_mono();
+    double t0 = ezshm_time_mono();
     for (uint64_t i = 0; i < o->count; i++) {
         int rc = json ? (zmq_send(pub, "bench", 5, ZMQ_SNDMORE) < 0 || zmq_send(pub, doc.data, doc.size, 0) < 0)
                       : s_send3(pub, doc.data, doc.size, data, dlen);
@@ -666,7 +666,7 @@ s_send(const opts_t *o)
             return 1;
         }
     }
-    double t1 = ezshm_clock_mono();
+    double t1 = ezshm_time_mono();
     fprintf(stderr, "ezshm-bench send: %llu messages in %.3f s (%.0f msg/s)\n", (unsigned long long) o->count,
             t1 - t0, (double) o->count / (t1 - t0));
     zmq_close(pub);
@@ -730,9 +730,9 @@ s_mirror(const opts_t *o)
         /*  A: mirror_read of a fresh span. */
         ezshm_writer_write(w, src, span_frames);
         uint64_t got = 0;
-        double t0 = ezshm_clock_mono();
+        double t0 = ezshm_time_mono();
         ezshm_mirror_read(m, dst, span_frames, &got, &lost);
-        double t1 = ezshm_clock_mono();
+        double t1 = ezshm_time_mono();
         if (got != span_frames || lost)
             ok = 0;
         a[r] = (double) span / (t1 - t0) / 1e9;
@@ -741,7 +741,7 @@ s_mirror(const opts_t *o)
         ezshm_writer_write(w, src, span_frames);
         uint64_t from_b = pos % L;
         pos += span_frames;
-        t0 = ezshm_clock_mono();
+        t0 = ezshm_time_mono();
         if (from_b + span_frames <= L)
             memcpy(dst, (const uint8_t *) rseg.addr + from_b * fb, span);
         else {
@@ -749,7 +749,7 @@ s_mirror(const opts_t *o)
             memcpy(dst, (const uint8_t *) rseg.addr + from_b * fb, first);
             memcpy(dst + first, rseg.addr, span - first);
         }
-        t1 = ezshm_clock_mono();
+        t1 = ezshm_time_mono();
         b[r] = (double) span / (t1 - t0) / 1e9;
         /*  Consume B's span without timing so the next A reads fresh frames. */
         ezshm_mirror_read(m, dst, span_frames, &got, &lost);

@@ -1,6 +1,6 @@
 /*  counters.c — drop accounting and the status view of it. */
 #include "counters.h"
-#include "ezshm_clock.h"
+#include "ezshm_time.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -20,8 +20,8 @@ counters_drop(counters_t *self, drop_reason_t code, const char *message)
     self->dropped_total++;
     snprintf(self->last_reason, sizeof self->last_reason, "%s", drop_reason_name(code));
     snprintf(self->last_error, sizeof self->last_error, "%s", message);
-    self->last_error_time = ezshm_clock_wall();
-    self->last_error_mono = ezshm_clock_mono();
+    self->last_error_time = ezshm_time_wall();
+    self->last_error_mono = ezshm_time_mono();
     log_limited(&self->limits[slot], SETTINGS_LOG_WARNING, "message dropped (%s): %s",
                 self->last_reason, message);
 }
@@ -59,7 +59,7 @@ counters_written(counters_t *self, uint64_t frames, uint64_t bytes)
     self->written++;
     self->frames += frames;
     self->bytes += bytes;
-    self->last_write_mono = ezshm_clock_mono();
+    self->last_write_mono = ezshm_time_mono();
 }
 
 cJSON *

@@ -186,7 +186,7 @@ s_status(void *ctx, cJSON *out)
     daemon_t *self = ctx;
     const ezshm_meta_t *meta = ezshm_writer_meta(self->writer);
     cJSON_AddStringToObject(out, "version", EZSHM_VERSION);
-    cJSON_AddNumberToObject(out, "uptime", ezshm_clock_mono() - self->started);
+    cJSON_AddNumberToObject(out, "uptime", ezshm_time_mono() - self->started);
     cJSON *stream = cJSON_AddObjectToObject(out, "stream");
     cJSON_AddStringToObject(stream, "shmem_name", ezshm_writer_name(self->writer));
     cJSON_AddStringToObject(stream, "header_segment", ezshm_writer_header_segment(self->writer));
@@ -227,7 +227,7 @@ s_health(void *ctx, char *detail, size_t detail_len)
         return CONTROL_HEALTH_ERROR;
     }
     const counters_t *c = &self->counters;
-    double now = ezshm_clock_mono();
+    double now = ezshm_time_mono();
     if (c->last_write_mono > 0 && now - c->last_write_mono < INGESTING_WINDOW)
         return CONTROL_HEALTH_INGESTING;
     if (c->last_error_mono > 0 && now - c->last_error_mono < INGESTING_WINDOW
@@ -330,7 +330,7 @@ daemon_new(const settings_t *settings, char *err, size_t errlen)
         return NULL;
     }
     self->signal_fd = -1;
-    self->started = ezshm_clock_mono();
+    self->started = ezshm_time_mono();
     log_set_level(settings->log_level);
 
     ezshm_writer_options_t opt;

@@ -1,6 +1,6 @@
 /*  ezshm_mirror.c — attach, validate, follow generations, torn-read-safe copies. */
 #include "ezshm_mirror.h"
-#include "ezshm_clock.h"
+#include "ezshm_time.h"
 #include "ezshm_dtype.h"
 #include "ezshm_error.h"
 #include "ezshm_ring.h"
@@ -215,7 +215,7 @@ ezshm_mirror_info(const ezshm_mirror_t *self, ezshm_stream_info_t *info)
 static bool
 s_header_replaced(ezshm_mirror_t *self)
 {
-    double now = ezshm_clock_mono();
+    double now = ezshm_time_mono();
     if (now < self->next_replaced_check)
         return false;
     self->next_replaced_check = now + REPLACED_CHECK_S;
@@ -259,9 +259,9 @@ s_torn_frames(const ezshm_mirror_t *self, uint64_t before, uint64_t from, uint64
         stays so for a whole time slice. Wait (bounded) for the position to move on; a writer
         that really rests at 0 costs this read the wait, once. */
     if (after % self->info.n_frames == 0 && after > 0) {
-        double deadline = ezshm_clock_mono() + AMBIGUOUS_WAIT_S;
+        double deadline = ezshm_time_mono() + AMBIGUOUS_WAIT_S;
         uint64_t again = after;
-        while (after % self->info.n_frames == 0 && ezshm_clock_mono() < deadline) {
+        while (after % self->info.n_frames == 0 && ezshm_time_mono() < deadline) {
             struct timespec ts = {0, 20000};
             nanosleep(&ts, NULL);
             if (ezshm_header_generation(self->meta) != self->info.generation

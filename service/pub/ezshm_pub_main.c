@@ -358,7 +358,7 @@ s_send(void *sock, const wire_frame_t *frames, size_t n, totals_t *totals)
     return 0;
 }
 
-//  Sleeps until the absolute deadline (ezshm_clock_mono() seconds) or a stop signal.
+//  Sleeps until the absolute deadline (ezshm_time_mono() seconds) or a stop signal.
 static void
 s_sleep_until(double deadline)
 {
@@ -390,7 +390,7 @@ s_send_message(void *sock, const options_t *o, stream_t *st, uint64_t index,
         .offset = (double) first_frame / o->fs,
         .time_values = st->coordinate_time ? st->times : NULL, .n_time_values = o->chunk,
         .label_dim = o->labels ? "ch" : NULL, .labels = (const char *const *) st->labels,
-        .n_labels = st->channels, .has_seq = o->seq, .seq = index, .ts = ezshm_clock_wall()};
+        .n_labels = st->channels, .has_seq = o->seq, .seq = index, .ts = ezshm_time_wall()};
     size_t topic_len = strlen(o->topic);
     int rc;
     if (o->format == FORMAT_NATIVE) {
@@ -416,7 +416,7 @@ s_run(void *sock, const options_t *o, totals_t *totals)
     wire_buf_t buf = {0};
     uint64_t noise = 0x9E3779B97F4A7C15u, first_frame = 0;
     int rc = 0;
-    double start = ezshm_clock_mono();
+    double start = ezshm_time_mono();
     for (uint64_t index = 0; !s_stop && (o->count == 0 || index < o->count); index++) {
         if (o->change != CHANGE_NONE && index == o->change_after)
             s_apply_change(&st, o->change);
@@ -515,12 +515,12 @@ main(int argc, char **argv)
     }
     //  PUB drops messages until subscribers have connected (the slow-joiner gap).
     if (o.wait_sub_ms > 0) {
-        s_sleep_until(ezshm_clock_mono() + o.wait_sub_ms / 1000.0);
+        s_sleep_until(ezshm_time_mono() + o.wait_sub_ms / 1000.0);
     }
     totals_t totals = {0};
-    double t0 = ezshm_clock_mono();
+    double t0 = ezshm_time_mono();
     rc = s_run(sock, &o, &totals);
-    double secs = ezshm_clock_mono() - t0;
+    double secs = ezshm_time_mono() - t0;
     zmq_close(sock);
     zmq_ctx_term(ctx);
     if (!o.quiet) {

@@ -1,5 +1,5 @@
-/*  ezshm_clock.c — clock_gettime() as seconds. */
-#include "ezshm_clock.h"
+/*  ezshm_time.c — clock_gettime() as seconds. */
+#include "ezshm_time.h"
 
 #include <time.h>
 
@@ -12,13 +12,13 @@ s_seconds(clockid_t clock)
 }
 
 double
-ezshm_clock_mono(void)
+ezshm_time_mono(void)
 {
     return s_seconds(CLOCK_MONOTONIC);
 }
 
 double
-ezshm_clock_wall(void)
+ezshm_time_wall(void)
 {
     return s_seconds(CLOCK_REALTIME);
 }
