@@ -96,7 +96,7 @@ control_server_new(const settings_t *settings, const control_callbacks_t *callba
                    char *err, size_t errlen)
 {
     if (!callbacks->apply || !callbacks->status || !callbacks->health || !callbacks->quit) {
-        s_fail(err, errlen, "control_server_new: every callback is required");
+        s_fail(err, errlen, "control_server_new: apply, status, health and quit are required");
         return NULL;
     }
     control_server_t *self = calloc(1, sizeof *self);
@@ -170,10 +170,10 @@ s_ok_reply(void)
     return reply;
 }
 
-/*  Rejects duplicated envelope keys and keys other than "op" and, for update,
-    "settings". NULL if the envelope is fine. */
+/*  Rejects duplicated envelope keys and keys other than "op", "stream" and the op's own
+    (extra: NULL or a list such as "settings", "topic"). NULL if the envelope is fine. */
 static cJSON *
-s_check_envelope(const cJSON *req, const char *op, bool takes_settings)
+s_check_envelope(const cJSON *req, const char *op, const char *const *extra)
 {
     char msg[SETTINGS_MSG_MAX], key[64];
     const cJSON *item;
@@ -184,96 +184,315 @@ s_check_envelope(const cJSON *req, const char *op, bool takes_settings)
                 snprintf(msg, sizeof msg, "key \"%s\" appears more than once", key);
                 return s_error_reply(SETTINGS_ERR_BAD_REQUEST, msg);
             }
-        if (strcmp(item->string, "op") != 0
-            && !(takes_settings && strcmp(item->string, "settings") == 0)) {
-            snprintf(msg, sizeof msg, "request \"%s\" takes no field \"%s\"%s", op, key,
-                     takes_settings ? " (only \"settings\")" : "");
+        bool known = strcmp(item->string, "op") == 0 || strcmp(item->string, "stream") == 0;
+        for (const char *const *e = extra; e && *e && !known; e++)
+            known = strcmp(item->string, *e) == 0;
+        if (!known) {
+            char allowed[64] = "\"stream\"";
+            for (const char *const *e = extra; e && *e; e++)
+                snprintf(allowed + strlen(allowed), sizeof allowed - strlen(allowed), ", \"%s\"", *e);
+            snprintf(msg, sizeof msg, "request \"%s\" takes no field \"%s\" (only %s)", op, key, allowed);
             return s_error_reply(SETTINGS_ERR_UNKNOWN_FIELD, msg);
         }
     }
     return NULL;
 }
 
-/*  Validates fields against the current settings, then lets the daemon apply them. */
+/*  The stream a request addresses. name NULL: none named. *target gets its settings, or
+    NULL when none is named and there are none or several (*count says which). Returns an
+    error reply, or NULL. */
 static cJSON *
-s_update(control_server_t *self, const cJSON *fields)
+s_find(control_server_t *self, const char *name, const settings_t **target, size_t *count)
 {
+    if (self->cb.find)
+        *target = self->cb.find(self->ctx, name, count);
+    else {
+        *count = 1;
+        *target = !name || strcmp(name, self->settings.shmem_name) == 0 ? &self->settings : NULL;
+    }
+    if (name && !*target) {
+        char msg[SETTINGS_MSG_MAX], excerpt[64];
+        json_excerpt(name, excerpt, sizeof excerpt);
+        snprintf(msg, sizeof msg, "no stream named \"%s\" (op \"streams\" lists them)", excerpt);
+        return s_error_reply(SETTINGS_ERR_UNKNOWN_STREAM, msg);
+    }
+    return NULL;
+}
+
+/*  The "stream" member of a request: NULL when absent; *bad gets an error reply when it is
+    not a string. */
+static const char *
+s_stream_name(const cJSON *req, cJSON **bad)
+{
+    const cJSON *stream = cJSON_GetObjectItemCaseSensitive(req, "stream");
+    *bad = NULL;
+    if (!stream)
+        return NULL;
+    if (!cJSON_IsString(stream)) {
+        *bad = s_error_reply(SETTINGS_ERR_WRONG_TYPE, "stream must be a string (a stream's shmem_name)");
+        return NULL;
+    }
+    return stream->valuestring;
+}
+
+/*  The stream an update changes: the named one, the only one, or — with no stream at all —
+    the daemon's defaults. Several and none named is a question back. */
+static cJSON *
+s_update_target(control_server_t *self, const char *name, const settings_t **target)
+{
+    size_t count;
+    cJSON *bad = s_find(self, name, target, &count);
+    if (bad || *target)
+        return bad;
+    if (count > 1) {
+        char msg[SETTINGS_MSG_MAX];
+        snprintf(msg, sizeof msg, "which stream? the daemon has %zu: name one with \"stream\" "
+                 "(op \"streams\" lists them)", count);
+        return s_error_reply(SETTINGS_ERR_BAD_REQUEST, msg);
+    }
+    *target = &self->settings;
+    return NULL;
+}
+
+/*  Validates fields against the current settings of a stream, then lets the daemon apply them. */
+static cJSON *
+s_update(control_server_t *self, const char *name, const cJSON *fields)
+{
+    const settings_t *current;
+    cJSON *bad = s_update_target(self, name, &current);
+    if (bad)
+        return bad;
     settings_error_t err;
     settings_t next;
-    if (settings_merge(&self->settings, fields, &next, &err) != SETTINGS_OK)
+    if (settings_merge(current, fields, &next, &err) != SETTINGS_OK)
         return s_error_reply(err.code, err.message);
-    unsigned actions = settings_diff(&self->settings, &next);
+    /*  Two streams under one name would write the same segments. */
+    size_t count;
+    const settings_t *other = strcmp(next.shmem_name, current->shmem_name) != 0 && self->cb.find
+                                  ? self->cb.find(self->ctx, next.shmem_name, &count) : NULL;
+    if (other) {
+        char msg[SETTINGS_MSG_MAX], excerpt[64];
+        json_excerpt(next.shmem_name, excerpt, sizeof excerpt);
+        snprintf(msg, sizeof msg, "stream \"%s\" already exists: a stream cannot be renamed onto it", excerpt);
+        return s_error_reply(SETTINGS_ERR_STREAM_EXISTS, msg);
+    }
+    unsigned actions = settings_diff(current, &next);
     cJSON *applied = cJSON_CreateArray();
     if (!applied)
         return NULL;
     cJSON *reply;
     char msg[SETTINGS_MSG_MAX] = "";
-    if (actions
-        && self->cb.apply(self->ctx, &self->settings, &next, actions, applied, msg, sizeof msg)) {
+    if (actions && self->cb.apply(self->ctx, current, &next, actions, applied, msg, sizeof msg)) {
         reply = s_error_reply(SETTINGS_ERR_APPLY_FAILED,
                               *msg ? msg : "the daemon could not apply the settings");
     } else {
-        if (actions)
+        if (current == &self->settings)
             self->settings = next;
+        else
+            settings_copy_shared(&self->settings, &next);
         reply = s_ok_reply();
-        cJSON_AddItemToObject(reply, "settings", settings_to_json(&self->settings));
+        cJSON_AddItemToObject(reply, "settings", settings_to_json(&next));
     }
     cJSON_AddItemToObject(reply, "applied", applied);
     return reply;
 }
 
 cJSON *
-control_server_update(control_server_t *self, const cJSON *fields)
+control_server_update(control_server_t *self, const char *stream, const cJSON *fields)
 {
-    return s_update(self, fields);
+    return s_update(self, stream, fields);
 }
 
 static cJSON *
 s_op_update(control_server_t *self, const cJSON *req, bool *quit)
 {
     (void) quit;
+    cJSON *bad;
+    const char *name = s_stream_name(req, &bad);
+    if (bad)
+        return bad;
     const cJSON *fields = cJSON_GetObjectItemCaseSensitive(req, "settings");
     if (!fields)
         return s_error_reply(SETTINGS_ERR_BAD_REQUEST,
                              "request \"update\" needs a \"settings\" object");
     if (!cJSON_IsObject(fields))
         return s_error_reply(SETTINGS_ERR_WRONG_TYPE, "settings must be a JSON object");
-    return s_update(self, fields);
+    return s_update(self, name, fields);
+}
+
+/*  The stream a get/status/health request reads: the named one, the only one, or NULL for
+    the whole daemon. */
+static cJSON *
+s_read_target(control_server_t *self, const cJSON *req, const settings_t **target)
+{
+    cJSON *bad;
+    const char *name = s_stream_name(req, &bad);
+    size_t count;
+    return bad ? bad : s_find(self, name, target, &count);
+}
+
+/*  "settings" of a reply: the stream's, or the daemon's with every stream's summary. */
+static void
+s_add_settings(control_server_t *self, cJSON *reply, const settings_t *target)
+{
+    cJSON_AddItemToObject(reply, "settings", settings_to_json(target ? target : &self->settings));
+    if (!target && self->cb.list) {
+        cJSON *streams = cJSON_AddArrayToObject(reply, "streams");
+        if (streams)
+            self->cb.list(self->ctx, streams);
+    }
 }
 
 static cJSON *
 s_op_get(control_server_t *self, const cJSON *req, bool *quit)
 {
-    (void) req;
     (void) quit;
+    const settings_t *target;
+    cJSON *bad = s_read_target(self, req, &target);
+    if (bad)
+        return bad;
     cJSON *reply = s_ok_reply();
-    cJSON_AddItemToObject(reply, "settings", settings_to_json(&self->settings));
+    s_add_settings(self, reply, target);
     return reply;
 }
 
 static cJSON *
 s_op_status(control_server_t *self, const cJSON *req, bool *quit)
 {
-    (void) req;
     (void) quit;
+    const settings_t *target;
+    cJSON *bad = s_read_target(self, req, &target);
+    if (bad)
+        return bad;
     cJSON *reply = s_ok_reply();
-    cJSON_AddItemToObject(reply, "settings", settings_to_json(&self->settings));
+    cJSON_AddItemToObject(reply, "settings", settings_to_json(target ? target : &self->settings));
     cJSON *status = cJSON_AddObjectToObject(reply, "status");
     if (status)
-        self->cb.status(self->ctx, status);
+        self->cb.status(self->ctx, target, status);
     return reply;
 }
 
 static cJSON *
 s_op_health(control_server_t *self, const cJSON *req, bool *quit)
 {
-    (void) req;
     (void) quit;
+    const settings_t *target;
+    cJSON *bad = s_read_target(self, req, &target);
+    if (bad)
+        return bad;
     char detail[SETTINGS_MSG_MAX] = "";
-    control_health_t health = self->cb.health(self->ctx, detail, sizeof detail);
+    control_health_t health = self->cb.health(self->ctx, target, detail, sizeof detail);
     cJSON *reply = s_ok_reply();
     cJSON_AddStringToObject(reply, "state", control_health_name(health));
     cJSON_AddStringToObject(reply, "detail", detail);
+    return reply;
+}
+
+static cJSON *
+s_no_table(void)
+{
+    return s_error_reply(SETTINGS_ERR_APPLY_FAILED, "this server has no stream table");
+}
+
+/*  add_stream: {"stream": name, "topic": exact topic, "settings": {per-stream fields}}; the
+    new stream starts from the daemon's settings. */
+static cJSON *
+s_op_add_stream(control_server_t *self, const cJSON *req, bool *quit)
+{
+    (void) quit;
+    if (!self->cb.add_stream || !self->cb.find)
+        return s_no_table();
+    cJSON *bad;
+    const char *name = s_stream_name(req, &bad);
+    const cJSON *topic = cJSON_GetObjectItemCaseSensitive(req, "topic");
+    const cJSON *fields = cJSON_GetObjectItemCaseSensitive(req, "settings");
+    if (bad)
+        return bad;
+    if (!name || !topic)
+        return s_error_reply(SETTINGS_ERR_BAD_REQUEST, "request \"add_stream\" needs \"stream\" and \"topic\"");
+    if (!cJSON_IsString(topic) || strlen(topic->valuestring) > SETTINGS_NAME_MAX
+        || strchr(topic->valuestring, '{'))
+        return s_error_reply(SETTINGS_ERR_WRONG_TYPE,
+                             "topic must be a string of at most 255 bytes without '{' (the exact topic)");
+    if (fields && !cJSON_IsObject(fields))
+        return s_error_reply(SETTINGS_ERR_WRONG_TYPE, "settings must be a JSON object");
+    settings_error_t err;
+    const cJSON *item;
+    cJSON_ArrayForEach(item, fields) {
+        if (settings_is_field(item->string) && !settings_is_stream_field(item->string)) {
+            char key[64];
+            json_excerpt(item->string, key, sizeof key);
+            settings_fail(&err, SETTINGS_ERR_UNKNOWN_FIELD, "%s is the daemon's, not a stream's (per stream: "
+                          "shmem_name, buf_dur, axis, header, max_stream_bytes)", key);
+            return s_error_reply(err.code, err.message);
+        }
+    }
+    settings_t next = self->settings;
+    cJSON *name_json = cJSON_CreateString(name);
+    settings_code_t rc = name_json ? settings_set_field(&next, "shmem_name", name_json, &err)
+                                   : settings_fail(&err, SETTINGS_ERR_APPLY_FAILED, "out of memory");
+    cJSON_Delete(name_json);
+    if (rc == SETTINGS_OK && fields)
+        rc = settings_set_fields(&next, fields, &err);
+    if (rc != SETTINGS_OK)
+        return s_error_reply(err.code, err.message);
+    if (strcmp(next.shmem_name, name) != 0)
+        return s_error_reply(SETTINGS_ERR_BAD_REQUEST, "the name is \"stream\"; settings.shmem_name must not differ");
+    size_t count;
+    if (self->cb.find(self->ctx, name, &count)) {
+        settings_fail(&err, SETTINGS_ERR_STREAM_EXISTS, "stream \"%.200s\" already exists", name);
+        return s_error_reply(err.code, err.message);
+    }
+    cJSON *applied = cJSON_CreateArray();
+    if (!applied)
+        return NULL;
+    rc = self->cb.add_stream(self->ctx, topic->valuestring, &next, applied, &err);
+    cJSON *reply = rc == SETTINGS_OK ? s_ok_reply() : s_error_reply(err.code, err.message);
+    if (rc == SETTINGS_OK)
+        cJSON_AddItemToObject(reply, "settings", settings_to_json(&next));
+    cJSON_AddItemToObject(reply, "applied", applied);
+    return reply;
+}
+
+static cJSON *
+s_op_remove_stream(control_server_t *self, const cJSON *req, bool *quit)
+{
+    (void) quit;
+    if (!self->cb.remove_stream || !self->cb.find)
+        return s_no_table();
+    cJSON *bad;
+    const char *name = s_stream_name(req, &bad);
+    if (bad)
+        return bad;
+    if (!name)
+        return s_error_reply(SETTINGS_ERR_BAD_REQUEST, "request \"remove_stream\" needs \"stream\"");
+    const settings_t *target;
+    size_t count;
+    bad = s_find(self, name, &target, &count);
+    if (bad)
+        return bad;
+    cJSON *applied = cJSON_CreateArray();
+    if (!applied)
+        return NULL;
+    settings_error_t err;
+    settings_code_t rc = self->cb.remove_stream(self->ctx, target, applied, &err);
+    cJSON *reply = rc == SETTINGS_OK ? s_ok_reply() : s_error_reply(err.code, err.message);
+    cJSON_AddItemToObject(reply, "applied", applied);
+    return reply;
+}
+
+static cJSON *
+s_op_streams(control_server_t *self, const cJSON *req, bool *quit)
+{
+    (void) quit;
+    if (!self->cb.list)
+        return s_no_table();
+    if (cJSON_GetObjectItemCaseSensitive(req, "stream"))
+        return s_error_reply(SETTINGS_ERR_BAD_REQUEST, "request \"streams\" lists every stream: no \"stream\"");
+    cJSON *reply = s_ok_reply();
+    cJSON *streams = cJSON_AddArrayToObject(reply, "streams");
+    if (streams)
+        self->cb.list(self->ctx, streams);
     return reply;
 }
 
@@ -286,14 +505,18 @@ s_op_quit(control_server_t *self, const cJSON *req, bool *quit)
     return s_ok_reply();
 }
 
+static const char *const s_takes_settings[] = { "settings", NULL };
+static const char *const s_takes_topic[] = { "settings", "topic", NULL };
+
 static const struct {
     const char *name;
-    bool takes_settings;
+    const char *const *extra;    /* envelope keys besides "op" and "stream" */
     cJSON *(*run)(control_server_t *self, const cJSON *req, bool *quit);
 } s_ops[] = {
-    { "update", true, s_op_update },  { "get", false, s_op_get },
-    { "status", false, s_op_status }, { "health", false, s_op_health },
-    { "quit", false, s_op_quit },
+    { "update", s_takes_settings, s_op_update },  { "get", NULL, s_op_get },
+    { "status", NULL, s_op_status },              { "health", NULL, s_op_health },
+    { "quit", NULL, s_op_quit },                  { "add_stream", s_takes_topic, s_op_add_stream },
+    { "remove_stream", NULL, s_op_remove_stream }, { "streams", NULL, s_op_streams },
 };
 
 /*  The reply to one parsed request. A request without "op" is a bare update. */
@@ -304,18 +527,18 @@ s_request(control_server_t *self, const cJSON *req, bool *quit)
         return s_error_reply(SETTINGS_ERR_NOT_OBJECT, "a request must be a JSON object");
     const cJSON *op = cJSON_GetObjectItemCaseSensitive(req, "op");
     if (!op)
-        return s_update(self, req);
+        return s_update(self, NULL, req);
     if (!cJSON_IsString(op))
         return s_error_reply(SETTINGS_ERR_WRONG_TYPE, "op must be a string");
     for (size_t i = 0; i < sizeof s_ops / sizeof s_ops[0]; i++)
         if (strcmp(op->valuestring, s_ops[i].name) == 0) {
-            cJSON *bad = s_check_envelope(req, s_ops[i].name, s_ops[i].takes_settings);
+            cJSON *bad = s_check_envelope(req, s_ops[i].name, s_ops[i].extra);
             return bad ? bad : s_ops[i].run(self, req, quit);
         }
     char msg[SETTINGS_MSG_MAX], name[64];
     json_excerpt(op->valuestring, name, sizeof name);
-    snprintf(msg, sizeof msg, "unknown op \"%s\" (expected update, get, status, health or quit)",
-             name);
+    snprintf(msg, sizeof msg, "unknown op \"%s\" (expected update, get, status, health, quit, add_stream, "
+             "remove_stream or streams)", name);
     return s_error_reply(SETTINGS_ERR_UNKNOWN_OP, msg);
 }
 

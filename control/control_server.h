@@ -36,22 +36,44 @@ typedef enum {
     CONTROL_HEALTH_ERROR        /* cannot ingest; detail says why                */
 } control_health_t;
 
-/*  The daemon's side. All four are required; ctx is passed back untouched. */
+/*  The daemon's side. apply, status, health and quit are required; the stream table
+    (find, add_stream, remove_stream, list) is optional: without it the server's own settings
+    are the one stream. A stream is named by its shmem_name and identified, in the calls
+    below, by the settings pointer find returned for it (or the server's own settings, see
+    control_server_settings, for "the daemon's defaults" when there is no stream). ctx is
+    passed back untouched.*/
 typedef struct {
-    /*  Move the daemon from old to new_ (already validated; actions != 0 is the
-        SETTINGS_ACT_* set). Append each lifecycle event name, in order, to the array
-        applied ("meta cleanup", "buffer cleanup", "meta reset", "begin update",
-        "meta updated", "buffer reset", "close"), and publish them with
-        control_server_publish_event() if wanted. Return 0; or -1 with a message in
-        err, having left old in force: the server then keeps old as its settings. */
+    /*  Move the stream whose settings are old to new_ (already validated; actions != 0 is
+        the SETTINGS_ACT_* set; RESUBSCRIBE and LOG_LEVEL concern the whole daemon). Append
+        each lifecycle event name, in order, to the array applied ("meta cleanup",
+        "buffer cleanup", "meta reset", "begin update", "meta updated", "buffer reset",
+        "close"), and publish them with control_server_publish_event() if wanted. Return 0
+        with new_ in force for that stream and the shared fields of new_ for every stream;
+        or -1 with a message in err, having left old in force. */
     int (*apply)(void *ctx, const settings_t *old, const settings_t *new_, unsigned actions,
                  cJSON *applied, char *err, size_t errlen);
-    /*  Add whatever describes the running state to the (empty) object out. */
-    void (*status)(void *ctx, cJSON *out);
-    /*  Current health; an optional one-line detail into detail ("" by default). */
-    control_health_t (*health)(void *ctx, char *detail, size_t detail_len);
+    /*  Add whatever describes the running state of stream (NULL: the whole daemon) to the
+        (empty) object out. */
+    void (*status)(void *ctx, const settings_t *stream, cJSON *out);
+    /*  Health of stream (NULL: the whole daemon, the worst of its streams); an optional
+        one-line detail into detail ("" by default). */
+    control_health_t (*health)(void *ctx, const settings_t *stream, char *detail, size_t detail_len);
     /*  Called after the reply to "quit" is sent: the caller's loop should end. */
     void (*quit)(void *ctx);
+    /*  The settings of the stream named name, NULL if there is none; name NULL: the only
+        stream, NULL when there are none or several. *count gets the number of streams. */
+    const settings_t *(*find)(void *ctx, const char *name, size_t *count);
+    /*  Creates a stream for messages of exactly topic with settings s (validated and
+        resolved; no stream of that name exists). SETTINGS_OK, or a code with err filled
+        (stream_exists for a topic already routed, apply_failed, out_of_range for the ring
+        budget or the stream limit). */
+    settings_code_t (*add_stream)(void *ctx, const char *topic, const settings_t *s, cJSON *applied,
+                                  settings_error_t *err);
+    /*  Removes the stream (unlinking its segments). SETTINGS_OK or a code with err. */
+    settings_code_t (*remove_stream)(void *ctx, const settings_t *stream, cJSON *applied,
+                                     settings_error_t *err);
+    /*  One summary object per stream appended to the array streams. */
+    void (*list)(void *ctx, cJSON *streams);
 } control_callbacks_t;
 
 /*  Largest request the control socket accepts; bigger ones are dropped by ZeroMQ
@@ -85,12 +107,14 @@ int control_server_fd(control_server_t *self);
     the requests after it stay queued. */
 int control_server_drain(control_server_t *self, int max);
 
-/*  Applies an update exactly as an "update" request would (merge, validation, the apply
-    callback, all or nothing) — for the daemon's own reload path (SIGHUP). Returns the reply
-    object the request would have got (caller deletes), or NULL when out of memory. */
-cJSON *control_server_update(control_server_t *self, const cJSON *fields);
+/*  Applies an update exactly as an "update" request naming stream (NULL: none named) would
+    (merge, validation, the apply callback, all or nothing) — for the daemon's own reload
+    path (SIGHUP). Returns the reply object the request would have got (caller deletes), or
+    NULL when out of memory. */
+cJSON *control_server_update(control_server_t *self, const char *stream, const cJSON *fields);
 
-/*  The settings currently in force. */
+/*  The daemon-wide settings in force: the shared fields, and the per-stream fields new
+    streams start from. With one stream and no stream table, that stream's settings. */
 const settings_t *control_server_settings(control_server_t *self);
 
 /*  Publishes ["ezshm.event", {"event": event, ...fields}] on the events socket;

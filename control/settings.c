@@ -24,6 +24,7 @@ typedef enum {
     K_MODE,        /* integer or octal string */
     K_INT,         /* int member */
     K_INT64,       /* int64_t member */
+    K_TEMPLATE,    /* a name template with {topic}, or null = none */
     K_PATH,        /* file or directory path */
     K_KEY          /* Z85 public key */
 } kind_t;
@@ -38,6 +39,7 @@ typedef struct {
     int64_t min, max;     /* integer kinds */
     bool nonzero;         /* integer kinds: 0 excluded from [min, max] */
     const char *expect;   /* "must be ..." in every error message about the field */
+    bool per_stream;      /* each stream has its own value (see settings_is_stream_field) */
 } field_t;
 
 #define MEMBER(m) offsetof(settings_t, m), sizeof(((settings_t *) 0)->m)
@@ -46,46 +48,53 @@ typedef struct {
 
 static const field_t s_fields[] = {
     { "shmem_name", K_NAME, MEMBER(shmem_name), true, false, SETTINGS_ACT_RECREATE_META, 0, 0,
-      false, "a string of 1 to 255 bytes of UTF-8 without NUL, or null (generate one)" },
+      false, "a string of 1 to 255 bytes of UTF-8 without NUL, or null (generate one)", true },
     { "buf_dur", K_BUF_DUR, MEMBER(buf_dur), false, false, SETTINGS_ACT_RESET_BUFFER, 0, 0,
-      false, "a finite number > 0 and <= 86400" },
+      false, "a finite number > 0 and <= 86400", true },
     { "axis", K_TEXT, MEMBER(axis), false, false, SETTINGS_ACT_RESET_BUFFER, 0, 0, false,
-      "a non-empty string of at most 255 bytes of UTF-8" },
+      "a non-empty string of at most 255 bytes of UTF-8", true },
     { "header", K_HEADER, MEMBER(header), false, false, SETTINGS_ACT_RECREATE_META, 0, 0,
-      false, "\"legacy\" or \"v1\"" },
+      false, "\"legacy\" or \"v1\"", true },
     { "sub", K_ENDPOINTS, MEMBER(sub), false, false, SETTINGS_ACT_RESUBSCRIBE, 0, 0, false,
-      ENDPOINT_TEXT ", or an array of at most 32 of them" },
+      ENDPOINT_TEXT ", or an array of at most 32 of them", false },
     { "sub_bind", K_ENDPOINTS, MEMBER(sub_bind), false, false, SETTINGS_ACT_RESUBSCRIBE, 0, 0,
-      false, ENDPOINT_TEXT ", or an array of at most 32 of them" },
+      false, ENDPOINT_TEXT ", or an array of at most 32 of them", false },
     { "topic", K_TOPICS, MEMBER(topic), false, false, SETTINGS_ACT_RESUBSCRIBE, 0, 0, false,
-      "a string of at most 255 bytes of UTF-8, or an array of at most 32 of them" },
+      "a string of at most 255 bytes of UTF-8, or an array of at most 32 of them", false },
     { "log_level", K_LOG_LEVEL, MEMBER(log_level), false, false, SETTINGS_ACT_LOG_LEVEL, 0, 0,
-      false, "\"error\", \"warning\", \"info\" or \"debug\"" },
+      false, "\"error\", \"warning\", \"info\" or \"debug\"", false },
     { "shm_mode", K_MODE, MEMBER(shm_mode), false, true, 0, 0, 0777, false,
-      "an integer or an octal string (\"0660\") from 0 to 0777" },
+      "an integer or an octal string (\"0660\") from 0 to 0777", false },
     { "max_buffer_bytes", K_INT64, MEMBER(max_buffer_bytes), false, true, 0, 1, INT53, false,
-      "an integer from 1 to 9007199254740992" },
+      "an integer from 1 to 9007199254740992", false },
     { "rcvhwm", K_INT, MEMBER(rcvhwm), false, true, 0, 0, INT_MAX, false,
-      "an integer from 0 to 2147483647" },
+      "an integer from 0 to 2147483647", false },
     { "maxmsgsize", K_INT64, MEMBER(maxmsgsize), false, true, 0, -1, INT53, true,
-      "-1 (unlimited) or an integer from 1 to 9007199254740992" },
-    { "control", K_ENDPOINT, MEMBER(control), false, true, 0, 0, 0, false, ENDPOINT_TEXT },
+      "-1 (unlimited) or an integer from 1 to 9007199254740992", false },
+    { "control", K_ENDPOINT, MEMBER(control), false, true, 0, 0, 0, false, ENDPOINT_TEXT, false },
     { "events", K_ENDPOINT, MEMBER(events), true, true, 0, 0, 0, false,
-      ENDPOINT_TEXT ", or null (no events)" },
+      ENDPOINT_TEXT ", or null (no events)", false },
     { "curve_server_cert", K_PATH, MEMBER(curve_server_cert), true, true, 0, 0, 0, false,
-      "a certificate file path of 1 to 1023 bytes, or null" },
+      "a certificate file path of 1 to 1023 bytes, or null", false },
     { "curve_clients_dir", K_PATH, MEMBER(curve_clients_dir), true, true, 0, 0, 0, false,
-      "a directory path of 1 to 1023 bytes, \"*\" (any client key), or null" },
+      "a directory path of 1 to 1023 bytes, \"*\" (any client key), or null", false },
     { "sub_curve_serverkey", K_KEY, MEMBER(sub_curve_serverkey), true, true, 0, 0, 0, false,
-      "a 40-character Z85 public key, or null" },
+      "a 40-character Z85 public key, or null", false },
     { "sub_curve_client_cert", K_PATH, MEMBER(sub_curve_client_cert), true, true, 0, 0, 0,
-      false, "a certificate file path of 1 to 1023 bytes, or null" },
+      false, "a certificate file path of 1 to 1023 bytes, or null", false },
+    { "max_stream_bytes", K_INT64, MEMBER(max_stream_bytes), false, true, 0, 0, INT53, false,
+      "0 (no cap) or an integer from 1 to 9007199254740992", true },
+    { "stream_per_topic", K_TEMPLATE, MEMBER(stream_per_topic), true, true, 0, 0, 0, false,
+      "a name template of 1 to 255 bytes of UTF-8 containing {topic}, or null (off)", false },
+    { "max_streams", K_INT, MEMBER(max_streams), false, true, 0, 1, SETTINGS_MAX_STREAMS, false,
+      "an integer from 1 to 4096", false },
 };
 #define N_FIELDS (sizeof s_fields / sizeof s_fields[0])
 
 static const char *const s_code_names[] = {
     "ok", "bad_json", "not_object", "bad_request", "unknown_op", "unknown_field",
     "wrong_type", "out_of_range", "not_finite", "immutable", "apply_failed",
+    "unknown_stream", "stream_exists",
 };
 static const char *const s_header_names[] = { "legacy", "v1" };
 static const char *const s_log_level_names[] = { "error", "warning", "info", "debug" };
@@ -103,6 +112,7 @@ settings_defaults(settings_t *s)
     s->rcvhwm = SETTINGS_DEFAULT_RCVHWM;
     s->maxmsgsize = SETTINGS_DEFAULT_MAXMSGSIZE;
     strcpy(s->control, SETTINGS_DEFAULT_CONTROL);
+    s->max_streams = SETTINGS_DEFAULT_MAX_STREAMS;
 }
 
 const char *
@@ -149,6 +159,21 @@ bool
 settings_is_field(const char *name)
 {
     return s_find(name) != NULL;
+}
+
+bool
+settings_is_stream_field(const char *name)
+{
+    const field_t *f = s_find(name);
+    return f && f->per_stream;
+}
+
+void
+settings_copy_shared(settings_t *dst, const settings_t *src)
+{
+    for (size_t i = 0; i < N_FIELDS; i++)
+        if (!s_fields[i].per_stream)
+            memcpy((char *) dst + s_fields[i].offset, (const char *) src + s_fields[i].offset, s_fields[i].size);
 }
 
 bool
@@ -222,6 +247,8 @@ s_string(const cJSON *v, kind_t k, const char *label, const char *expect, char *
         ok = s_is_endpoint(s);
     if (ok && k == K_KEY)
         ok = s_is_z85_key(s);
+    if (ok && k == K_TEMPLATE)
+        ok = strstr(s, "{topic}") != NULL;
     if (!ok)
         return s_bad(err, SETTINGS_ERR_OUT_OF_RANGE, label, expect, v);
     memset(dst, 0, size);

@@ -39,7 +39,9 @@ typedef enum {
     SETTINGS_ERR_OUT_OF_RANGE,   /* "out_of_range"                                    */
     SETTINGS_ERR_NOT_FINITE,     /* "not_finite"    NaN or +-Infinity                 */
     SETTINGS_ERR_IMMUTABLE,      /* "immutable"     startup-only field changed        */
-    SETTINGS_ERR_APPLY_FAILED    /* "apply_failed"  the daemon could not apply it     */
+    SETTINGS_ERR_APPLY_FAILED,   /* "apply_failed"  the daemon could not apply it     */
+    SETTINGS_ERR_UNKNOWN_STREAM, /* "unknown_stream" no stream of that name           */
+    SETTINGS_ERR_STREAM_EXISTS   /* "stream_exists"  name or topic already taken      */
 } settings_code_t;
 
 typedef struct {
@@ -82,6 +84,9 @@ typedef struct {
     char curve_clients_dir[SETTINGS_PATH_MAX + 1];   /* or "*" = any client key        */
     char sub_curve_serverkey[41];              /* Z85 public key of the publisher      */
     char sub_curve_client_cert[SETTINGS_PATH_MAX + 1];
+    int64_t max_stream_bytes;                  /* per-stream ring cap, 0 = none        */
+    char stream_per_topic[SETTINGS_NAME_MAX + 1];    /* "" = off, else a name template */
+    int max_streams;                           /* 1..4096                              */
 } settings_t;
 
 /*  Lifecycle actions implied by a change (settings_diff). Bits are independent: the
@@ -102,6 +107,8 @@ enum {
 #define SETTINGS_DEFAULT_RCVHWM 10000
 #define SETTINGS_DEFAULT_MAXMSGSIZE (INT64_C(256) << 20)
 #define SETTINGS_DEFAULT_CONTROL "tcp://127.0.0.1:5560"
+#define SETTINGS_DEFAULT_MAX_STREAMS 64
+#define SETTINGS_MAX_STREAMS 4096
 
 /*  Fills s with the defaults (shmem_name "" = to be generated). */
 void settings_defaults(settings_t *s);
@@ -128,6 +135,13 @@ settings_code_t settings_set_field(settings_t *s, const char *name, const cJSON 
 /*  Sets every member of a JSON object (all-or-nothing: on error s is unchanged).
     not_object if obj is not an object, bad_request on a duplicated key. */
 settings_code_t settings_set_fields(settings_t *s, const cJSON *obj, settings_error_t *err);
+
+/*  True if name is a field each stream has its own value of (shmem_name, buf_dur, axis,
+    header, max_stream_bytes); the others are the daemon's, shared by every stream. */
+bool settings_is_stream_field(const char *name);
+
+/*  Copies the shared (not per-stream) fields of src into dst. */
+void settings_copy_shared(settings_t *dst, const settings_t *src);
 
 /*  Checks rules that span fields (CURVE options come in pairs). */
 settings_code_t settings_validate(const settings_t *s, settings_error_t *err);

@@ -39,7 +39,7 @@ static const option_t s_options[] = {
     { "--axis", "EZSHM_AXIS", "axis", V_TEXT, "A", "axis to buffer along (default time)" },
     { "--header", "EZSHM_HEADER", "header", V_TEXT, "H", "header layout: legacy (default) or v1" },
     { "--shm-mode", "EZSHM_SHM_MODE", "shm_mode", V_TEXT, "MODE", "octal permissions of the segments (default 0600)" },
-    { "--max-buffer-bytes", "EZSHM_MAX_BUFFER_BYTES", "max_buffer_bytes", V_NUMBER, "N", "largest ring in bytes (default 1 GiB)" },
+    { "--max-buffer-bytes", "EZSHM_MAX_BUFFER_BYTES", "max_buffer_bytes", V_NUMBER, "N", "most ring bytes, all streams together (default 1 GiB)" },
     { "--rcvhwm", "EZSHM_RCVHWM", "rcvhwm", V_NUMBER, "N", "SUB receive high-water mark (default 10000)" },
     { "--maxmsgsize", "EZSHM_MAXMSGSIZE", "maxmsgsize", V_NUMBER, "N", "largest message in bytes, -1 = any (default 256 MiB)" },
     { "--control", "EZSHM_CONTROL", "control", V_TEXT, "E", "control endpoint (default " SETTINGS_DEFAULT_CONTROL ")" },
@@ -49,6 +49,10 @@ static const option_t s_options[] = {
     { "--sub-curve-serverkey", "EZSHM_SUB_CURVE_SERVERKEY", "sub_curve_serverkey", V_TEXT, "K", "publisher's CURVE public key (Z85)" },
     { "--sub-curve-client-cert", "EZSHM_SUB_CURVE_CLIENT_CERT", "sub_curve_client_cert", V_TEXT, "F", "CURVE certificate of the SUB socket" },
     { "--log-level", "EZSHM_LOG_LEVEL", "log_level", V_TEXT, "L", "error, warning, info (default) or debug" },
+    { "--stream", "EZSHM_STREAMS", "streams", V_LIST, "T=N", "messages of exact topic T into stream N (repeatable)" },
+    { "--stream-per-topic", "EZSHM_STREAM_PER_TOPIC", "stream_per_topic", V_TEXT, "TPL", "a stream per new topic, named TPL with {topic} replaced" },
+    { "--max-streams", "EZSHM_MAX_STREAMS", "max_streams", V_NUMBER, "N", "most streams (default 64)" },
+    { "--max-stream-bytes", "EZSHM_MAX_STREAM_BYTES", "max_stream_bytes", V_NUMBER, "N", "largest ring of one stream, 0 = no cap beside max_buffer_bytes (default 0)" },
     { "--config", "EZSHM_CONFIG", NULL, V_TEXT, "F", "JSON file of settings (field names as in ezshm-ctl get)" },
     { "--help", NULL, NULL, V_NONE, NULL, "print this help and exit" },
     { "--version", NULL, NULL, V_NONE, NULL, "print the version and exit" },
@@ -183,7 +187,7 @@ s_parse_flags(int argc, char **argv, cJSON *flags, const char **config_path, cha
 }
 
 static int
-s_load_file(settings_t *s, const char *path, char *errbuf, size_t errlen)
+s_load_file(settings_t *s, cJSON **streams, const char *path, char *errbuf, size_t errlen)
 {
     FILE *f = fopen(path, "rb");
     if (!f)
@@ -205,7 +209,19 @@ s_load_file(settings_t *s, const char *path, char *errbuf, size_t errlen)
     free(text);
     settings_error_t err;
     int rc = CONFIG_OK;
-    if (!root)
+    /*  "streams" is not a setting but the stream table: taken out before the fields. */
+    cJSON *file_streams = cJSON_IsObject(root) ? cJSON_DetachItemFromObjectCaseSensitive(root, "streams") : NULL;
+    if (file_streams && !cJSON_IsArray(file_streams))
+        rc = s_fail(errbuf, errlen, path, "streams must be an array of {\"topic\": ..., per-stream fields}");
+    else if (file_streams) {
+        cJSON_Delete(*streams);
+        *streams = file_streams;
+        file_streams = NULL;
+    }
+    cJSON_Delete(file_streams);
+    if (rc != CONFIG_OK)
+        ;
+    else if (!root)
         rc = s_fail(errbuf, errlen, path, why);
     else if (settings_set_fields(s, root, &err) != SETTINGS_OK)
         rc = s_fail(errbuf, errlen, path,
@@ -214,9 +230,51 @@ s_load_file(settings_t *s, const char *path, char *errbuf, size_t errlen)
     return rc;
 }
 
+/*  "TOPIC=NAME" items (split at the last '=') as the stream table; replaces *streams. */
+static int
+s_set_streams(cJSON **streams, const char *where, const cJSON *items, char *errbuf, size_t errlen)
+{
+    cJSON *table = cJSON_CreateArray();
+    const cJSON *item;
+    cJSON_ArrayForEach(item, items) {
+        const char *text = cJSON_GetStringValue(item);
+        const char *eq = text ? strrchr(text, '=') : NULL;
+        if (!eq || !eq[1]) {
+            cJSON_Delete(table);
+            return s_fail(errbuf, errlen, where, "must be TOPIC=NAME (the exact topic, then the stream's shmem_name)");
+        }
+        char *topic = strndup(text, (size_t) (eq - text));
+        cJSON *decl = cJSON_CreateObject();
+        bool ok = topic && decl && cJSON_AddStringToObject(decl, "topic", topic)
+                  && cJSON_AddStringToObject(decl, "shmem_name", eq + 1) && cJSON_AddItemToArray(table, decl);
+        free(topic);
+        if (!ok) {
+            cJSON_Delete(decl);
+            cJSON_Delete(table);
+            return s_fail(errbuf, errlen, where, "out of memory");
+        }
+    }
+    if (!table)
+        return s_fail(errbuf, errlen, where, "out of memory");
+    cJSON_Delete(*streams);
+    *streams = table;
+    return CONFIG_OK;
+}
+
+/*  One value of a layer: the stream table, or a settings field. */
+static int
+s_apply_value(settings_t *s, cJSON **streams, const option_t *o, const char *where, const cJSON *value,
+              char *errbuf, size_t errlen)
+{
+    if (strcmp(o->field, "streams") == 0)
+        return value ? s_set_streams(streams, where, value, errbuf, errlen)
+                     : s_fail(errbuf, errlen, where, "out of memory");
+    return s_set(s, where, o->field, value, errbuf, errlen);
+}
+
 /*  Environment layer: each EZSHM_* variable that is set and not empty. */
 static int
-s_load_env(settings_t *s, char **envp, char *errbuf, size_t errlen)
+s_load_env(settings_t *s, cJSON **streams, char **envp, char *errbuf, size_t errlen)
 {
     for (size_t i = 0; i < N_OPTIONS; i++) {
         const option_t *o = &s_options[i];
@@ -224,7 +282,7 @@ s_load_env(settings_t *s, char **envp, char *errbuf, size_t errlen)
         if (!text)
             continue;
         cJSON *value = s_value(o->kind, text);
-        int rc = s_set(s, o->env, o->field, value, errbuf, errlen);
+        int rc = s_apply_value(s, streams, o, o->env, value, errbuf, errlen);
         cJSON_Delete(value);
         if (rc != CONFIG_OK)
             return rc;
@@ -234,39 +292,48 @@ s_load_env(settings_t *s, char **envp, char *errbuf, size_t errlen)
 
 /*  Flag layer, in table order, each error named by its flag. */
 static int
-s_load_flags(settings_t *s, const cJSON *flags, char *errbuf, size_t errlen)
+s_load_flags(settings_t *s, cJSON **streams, const cJSON *flags, char *errbuf, size_t errlen)
 {
     for (size_t i = 0; i < N_OPTIONS; i++) {
         const option_t *o = &s_options[i];
         const cJSON *value = o->field ? cJSON_GetObjectItemCaseSensitive(flags, o->field) : NULL;
-        if (value && s_set(s, o->flag, o->field, value, errbuf, errlen) != CONFIG_OK)
+        if (value && s_apply_value(s, streams, o, o->flag, value, errbuf, errlen) != CONFIG_OK)
             return CONFIG_ERROR;
     }
     return CONFIG_OK;
 }
 
 int
-config_load(int argc, char **argv, char **envp, settings_t *out, char *errbuf, size_t errlen)
+config_load(int argc, char **argv, char **envp, settings_t *out, cJSON **streams, char *errbuf, size_t errlen)
 {
     envp = envp ? envp : environ;
     settings_t s;
     settings_defaults(&s);
     cJSON *flags = cJSON_CreateObject();
-    if (!flags)
+    cJSON *table = cJSON_CreateArray();
+    if (!flags || !table) {
+        cJSON_Delete(flags);
+        cJSON_Delete(table);
         return s_fail(errbuf, errlen, "ezshmd", "out of memory");
+    }
     const char *config_path = s_getenv(envp, "EZSHM_CONFIG");
     int rc = s_parse_flags(argc, argv, flags, &config_path, errbuf, errlen);
     if (rc == CONFIG_OK && config_path)
-        rc = s_load_file(&s, config_path, errbuf, errlen);
+        rc = s_load_file(&s, &table, config_path, errbuf, errlen);
     if (rc == CONFIG_OK)
-        rc = s_load_env(&s, envp, errbuf, errlen);
+        rc = s_load_env(&s, &table, envp, errbuf, errlen);
     if (rc == CONFIG_OK)
-        rc = s_load_flags(&s, flags, errbuf, errlen);
+        rc = s_load_flags(&s, &table, flags, errbuf, errlen);
     cJSON_Delete(flags);
     settings_error_t err;
     if (rc == CONFIG_OK && settings_validate(&s, &err) != SETTINGS_OK)
         rc = s_fail(errbuf, errlen, "settings", err.message);
     if (rc == CONFIG_OK)
         *out = s;
+    if (rc == CONFIG_OK && streams) {
+        *streams = table;
+        table = NULL;
+    }
+    cJSON_Delete(table);
     return rc;
 }

@@ -15,6 +15,8 @@
 #include <stdio.h>
 #include "settings.h"
 
+#include <cjson/cJSON.h>
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -27,8 +29,12 @@ typedef enum {
 
 /*  Builds the settings from argv[1..argc) and the environment envp (NULL: environ).
     Returns a config_result_t. No name given leaves shmem_name empty: the one place that
-    generates a name is settings_resolve(), called by whoever creates the stream. */
-int config_load(int argc, char **argv, char **envp, settings_t *out, char *errbuf, size_t errlen);
+    generates a name is settings_resolve(), called by whoever creates the stream.
+    The stream table (--stream TOPIC=NAME, EZSHM_STREAMS, the config file's "streams": the
+    source of highest precedence wins whole) goes to *streams as a JSON array of
+    {"topic", per-stream fields} (caller deletes; empty when none; streams NULL: not wanted). */
+int config_load(int argc, char **argv, char **envp, settings_t *out, cJSON **streams, char *errbuf,
+                size_t errlen);
 
 /*  Prints the --help text. */
 void config_usage(FILE *out);

@@ -2,6 +2,7 @@
 #include "counters.h"
 #include "ezshm_time.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -59,7 +60,27 @@ counters_written(counters_t *self, uint64_t frames, uint64_t bytes)
     self->written++;
     self->frames += frames;
     self->bytes += bytes;
-    self->last_write_mono = ezshm_time_mono();
+    double now = ezshm_time_mono();
+    self->last_write_mono = now;
+    /*  Rates by whole windows of a second: two additions per message, a division a second. */
+    self->window_written++;
+    self->window_frames += frames;
+    double span = now - self->window_start;
+    if (span >= 1.0) {
+        bool fresh = span < 2.0;
+        self->message_rate = fresh ? (double) self->window_written / span : 0.0;
+        self->frame_rate = fresh ? (double) self->window_frames / span : 0.0;
+        self->window_start = now;
+        self->window_written = self->window_frames = 0;
+    }
+}
+
+void
+counters_rates(const counters_t *self, double *messages, double *frames)
+{
+    bool live = self->last_write_mono > 0 && ezshm_time_mono() - self->last_write_mono < 2.0;
+    *messages = live ? self->message_rate : 0.0;
+    *frames = live ? self->frame_rate : 0.0;
 }
 
 cJSON *
@@ -79,6 +100,11 @@ counters_to_json(const counters_t *self)
     cJSON_AddNumberToObject(out, "ring_resets", (double) self->ring_resets);
     cJSON_AddNumberToObject(out, "dropped", (double) self->dropped_total);
     cJSON_AddNumberToObject(out, "seq_gaps", (double) self->seq_gaps);
+    double messages, frames;
+    counters_rates(self, &messages, &frames);
+    cJSON *rates = cJSON_AddObjectToObject(out, "rates");
+    cJSON_AddNumberToObject(rates, "messages", messages);
+    cJSON_AddNumberToObject(rates, "frames", frames);
     for (int code = -1; code > -DROP_REASON_COUNT; code--)
         cJSON_AddNumberToObject(by_reason, drop_reason_name(code), (double) self->dropped[-code]);
     cJSON_AddItemToObject(out, "dropped_by_reason", by_reason);

@@ -40,6 +40,10 @@ typedef struct {
     double      last_error_time;   /* UNIX seconds, 0 = never (for status)        */
     double      last_error_mono;   /* monotonic seconds, 0 = never (for health)   */
     double      last_write_mono;   /* monotonic seconds, 0 = never (for health)   */
+    double      window_start;      /* rates: the current one-second window        */
+    uint64_t    window_written, window_frames;
+    double      message_rate;      /* messages/s and frames/s of the last window  */
+    double      frame_rate;
 } counters_t;
 
 /*  Counts a dropped message, remembers it as the last error and logs it (rate-limited).
@@ -52,6 +56,9 @@ uint64_t counters_seq(counters_t *self, const void *topic, size_t len, uint64_t 
 
 /*  Counts a written message. */
 void counters_written(counters_t *self, uint64_t frames, uint64_t bytes);
+
+/*  Messages/s and frames/s written over the last full second (0 after two idle seconds). */
+void counters_rates(const counters_t *self, double *messages, double *frames);
 
 /*  The counters as a JSON object (NULL on out of memory). */
 cJSON *counters_to_json(const counters_t *self);

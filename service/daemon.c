@@ -2,8 +2,9 @@
 #include "daemon.h"
 #include "control_server.h"
 #include "counters.h"
+#include "ezshm_utf8.h"
 #include "ezshm.h"
-#include "ingest.h"
+#include "stream.h"
 #include "log.h"
 #include "subscriber.h"
 #include "wire.h"
@@ -24,16 +25,16 @@
 #define DRAIN_BATCH 1024
 /*  Control requests answered per wake-up before data gets a turn. */
 #define CONTROL_BATCH 64
-/*  A stream counts as "ingesting" for health while it wrote within this many seconds. */
-#define INGESTING_WINDOW 2.0
 
 struct daemon_t {
-    ezshm_writer_t   *writer;
-    ingest_t         *ingest;
-    wire_decoder_t   *decoder;
+    stream_t        **streams;       /* the table, max_streams slots, n_streams used */
+    size_t            n_streams;
+    stream_t         *last;          /* the last stream a message went to: rig traffic repeats */
+    settings_t        defaults;      /* what auto-mode streams start from */
     subscriber_t     *sub;
     control_server_t *control;
-    counters_t        counters;
+    counters_t        unrouted;      /* messages no stream took, by reason */
+    bool              max_logged;    /* the stream limit is logged once */
     cJSON            *applied;       /* collects lifecycle events during an update */
     double            started;
     bool              quit;
@@ -41,66 +42,192 @@ struct daemon_t {
     int               stop_signal;   /* the signal that ended the loop, 0 if none */
     daemon_reload_fn *reload;
     void             *reload_arg;
-    char              errbuf[256];
 };
 
-/*  The one mapping of the settings' header field to the writer's layout. */
-static ezshm_layout_t
-s_layout(settings_header_t header)
-{
-    return header == SETTINGS_HEADER_V1 ? EZSHM_LAYOUT_V1 : EZSHM_LAYOUT_LEGACY;
-}
+/*  ---- the stream table ------------------------------------------------------------ */
 
 static void
-s_on_writer_event(void *arg, ezshm_event_t code, uint32_t generation)
+s_on_stream_event(void *arg, stream_t *stream, ezshm_event_t code, uint32_t generation)
 {
     daemon_t *self = arg;
     const char *event = ezshm_event_name(code);
-    if (code == EZSHM_EVENT_BUFFER_RESET)
-        self->counters.ring_resets++;
     if (self->applied)
         cJSON_AddItemToArray(self->applied, cJSON_CreateString(event));
-    log_msg(SETTINGS_LOG_DEBUG, "%s (generation %u)", event, generation);
-    if (self->control && self->writer) {
+    log_msg(SETTINGS_LOG_DEBUG, "stream '%s': %s (generation %u)", stream_name(stream), event, generation);
+    if (self->control) {
         cJSON *fields = cJSON_CreateObject();
         cJSON_AddNumberToObject(fields, "generation", generation == EZSHM_GENERATION_NONE ? -1.0 : generation);
-        cJSON_AddStringToObject(fields, "shmem_name", ezshm_writer_name(self->writer));
+        cJSON_AddStringToObject(fields, "shmem_name", stream_name(stream));
+        cJSON_AddStringToObject(fields, "stream", stream_name(stream));
         control_server_publish_event(self->control, event, fields);
         cJSON_Delete(fields);
     }
 }
 
-static void
-s_on_writer_log(void *arg, const char *message)
+/*  Before a stream creates a ring: its own cap, then the total across streams (the ring it
+    replaces does not count: configure drops it first). */
+static int
+s_budget(void *arg, stream_t *stream, uint64_t ring_bytes, char *errbuf, size_t errlen)
 {
-    (void) arg;
-    log_msg(SETTINGS_LOG_WARNING, "%s", message);
+    daemon_t *self = arg;
+    const settings_t *s = stream_settings(stream);
+    if (s->max_stream_bytes > 0 && ring_bytes > (uint64_t) s->max_stream_bytes) {
+        snprintf(errbuf, errlen, "stream '%s': a ring of %llu bytes exceeds its max_stream_bytes (%lld)",
+                 stream_name(stream), (unsigned long long) ring_bytes, (long long) s->max_stream_bytes);
+        return INGEST_ERR_TOO_BIG;
+    }
+    uint64_t others = 0;
+    for (size_t i = 0; i < self->n_streams; i++)
+        if (self->streams[i] != stream)
+            others += stream_ring_bytes(self->streams[i]);
+    if (others + ring_bytes > (uint64_t) s->max_buffer_bytes) {
+        snprintf(errbuf, errlen, "stream '%s': a ring of %llu bytes does not fit in max_buffer_bytes (%lld, "
+                 "%llu used by the other %zu streams)", stream_name(stream), (unsigned long long) ring_bytes,
+                 (long long) s->max_buffer_bytes, (unsigned long long) others, self->n_streams - 1);
+        return INGEST_ERR_TOO_BIG;
+    }
+    return DROP_OK;
 }
 
-/*  One message: frames → decode → ingest; every failure is counted under its reason. */
-static void
-s_process(daemon_t *self, const wire_frame_t *frames, size_t nframes)
+static stream_t *
+s_find_name(daemon_t *self, const char *name)
 {
-    counters_t *c = &self->counters;
-    c->received++;
-    const axisarray_t *msg = NULL;
-    int rc = wire_decode(self->decoder, frames, nframes, &msg);
-    if (rc != DROP_OK) {
-        counters_drop(c, rc, wire_decoder_last_error(self->decoder));
+    for (size_t i = 0; i < self->n_streams; i++)
+        if (strcmp(stream_name(self->streams[i]), name) == 0)
+            return self->streams[i];
+    return NULL;
+}
+
+static stream_t *
+s_find_topic(daemon_t *self, const void *topic, size_t len)
+{
+    if (self->last && stream_matches(self->last, topic, len))
+        return self->last;
+    for (size_t i = 0; i < self->n_streams; i++)
+        if (stream_matches(self->streams[i], topic, len))
+            return self->last = self->streams[i];
+    return NULL;
+}
+
+static stream_t *
+s_find_settings(daemon_t *self, const settings_t *settings)
+{
+    for (size_t i = 0; i < self->n_streams; i++)
+        if (stream_settings(self->streams[i]) == settings)
+            return self->streams[i];
+    return NULL;
+}
+
+/*  A new stream in the table: settings resolved (a name), topic NULL = every topic. The limit
+    and the name and topic being free are checked here too, so every path obeys them. */
+static settings_code_t
+s_add(daemon_t *self, const void *topic, size_t len, const settings_t *settings, settings_error_t *err)
+{
+    if (self->n_streams >= (size_t) self->defaults.max_streams)
+        return settings_fail(err, SETTINGS_ERR_OUT_OF_RANGE, "stream '%.200s' refused: the daemon already has "
+                             "max_streams (%d) streams", settings->shmem_name, self->defaults.max_streams);
+    if (s_find_name(self, settings->shmem_name))
+        return settings_fail(err, SETTINGS_ERR_STREAM_EXISTS, "stream '%.200s' already exists", settings->shmem_name);
+    for (size_t i = 0; i < self->n_streams; i++)
+        if (stream_takes_all(self->streams[i]) || !topic
+            || stream_matches(self->streams[i], topic, len))
+            return settings_fail(err, SETTINGS_ERR_STREAM_EXISTS, "stream '%.200s' refused: its topic already "
+                                 "goes to stream '%.200s'", settings->shmem_name, stream_name(self->streams[i]));
+    stream_hooks_t hooks = {s_on_stream_event, s_budget, self};
+    char why[SETTINGS_MSG_MAX];
+    stream_t *stream = stream_new(topic, len, settings, &hooks, why, sizeof why);
+    if (!stream)
+        return settings_fail(err, SETTINGS_ERR_APPLY_FAILED, "%s", why);
+    self->streams[self->n_streams++] = stream;
+    /*  At startup the streams are logged once everything is up (a failed start logs one line). */
+    if (self->control)
+        stream_log(stream);
+    return SETTINGS_OK;
+}
+
+static void
+s_remove(daemon_t *self, stream_t *stream)
+{
+    for (size_t i = 0; i < self->n_streams; i++)
+        if (self->streams[i] == stream) {
+            memmove(&self->streams[i], &self->streams[i + 1], (self->n_streams - i - 1) * sizeof *self->streams);
+            self->n_streams--;
+            break;
+        }
+    if (self->last == stream)
+        self->last = NULL;
+    stream_destroy(&stream);
+}
+
+/*  The name an auto-mode stream gets: the template with {topic} replaced by the topic, which
+    must then be a valid shmem_name (UTF-8, no NUL, at most 255 bytes). */
+static int
+s_auto_name(const daemon_t *self, const void *topic, size_t len, char *out, size_t size)
+{
+    const char *tpl = self->defaults.stream_per_topic;
+    const char *at = strstr(tpl, "{topic}");
+    size_t head = (size_t) (at - tpl), tail = strlen(at + 7);
+    if (head + len + tail >= size || memchr(topic, '\0', len) || !ezshm_utf8_valid(topic, len))
+        return -1;
+    memcpy(out, tpl, head);
+    memcpy(out + head, topic, len);
+    memcpy(out + head + len, at + 7, tail + 1);
+    return 0;
+}
+
+/*  Auto mode: a stream for a topic seen for the first time, or NULL (counted). */
+static stream_t *
+s_auto_stream(daemon_t *self, const void *topic, size_t len)
+{
+    if (self->n_streams >= (size_t) self->defaults.max_streams) {
+        counters_drop(&self->unrouted, ROUTE_ERR_MAX_STREAMS, "a new topic beyond max_streams");
+        if (!self->max_logged)
+            log_msg(SETTINGS_LOG_WARNING, "max_streams (%d) reached: messages of new topics are counted under "
+                    "max_streams and dropped", self->defaults.max_streams);
+        self->max_logged = true;
+        return NULL;
+    }
+    settings_t settings = self->defaults;
+    settings_error_t err;
+    if (s_auto_name(self, topic, len, settings.shmem_name, sizeof settings.shmem_name) != 0) {
+        counters_drop(&self->unrouted, ROUTE_ERR_STREAM_FAILED,
+                      "the topic gives no valid shmem_name (UTF-8 without NUL, at most 255 bytes)");
+        return NULL;
+    }
+    if (s_add(self, topic, len, &settings, &err) != SETTINGS_OK) {
+        counters_drop(&self->unrouted, ROUTE_ERR_STREAM_FAILED, err.message);
+        return NULL;
+    }
+    return self->streams[self->n_streams - 1];
+}
+
+/*  One message to its stream by exact topic; a message no stream takes touches no ring. */
+static void
+s_route(daemon_t *self, const wire_frame_t *frames, size_t nframes)
+{
+    const void *topic;
+    size_t len;
+    /*  A stream taking every topic is the only stream: it sees (and counts) every message. */
+    if (self->n_streams == 1 && stream_takes_all(self->streams[0])) {
+        stream_process(self->streams[0], frames, nframes);
         return;
     }
-    if (axisarray_has_seq(msg)) {
-        size_t tlen;
-        const void *topic = axisarray_topic(msg, &tlen);
-        counters_seq(c, topic, tlen, axisarray_seq(msg));
-    }
-    uint64_t n = 0;
-    rc = ingest_message(self->ingest, msg, &n, self->errbuf, sizeof self->errbuf);
+    self->unrouted.received++;
+    int rc = wire_topic(frames, nframes, &topic, &len);
     if (rc != DROP_OK) {
-        counters_drop(c, rc, self->errbuf);
+        counters_drop(&self->unrouted, rc, rc == WIRE_ERR_FRAME_COUNT ? "not 1, 2 or 3 frames"
+                                                                      : "single-part frame has no '{'");
         return;
     }
-    counters_written(c, n, axisarray_nbytes(msg));
+    stream_t *stream = s_find_topic(self, topic, len);
+    if (!stream && *self->defaults.stream_per_topic)
+        stream = s_auto_stream(self, topic, len);
+    else if (!stream)
+        counters_drop(&self->unrouted, ROUTE_ERR_NO_STREAM, "the topic matches no stream");
+    if (stream) {
+        self->unrouted.received--;
+        stream_process(stream, frames, nframes);
+    }
 }
 
 /*  Drains the SUB socket; true when the batch ran out with messages possibly left. */
@@ -112,7 +239,7 @@ s_drain_sub(daemon_t *self)
     for (int i = 0; i < DRAIN_BATCH; i++) {
         if (subscriber_recv(self->sub, frames, MAX_FRAMES, &nframes) == 0)
             return false;
-        s_process(self, frames, nframes);
+        s_route(self, frames, nframes);
     }
     return true;
 }
@@ -140,39 +267,18 @@ s_apply(void *ctx, const settings_t *old, const settings_t *next, unsigned actio
             return -1;
         cJSON_AddItemToArray(applied, cJSON_CreateString("resubscribed"));
     }
-    /*  Only a ring-shaping change touches ingest: resetting it for, say, a topic change would
-        make a coordinate-axis stream re-estimate its rate and rebuild the ring. */
-    bool reshape = actions & (SETTINGS_ACT_RESET_BUFFER | SETTINGS_ACT_RECREATE_META);
-    if (reshape && ingest_set_axis(self->ingest, next->axis) != 0) {
-        snprintf(err, errlen, "out of memory");
+    stream_t *stream = s_find_settings(self, old);
+    self->applied = applied;
+    int rc = stream ? stream_apply(stream, next, actions, applied, err, errlen) : 0;
+    self->applied = NULL;
+    if (rc != 0) {
         s_undo_subscription(self, old, actions);
         return -1;
     }
-    if (reshape)
-        ingest_set_buf_dur(self->ingest, next->buf_dur);
-    self->applied = applied;
-    int rc = EZSHM_OK;
-    if (actions & SETTINGS_ACT_RECREATE_META) {
-        rc = ezshm_writer_rename(self->writer, next->shmem_name, s_layout(next->header));
-        if (rc != EZSHM_OK) {
-            /*  Back to the old name so the service keeps a stream (its ring was already
-                dropped: readers see a rebuild); the server keeps the old settings. */
-            int back = ezshm_writer_rename(self->writer, old->shmem_name, s_layout(old->header));
-            snprintf(err, errlen, "cannot create the header of '%s': %s; %s", next->shmem_name, ezshm_strerror(rc),
-                     back == EZSHM_OK ? "the old stream was recreated (its ring is rebuilt by the next message)"
-                                      : "the old stream could not be recreated either: no stream until the next update");
-            if (back != EZSHM_OK)
-                log_msg(SETTINGS_LOG_ERROR, "%s", err);
-            ingest_set_buf_dur(self->ingest, old->buf_dur);
-            ingest_set_axis(self->ingest, old->axis);
-            s_undo_subscription(self, old, actions);
-        }
-    }
-    else if (actions & SETTINGS_ACT_RESET_BUFFER)
-        ezshm_writer_reset_buffer(self->writer);
-    self->applied = NULL;
-    if (rc != EZSHM_OK)
-        return -1;
+    /*  The shared fields are the daemon's: every stream and the defaults keep the new ones. */
+    settings_copy_shared(&self->defaults, next);
+    for (size_t i = 0; i < self->n_streams; i++)
+        stream_share(self->streams[i], next);
     if (actions & SETTINGS_ACT_LOG_LEVEL)
         log_set_level(next->log_level);
     log_msg(SETTINGS_LOG_INFO, "settings updated: shmem_name '%s', buf_dur %g s, axis '%s'", next->shmem_name,
@@ -180,62 +286,105 @@ s_apply(void *ctx, const settings_t *old, const settings_t *next, unsigned actio
     return 0;
 }
 
-static void
-s_status(void *ctx, cJSON *out)
+static const settings_t *
+s_find(void *ctx, const char *name, size_t *count)
 {
     daemon_t *self = ctx;
-    const ezshm_meta_t *meta = ezshm_writer_meta(self->writer);
+    *count = self->n_streams;
+    if (name) {
+        stream_t *stream = s_find_name(self, name);
+        return stream ? stream_settings(stream) : NULL;
+    }
+    return self->n_streams == 1 ? stream_settings(self->streams[0]) : NULL;
+}
+
+static settings_code_t
+s_add_stream(void *ctx, const char *topic, const settings_t *settings, cJSON *applied, settings_error_t *err)
+{
+    daemon_t *self = ctx;
+    self->applied = applied;
+    settings_code_t rc = s_add(self, topic, strlen(topic), settings, err);
+    self->applied = NULL;
+    return rc;
+}
+
+static settings_code_t
+s_remove_stream(void *ctx, const settings_t *which, cJSON *applied, settings_error_t *err)
+{
+    daemon_t *self = ctx;
+    stream_t *stream = s_find_settings(self, which);
+    if (!stream)
+        return settings_fail(err, SETTINGS_ERR_UNKNOWN_STREAM, "no such stream");
+    log_msg(SETTINGS_LOG_INFO, "stream '%s' removed", stream_name(stream));
+    self->applied = applied;
+    s_remove(self, stream);
+    self->applied = NULL;
+    return SETTINGS_OK;
+}
+
+static void
+s_list(void *ctx, cJSON *streams)
+{
+    daemon_t *self = ctx;
+    for (size_t i = 0; i < self->n_streams; i++) {
+        cJSON *item = cJSON_CreateObject();
+        if (item && cJSON_AddItemToArray(streams, item))
+            stream_summary(self->streams[i], item);
+        else
+            cJSON_Delete(item);
+    }
+}
+
+static void
+s_status(void *ctx, const settings_t *which, cJSON *out)
+{
+    daemon_t *self = ctx;
     cJSON_AddStringToObject(out, "version", EZSHM_VERSION);
     cJSON_AddNumberToObject(out, "uptime", ezshm_time_mono() - self->started);
-    cJSON *stream = cJSON_AddObjectToObject(out, "stream");
-    cJSON_AddStringToObject(stream, "shmem_name", ezshm_writer_name(self->writer));
-    cJSON_AddStringToObject(stream, "header_segment", ezshm_writer_header_segment(self->writer));
-    cJSON_AddStringToObject(stream, "ring_segment", ezshm_writer_ring_segment(self->writer));
-    cJSON_AddStringToObject(stream, "segment_dir", ezshm_segment_dir());
-    cJSON_AddStringToObject(stream, "layout", ezshm_layout_name(ezshm_writer_layout(self->writer)));
-    if (meta) {
-        char dtype[2] = {meta->dtype, '\0'};
-        cJSON_AddBoolToObject(stream, "bvalid", meta->bvalid != 0);
-        cJSON_AddNumberToObject(stream, "generation",
-                                meta->buffer_generation == EZSHM_GENERATION_NONE ? -1.0 : meta->buffer_generation);
-        cJSON_AddStringToObject(stream, "dtype", dtype);
-        cJSON *shape = cJSON_AddArrayToObject(stream, "shape");
-        for (uint32_t d = 0; d < meta->ndim && d < EZSHM_MAX_NDIM; d++)
-            cJSON_AddItemToArray(shape, cJSON_CreateNumber(meta->shape[d]));
-        cJSON_AddNumberToObject(stream, "srate", meta->srate);
-        char key[EZSHM_MAX_KEYLEN + 1];
-        uint32_t key_len = meta->key_len > EZSHM_MAX_KEYLEN ? EZSHM_MAX_KEYLEN : meta->key_len;
-        memcpy(key, meta->key, key_len);
-        key[key_len] = '\0';
-        cJSON_AddStringToObject(stream, "key", key);
-        cJSON_AddNumberToObject(stream, "write_index", (double) meta->write_index);
-        cJSON_AddNumberToObject(stream, "wrap_counter", (double) meta->wrap_counter);
-        cJSON_AddNumberToObject(stream, "ring_bytes", (double) ezshm_writer_ring_bytes(self->writer));
+    stream_t *stream = which ? s_find_settings(self, which) : NULL;
+    if (stream) {
+        cJSON *object = cJSON_AddObjectToObject(out, "stream");
+        if (object)
+            stream_status(stream, object);
+        cJSON_AddItemToObject(out, "counters", counters_to_json(stream_counters(stream)));
+        cJSON_AddNumberToObject(out, "native_header_cache_hits", (double) stream_cache_hits(stream));
     }
-    cJSON_AddItemToObject(out, "counters", counters_to_json(&self->counters));
+    else {
+        cJSON *streams = cJSON_AddArrayToObject(out, "streams");
+        for (size_t i = 0; streams && i < self->n_streams; i++) {
+            cJSON *item = cJSON_CreateObject();
+            if (!item || !cJSON_AddItemToArray(streams, item)) {
+                cJSON_Delete(item);
+                break;
+            }
+            stream_status(self->streams[i], item);
+            cJSON_AddItemToObject(item, "counters", counters_to_json(stream_counters(self->streams[i])));
+        }
+    }
+    /*  Messages that reached no stream (routing drops) are the daemon's. */
+    cJSON_AddItemToObject(out, "unrouted", counters_to_json(&self->unrouted));
     cJSON *subs = cJSON_AddObjectToObject(out, "subscriptions");
     subscriber_status(self->sub, subs);
-    cJSON_AddNumberToObject(out, "native_header_cache_hits", (double) wire_decoder_cache_hits(self->decoder));
 }
 
 static control_health_t
-s_health(void *ctx, char *detail, size_t detail_len)
+s_health(void *ctx, const settings_t *which, char *detail, size_t detail_len)
 {
     daemon_t *self = ctx;
-    if (!ezshm_writer_meta(self->writer)) {
-        snprintf(detail, detail_len, "no header segment");
-        return CONTROL_HEALTH_ERROR;
+    stream_t *stream = which ? s_find_settings(self, which) : NULL;
+    if (stream)
+        return stream_health(stream, detail, detail_len);
+    /*  The daemon: the worst of its streams (an error names its stream). */
+    control_health_t worst = CONTROL_HEALTH_IDLE;
+    for (size_t i = 0; i < self->n_streams && worst != CONTROL_HEALTH_ERROR; i++) {
+        char line[SETTINGS_MSG_MAX] = "";
+        control_health_t h = stream_health(self->streams[i], line, sizeof line);
+        if (h == CONTROL_HEALTH_ERROR)
+            snprintf(detail, detail_len, "stream '%s': %s", stream_name(self->streams[i]), line);
+        if (h == CONTROL_HEALTH_ERROR || (h == CONTROL_HEALTH_INGESTING && worst == CONTROL_HEALTH_IDLE))
+            worst = h;
     }
-    const counters_t *c = &self->counters;
-    double now = ezshm_time_mono();
-    if (c->last_write_mono > 0 && now - c->last_write_mono < INGESTING_WINDOW)
-        return CONTROL_HEALTH_INGESTING;
-    if (c->last_error_mono > 0 && now - c->last_error_mono < INGESTING_WINDOW
-        && c->last_error_mono > c->last_write_mono) {
-        snprintf(detail, detail_len, "%s: %s", c->last_reason, c->last_error);
-        return CONTROL_HEALTH_ERROR;
-    }
-    return CONTROL_HEALTH_IDLE;
+    return worst;
 }
 
 static void
@@ -269,7 +418,8 @@ daemon_block_signals(void)
 }
 
 /*  Fresh settings as an update through the control server, so a reload obeys exactly the
-    rules of a control request (validation, startup-only fields, lifecycle). */
+    rules of a control request (validation, startup-only fields, lifecycle). With several
+    streams (or none yet) only the shared fields are reloaded: streams are changed over control. */
 static void
 s_reload(daemon_t *self)
 {
@@ -284,10 +434,17 @@ s_reload(daemon_t *self)
         return;
     }
     cJSON *fields = settings_to_json(&fresh);
+    bool one = self->n_streams == 1 && stream_takes_all(self->streams[0]);
     /*  No name configured: keep ours (a generated name is the stream's until restart). */
     if (fields && !*fresh.shmem_name)
         cJSON_DeleteItemFromObject(fields, "shmem_name");
-    cJSON *reply = fields ? control_server_update(self->control, fields) : NULL;
+    for (cJSON *item = fields ? fields->child : NULL, *next; item && !one; item = next) {
+        next = item->next;
+        if (settings_is_stream_field(item->string))
+            cJSON_DeleteItemFromObject(fields, item->string);
+    }
+    const char *target = self->n_streams ? stream_name(self->streams[0]) : NULL;
+    cJSON *reply = fields ? control_server_update(self->control, target, fields) : NULL;
     cJSON *ok = cJSON_GetObjectItem(reply, "ok");
     cJSON *error = cJSON_GetObjectItem(reply, "error");
     if (cJSON_IsTrue(ok))
@@ -321,49 +478,80 @@ daemon_set_reload(daemon_t *self, daemon_reload_fn *reload, void *arg)
 
 /*  ---- lifecycle ------------------------------------------------------------------- */
 
+/*  The streams declared at startup: each object of decls is {"topic": exact topic, and
+    per-stream fields}, starting from the daemon's settings. Without any, and without auto
+    mode, one stream takes every topic (ezshmd's single-stream flags). */
+static int
+s_declare(daemon_t *self, const settings_t *settings, const cJSON *decls, char *err, size_t errlen)
+{
+    settings_error_t e;
+    if (cJSON_GetArraySize(decls) == 0 && !*settings->stream_per_topic) {
+        settings_t resolved = *settings;
+        if (settings_resolve(&resolved) != 0)
+            return snprintf(err, errlen, "could not generate a shmem_name"), -1;
+        if (s_add(self, NULL, 0, &resolved, &e) != SETTINGS_OK)
+            return snprintf(err, errlen, "%s", e.message), -1;
+        return 0;
+    }
+    const cJSON *decl;
+    int i = 0;
+    cJSON_ArrayForEach(decl, decls) {
+        settings_t s = *settings;
+        *s.shmem_name = '\0';
+        const cJSON *topic = cJSON_GetObjectItemCaseSensitive(decl, "topic");
+        settings_code_t rc = cJSON_IsString(topic) && !strchr(topic->valuestring, '{') ? SETTINGS_OK
+            : settings_fail(&e, SETTINGS_ERR_WRONG_TYPE, "needs \"topic\": a string without '{' (the exact topic)");
+        const cJSON *item;
+        cJSON_ArrayForEach(item, decl) {
+            if (rc == SETTINGS_OK && strcmp(item->string, "topic") != 0 && !settings_is_stream_field(item->string))
+                rc = settings_fail(&e, SETTINGS_ERR_UNKNOWN_FIELD, "%.64s is not a per-stream field (shmem_name, "
+                                   "buf_dur, axis, header, max_stream_bytes)", item->string);
+            else if (rc == SETTINGS_OK && strcmp(item->string, "topic") != 0)
+                rc = settings_set_field(&s, item->string, item, &e);
+        }
+        if (rc == SETTINGS_OK && settings_resolve(&s) != 0)
+            rc = settings_fail(&e, SETTINGS_ERR_APPLY_FAILED, "could not generate a shmem_name");
+        if (rc == SETTINGS_OK)
+            rc = s_add(self, topic->valuestring, strlen(topic->valuestring), &s, &e);
+        if (rc != SETTINGS_OK)
+            return snprintf(err, errlen, "streams[%d]: %s", i, e.message), -1;
+        i++;
+    }
+    return 0;
+}
+
 daemon_t *
-daemon_new(const settings_t *settings, char *err, size_t errlen)
+daemon_new(const settings_t *settings, const cJSON *streams, char *err, size_t errlen)
 {
     daemon_t *self = calloc(1, sizeof *self);
-    if (!self) {
+    if (self)
+        self->streams = calloc((size_t) settings->max_streams, sizeof *self->streams);
+    if (!self || !self->streams) {
+        free(self);
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
     self->signal_fd = -1;
     self->started = ezshm_time_mono();
+    self->defaults = *settings;
     log_set_level(settings->log_level);
-
-    ezshm_writer_options_t opt;
-    ezshm_writer_options_init(&opt);
-    opt.layout = s_layout(settings->header);
-    opt.mode = settings->shm_mode;
-    opt.max_ring_bytes = (uint64_t) settings->max_buffer_bytes;
-    opt.on_event = s_on_writer_event;
-    opt.on_log = s_on_writer_log;
-    opt.arg = self;
-    /*  The stream's name is decided here, once (settings_resolve generates one if none was
-        set); from then on the control server holds the settings in force. */
-    settings_t resolved = *settings;
-    int rc = settings_resolve(&resolved) == 0 ? EZSHM_OK : EZSHM_ERR_SYS;
-    if (rc == EZSHM_OK)
-        rc = ezshm_writer_new(resolved.shmem_name, &opt, &self->writer);
-    if (rc != EZSHM_OK) {
-        snprintf(err, errlen, "cannot create the header segment of '%s' in %s: %s", resolved.shmem_name,
-                 ezshm_segment_dir(), ezshm_strerror(rc));
+    /*  Stream names are decided here, once (settings_resolve generates one if none was set);
+        from then on each stream holds its settings in force. */
+    if (s_declare(self, settings, streams, err, errlen) != 0) {
         daemon_destroy(&self);
         return NULL;
     }
-    self->decoder = wire_decoder_new();
-    self->ingest = ingest_new(self->writer, settings->axis, settings->buf_dur);
-    self->sub = self->decoder && self->ingest ? subscriber_new(settings, err, errlen) : NULL;
+    self->sub = subscriber_new(settings, err, errlen);
     if (!self->sub) {
-        if (!self->decoder || !self->ingest)
-            snprintf(err, errlen, "out of memory");
         daemon_destroy(&self);
         return NULL;
     }
-    control_callbacks_t callbacks = {s_apply, s_status, s_health, s_quit};
-    self->control = control_server_new(&resolved, &callbacks, self, err, errlen);
+    control_callbacks_t callbacks = {s_apply, s_status, s_health, s_quit, s_find, s_add_stream, s_remove_stream,
+                                     s_list};
+    /*  The server's settings are the daemon's: with one stream taking every topic, its own. */
+    const settings_t *served = self->n_streams == 1 && stream_takes_all(self->streams[0])
+                                   ? stream_settings(self->streams[0]) : settings;
+    self->control = control_server_new(served, &callbacks, self, err, errlen);
     sigset_t signals;
     s_signal_set(&signals);
     self->signal_fd = self->control ? signalfd(-1, &signals, SFD_CLOEXEC | SFD_NONBLOCK) : -1;
@@ -378,9 +566,10 @@ daemon_new(const settings_t *settings, char *err, size_t errlen)
         log_msg(SETTINGS_LOG_WARNING, "%s has %llu bytes free, less than max_buffer_bytes (%lld): a large ring "
                 "may not fit", ezshm_segment_dir(), (unsigned long long) free_bytes,
                 (long long) settings->max_buffer_bytes);
-    log_msg(SETTINGS_LOG_INFO, "stream '%s' (header %s/%s, %s layout), control %s",
-            ezshm_writer_name(self->writer), ezshm_segment_dir(), ezshm_writer_header_segment(self->writer),
-            ezshm_layout_name(opt.layout), settings->control);
+    for (size_t i = 0; i < self->n_streams; i++)
+        stream_log(self->streams[i]);
+    log_msg(SETTINGS_LOG_INFO, "%zu stream%s%s, control %s", self->n_streams, self->n_streams == 1 ? "" : "s",
+            *settings->stream_per_topic ? " (more by topic)" : "", settings->control);
     return self;
 }
 
@@ -437,13 +626,13 @@ daemon_destroy(daemon_t **self_p)
     daemon_t *self = *self_p;
     if (self->signal_fd >= 0)
         close(self->signal_fd);
-    /*  The writer first: its last events ("buffer cleanup", "meta cleanup", "close") still
-        go out on the events socket, which lingers to deliver them. */
-    ezshm_writer_destroy(&self->writer);
+    /*  The streams first: their writers' last events ("buffer cleanup", "meta cleanup",
+        "close") still go out on the events socket, which lingers to deliver them. */
+    while (self->n_streams)
+        s_remove(self, self->streams[self->n_streams - 1]);
+    free(self->streams);
     control_server_destroy(&self->control);
     subscriber_destroy(&self->sub);
-    ingest_destroy(&self->ingest);
-    wire_decoder_destroy(&self->decoder);
     free(self);
     *self_p = NULL;
 }

@@ -14,6 +14,8 @@
 
 #include "settings.h"
 
+#include <cjson/cJSON.h>
+
 #include <stddef.h>
 
 #ifdef __cplusplus
@@ -22,9 +24,11 @@ extern "C" {
 
 typedef struct daemon_t daemon_t;
 
-/*  Sets everything up from validated settings; NULL with one line in err on failure
-    (bad endpoint, address in use, segment error). */
-daemon_t *daemon_new(const settings_t *settings, char *err, size_t errlen);
+/*  Sets everything up from validated settings and the declared streams (a JSON array of
+    {"topic": exact topic, per-stream fields...}; NULL or empty: none). No stream declared and
+    no stream_per_topic: one stream takes every topic, as ezshmd always did. NULL with one
+    line in err on failure (bad endpoint, address in use, segment error, bad declaration). */
+daemon_t *daemon_new(const settings_t *settings, const cJSON *streams, char *err, size_t errlen);
 
 /*  Where SIGHUP gets fresh settings (flags, environment, config file again): fills out,
     or returns -1 with one line in err. */

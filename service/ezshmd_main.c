@@ -19,7 +19,7 @@ static int
 s_reload(void *arg, settings_t *out, char *err, size_t errlen)
 {
     const command_line_t *cl = arg;
-    return config_load(cl->argc, cl->argv, NULL, out, err, errlen) == CONFIG_OK ? 0 : -1;
+    return config_load(cl->argc, cl->argv, NULL, out, NULL, err, errlen) == CONFIG_OK ? 0 : -1;
 }
 
 int
@@ -27,9 +27,10 @@ main(int argc, char **argv)
 {
     char err[512] = "";
     settings_t settings;
+    cJSON *streams = NULL;
     /*  Before any thread exists, so every thread inherits the mask (see daemon.h). */
     daemon_block_signals();
-    int rc = config_load(argc, argv, NULL, &settings, err, sizeof err);
+    int rc = config_load(argc, argv, NULL, &settings, &streams, err, sizeof err);
     if (rc == CONFIG_EXIT)
         return 0;
     if (rc != CONFIG_OK) {
@@ -39,7 +40,8 @@ main(int argc, char **argv)
     /*  czmq would print its own log lines; its signal handlers never fire (blocked). */
     zsys_init();
     zsys_set_logstream(NULL);
-    daemon_t *daemon = daemon_new(&settings, err, sizeof err);
+    daemon_t *daemon = daemon_new(&settings, streams, err, sizeof err);
+    cJSON_Delete(streams);
     if (!daemon) {
         fprintf(stderr, "ezshmd: %s\n", err);
         return 1;

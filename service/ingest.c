@@ -14,6 +14,8 @@ struct ingest_t {
     /*  A coordinate time axis estimates fs from jittering timestamps; the ring keeps its
         length while dtype, frame shape and key stay the same, so jitter never rebuilds. */
     uint64_t        coord_frames;
+    ingest_budget_fn *budget;
+    void           *budget_arg;
 };
 
 /*  Where the buffered axis sits: the data is [outer][n][inner] with inner in bytes. */
@@ -60,6 +62,29 @@ ingest_set_axis(ingest_t *self, const char *axis)
     self->axis = copy;
     self->coord_frames = 0;
     return 0;
+}
+
+void
+ingest_set_budget(ingest_t *self, ingest_budget_fn *budget, void *arg)
+{
+    self->budget = budget;
+    self->budget_arg = arg;
+}
+
+/*  The budget is asked only when configure would create a ring: a ring of the same kind and
+    size is kept (writer rule), so the check costs nothing on the steady path. */
+static int
+s_check_budget(ingest_t *self, const ezshm_ring_spec_t *spec, char *errbuf, size_t errlen)
+{
+    uint64_t need = 0;
+    if (!self->budget || ezshm_writer_ring_bytes_for(spec, &need) != EZSHM_OK)
+        return DROP_OK;
+    if (need == ezshm_writer_ring_bytes(self->writer) && ezshm_writer_keeps_ring(self->writer, spec))
+        return DROP_OK;
+    int rc = self->budget(self->budget_arg, need, errbuf, errlen);
+    if (rc != DROP_OK)
+        self->coord_frames = 0;
+    return rc;
 }
 
 void
@@ -216,6 +241,8 @@ ingest_message(ingest_t *self, const axisarray_t *msg, uint64_t *frames, char *e
     ezshm_ring_spec_t spec = {.dtype = axisarray_dtype(msg), .frame_ndim = (uint32_t) (ndim - 1),
                               .frame_shape = frame_shape, .key = key, .key_len = strlen(key)};
     int rc = s_ring_length(self, ax, &spec, &spec.n_frames, &spec.srate, errbuf, errlen);
+    if (rc == DROP_OK)
+        rc = s_check_budget(self, &spec, errbuf, errlen);
     if (rc != DROP_OK)
         return rc;
     rc = ezshm_writer_configure(self->writer, &spec);

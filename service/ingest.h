@@ -31,6 +31,14 @@ void ingest_destroy(ingest_t **self_p);
 int ingest_set_axis(ingest_t *self, const char *axis);
 void ingest_set_buf_dur(ingest_t *self, double buf_dur);
 
+/*  Asked before a message would create a ring (first one, or a rebuild) of ring_bytes bytes:
+    DROP_OK to go on, or a drop reason with one line in errbuf (the daemon's per-stream cap and
+    total across streams). */
+typedef int (ingest_budget_fn)(void *arg, uint64_t ring_bytes, char *errbuf, size_t errlen);
+
+/*  Installs the budget check (NULL: none; the writer's max_ring_bytes still applies). */
+void ingest_set_budget(ingest_t *self, ingest_budget_fn *budget, void *arg);
+
 /*  Writes msg's frames into the ring. Returns DROP_OK or a drop reason (INGEST_ERR_*,
     DROP_SIZE_OVERFLOW); on error nothing was written and errbuf says why in one line.
     *frames gets the frames written. */

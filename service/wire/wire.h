@@ -71,6 +71,11 @@ void wire_decoder_destroy(wire_decoder_t **self_p);
 int wire_decode(wire_decoder_t *self, const wire_frame_t *frames, size_t nframes,
                 const axisarray_t **out);
 
+/*  The topic of a message without decoding it: frame 1 (2 or 3 frames) or the bytes before
+    the first '{' (1 frame). 0, or WIRE_ERR_FRAME_COUNT / WIRE_ERR_JSON (no '{') with *topic
+    NULL. The topic points into the frames. */
+int wire_topic(const wire_frame_t *frames, size_t nframes, const void **topic, size_t *len);
+
 /*  What was wrong with the last rejected message, e.g. "dims has 2 names but shape has 3
     entries"; "" after a success. */
 const char *wire_decoder_last_error(const wire_decoder_t *self);

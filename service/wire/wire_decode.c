@@ -424,6 +424,27 @@ s_decode_native(wire_decoder_t *self, const wire_frame_t *frames)
 }
 
 int
+wire_topic(const wire_frame_t *frames, size_t nframes, const void **topic, size_t *len)
+{
+    *topic = NULL;
+    *len = 0;
+    if (nframes == 2 || nframes == 3) {
+        *topic = frames[0].data;
+        *len = frames[0].size;
+        return 0;
+    }
+    if (nframes != 1)
+        return WIRE_ERR_FRAME_COUNT;
+    const char *frame = (const char *) frames[0].data;
+    const char *brace = frames[0].size ? memchr(frame, '{', frames[0].size) : NULL;
+    if (!brace)
+        return WIRE_ERR_JSON;
+    *topic = frame;
+    *len = (size_t) (brace - frame);
+    return 0;
+}
+
+int
 wire_decode(wire_decoder_t *self, const wire_frame_t *frames, size_t nframes,
             const axisarray_t **out)
 {
@@ -442,13 +463,12 @@ wire_decode(wire_decoder_t *self, const wire_frame_t *frames, size_t nframes,
     else if (nframes == 1) {
         self->format = WIRE_FORMAT_SINGLEPART;
         const char *frame = (const char *) frames[0].data;
-        const char *brace = frames[0].size ? memchr(frame, '{', frames[0].size) : NULL;
-        if (!brace)
+        const void *topic;
+        size_t topic_len;
+        if (wire_topic(frames, nframes, &topic, &topic_len) != 0)
             rc = s_fail(self, WIRE_ERR_JSON, "single-part frame has no '{'");
-        else {
-            size_t topic_len = (size_t) (brace - frame);
-            rc = s_decode_json(self, frame, topic_len, brace, frames[0].size - topic_len, NULL);
-        }
+        else
+            rc = s_decode_json(self, frame, topic_len, frame + topic_len, frames[0].size - topic_len, NULL);
     }
     else {
         self->format = WIRE_FORMAT_NONE;

@@ -312,7 +312,8 @@ def case_events(m):
     i = next((k for k in range(len(names)) if names[k:k + len(want)] == want), None)
     assert i is not None, f"rename sequence not found in {names}"
     reset = evs[i + 5][1]
-    assert reset == {"event": "buffer reset", "generation": 0, "shmem_name": "ctl-second"}, reset
+    assert reset == {"event": "buffer reset", "generation": 0, "shmem_name": "ctl-second",
+                     "stream": "ctl-second"}, reset
     # buf_dur=2: cleanup then rebuilt as generation 1; axis=ch: cleanup; axis=time: generation 2
     after = [(e["event"], e.get("generation")) for _, e in evs[i + 6:]]
     assert after == [("buffer cleanup", 0), ("begin update", 0), ("meta updated", 1), ("buffer reset", 1),

@@ -18,7 +18,7 @@ load(char **env, settings_t *s, char *err, size_t errlen, char **args)
     int argc = 1;
     for (; args[argc - 1] && argc < 64; argc++)
         argv[argc] = args[argc - 1];
-    return config_load(argc, argv, env, s, err, errlen);
+    return config_load(argc, argv, env, s, NULL, err, errlen);
 }
 
 #define LOAD(env, s, err, ...) load(env, s, err, sizeof err, (char *[]) { __VA_ARGS__, NULL })

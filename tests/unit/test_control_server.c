@@ -39,8 +39,9 @@ fake_apply(void *ctx, const settings_t *old, const settings_t *new_, unsigned ac
 }
 
 static void
-fake_status(void *ctx, cJSON *out)
+fake_status(void *ctx, const settings_t *which, cJSON *out)
 {
+    (void) which;
     fake_t *f = ctx;
     f->status_calls++;
     cJSON_AddNumberToObject(out, "messages", 42);
@@ -50,8 +51,9 @@ fake_status(void *ctx, cJSON *out)
 }
 
 static control_health_t
-fake_health(void *ctx, char *detail, size_t len)
+fake_health(void *ctx, const settings_t *stream, char *detail, size_t len)
 {
+    (void) stream;
     fake_t *f = ctx;
     f->health_calls++;
     if (f->health == CONTROL_HEALTH_ERROR)
@@ -65,7 +67,7 @@ fake_quit(void *ctx)
     ((fake_t *) ctx)->quit_calls++;
 }
 
-static const control_callbacks_t callbacks = { fake_apply, fake_status, fake_health, fake_quit };
+static const control_callbacks_t callbacks = { fake_apply, fake_status, fake_health, fake_quit, NULL, NULL, NULL, NULL };
 
 typedef struct {
     fake_t fake;
@@ -224,12 +226,12 @@ Test(control_server, every_request_error_code)
     expect_error(&r, "[1,2]", "not_object", "a request must be a JSON object");
     expect_error(&r, "\"get\"", "not_object", NULL);
     expect_error(&r, "{\"op\":\"reboot\"}", "unknown_op",
-                 "unknown op \"reboot\" (expected update, get, status, health or quit)");
+                 "unknown op \"reboot\" (expected update, get, status, health, quit, add_stream, remove_stream or streams)");
     expect_error(&r, "{\"op\":7}", "wrong_type", "op must be a string");
     expect_error(&r, "{\"op\":\"get\",\"verbose\":true}", "unknown_field",
-                 "request \"get\" takes no field \"verbose\"");
+                 "request \"get\" takes no field \"verbose\" (only \"stream\")");
     expect_error(&r, "{\"op\":\"update\",\"settings\":{},\"x\":1}", "unknown_field",
-                 "request \"update\" takes no field \"x\" (only \"settings\")");
+                 "request \"update\" takes no field \"x\" (only \"stream\", \"settings\")");
     expect_error(&r, "{\"op\":\"get\",\"op\":\"quit\"}", "bad_request",
                  "key \"op\" appears more than once");
     expect_error(&r, "{\"op\":\"update\"}", "bad_request",
@@ -250,7 +252,7 @@ Test(control_server, every_request_error_code)
     expect_error(&r, "{\"buf_dur\":1,\"buf_dur\":2}", "bad_request",
                  "field \"buf_dur\" appears more than once");
     expect_error(&r, "{\"op\":\"\xff\"}", "unknown_op",
-                 "unknown op \"<not UTF-8>\" (expected update, get, status, health or quit)");
+                 "unknown op \"<not UTF-8>\" (expected update, get, status, health, quit, add_stream, remove_stream or streams)");
     /*  A failed validation is all or nothing: the valid axis is not applied either. */
     expect_error(&r, "{\"axis\":\"win\",\"buf_dur\":0}", "out_of_range", NULL);
     assert_alive(&r, 1.0);
@@ -473,7 +475,7 @@ Test(control_server, new_reports_setup_errors)
     partial.health = NULL;
     s.curve_server_cert[0] = s.curve_clients_dir[0] = '\0';
     cr_assert_null(control_server_new(&s, &partial, &fake, err, sizeof err));
-    cr_assert_str_eq(err, "control_server_new: every callback is required");
+    cr_assert_str_eq(err, "control_server_new: apply, status, health and quit are required");
 }
 
 /*  CURVE fixture: a server certificate and a directory holding one allowed client. */

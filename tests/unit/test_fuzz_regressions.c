@@ -360,11 +360,11 @@ noop_apply(void *ctx, const settings_t *old, const settings_t *new_, unsigned ac
         (void) errlen;
     return 0;
 }
-static void noop_status(void *ctx, cJSON *out) { (void) ctx; (void) out; }
+static void noop_status(void *ctx, const settings_t *stream, cJSON *out) { (void) ctx; (void) stream; (void) out; }
 static control_health_t
-noop_health(void *ctx, char *detail, size_t len)
+noop_health(void *ctx, const settings_t *stream, char *detail, size_t len)
 {
-    (void) ctx, (void) detail, (void) len;
+    (void) ctx, (void) stream, (void) detail, (void) len;
     return CONTROL_HEALTH_IDLE;
 }
 static void noop_quit(void *ctx) { (void) ctx; }
@@ -377,7 +377,7 @@ one_request(settings_t *start, const char *request)
              counter++);
     if (!*start->shmem_name)
         strcpy(start->shmem_name, "fuzz-regress");
-    control_callbacks_t cb = { noop_apply, noop_status, noop_health, noop_quit };
+    control_callbacks_t cb = { noop_apply, noop_status, noop_health, noop_quit, NULL, NULL, NULL, NULL };
     char err[256];
     control_server_t *server = control_server_new(start, &cb, NULL, err, sizeof err);
     cr_assert_not_null(server, "%s", err);

@@ -1,0 +1,319 @@
+/*  stream.c — one topic's decoder, ingest step, writer, counters and health. */
+#include "stream.h"
+#include "ingest.h"
+#include "log.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/*  A stream counts as "ingesting" for health while it wrote within this many seconds. */
+#define INGESTING_WINDOW 2.0
+
+struct stream_t {
+    char            topic[SETTINGS_NAME_MAX + 1];
+    size_t          topic_len;
+    bool            takes_all;
+    settings_t      settings;
+    ezshm_writer_t *writer;
+    ingest_t       *ingest;
+    wire_decoder_t *decoder;
+    counters_t      counters;
+    stream_hooks_t  hooks;
+    char            errbuf[256];
+};
+
+/*  The one mapping of the settings' header field to the writer's layout. */
+static ezshm_layout_t
+s_layout(settings_header_t header)
+{
+    return header == SETTINGS_HEADER_V1 ? EZSHM_LAYOUT_V1 : EZSHM_LAYOUT_LEGACY;
+}
+
+static void
+s_on_writer_event(void *arg, ezshm_event_t code, uint32_t generation)
+{
+    stream_t *self = arg;
+    if (code == EZSHM_EVENT_BUFFER_RESET)
+        self->counters.ring_resets++;
+    if (self->hooks.on_event)
+        self->hooks.on_event(self->hooks.arg, self, code, generation);
+}
+
+static void
+s_on_writer_log(void *arg, const char *message)
+{
+    stream_t *self = arg;
+    log_msg(SETTINGS_LOG_WARNING, "stream '%s': %s", self->settings.shmem_name, message);
+}
+
+static int
+s_budget(void *arg, uint64_t ring_bytes, char *errbuf, size_t errlen)
+{
+    stream_t *self = arg;
+    return self->hooks.budget ? self->hooks.budget(self->hooks.arg, self, ring_bytes, errbuf, errlen) : DROP_OK;
+}
+
+stream_t *
+stream_new(const void *topic, size_t topic_len, const settings_t *settings, const stream_hooks_t *hooks,
+           char *err, size_t errlen)
+{
+    if (topic && topic_len > SETTINGS_NAME_MAX) {
+        snprintf(err, errlen, "a stream topic has at most %d bytes", SETTINGS_NAME_MAX);
+        return NULL;
+    }
+    stream_t *self = calloc(1, sizeof *self);
+    if (!self) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    self->takes_all = topic == NULL;
+    if (topic)
+        memcpy(self->topic, topic, topic_len);
+    self->topic_len = topic ? topic_len : 0;
+    self->settings = *settings;
+    self->hooks = *hooks;
+
+    ezshm_writer_options_t opt;
+    ezshm_writer_options_init(&opt);
+    opt.layout = s_layout(settings->header);
+    opt.mode = settings->shm_mode;
+    opt.max_ring_bytes = (uint64_t) settings->max_buffer_bytes;
+    opt.on_event = s_on_writer_event;
+    opt.on_log = s_on_writer_log;
+    opt.arg = self;
+    int rc = ezshm_writer_new(settings->shmem_name, &opt, &self->writer);
+    if (rc != EZSHM_OK) {
+        snprintf(err, errlen, "cannot create the header segment of '%s' in %s: %s", settings->shmem_name,
+                 ezshm_segment_dir(), ezshm_strerror(rc));
+        stream_destroy(&self);
+        return NULL;
+    }
+    self->decoder = wire_decoder_new();
+    self->ingest = ingest_new(self->writer, settings->axis, settings->buf_dur);
+    if (!self->decoder || !self->ingest) {
+        snprintf(err, errlen, "out of memory");
+        stream_destroy(&self);
+        return NULL;
+    }
+    ingest_set_budget(self->ingest, s_budget, self);
+    return self;
+}
+
+void
+stream_log(const stream_t *self)
+{
+    log_msg(SETTINGS_LOG_INFO, "stream '%s' (topic %s%s%s, header %s/%s, %s layout)", self->settings.shmem_name,
+            self->takes_all ? "" : "'", self->takes_all ? "any" : self->topic, self->takes_all ? "" : "'",
+            ezshm_segment_dir(), ezshm_writer_header_segment(self->writer),
+            ezshm_layout_name(ezshm_writer_layout(self->writer)));
+}
+
+void
+stream_destroy(stream_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    stream_t *self = *self_p;
+    ezshm_writer_destroy(&self->writer);
+    ingest_destroy(&self->ingest);
+    wire_decoder_destroy(&self->decoder);
+    free(self);
+    *self_p = NULL;
+}
+
+bool
+stream_matches(const stream_t *self, const void *topic, size_t len)
+{
+    return self->takes_all || (self->topic_len == len && memcmp(self->topic, topic, len) == 0);
+}
+
+bool
+stream_takes_all(const stream_t *self)
+{
+    return self->takes_all;
+}
+
+const settings_t *
+stream_settings(const stream_t *self)
+{
+    return &self->settings;
+}
+
+const char *
+stream_name(const stream_t *self)
+{
+    return self->writer ? ezshm_writer_name(self->writer) : self->settings.shmem_name;
+}
+
+const char *
+stream_topic(const stream_t *self)
+{
+    return self->topic;
+}
+
+uint64_t
+stream_cache_hits(const stream_t *self)
+{
+    return wire_decoder_cache_hits(self->decoder);
+}
+
+counters_t *
+stream_counters(stream_t *self)
+{
+    return &self->counters;
+}
+
+uint64_t
+stream_ring_bytes(const stream_t *self)
+{
+    return ezshm_writer_ring_bytes(self->writer);
+}
+
+/*  One message: frames → decode → ingest; every failure is counted under its reason. */
+void
+stream_process(stream_t *self, const wire_frame_t *frames, size_t nframes)
+{
+    counters_t *c = &self->counters;
+    c->received++;
+    const axisarray_t *msg = NULL;
+    int rc = wire_decode(self->decoder, frames, nframes, &msg);
+    if (rc != DROP_OK) {
+        counters_drop(c, rc, wire_decoder_last_error(self->decoder));
+        return;
+    }
+    if (axisarray_has_seq(msg)) {
+        size_t tlen;
+        const void *topic = axisarray_topic(msg, &tlen);
+        counters_seq(c, topic, tlen, axisarray_seq(msg));
+    }
+    uint64_t n = 0;
+    rc = ingest_message(self->ingest, msg, &n, self->errbuf, sizeof self->errbuf);
+    if (rc != DROP_OK) {
+        counters_drop(c, rc, self->errbuf);
+        return;
+    }
+    counters_written(c, n, axisarray_nbytes(msg));
+}
+
+int
+stream_apply(stream_t *self, const settings_t *next, unsigned actions, cJSON *applied, char *err,
+             size_t errlen)
+{
+    (void) applied;
+    const settings_t *old = &self->settings;
+    /*  Only a ring-shaping change touches ingest: resetting it for, say, a topic change would
+        make a coordinate-axis stream re-estimate its rate and rebuild the ring. */
+    bool reshape = actions & (SETTINGS_ACT_RESET_BUFFER | SETTINGS_ACT_RECREATE_META);
+    if (reshape && ingest_set_axis(self->ingest, next->axis) != 0) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    if (reshape)
+        ingest_set_buf_dur(self->ingest, next->buf_dur);
+    if (actions & SETTINGS_ACT_RECREATE_META) {
+        int rc = ezshm_writer_rename(self->writer, next->shmem_name, s_layout(next->header));
+        if (rc != EZSHM_OK) {
+            /*  Back to the old name so the service keeps a stream (its ring was already
+                dropped: readers see a rebuild); the server keeps the old settings. */
+            int back = ezshm_writer_rename(self->writer, old->shmem_name, s_layout(old->header));
+            snprintf(err, errlen, "cannot create the header of '%s': %s; %s", next->shmem_name, ezshm_strerror(rc),
+                     back == EZSHM_OK ? "the old stream was recreated (its ring is rebuilt by the next message)"
+                                      : "the old stream could not be recreated either: no stream until the next update");
+            if (back != EZSHM_OK)
+                log_msg(SETTINGS_LOG_ERROR, "%s", err);
+            ingest_set_buf_dur(self->ingest, old->buf_dur);
+            ingest_set_axis(self->ingest, old->axis);
+            return -1;
+        }
+    }
+    else if (actions & SETTINGS_ACT_RESET_BUFFER)
+        ezshm_writer_reset_buffer(self->writer);
+    self->settings = *next;
+    return 0;
+}
+
+void
+stream_share(stream_t *self, const settings_t *shared)
+{
+    settings_copy_shared(&self->settings, shared);
+}
+
+/*  The ring's dtype and frame shape (the shape without the ring length) into out. */
+static void
+s_add_shape(const ezshm_meta_t *meta, cJSON *out, bool with_ring)
+{
+    char dtype[2] = {meta->dtype, '\0'};
+    cJSON_AddStringToObject(out, "dtype", dtype);
+    cJSON *shape = cJSON_AddArrayToObject(out, "shape");
+    for (uint32_t d = with_ring ? 0 : 1; d < meta->ndim && d < EZSHM_MAX_NDIM; d++)
+        cJSON_AddItemToArray(shape, cJSON_CreateNumber(meta->shape[d]));
+    cJSON_AddNumberToObject(out, "srate", meta->srate);
+}
+
+void
+stream_status(stream_t *self, cJSON *out)
+{
+    const ezshm_meta_t *meta = ezshm_writer_meta(self->writer);
+    cJSON_AddStringToObject(out, "shmem_name", ezshm_writer_name(self->writer));
+    if (!self->takes_all)
+        cJSON_AddStringToObject(out, "topic", self->topic);
+    cJSON_AddStringToObject(out, "header_segment", ezshm_writer_header_segment(self->writer));
+    cJSON_AddStringToObject(out, "ring_segment", ezshm_writer_ring_segment(self->writer));
+    cJSON_AddStringToObject(out, "segment_dir", ezshm_segment_dir());
+    cJSON_AddStringToObject(out, "layout", ezshm_layout_name(ezshm_writer_layout(self->writer)));
+    if (meta) {
+        cJSON_AddBoolToObject(out, "bvalid", meta->bvalid != 0);
+        cJSON_AddNumberToObject(out, "generation",
+                                meta->buffer_generation == EZSHM_GENERATION_NONE ? -1.0 : meta->buffer_generation);
+        s_add_shape(meta, out, true);
+        char key[EZSHM_MAX_KEYLEN + 1];
+        uint32_t key_len = meta->key_len > EZSHM_MAX_KEYLEN ? EZSHM_MAX_KEYLEN : meta->key_len;
+        memcpy(key, meta->key, key_len);
+        key[key_len] = '\0';
+        cJSON_AddStringToObject(out, "key", key);
+        cJSON_AddNumberToObject(out, "write_index", (double) meta->write_index);
+        cJSON_AddNumberToObject(out, "wrap_counter", (double) meta->wrap_counter);
+        cJSON_AddNumberToObject(out, "ring_bytes", (double) ezshm_writer_ring_bytes(self->writer));
+    }
+}
+
+void
+stream_summary(stream_t *self, cJSON *out)
+{
+    const ezshm_meta_t *meta = ezshm_writer_meta(self->writer);
+    cJSON_AddStringToObject(out, "stream", ezshm_writer_name(self->writer));
+    if (self->takes_all)
+        cJSON_AddNullToObject(out, "topic");
+    else
+        cJSON_AddStringToObject(out, "topic", self->topic);
+    if (meta && meta->ndim > 0)
+        s_add_shape(meta, out, false);
+    double messages, frames;
+    counters_rates(&self->counters, &messages, &frames);
+    cJSON *rates = cJSON_AddObjectToObject(out, "rates");
+    cJSON_AddNumberToObject(rates, "messages", messages);
+    cJSON_AddNumberToObject(rates, "frames", frames);
+    char detail[SETTINGS_MSG_MAX] = "";
+    cJSON_AddStringToObject(out, "health", control_health_name(stream_health(self, detail, sizeof detail)));
+    cJSON_AddStringToObject(out, "detail", detail);
+}
+
+control_health_t
+stream_health(stream_t *self, char *detail, size_t detail_len)
+{
+    if (!ezshm_writer_meta(self->writer)) {
+        snprintf(detail, detail_len, "no header segment");
+        return CONTROL_HEALTH_ERROR;
+    }
+    const counters_t *c = &self->counters;
+    double now = ezshm_time_mono();
+    if (c->last_write_mono > 0 && now - c->last_write_mono < INGESTING_WINDOW)
+        return CONTROL_HEALTH_INGESTING;
+    if (c->last_error_mono > 0 && now - c->last_error_mono < INGESTING_WINDOW
+        && c->last_error_mono > c->last_write_mono) {
+        snprintf(detail, detail_len, "%s: %s", c->last_reason, c->last_error);
+        return CONTROL_HEALTH_ERROR;
+    }
+    return CONTROL_HEALTH_IDLE;
+}
