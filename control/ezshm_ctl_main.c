@@ -22,6 +22,7 @@ typedef struct {
     bool json;
     const char *curve_client;
     const char *curve_server;
+    const char *stream;      /* --stream: the stream a request addresses */
 } options_t;
 
 static void
@@ -37,11 +38,18 @@ s_usage(FILE *out)
             "  set KEY=VALUE ...    update settings; VALUE is JSON if it parses, else a string\n"
             "                       (set shmem_name=abc buf_dur=2.5 topic='[\"a\",\"b\"]')\n"
             "  quit                 stop the daemon\n"
+            "  streams              list the streams: name, topic, shape, rate, rates, health\n"
+            "  add-stream TOPIC [KEY=VALUE ...]\n"
+            "                       add stream --stream NAME for messages of exactly TOPIC\n"
+            "                       (KEY: shmem_name, buf_dur, axis, header, max_stream_bytes)\n"
+            "  remove-stream        remove stream --stream NAME, unlinking its segments\n"
             "  keygen FILE          write a CURVE certificate: FILE (public) and FILE_secret\n"
             "options:\n"
             "  --endpoint E         control endpoint (default $EZSHM_CONTROL or %s)\n"
             "  --timeout S          seconds to wait for the answer (default 5)\n"
             "  --json               print the raw JSON reply\n"
+            "  --stream NAME        address one stream (get, status, health, set; needed by\n"
+            "                       set with several streams, add-stream, remove-stream)\n"
             "  --curve-client CERT  this client's certificate (CERT and CERT_secret)\n"
             "  --curve-server KEY   the daemon's public key: 40 Z85 characters or a cert file\n"
             "  --help, --version\n"
@@ -82,17 +90,13 @@ s_keygen(const char *path)
     return rc == 0 ? 0 : EXIT_ERROR_REPLY;
 }
 
-/*  {"op":"update","settings":{KEY: VALUE, ...}} from the KEY=VALUE arguments. */
+/*  {"op": op, "settings": {KEY: VALUE, ...}} from the KEY=VALUE arguments. */
 static cJSON *
-s_build_set(int argc, char **argv, int *exit_code)
+s_build_set(const char *op, int argc, char **argv, int *exit_code)
 {
-    if (argc == 0) {
-        *exit_code = s_usage_error("set needs at least one KEY=VALUE", NULL);
-        return NULL;
-    }
     cJSON *fields = cJSON_CreateObject();
     cJSON *req = cJSON_CreateObject();
-    cJSON_AddStringToObject(req, "op", "update");
+    cJSON_AddStringToObject(req, "op", op);
     cJSON_AddItemToObject(req, "settings", fields);
     for (int i = 0; i < argc; i++) {
         char *eq = strchr(argv[i], '=');
@@ -232,6 +236,32 @@ s_print_applied(const cJSON *applied)
     printf("%s\n", n ? "" : " (no lifecycle events)");
 }
 
+/*  One line per stream of a "streams" reply, in columns. */
+static void
+s_print_streams(const cJSON *streams)
+{
+    printf("%-24s %-16s %-12s %-5s %10s %10s %12s  %s\n", "STREAM", "TOPIC", "SHAPE", "DTYPE", "SRATE", "MSG/S",
+           "FRAMES/S", "HEALTH");
+    const cJSON *st;
+    cJSON_ArrayForEach(st, streams) {
+        const cJSON *topic = cJSON_GetObjectItemCaseSensitive(st, "topic");
+        const cJSON *rates = cJSON_GetObjectItemCaseSensitive(st, "rates");
+        const cJSON *detail = cJSON_GetObjectItemCaseSensitive(st, "detail");
+        char *shape = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(st, "shape"));
+        const char *dtype = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(st, "dtype"));
+        const char *name = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(st, "stream"));
+        const char *health = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(st, "health"));
+        bool has_detail = cJSON_IsString(detail) && *detail->valuestring;
+        printf("%-24s %-16s %-12s %-5s %10g %10.1f %12.1f  %s%s%s\n", name ? name : "?",
+               cJSON_IsString(topic) ? topic->valuestring : "(any)", shape ? shape : "-", dtype ? dtype : "-",
+               cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(st, "srate")) * (shape != NULL),
+               cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(rates, "messages")),
+               cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(rates, "frames")), health ? health : "?",
+               has_detail ? ": " : "", has_detail ? detail->valuestring : "");
+        cJSON_free(shape);
+    }
+}
+
 /*  Human output of a successful reply; returns the exit code. */
 static int
 s_print_reply(const char *command, const cJSON *reply)
@@ -244,9 +274,14 @@ s_print_reply(const char *command, const cJSON *reply)
         printf("%s%s%s\n", s, has_detail ? ": " : "", has_detail ? detail->valuestring : "");
         return strcmp(s, "ingesting") == 0 || strcmp(s, "idle") == 0 ? 0 : EXIT_ERROR_REPLY;
     }
-    if (strcmp(command, "set") == 0)
+    bool changes = strcmp(command, "set") == 0 || strcmp(command, "add-stream") == 0;
+    if (changes || strcmp(command, "remove-stream") == 0)
         s_print_applied(cJSON_GetObjectItemCaseSensitive(reply, "applied"));
-    if (strcmp(command, "status") == 0)
+    if (strcmp(command, "streams") == 0)
+        s_print_streams(cJSON_GetObjectItemCaseSensitive(reply, "streams"));
+    else if (strcmp(command, "remove-stream") == 0)
+        ;
+    else if (strcmp(command, "status") == 0)
         s_print_fields(cJSON_GetObjectItemCaseSensitive(reply, "status"));
     else if (strcmp(command, "quit") == 0)
         printf("ok\n");
@@ -293,6 +328,8 @@ s_parse_option(const char *name, const char *value, options_t *opt)
         opt->curve_client = value;
     else if (strcmp(name, "--curve-server") == 0)
         opt->curve_server = value;
+    else if (strcmp(name, "--stream") == 0)
+        opt->stream = value;
     else {
         s_usage_error("unknown option", name);
         return false;
@@ -352,19 +389,41 @@ main(int argc, char **argv)
     int rest = argc - at - 1;
     if (strcmp(command, "keygen") == 0)
         return rest == 1 ? s_keygen(argv[at + 1]) : s_usage_error("keygen needs one FILE", NULL);
-    cJSON *req;
-    if (strcmp(command, "set") == 0)
-        req = s_build_set(rest, argv + at + 1, &code);
-    else if (strcmp(command, "get") == 0 || strcmp(command, "status") == 0
-             || strcmp(command, "health") == 0 || strcmp(command, "quit") == 0) {
-        if (rest != 0)
-            return s_usage_error("unexpected argument", argv[at + 1]);
-        req = cJSON_CreateObject();
-        cJSON_AddStringToObject(req, "op", command);
-    } else
+    /*  command → request: op, how many arguments, whether --stream is required. */
+    static const struct {
+        const char *command, *op;
+        bool fields, needs_stream;
+    } s_commands[] = {
+        {"get", "get", false, false},         {"status", "status", false, false},
+        {"health", "health", false, false},   {"quit", "quit", false, false},
+        {"set", "update", true, false},       {"streams", "streams", false, false},
+        {"add-stream", "add_stream", true, true}, {"remove-stream", "remove_stream", false, true},
+    };
+    size_t c = 0;
+    while (c < sizeof s_commands / sizeof s_commands[0] && strcmp(command, s_commands[c].command) != 0)
+        c++;
+    if (c == sizeof s_commands / sizeof s_commands[0])
         return s_usage_error("unknown command", command);
-    if (!req)
-        return code;
+    bool add = strcmp(command, "add-stream") == 0;
+    if (s_commands[c].needs_stream && !opt.stream)
+        return s_usage_error("this command needs --stream NAME", command);
+    if (strcmp(command, "streams") == 0 && opt.stream)
+        return s_usage_error("streams lists every stream: no --stream", NULL);
+    if (!s_commands[c].fields && rest != 0)
+        return s_usage_error("unexpected argument", argv[at + 1]);
+    if (s_commands[c].fields && rest < 1)
+        return s_usage_error(add ? "add-stream needs a TOPIC" : "set needs at least one KEY=VALUE", NULL);
+    cJSON *req;
+    if (s_commands[c].fields)
+        req = s_build_set(s_commands[c].op, rest - add, argv + at + 1 + add, &code);
+    else {
+        req = cJSON_CreateObject();
+        cJSON_AddStringToObject(req, "op", s_commands[c].op);
+    }
+    if (req && add)
+        cJSON_AddStringToObject(req, "topic", argv[at + 1]);
+    if (req && opt.stream)
+        cJSON_AddStringToObject(req, "stream", opt.stream);
     /*  Ctrl-C should just end the command, not be swallowed by czmq's handler. */
     zsys_handler_set(NULL);
     cJSON *reply = s_call(&opt, req, &code);

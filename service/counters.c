@@ -14,7 +14,7 @@ s_slot(int code)
 }
 
 void
-counters_drop(counters_t *self, drop_reason_t code, const char *message)
+counters_count(counters_t *self, drop_reason_t code, const char *message)
 {
     size_t slot = s_slot(code);
     self->dropped[slot]++;
@@ -23,7 +23,13 @@ counters_drop(counters_t *self, drop_reason_t code, const char *message)
     snprintf(self->last_error, sizeof self->last_error, "%s", message);
     self->last_error_time = ezshm_time_wall();
     self->last_error_mono = ezshm_time_mono();
-    log_limited(&self->limits[slot], SETTINGS_LOG_WARNING, "message dropped (%s): %s",
+}
+
+void
+counters_drop(counters_t *self, drop_reason_t code, const char *message)
+{
+    counters_count(self, code, message);
+    log_limited(&self->limits[s_slot(code)], SETTINGS_LOG_WARNING, "message dropped (%s): %s",
                 self->last_reason, message);
 }
 

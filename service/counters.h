@@ -50,6 +50,10 @@ typedef struct {
     code is a drop_reason_t other than DROP_OK. */
 void counters_drop(counters_t *self, drop_reason_t code, const char *message);
 
+/*  Counts a dropped message and remembers it as the last error, without a log line (for a
+    reason whose caller logs once). */
+void counters_count(counters_t *self, drop_reason_t code, const char *message);
+
 /*  Notes a sender sequence number for a topic; returns how many messages were missed and
     logs a gap (rate-limited). */
 uint64_t counters_seq(counters_t *self, const void *topic, size_t len, uint64_t seq);

@@ -180,7 +180,7 @@ static stream_t *
 s_auto_stream(daemon_t *self, const void *topic, size_t len)
 {
     if (self->n_streams >= (size_t) self->defaults.max_streams) {
-        counters_drop(&self->unrouted, ROUTE_ERR_MAX_STREAMS, "a new topic beyond max_streams");
+        counters_count(&self->unrouted, ROUTE_ERR_MAX_STREAMS, "a new topic beyond max_streams");
         if (!self->max_logged)
             log_msg(SETTINGS_LOG_WARNING, "max_streams (%d) reached: messages of new topics are counted under "
                     "max_streams and dropped", self->defaults.max_streams);
