@@ -18,6 +18,9 @@
        frame is sent, control_server_handle() answers, and the reply must be one frame of
        strict JSON, valid UTF-8, with "ok" a bool and, when false, a known error code.
        (control_server.h has no socket-free request -> reply function; see README.md.)
+       The stub daemon has a stream table (at most 4 streams, starting with one), so the
+       stream ops (add_stream, remove_stream, streams, "stream" in every request) run too;
+       oracle: no two streams ever share a name.
 */
 #include "control_server.h"
 #include "ezshm_utf8.h"
@@ -48,16 +51,41 @@ static zsock_t *s_client;
 static const char *const s_codes[] = {
     "bad_json", "not_object", "bad_request", "unknown_op", "unknown_field",
     "wrong_type", "out_of_range", "not_finite", "immutable", "apply_failed",
+    "unknown_stream", "stream_exists",
 };
 
 /* ---- stub daemon ------------------------------------------------------------------- */
+
+#define FUZZ_STREAMS 4
+static settings_t s_table[FUZZ_STREAMS];
+static char s_topics[FUZZ_STREAMS][SETTINGS_NAME_MAX + 1];
+static size_t s_count;
+
+/*  Index of a stream's settings pointer; FUZZ_STREAMS for the server's own settings. */
+static size_t
+s_index(const settings_t *which)
+{
+    for (size_t i = 0; i < s_count; i++)
+        if (which == &s_table[i])
+            return i;
+    CHECK(which == control_server_settings(s_server));
+    return FUZZ_STREAMS;
+}
+
+static void
+s_reset_table(void)
+{
+    s_count = 1;
+    s_table[0] = s_start;
+    strcpy(s_topics[0], "fuzz");
+}
 
 static int
 s_apply(void *ctx, const settings_t *old, const settings_t *new_, unsigned actions,
         cJSON *applied, char *err, size_t errlen)
 {
     (void) ctx;
-    (void) old;
+    size_t i = s_index(old);
     if (actions & SETTINGS_ACT_RECREATE_META) {
         cJSON_AddItemToArray(applied, cJSON_CreateString("meta cleanup"));
         cJSON_AddItemToArray(applied, cJSON_CreateString("meta reset"));
@@ -71,22 +99,94 @@ s_apply(void *ctx, const settings_t *old, const settings_t *new_, unsigned actio
         snprintf(err, errlen, "cannot create a ring of %g s", new_->buf_dur);
         return -1;
     }
+    if (i < FUZZ_STREAMS)
+        s_table[i] = *new_;
+    for (size_t k = 0; k < s_count; k++)
+        settings_copy_shared(&s_table[k], new_);
     return 0;
 }
 
 static void
-s_status(void *ctx, cJSON *out)
+s_status(void *ctx, const settings_t *which, cJSON *out)
 {
     (void) ctx;
+    if (which)
+        s_index(which);
     cJSON_AddNumberToObject(out, "messages", 42);
 }
 
 static control_health_t
-s_health(void *ctx, char *detail, size_t len)
+s_health(void *ctx, const settings_t *which, char *detail, size_t len)
 {
     (void) ctx;
+    if (which)
+        s_index(which);
     snprintf(detail, len, "fuzzing");
     return CONTROL_HEALTH_IDLE;
+}
+
+static const settings_t *
+s_find(void *ctx, const char *name, size_t *count)
+{
+    (void) ctx;
+    *count = s_count;
+    for (size_t i = 0; name && i < s_count; i++)
+        if (strcmp(s_table[i].shmem_name, name) == 0)
+            return &s_table[i];
+    return !name && s_count == 1 ? &s_table[0] : NULL;
+}
+
+static settings_code_t
+s_add_stream(void *ctx, const char *topic, const settings_t *s, cJSON *applied, settings_error_t *err)
+{
+    (void) ctx;
+    size_t count;
+    CHECK(s_find(NULL, s->shmem_name, &count) == NULL);
+    CHECK(strlen(topic) <= SETTINGS_NAME_MAX);
+    if (s_count == FUZZ_STREAMS)
+        return settings_fail(err, SETTINGS_ERR_OUT_OF_RANGE, "max_streams (%d) reached", FUZZ_STREAMS);
+    for (size_t i = 0; i < s_count; i++)
+        if (strcmp(s_topics[i], topic) == 0)
+            return settings_fail(err, SETTINGS_ERR_STREAM_EXISTS, "topic taken");
+    s_table[s_count] = *s;
+    strcpy(s_topics[s_count++], topic);
+    cJSON_AddItemToArray(applied, cJSON_CreateString("meta reset"));
+    return SETTINGS_OK;
+}
+
+static settings_code_t
+s_remove_stream(void *ctx, const settings_t *which, cJSON *applied, settings_error_t *err)
+{
+    (void) ctx;
+    (void) err;
+    size_t i = s_index(which);
+    CHECK(i < s_count);
+    memmove(&s_table[i], &s_table[i + 1], (s_count - i - 1) * sizeof s_table[0]);
+    memmove(s_topics[i], s_topics[i + 1], (s_count - i - 1) * sizeof s_topics[0]);
+    s_count--;
+    cJSON_AddItemToArray(applied, cJSON_CreateString("close"));
+    return SETTINGS_OK;
+}
+
+static void
+s_list(void *ctx, cJSON *streams)
+{
+    (void) ctx;
+    for (size_t i = 0; i < s_count; i++) {
+        cJSON *item = cJSON_CreateObject();
+        cJSON_AddStringToObject(item, "stream", s_table[i].shmem_name);
+        cJSON_AddStringToObject(item, "topic", s_topics[i]);
+        cJSON_AddItemToArray(streams, item);
+    }
+}
+
+/*  Oracle: a name is never taken twice (add_stream and renames are refused). */
+static void
+s_check_table(void)
+{
+    for (size_t i = 0; i < s_count; i++)
+        for (size_t k = i + 1; k < s_count; k++)
+            CHECK(strcmp(s_table[i].shmem_name, s_table[k].shmem_name) != 0);
 }
 
 static void
@@ -324,7 +424,8 @@ s_server_path(const uint8_t *data, size_t size)
         CHECK(known);
     }
     /*  The printed settings read back as exactly the settings in force (a client may send
-        a "get" reply back as an update). */
+        a "get" reply back as an update): those of the stream of that name, else the
+        server's own. */
     const cJSON *printed = cJSON_GetObjectItemCaseSensitive(json, "settings");
     if (printed) {
         char err[256];
@@ -333,7 +434,10 @@ s_server_path(const uint8_t *data, size_t size)
         const cJSON *fields = cJSON_GetObjectItemCaseSensitive(back, "settings");
         settings_t merged;
         settings_error_t e;
-        const settings_t *now = control_server_settings(s_server);
+        size_t count;
+        const char *name = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(fields, "shmem_name"));
+        const settings_t *now = name ? s_find(NULL, name, &count) : NULL;
+        now = now ? now : control_server_settings(s_server);
         settings_code_t rc2 = settings_merge(now, fields, &merged, &e);
         if (rc2 != SETTINGS_OK || settings_diff(now, &merged) != 0) {
             fprintf(stderr, "fuzz_control: reply settings do not read back (%s: %s): %s\n",
@@ -360,7 +464,9 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
              (long) getpid());
     zsys_init();
     zsys_set_logstream(NULL);
-    static const control_callbacks_t callbacks = { s_apply, s_status, s_health, s_quit };
+    static const control_callbacks_t callbacks = { s_apply,  s_status,        s_health, s_quit,
+                                                   s_find,   s_add_stream,    s_remove_stream, s_list };
+    s_reset_table();
     char err[256];
     s_server = control_server_new(&s_start, &callbacks, NULL, err, sizeof err);
     if (!s_server) {
@@ -384,14 +490,18 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     s_library_path(data, size);
     s_server_path(data, size);
-    /*  Back to the starting settings, so that every input meets the same server (through
-        the other public entry point of an update). */
+    s_check_table();
+    /*  Back to the starting settings and the one starting stream, so that every input meets
+        the same server (through the other public entry point of an update: with no stream,
+        it changes the server's own settings). */
+    s_count = 0;
     if (settings_diff(control_server_settings(s_server), &s_start) != 0) {
-        cJSON *reply = control_server_update(s_server, s_reset);
+        cJSON *reply = control_server_update(s_server, NULL, s_reset);
         CHECK(reply != NULL);
         CHECK(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(reply, "ok")));
         cJSON_Delete(reply);
         CHECK(settings_diff(control_server_settings(s_server), &s_start) == 0);
     }
+    s_reset_table();
     return 0;
 }
