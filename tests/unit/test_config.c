@@ -273,3 +273,77 @@ Test(config, usage_lists_every_variable)
     cr_assert(strstr(usage, "--sub-curve-client-cert F") != NULL);
     free(usage);
 }
+
+/*  The stream table as config_load hands it to the daemon. */
+static cJSON *
+load_streams(char **env, char **args)
+{
+    char *argv[64] = { "ezshmd" };
+    int argc = 1;
+    for (; args[argc - 1] && argc < 64; argc++)
+        argv[argc] = args[argc - 1];
+    settings_t s;
+    cJSON *streams = NULL;
+    char err[512] = "";
+    cr_assert_eq(config_load(argc, argv, env, &s, &streams, err, sizeof err), CONFIG_OK, "%s", err);
+    cr_assert(cJSON_IsArray(streams));
+    return streams;
+}
+
+static void
+expect_stream(const cJSON *streams, int i, const char *topic, const char *name)
+{
+    const cJSON *decl = cJSON_GetArrayItem(streams, i);
+    cr_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(decl, "topic")), topic);
+    cr_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(decl, "shmem_name")), name);
+}
+
+Test(config, streams_from_flags_env_and_file_highest_layer_wins)
+{
+    cJSON *none = load_streams(no_env, (char *[]) { NULL });
+    cr_assert_eq(cJSON_GetArraySize(none), 0);
+    cJSON_Delete(none);
+
+    char *path = write_file("{\"buf_dur\": 2, \"streams\": [{\"topic\": \"eeg\", \"shmem_name\": \"rig/eeg\", "
+                            "\"buf_dur\": 10, \"header\": \"v1\"}]}");
+    cJSON *file = load_streams(no_env, (char *[]) { "--config", path, NULL });
+    cr_assert_eq(cJSON_GetArraySize(file), 1);
+    expect_stream(file, 0, "eeg", "rig/eeg");
+    cr_assert_eq(cJSON_GetNumberValue(cJSON_GetObjectItem(cJSON_GetArrayItem(file, 0), "buf_dur")), 10);
+    cJSON_Delete(file);
+
+    char *env[] = { "EZSHM_STREAMS=a=rig/a,b=c=rig/b", NULL };
+    cJSON *from_env = load_streams(env, (char *[]) { "--config", path, NULL });
+    cr_assert_eq(cJSON_GetArraySize(from_env), 2);
+    expect_stream(from_env, 0, "a", "rig/a");
+    expect_stream(from_env, 1, "b=c", "rig/b");
+    cJSON_Delete(from_env);
+
+    cJSON *flags = load_streams(env, (char *[]) { "--stream", "x=rig/x", "--stream=y=rig/y", NULL });
+    cr_assert_eq(cJSON_GetArraySize(flags), 2);
+    expect_stream(flags, 0, "x", "rig/x");
+    expect_stream(flags, 1, "y", "rig/y");
+    cJSON_Delete(flags);
+    unlink(path);
+}
+
+Test(config, stream_options_and_their_errors)
+{
+    settings_t s = load_ok(no_env, (char *[]) { "--stream-per-topic", "rig1/{topic}", "--max-streams", "8",
+                                                "--max-stream-bytes", "4096", NULL });
+    cr_assert_str_eq(s.stream_per_topic, "rig1/{topic}");
+    cr_assert_eq(s.max_streams, 8);
+    cr_assert_eq(s.max_stream_bytes, 4096);
+    cr_assert_eq(load_ok(no_env, (char *[]) { NULL }).max_streams, SETTINGS_DEFAULT_MAX_STREAMS);
+    expect_fail(no_env, "--stream: must be TOPIC=NAME (the exact topic, then the stream's shmem_name)",
+                (char *[]) { "--stream", "eeg", NULL });
+    expect_fail(no_env, "--stream-per-topic: stream_per_topic must be a name template of 1 to 255 bytes of UTF-8 "
+                "containing {topic}, or null (off), got \"rig1\"", (char *[]) { "--stream-per-topic", "rig1", NULL });
+    expect_fail(no_env, "--max-streams: max_streams must be an integer from 1 to 4096, got 0",
+                (char *[]) { "--max-streams", "0", NULL });
+    char *path = write_file("{\"streams\": {\"topic\": \"eeg\"}}");
+    char want[256];
+    snprintf(want, sizeof want, "%s: streams must be an array of {\"topic\": ..., per-stream fields}", path);
+    expect_fail(no_env, want, (char *[]) { "--config", path, NULL });
+    unlink(path);
+}

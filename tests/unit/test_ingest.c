@@ -8,6 +8,7 @@
 
 #include <criterion/criterion.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -250,5 +251,45 @@ Test(ingest, coordinate_axis_jitter_keeps_the_ring)
     cr_assert_eq(meta->shape[0], 100);
     cr_assert_eq(meta->srate, 0.0);
     cr_assert_eq(meta->write_index, 8);
+    s_rig_destroy(&r);
+}
+
+typedef struct {
+    int      calls;
+    uint64_t last_bytes;
+    uint64_t limit;
+} budget_t;
+
+static int
+s_budget(void *arg, uint64_t ring_bytes, char *errbuf, size_t errlen)
+{
+    budget_t *b = arg;
+    b->calls++;
+    b->last_bytes = ring_bytes;
+    if (ring_bytes <= b->limit)
+        return DROP_OK;
+    snprintf(errbuf, errlen, "over budget");
+    return INGEST_ERR_TOO_BIG;
+}
+
+Test(ingest, budget_is_asked_before_each_new_ring_only)
+{
+    rig_t r = s_rig("time", 1.0, 0);
+    budget_t b = {0, 0, 8000};
+    ingest_set_budget(r.ingest, s_budget, &b);
+    const char *dims[] = {"time", "ch"};
+    float data[4 * 4] = {0};
+    size_t two[] = {4, 2}, four[] = {4, 4};
+    char err[256];
+    /* 1 s at 1 kHz x 2 ch x 4 bytes = 8000 bytes: fits, asked once, then never again */
+    for (int i = 0; i < 3; i++)
+        cr_assert_eq(s_ingest_native(&r, dims, two, 2, 'f', data, 4 * 2 * 4, 0.001, false, err), DROP_OK, "%s", err);
+    cr_assert_eq(b.calls, 1);
+    cr_assert_eq(b.last_bytes, 8000);
+    /* 4 channels: 16000 bytes refused before the writer drops the live ring */
+    cr_assert_eq(s_ingest_native(&r, dims, four, 2, 'f', data, 4 * 4 * 4, 0.001, false, err), INGEST_ERR_TOO_BIG);
+    cr_assert_str_eq(err, "over budget");
+    cr_assert_eq(b.calls, 2);
+    cr_assert_eq(ezshm_writer_meta(r.writer)->write_index, 12, "the old ring is untouched");
     s_rig_destroy(&r);
 }

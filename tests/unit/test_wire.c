@@ -923,3 +923,26 @@ Test(wire_repeat, native_header_cache_hits_for_every_repeat)
         wire_buf_free(&headers[i]);
     wire_decoder_destroy(&d);
 }
+
+Test(wire_topic, read_without_decoding_in_all_three_formats)
+{
+    const void *topic;
+    size_t len;
+    wire_frame_t multi[3] = {{"eeg", 3}, {"{}", 2}, {"", 0}};
+    cr_assert_eq(wire_topic(multi, 2, &topic, &len), 0);
+    cr_assert(len == 3 && memcmp(topic, "eeg", 3) == 0);
+    cr_assert_eq(wire_topic(multi, 3, &topic, &len), 0);
+    cr_assert(len == 3 && topic == multi[0].data);
+    wire_frame_t single = {"rig/emg{\"ts\": 1}", 16};
+    cr_assert_eq(wire_topic(&single, 1, &topic, &len), 0);
+    cr_assert(len == 7 && memcmp(topic, "rig/emg", 7) == 0);
+    wire_frame_t empty_topic = {"{}", 2};
+    cr_assert_eq(wire_topic(&empty_topic, 1, &topic, &len), 0);
+    cr_assert_eq(len, 0);
+    wire_frame_t no_brace = {"eeg", 3};
+    cr_assert_eq(wire_topic(&no_brace, 1, &topic, &len), WIRE_ERR_JSON);
+    cr_assert_null(topic);
+    cr_assert_eq(wire_topic(multi, 0, &topic, &len), WIRE_ERR_FRAME_COUNT);
+    wire_frame_t four[4] = {{"a", 1}, {"b", 1}, {"c", 1}, {"d", 1}};
+    cr_assert_eq(wire_topic(four, 4, &topic, &len), WIRE_ERR_FRAME_COUNT);
+}
