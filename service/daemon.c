@@ -216,7 +216,9 @@ static void
 s_status(void *ctx, cJSON *out)
 {
     daemon_t *self = ctx;
-    const ezshm_meta_t *meta = ezshm_writer_meta(self->writer);
+    /*  A copy taken inside the SIGBUS guard: another process may truncate the header. */
+    ezshm_meta_t snap;
+    const ezshm_meta_t *meta = ezshm_writer_snapshot(self->writer, &snap) == EZSHM_OK ? &snap : NULL;
     cJSON_AddStringToObject(out, "version", EZSHM_VERSION);
     cJSON_AddNumberToObject(out, "uptime", counters_mono_time() - self->started);
     cJSON *stream = cJSON_AddObjectToObject(out, "stream");

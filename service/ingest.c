@@ -187,8 +187,10 @@ s_ring_length(ingest_t *self, const axisarray_axis_t *ax, const ezshm_ring_spec_
     }
     *srate = 0.0;
     /*  Same stream shape as the live ring: keep its length (see coord_frames). */
-    const ezshm_meta_t *meta = ezshm_writer_meta(self->writer);
-    if (self->coord_frames && ezshm_writer_has_ring(self->writer) && meta->srate == 0.0
+    ezshm_meta_t snap;
+    const ezshm_meta_t *meta = &snap;
+    if (self->coord_frames && ezshm_writer_has_ring(self->writer)
+        && ezshm_writer_snapshot(self->writer, &snap) == EZSHM_OK && meta->srate == 0.0
         && meta->dtype == spec->dtype && meta->ndim == spec->frame_ndim + 1
         && meta->key_len == (spec->key_len > EZSHM_MAX_KEYLEN ? EZSHM_MAX_KEYLEN : spec->key_len)
         && memcmp(meta->key, spec->key, meta->key_len) == 0) {

@@ -603,6 +603,23 @@ ezshm_writer_ring_bytes(const ezshm_writer_t *self)
     return self->ring.addr ? self->ring_bytes : 0;
 }
 
+static int
+s_snapshot(ezshm_writer_t *self, const void *arg)
+{
+    memcpy((ezshm_meta_t *) arg, self->meta, sizeof *self->meta);
+    return EZSHM_OK;
+}
+
+int
+ezshm_writer_snapshot(ezshm_writer_t *self, ezshm_meta_t *out)
+{
+    if (!self || !out)
+        return EZSHM_ERR_INVAL;
+    if (!self->meta)
+        return EZSHM_ERR_NOENT;
+    return s_guarded(self, s_snapshot, out);
+}
+
 uint64_t
 ezshm_writer_faults(const ezshm_writer_t *self)
 {

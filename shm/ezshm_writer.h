@@ -115,7 +115,12 @@ uint64_t ezshm_writer_frame_bytes(const ezshm_writer_t *self);
 uint64_t ezshm_writer_ring_bytes(const ezshm_writer_t *self);
 /*  Segments found truncated under the writer (SIGBUS caught, see ezshm_guard.h) so far. */
 uint64_t ezshm_writer_faults(const ezshm_writer_t *self);
-/*  The live header fields (read-only view of the mapped segment; NULL without a header). */
+/*  A copy of the live header fields, taken inside the SIGBUS guard: EZSHM_ERR_NOENT without
+    a header, EZSHM_ERR_BUS when it was truncated (then recreated, as for a write). */
+int ezshm_writer_snapshot(ezshm_writer_t *self, ezshm_meta_t *out);
+/*  The live header fields (read-only view of the mapped segment; NULL without a header).
+    Reading through it is not guarded: prefer ezshm_writer_snapshot where another process
+    could truncate the segment. */
 const ezshm_meta_t *ezshm_writer_meta(const ezshm_writer_t *self);
 
 #ifdef __cplusplus
