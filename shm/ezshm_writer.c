@@ -177,6 +177,21 @@ s_header_drop(ezshm_writer_t *self)
     s_header_release(self);
 }
 
+/*  bvalid 0 after a ring fault, in a guard of its own: the header may be truncated too.
+    False when it was (then it is lost as well). */
+static bool
+s_invalidate(ezshm_writer_t *self)
+{
+    ezshm_guard_frame_t frame;
+    if (!self->meta)
+        return true;
+    if (!EZSHM_GUARD_ENTER(&frame))
+        return false;
+    ezshm_header_set_valid(self->meta, false);
+    EZSHM_GUARD_LEAVE(&frame);
+    return true;
+}
+
 /*  A SIGBUS was caught while we touched a segment: another process truncated it. What
     faulted is dropped without touching its memory again; a lost ring is rebuilt by the next
     configure as a new generation, a lost header is recreated at once (placeholders, so
@@ -185,16 +200,16 @@ static void
 s_fault(ezshm_writer_t *self, const void *fault)
 {
     self->faults++;
-    bool header = ezshm_guard_hit(fault, self->header.addr, self->header.size);
+    /*  A ring fault may come with a truncated header too: setting bvalid 0 then faults. */
+    bool header = ezshm_guard_hit(fault, self->header.addr, self->header.size) || !s_invalidate(self);
     char msg[256];
     snprintf(msg, sizeof msg, "%s segment %s/%s of stream '%.80s' was truncated by another process (SIGBUS "
              "caught): dropped, %s", header ? "header" : "ring", ezshm_segment_dir(),
              header ? self->header.name : self->ring.name, self->name,
-             self->closing ? "closing" : header ? "header recreated" : "rebuilt by the next chunk");
+             self->closing ? "closing" : header ? "header recreated, ring rebuilt by the next chunk"
+                                                : "rebuilt by the next chunk");
     s_log(self, msg);
     if (!header) {
-        if (self->meta)
-            ezshm_header_set_valid(self->meta, false);
         s_ring_drop(self);
         return;
     }

@@ -42,6 +42,16 @@ s_write(ezshm_writer_t *w, uint64_t first, uint64_t n)
     free(buf);
 }
 
+/*  A writer of name with its ring built to spec. */
+static ezshm_writer_t *
+s_stream(const char *name, const ezshm_ring_spec_t *spec)
+{
+    ezshm_writer_t *w = NULL;
+    cr_assert_eq(ezshm_writer_new(name, NULL, &w), EZSHM_OK);
+    cr_assert_eq(ezshm_writer_configure(w, spec), EZSHM_OK);
+    return w;
+}
+
 static int
 s_count_hidden(void)
 {
@@ -124,10 +134,8 @@ Test(shm_hostile, dead_writer_leftovers_reclaimed)
 Test(shm_hostile, writer_unlinks_only_what_it_created)
 {
     const char *name = shmt_unique_name();
-    ezshm_writer_t *w = NULL;
-    cr_assert_eq(ezshm_writer_new(name, NULL, &w), EZSHM_OK);
     ezshm_ring_spec_t spec = s_spec(16);
-    cr_assert_eq(ezshm_writer_configure(w, &spec), EZSHM_OK);
+    ezshm_writer_t *w = s_stream(name, &spec);
     /*  Someone replaces the ring file at its name: the writer must leave it alone. */
     const char *ring = shmt_seg_path(shmt_ring_seg(name, 0));
     char ring_path[512];
@@ -238,10 +246,8 @@ Test(shm_hostile, other_users_ring_refused_by_reader)
     if (geteuid() != 0)
         cr_skip_test("needs root to chown a file");
     const char *name = shmt_unique_name();
-    ezshm_writer_t *w = NULL;
-    cr_assert_eq(ezshm_writer_new(name, NULL, &w), EZSHM_OK);
     ezshm_ring_spec_t spec = s_spec(16);
-    cr_assert_eq(ezshm_writer_configure(w, &spec), EZSHM_OK);
+    ezshm_writer_t *w = s_stream(name, &spec);
     cr_assert_eq(chown(shmt_seg_path(shmt_ring_seg(name, 0)), 12345, 12345), 0);
     ezshm_mirror_t *m = NULL;
     cr_assert_eq(ezshm_mirror_new(name, &m), EZSHM_OK);
@@ -253,10 +259,8 @@ Test(shm_hostile, other_users_ring_refused_by_reader)
 Test(shm_hostile, writer_survives_truncated_ring_and_header)
 {
     const char *name = shmt_unique_name();
-    ezshm_writer_t *w = NULL;
-    cr_assert_eq(ezshm_writer_new(name, NULL, &w), EZSHM_OK);
     ezshm_ring_spec_t spec = s_spec(64);
-    cr_assert_eq(ezshm_writer_configure(w, &spec), EZSHM_OK);
+    ezshm_writer_t *w = s_stream(name, &spec);
     s_write(w, 0, 10);
     /*  Another process truncates the ring: the next write faults, the ring is dropped. */
     cr_assert_eq(truncate(shmt_seg_path(shmt_ring_seg(name, 0)), 0), 0);
@@ -284,6 +288,18 @@ Test(shm_hostile, writer_survives_truncated_ring_and_header)
     cr_expect_eq(ezshm_writer_meta(w)->buffer_generation, EZSHM_GENERATION_NONE);
     cr_assert_eq(ezshm_writer_configure(w, &spec), EZSHM_OK);
     s_write(w, 0, 5);
+    /*  Both at once: the ring faults first, then setting bvalid 0 faults on the header. */
+    cr_assert_eq(stat(shmt_seg_path(shmt_header_seg(name)), &before), 0);
+    cr_assert_eq(truncate(shmt_seg_path(shmt_ring_seg(name, 0)), 0), 0);
+    cr_assert_eq(truncate(shmt_seg_path(shmt_header_seg(name)), 0), 0);
+    cr_expect_eq(ezshm_writer_write(w, frame, 1), EZSHM_ERR_BUS);
+    cr_expect_eq(ezshm_writer_faults(w), 3);
+    cr_assert_not_null(ezshm_writer_meta(w));
+    cr_assert_eq(stat(shmt_seg_path(shmt_header_seg(name)), &after), 0);
+    cr_expect_neq(after.st_ino, before.st_ino);
+    cr_expect_eq(shmt_count_files(), 1, "only the recreated header");
+    cr_assert_eq(ezshm_writer_configure(w, &spec), EZSHM_OK);
+    s_write(w, 0, 5);
     /*  Truncated while closing: destroy still finishes and removes what is ours. */
     cr_assert_eq(truncate(shmt_seg_path(shmt_header_seg(name)), 0), 0);
     ezshm_writer_destroy(&w);
@@ -293,10 +309,8 @@ Test(shm_hostile, writer_survives_truncated_ring_and_header)
 Test(shm_hostile, reader_gets_error_not_sigbus)
 {
     const char *name = shmt_unique_name();
-    ezshm_writer_t *w = NULL;
-    cr_assert_eq(ezshm_writer_new(name, NULL, &w), EZSHM_OK);
     ezshm_ring_spec_t spec = s_spec(64);
-    cr_assert_eq(ezshm_writer_configure(w, &spec), EZSHM_OK);
+    ezshm_writer_t *w = s_stream(name, &spec);
     s_write(w, 0, 10);
     ezshm_mirror_t *m = NULL;
     cr_assert_eq(ezshm_mirror_new(name, &m), EZSHM_OK);
@@ -386,10 +400,8 @@ s_mapped(const char *segment)
 Test(shm_hostile, reader_unmaps_an_invalid_ring_at_once)
 {
     const char *name = shmt_unique_name();
-    ezshm_writer_t *w = NULL;
-    cr_assert_eq(ezshm_writer_new(name, NULL, &w), EZSHM_OK);
     ezshm_ring_spec_t spec = s_spec(64);
-    cr_assert_eq(ezshm_writer_configure(w, &spec), EZSHM_OK);
+    ezshm_writer_t *w = s_stream(name, &spec);
     char ring0[EZSHM_SHORT_NAME_SIZE];
     snprintf(ring0, sizeof ring0, "%s", shmt_ring_seg(name, 0));
     ezshm_mirror_t *m = NULL;
