@@ -39,7 +39,8 @@ typedef enum {
     SETTINGS_ERR_OUT_OF_RANGE,   /* "out_of_range"                                    */
     SETTINGS_ERR_NOT_FINITE,     /* "not_finite"    NaN or +-Infinity                 */
     SETTINGS_ERR_IMMUTABLE,      /* "immutable"     startup-only field changed        */
-    SETTINGS_ERR_APPLY_FAILED    /* "apply_failed"  the daemon could not apply it     */
+    SETTINGS_ERR_APPLY_FAILED,   /* "apply_failed"  the daemon could not apply it     */
+    SETTINGS_ERR_NAME_IN_USE     /* "name_in_use"   another live writer holds shmem_name */
 } settings_code_t;
 
 typedef struct {
