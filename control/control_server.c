@@ -282,8 +282,9 @@ s_update(control_server_t *self, const char *name, const cJSON *fields)
         return NULL;
     cJSON *reply;
     char msg[SETTINGS_MSG_MAX] = "";
-    if (actions && self->cb.apply(self->ctx, current, &next, actions, applied, msg, sizeof msg)) {
-        reply = s_error_reply(SETTINGS_ERR_APPLY_FAILED,
+    int failed = actions ? self->cb.apply(self->ctx, current, &next, actions, applied, msg, sizeof msg) : 0;
+    if (failed) {
+        reply = s_error_reply(failed > 0 ? (settings_code_t) failed : SETTINGS_ERR_APPLY_FAILED,
                               *msg ? msg : "the daemon could not apply the settings");
     } else {
         if (current == &self->settings)

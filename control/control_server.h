@@ -49,7 +49,8 @@ typedef struct {
         "buffer cleanup", "meta reset", "begin update", "meta updated", "buffer reset",
         "close"), and publish them with control_server_publish_event() if wanted. Return 0
         with new_ in force for that stream and the shared fields of new_ for every stream;
-        or -1 with a message in err, having left old in force. */
+        or, with a message in err, having left old in force, -1 (reported as apply_failed)
+        or the settings_code_t to report (e.g. SETTINGS_ERR_NAME_IN_USE). */
     int (*apply)(void *ctx, const settings_t *old, const settings_t *new_, unsigned actions,
                  cJSON *applied, char *err, size_t errlen);
     /*  Add whatever describes the running state of stream (NULL: the whole daemon) to the

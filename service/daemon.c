@@ -135,9 +135,11 @@ s_add(daemon_t *self, const void *topic, size_t len, const settings_t *settings,
                                  "goes to stream '%.200s'", settings->shmem_name, stream_name(self->streams[i]));
     stream_hooks_t hooks = {s_on_stream_event, s_budget, self};
     char why[SETTINGS_MSG_MAX];
-    stream_t *stream = stream_new(topic, len, settings, &hooks, why, sizeof why);
+    int shm_rc;
+    stream_t *stream = stream_new(topic, len, settings, &hooks, &shm_rc, why, sizeof why);
     if (!stream)
-        return settings_fail(err, SETTINGS_ERR_APPLY_FAILED, "%s", why);
+        return settings_fail(err, shm_rc == EZSHM_ERR_INUSE ? SETTINGS_ERR_NAME_IN_USE : SETTINGS_ERR_APPLY_FAILED,
+                             "%s", why);
     self->streams[self->n_streams++] = stream;
     /*  At startup the streams are logged once everything is up (a failed start logs one line). */
     if (self->control)
@@ -269,11 +271,11 @@ s_apply(void *ctx, const settings_t *old, const settings_t *next, unsigned actio
     }
     stream_t *stream = s_find_settings(self, old);
     self->applied = applied;
-    int rc = stream ? stream_apply(stream, next, actions, applied, err, errlen) : 0;
+    int failed = stream ? stream_apply(stream, next, actions, applied, err, errlen) : 0;
     self->applied = NULL;
-    if (rc != 0) {
+    if (failed) {
         s_undo_subscription(self, old, actions);
-        return -1;
+        return failed;
     }
     /*  The shared fields are the daemon's: every stream and the defaults keep the new ones. */
     settings_copy_shared(&self->defaults, next);

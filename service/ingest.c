@@ -203,6 +203,21 @@ s_ring_length(ingest_t *self, const axisarray_axis_t *ax, const ezshm_ring_spec_
     return DROP_OK;
 }
 
+/*  Matches the ring to spec, then writes the message's frames: straight, or moving the
+    buffered axis to the front (and swapping bytes) on the way. *configured: the ring
+    matched, so a failure came from the write. */
+static int
+s_store(ingest_t *self, const ezshm_ring_spec_t *spec, axis_move_t *mv, bool straight, bool *configured)
+{
+    int rc = ezshm_writer_configure(self->writer, spec);
+    *configured = rc == EZSHM_OK;
+    if (rc != EZSHM_OK)
+        return rc;
+    if (straight)
+        return ezshm_writer_write(self->writer, mv->src, mv->n);
+    return ezshm_writer_write_with(self->writer, mv->n, s_copy_moved, mv);
+}
+
 int
 ingest_message(ingest_t *self, const axisarray_t *msg, uint64_t *frames, char *errbuf,
                size_t errlen)
@@ -245,21 +260,20 @@ ingest_message(ingest_t *self, const axisarray_t *msg, uint64_t *frames, char *e
         rc = s_check_budget(self, &spec, errbuf, errlen);
     if (rc != DROP_OK)
         return rc;
-    rc = ezshm_writer_configure(self->writer, &spec);
-    if (rc == EZSHM_ERR_NOSPACE)
+    bool swap = axisarray_needs_byteswap(msg);
+    axis_move_t mv = {axisarray_data(msg), n, outer, inner * axisarray_itemsize(msg),
+                      swap ? ezshm_dtype_component_size(spec.dtype) : 0};
+    bool configured = false, straight = k == 0 && !swap;
+    rc = s_store(self, &spec, &mv, straight, &configured);
+    /*  Another process truncated a segment under the writer (SIGBUS caught): the writer
+        dropped it; rebuild now, as a new generation, and write the message there. Once. */
+    if (rc == EZSHM_ERR_BUS)
+        rc = s_store(self, &spec, &mv, straight, &configured);
+    if (!configured && rc == EZSHM_ERR_NOSPACE)
         return s_no_space(self, &spec, errbuf, errlen);
-    if (rc != EZSHM_OK) {
+    if (!configured) {
         self->coord_frames = 0;
         return s_fail(errbuf, errlen, s_writer_code(rc), "ring not created: %s", ezshm_strerror(rc));
-    }
-
-    bool swap = axisarray_needs_byteswap(msg);
-    if (k == 0 && !swap)
-        rc = ezshm_writer_write(self->writer, axisarray_data(msg), n);
-    else {
-        axis_move_t mv = {axisarray_data(msg), n, outer, inner * axisarray_itemsize(msg),
-                          swap ? ezshm_dtype_component_size(spec.dtype) : 0};
-        rc = ezshm_writer_write_with(self->writer, n, s_copy_moved, &mv);
     }
     if (rc != EZSHM_OK)
         return s_fail(errbuf, errlen, INGEST_ERR_SHM, "ring write failed: %s", ezshm_strerror(rc));

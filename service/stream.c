@@ -30,6 +30,45 @@ s_layout(settings_header_t header)
     return header == SETTINGS_HEADER_V1 ? EZSHM_LAYOUT_V1 : EZSHM_LAYOUT_LEGACY;
 }
 
+/*  Why the header of stream name could not be created, naming the writer that holds the
+    name (pid from /proc/locks) or the object that sits at the segment's name. */
+static void
+s_header_error(const char *name, int rc, char *err, size_t errlen)
+{
+    char segname[EZSHM_SHORT_NAME_SIZE] = "";
+    ezshm_header_segment_name(name, segname);
+    long pid = 0;
+    if (rc == EZSHM_ERR_INUSE && ezshm_claim_holder(name, &pid) == EZSHM_OK && pid > 0)
+        snprintf(err, errlen, "shmem_name '%s' is in use by another writer (pid %ld holds the lock on %s/%s)",
+                 name, pid, ezshm_segment_dir(), segname);
+    else if (rc == EZSHM_ERR_INUSE)
+        snprintf(err, errlen, "shmem_name '%s' is in use by another writer (a process outside this pid "
+                 "namespace holds the lock on %s/%s)", name, ezshm_segment_dir(), segname);
+    else
+        snprintf(err, errlen, "cannot create the header of '%s' (%s/%s): %s", name, ezshm_segment_dir(), segname,
+                 ezshm_strerror(rc));
+}
+
+/*  A failed rename: the writer keeps its old stream unless only the layout changed (then
+    it dropped the header first and goes back to the old one). The control code to report. */
+static int
+s_rename_failed(stream_t *self, const settings_t *old, const settings_t *next, int rc, char *err, size_t errlen)
+{
+    char why[SETTINGS_MSG_MAX - 64];
+    s_header_error(next->shmem_name, rc, why, sizeof why);
+    if (ezshm_writer_meta(self->writer)) {
+        snprintf(err, errlen, "%s: nothing changed", why);
+        return rc == EZSHM_ERR_INUSE ? SETTINGS_ERR_NAME_IN_USE : -1;
+    }
+    int back = ezshm_writer_rename(self->writer, old->shmem_name, s_layout(old->header));
+    snprintf(err, errlen, "%s; %s", why,
+             back == EZSHM_OK ? "the old stream was recreated (its ring is rebuilt by the next message)"
+                              : "the old stream could not be recreated either: no stream until the next update");
+    if (back != EZSHM_OK)
+        log_msg(SETTINGS_LOG_ERROR, "%s", err);
+    return -1;
+}
+
 static void
 s_on_writer_event(void *arg, ezshm_event_t code, uint32_t generation)
 {
@@ -56,8 +95,10 @@ s_budget(void *arg, uint64_t ring_bytes, char *errbuf, size_t errlen)
 
 stream_t *
 stream_new(const void *topic, size_t topic_len, const settings_t *settings, const stream_hooks_t *hooks,
-           char *err, size_t errlen)
+           int *shm_rc, char *err, size_t errlen)
 {
+    if (shm_rc)
+        *shm_rc = EZSHM_OK;
     if (topic && topic_len > SETTINGS_NAME_MAX) {
         snprintf(err, errlen, "a stream topic has at most %d bytes", SETTINGS_NAME_MAX);
         return NULL;
@@ -83,9 +124,10 @@ stream_new(const void *topic, size_t topic_len, const settings_t *settings, cons
     opt.on_log = s_on_writer_log;
     opt.arg = self;
     int rc = ezshm_writer_new(settings->shmem_name, &opt, &self->writer);
+    if (shm_rc)
+        *shm_rc = rc;
     if (rc != EZSHM_OK) {
-        snprintf(err, errlen, "cannot create the header segment of '%s' in %s: %s", settings->shmem_name,
-                 ezshm_segment_dir(), ezshm_strerror(rc));
+        s_header_error(settings->shmem_name, rc, err, errlen);
         stream_destroy(&self);
         return NULL;
     }
@@ -214,17 +256,10 @@ stream_apply(stream_t *self, const settings_t *next, unsigned actions, cJSON *ap
     if (actions & SETTINGS_ACT_RECREATE_META) {
         int rc = ezshm_writer_rename(self->writer, next->shmem_name, s_layout(next->header));
         if (rc != EZSHM_OK) {
-            /*  Back to the old name so the service keeps a stream (its ring was already
-                dropped: readers see a rebuild); the server keeps the old settings. */
-            int back = ezshm_writer_rename(self->writer, old->shmem_name, s_layout(old->header));
-            snprintf(err, errlen, "cannot create the header of '%s': %s; %s", next->shmem_name, ezshm_strerror(rc),
-                     back == EZSHM_OK ? "the old stream was recreated (its ring is rebuilt by the next message)"
-                                      : "the old stream could not be recreated either: no stream until the next update");
-            if (back != EZSHM_OK)
-                log_msg(SETTINGS_LOG_ERROR, "%s", err);
+            int failed = s_rename_failed(self, old, next, rc, err, errlen);
             ingest_set_buf_dur(self->ingest, old->buf_dur);
             ingest_set_axis(self->ingest, old->axis);
-            return -1;
+            return failed;
         }
     }
     else if (actions & SETTINGS_ACT_RESET_BUFFER)
@@ -251,10 +286,19 @@ s_add_shape(const ezshm_meta_t *meta, cJSON *out, bool with_ring)
     cJSON_AddNumberToObject(out, "srate", meta->srate);
 }
 
+/*  The header fields, copied inside the SIGBUS guard (another process may truncate the
+    header); NULL without a header. */
+static const ezshm_meta_t *
+s_snapshot(const stream_t *self, ezshm_meta_t *snap)
+{
+    return ezshm_writer_snapshot(self->writer, snap) == EZSHM_OK ? snap : NULL;
+}
+
 void
 stream_status(stream_t *self, cJSON *out)
 {
-    const ezshm_meta_t *meta = ezshm_writer_meta(self->writer);
+    ezshm_meta_t snap;
+    const ezshm_meta_t *meta = s_snapshot(self, &snap);
     cJSON_AddStringToObject(out, "shmem_name", ezshm_writer_name(self->writer));
     if (!self->takes_all)
         cJSON_AddStringToObject(out, "topic", self->topic);
@@ -276,12 +320,14 @@ stream_status(stream_t *self, cJSON *out)
         cJSON_AddNumberToObject(out, "wrap_counter", (double) meta->wrap_counter);
         cJSON_AddNumberToObject(out, "ring_bytes", (double) ezshm_writer_ring_bytes(self->writer));
     }
+    cJSON_AddNumberToObject(out, "segment_faults", (double) ezshm_writer_faults(self->writer));
 }
 
 void
 stream_summary(stream_t *self, cJSON *out)
 {
-    const ezshm_meta_t *meta = ezshm_writer_meta(self->writer);
+    ezshm_meta_t snap;
+    const ezshm_meta_t *meta = s_snapshot(self, &snap);
     cJSON_AddStringToObject(out, "stream", ezshm_writer_name(self->writer));
     if (self->takes_all)
         cJSON_AddNullToObject(out, "topic");

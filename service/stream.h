@@ -39,9 +39,10 @@ typedef struct {
 
 /*  A stream for messages of exactly topic (topic NULL: every topic) with settings, which must
     be valid and resolved (a shmem_name). Creates the header segment. NULL with one line in
-    err on failure. */
+    err on failure (naming the writer that holds the name); *shm_rc (if not NULL) gets the
+    writer's EZSHM_* code. */
 stream_t *stream_new(const void *topic, size_t topic_len, const settings_t *settings,
-                     const stream_hooks_t *hooks, char *err, size_t errlen);
+                     const stream_hooks_t *hooks, int *shm_rc, char *err, size_t errlen);
 
 /*  One info line: name, topic, header segment, layout. */
 void stream_log(const stream_t *self);
@@ -70,7 +71,8 @@ uint64_t stream_cache_hits(const stream_t *self);
 
 /*  The ring-side part of a settings update (RECREATE_META, RESET_BUFFER) from the stream's
     settings to next; applied collects the event names. 0, or -1 with err, having gone back
-    to the old settings where possible. On 0 the stream's settings become next. */
+    to the old settings where possible, or SETTINGS_ERR_NAME_IN_USE when another writer holds
+    the new name (nothing changed). On 0 the stream's settings become next. */
 int stream_apply(stream_t *self, const settings_t *next, unsigned actions, cJSON *applied, char *err,
                  size_t errlen);
 

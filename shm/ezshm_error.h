@@ -25,7 +25,14 @@ typedef enum {
     EZSHM_ERR_TOOBIG = -9,     /* ring larger than the configured maximum         */
     EZSHM_ERR_NOSPACE = -10,   /* /dev/shm cannot hold the segment                */
     EZSHM_ERR_STALE = -11,     /* the ring was rebuilt under the reader: re-attach */
-    EZSHM_ERR_PERM = -12       /* permission denied on a segment                  */
+    EZSHM_ERR_PERM = -12,      /* permission denied on a segment                  */
+    EZSHM_ERR_INUSE = -13,     /* another live writer holds the stream's lock     */
+    EZSHM_ERR_FIFO = -14,      /* a FIFO sits at a segment's name                 */
+    EZSHM_ERR_SYMLINK = -15,   /* a symbolic link sits at a segment's name        */
+    EZSHM_ERR_ISDIR = -16,     /* a directory sits at a segment's name            */
+    EZSHM_ERR_NOTREG = -17,    /* a socket or device sits at a segment's name     */
+    EZSHM_ERR_OWNER = -18,     /* the segment belongs to an unexpected user       */
+    EZSHM_ERR_BUS = -19        /* a segment shrank under its mapping (SIGBUS caught) */
 } ezshm_result_t;
 
 /*  Human-readable description of a result code; never NULL. */

@@ -3,6 +3,7 @@
 #include "ezshm_time.h"
 #include "ezshm_dtype.h"
 #include "ezshm_error.h"
+#include "ezshm_guard_frame.h"
 #include "ezshm_ring.h"
 #include "ezshm_segment.h"
 
@@ -144,8 +145,9 @@ s_attach_ring(ezshm_mirror_t *self, bool from_start)
     ezshm_stream_info_t *info = &self->info;
     char ring_name[EZSHM_SHORT_NAME_SIZE];
     rc = ezshm_ring_segment_name(self->name, snap.buffer_generation, ring_name);
+    /*  The ring must belong to the header's owner: nobody else can slip in a ring of theirs. */
     if (rc == EZSHM_OK)
-        rc = ezshm_segment_open(&self->ring, ring_name);
+        rc = ezshm_segment_open_owned(&self->ring, ring_name, (long) self->header.uid);
     if (rc == EZSHM_ERR_NOENT)
         return EZSHM_ERR_NOTREADY;   /* the writer is between unlink and create */
     if (rc != EZSHM_OK)
@@ -184,11 +186,9 @@ s_attach_ring(ezshm_mirror_t *self, bool from_start)
     return EZSHM_OK;
 }
 
-int
-ezshm_mirror_attach(ezshm_mirror_t *self)
+static int
+s_attach(ezshm_mirror_t *self)
 {
-    if (!self)
-        return EZSHM_ERR_INVAL;
     if (self->attached)
         return EZSHM_OK;
     if (!self->meta) {
@@ -290,8 +290,12 @@ s_follow(ezshm_mirror_t *self)
         if (rc != EZSHM_OK)
             return rc;
     }
-    else if (!ezshm_header_valid(self->meta))
+    else if (!ezshm_header_valid(self->meta)) {
+        /*  Let go of the old ring at once: on a tight /dev/shm its pages are what the writer
+            needs for the new one. */
+        s_detach_ring(self);
         return EZSHM_ERR_NOTREADY;
+    }
     else if (self->attached && ezshm_header_generation(self->meta) == self->info.generation)
         return EZSHM_OK;
     /*  A mirror that had a ring starts at frame 0 of the new one (it missed none of it); one
@@ -313,20 +317,15 @@ s_reattach(ezshm_mirror_t *self)
     return rc == EZSHM_OK ? EZSHM_ERR_STALE : rc;
 }
 
-int
-ezshm_mirror_read(ezshm_mirror_t *self, void *dst, uint64_t max_frames, uint64_t *n_read,
-                  uint64_t *n_lost)
+static int
+s_read(ezshm_mirror_t *self, void *dst, uint64_t max_frames, uint64_t *n_read, uint64_t *n_lost)
 {
-    if (!self || !n_read || !n_lost || (max_frames && !dst))
-        return EZSHM_ERR_INVAL;
-    *n_read = 0;
-    *n_lost = 0;
     if (!self->attached && !self->meta) {
         if (self->was_attached)
             return s_reattach(self);
         /*  The read that attaches says STALE, whichever path got there: the caller has no
             info yet. */
-        int rc = ezshm_mirror_attach(self);
+        int rc = s_attach(self);
         return rc == EZSHM_OK ? EZSHM_ERR_STALE : rc;
     }
     if (!self->attached || !ezshm_header_valid(self->meta)
@@ -367,18 +366,15 @@ ezshm_mirror_read(ezshm_mirror_t *self, void *dst, uint64_t max_frames, uint64_t
     return EZSHM_OK;
 }
 
-int
-ezshm_mirror_latest(ezshm_mirror_t *self, void *dst, uint64_t n, uint64_t *n_out)
+static int
+s_latest(ezshm_mirror_t *self, void *dst, uint64_t n, uint64_t *n_out)
 {
-    if (!self || !n_out || (n && !dst))
-        return EZSHM_ERR_INVAL;
-    *n_out = 0;
     if (self->was_attached && !self->attached) {
         int rc = self->meta ? s_follow(self) : s_reattach(self);
         if (rc != EZSHM_OK)
             return rc;   /* EZSHM_ERR_STALE: the stream changed under the caller's info */
     }
-    int rc = ezshm_mirror_attach(self);
+    int rc = s_attach(self);
     if (rc != EZSHM_OK)
         return rc;
     if (!ezshm_header_valid(self->meta) || ezshm_header_generation(self->meta) != self->info.generation)
@@ -406,13 +402,86 @@ ezshm_mirror_latest(ezshm_mirror_t *self, void *dst, uint64_t n, uint64_t *n_out
     return EZSHM_OK;
 }
 
+/*  ---- the public calls: each runs inside a guard frame (see ezshm_guard.h) ---------- */
+
+typedef struct {
+    int       op;            /* which call */
+    void     *dst;
+    uint64_t  n;
+    uint64_t *out1, *out2;
+} mirror_call_t;
+
+enum { CALL_ATTACH, CALL_READ, CALL_LATEST, CALL_WRITTEN };
+
+static int
+s_call(ezshm_mirror_t *self, const mirror_call_t *c)
+{
+    switch (c->op) {
+    case CALL_ATTACH: return s_attach(self);
+    case CALL_READ:   return s_read(self, c->dst, c->n, c->out1, c->out2);
+    case CALL_LATEST: return s_latest(self, c->dst, c->n, c->out1);
+    default:
+        *c->out1 = 0;
+        if (self->attached && !s_position(self, c->out1))
+            *c->out1 = 0;
+        return EZSHM_OK;
+    }
+}
+
+/*  A segment shrank under the copy (another process truncated it): everything is unmapped
+    without another look at it, and the next call attaches afresh (EZSHM_ERR_STALE). */
+static int
+s_guarded(ezshm_mirror_t *self, const mirror_call_t *call)
+{
+    ezshm_guard_frame_t frame;
+    if (EZSHM_GUARD_ENTER(&frame)) {
+        int rc = s_call(self, call);
+        EZSHM_GUARD_LEAVE(&frame);
+        return rc;
+    }
+    s_detach_all(self);
+    return EZSHM_ERR_BUS;
+}
+
+int
+ezshm_mirror_attach(ezshm_mirror_t *self)
+{
+    if (!self)
+        return EZSHM_ERR_INVAL;
+    mirror_call_t call = {CALL_ATTACH, NULL, 0, NULL, NULL};
+    return s_guarded(self, &call);
+}
+
+int
+ezshm_mirror_read(ezshm_mirror_t *self, void *dst, uint64_t max_frames, uint64_t *n_read,
+                  uint64_t *n_lost)
+{
+    if (!self || !n_read || !n_lost || (max_frames && !dst))
+        return EZSHM_ERR_INVAL;
+    *n_read = 0;
+    *n_lost = 0;
+    mirror_call_t call = {CALL_READ, dst, max_frames, n_read, n_lost};
+    return s_guarded(self, &call);
+}
+
+int
+ezshm_mirror_latest(ezshm_mirror_t *self, void *dst, uint64_t n, uint64_t *n_out)
+{
+    if (!self || !n_out || (n && !dst))
+        return EZSHM_ERR_INVAL;
+    *n_out = 0;
+    mirror_call_t call = {CALL_LATEST, dst, n, n_out, NULL};
+    return s_guarded(self, &call);
+}
+
 uint64_t
 ezshm_mirror_written(const ezshm_mirror_t *self)
 {
     uint64_t pos = 0;
-    if (self && self->attached && !s_position(self, &pos))
+    if (!self)
         return 0;
-    return pos;
+    mirror_call_t call = {CALL_WRITTEN, NULL, 0, &pos, NULL};
+    return s_guarded((ezshm_mirror_t *) self, &call) == EZSHM_OK ? pos : 0;
 }
 
 const char *

@@ -32,6 +32,12 @@ mirror_sleep(double seconds)
         ;
 }
 
+void
+mirror_report(const ezshm_mirror_t *m, int rc)
+{
+    fprintf(stderr, "ezshm-mirror: %s: %s\n", ezshm_mirror_name(m), ezshm_strerror(rc));
+}
+
 int
 mirror_exit_code(int rc)
 {
@@ -109,6 +115,10 @@ s_dump_latest(ezshm_mirror_t *m, uint64_t n, bool csv)
 {
     ezshm_stream_info_t info;
     ezshm_mirror_info(m, &info);
+    /*  The ring never holds more than n_frames: a larger N asks for what cannot exist. The
+        ring itself fits in memory (it is mapped), so n * frame_bytes cannot overflow now. */
+    if (n > info.n_frames)
+        n = info.n_frames;
     uint8_t *buf = malloc(n ? n * info.frame_bytes : 1);
     if (!buf)
         return MIRROR_EXIT_ERROR;
@@ -117,7 +127,7 @@ s_dump_latest(ezshm_mirror_t *m, uint64_t n, bool csv)
     if (rc == EZSHM_OK)
         s_print_frames(&info, buf, got, csv);
     else
-        fprintf(stderr, "ezshm-mirror: %s\n", ezshm_strerror(rc));
+        mirror_report(m, rc);
     free(buf);
     return mirror_exit_code(rc);
 }
@@ -160,7 +170,7 @@ s_dump_follow(ezshm_mirror_t *m, uint64_t want, bool csv)
     fflush(stdout);
     free(buf);
     if (rc != EZSHM_OK)
-        fprintf(stderr, "ezshm-mirror: %s\n", ezshm_strerror(rc));
+        mirror_report(m, rc);
     return mirror_exit_code(rc);
 }
 
@@ -204,6 +214,8 @@ s_monitor(ezshm_mirror_t *m)
             mirror_sleep(0.002);
     }
     free(buf);
+    if (rc != EZSHM_OK)
+        mirror_report(m, rc);
     return mirror_exit_code(rc);
 }
 
@@ -226,8 +238,8 @@ main(int argc, char **argv)
         switch (opt) {
         case 'w': wait = strtod(optarg, &end); if (*end || !(wait >= 0)) goto usage; break;
         case 'd': dump = optarg; if (strcmp(dump, "csv") && strcmp(dump, "raw")) goto usage; break;
-        case 'l': latest = strtoll(optarg, &end, 10); if (*end || latest < 0) goto usage; break;
-        case 'n': frames = strtoll(optarg, &end, 10); if (*end || frames < 0) goto usage; break;
+        case 'l': errno = 0; latest = strtoll(optarg, &end, 10); if (*end || latest < 0 || errno) goto usage; break;
+        case 'n': errno = 0; frames = strtoll(optarg, &end, 10); if (*end || frames < 0 || errno) goto usage; break;
         case 'f': follow = true; break;
         case 'W': watch = true; break;
         case 'r': refresh = strtod(optarg, &end); refresh_given = true; if (*end || !(refresh > 0)) goto usage; break;
@@ -242,6 +254,9 @@ main(int argc, char **argv)
 
     signal(SIGINT, s_on_signal);
     signal(SIGTERM, s_on_signal);
+    /*  A segment truncated under us becomes an error message, not a silent SIGBUS death. */
+    if (ezshm_guard_enable() != EZSHM_OK)
+        fprintf(stderr, "ezshm-mirror: cannot install the SIGBUS guard: %s\n", strerror(errno));
     ezshm_mirror_t *m = NULL;
     int rc = ezshm_mirror_new(argv[optind], &m);
     if (rc != EZSHM_OK) {
@@ -251,7 +266,7 @@ main(int argc, char **argv)
     rc = s_attach(m, wait);
     int code;
     if (rc != EZSHM_OK) {
-        fprintf(stderr, "ezshm-mirror: %s: %s\n", argv[optind], ezshm_strerror(rc));
+        mirror_report(m, rc);
         code = mirror_exit_code(rc);
     }
     else if (watch)

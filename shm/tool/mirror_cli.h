@@ -22,6 +22,9 @@ extern volatile sig_atomic_t mirror_interrupted;
 /*  Sleeps the given seconds unless interrupted. */
 void mirror_sleep(double seconds);
 
+/*  One line on stderr: "ezshm-mirror: NAME: <what rc means>". */
+void mirror_report(const ezshm_mirror_t *m, int rc);
+
 /*  The exit code for a result of ezshm_mirror_attach/read. */
 int mirror_exit_code(int rc);
 

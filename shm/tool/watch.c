@@ -181,5 +181,7 @@ mirror_watch(ezshm_mirror_t *m, double refresh_hz)
     free(w.buf);
     free(w.channels);
     free(w.latest);
+    if (rc != EZSHM_OK)
+        mirror_report(m, rc);
     return mirror_exit_code(rc);
 }

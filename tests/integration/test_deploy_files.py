@@ -186,6 +186,9 @@ def check_config_json(label, text):
             mode = parse_mode(cfg["shm_mode"])
             check(f"{label}: shm_mode is a valid mode", mode is not None and 0 <= mode <= 0o777,
                   repr(cfg["shm_mode"]))
+            # readers need read only: group/other write would let them truncate a segment
+            check(f"{label}: shm_mode gives readers no write access", mode is not None and mode & 0o022 == 0,
+                  repr(cfg["shm_mode"]))
     return cfg if ok else None
 
 
@@ -414,6 +417,8 @@ def check_compose(image_env):
           None not in (w_uid, w_gid, r_uid, r_gid) and r_uid != w_uid and r_gid == w_gid,
           f"ezshmd {ezshmd.get('user')!r}, viewer {viewer.get('user')!r}")
     check("compose: EZSHM_SHM_MODE lets the group read", mode is not None and mode & 0o040 != 0,
+          repr(env.get("EZSHM_SHM_MODE")))
+    check("compose: EZSHM_SHM_MODE gives the group no write access", mode is not None and mode & 0o022 == 0,
           repr(env.get("EZSHM_SHM_MODE")))
 
     # The image's HEALTHCHECK probes ezshmd's control port: other services must disable it.

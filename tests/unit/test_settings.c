@@ -69,8 +69,8 @@ Test(settings, code_names_are_stable)
 {
     static const char *names[] = { "ok", "bad_json", "not_object", "bad_request",
                                    "unknown_op", "unknown_field", "wrong_type", "out_of_range",
-                                   "not_finite", "immutable", "apply_failed" };
-    for (int i = 0; i <= SETTINGS_ERR_APPLY_FAILED; i++)
+                                   "not_finite", "immutable", "apply_failed", "name_in_use" };
+    for (int i = 0; i <= SETTINGS_ERR_NAME_IN_USE; i++)
         cr_assert_str_eq(settings_code_name((settings_code_t) i), names[i]);
     cr_assert_str_eq(settings_code_name((settings_code_t) 99), "unknown");
 }
