@@ -39,6 +39,7 @@ s_usage(FILE *out)
             "                       (set shmem_name=abc buf_dur=2.5 topic='[\"a\",\"b\"]')\n"
             "  quit                 stop the daemon\n"
             "  streams              list the streams: name, topic, shape, rate, rates, health\n"
+            "  names                print the stream names, one a line (for scripts)\n"
             "  add-stream TOPIC [KEY=VALUE ...]\n"
             "                       add stream --stream NAME for messages of exactly TOPIC\n"
             "                       (KEY: shmem_name, buf_dur, axis, header, max_stream_bytes)\n"
@@ -279,6 +280,11 @@ s_print_reply(const char *command, const cJSON *reply)
         s_print_applied(cJSON_GetObjectItemCaseSensitive(reply, "applied"));
     if (strcmp(command, "streams") == 0)
         s_print_streams(cJSON_GetObjectItemCaseSensitive(reply, "streams"));
+    else if (strcmp(command, "names") == 0) {
+        const cJSON *st;
+        cJSON_ArrayForEach(st, cJSON_GetObjectItemCaseSensitive(reply, "streams"))
+            printf("%s\n", cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(st, "stream")));
+    }
     else if (strcmp(command, "remove-stream") == 0)
         ;
     else if (strcmp(command, "status") == 0)
@@ -397,6 +403,7 @@ main(int argc, char **argv)
         {"get", "get", false, false},         {"status", "status", false, false},
         {"health", "health", false, false},   {"quit", "quit", false, false},
         {"set", "update", true, false},       {"streams", "streams", false, false},
+        {"names", "streams", false, false},
         {"add-stream", "add_stream", true, true}, {"remove-stream", "remove_stream", false, true},
     };
     size_t c = 0;
@@ -407,7 +414,7 @@ main(int argc, char **argv)
     bool add = strcmp(command, "add-stream") == 0;
     if (s_commands[c].needs_stream && !opt.stream)
         return s_usage_error("this command needs --stream NAME", command);
-    if (strcmp(command, "streams") == 0 && opt.stream)
+    if (strcmp(s_commands[c].op, "streams") == 0 && opt.stream)
         return s_usage_error("streams lists every stream: no --stream", NULL);
     if (!s_commands[c].fields && rest != 0)
         return s_usage_error("unexpected argument", argv[at + 1]);

@@ -3,7 +3,8 @@
     ezshm-mirror [--wait S] NAME                                  header, then rates and losses
     ezshm-mirror --dump csv|raw --latest N NAME                   newest N frames, then exit
     ezshm-mirror --dump csv|raw --follow --frames N NAME          N frames as they arrive
-    ezshm-mirror --watch NAME                                     live view
+    ezshm-mirror --watch NAME...                                  live view of one stream or several
+    ezshm-mirror --watch --all E                                  every stream of the daemon at control E
 */
 #include "mirror_cli.h"
 
@@ -56,11 +57,14 @@ s_usage(FILE *out)
         "usage: ezshm-mirror [--wait SECONDS] NAME\n"
         "       ezshm-mirror [--wait SECONDS] --dump csv|raw --latest N NAME\n"
         "       ezshm-mirror [--wait SECONDS] --dump csv|raw --follow --frames N NAME\n"
-        "       ezshm-mirror [--wait SECONDS] --watch [--refresh HZ] NAME\n"
+        "       ezshm-mirror [--wait SECONDS] --watch [--refresh HZ] NAME...\n"
+        "       ezshm-mirror [--wait SECONDS] --watch [--refresh HZ] --all ENDPOINT\n"
         "       ezshm-mirror --help | --version\n"
         "Attaches to the ezmsg-tools compatible shared-memory stream NAME (the long name).\n"
         "  --wait S      wait up to S seconds for the stream to appear (default 0)\n"
         "  --refresh HZ  redraws per second of --watch (default 5)\n"
+        "  --all E       --watch every stream of the ezshmd whose control endpoint is E\n"
+        "                (their names from ezshm-ctl --endpoint E names)\n"
         "exit: 0 ok, 1 error, 2 no such stream, 3 invalid header, 64 usage\n");
 }
 
@@ -227,9 +231,10 @@ main(int argc, char **argv)
         {"latest", required_argument, NULL, 'l'}, {"follow", no_argument, NULL, 'f'},
         {"frames", required_argument, NULL, 'n'}, {"watch", no_argument, NULL, 'W'},
         {"refresh", required_argument, NULL, 'r'}, {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'},      {NULL, 0, NULL, 0}};
+        {"version", no_argument, NULL, 'V'},      {"all", required_argument, NULL, 'a'},
+        {NULL, 0, NULL, 0}};
     double wait = 0.0, refresh = 5.0;
-    const char *dump = NULL;
+    const char *dump = NULL, *all = NULL;
     long long latest = -1, frames = -1;
     bool follow = false, watch = false, refresh_given = false;
     char *end;
@@ -242,14 +247,17 @@ main(int argc, char **argv)
         case 'n': errno = 0; frames = strtoll(optarg, &end, 10); if (*end || frames < 0 || errno) goto usage; break;
         case 'f': follow = true; break;
         case 'W': watch = true; break;
+        case 'a': all = optarg; break;
         case 'r': refresh = strtod(optarg, &end); refresh_given = true; if (*end || !(refresh > 0)) goto usage; break;
         case 'h': s_usage(stdout); return MIRROR_EXIT_OK;
         case 'V': printf("ezshm-mirror %s\n", EZSHM_VERSION); return MIRROR_EXIT_OK;
         default: goto usage;
         }
     }
-    if (optind != argc - 1 || (dump && (latest >= 0) == (follow || frames >= 0)) || (follow != (frames >= 0))
-        || (!dump && (latest >= 0 || follow)) || (watch && dump) || (refresh_given && !watch))
+    size_t n = (size_t) (argc - optind);
+    if ((all ? n != 0 || !watch : n == 0) || (n > 1 && !watch) || (dump && (latest >= 0) == (follow || frames >= 0))
+        || (follow != (frames >= 0)) || (!dump && (latest >= 0 || follow)) || (watch && dump)
+        || (refresh_given && !watch))
         goto usage;
 
     signal(SIGINT, s_on_signal);
@@ -257,27 +265,43 @@ main(int argc, char **argv)
     /*  A segment truncated under us becomes an error message, not a silent SIGBUS death. */
     if (ezshm_guard_enable() != EZSHM_OK)
         fprintf(stderr, "ezshm-mirror: cannot install the SIGBUS guard: %s\n", strerror(errno));
-    ezshm_mirror_t *m = NULL;
-    int rc = ezshm_mirror_new(argv[optind], &m);
-    if (rc != EZSHM_OK) {
-        fprintf(stderr, "ezshm-mirror: %s\n", ezshm_strerror(rc));
+    char **found = NULL;
+    if (all && mirror_daemon_streams(all, &found, &n) != 0)
         return MIRROR_EXIT_ERROR;
+    if (all && n == 0) {
+        fprintf(stderr, "ezshm-mirror: the daemon at %s has no stream\n", all);
+        return MIRROR_EXIT_NOSTREAM;
     }
-    rc = s_attach(m, wait);
-    int code;
-    if (rc != EZSHM_OK) {
-        mirror_report(m, rc);
+    char **names = all ? found : argv + optind;
+    ezshm_mirror_t **m = calloc(n, sizeof *m);
+    int rc = m ? EZSHM_OK : EZSHM_ERR_NOMEM, code = MIRROR_EXIT_ERROR;
+    size_t i = 0;
+    for (; i < n && rc == EZSHM_OK; i++)
+        rc = ezshm_mirror_new(names[i], &m[i]);
+    if (rc != EZSHM_OK)
+        fprintf(stderr, "ezshm-mirror: %s\n", ezshm_strerror(rc));
+    for (i = 0; i < n && rc == EZSHM_OK; i++)
+        rc = s_attach(m[i], wait);
+    if (m && rc != EZSHM_OK && i > 0 && m[i - 1]) {
+        mirror_report(m[i - 1], rc);
         code = mirror_exit_code(rc);
     }
+    else if (rc != EZSHM_OK)
+        ;
     else if (watch)
-        code = mirror_watch(m, refresh);
+        code = mirror_watch(m, n, refresh);
     else if (dump && latest >= 0)
-        code = s_dump_latest(m, (uint64_t) latest, strcmp(dump, "csv") == 0);
+        code = s_dump_latest(m[0], (uint64_t) latest, strcmp(dump, "csv") == 0);
     else if (dump)
-        code = s_dump_follow(m, (uint64_t) frames, strcmp(dump, "csv") == 0);
+        code = s_dump_follow(m[0], (uint64_t) frames, strcmp(dump, "csv") == 0);
     else
-        code = s_monitor(m);
-    ezshm_mirror_destroy(&m);
+        code = s_monitor(m[0]);
+    for (i = 0; m && i < n; i++)
+        ezshm_mirror_destroy(&m[i]);
+    free(m);
+    for (i = 0; all && i < n; i++)
+        free(found[i]);
+    free(found);
     return code;
 
 usage:

@@ -28,7 +28,14 @@ void mirror_report(const ezshm_mirror_t *m, int rc);
 /*  The exit code for a result of ezshm_mirror_attach/read. */
 int mirror_exit_code(int rc);
 
-/*  Live terminal view of a stream (ANSI; periodic text lines when stdout is not a tty). */
-int mirror_watch(ezshm_mirror_t *mirror, double refresh_hz);
+/*  Live terminal view of n attached streams together (ANSI; periodic text lines, one per
+    stream, when stdout is not a tty). */
+int mirror_watch(ezshm_mirror_t **mirrors, size_t n, double refresh_hz);
+
+/*  The stream names of the daemon whose control endpoint is endpoint, asked through
+    `ezshm-ctl --endpoint E names` (the ezshm-ctl beside this program, else on PATH): this
+    tool stays free of ZeroMQ and JSON. *names (caller frees each and the array) and *n;
+    0, or -1 with one line on stderr. */
+int mirror_daemon_streams(const char *endpoint, char ***names, size_t *n);
 
 #endif

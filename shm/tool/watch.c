@@ -1,10 +1,11 @@
-/*  watch.c — `ezshm-mirror --watch`: a live terminal view of a stream.
+/*  watch.c — `ezshm-mirror --watch`: a live terminal view of one stream or several.
 
     Plain ANSI (cursor home + clear), so it works over ssh and needs no ncurses. Each refresh
-    drains the ring through ezshm_mirror_read (so rates and losses are the reader's real ones),
-    keeps per channel the newest value at each refresh, and draws one row per channel:
-    its level as a bar between the channel's running min and max, and a sparkline of the
-    history. When stdout is not a terminal it prints one summary line per refresh instead.
+    drains every ring through ezshm_mirror_read (so rates and losses are the reader's real
+    ones), keeps per channel the newest value at each refresh, and draws per stream a title
+    line and one row per channel: its level as a bar between the channel's running min and
+    max, and a sparkline of the history. Several streams share the terminal's rows evenly.
+    When stdout is not a terminal it prints one summary line per stream and refresh instead.
 */
 #include "mirror_cli.h"
 
@@ -81,20 +82,18 @@ s_terminal_rows(void)
     return 24;
 }
 
+/*  One stream's block: name, header fields, rates, then at most rows channel rows. */
 static void
-s_draw(const watch_t *w, const char *name)
+s_draw(const watch_t *w, const char *name, int rows)
 {
     static const char *spark[] = {"▁", "▂", "▃", "▄", "▅", "▆", "▇", "█"};
     const ezshm_stream_info_t *in = &w->info;
-    printf("\033[H\033[2J");
-    printf("ezshm-mirror --watch  %s   (Ctrl-C to quit)\n", name);
-    printf("layout %s  dtype %c  shape [", ezshm_layout_name(in->layout), in->dtype);
+    printf("%s  layout %s  dtype %c  shape [", name, ezshm_layout_name(in->layout), in->dtype);
     for (uint32_t d = 0; d < in->ndim; d++)
         printf("%s%u", d ? "," : "", in->shape[d]);
     printf("]  srate %.6g Hz  generation %u  key '%s'\n", in->srate, in->generation, in->key);
-    printf("ingest %.1f frames/s  %.3f MB/s   lost %llu (total %llu)\n\n", w->fps, w->mbps,
+    printf("  ingest %.1f frames/s  %.3f MB/s   lost %llu (total %llu)\n", w->fps, w->mbps,
            (unsigned long long) w->lost_window, (unsigned long long) w->lost_total);
-    int rows = s_terminal_rows() - 6;
     uint64_t shown = w->per_frame < (uint64_t) (rows > 1 ? rows : 1) ? w->per_frame : (uint64_t) rows;
     for (uint64_t ch = 0; ch < shown && w->have_frame; ch++) {
         const channel_t *c = &w->channels[ch];
@@ -112,7 +111,6 @@ s_draw(const watch_t *w, const char *name)
         printf("… %llu more channels\n", (unsigned long long) (w->per_frame - shown));
     if (!w->have_frame)
         printf("(waiting for data)\n");
-    fflush(stdout);
 }
 
 static void
@@ -127,61 +125,96 @@ s_line(const watch_t *w, const char *name)
     fflush(stdout);
 }
 
-int
-mirror_watch(ezshm_mirror_t *m, double refresh_hz)
+/*  One read of stream w: true when frames came. *rc: EZSHM_OK to go on, else the error. */
+static bool
+s_poll(watch_t *w, ezshm_mirror_t *m, int *rc)
 {
-    watch_t w;
-    memset(&w, 0, sizeof w);
-    if (s_prepare(&w, m) != 0)
-        return MIRROR_EXIT_ERROR;
+    uint64_t got = 0, lost = 0;
+    *rc = ezshm_mirror_read(m, w->buf, w->info.n_frames, &got, &lost);
+    if (*rc == EZSHM_ERR_STALE) {
+        *rc = s_prepare(w, m) == 0 ? EZSHM_OK : EZSHM_ERR_NOMEM;
+        return true;
+    }
+    if (*rc != EZSHM_OK && *rc != EZSHM_ERR_NOTREADY && *rc != EZSHM_ERR_NOENT)
+        return false;
+    *rc = EZSHM_OK;
+    w->frames += got;
+    w->lost_window += lost;
+    w->lost_total += lost;
+    if (got) {
+        const uint8_t *last = w->buf + (got - 1) * w->info.frame_bytes;
+        for (uint64_t ch = 0; ch < w->per_frame; ch++)
+            w->latest[ch] = ezshm_value_to_double(w->info.dtype, last + ch * w->info.itemsize);
+        w->have_frame = true;
+    }
+    return got != 0;
+}
+
+/*  Each refresh adds the newest value of every channel to its history, and the rates of
+    the window that ends now. */
+static void
+s_refresh(watch_t *w, double now)
+{
+    for (uint64_t ch = 0; ch < w->per_frame && w->have_frame; ch++)
+        s_push(&w->channels[ch], w->latest[ch]);
+    double dt = now - w->window_start;
+    w->fps = dt > 0 ? w->frames / dt : 0.0;
+    w->mbps = dt > 0 ? w->frames * (double) w->info.frame_bytes / dt / 1e6 : 0.0;
+}
+
+static void
+s_reset_window(watch_t *w, double now)
+{
+    w->frames = 0;
+    w->lost_window = 0;
+    w->window_start = now;
+}
+
+int
+mirror_watch(ezshm_mirror_t **mirrors, size_t n, double refresh_hz)
+{
+    watch_t *w = calloc(n, sizeof *w);
+    int rc = w ? EZSHM_OK : EZSHM_ERR_NOMEM;
+    for (size_t i = 0; i < n && rc == EZSHM_OK; i++)
+        rc = s_prepare(&w[i], mirrors[i]) == 0 ? EZSHM_OK : EZSHM_ERR_NOMEM;
     bool tty = isatty(STDOUT_FILENO);
     double period = 1.0 / refresh_hz, next = ezshm_time_mono();
-    w.window_start = next;
-    int rc = EZSHM_OK;
-    while (!mirror_interrupted) {
-        uint64_t got = 0, lost = 0;
-        rc = ezshm_mirror_read(m, w.buf, w.info.n_frames, &got, &lost);
-        if (rc == EZSHM_ERR_STALE) {
-            if (s_prepare(&w, m) != 0)
-                return MIRROR_EXIT_ERROR;
-            continue;
-        }
-        if (rc != EZSHM_OK && rc != EZSHM_ERR_NOTREADY && rc != EZSHM_ERR_NOENT)
-            break;
-        rc = EZSHM_OK;
-        w.frames += got;
-        w.lost_window += lost;
-        w.lost_total += lost;
-        if (got) {
-            const uint8_t *last = w.buf + (got - 1) * w.info.frame_bytes;
-            for (uint64_t ch = 0; ch < w.per_frame; ch++)
-                w.latest[ch] = ezshm_value_to_double(w.info.dtype, last + ch * w.info.itemsize);
-            w.have_frame = true;
+    for (size_t i = 0; i < n && rc == EZSHM_OK; i++)
+        w[i].window_start = next;
+    size_t failed = 0;
+    while (!mirror_interrupted && rc == EZSHM_OK) {
+        bool any = false;
+        for (size_t i = 0; i < n && rc == EZSHM_OK; i++) {
+            any |= s_poll(&w[i], mirrors[i], &rc);
+            failed = i;
         }
         double now = ezshm_time_mono();
-        if (now >= next) {
-            /*  Each refresh adds the newest value of every channel to its history. */
-            for (uint64_t ch = 0; ch < w.per_frame && w.have_frame; ch++)
-                s_push(&w.channels[ch], w.latest[ch]);
-            double dt = now - w.window_start;
-            w.fps = dt > 0 ? w.frames / dt : 0.0;
-            w.mbps = dt > 0 ? w.frames * (double) w.info.frame_bytes / dt / 1e6 : 0.0;
+        if (rc == EZSHM_OK && now >= next) {
+            /*  The rows left under the title go to the streams in equal shares. */
+            int rows = (s_terminal_rows() - 1) / (int) n - 3;
             if (tty)
-                s_draw(&w, ezshm_mirror_name(m));
-            else
-                s_line(&w, ezshm_mirror_name(m));
-            w.frames = 0;
-            w.lost_window = 0;
-            w.window_start = now;
+                printf("\033[H\033[2Jezshm-mirror --watch  %zu stream%s   (Ctrl-C to quit)\n", n, n == 1 ? "" : "s");
+            for (size_t i = 0; i < n; i++) {
+                s_refresh(&w[i], now);
+                if (tty)
+                    s_draw(&w[i], ezshm_mirror_name(mirrors[i]), rows > 1 ? rows : 1);
+                else
+                    s_line(&w[i], ezshm_mirror_name(mirrors[i]));
+                s_reset_window(&w[i], now);
+            }
+            fflush(stdout);
             next = now + period;
         }
-        if (!got)
+        if (!any)
             mirror_sleep(0.005);
     }
-    free(w.buf);
-    free(w.channels);
-    free(w.latest);
+    for (size_t i = 0; w && i < n; i++) {
+        free(w[i].buf);
+        free(w[i].channels);
+        free(w[i].latest);
+    }
+    free(w);
     if (rc != EZSHM_OK)
-        mirror_report(m, rc);
+        mirror_report(mirrors[failed], rc);
     return mirror_exit_code(rc);
 }

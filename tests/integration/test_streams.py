@@ -5,13 +5,14 @@ ring budget across streams, and an independent Python reader attaching to each s
 own name."""
 import json
 import os
+import signal
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "python"))
 import numpy as np  # noqa: E402
 import shm_layout  # noqa: E402
-from ezshm_harness import Results, Session, get_status, helper_tool, wait_until  # noqa: E402
+from ezshm_harness import BIN, Results, Session, get_status, helper_tool, wait_until  # noqa: E402
 import subprocess  # noqa: E402
 
 FS, CHUNK = 1000, 10
@@ -113,6 +114,22 @@ def routing(r):
             rc, health = rig.ctl("--stream", "st-emg", "health")
             assert rc == 0 and health["state"] in ("ingesting", "idle"), health
         r.check("routing: streams listing (name, topic, shape, rate), get lists every stream", listing)
+
+        def watch_together():
+            for args in (("st-eeg", "st-emg"), ("--all", rig.ctl_ep)):
+                p = subprocess.Popen([os.path.join(BIN, "ezshm-mirror"), "--watch", "--refresh", "10", *args],
+                                     env=rig.s.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                try:
+                    out, err = p.communicate(timeout=0.8)
+                except subprocess.TimeoutExpired:
+                    p.send_signal(signal.SIGINT)
+                    out, err = p.communicate(timeout=10)
+                assert p.returncode == 0, (args, p.returncode, err)
+                lines = out.splitlines()
+                eeg = [ln for ln in lines if ln.startswith("st-eeg gen=0 dtype=f")]
+                emg = [ln for ln in lines if ln.startswith("st-emg gen=0 dtype=h")]
+                assert len(eeg) >= 3 and len(emg) >= 3 and len(eeg) + len(emg) == len(lines), (args, out)
+        r.check("routing: ezshm-mirror --watch shows several streams together (by names and --all)", watch_together)
     finally:
         rig.close()
 
