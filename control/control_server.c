@@ -1,5 +1,6 @@
 /*  control_server.c — see control_server.h and docs/control-protocol.md. */
 #include "control_server.h"
+#include "ezshm_error.h"
 #include "json_tolerant.h"
 
 #include <math.h>
@@ -28,19 +29,6 @@ control_health_name(control_health_t health)
     return (unsigned) health < 3 ? s_health_names[health] : "error";
 }
 
-static int
-s_fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static int
-s_fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return -1;
-}
-
 /*  Loads the server certificate and starts zauth for the allowed client keys.
     zauth must exist before a client connects, so this runs before any bind. */
 static int
@@ -49,24 +37,24 @@ s_curve_setup(control_server_t *self, zcert_t **cert_p, char *err, size_t errlen
     const settings_t *s = &self->settings;
     zcert_t *cert = zcert_load(s->curve_server_cert);
     if (!cert)
-        return s_fail(err, errlen, "cannot load curve_server_cert %s", s->curve_server_cert);
+        return ezshm_fail(err, errlen, -1, "cannot load curve_server_cert %s", s->curve_server_cert);
     static const byte zero[32];
     if (memcmp(zcert_secret_key(cert), zero, sizeof zero) == 0) {
         zcert_destroy(&cert);
-        return s_fail(err, errlen, "curve_server_cert %s has no secret key (is %s_secret there?)",
+        return ezshm_fail(err, errlen, -1, "curve_server_cert %s has no secret key (is %s_secret there?)",
                       s->curve_server_cert, s->curve_server_cert);
     }
     struct stat st;
     if (strcmp(s->curve_clients_dir, CURVE_ALLOW_ANY) != 0
         && (stat(s->curve_clients_dir, &st) != 0 || !S_ISDIR(st.st_mode))) {
         zcert_destroy(&cert);
-        return s_fail(err, errlen, "curve_clients_dir %s is not a directory", s->curve_clients_dir);
+        return ezshm_fail(err, errlen, -1, "curve_clients_dir %s is not a directory", s->curve_clients_dir);
     }
     self->auth = zactor_new(zauth, NULL);
     if (!self->auth || zstr_sendx(self->auth, "CURVE", s->curve_clients_dir, NULL) != 0
         || zsock_wait(self->auth) != 0) {
         zcert_destroy(&cert);
-        return s_fail(err, errlen, "cannot start the CURVE authenticator");
+        return ezshm_fail(err, errlen, -1, "cannot start the CURVE authenticator");
     }
     *cert_p = cert;
     return 0;
@@ -77,7 +65,7 @@ s_bind(int type, const char *endpoint, zcert_t *cert, char *err, size_t errlen)
 {
     zsock_t *sock = zsock_new(type);
     if (!sock) {
-        s_fail(err, errlen, "cannot create a socket for %s", endpoint);
+        ezshm_fail(err, errlen, -1, "cannot create a socket for %s", endpoint);
         return NULL;
     }
     if (cert) {
@@ -85,7 +73,7 @@ s_bind(int type, const char *endpoint, zcert_t *cert, char *err, size_t errlen)
         zsock_set_curve_server(sock, 1);
     }
     if (zsock_bind(sock, "%s", endpoint) == -1) {
-        s_fail(err, errlen, "cannot bind %s: %s", endpoint, zmq_strerror(zmq_errno()));
+        ezshm_fail(err, errlen, -1, "cannot bind %s: %s", endpoint, zmq_strerror(zmq_errno()));
         zsock_destroy(&sock);
     }
     return sock;
@@ -96,12 +84,12 @@ control_server_new(const settings_t *settings, const control_callbacks_t *callba
                    char *err, size_t errlen)
 {
     if (!callbacks->apply || !callbacks->status || !callbacks->health || !callbacks->quit) {
-        s_fail(err, errlen, "control_server_new: every callback is required");
+        ezshm_fail(err, errlen, -1, "control_server_new: every callback is required");
         return NULL;
     }
     control_server_t *self = calloc(1, sizeof *self);
     if (!self) {
-        s_fail(err, errlen, "out of memory");
+        ezshm_fail(err, errlen, -1, "out of memory");
         return NULL;
     }
     self->settings = *settings;

@@ -1,5 +1,8 @@
-/*  ezshm_error.c — text for result codes. */
+/*  ezshm_error.c — text for result codes; the failure helper. */
 #include "ezshm_error.h"
+
+#include <stdarg.h>
+#include <stdio.h>
 
 const char *
 ezshm_strerror(int code)
@@ -20,4 +23,16 @@ ezshm_strerror(int code)
     case EZSHM_ERR_PERM:     return "permission denied";
     default:                 return "unknown error";
     }
+}
+
+int
+ezshm_fail(char *buf, size_t size, int code, const char *fmt, ...)
+{
+    if (buf && size) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(buf, size, fmt, ap);
+        va_end(ap);
+    }
+    return code;
 }

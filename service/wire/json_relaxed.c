@@ -1,5 +1,6 @@
 /*  json_relaxed.c — recursive-descent JSON parser into a grow-only node array. */
 #include "json_relaxed.h"
+#include "ezshm_error.h"
 #include "ezshm_utf8.h"
 
 #include <math.h>
@@ -40,13 +41,6 @@ const char *
 jr_doc_error(const jr_doc_t *self)
 {
     return self->error;
-}
-
-static int
-s_fail(jr_doc_t *self, const char *what, size_t pos)
-{
-    snprintf(self->error, sizeof self->error, "%s at byte %zu", what, pos);
-    return -1;
 }
 
 //  Returns the index of a fresh node, or 0 when out of memory (0 is the root, never fresh
@@ -128,18 +122,18 @@ s_scan_string(jr_doc_t *self, size_t *p, uint8_t *escaped)
             if (e == 'u') {
                 if (i + 6 > n || !s_is_hex(t[i + 2]) || !s_is_hex(t[i + 3])
                     || !s_is_hex(t[i + 4]) || !s_is_hex(t[i + 5]))
-                    return s_fail(self, "bad \\u escape", i);
+                    return ezshm_fail(self->error, sizeof self->error, -1, "bad \\u escape at byte %zu", i);
                 i += 6;
                 continue;
             }
             if (e == '\0' || !strchr("\"\\/bfnrt", e))
-                return s_fail(self, "bad escape", i);
+                return ezshm_fail(self->error, sizeof self->error, -1, "bad escape at byte %zu", i);
             i += 2;
             continue;
         }
-        return s_fail(self, "control character in string", i);
+        return ezshm_fail(self->error, sizeof self->error, -1, "control character in string at byte %zu", i);
     }
-    return s_fail(self, "unterminated string", *p);
+    return ezshm_fail(self->error, sizeof self->error, -1, "unterminated string at byte %zu", *p);
 }
 
 bool
@@ -231,14 +225,14 @@ s_container(jr_doc_t *self, size_t *p, unsigned depth, uint32_t index, bool obje
         uint8_t key_escaped = 0;
         if (object) {
             if (i >= n || t[i] != '"')
-                return s_fail(self, "expected a key string", i);
+                return ezshm_fail(self->error, sizeof self->error, -1, "expected a key string at byte %zu", i);
             key_start = ++i;
             if (s_scan_string(self, &i, &key_escaped))
                 return -1;
             key_end = i;
             i = s_skip_ws(t, n, i + 1);
             if (i >= n || t[i] != ':')
-                return s_fail(self, "expected ':'", i);
+                return ezshm_fail(self->error, sizeof self->error, -1, "expected ':' at byte %zu", i);
             i = s_skip_ws(t, n, i + 1);
         }
         uint32_t child;
@@ -261,7 +255,8 @@ s_container(jr_doc_t *self, size_t *p, unsigned depth, uint32_t index, bool obje
         }
         if (i < n && t[i] == close)
             break;
-        return s_fail(self, object ? "expected ',' or '}'" : "expected ',' or ']'", i);
+        return ezshm_fail(self->error, sizeof self->error, -1,
+                          object ? "expected ',' or '}' at byte %zu" : "expected ',' or ']' at byte %zu", i);
     }
     self->nodes[index].end = (uint32_t) (i + 1);
     *p = i + 1;
@@ -280,9 +275,9 @@ s_value(jr_doc_t *self, size_t *p, unsigned depth, uint32_t *out)
     const char *t = self->text;
     size_t i = *p;
     if (depth > JR_MAX_DEPTH)
-        return s_fail(self, "nesting too deep", i);
+        return ezshm_fail(self->error, sizeof self->error, -1, "nesting too deep at byte %zu", i);
     if (i >= self->len)
-        return s_fail(self, "unexpected end", i);
+        return ezshm_fail(self->error, sizeof self->error, -1, "unexpected end at byte %zu", i);
     char c = t[i];
     jr_type_t type;
     if (c == '{')
@@ -324,7 +319,7 @@ s_value(jr_doc_t *self, size_t *p, unsigned depth, uint32_t *out)
             const char *word = type == JR_TRUE ? "true" : type == JR_FALSE ? "false" : "null";
             size_t wlen = strlen(word);
             if (!s_literal(self, i, word, wlen))
-                return s_fail(self, "invalid literal", i);
+                return ezshm_fail(self->error, sizeof self->error, -1, "invalid literal at byte %zu", i);
             self->nodes[index].end = (uint32_t) (i + wlen);
             *p = i + wlen;
             return 0;
@@ -333,13 +328,13 @@ s_value(jr_doc_t *self, size_t *p, unsigned depth, uint32_t *out)
             size_t end;
             double value;
             if (!jr_scan_number(t, self->len, i, &end, &value))
-                return s_fail(self, "invalid value", i);
+                return ezshm_fail(self->error, sizeof self->error, -1, "invalid value at byte %zu", i);
             self->nodes[index].end = (uint32_t) end;
             *p = end;
             return 0;
         }
     }
-    return s_fail(self, "invalid value", i);
+    return ezshm_fail(self->error, sizeof self->error, -1, "invalid value at byte %zu", i);
 }
 
 int
@@ -352,7 +347,7 @@ jr_parse(jr_doc_t *self, const char *text, size_t len)
     self->error[0] = '\0';
     //  Spans are 32-bit; a frame that large is far beyond any sane message.
     if (len >= UINT32_MAX)
-        return s_fail(self, "document too large", 0);
+        return ezshm_fail(self->error, sizeof self->error, -1, "document too large at byte %zu", (size_t) 0);
     size_t p = s_skip_ws(text, len, 0);
     uint32_t root;
     if (s_value(self, &p, 0, &root)) {
@@ -364,7 +359,7 @@ jr_parse(jr_doc_t *self, const char *text, size_t len)
     }
     p = s_skip_ws(text, len, p);
     if (p != len)
-        return s_fail(self, "trailing characters", p);
+        return ezshm_fail(self->error, sizeof self->error, -1, "trailing characters at byte %zu", p);
     return 0;
 }
 
