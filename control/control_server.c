@@ -123,9 +123,9 @@ control_server_new(const settings_t *settings, const control_callbacks_t *callba
 void
 control_server_destroy(control_server_t **self_p)
 {
-    control_server_t *self = *self_p;
-    if (!self)
+    if (!self_p || !*self_p)
         return;
+    control_server_t *self = *self_p;
     zsock_destroy(&self->rep);
     zsock_destroy(&self->pub);
     zactor_destroy(&self->auth);

@@ -1,8 +1,8 @@
 /*  counters.h — what ezshmd counts for `status`: messages, frames, bytes, ring resets,
     drops by reason (one counter per drop_reason_t), sequence gaps per topic, and the last
     error with its time. */
-#ifndef COUNTERS_H
-#define COUNTERS_H
+#ifndef EZSHM_COUNTERS_H
+#define EZSHM_COUNTERS_H
 
 #include "drop_reason.h"
 #include "log.h"

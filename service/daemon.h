@@ -9,8 +9,8 @@
     requests are served between two batches, so an update pauses ingest for the time of one
     update only.
 */
-#ifndef DAEMON_H
-#define DAEMON_H
+#ifndef EZSHM_DAEMON_H
+#define EZSHM_DAEMON_H
 
 #include "settings.h"
 

@@ -6,8 +6,8 @@
     writer to match it (a rebuild when anything differs), and copies the frames straight into
     the ring, moving the buffered axis to the front on the way (no intermediate buffer).
 */
-#ifndef INGEST_H
-#define INGEST_H
+#ifndef EZSHM_INGEST_H
+#define EZSHM_INGEST_H
 
 #include "axisarray.h"
 #include "drop_reason.h"

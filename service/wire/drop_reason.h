@@ -5,8 +5,8 @@
     keeps one counter per reason: counter[-code]. The decoder returns the WIRE_ERR_ codes,
     ingest the INGEST_ERR_ codes; a size that overflows is the same reason for both.
 */
-#ifndef DROP_REASON_H
-#define DROP_REASON_H
+#ifndef EZSHM_DROP_REASON_H
+#define EZSHM_DROP_REASON_H
 
 #ifdef __cplusplus
 extern "C" {

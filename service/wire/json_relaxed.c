@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-//  Longest number token accepted; Python never writes more than ~25 characters.
+/*  Longest number token accepted; Python never writes more than ~25 characters. */
 #define JR_MAX_NUMBER 400
 
 struct _jr_doc_t {
@@ -43,8 +43,8 @@ jr_doc_error(const jr_doc_t *self)
     return self->error;
 }
 
-//  Returns the index of a fresh node, or 0 when out of memory (0 is the root, never fresh
-//  after the first call).
+/*  Returns the index of a fresh node, or 0 when out of memory (0 is the root, never fresh
+    after the first call). */
 static uint32_t
 s_alloc(jr_doc_t *self, jr_type_t type, size_t start)
 {
@@ -79,7 +79,7 @@ s_is_hex(char c)
     return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
 }
 
-//  Scans a string body starting after the opening quote; *p ends on the closing quote.
+/*  Scans a string body starting after the opening quote; *p ends on the closing quote. */
 /*  True when none of the 8 bytes at s is '"', '\\' or below 0x20 (SWAR "has byte" tests:
     each is exact about whether such a byte exists; bytes >= 0x80 never match, as in the
     byte loop). Lets the string scan step over base64 text a word at a time. */
@@ -101,8 +101,8 @@ s_scan_string(jr_doc_t *self, size_t *p, uint8_t *escaped)
     size_t n = self->len, i = *p;
     *escaped = 0;
     while (i < n) {
-        //  Most string bytes are plain (base64 payloads are kilobytes long): skip them fast,
-        //  eight at a time while a whole word is plain, then byte by byte.
+        /*  Most string bytes are plain (base64 payloads are kilobytes long): skip them fast,
+            eight at a time while a whole word is plain, then byte by byte. */
         while (i + 8 <= n && s_plain8(t + i))
             i += 8;
         while (i < n && (unsigned char) t[i] >= 0x20 && t[i] != '"' && t[i] != '\\')
@@ -188,7 +188,7 @@ jr_scan_number(const char *text, size_t len, size_t pos, size_t *end, double *va
     size_t token = p - pos;
     if (token > JR_MAX_NUMBER)
         return false;
-    //  Small integers (shapes, seq) are the common case and need no strtod.
+    /*  Small integers (shapes, seq) are the common case and need no strtod. */
     if (integral && p - digits_start <= 15) {
         double v = 0;
         for (size_t i = digits_start; i < p; i++)
@@ -345,7 +345,7 @@ jr_parse(jr_doc_t *self, const char *text, size_t len)
     self->count = 0;
     self->out_of_memory = false;
     self->error[0] = '\0';
-    //  Spans are 32-bit; a frame that large is far beyond any sane message.
+    /*  Spans are 32-bit; a frame that large is far beyond any sane message. */
     if (len >= UINT32_MAX)
         return ezshm_fail(self->error, sizeof self->error, -1, "document too large at byte %zu", (size_t) 0);
     size_t p = s_skip_ws(text, len, 0);
@@ -381,7 +381,7 @@ jr_next(const jr_doc_t *self, const jr_node_t *node)
     return node && node->next ? &self->nodes[node->next] : NULL;
 }
 
-//  The value of four hex digits (already validated by the scanner).
+/*  The value of four hex digits (already validated by the scanner). */
 static uint32_t
 s_hex4(const char *s)
 {
@@ -393,7 +393,7 @@ s_hex4(const char *s)
     return v;
 }
 
-//  Unescapes src[0..len) into dst (at least len + 1 bytes); returns the length.
+/*  Unescapes src[0..len) into dst (at least len + 1 bytes); returns the length. */
 static size_t
 s_unescape(const char *src, size_t len, char *dst)
 {
@@ -412,7 +412,7 @@ s_unescape(const char *src, size_t len, char *dst)
         }
         uint32_t cp = s_hex4(src + i);
         i += 4;
-        //  A high surrogate followed by an escaped low surrogate is one code point.
+        /*  A high surrogate followed by an escaped low surrogate is one code point. */
         if (cp >= 0xD800u && cp <= 0xDBFFu && i + 6 <= len && src[i] == '\\' && src[i + 1] == 'u') {
             uint32_t low = s_hex4(src + i + 2);
             if (low >= 0xDC00u && low <= 0xDFFFu) {
@@ -434,7 +434,7 @@ jr_key_is(const jr_doc_t *self, const jr_node_t *node, const char *key)
     const char *src = self->text + node->key_start;
     if (!node->key_escaped)
         return raw == klen && memcmp(src, key, klen) == 0;
-    //  An escaped key can only match when it is short; the keys we look up are.
+    /*  An escaped key can only match when it is short; the keys we look up are. */
     char buf[128];
     if (raw >= sizeof buf)
         return false;

@@ -14,8 +14,8 @@ wire_byteswap(void *dst, const void *src, size_t nbytes, size_t component_size)
             memmove(d, s, nbytes);
         return;
     }
-    //  Fixed sizes let the compiler use bswap instructions; the loop works in place too
-    //  because each component is read fully before it is written.
+    /*  Fixed sizes let the compiler use bswap instructions; the loop works in place too
+        because each component is read fully before it is written. */
     switch (component_size) {
         case 2:
             for (size_t i = 0; i + 2 <= nbytes; i += 2) {

@@ -75,7 +75,7 @@ wire_decoder_cache_hits(const wire_decoder_t *self)
     return self->cache_hits;
 }
 
-//  Copies a JSON string node into the message's string pool; sets *offset.
+/*  Copies a JSON string node into the message's string pool; sets *offset. */
 static int
 s_pool_string(wire_decoder_t *self, const jr_node_t *node, size_t *offset)
 {
@@ -86,7 +86,7 @@ s_pool_string(wire_decoder_t *self, const jr_node_t *node, size_t *offset)
     return 0;
 }
 
-//  Copies the member key of node into the string pool.
+/*  Copies the member key of node into the string pool. */
 static int
 s_pool_key(wire_decoder_t *self, const jr_node_t *node, size_t *offset)
 {
@@ -98,7 +98,7 @@ s_pool_key(wire_decoder_t *self, const jr_node_t *node, size_t *offset)
     return s_pool_string(self, &key, offset);
 }
 
-//  An optional string member: absent gives the pool's "" (offset 0).
+/*  An optional string member: absent gives the pool's "" (offset 0). */
 static int
 s_optional_string(wire_decoder_t *self, const jr_node_t *obj, const char *name,
                   const char *where, size_t *offset)
@@ -112,7 +112,7 @@ s_optional_string(wire_decoder_t *self, const jr_node_t *obj, const char *name,
     return s_pool_string(self, node, offset);
 }
 
-//  True when string node ends with suffix (raw bytes: class names are never escaped).
+/*  True when string node ends with suffix (raw bytes: class names are never escaped). */
 static bool
 s_ends_with(const jr_doc_t *doc, const jr_node_t *node, const char *suffix)
 {
@@ -121,7 +121,7 @@ s_ends_with(const jr_doc_t *doc, const jr_node_t *node, const char *suffix)
     return len >= slen && memcmp(raw + len - slen, suffix, slen) == 0;
 }
 
-//  gain/offset: a number (NaN/Infinity included), null (NaN), or absent (the default).
+/*  gain/offset: a number (NaN/Infinity included), null (NaN), or absent (the default). */
 static int
 s_linear_number(wire_decoder_t *self, const jr_node_t *axis, const char *name, double dflt,
                 const char *axis_name, double *value, const jr_node_t **number)
@@ -142,7 +142,7 @@ s_linear_number(wire_decoder_t *self, const jr_node_t *axis, const char *name, d
     return 0;
 }
 
-//  CoordinateAxis data: numbers become doubles, 'U' strings become UTF-8 labels.
+/*  CoordinateAxis data: numbers become doubles, 'U' strings become UTF-8 labels. */
 static int
 s_coordinate(wire_decoder_t *self, axisarray_axis_t *axis, axisarray_axis_offsets_t *off,
              const jr_node_t *node, const char *axis_name)
@@ -177,7 +177,7 @@ s_coordinate(wire_decoder_t *self, axisarray_axis_t *axis, axisarray_axis_offset
     for (size_t i = 0; i < nd.nelem; i++) {
         const unsigned char *e = bytes + i * nd.itemsize;
         size_t n = chars;
-        //  numpy pads shorter strings with NUL code points; they are not part of the text.
+        /*  numpy pads shorter strings with NUL code points; they are not part of the text. */
         while (n > 0) {
             uint32_t last;
             memcpy(&last, e + (n - 1) * 4, 4);
@@ -223,7 +223,7 @@ s_axis(wire_decoder_t *self, const jr_node_t *node)
         linear = jr_member(doc, node, "gain") != NULL;
         coordinate = !linear && jr_member(doc, node, "data") != NULL;
     }
-    //  An axis class we do not know says nothing about the data layout: leave it out.
+    /*  An axis class we do not know says nothing about the data layout: leave it out. */
     if (!linear && !coordinate)
         return 0;
     size_t unit;
@@ -252,7 +252,7 @@ s_axis(wire_decoder_t *self, const jr_node_t *node)
     return 0;
 }
 
-//  The top level: wrapper fields ts and seq, then the AxisArray fields.
+/*  The top level: wrapper fields ts and seq, then the AxisArray fields. */
 static int
 s_envelope(wire_decoder_t *self, const jr_node_t *root, const jr_node_t **obj)
 {
@@ -300,7 +300,7 @@ s_dims(wire_decoder_t *self, const jr_node_t *obj)
     return 0;
 }
 
-//  Data frame: the base64 "data" string when raw is NULL, else the raw native frame.
+/*  Data frame: the base64 "data" string when raw is NULL, else the raw native frame. */
 static int
 s_data(wire_decoder_t *self, const jr_node_t *obj, const wire_frame_t *raw)
 {
@@ -333,14 +333,14 @@ s_data(wire_decoder_t *self, const jr_node_t *obj, const wire_frame_t *raw)
                                     self->error, sizeof self->error);
     if (rc)
         return rc == WIRE_ERR_NOMEM ? ezshm_fail(self->error, sizeof self->error, rc, "out of memory") : rc;
-    //  The buffer is ours, so big-endian data is fixed here once, not by every reader.
+    /*  The buffer is ours, so big-endian data is fixed here once, not by every reader. */
     if (nd.dtype.big_endian && component > 1)
         wire_byteswap(self->data.data, self->data.data, nd.nbytes, component);
     msg->data = self->data.data;
     return 0;
 }
 
-//  Full decode of one JSON payload/header; raw is the native data frame or NULL.
+/*  Full decode of one JSON payload/header; raw is the native data frame or NULL. */
 static int
 s_decode_json(wire_decoder_t *self, const void *topic, size_t topic_len, const char *text,
               size_t len, const wire_frame_t *raw)
@@ -375,7 +375,7 @@ s_decode_json(wire_decoder_t *self, const void *topic, size_t topic_len, const c
     return 0;
 }
 
-//  A native header equal to the cached one but for its volatile numbers: update those only.
+/*  A native header equal to the cached one but for its volatile numbers: update those only. */
 static int
 s_cache_hit(wire_decoder_t *self, const wire_frame_t *frames)
 {
@@ -445,7 +445,7 @@ wire_decode(wire_decoder_t *self, const wire_frame_t *frames, size_t nframes,
         self->format = WIRE_FORMAT_NONE;
         rc = ezshm_fail(self->error, sizeof self->error, WIRE_ERR_FRAME_COUNT, "got %zu frames, expected 1, 2 or 3", nframes);
     }
-    //  The cache describes self->msg; any other decode (or a failed one) rebuilt or broke it.
+    /*  The cache describes self->msg; any other decode (or a failed one) rebuilt or broke it. */
     if (self->format != WIRE_FORMAT_NATIVE || (rc && rc != WIRE_ERR_SHAPE))
         wire_header_cache_reset(&self->cache);
     if (rc)
