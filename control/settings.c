@@ -196,7 +196,20 @@ s_is_endpoint(const char *s)
     for (const char *p = s; p < sep; p++)
         if (!(*p >= 'a' && *p <= 'z'))
             return false;
-    return true;
+    if (sep - s != 3 || strncmp(s, "tcp", 3) != 0)
+        return true;
+    /*  tcp://host:port: the port is "*" (any free one, for a bind) or 1..65535 — libzmq would
+        take 0 as "any" and wrap larger numbers silently. */
+    const char *colon = strrchr(sep + 3, ':');
+    if (!colon || strchr(colon, ']'))
+        return false;
+    if (strcmp(colon + 1, "*") == 0)
+        return true;
+    long port = 0;
+    const char *p = colon + 1;
+    for (; *p >= '0' && *p <= '9' && port <= 65535; p++)
+        port = port * 10 + (*p - '0');
+    return *p == '\0' && p > colon + 1 && port >= 1 && port <= 65535;
 }
 
 static bool

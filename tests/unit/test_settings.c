@@ -450,3 +450,20 @@ Test(settings, resolve_generates_only_when_empty)
     cr_assert_eq(settings_resolve(&s), 0);
     cr_assert_str_eq(s.shmem_name, kept);
 }
+
+Test(settings, tcp_ports_are_1_to_65535_or_any)
+{
+    expect_ok("{\"sub\":[\"tcp://127.0.0.1:1\",\"tcp://127.0.0.1:65535\",\"tcp://[::1]:5555\"]}");
+    expect_ok("{\"sub_bind\":\"tcp://127.0.0.1:*\",\"control\":\"ipc:///tmp/x:0\"}");
+    const char *bad[] = {"tcp://127.0.0.1:0", "tcp://127.0.0.1:65536", "tcp://127.0.0.1:99999999999999999999",
+                         "tcp://127.0.0.1:-1", "tcp://127.0.0.1:", "tcp://127.0.0.1", "tcp://[::1]",
+                         "tcp://127.0.0.1:55x"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char text[128], message[256];
+        snprintf(text, sizeof text, "{\"sub\":\"%s\"}", bad[i]);
+        snprintf(message, sizeof message,
+                 "sub must be a ZeroMQ endpoint \"transport://address\" of at most 255 bytes, or an array of at "
+                 "most 32 of them, got \"%s\"", bad[i]);
+        expect_error(text, SETTINGS_ERR_OUT_OF_RANGE, message);
+    }
+}
