@@ -16,6 +16,7 @@ extern "C" {
 #endif
 
 #define COUNTERS_TOPICS 64       /* topics tracked for sequence gaps */
+#define COUNTERS_SEQ_MAX_GAP (UINT64_C(1) << 32)   /* a larger seq jump is a sender restart */
 #define COUNTERS_TOPIC_MAX 64    /* bytes of a tracked topic */
 
 typedef struct {

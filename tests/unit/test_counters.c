@@ -32,7 +32,8 @@ Test(counters, every_reason_has_its_own_counter)
     }
     cr_expect_eq(cJSON_GetObjectItemCaseSensitive(json, "dropped")->valuedouble, total);
     const cJSON *last = cJSON_GetObjectItemCaseSensitive(json, "last_error");
-    cr_expect_str_eq(cJSON_GetObjectItemCaseSensitive(last, "reason")->valuestring, "shm_error");
+    cr_expect_str_eq(cJSON_GetObjectItemCaseSensitive(last, "reason")->valuestring,
+                     drop_reason_name(1 - DROP_REASON_COUNT), "the last one dropped");
     cr_expect_str_eq(cJSON_GetObjectItemCaseSensitive(last, "message")->valuestring, "why");
     cJSON_Delete(json);
 }
@@ -75,4 +76,17 @@ Test(counters, written_and_empty_status)
     cr_expect_eq(c.frames, 15);
     cr_expect_eq(c.bytes, 600);
     cr_expect_gt(c.last_write_mono, 0.0);
+}
+
+Test(counters, an_implausible_seq_jump_is_a_restart)
+{
+    static counters_t c;
+    log_set_level(SETTINGS_LOG_ERROR);
+    cr_expect_eq(counters_seq(&c, "t", 1, 5), 0);
+    cr_expect_eq(counters_seq(&c, "t", 1, 5 + (UINT64_C(1) << 63)), 0, "2^63 messages were not lost");
+    cr_expect_eq(counters_seq(&c, "t", 1, 7 + (UINT64_C(1) << 63)), 1, "counting resumes from the new numbering");
+    cr_expect_eq(counters_seq(&c, "t", 1, UINT64_MAX), 0);
+    cr_expect_eq(counters_seq(&c, "t", 1, 0), 0, "after UINT64_MAX");
+    cr_expect_eq(counters_seq(&c, "t", 1, 1 + COUNTERS_SEQ_MAX_GAP), COUNTERS_SEQ_MAX_GAP, "the largest plausible gap");
+    cr_expect_eq(c.seq_gaps, 1 + COUNTERS_SEQ_MAX_GAP);
 }
