@@ -60,8 +60,12 @@ s_curve_setup(control_server_t *self, zcert_t **cert_p, char *err, size_t errlen
     return 0;
 }
 
+/*  A socket of type bound to endpoint, with every option set before the bind: libzmq gives
+    a listener's options to the connections it accepts, so an option set after bind (say
+    ZMQ_MAXMSGSIZE) would never reach a client's connection. maxmsgsize -1: no limit. */
 static zsock_t *
-s_bind(int type, const char *endpoint, zcert_t *cert, char *err, size_t errlen)
+s_bind(int type, const char *endpoint, zcert_t *cert, int64_t maxmsgsize, int linger_ms, char *err,
+       size_t errlen)
 {
     zsock_t *sock = zsock_new(type);
     if (!sock) {
@@ -72,6 +76,11 @@ s_bind(int type, const char *endpoint, zcert_t *cert, char *err, size_t errlen)
         zcert_apply(cert, sock);
         zsock_set_curve_server(sock, 1);
     }
+    /*  A stuck peer must not block the daemon's loop, and a huge request is cut off by
+        ZeroMQ before it costs memory (czmq's setter would truncate the int64 option). */
+    zsock_set_sndtimeo(sock, SEND_TIMEOUT_MS);
+    zsock_set_linger(sock, linger_ms);
+    zmq_setsockopt(zsock_resolve(sock), ZMQ_MAXMSGSIZE, &maxmsgsize, sizeof maxmsgsize);
     if (zsock_bind(sock, "%s", endpoint) == -1) {
         ezshm_fail(err, errlen, -1, "cannot bind %s: %s", endpoint, zmq_strerror(zmq_errno()));
         zsock_destroy(&sock);
@@ -98,21 +107,13 @@ control_server_new(const settings_t *settings, const control_callbacks_t *callba
     zcert_t *cert = NULL;
     int rc = *settings->curve_server_cert ? s_curve_setup(self, &cert, err, errlen) : 0;
     if (rc == 0) {
-        self->rep = s_bind(ZMQ_REP, settings->control, cert, err, errlen);
+        self->rep = s_bind(ZMQ_REP, settings->control, cert, CONTROL_REQUEST_MAX, 0, err, errlen);
         rc = self->rep ? 0 : -1;
     }
-    if (rc == 0) {
-        /*  A stuck peer must not block the daemon's loop, and a huge request is cut
-            off by ZeroMQ before it costs memory. */
-        zsock_set_sndtimeo(self->rep, SEND_TIMEOUT_MS);
-        zsock_set_linger(self->rep, 0);
-        zsock_set_maxmsgsize(self->rep, CONTROL_REQUEST_MAX);
-    }
     if (rc == 0 && *settings->events) {
-        self->pub = s_bind(ZMQ_PUB, settings->events, cert, err, errlen);
+        /*  Subscribers send only subscriptions: the same small limit. */
+        self->pub = s_bind(ZMQ_PUB, settings->events, cert, CONTROL_REQUEST_MAX, EVENTS_LINGER_MS, err, errlen);
         rc = self->pub ? 0 : -1;
-        if (self->pub)
-            zsock_set_linger(self->pub, EVENTS_LINGER_MS);
     }
     zcert_destroy(&cert);
     if (rc != 0)
