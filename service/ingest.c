@@ -18,6 +18,10 @@ struct ingest_t {
     /*  A coordinate time axis estimates fs from jittering timestamps; the ring keeps its
         length while dtype, frame shape and key stay the same, so jitter never rebuilds. */
     uint64_t        coord_frames;
+    /*  Rebuild token bucket: a sender that changes the ring's shape with every message would
+        otherwise make the daemon spend its time allocating rings (see INGEST_REBUILD_*). */
+    double          rebuild_tokens;
+    double          rebuild_refilled;   /* ezshm_clock_mono() of the last refill */
 };
 
 /*  Where the buffered axis sits: the data is [outer][n][inner] with inner in bytes. */
@@ -37,6 +41,8 @@ ingest_new(ezshm_writer_t *writer, const char *axis, double buf_dur)
         return NULL;
     self->writer = writer;
     self->buf_dur = buf_dur;
+    self->rebuild_tokens = INGEST_REBUILD_BURST;
+    self->rebuild_refilled = ezshm_clock_mono();
     if (ingest_set_axis(self, axis) != 0) {
         free(self);
         return NULL;
@@ -174,6 +180,19 @@ s_ring_length(ingest_t *self, const axisarray_axis_t *ax, const ezshm_ring_spec_
     return DROP_OK;
 }
 
+/*  True when a rebuild may happen now: tokens refill at INGEST_REBUILDS_PER_SECOND up to
+    INGEST_REBUILD_BURST; a successful rebuild takes one (s_rebuilt). */
+static bool
+s_rebuild_allowed(ingest_t *self)
+{
+    double now = ezshm_clock_mono();
+    self->rebuild_tokens += (now - self->rebuild_refilled) * INGEST_REBUILDS_PER_SECOND;
+    if (self->rebuild_tokens > INGEST_REBUILD_BURST)
+        self->rebuild_tokens = INGEST_REBUILD_BURST;
+    self->rebuild_refilled = now;
+    return self->rebuild_tokens >= 1.0;
+}
+
 int
 ingest_message(ingest_t *self, const axisarray_t *msg, uint64_t *frames, char *errbuf,
                size_t errlen)
@@ -214,7 +233,16 @@ ingest_message(ingest_t *self, const axisarray_t *msg, uint64_t *frames, char *e
     int rc = s_ring_length(self, ax, &spec, &spec.n_frames, &spec.srate, errbuf, errlen);
     if (rc != DROP_OK)
         return rc;
+    /*  Only a rebuild that happens costs a token: a failing one (no space, too big) is counted
+        under its own reason every time, and a matching spec costs nothing. */
+    bool rebuild = !ezshm_writer_matches(self->writer, &spec);
+    if (rebuild && !s_rebuild_allowed(self))
+        return ezshm_fail(errbuf, errlen, INGEST_ERR_REBUILD_RATE,
+                          "the ring's shape changes faster than %g rebuilds a second (burst %g): message dropped",
+                          INGEST_REBUILDS_PER_SECOND, INGEST_REBUILD_BURST);
     rc = ezshm_writer_configure(self->writer, &spec);
+    if (rc == EZSHM_OK && rebuild)
+        self->rebuild_tokens -= 1.0;
     if (rc == EZSHM_ERR_NOSPACE)
         return s_no_space(self, &spec, errbuf, errlen);
     if (rc != EZSHM_OK) {
