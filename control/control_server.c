@@ -183,13 +183,16 @@ s_check_envelope(const cJSON *req, const char *op, bool takes_settings)
     return NULL;
 }
 
-/*  Validates fields against the current settings, then lets the daemon apply them. */
+/*  Validates fields against the current settings — and, for a request that came over the
+    socket, against what control may change (settings_check_control) — then lets the daemon
+    apply them. */
 static cJSON *
-s_update(control_server_t *self, const cJSON *fields)
+s_update(control_server_t *self, const cJSON *fields, bool from_socket)
 {
     settings_error_t err;
     settings_t next;
-    if (settings_merge(&self->settings, fields, &next, &err) != SETTINGS_OK)
+    if (settings_merge(&self->settings, fields, &next, &err) != SETTINGS_OK
+        || (from_socket && settings_check_control(&self->settings, &next, &err) != SETTINGS_OK))
         return s_error_reply(err.code, err.message);
     unsigned actions = settings_diff(&self->settings, &next);
     cJSON *applied = cJSON_CreateArray();
@@ -214,7 +217,7 @@ s_update(control_server_t *self, const cJSON *fields)
 cJSON *
 control_server_update(control_server_t *self, const cJSON *fields)
 {
-    return s_update(self, fields);
+    return s_update(self, fields, false);
 }
 
 static cJSON *
@@ -227,7 +230,7 @@ s_op_update(control_server_t *self, const cJSON *req, bool *quit)
                              "request \"update\" needs a \"settings\" object");
     if (!cJSON_IsObject(fields))
         return s_error_reply(SETTINGS_ERR_WRONG_TYPE, "settings must be a JSON object");
-    return s_update(self, fields);
+    return s_update(self, fields, true);
 }
 
 static cJSON *
@@ -293,7 +296,7 @@ s_request(control_server_t *self, const cJSON *req, bool *quit)
         return s_error_reply(SETTINGS_ERR_NOT_OBJECT, "a request must be a JSON object");
     const cJSON *op = cJSON_GetObjectItemCaseSensitive(req, "op");
     if (!op)
-        return s_update(self, req);
+        return s_update(self, req, true);
     if (!cJSON_IsString(op))
         return s_error_reply(SETTINGS_ERR_WRONG_TYPE, "op must be a string");
     for (size_t i = 0; i < sizeof s_ops / sizeof s_ops[0]; i++)

@@ -49,6 +49,8 @@ static const option_t s_options[] = {
     { "--sub-curve-serverkey", "EZSHM_SUB_CURVE_SERVERKEY", "sub_curve_serverkey", V_TEXT, "K", "publisher's CURVE public key (Z85)" },
     { "--sub-curve-client-cert", "EZSHM_SUB_CURVE_CLIENT_CERT", "sub_curve_client_cert", V_TEXT, "F", "CURVE certificate of the SUB socket" },
     { "--log-level", "EZSHM_LOG_LEVEL", "log_level", V_TEXT, "L", "error, warning, info (default) or debug" },
+    { "--ipc-dir", "EZSHM_IPC_DIR", "ipc_dir", V_TEXT, "D", "directory for ipc:// endpoints set over control (default: none)" },
+    { "--control-mutable", "EZSHM_CONTROL_MUTABLE", "control_mutable", V_LIST, "F", "a field control may change (repeatable; default: every runtime field)" },
     { "--config", "EZSHM_CONFIG", NULL, V_TEXT, "F", "JSON file of settings (field names as in ezshm-ctl get)" },
     { "--help", NULL, NULL, V_NONE, NULL, "print this help and exit" },
     { "--version", NULL, NULL, V_NONE, NULL, "print the version and exit" },

@@ -1,4 +1,5 @@
-"""Hostile senders and clients against the real ezshmd (issue 12, items 9 and 10): a control
+"""Hostile senders and clients against the real ezshmd (issue 12, items 3, 9 and 10): a control
+client cannot point the daemon at files outside ipc_dir or at other hosts, a control
 request over the size limit is cut off by ZeroMQ before it costs memory, and a sender that
 switches dtype with every message (each one a ring rebuild) cannot starve control requests or
 SIGTERM: the loop bounds each batch by time and rebuilds are rate-limited, the excess dropped
@@ -118,12 +119,52 @@ def case_dtype_storm():
         s.close()
 
 
+def case_control_confined():
+    """ipc endpoints set over control stay inside ipc_dir and never unlink a file; other
+    hosts need the remote_endpoints opt-in; fields outside control_mutable are refused."""
+    s = Session("limits-confined")
+    try:
+        ipc_dir = os.path.join(s.sockdir, "ipc")
+        os.makedirs(ipc_dir)
+        _, _, ctl = start_daemon(s, "--ipc-dir", ipc_dir, "--control-mutable", "sub",
+                                 "--control-mutable", "sub_bind")
+        victim = os.path.join(s.sockdir, "victim.txt")            # outside ipc_dir
+        precious = os.path.join(ipc_dir, "precious.txt")          # inside, not a socket
+        for path in (victim, precious):
+            with open(path, "w") as f:
+                f.write("keep me")
+        for endpoint, why in ((f"ipc://{victim}", "not inside ipc_dir"),
+                              (f"ipc://{ipc_dir}/../victim.txt", "not inside ipc_dir"),
+                              (f"ipc://{precious}", "exists and is not a socket"),
+                              ("tcp://10.255.255.1:5555", "remote_endpoints")):
+            rc, reply = s.ctl(ctl, "set", f'sub_bind=["{endpoint}"]')
+            assert rc != 0 and reply["error"]["code"] == "out_of_range", (endpoint, reply)
+            assert why in reply["error"]["message"], (endpoint, reply)
+        for path in (victim, precious):
+            with open(path) as f:
+                assert f.read() == "keep me", f"{path} was touched"
+        inside = os.path.join(ipc_dir, "data.sock")
+        rc, reply = s.ctl(ctl, "set", f'sub_bind=["ipc://{inside}"]')
+        assert rc == 0 and reply["applied"] == ["resubscribed"], reply
+        assert os.path.exists(inside), "the ipc socket inside ipc_dir was not bound"
+        rc, reply = s.ctl(ctl, "set", "buf_dur=5")
+        assert rc != 0 and reply["error"]["code"] == "immutable" and "control_mutable" in reply["error"]["message"], \
+            reply
+        rc, reply = s.ctl(ctl, "get")
+        assert reply["settings"]["control_mutable"] == ["sub", "sub_bind"], reply
+        assert reply["settings"]["ipc_dir"] == ipc_dir, reply
+    finally:
+        s.close()
+
+
 def main():
     res = Results()
     res.check("(9) a 2 MiB control request is cut off before it costs memory; the next client is answered",
               case_oversized_request)
     res.check("(10) a dtype storm: health answered, rebuilds rate-limited and counted, SIGTERM honoured",
               case_dtype_storm)
+    res.check("(3) control confined: ipc inside ipc_dir, no file unlinked, remote hosts opt-in, control_mutable",
+              case_control_confined)
     res.finish()
 
 

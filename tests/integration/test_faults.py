@@ -41,7 +41,7 @@ def pub_args(endpoint, *extra, connect=True, fs=1000, chunk=10, channels=3):
 
 def start_daemon(s, name, data_ep, ctl_ep, *extra, **kw):
     d = s.start("ezshmd", "--sub-bind", data_ep, "--control", ctl_ep, "--shmem-name", name,
-                "--log-level", "warning", *extra, **kw)
+                "--log-level", "warning", "--ipc-dir", s.sockdir, *extra, **kw)   # the test's ipc endpoints
     s.wait_ready(ctl_ep)
     return d
 
