@@ -473,8 +473,8 @@ settings_merge(const settings_t *current, const cJSON *update, settings_t *out,
     return SETTINGS_OK;
 }
 
-static bool
-s_listed(const settings_list_t *list, const char *item)
+bool
+settings_list_has(const settings_list_t *list, const char *item)
 {
     for (size_t i = 0; i < list->count; i++)
         if (strcmp(list->item[i], item) == 0)
@@ -540,7 +540,7 @@ s_endpoint_allowed(const settings_t *current, const char *label, const char *end
 {
     if (strncmp(endpoint, "ipc://", 6) == 0)
         return s_ipc_allowed(current, label, endpoint + 6, err);
-    if (s_listed(&current->control_mutable, SETTINGS_REMOTE_ENDPOINTS) || strncmp(endpoint, "inproc://", 9) == 0
+    if (settings_list_has(&current->control_mutable, SETTINGS_REMOTE_ENDPOINTS) || strncmp(endpoint, "inproc://", 9) == 0
         || (strncmp(endpoint, "tcp://", 6) == 0 && s_loopback_tcp(endpoint + 6)))
         return SETTINGS_OK;
     return settings_fail(err, SETTINGS_ERR_OUT_OF_RANGE,
@@ -553,7 +553,7 @@ settings_check_control(const settings_t *current, const settings_t *next, settin
 {
     for (size_t i = 0; i < N_FIELDS; i++) {
         const field_t *f = &s_fields[i];
-        if (!f->startup_only && !s_listed(&current->control_mutable, f->name)
+        if (!f->startup_only && !settings_list_has(&current->control_mutable, f->name)
             && memcmp((const char *) current + f->offset, (const char *) next + f->offset, f->size) != 0)
             return settings_fail(err, SETTINGS_ERR_IMMUTABLE,
                                  "%s may not be changed over control (it is not in control_mutable)", f->name);
@@ -564,7 +564,7 @@ settings_check_control(const settings_t *current, const settings_t *next, settin
     } lists[] = {{"sub", &current->sub, &next->sub}, {"sub_bind", &current->sub_bind, &next->sub_bind}};
     for (size_t l = 0; l < 2; l++)
         for (size_t i = 0; i < lists[l].then->count; i++) {
-            if (s_listed(lists[l].now, lists[l].then->item[i]))
+            if (settings_list_has(lists[l].now, lists[l].then->item[i]))
                 continue;
             char label[32];
             snprintf(label, sizeof label, "%s[%zu]", lists[l].name, i);

@@ -86,6 +86,9 @@ typedef struct {
     settings_list_t control_mutable;           /* fields control may change            */
 } settings_t;
 
+/*  True if item is one of list's entries. */
+bool settings_list_has(const settings_list_t *list, const char *item);
+
 /*  In control_mutable: control may also point sub/sub_bind at endpoints other than
     loopback tcp, inproc and ipc inside ipc_dir. */
 #define SETTINGS_REMOTE_ENDPOINTS "remote_endpoints"
