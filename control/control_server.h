@@ -108,10 +108,11 @@ int control_server_fd(control_server_t *self);
     the requests after it stay queued. */
 int control_server_drain(control_server_t *self, int max);
 
-/*  Applies an update exactly as an "update" request naming stream (NULL: none named) would
-    (merge, validation, the apply callback, all or nothing) — for the daemon's own reload
-    path (SIGHUP). Returns the reply object the request would have got (caller deletes), or
-    NULL when out of memory. */
+/*  Applies an update as an "update" request naming stream (NULL: none named) would (merge,
+    validation, the apply callback, all or nothing) but without the rules for what control
+    may change (control_mutable, endpoint confinement: settings_check_control) — for the
+    daemon's own reload path (SIGHUP), whose settings come from the operator's files. Returns
+    the reply object the request would have got (caller deletes), or NULL when out of memory. */
 cJSON *control_server_update(control_server_t *self, const char *stream, const cJSON *fields);
 
 /*  The daemon-wide settings in force: the shared fields, and the per-stream fields new

@@ -49,6 +49,8 @@ static const option_t s_options[] = {
     { "--sub-curve-serverkey", "EZSHM_SUB_CURVE_SERVERKEY", "sub_curve_serverkey", V_TEXT, "K", "publisher's CURVE public key (Z85)" },
     { "--sub-curve-client-cert", "EZSHM_SUB_CURVE_CLIENT_CERT", "sub_curve_client_cert", V_TEXT, "F", "CURVE certificate of the SUB socket" },
     { "--log-level", "EZSHM_LOG_LEVEL", "log_level", V_TEXT, "L", "error, warning, info (default) or debug" },
+    { "--ipc-dir", "EZSHM_IPC_DIR", "ipc_dir", V_TEXT, "D", "directory for ipc:// endpoints set over control (default: none)" },
+    { "--control-mutable", "EZSHM_CONTROL_MUTABLE", "control_mutable", V_LIST, "F", "a field control may change (repeatable; default: every runtime field)" },
     { "--stream", "EZSHM_STREAMS", "streams", V_LIST, "T=N", "messages of exact topic T into stream N (repeatable)" },
     { "--stream-per-topic", "EZSHM_STREAM_PER_TOPIC", "stream_per_topic", V_TEXT, "TPL", "a stream per new topic, named TPL with {topic} replaced" },
     { "--max-streams", "EZSHM_MAX_STREAMS", "max_streams", V_NUMBER, "N", "most streams (default 64)" },
@@ -120,21 +122,14 @@ s_value(value_kind_t kind, const char *text)
 }
 
 static int
-s_fail(char *errbuf, size_t errlen, const char *where, const char *what)
-{
-    snprintf(errbuf, errlen, "%s: %s", where, what);
-    return CONFIG_ERROR;
-}
-
-static int
 s_set(settings_t *s, const char *where, const char *field, const cJSON *value, char *errbuf,
       size_t errlen)
 {
     settings_error_t err;
     if (!value)
-        return s_fail(errbuf, errlen, where, "out of memory");
+        return ezshm_fail(errbuf, errlen, CONFIG_ERROR, "%s: %s", where, "out of memory");
     if (settings_set_field(s, field, value, &err) != SETTINGS_OK)
-        return s_fail(errbuf, errlen, where, err.message);
+        return ezshm_fail(errbuf, errlen, CONFIG_ERROR, "%s: %s", where, err.message);
     return CONFIG_OK;
 }
 
@@ -151,10 +146,10 @@ s_parse_flags(int argc, char **argv, cJSON *flags, const char **config_path, cha
                                 ? s_find_flag(arg, eq ? (size_t) (eq - arg) : strlen(arg))
                                 : NULL;
         if (!o)
-            return s_fail(errbuf, errlen, arg, "unknown option (see --help)");
+            return ezshm_fail(errbuf, errlen, CONFIG_ERROR, "%s: %s", arg, "unknown option (see --help)");
         if (o->kind == V_NONE) {
             if (eq)
-                return s_fail(errbuf, errlen, o->flag, "takes no value");
+                return ezshm_fail(errbuf, errlen, CONFIG_ERROR, "%s: %s", o->flag, "takes no value");
             if (strcmp(o->flag, "--help") == 0)
                 config_usage(stdout);
             else
@@ -162,7 +157,7 @@ s_parse_flags(int argc, char **argv, cJSON *flags, const char **config_path, cha
             return CONFIG_EXIT;
         }
         if (!eq && i + 1 >= argc)
-            return s_fail(errbuf, errlen, o->flag, "needs a value");
+            return ezshm_fail(errbuf, errlen, CONFIG_ERROR, "%s: %s", o->flag, "needs a value");
         const char *text = eq ? eq + 1 : argv[++i];
         if (!o->field) {
             *config_path = text;
@@ -180,7 +175,7 @@ s_parse_flags(int argc, char **argv, cJSON *flags, const char **config_path, cha
         }
         if (!ok) {
             cJSON_Delete(value);
-            return s_fail(errbuf, errlen, o->flag, "out of memory");
+            return ezshm_fail(errbuf, errlen, CONFIG_ERROR, "%s: %s", o->flag, "out of memory");
         }
     }
     return CONFIG_OK;
@@ -191,7 +186,7 @@ s_load_file(settings_t *s, cJSON **streams, const char *path, char *errbuf, size
 {
     FILE *f = fopen(path, "rb");
     if (!f)
-        return s_fail(errbuf, errlen, path, strerror(errno));
+        return ezshm_fail(errbuf, errlen, CONFIG_ERROR, "%s: %s", path, strerror(errno));
     char *text = malloc(CONFIG_FILE_MAX + 1);
     size_t n = text ? fread(text, 1, CONFIG_FILE_MAX + 1, f) : 0;
     bool read_error = ferror(f);
@@ -212,7 +207,8 @@ s_load_file(settings_t *s, cJSON **streams, const char *path, char *errbuf, size
     /*  "streams" is not a setting but the stream table: taken out before the fields. */
     cJSON *file_streams = cJSON_IsObject(root) ? cJSON_DetachItemFromObjectCaseSensitive(root, "streams") : NULL;
     if (file_streams && !cJSON_IsArray(file_streams))
-        rc = s_fail(errbuf, errlen, path, "streams must be an array of {\"topic\": ..., per-stream fields}");
+        rc = ezshm_fail(errbuf, errlen, CONFIG_ERROR, "%s: streams must be an array of {\"topic\": ..., "
+                        "per-stream fields}", path);
     else if (file_streams) {
         cJSON_Delete(*streams);
         *streams = file_streams;
@@ -222,9 +218,9 @@ s_load_file(settings_t *s, cJSON **streams, const char *path, char *errbuf, size
     if (rc != CONFIG_OK)
         ;
     else if (!root)
-        rc = s_fail(errbuf, errlen, path, why);
+        rc = ezshm_fail(errbuf, errlen, CONFIG_ERROR, "%s: %s", path, why);
     else if (settings_set_fields(s, root, &err) != SETTINGS_OK)
-        rc = s_fail(errbuf, errlen, path,
+        rc = ezshm_fail(errbuf, errlen, CONFIG_ERROR, "%s: %s", path,
                     err.code == SETTINGS_ERR_NOT_OBJECT ? "must hold a JSON object" : err.message);
     cJSON_Delete(root);
     return rc;
@@ -241,7 +237,8 @@ s_set_streams(cJSON **streams, const char *where, const cJSON *items, char *errb
         const char *eq = text ? strrchr(text, '=') : NULL;
         if (!eq || !eq[1]) {
             cJSON_Delete(table);
-            return s_fail(errbuf, errlen, where, "must be TOPIC=NAME (the exact topic, then the stream's shmem_name)");
+            return ezshm_fail(errbuf, errlen, CONFIG_ERROR, "%s: must be TOPIC=NAME (the exact topic, then the "
+                              "stream's shmem_name)", where);
         }
         char *topic = strndup(text, (size_t) (eq - text));
         cJSON *decl = cJSON_CreateObject();
@@ -251,11 +248,11 @@ s_set_streams(cJSON **streams, const char *where, const cJSON *items, char *errb
         if (!ok) {
             cJSON_Delete(decl);
             cJSON_Delete(table);
-            return s_fail(errbuf, errlen, where, "out of memory");
+            return ezshm_fail(errbuf, errlen, CONFIG_ERROR, "%s: %s", where, "out of memory");
         }
     }
     if (!table)
-        return s_fail(errbuf, errlen, where, "out of memory");
+        return ezshm_fail(errbuf, errlen, CONFIG_ERROR, "%s: %s", where, "out of memory");
     cJSON_Delete(*streams);
     *streams = table;
     return CONFIG_OK;
@@ -268,7 +265,7 @@ s_apply_value(settings_t *s, cJSON **streams, const option_t *o, const char *whe
 {
     if (strcmp(o->field, "streams") == 0)
         return value ? s_set_streams(streams, where, value, errbuf, errlen)
-                     : s_fail(errbuf, errlen, where, "out of memory");
+                     : ezshm_fail(errbuf, errlen, CONFIG_ERROR, "%s: %s", where, "out of memory");
     return s_set(s, where, o->field, value, errbuf, errlen);
 }
 
@@ -314,7 +311,7 @@ config_load(int argc, char **argv, char **envp, settings_t *out, cJSON **streams
     if (!flags || !table) {
         cJSON_Delete(flags);
         cJSON_Delete(table);
-        return s_fail(errbuf, errlen, "ezshmd", "out of memory");
+        return ezshm_fail(errbuf, errlen, CONFIG_ERROR, "%s: %s", "ezshmd", "out of memory");
     }
     const char *config_path = s_getenv(envp, "EZSHM_CONFIG");
     int rc = s_parse_flags(argc, argv, flags, &config_path, errbuf, errlen);
@@ -327,7 +324,7 @@ config_load(int argc, char **argv, char **envp, settings_t *out, cJSON **streams
     cJSON_Delete(flags);
     settings_error_t err;
     if (rc == CONFIG_OK && settings_validate(&s, &err) != SETTINGS_OK)
-        rc = s_fail(errbuf, errlen, "settings", err.message);
+        rc = ezshm_fail(errbuf, errlen, CONFIG_ERROR, "%s: %s", "settings", err.message);
     if (rc == CONFIG_OK)
         *out = s;
     if (rc == CONFIG_OK && streams) {

@@ -7,6 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+/*  A message's dims become a ring's frame shape plus the buffered axis: both limits must agree
+    (frame_shape below holds ndim - 1 extents). */
+_Static_assert(AXISARRAY_MAX_NDIM == EZSHM_MAX_NDIM, "a decodable message always fits a ring header");
+
 struct ingest_t {
     ezshm_writer_t *writer;
     char           *axis;
@@ -16,6 +20,10 @@ struct ingest_t {
     uint64_t        coord_frames;
     ingest_budget_fn *budget;
     void           *budget_arg;
+    /*  Rebuild token bucket: a sender that changes the ring's shape with every message would
+        otherwise make the daemon spend its time allocating rings (see INGEST_REBUILD_*). */
+    double          rebuild_tokens;
+    double          rebuild_refilled;   /* ezshm_time_mono() of the last refill */
 };
 
 /*  Where the buffered axis sits: the data is [outer][n][inner] with inner in bytes. */
@@ -35,6 +43,8 @@ ingest_new(ezshm_writer_t *writer, const char *axis, double buf_dur)
         return NULL;
     self->writer = writer;
     self->buf_dur = buf_dur;
+    self->rebuild_tokens = INGEST_REBUILD_BURST;
+    self->rebuild_refilled = ezshm_time_mono();
     if (ingest_set_axis(self, axis) != 0) {
         free(self);
         return NULL;
@@ -71,15 +81,13 @@ ingest_set_budget(ingest_t *self, ingest_budget_fn *budget, void *arg)
     self->budget_arg = arg;
 }
 
-/*  The budget is asked only when configure would create a ring: a ring of the same kind and
-    size is kept (writer rule), so the check costs nothing on the steady path. */
+/*  Asked only when configure would create a ring (the caller checks ezshm_writer_matches),
+    so the check costs nothing on the steady path. */
 static int
 s_check_budget(ingest_t *self, const ezshm_ring_spec_t *spec, char *errbuf, size_t errlen)
 {
     uint64_t need = 0;
     if (!self->budget || ezshm_writer_ring_bytes_for(spec, &need) != EZSHM_OK)
-        return DROP_OK;
-    if (need == ezshm_writer_ring_bytes(self->writer) && ezshm_writer_keeps_ring(self->writer, spec))
         return DROP_OK;
     int rc = self->budget(self->budget_arg, need, errbuf, errlen);
     if (rc != DROP_OK)
@@ -133,14 +141,6 @@ s_copy_moved(void *arg, void *dst, uint64_t first, uint64_t count)
 }
 
 static int
-s_fail(char *errbuf, size_t errlen, int code, const char *fmt, const char *arg)
-{
-    if (errbuf && errlen)
-        snprintf(errbuf, errlen, fmt, arg);
-    return code;
-}
-
-static int
 s_writer_code(int rc)
 {
     switch (rc) {
@@ -175,15 +175,15 @@ s_ring_length(ingest_t *self, const axisarray_axis_t *ax, const ezshm_ring_spec_
 {
     if (ax->kind == AXISARRAY_AXIS_LINEAR) {
         if (!isfinite(ax->gain) || ax->gain <= 0.0)
-            return s_fail(errbuf, errlen, INGEST_ERR_BAD_GAIN,
+            return ezshm_fail(errbuf, errlen, INGEST_ERR_BAD_GAIN,
                           "axis '%s' has a non-positive or non-finite gain", self->axis);
         *srate = 1.0 / ax->gain;
         int rc = ezshm_ring_frames(self->buf_dur, *srate, n_frames);
         if (rc == EZSHM_ERR_OVERFLOW)
-            return s_fail(errbuf, errlen, DROP_SIZE_OVERFLOW,
+            return ezshm_fail(errbuf, errlen, DROP_SIZE_OVERFLOW,
                           "ring for axis '%s' would exceed 2^32 frames", self->axis);
         return rc == EZSHM_OK ? DROP_OK
-                              : s_fail(errbuf, errlen, INGEST_ERR_BAD_GAIN,
+                              : ezshm_fail(errbuf, errlen, INGEST_ERR_BAD_GAIN,
                                        "axis '%s' gives no finite ring length", self->axis);
     }
     *srate = 0.0;
@@ -195,7 +195,7 @@ s_ring_length(ingest_t *self, const axisarray_axis_t *ax, const ezshm_ring_spec_
     double fs = ezshm_ring_coordinate_fs(ax->values, ax->n_values);
     int rc = fs > 0.0 ? ezshm_ring_frames(self->buf_dur, fs, n_frames) : EZSHM_ERR_INVAL;
     if (rc != EZSHM_OK)
-        return s_fail(errbuf, errlen, rc == EZSHM_ERR_OVERFLOW ? DROP_SIZE_OVERFLOW : INGEST_ERR_BAD_GAIN,
+        return ezshm_fail(errbuf, errlen, rc == EZSHM_ERR_OVERFLOW ? DROP_SIZE_OVERFLOW : INGEST_ERR_BAD_GAIN,
                       "coordinate axis '%s' gives no usable sampling rate", self->axis);
     /*  Keep the length only when it came from timestamps, not from the 100 Hz fallback for a
         single coordinate: the next chunk with two or more values sizes the ring properly. */
@@ -218,6 +218,19 @@ s_store(ingest_t *self, const ezshm_ring_spec_t *spec, axis_move_t *mv, bool str
     return ezshm_writer_write_with(self->writer, mv->n, s_copy_moved, mv);
 }
 
+/*  True when a rebuild may happen now: tokens refill at INGEST_REBUILDS_PER_SECOND up to
+    INGEST_REBUILD_BURST; a successful rebuild takes one. */
+static bool
+s_rebuild_allowed(ingest_t *self)
+{
+    double now = ezshm_time_mono();
+    self->rebuild_tokens += (now - self->rebuild_refilled) * INGEST_REBUILDS_PER_SECOND;
+    if (self->rebuild_tokens > INGEST_REBUILD_BURST)
+        self->rebuild_tokens = INGEST_REBUILD_BURST;
+    self->rebuild_refilled = now;
+    return self->rebuild_tokens >= 1.0;
+}
+
 int
 ingest_message(ingest_t *self, const axisarray_t *msg, uint64_t *frames, char *errbuf,
                size_t errlen)
@@ -225,11 +238,11 @@ ingest_message(ingest_t *self, const axisarray_t *msg, uint64_t *frames, char *e
     *frames = 0;
     int k = axisarray_find_dim(msg, self->axis);
     if (k < 0)
-        return s_fail(errbuf, errlen, INGEST_ERR_AXIS_MISSING, "buffered axis '%s' is not in dims",
+        return ezshm_fail(errbuf, errlen, INGEST_ERR_AXIS_MISSING, "buffered axis '%s' is not in dims",
                       self->axis);
     const axisarray_axis_t *ax = axisarray_axis(msg, self->axis);
     if (!ax)
-        return s_fail(errbuf, errlen, INGEST_ERR_AXIS_MISSING, "buffered axis '%s' has no entry in axes",
+        return ezshm_fail(errbuf, errlen, INGEST_ERR_AXIS_MISSING, "buffered axis '%s' has no entry in axes",
                       self->axis);
 
     size_t ndim = axisarray_ndim(msg);
@@ -241,7 +254,7 @@ ingest_message(ingest_t *self, const axisarray_t *msg, uint64_t *frames, char *e
             continue;
         frame_shape[j++] = shape[d];
         if (shape[d] == 0)
-            return s_fail(errbuf, errlen, INGEST_ERR_EMPTY, "a frame has zero elements (dims other than '%s')",
+            return ezshm_fail(errbuf, errlen, INGEST_ERR_EMPTY, "a frame has zero elements (dims other than '%s')",
                           self->axis);
         if ((int) d < k)
             outer *= shape[d];
@@ -250,16 +263,24 @@ ingest_message(ingest_t *self, const axisarray_t *msg, uint64_t *frames, char *e
     }
     uint64_t n = shape[k];
     if (n == 0)
-        return s_fail(errbuf, errlen, INGEST_ERR_EMPTY, "message has zero frames along '%s'", self->axis);
+        return ezshm_fail(errbuf, errlen, INGEST_ERR_EMPTY, "message has zero frames along '%s'", self->axis);
 
     const char *key = axisarray_key(msg);
     ezshm_ring_spec_t spec = {.dtype = axisarray_dtype(msg), .frame_ndim = (uint32_t) (ndim - 1),
                               .frame_shape = frame_shape, .key = key, .key_len = strlen(key)};
     int rc = s_ring_length(self, ax, &spec, &spec.n_frames, &spec.srate, errbuf, errlen);
-    if (rc == DROP_OK)
-        rc = s_check_budget(self, &spec, errbuf, errlen);
     if (rc != DROP_OK)
         return rc;
+    /*  Only a rebuild that happens costs a token: a failing one (no space, too big, over the
+        budget) is counted under its own reason every time, and a matching spec costs nothing. */
+    bool rebuild = !ezshm_writer_matches(self->writer, &spec);
+    rc = rebuild ? s_check_budget(self, &spec, errbuf, errlen) : DROP_OK;
+    if (rc != DROP_OK)
+        return rc;
+    if (rebuild && !s_rebuild_allowed(self))
+        return ezshm_fail(errbuf, errlen, INGEST_ERR_REBUILD_RATE,
+                          "the ring's shape changes faster than %g rebuilds a second (burst %g): message dropped",
+                          INGEST_REBUILDS_PER_SECOND, INGEST_REBUILD_BURST);
     bool swap = axisarray_needs_byteswap(msg);
     axis_move_t mv = {axisarray_data(msg), n, outer, inner * axisarray_itemsize(msg),
                       swap ? ezshm_dtype_component_size(spec.dtype) : 0};
@@ -269,14 +290,16 @@ ingest_message(ingest_t *self, const axisarray_t *msg, uint64_t *frames, char *e
         dropped it; rebuild now, as a new generation, and write the message there. Once. */
     if (rc == EZSHM_ERR_BUS)
         rc = s_store(self, &spec, &mv, straight, &configured);
+    if (configured && rebuild)
+        self->rebuild_tokens -= 1.0;
     if (!configured && rc == EZSHM_ERR_NOSPACE)
         return s_no_space(self, &spec, errbuf, errlen);
     if (!configured) {
         self->coord_frames = 0;
-        return s_fail(errbuf, errlen, s_writer_code(rc), "ring not created: %s", ezshm_strerror(rc));
+        return ezshm_fail(errbuf, errlen, s_writer_code(rc), "ring not created: %s", ezshm_strerror(rc));
     }
     if (rc != EZSHM_OK)
-        return s_fail(errbuf, errlen, INGEST_ERR_SHM, "ring write failed: %s", ezshm_strerror(rc));
+        return ezshm_fail(errbuf, errlen, INGEST_ERR_SHM, "ring write failed: %s", ezshm_strerror(rc));
     *frames = n;
     return DROP_OK;
 }

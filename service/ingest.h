@@ -6,8 +6,8 @@
     writer to match it (a rebuild when anything differs), and copies the frames straight into
     the ring, moving the buffered axis to the front on the way (no intermediate buffer).
 */
-#ifndef INGEST_H
-#define INGEST_H
+#ifndef EZSHM_INGEST_H
+#define EZSHM_INGEST_H
 
 #include "axisarray.h"
 #include "drop_reason.h"
@@ -19,6 +19,13 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+/*  Ring rebuilds a stream may make: INGEST_REBUILD_BURST at once, then
+    INGEST_REBUILDS_PER_SECOND. A message that would rebuild beyond that is dropped as
+    INGEST_ERR_REBUILD_RATE ("rebuild_rate_limited"): a sender that changes dtype or shape
+    with every message costs decodes, not ring allocations. */
+#define INGEST_REBUILD_BURST 10.0
+#define INGEST_REBUILDS_PER_SECOND 5.0
 
 typedef struct ingest_t ingest_t;
 
@@ -39,7 +46,8 @@ typedef int (ingest_budget_fn)(void *arg, uint64_t ring_bytes, char *errbuf, siz
 /*  Installs the budget check (NULL: none; the writer's max_ring_bytes still applies). */
 void ingest_set_budget(ingest_t *self, ingest_budget_fn *budget, void *arg);
 
-/*  Writes msg's frames into the ring. Returns DROP_OK or a drop reason (INGEST_ERR_*,
+/*  Writes msg's frames into the ring (rebuilding it when the message's ring spec differs,
+    within the rate above). Returns DROP_OK or a drop reason (INGEST_ERR_*,
     DROP_SIZE_OVERFLOW); on error nothing was written and errbuf says why in one line.
     *frames gets the frames written. */
 int ingest_message(ingest_t *self, const axisarray_t *msg, uint64_t *frames, char *errbuf,

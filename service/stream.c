@@ -320,6 +320,8 @@ stream_status(stream_t *self, cJSON *out)
         cJSON_AddNumberToObject(out, "wrap_counter", (double) meta->wrap_counter);
         cJSON_AddNumberToObject(out, "ring_bytes", (double) ezshm_writer_ring_bytes(self->writer));
     }
+    else   /* no header, or it faulted under the snapshot: readers find no valid stream */
+        cJSON_AddBoolToObject(out, "bvalid", false);
     cJSON_AddNumberToObject(out, "segment_faults", (double) ezshm_writer_faults(self->writer));
 }
 

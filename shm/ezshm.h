@@ -10,7 +10,7 @@
 #ifndef EZSHM_H
 #define EZSHM_H
 
-#define EZSHM_VERSION "0.1.0"
+#include "ezshm_version.h"
 
 #include "ezshm_error.h"
 #include "ezshm_time.h"

@@ -1,5 +1,8 @@
-/*  ezshm_error.c — text for result codes. */
+/*  ezshm_error.c — text for result codes; the failure helper. */
 #include "ezshm_error.h"
+
+#include <stdarg.h>
+#include <stdio.h>
 
 const char *
 ezshm_strerror(int code)
@@ -27,4 +30,16 @@ ezshm_strerror(int code)
     case EZSHM_ERR_BUS:      return "a segment was truncated under its mapping (SIGBUS caught)";
     default:                 return "unknown error";
     }
+}
+
+int
+ezshm_fail(char *buf, size_t size, int code, const char *fmt, ...)
+{
+    if (buf && size) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(buf, size, fmt, ap);
+        va_end(ap);
+    }
+    return code;
 }

@@ -8,6 +8,8 @@
 #ifndef EZSHM_ERROR_H
 #define EZSHM_ERROR_H
 
+#include <stddef.h>
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -37,6 +39,11 @@ typedef enum {
 
 /*  Human-readable description of a result code; never NULL. */
 const char *ezshm_strerror(int code);
+
+/*  The one failure helper of every layer above: writes a printf-style one-line reason into
+    buf (when buf and size) and returns code, so a failure path is one statement:
+        return ezshm_fail(err, errlen, WIRE_ERR_SHAPE, "dims has %zu names", n); */
+int ezshm_fail(char *buf, size_t size, int code, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 #ifdef __cplusplus
 }

@@ -602,6 +602,12 @@ ezshm_writer_ring_bytes_for(const ezshm_ring_spec_t *spec, uint64_t *bytes)
 }
 
 bool
+ezshm_writer_matches(const ezshm_writer_t *self, const ezshm_ring_spec_t *spec)
+{
+    return self && spec && s_spec_matches(self, spec, true);
+}
+
+bool
 ezshm_writer_keeps_ring(const ezshm_writer_t *self, const ezshm_ring_spec_t *spec)
 {
     return self && spec && s_spec_matches(self, spec, false);

@@ -121,6 +121,10 @@ int ezshm_writer_rename(ezshm_writer_t *self, const char *name, ezshm_layout_t l
     refuse, EZSHM_ERR_OVERFLOW when the size does not fit. */
 int ezshm_writer_ring_bytes_for(const ezshm_ring_spec_t *spec, uint64_t *bytes);
 
+/*  True when configure(spec) would change nothing: the live ring is spec's ring, length
+    included. False without a ring (a configure would build one). */
+bool ezshm_writer_matches(const ezshm_writer_t *self, const ezshm_ring_spec_t *spec);
+
 /*  True when the live ring holds frames of spec's kind: same dtype, srate, frame shape and
     key, whatever spec->n_frames says. A caller that estimates the ring length from jittering
     timestamps keeps the live length (ezshm_writer_meta()->shape[0]) then, instead of

@@ -5,8 +5,8 @@
     keeps one counter per reason: counter[-code]. The decoder returns the WIRE_ERR_ codes,
     ingest the INGEST_ERR_ codes, the daemon's topic routing the ROUTE_ERR_ codes; a size that overflows is the same reason for both.
 */
-#ifndef DROP_REASON_H
-#define DROP_REASON_H
+#ifndef EZSHM_DROP_REASON_H
+#define EZSHM_DROP_REASON_H
 
 #ifdef __cplusplus
 extern "C" {
@@ -28,12 +28,14 @@ typedef enum {
     INGEST_ERR_TOO_BIG = -12,     /* "ring_too_big":   ring over max_buffer_bytes           */
     INGEST_ERR_NO_SPACE = -13,    /* "no_space":       /dev/shm cannot hold the ring        */
     INGEST_ERR_SHM = -14,         /* "shm_error":      any other shared-memory failure      */
-    ROUTE_ERR_NO_STREAM = -15,    /* "no_stream":      the topic matches no stream          */
-    ROUTE_ERR_MAX_STREAMS = -16,  /* "max_streams":    a new topic beyond max_streams       */
-    ROUTE_ERR_STREAM_FAILED = -17 /* "stream_failed":  its stream could not be created      */
+    INGEST_ERR_REBUILD_RATE = -15,/* "rebuild_rate_limited": the ring's shape changes faster
+                                     than the rebuild rate limit allows                     */
+    ROUTE_ERR_NO_STREAM = -16,    /* "no_stream":      the topic matches no stream          */
+    ROUTE_ERR_MAX_STREAMS = -17,  /* "max_streams":    a new topic beyond max_streams       */
+    ROUTE_ERR_STREAM_FAILED = -18 /* "stream_failed":  its stream could not be created      */
 } drop_reason_t;
 
-#define DROP_REASON_COUNT 18      /* codes 0 .. -17 */
+#define DROP_REASON_COUNT 19      /* codes 0 .. -18 */
 #define WIRE_REASON_COUNT 9       /* the decoder's codes: 0 .. -8 */
 
 /*  A stable snake_case name for a code ("shape_mismatch"), the counter's name; "ok" for 0,

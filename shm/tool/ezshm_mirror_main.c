@@ -64,7 +64,7 @@ s_usage(FILE *out)
         "  --wait S      wait up to S seconds for the stream to appear (default 0)\n"
         "  --refresh HZ  redraws per second of --watch (default 5)\n"
         "  --all E       --watch every stream of the ezshmd whose control endpoint is E\n"
-        "                (their names from ezshm-ctl --endpoint E names)\n"
+        "                (their names from ezshm-ctl names)\n"
         "exit: 0 ok, 1 error, 2 no such stream, 3 invalid header, 64 usage\n");
 }
 

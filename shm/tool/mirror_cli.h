@@ -1,6 +1,6 @@
 /*  mirror_cli.h — pieces of the ezshm-mirror tool shared between its modes. */
-#ifndef MIRROR_CLI_H
-#define MIRROR_CLI_H
+#ifndef EZSHM_MIRROR_CLI_H
+#define EZSHM_MIRROR_CLI_H
 
 #include "ezshm.h"
 
