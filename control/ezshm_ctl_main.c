@@ -253,9 +253,13 @@ s_print_streams(const cJSON *streams)
         const char *name = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(st, "stream"));
         const char *health = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(st, "health"));
         bool has_detail = cJSON_IsString(detail) && *detail->valuestring;
-        printf("%-24s %-16s %-12s %-5s %10g %10.1f %12.1f  %s%s%s\n", name ? name : "?",
-               cJSON_IsString(topic) ? topic->valuestring : "(any)", shape ? shape : "-", dtype ? dtype : "-",
-               cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(st, "srate")) * (shape != NULL),
+        /*  No ring yet: no shape, dtype or rate to show. */
+        const cJSON *srate = cJSON_GetObjectItemCaseSensitive(st, "srate");
+        char rate[32] = "-";
+        if (cJSON_IsNumber(srate))
+            snprintf(rate, sizeof rate, "%g", srate->valuedouble);
+        printf("%-24s %-16s %-12s %-5s %10s %10.1f %12.1f  %s%s%s\n", name ? name : "?",
+               cJSON_IsString(topic) ? topic->valuestring : "(any)", shape ? shape : "-", dtype ? dtype : "-", rate,
                cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(rates, "messages")),
                cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(rates, "frames")), health ? health : "?",
                has_detail ? ": " : "", has_detail ? detail->valuestring : "");

@@ -144,8 +144,17 @@ def known_fields():
     return fields, "control/settings.c"
 
 
+def known_stream_fields():
+    """The per-stream fields of the field table (entries ending in ", true }"), plus "topic"."""
+    text = read(SETTINGS_C) if os.path.exists(SETTINGS_C) else ""
+    fields = set(re.findall(r'\{\s*"([a-z_]+)",\s*K_[^}]*?,\s*true\s*\}', text))
+    check("control/settings.c marks per-stream fields", bool(fields), "no per-stream entry found")
+    return fields | {"topic"}
+
+
 ENV_NAMES, ENV_SOURCE = set(), ""
 FIELDS, FIELDS_SOURCE = set(), ""
+STREAM_FIELDS = set()
 
 
 def check_env_names(label, text):
@@ -162,8 +171,19 @@ def check_config_json(label, text):
         check(f"{label}: config is valid JSON", False, str(e))
         return None
     ok = check(f"{label}: config is a JSON object", isinstance(cfg, dict))
+    if ok and "streams" in cfg:
+        streams = cfg["streams"]
+        check(f"{label}: streams is a list of objects with a topic",
+              isinstance(streams, list) and all(isinstance(d, dict) and isinstance(d.get("topic"), str)
+                                                for d in streams), repr(streams))
+        for d in streams if isinstance(streams, list) else []:
+            extra = sorted(k for k in (d if isinstance(d, dict) else {}) if k not in STREAM_FIELDS)
+            check(f"{label}: stream {d.get('topic')!r} has per-stream fields only", not extra,
+                  "not per-stream: " + ", ".join(extra))
+        names = [d.get("shmem_name") for d in streams if isinstance(d, dict)]
+        check(f"{label}: stream names are unique", len(set(names)) == len(names), repr(names))
     if ok:
-        unknown = sorted(k for k in cfg if k not in FIELDS)
+        unknown = sorted(k for k in cfg if k not in FIELDS | {"streams"})
         check(f"{label}: config fields are settings fields (per {FIELDS_SOURCE})", not unknown,
               "unknown: " + ", ".join(unknown))
         if "shm_mode" in cfg:
@@ -348,7 +368,6 @@ def check_compose(image_env):
 
     ezshmd = services.get("ezshmd") or {}
     viewer = services.get("viewer") or {}
-    rig = services.get("rig") or {}
     env = service_env(ezshmd)
     check("compose: ezshmd has ipc: shareable", ezshmd.get("ipc") == "shareable")
     shm = parse_size(ezshmd.get("shm_size", "")) if ezshmd.get("shm_size") is not None else None
@@ -360,26 +379,39 @@ def check_compose(image_env):
     check("compose: viewer depends_on ezshmd: service_healthy", cond == "service_healthy", repr(cond))
     check("compose: viewer has tty: true", viewer.get("tty") is True)
     viewer_cmd = as_list(viewer.get("entrypoint")) + as_list(viewer.get("command"))
-    name = env.get("EZSHM_SHMEM_NAME", "")
-    check("compose: viewer watches EZSHM_SHMEM_NAME",
-          "--watch" in viewer_cmd and bool(name) and viewer_cmd[-1] == name, f"{viewer_cmd} vs {name!r}")
+    # The streams: EZSHM_STREAMS (TOPIC=NAME, comma-separated), else the one EZSHM_SHMEM_NAME
+    # taking every topic.
+    streams = dict(reversed(item.rsplit("=", 1)) for item in env.get("EZSHM_STREAMS", "").split(",") if "=" in item)
+    if not streams and env.get("EZSHM_SHMEM_NAME"):
+        streams = {env["EZSHM_SHMEM_NAME"]: None}
+    watched = viewer_cmd[viewer_cmd.index("--watch") + 1:] if "--watch" in viewer_cmd else []
+    check("compose: viewer watches every stream", bool(streams) and sorted(watched) == sorted(streams),
+          f"{viewer_cmd} vs {sorted(streams)}")
 
-    # Demo stream size vs shm_size: 2 rings (old one kept alive by readers) + header.
-    flags = cli_flags(as_list(rig.get("command")))
-    try:
-        fs, ch = float(flags["--fs"]), int(flags["--channels"])
-        itemsize = ITEMSIZE[flags.get("--dtype", "float64")]
-        buf_dur = float(env.get("EZSHM_BUF_DUR", "1"))
-        ring = math.ceil(buf_dur * fs) * ch * itemsize
-        need = 2 * ring + HEADER_BYTES
-        check(f"compose: shm_size {shm} B >= 2 x ring ({ring} B) + header", shm is not None and shm >= need)
-        if "EZSHM_MAX_BUFFER_BYTES" in env and shm is not None:
-            mbb = int(env["EZSHM_MAX_BUFFER_BYTES"])
-            check("compose: ring fits EZSHM_MAX_BUFFER_BYTES", ring <= mbb, f"{ring} > {mbb}")
-            check("compose: 2 x EZSHM_MAX_BUFFER_BYTES + header fits shm_size",
-                  2 * mbb + HEADER_BYTES <= shm, f"{mbb} vs {shm}")
-    except (KeyError, ValueError) as e:
-        check("compose: rig command gives --fs, --channels, --dtype", False, str(e))
+    # Stream sizes vs shm_size: 2 rings each (the old one kept alive by readers) + headers.
+    rigs = {name: svc for name, svc in services.items()
+            if os.path.basename((as_list(svc.get("entrypoint")) or [""])[0]) == "ezshm-pub"}
+    rings = {}
+    for rname, svc in rigs.items():
+        flags = cli_flags(as_list(svc.get("command")))
+        try:
+            fs, ch = float(flags["--fs"]), int(flags["--channels"])
+            itemsize = ITEMSIZE[flags.get("--dtype", "float64")]
+        except (KeyError, ValueError) as e:
+            check(f"compose: {rname} command gives --fs, --channels, --dtype", False, str(e))
+            continue
+        stream = next((n for n, t in streams.items() if t in (None, flags.get("--topic", "ezshm"))), None)
+        check(f"compose: {rname}'s topic {flags.get('--topic')!r} goes to a stream", stream is not None)
+        if stream is not None:
+            rings[stream] = math.ceil(float(env.get("EZSHM_BUF_DUR", "1")) * fs) * ch * itemsize
+    total = sum(rings.values())
+    need = 2 * total + len(streams) * HEADER_BYTES
+    check(f"compose: shm_size {shm} B >= 2 x rings ({total} B) + headers", shm is not None and shm >= need)
+    if "EZSHM_MAX_BUFFER_BYTES" in env and shm is not None:
+        mbb = int(env["EZSHM_MAX_BUFFER_BYTES"])
+        check("compose: all rings fit EZSHM_MAX_BUFFER_BYTES (a total)", total <= mbb, f"{total} > {mbb}")
+        check("compose: 2 x EZSHM_MAX_BUFFER_BYTES + headers fits shm_size",
+              2 * mbb + len(streams) * HEADER_BYTES <= shm, f"{mbb} vs {shm}")
 
     # Control port: published, and on the host's loopback only.
     control = env.get("EZSHM_CONTROL") or image_env.get("EZSHM_CONTROL", "")
@@ -580,10 +612,11 @@ def check_unit():
 
 
 def main():
-    global ENV_NAMES, ENV_SOURCE, FIELDS, FIELDS_SOURCE
+    global ENV_NAMES, ENV_SOURCE, FIELDS, FIELDS_SOURCE, STREAM_FIELDS
     print(f"source: {SRC}")
     ENV_NAMES, ENV_SOURCE = known_env_names()
     FIELDS, FIELDS_SOURCE = known_fields()
+    STREAM_FIELDS = known_stream_fields()
     image_env = check_dockerfile()
     check_compose(image_env)
     check_k8s(image_env)
