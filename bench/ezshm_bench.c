@@ -18,6 +18,11 @@
         A fast sender: one message built once and sent N times (SNDHWM 0), after S seconds
         (default 0.3) for the subscription to arrive. Isolates the receiver from the cost of
         ezshm-pub's per-message encoding.
+    ezshm-bench multisend --connect E[,E...] --topics N --rate R --frames F --channels C --count K
+                         [--storm-every MS]
+        N topics s00, s01, ... round robin at R messages/s in total, K messages each (native,
+        encoded per message, own seq and offsets per topic); --storm-every adds topic "storm"
+        whose channel count alternates every MS ms (a ring rebuild per message).
     ezshm-bench mirror   --span-bytes B --runs R
         ezshm_mirror_read() of B bytes vs memcpy() of the same ring bytes, alternating.
 
@@ -63,22 +68,22 @@ s_sleep_until(double t)
 
 typedef struct {
     const char *mode, *bind, *connect, *name, *pos_file;
-    uint64_t frame_bytes, frames, ring_frames, count, warmup, channels, change_at, span_bytes, runs;
-    double rate, timeout;
+    uint64_t frame_bytes, frames, ring_frames, count, warmup, channels, change_at, span_bytes, runs, topics;
+    double rate, timeout, storm_ms;
 } opts_t;
 
 static int
 s_parse(int argc, char **argv, opts_t *o)
 {
     enum { O_MODE = 256, O_BIND, O_CONNECT, O_NAME, O_FB, O_FRAMES, O_RING, O_COUNT, O_WARMUP, O_CH,
-           O_CHANGE, O_SPAN, O_RUNS, O_RATE, O_TIMEOUT, O_POS };
+           O_CHANGE, O_SPAN, O_RUNS, O_RATE, O_TIMEOUT, O_POS, O_TOPICS, O_STORM };
     static const struct option lo[] = {
         {"mode", 1, NULL, O_MODE}, {"bind", 1, NULL, O_BIND}, {"connect", 1, NULL, O_CONNECT},
         {"name", 1, NULL, O_NAME}, {"frame-bytes", 1, NULL, O_FB}, {"frames", 1, NULL, O_FRAMES},
         {"ring-frames", 1, NULL, O_RING}, {"count", 1, NULL, O_COUNT}, {"warmup", 1, NULL, O_WARMUP},
         {"channels", 1, NULL, O_CH}, {"change-at", 1, NULL, O_CHANGE}, {"span-bytes", 1, NULL, O_SPAN},
         {"runs", 1, NULL, O_RUNS}, {"rate", 1, NULL, O_RATE}, {"timeout", 1, NULL, O_TIMEOUT}, {"pos-file", 1, NULL, O_POS},
-        {NULL, 0, NULL, 0}};
+        {"topics", 1, NULL, O_TOPICS}, {"storm-every", 1, NULL, O_STORM}, {NULL, 0, NULL, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
         switch (c) {
@@ -98,6 +103,8 @@ s_parse(int argc, char **argv, opts_t *o)
         case O_RATE: o->rate = strtod(optarg, NULL); break;
         case O_TIMEOUT: o->timeout = strtod(optarg, NULL); break;
         case O_POS: o->pos_file = optarg; break;
+        case O_TOPICS: o->topics = strtoull(optarg, NULL, 10); break;
+        case O_STORM: o->storm_ms = strtod(optarg, NULL); break;
         default: return -1;
         }
     }
@@ -343,12 +350,12 @@ typedef struct {
     data in base64). From one message to the next only ts, seq and offset change, so ezshmd's
     header cache recognises a native stream. Returns 0 or a drop_reason_t. */
 static int
-s_encode(wire_buf_t *out, bool ezmsg, uint64_t seq, uint64_t frames, uint64_t channels, double fs,
-         uint64_t first_frame, const void *data)
+s_encode_topic(wire_buf_t *out, const char *topic, bool ezmsg, uint64_t seq, uint64_t frames, uint64_t channels,
+               double fs, uint64_t first_frame, const void *data)
 {
     static const char *const dims[2] = {"time", "ch"};
     size_t shape[2] = {(size_t) frames, (size_t) channels};
-    wire_message_t m = {.topic = "bench", .key = "", .ndim = 2, .dims = dims, .shape = shape, .dtype = 'f',
+    wire_message_t m = {.topic = topic, .key = "", .ndim = 2, .dims = dims, .shape = shape, .dtype = 'f',
                         .data = data, .nbytes = frames * channels * 4, .time_dim = "time", .gain = 1.0 / fs,
                         .offset = (double) first_frame / fs, .has_seq = true, .seq = seq,
                         .ts = ezshm_time_wall()};
@@ -356,12 +363,25 @@ s_encode(wire_buf_t *out, bool ezmsg, uint64_t seq, uint64_t frames, uint64_t ch
 }
 
 static int
-s_send3(void *sock, const void *hdr, size_t hlen, const void *data, size_t dlen)
+s_encode(wire_buf_t *out, bool ezmsg, uint64_t seq, uint64_t frames, uint64_t channels, double fs,
+         uint64_t first_frame, const void *data)
 {
-    if (zmq_send(sock, "bench", 5, ZMQ_SNDMORE) < 0 || zmq_send(sock, hdr, hlen, ZMQ_SNDMORE) < 0
+    return s_encode_topic(out, "bench", ezmsg, seq, frames, channels, fs, first_frame, data);
+}
+
+static int
+s_send3_topic(void *sock, const char *topic, const void *hdr, size_t hlen, const void *data, size_t dlen)
+{
+    if (zmq_send(sock, topic, strlen(topic), ZMQ_SNDMORE) < 0 || zmq_send(sock, hdr, hlen, ZMQ_SNDMORE) < 0
         || zmq_send(sock, data, dlen, 0) < 0)
         return -1;
     return 0;
+}
+
+static int
+s_send3(void *sock, const void *hdr, size_t hlen, const void *data, size_t dlen)
+{
+    return s_send3_topic(sock, "bench", hdr, hlen, data, dlen);
 }
 
 static void
@@ -676,6 +696,74 @@ s_send(const opts_t *o)
     return 0;
 }
 
+/*  ---- multisend: many topics at once ---------------------------------------------------------- */
+
+/*  --topics N topics "s00", "s01", ... (two digits at least, so that a topic is never another's
+    prefix) round robin, --rate messages/s in total, --count messages per topic, each topic
+    with its own seq and time offsets, native format, encoded per message like ezshm-pub.
+    --connect takes a comma list (a PUB connected to every receiver; SUB-side topics pick).
+    --storm-every MS adds topic "storm": a message every MS ms whose channel count alternates
+    C, C + 1 (a ring rebuild each time) for as long as the topics run. */
+static int
+s_multisend(const opts_t *o)
+{
+    uint64_t n = o->topics;
+    if (!o->connect || !n || n > 1000 || !o->frames || !o->channels || !o->count || o->rate <= 0) {
+        fprintf(stderr, "multisend: needs --connect --topics (1..1000) --frames --channels --count --rate\n");
+        return 2;
+    }
+    void *ctx = zmq_ctx_new();
+    void *pub = zmq_socket(ctx, ZMQ_PUB);
+    int zero = 0, linger = -1;
+    zmq_setsockopt(pub, ZMQ_SNDHWM, &zero, sizeof zero);
+    zmq_setsockopt(pub, ZMQ_LINGER, &linger, sizeof linger);
+    char *list = strdup(o->connect);
+    for (char *save = NULL, *ep = strtok_r(list, ",", &save); ep; ep = strtok_r(NULL, ",", &save))
+        if (zmq_connect(pub, ep) != 0) {
+            fprintf(stderr, "multisend: connect %s: %s\n", ep, zmq_strerror(errno));
+            return 1;
+        }
+    free(list);
+    size_t dlen = o->frames * (o->channels + 1) * 4;
+    float *data = calloc(1, dlen);
+    char (*topics)[8] = calloc(n, sizeof *topics);
+    uint64_t *seq = calloc(n, sizeof *seq);
+    wire_buf_t hdr = {0};
+    for (uint64_t t = 0; t < n; t++)
+        snprintf(topics[t], sizeof topics[t], n > 100 ? "s%03llu" : "s%02llu", (unsigned long long) t);
+    s_sleep(o->timeout > 0 ? o->timeout : 0.5);   /* slow-joiner: let the subscriptions arrive */
+    double fs = 1000.0 * (double) o->frames, t0 = ezshm_time_mono(), storm_next = t0;
+    uint64_t total = n * o->count, storms = 0;
+    int rc = 0;
+    for (uint64_t i = 0; i < total && rc == 0; i++) {
+        double due = t0 + (double) i / o->rate, now = ezshm_time_mono();
+        if (now < due)
+            s_sleep_until(due);
+        uint64_t t = i % n, k = seq[t]++;
+        rc = s_encode_topic(&hdr, topics[t], false, k, o->frames, o->channels, fs, k * o->frames, data)
+             || s_send3_topic(pub, topics[t], hdr.data, hdr.size, data, o->frames * o->channels * 4);
+        if (o->storm_ms > 0 && rc == 0 && ezshm_time_mono() >= storm_next) {
+            uint64_t ch = o->channels + (storms & 1);
+            rc = s_encode_topic(&hdr, "storm", false, storms, o->frames, ch, fs, storms * o->frames, data)
+                 || s_send3_topic(pub, "storm", hdr.data, hdr.size, data, o->frames * ch * 4);
+            storms++;
+            storm_next += o->storm_ms / 1000.0;
+        }
+    }
+    double t1 = ezshm_time_mono();
+    printf("bench=multisend ok=%d topics=%llu sent=%llu storm=%llu secs=%.3f rate=%.0f\n", rc == 0,
+           (unsigned long long) n, (unsigned long long) total, (unsigned long long) storms, t1 - t0,
+           (double) total / (t1 - t0));
+    fflush(stdout);
+    zmq_close(pub);
+    zmq_ctx_term(ctx);
+    wire_buf_free(&hdr);
+    free(data);
+    free(topics);
+    free(seq);
+    return rc == 0 ? 0 : 1;
+}
+
 /*  ---- mirror read bandwidth ---------------------------------------------------------------- */
 
 static int
@@ -772,7 +860,7 @@ int
 main(int argc, char **argv)
 {
     if (argc < 2) {
-        fprintf(stderr, "usage: ezshm-bench ceiling|watch|latency|mirror [options] (see the source header)\n");
+        fprintf(stderr, "usage: ezshm-bench ceiling|watch|latency|send|multisend|mirror [options] (see the source header)\n");
         return 2;
     }
     opts_t o = {0};
@@ -790,6 +878,8 @@ main(int argc, char **argv)
         return s_send(&o);
     if (strcmp(cmd, "mirror") == 0)
         return s_mirror(&o);
+    if (strcmp(cmd, "multisend") == 0)
+        return s_multisend(&o);
     fprintf(stderr, "ezshm-bench: unknown command '%s'\n", cmd);
     return 2;
 }

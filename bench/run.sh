@@ -6,7 +6,7 @@
 #   --quick      5 runs, shorter runs, rig load 5 s (default: 5 runs, full counts, rig 30 s)
 #   --smoke      CI: one run of everything at tiny counts (~ seconds); checks, never timings
 #   --runs N     runs per figure (>= 5 for published numbers)
-#   --only LIST  comma list of sections: throughput,latency,rebuild,rig,mirror,syscalls
+#   --only LIST  comma list of sections: throughput,latency,rebuild,rig,mirror,syscalls,streams,storm
 #   --sizes LIST throughput payloads, a comma list of 2KiB,32KiB,1MiB (default: all three)
 #   --senders L  throughput senders, a comma list of pub,fast (default: both)
 #   --bin DIR    where ezshmd, ezshm-pub, ezshm-ctl, ezshm-bench are (default: $EZSHM_BIN,
@@ -22,7 +22,7 @@ here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/.." && pwd)"
 
 cmdline="$0 $*"
-runs=5 quick=0 smoke=0 only="throughput,latency,rebuild,rig,mirror,syscalls" bin="${EZSHM_BIN:-}" rawout=""
+runs=5 quick=0 smoke=0 only="throughput,latency,rebuild,rig,mirror,syscalls,streams,storm" bin="${EZSHM_BIN:-}" rawout=""
 size_list="2KiB,32KiB,1MiB" sender_list="pub,fast"
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -277,6 +277,152 @@ if has rig; then
     done
 fi
 
+# ---- 6. many streams: one ezshmd vs 64 single-stream ezshmd vs the ceiling (issue 16) ---------
+# 64 topics x 1000 msg/s x [64 time x 8 ch] float32 (2 KiB native), 64 000 msg/s from one
+# paced sender (ezshm-bench multisend). CPU of the receiving side over a window of steady
+# traffic (after the rings exist): one ezshmd routing all 64 topics; 64 ezshmd, one topic
+# each (their CPU summed; the sender's PUB filters per subscriber, so each gets its topic
+# only); the raw ceiling (one bare SUB socket, every message memcpy'd into one ring).
+# Frames landed: every frame of every topic, checked per stream.
+ms_secs=12; [ "$quick" = 1 ] && ms_secs=7; [ "$smoke" = 1 ] && ms_secs=5
+nstreams=64; [ "$smoke" = 1 ] && nstreams=8
+cpu_sum() { local t=0 p; for p in "$@"; do t=$((t + $(cpu_ticks "$p"))); done; echo "$t"; }
+# cpu_window_all PIDS...: CPU % of one core, all PIDS together, over ms_secs - 4 s of steady
+# load: it starts 2.5 s after the sender (1 s for the subscriptions, then 1.5 s of traffic, so
+# every 1 s ring has been written once: its first-touch page faults are not in the window).
+cpu_window_all() {
+    sleep 2.5
+    local c0 t0 c1 t1
+    c0="$(cpu_sum "$@")"; t0="$(date +%s.%N)"
+    sleep "$((ms_secs - 4))"
+    c1="$(cpu_sum "$@")"; t1="$(date +%s.%N)"
+    awk -v a="$c0" -v b="$c1" -v t0="$t0" -v t1="$t1" -v hz="$hz" 'BEGIN{printf "%.3f", (b-a)/hz/(t1-t0)*100}'
+}
+# stream_frames CTL: "frames dropped" summed over every stream of the daemon at CTL
+stream_frames() {
+    "$bin/ezshm-ctl" --endpoint "$1" --json status 2>/dev/null | python3 -c '
+import json, sys
+try:
+    st = json.load(sys.stdin)["status"]
+    ss = st.get("streams") or [dict(st["stream"], counters=st["counters"])]
+    print(sum(int(s["counters"]["frames"]) for s in ss), sum(int(s["counters"]["dropped"]) for s in ss))
+except Exception:
+    print("-1 -1")'
+}
+wait_ctl() {   # CTL: until the daemon answers
+    for _ in $(seq 100); do
+        "$bin/ezshm-ctl" --endpoint "$1" --timeout 0.2 health >/dev/null 2>&1; [ $? -ne 2 ] && return 0
+        sleep 0.05
+    done
+    return 1
+}
+multisend() {   # ENDPOINTS TOPICS [extra...]: paced 1000 msg/s per topic for ms_secs
+    local eps="$1" n="$2"; shift 2
+    "$bin/ezshm-bench" multisend --connect "$eps" --topics "$n" --rate "$((n * 1000))" --frames 64 --channels 8 \
+        --count "$((ms_secs * 1000))" --timeout 1 "$@" >"$work/ms.out" &
+    mpid=$!; pids+=("$mpid")
+}
+if has streams; then
+    hz="$(getconf CLK_TCK)"
+    per=$((ms_secs * 1000)); total=$((per * nstreams))
+    for rep in $(seq "$runs"); do   # ceiling, one ezshmd, 64 ezshmd; alternating per run
+        ep="$(endpoint ipc)"
+        "$bin/ezshm-bench" ceiling --bind "$ep" --frame-bytes 32 --frames 64 --ring-frames 64000 \
+            --count "$total" --timeout "$((ms_secs + 30))" >"$work/c.out" &
+        cp=$!; pids+=("$cp")
+        if wait_ready "$work/c.out" "$cp"; then
+            multisend "$ep" "$nstreams"
+            cpu="$(cpu_window_all "$cp")"
+            wait "$mpid"; wait "$cp"
+            ok=0; grep -q 'ok=1' "$work/c.out" && ok=1
+            record "section=streams rx=ceiling rep=$rep ok=$ok cpu_pct=$cpu msgs=$total rate=$((nstreams * 1000)) $(grep -o 'rate=[0-9]*' "$work/ms.out" | sed 's/rate/sent_rate/')"
+        else
+            record "section=streams rx=ceiling rep=$rep ok=0 reason=not_ready"
+        fi
+
+        ep="ipc://$work/one$rep"; dctl="ipc://$work/onectl$rep"
+        "$bin/ezshmd" --sub-bind "$ep" --stream-per-topic "ms$rep-{topic}" --max-streams "$nstreams" --buf-dur 1 \
+            --rcvhwm 0 --max-buffer-bytes 4294967296 --control "$dctl" --log-level error >>"$work/ezshmd.log" 2>&1 &
+        dpid=$!; pids+=("$dpid")
+        if wait_ctl "$dctl"; then
+            multisend "$ep" "$nstreams"
+            cpu="$(cpu_window_all "$dpid")"
+            wait "$mpid"
+            for _ in $(seq 100); do read -r frames dropped <<<"$(stream_frames "$dctl")"; [ "$frames" -ge $((total * 64)) ] && break; sleep 0.1; done
+            ok=1; [ "$frames" = "$((total * 64))" ] && [ "$dropped" = 0 ] || ok=0
+            record "section=streams rx=one rep=$rep ok=$ok cpu_pct=$cpu frames=$frames expected=$((total * 64)) dropped=$dropped rate=$((nstreams * 1000))"
+        else
+            record "section=streams rx=one rep=$rep ok=0 reason=not_ready"
+        fi
+        stop_ezshmd
+
+        eps="" dpids=() ctls=()
+        for k in $(seq 0 $((nstreams - 1))); do
+            ep="ipc://$work/many$rep-$k"; ctl="ipc://$work/manyctl$rep-$k"; topic="$(printf 's%02d' "$k")"
+            "$bin/ezshmd" --sub-bind "$ep" --topic "$topic" --shmem-name "ms$rep-single-$topic" --buf-dur 1 --rcvhwm 0 \
+                --control "$ctl" --log-level error >>"$work/ezshmd.log" 2>&1 &
+            dpids+=($!); pids+=($!); ctls+=("$ctl"); eps="$eps${eps:+,}$ep"
+        done
+        up=1; for ctl in "${ctls[@]}"; do wait_ctl "$ctl" || up=0; done
+        if [ "$up" = 1 ]; then
+            multisend "$eps" "$nstreams"
+            cpu="$(cpu_window_all "${dpids[@]}")"
+            wait "$mpid"; sleep 0.5
+            frames=0 dropped=0
+            for ctl in "${ctls[@]}"; do
+                read -r f d <<<"$(stream_frames "$ctl")"; frames=$((frames + f)); dropped=$((dropped + d))
+            done
+            ok=1; [ "$frames" = "$((total * 64))" ] && [ "$dropped" = 0 ] || ok=0
+            record "section=streams rx=many rep=$rep ok=$ok cpu_pct=$cpu frames=$frames expected=$((total * 64)) dropped=$dropped rate=$((nstreams * 1000))"
+        else
+            record "section=streams rx=many rep=$rep ok=0 reason=not_ready"
+        fi
+        for p in "${dpids[@]}"; do kill "$p" 2>/dev/null; done
+        for p in "${dpids[@]}"; do wait "$p" 2>/dev/null; done
+    done
+fi
+
+# ---- 7. rebuild storm on one stream beside 7 at rig load (issue 16) ----------------------------
+# One ezshmd, 8 declared streams: 6 background topics at 1000 msg/s (multisend), the latency
+# stream "bench" at 1000 msg/s (ezshm-bench latency, shm mode: send -> frame visible), and
+# "storm". Quiet: storm silent; storm: its channel count changes every 10 ms (a rebuild per
+# message, as far as the rebuild rate limit lets it). The 7 must lose nothing; latency p99 of
+# "bench" in both cases, alternating quiet/storm per run.
+if has storm; then
+    st_count=$((ms_secs * 1000))
+    for rep in $(seq "$runs"); do
+        for mode in quiet storm; do
+            ep="ipc://$work/storm$rep$mode"; dctl="ipc://$work/stormctl$rep$mode"; flags=()
+            for k in 0 1 2 3 4 5; do flags+=(--stream "$(printf 's%02d' "$k")=st$rep$mode-s$k"); done
+            "$bin/ezshmd" --sub-bind "$ep" "${flags[@]}" --stream "bench=st$rep$mode-bench" \
+                --stream "storm=st$rep$mode-storm" --buf-dur 1 --rcvhwm 0 --control "$dctl" --log-level error \
+                >>"$work/ezshmd.log" 2>&1 &
+            dpid=$!; pids+=("$dpid")
+            if ! wait_ctl "$dctl"; then
+                record "section=storm mode=$mode rep=$rep ok=0 reason=not_ready"; continue
+            fi
+            storm=(); [ "$mode" = storm ] && storm=(--storm-every 10)
+            multisend "$ep" 6 "${storm[@]}"
+            out="$("$bin/ezshm-bench" latency --mode shm --name "st$rep$mode-bench" --connect "$ep" \
+                --count "$((st_count - 3000 > 1000 ? st_count - 3000 : 1000))" --rate 1000 --channels 8 --frames 64 \
+                --timeout "$((ms_secs + 20))")"
+            wait "$mpid"; sleep 0.3
+            bg=0 bgd=0
+            for k in 0 1 2 3 4 5; do
+                "$bin/ezshm-ctl" --endpoint "$dctl" --json --stream "st$rep$mode-s$k" status >"$work/st.json" 2>/dev/null
+                read -r f d <<<"$(python3 -c 'import json,sys; c=json.load(open(sys.argv[1]))["status"]["counters"]; print(c["frames"], c["dropped"])' "$work/st.json" 2>/dev/null || echo "-1 -1")"
+                bg=$((bg + f)); bgd=$((bgd + d))
+            done
+            "$bin/ezshm-ctl" --endpoint "$dctl" --json --stream "st$rep$mode-storm" status >"$work/st.json" 2>/dev/null
+            rebuilds="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["status"]["counters"]["ring_resets"])' "$work/st.json" 2>/dev/null || echo -1)"
+            ok=1; [ "$bg" = "$((6 * st_count * 64))" ] && [ "$bgd" = 0 ] || ok=0
+            case "$out" in *ok=1*) ;; *) ok=0 ;; esac
+            record "section=storm mode=$mode rep=$rep ok=$ok bg_frames=$bg bg_expected=$((6 * st_count * 64)) bg_dropped=$bgd storm_rebuilds=$rebuilds ${out#bench=latency mode=shm }"
+            stop_ezshmd
+        done
+    done
+fi
+
 # ---- 4. mirror read bandwidth ------------------------------------------------------------------
 if has mirror; then
     spans="1048576 16777216"; [ "$smoke" = 1 ] && spans=1048576
@@ -469,6 +615,38 @@ if sel(section="sys"):
         print(f"| {r.get('load','saturated')} | {r.get('rx','ezshmd')} | {r['fmt']} | {r['per_msg']} | "
               f"{r.get('top','').strip(',').replace(',', ', ')} |")
     print()
+
+if sel(section="streams"):
+    rs = sel(section="streams")
+    rate = float(rs[0].get("rate", "64000"))
+    print(f"## 6. Many streams: {int(rate) // 1000} topics × 1000 msg/s × 64×8 float32 ({int(rate)} msg/s)\n")
+    print("CPU = all receiving processes together, % of one core over the steady window; "
+          "µs/msg = CPU seconds per message. Ratios are per run.\n")
+    print("| receiver | CPU % | µs CPU / message | frames landed |")
+    print("| --- | --- | --- | --- |")
+    for rx, label in (("ceiling", "raw ceiling (one SUB socket + memcpy)"), ("one", "one ezshmd, a stream per topic"),
+                      ("many", "one ezshmd per topic (CPU summed)")):
+        cpu = vals(sel(section="streams", rx=rx), "cpu_pct")
+        us = [c / 100 / rate * 1e6 for c in cpu]
+        landed = [r for r in sel(section="streams", rx=rx)]
+        ok = sum(r.get("ok") == "1" for r in landed)
+        print(f"| {label} | {mmm(cpu, '.1f')} | {mmm(us, '.2f')} | {ok}/{len(landed)} runs all |")
+    c, o = paired("streams", "cpu_pct", dict(rx="ceiling"), dict(rx="one"))
+    m, o2 = paired("streams", "cpu_pct", dict(rx="many"), dict(rx="one"))
+    print(f"\none ezshmd / ceiling: {ratio(o, c)} (goal ≤ 1.2); one ezshmd / {int(rate) // 1000} ezshmd: "
+          f"{ratio(o2, m)} (goal ≤ 1)\n")
+
+if sel(section="storm"):
+    print("## 7. Rebuild storm on one stream beside 7 at rig load (latency of one of the 7, µs)\n")
+    print("| case | p50 | p99 | max | storm rebuilds | the 7 lost |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    for mode in ("quiet", "storm"):
+        rs = sel(section="storm", mode=mode)
+        lost = sum(int(r.get("bg_expected", 0)) - int(r.get("bg_frames", 0)) for r in rs if "bg_frames" in r)
+        print(f"| {mode} | {mmm(vals(rs, 'p50_us'), '.1f')} | {mmm(vals(rs, 'p99_us'), '.1f')} | "
+              f"{mmm(vals(rs, 'max_us'), '.1f')} | {mmm(vals(rs, 'storm_rebuilds'), '.0f')} | {lost} frames |")
+    q, st = paired("storm", "p99_us", dict(mode="quiet"), dict(mode="storm"))
+    print(f"\np99 storm / quiet: {ratio(st, q)} (goal ≤ 2)\n")
 
 if fails:
     print("## Failed checks\n")
