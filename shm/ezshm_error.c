@@ -18,6 +18,7 @@ ezshm_strerror(int code)
     case EZSHM_ERR_NOSPACE:  return "not enough space in /dev/shm";
     case EZSHM_ERR_STALE:    return "ring rebuilt by the writer";
     case EZSHM_ERR_PERM:     return "permission denied";
+    case EZSHM_ERR_TIMEOUT:  return "timed out with nothing new";
     default:                 return "unknown error";
     }
 }

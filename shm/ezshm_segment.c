@@ -142,6 +142,40 @@ ezshm_segment_open(ezshm_segment_t *self, const char *name)
     return rc;
 }
 
+int
+ezshm_segment_open_head_rw(ezshm_segment_t *self, const char *name, size_t head_size, void **head)
+{
+    char path[PATH_MAX];
+    if (!self || !name || !head || head_size == 0 || strlen(name) >= sizeof self->name)
+        return EZSHM_ERR_INVAL;
+    if (s_path(path, sizeof path, name) != EZSHM_OK)
+        return EZSHM_ERR_INVAL;
+    memset(self, 0, sizeof *self);
+    strcpy(self->name, name);
+    *head = NULL;
+    int fd = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return s_errno_code(errno);
+    struct stat st;
+    int rc = fstat(fd, &st) == 0 ? EZSHM_OK : s_errno_code(errno);
+    if (rc == EZSHM_OK && (st.st_size <= 0 || (uint64_t) st.st_size < head_size))
+        rc = EZSHM_ERR_NOTREADY;
+    if (rc == EZSHM_OK)
+        rc = s_map(self, fd, (size_t) st.st_size, PROT_READ);
+    if (rc == EZSHM_OK) {
+        /*  Only the head is writable: a bug in the reader can't scribble on the rest. */
+        void *addr = mmap(NULL, head_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+        if (addr == MAP_FAILED) {
+            rc = s_errno_code(errno);
+            ezshm_segment_close(self);
+        }
+        else
+            *head = addr;
+    }
+    close(fd);
+    return rc;
+}
+
 bool
 ezshm_segment_replaced(const ezshm_segment_t *self)
 {

@@ -40,6 +40,12 @@ int ezshm_segment_create(ezshm_segment_t *self, const char *name, size_t size, u
 /*  Maps an existing object read-only, whatever its size. EZSHM_ERR_NOENT when absent. */
 int ezshm_segment_open(ezshm_segment_t *self, const char *name);
 
+/*  Opens an existing object read-write but maps it read-only, plus its first head_size
+    bytes a second time read-write at *head (munmap(*head, head_size) when done). For a
+    reader that must write a few shared words (a waiter count) and nothing else.
+    EZSHM_ERR_PERM without write permission; EZSHM_ERR_NOTREADY when smaller than head_size. */
+int ezshm_segment_open_head_rw(ezshm_segment_t *self, const char *name, size_t head_size, void **head);
+
 /*  True when name no longer refers to the object self maps (unlinked or recreated). */
 bool ezshm_segment_replaced(const ezshm_segment_t *self);
 

@@ -1,5 +1,6 @@
 /*  ezshm_writer.c — header and ring lifecycle, wrap-around writes, publication. */
 #include "ezshm_writer.h"
+#include "ezshm_clock.h"
 #include "ezshm_dtype.h"
 #include "ezshm_error.h"
 #include "ezshm_name.h"
@@ -17,6 +18,7 @@ struct ezshm_writer_t {
     ezshm_meta_t          *meta;        /* inside header.addr */
     ezshm_segment_t        ring;        /* ring.addr NULL: no ring */
     uint32_t               ring_generation; /* the generation ring was created for */
+    ezshm_clock_t         *clock;       /* the ring's clock segment; NULL with opt.no_clock */
     /* The live ring's spec, compared per chunk. */
     char                   dtype;
     double                 srate;
@@ -114,6 +116,8 @@ s_ring_drop(ezshm_writer_t *self)
 {
     if (!self->ring.addr)
         return;
+    /*  The clock goes first: closing it wakes the ring's waiting readers. */
+    ezshm_clock_destroy(&self->clock);
     ezshm_segment_close(&self->ring);
     ezshm_segment_unlink(self->ring.name);
     self->ring.name[0] = '\0';
@@ -303,6 +307,17 @@ ezshm_writer_configure(ezshm_writer_t *self, const ezshm_ring_spec_t *spec)
     }
     if (replaced)
         s_log_reclaimed(self, segname);
+    if (!self->opt.no_clock) {
+        rc = ezshm_clock_create(self->name, self->meta->buffer_generation, spec->n_frames, spec->srate,
+                                self->opt.mode, &self->clock, &replaced);
+        if (rc != EZSHM_OK) {
+            ezshm_segment_close(&self->ring);
+            ezshm_segment_unlink(self->ring.name);
+            return rc;
+        }
+        if (replaced)
+            s_log_reclaimed(self, ezshm_clock_segment(self->clock));
+    }
     self->ring_generation = self->meta->buffer_generation;
     self->frame_bytes = frame_bytes;
     self->ring_bytes = ring_bytes;
@@ -314,11 +329,21 @@ ezshm_writer_configure(ezshm_writer_t *self, const ezshm_ring_spec_t *spec)
 int
 ezshm_writer_write_with(ezshm_writer_t *self, uint64_t n, ezshm_copy_fn *copy, void *arg)
 {
+    return ezshm_writer_write_timed(self, n, copy, arg, NULL);
+}
+
+int
+ezshm_writer_write_timed(ezshm_writer_t *self, uint64_t n, ezshm_copy_fn *copy, void *arg,
+                         const ezshm_chunk_time_t *time)
+{
     if (!self || !copy)
         return EZSHM_ERR_INVAL;
     if (!self->ring.addr)
         return EZSHM_ERR_NOTREADY;
     uint64_t len = self->n_frames, guard = ezshm_ring_guard(len);
+    /*  The chunk's anchor is published before any of its frames. */
+    ezshm_clock_begin_chunk(self->clock, self->wrap_counter * len + self->write_index, n, time);
+    const double *times = time ? time->times : NULL;
     uint8_t *base = self->ring.addr;
     /*  Pieces of at most `guard` frames, never across the ring's end, each published on its
         own: a reader then knows that only the `guard` oldest slots may be in flux. A chunk
@@ -330,8 +355,13 @@ ezshm_writer_write_with(ezshm_writer_t *self, uint64_t n, ezshm_copy_fn *copy, v
             piece = guard;
         if (piece > len - self->write_index)
             piece = len - self->write_index;
-        if (copy(arg, base + self->write_index * self->frame_bytes, first, piece) != 0)
+        if (times)
+            ezshm_clock_put_times(self->clock, self->write_index, times + first, piece);
+        if (copy(arg, base + self->write_index * self->frame_bytes, first, piece) != 0) {
+            ezshm_clock_trim_chunk(self->clock, first);
+            ezshm_clock_notify(self->clock);
             return EZSHM_ERR_INVAL;
+        }
         first += piece;
         self->write_index += piece;
         if (self->write_index == len) {
@@ -340,6 +370,7 @@ ezshm_writer_write_with(ezshm_writer_t *self, uint64_t n, ezshm_copy_fn *copy, v
         }
         ezshm_header_publish(self->meta, self->write_index, self->wrap_counter);
     }
+    ezshm_clock_notify(self->clock);
     return EZSHM_OK;
 }
 
@@ -409,6 +440,12 @@ const char *
 ezshm_writer_header_segment(const ezshm_writer_t *self)
 {
     return self->header.name;
+}
+
+const char *
+ezshm_writer_clock_segment(const ezshm_writer_t *self)
+{
+    return self->clock ? ezshm_clock_segment(self->clock) : "";
 }
 
 const char *
