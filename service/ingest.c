@@ -14,6 +14,9 @@ struct ingest_t {
     /*  A coordinate time axis estimates fs from jittering timestamps; the ring keeps its
         length while dtype, frame shape and key stay the same, so jitter never rebuilds. */
     uint64_t        coord_frames;
+    /*  The last message written: its newest sample's time and when it was ingested. */
+    double          last_sample_time;
+    int64_t         last_wall_ns;
 };
 
 /*  Where the buffered axis sits: the data is [outer][n][inner] with inner in bytes. */
@@ -211,10 +214,50 @@ s_ring_length(ingest_t *self, const axisarray_axis_t *ax, const ezshm_ring_spec_
     return INGEST_OK;
 }
 
+/*  The chunk's timing for the clock segment: the axis' offset and gain, or its coordinate
+    values (one per frame, else unknown), the sequence number, the wall clock now. */
+static void
+s_chunk_time(ingest_t *self, const axisarray_t *msg, const axisarray_axis_t *ax, uint64_t n,
+             ezshm_chunk_time_t *time)
+{
+    *time = (ezshm_chunk_time_t) {NAN, NAN, NULL, ezshm_clock_wall_ns(),
+                                  axisarray_has_seq(msg) ? axisarray_seq(msg) : EZSHM_SEQ_NONE};
+    if (ax->kind == AXISARRAY_AXIS_LINEAR) {
+        time->t0 = ax->offset;
+        time->gain = ax->gain;
+        self->last_sample_time = ax->offset + (double) (n - 1) * ax->gain;
+    }
+    else if (ax->n_values == n) {
+        time->t0 = ax->values[0];
+        time->times = ax->values;
+        self->last_sample_time = ax->values[n - 1];
+    }
+    else
+        self->last_sample_time = NAN;
+    /*  A time axis in another unit than seconds is no clock we can compare with. */
+    if (ax->unit[0] && strcmp(ax->unit, "s") != 0)
+        self->last_sample_time = NAN;
+    self->last_wall_ns = time->wall_ns;
+}
+
+bool
+ingest_last_delay(const ingest_t *self, double *seconds)
+{
+    double t = self->last_sample_time;
+    if (!isfinite(t) || t < INGEST_WALL_CLOCK_MIN)
+        return false;
+    double d = (double) self->last_wall_ns * 1e-9 - t;
+    if (fabs(d) > INGEST_DELAY_MAX)
+        return false;
+    *seconds = d;
+    return true;
+}
+
 int
 ingest_message(ingest_t *self, const axisarray_t *msg, uint64_t *frames, char *errbuf,
                size_t errlen)
 {
+    self->last_sample_time = NAN;
     *frames = 0;
     int k = axisarray_find_dim(msg, self->axis);
     if (k < 0)
@@ -259,13 +302,17 @@ ingest_message(ingest_t *self, const axisarray_t *msg, uint64_t *frames, char *e
         return s_fail(errbuf, errlen, s_writer_code(rc), "ring not created: %s", ezshm_strerror(rc));
     }
 
+    ezshm_chunk_time_t time;
+    s_chunk_time(self, msg, ax, n, &time);
     bool swap = axisarray_needs_byteswap(msg);
-    if (k == 0 && !swap)
-        rc = ezshm_writer_write(self->writer, axisarray_data(msg), n);
+    if (k == 0 && !swap) {
+        ezshm_contiguous_t src = {axisarray_data(msg), ezshm_writer_frame_bytes(self->writer)};
+        rc = ezshm_writer_write_timed(self->writer, n, ezshm_copy_contiguous, &src, &time);
+    }
     else {
         axis_move_t mv = {axisarray_data(msg), n, outer, inner * axisarray_itemsize(msg),
                           swap ? ezshm_dtype_component_size(spec.dtype) : 0};
-        rc = ezshm_writer_write_with(self->writer, n, s_copy_moved, &mv);
+        rc = ezshm_writer_write_timed(self->writer, n, s_copy_moved, &mv, &time);
     }
     if (rc != EZSHM_OK)
         return s_fail(errbuf, errlen, INGEST_ERR_SHM, "ring write failed: %s", ezshm_strerror(rc));

@@ -68,7 +68,8 @@ s_log_reclaimed(ezshm_writer_t *self, const char *segment)
 }
 
 /*  A crashed writer's header names the ring it left behind, of whatever generation: remove
-    that ring before the header is replaced (the header itself is reclaimed on creation). */
+    that ring and its clock before the header is replaced (the header itself is reclaimed on
+    creation). */
 static void
 s_reclaim_stale_ring(ezshm_writer_t *self, const char *header_segment)
 {
@@ -80,13 +81,18 @@ s_reclaim_stale_ring(ezshm_writer_t *self, const char *header_segment)
     if (ezshm_header_detect(stale.addr, stale.size, &layout) == EZSHM_OK)
         gen = ezshm_header_generation(ezshm_header_meta(stale.addr, layout));
     ezshm_segment_close(&stale);
-    char ring[EZSHM_SHORT_NAME_SIZE];
+    char ring[EZSHM_SHORT_NAME_SIZE], clock[EZSHM_SHORT_NAME_SIZE];
     if (gen == EZSHM_GENERATION_NONE || ezshm_ring_segment_name(self->name, gen, ring) != EZSHM_OK
-        || ezshm_segment_open(&stale, ring) != EZSHM_OK)
+        || ezshm_clock_segment_name(self->name, gen, clock) != EZSHM_OK)
         return;
-    ezshm_segment_close(&stale);
-    if (ezshm_segment_unlink(ring) == EZSHM_OK)
-        s_log_reclaimed(self, ring);
+    const char *left[2] = {ring, clock};
+    for (int i = 0; i < 2; i++) {
+        if (ezshm_segment_open(&stale, left[i]) != EZSHM_OK)
+            continue;
+        ezshm_segment_close(&stale);
+        if (ezshm_segment_unlink(left[i]) == EZSHM_OK)
+            s_log_reclaimed(self, left[i]);
+    }
 }
 
 /*  Creates the header segment of self->name with placeholders. */
@@ -374,16 +380,11 @@ ezshm_writer_write_timed(ezshm_writer_t *self, uint64_t n, ezshm_copy_fn *copy, 
     return EZSHM_OK;
 }
 
-typedef struct {
-    const uint8_t *src;
-    uint64_t       frame_bytes;
-} contiguous_source_t;
-
-static int
-s_copy_contiguous(void *arg, void *dst, uint64_t first, uint64_t count)
+int
+ezshm_copy_contiguous(void *arg, void *dst, uint64_t first, uint64_t count)
 {
-    const contiguous_source_t *source = arg;
-    memcpy(dst, source->src + first * source->frame_bytes, count * source->frame_bytes);
+    const ezshm_contiguous_t *source = arg;
+    memcpy(dst, (const uint8_t *) source->frames + first * source->frame_bytes, count * source->frame_bytes);
     return 0;
 }
 
@@ -392,8 +393,8 @@ ezshm_writer_write(ezshm_writer_t *self, const void *frames, uint64_t n)
 {
     if (!self || (n && !frames))
         return EZSHM_ERR_INVAL;
-    contiguous_source_t source = {frames, self->frame_bytes};
-    return ezshm_writer_write_with(self, n, s_copy_contiguous, &source);
+    ezshm_contiguous_t source = {frames, self->frame_bytes};
+    return ezshm_writer_write_with(self, n, ezshm_copy_contiguous, &source);
 }
 
 int

@@ -66,6 +66,14 @@ typedef struct {
     ring. Returns 0, or a non-zero value that aborts the write. */
 typedef int (ezshm_copy_fn)(void *arg, void *dst, uint64_t first, uint64_t count);
 
+/*  The ezshm_copy_fn of frames that already lie buffered axis first, C order, end to end:
+    arg is an ezshm_contiguous_t. */
+typedef struct {
+    const void *frames;
+    uint64_t    frame_bytes;
+} ezshm_contiguous_t;
+int ezshm_copy_contiguous(void *arg, void *dst, uint64_t first, uint64_t count);
+
 void ezshm_writer_options_init(ezshm_writer_options_t *opt);
 
 /*  Creates the header segment with placeholders. name NULL: a generated unique name
