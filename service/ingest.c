@@ -243,14 +243,7 @@ s_chunk_time(ingest_t *self, const axisarray_t *msg, const axisarray_axis_t *ax,
 bool
 ingest_last_delay(const ingest_t *self, double *seconds)
 {
-    double t = self->last_sample_time;
-    if (!isfinite(t) || t < INGEST_WALL_CLOCK_MIN)
-        return false;
-    double d = (double) self->last_wall_ns * 1e-9 - t;
-    if (fabs(d) > INGEST_DELAY_MAX)
-        return false;
-    *seconds = d;
-    return true;
+    return ezshm_clock_transport_delay(self->last_sample_time, self->last_wall_ns, seconds);
 }
 
 int

@@ -51,13 +51,9 @@ int ingest_set_axis(ingest_t *self, const char *axis);
 void ingest_set_buf_dur(ingest_t *self, double buf_dur);
 void ingest_set_writer(ingest_t *self, ezshm_writer_t *writer);
 
-/*  Transport delay is meaningful when the sender's time axis is wall clock: its newest sample
-    is a UNIX time in seconds after 2001 and within a day of our clock. */
-#define INGEST_WALL_CLOCK_MIN 1e9
-#define INGEST_DELAY_MAX 86400.0
-
 /*  Ingest wall clock minus the newest sample's time of the last message written, in seconds;
-    false when the message's time base is not wall clock (or it was not written). */
+    false when the message's time base is not wall clock (ezshm_clock_transport_delay) or it
+    was not written. */
 bool ingest_last_delay(const ingest_t *self, double *seconds);
 
 /*  Writes msg's frames into the ring (with each chunk's timing for the clock segment). Returns INGEST_OK or an ingest_error_t; on error

@@ -75,6 +75,18 @@ ezshm_clock_wall_ns(void)
     return (int64_t) ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
+bool
+ezshm_clock_transport_delay(double sample_time, int64_t wall_ns, double *seconds)
+{
+    if (!isfinite(sample_time) || sample_time < EZSHM_WALL_CLOCK_MIN || wall_ns <= 0)
+        return false;
+    double d = (double) wall_ns * 1e-9 - sample_time;
+    if (fabs(d) > EZSHM_DELAY_MAX)
+        return false;
+    *seconds = d;
+    return true;
+}
+
 int
 ezshm_clock_create(const char *name, uint32_t generation, uint64_t n_frames, double srate,
                    unsigned mode, ezshm_clock_t **out, bool *replaced)

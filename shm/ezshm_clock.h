@@ -140,6 +140,14 @@ bool ezshm_clock_can_sleep(const ezshm_clock_t *self);
 bool ezshm_clock_sleep(ezshm_clock_t *self, uint32_t seen, long long timeout_ns,
                        bool (*ready)(void *arg), void *arg);
 
+/*  Transport delay = ingest wall clock − sample time, in seconds, when it means something:
+    the sample time looks like a UNIX time in seconds (after 2001, > EZSHM_WALL_CLOCK_MIN) and
+    the delay is within ±EZSHM_DELAY_MAX (a day). False otherwise (a relative time base,
+    another unit, NaN). */
+#define EZSHM_WALL_CLOCK_MIN 1e9
+#define EZSHM_DELAY_MAX 86400.0
+bool ezshm_clock_transport_delay(double sample_time, int64_t wall_ns, double *seconds);
+
 /*  CLOCK_REALTIME in nanoseconds. */
 int64_t ezshm_clock_wall_ns(void);
 
