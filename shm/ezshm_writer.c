@@ -40,6 +40,10 @@ ezshm_writer_options_init(ezshm_writer_options_t *opt)
     opt->layout = EZSHM_LAYOUT_LEGACY;
     opt->mode = 0600;
     opt->max_ring_bytes = (uint64_t) 1 << 30;
+    /*  EZSHM_CLOCK=0 turns the clock segment off for every writer of the process (ezshmd
+        included): exactly ezmsg-tools' footprint, no segment readers may write to. */
+    const char *clock = getenv("EZSHM_CLOCK");
+    opt->no_clock = clock && strcmp(clock, "0") == 0;
 }
 
 static void

@@ -44,7 +44,8 @@ typedef struct {
     ezshm_layout_t  layout;           /* default EZSHM_LAYOUT_LEGACY */
     unsigned        mode;             /* segment permission bits, default 0600 */
     uint64_t        max_ring_bytes;   /* default 1 GiB */
-    bool            no_clock;         /* true: no clock segment (no timestamps, readers poll) */
+    bool            no_clock;         /* true: no clock segment (no timestamps, readers poll);
+                                         default false, true when $EZSHM_CLOCK is "0" */
     ezshm_event_fn *on_event;         /* optional */
     ezshm_log_fn   *on_log;           /* optional */
     void           *arg;              /* passed to both callbacks */
