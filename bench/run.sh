@@ -287,6 +287,14 @@ fi
 # getrusage); first while the rig publisher runs, then with the stream idle.
 if has wait; then
     idle_secs=10; [ "$quick" = 1 ] && idle_secs=5; [ "$smoke" = 1 ] && idle_secs=1
+    follow_both() {   # stream secs load rep: the waiting and the polling reader side by side
+        for mode in wait poll; do
+            "$bin/ezshm-bench" follow --name "$1" --mode "$mode" --timeout "$2" >"$work/f-$mode.out" &
+            eval "fp_$mode=\$!"; pids+=("$!")
+        done
+        wait "$fp_wait"; wait "$fp_poll"
+        for mode in wait poll; do record "section=wait load=$3 rep=$4 $(grep '^bench=' "$work/f-$mode.out")"; done
+    }
     for rep in $(seq "$runs"); do
         ep="$(endpoint ipc)"; name="bench-$$-$seq_id"
         start_ezshmd "$ep" "$name" 10 || continue
@@ -295,19 +303,9 @@ if has wait; then
             --sndhwm 0 --wait-sub 300 --quiet --pattern counter &
         pp=$!; pids+=("$pp")
         sleep 1.3
-        for mode in wait poll; do
-            "$bin/ezshm-bench" follow --name "$name" --mode "$mode" --timeout "$rig_secs" >"$work/f-$mode.out" &
-            eval "fp_$mode=\$!"; pids+=("$!")
-        done
-        wait "$fp_wait"; wait "$fp_poll"
-        for mode in wait poll; do record "section=wait load=rig rep=$rep $(grep '^bench=' "$work/f-$mode.out")"; done
+        follow_both "$name" "$rig_secs" rig "$rep"
         wait "$pp"; sleep 0.3
-        for mode in wait poll; do
-            "$bin/ezshm-bench" follow --name "$name" --mode "$mode" --timeout "$idle_secs" >"$work/f-$mode.out" &
-            eval "fp_$mode=\$!"; pids+=("$!")
-        done
-        wait "$fp_wait"; wait "$fp_poll"
-        for mode in wait poll; do record "section=wait load=idle rep=$rep $(grep '^bench=' "$work/f-$mode.out")"; done
+        follow_both "$name" "$idle_secs" idle "$rep"
         stop_ezshmd
     done
 fi

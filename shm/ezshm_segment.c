@@ -119,8 +119,10 @@ ezshm_segment_create(ezshm_segment_t *self, const char *name, size_t size, unsig
     return rc;
 }
 
-int
-ezshm_segment_open(ezshm_segment_t *self, const char *name)
+/*  Opens an existing object with oflags and maps all of it read-only; an object smaller than
+    min_size is "not ready". With fd_out the descriptor stays open for the caller. */
+static int
+s_open(ezshm_segment_t *self, const char *name, int oflags, size_t min_size, int *fd_out)
 {
     char path[PATH_MAX];
     if (!self || !name || strlen(name) >= sizeof self->name)
@@ -129,49 +131,46 @@ ezshm_segment_open(ezshm_segment_t *self, const char *name)
         return EZSHM_ERR_INVAL;
     memset(self, 0, sizeof *self);
     strcpy(self->name, name);
-    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    int fd = open(path, oflags | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0)
         return s_errno_code(errno);
     struct stat st;
     int rc = fstat(fd, &st) == 0 ? EZSHM_OK : s_errno_code(errno);
-    if (rc == EZSHM_OK && st.st_size <= 0)
+    if (rc == EZSHM_OK && (st.st_size <= 0 || (uint64_t) st.st_size < min_size))
         rc = EZSHM_ERR_NOTREADY;   /* created, not yet sized by its writer */
     if (rc == EZSHM_OK)
         rc = s_map(self, fd, (size_t) st.st_size, PROT_READ);
-    close(fd);
+    if (rc == EZSHM_OK && fd_out)
+        *fd_out = fd;
+    else
+        close(fd);
     return rc;
+}
+
+int
+ezshm_segment_open(ezshm_segment_t *self, const char *name)
+{
+    return s_open(self, name, O_RDONLY, 1, NULL);
 }
 
 int
 ezshm_segment_open_head_rw(ezshm_segment_t *self, const char *name, size_t head_size, void **head)
 {
-    char path[PATH_MAX];
-    if (!self || !name || !head || head_size == 0 || strlen(name) >= sizeof self->name)
+    if (!head || head_size == 0)
         return EZSHM_ERR_INVAL;
-    if (s_path(path, sizeof path, name) != EZSHM_OK)
-        return EZSHM_ERR_INVAL;
-    memset(self, 0, sizeof *self);
-    strcpy(self->name, name);
     *head = NULL;
-    int fd = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0)
-        return s_errno_code(errno);
-    struct stat st;
-    int rc = fstat(fd, &st) == 0 ? EZSHM_OK : s_errno_code(errno);
-    if (rc == EZSHM_OK && (st.st_size <= 0 || (uint64_t) st.st_size < head_size))
-        rc = EZSHM_ERR_NOTREADY;
-    if (rc == EZSHM_OK)
-        rc = s_map(self, fd, (size_t) st.st_size, PROT_READ);
-    if (rc == EZSHM_OK) {
-        /*  Only the head is writable: a bug in the reader can't scribble on the rest. */
-        void *addr = mmap(NULL, head_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-        if (addr == MAP_FAILED) {
-            rc = s_errno_code(errno);
-            ezshm_segment_close(self);
-        }
-        else
-            *head = addr;
+    int fd = -1;
+    int rc = s_open(self, name, O_RDWR, head_size, &fd);
+    if (rc != EZSHM_OK)
+        return rc;
+    /*  Only the head is writable: a bug in the reader can't scribble on the rest. */
+    void *addr = mmap(NULL, head_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (addr == MAP_FAILED) {
+        rc = s_errno_code(errno);
+        ezshm_segment_close(self);
     }
+    else
+        *head = addr;
     close(fd);
     return rc;
 }

@@ -29,6 +29,7 @@ def expected_time(f, coordinate):
 
 
 def start_daemon(s, name):
+    """ezshmd on fresh endpoints with stream name, ready; returns (data, control) endpoints."""
     data, ctl = s.endpoint(), s.endpoint()
     s.start("ezshmd", "--sub-bind", data, "--control", ctl, "--shmem-name", name, "--buf-dur", "2",
             "--log-level", "warning")
@@ -69,8 +70,7 @@ def case_follow_timestamps():
 def case_follow_into_head():
     s = Session("clockhead")
     try:
-        data, _ = start_daemon(s, "clock-head")
-        p = pub(s, data, count=0)
+        p = pub(s, start_daemon(s, "clock-head")[0], count=0)
         env = dict(s.env, B=os.path.join(os.environ.get("EZSHM_BIN", ""), "ezshm-mirror"))
         r = subprocess.run(["bash", "-c", '"$B" --wait 15 --follow clock-head | head -n 5; echo "${PIPESTATUS[0]}"'],
                            env=env, capture_output=True, text=True, timeout=STOP_TIMEOUT * 2)
