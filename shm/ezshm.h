@@ -4,7 +4,8 @@
     Classes: ezshm_writer (the ring writer), ezshm_mirror (the reader), ezshm_clock (the clock
     segment: per-frame timestamps and the wake-up word).
     Helpers: names (ezshm_name.h), header layouts (ezshm_header.h), ring sizing (ezshm_ring.h),
-    dtypes (ezshm_dtype.h), value formatting (ezshm_value.h), result codes (ezshm_error.h).
+    dtypes (ezshm_dtype.h), value formatting (ezshm_value.h), result codes (ezshm_error.h),
+    clocks (ezshm_time.h), UTF-8 (ezshm_utf8.h).
 */
 #ifndef EZSHM_H
 #define EZSHM_H
@@ -12,11 +13,13 @@
 #define EZSHM_VERSION "0.1.0"
 
 #include "ezshm_error.h"
+#include "ezshm_time.h"
 #include "ezshm_dtype.h"
 #include "ezshm_name.h"
 #include "ezshm_header.h"
 #include "ezshm_ring.h"
 #include "ezshm_segment.h"
+#include "ezshm_utf8.h"
 #include "ezshm_value.h"
 #include "ezshm_clock.h"
 #include "ezshm_writer.h"

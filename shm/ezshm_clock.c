@@ -2,6 +2,7 @@
 #include "ezshm_clock.h"
 #include "ezshm_error.h"
 #include "ezshm_segment.h"
+#include "ezshm_time.h"
 
 #include <errno.h>
 #include <stddef.h>
@@ -12,7 +13,6 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
-#include <time.h>
 #include <unistd.h>
 
 /*  Control page offsets (docs/shm-layout.md §11). wake and waiters sit on cache lines of
@@ -65,14 +65,6 @@ ezshm_clock_segment_bytes(uint64_t n_frames, uint64_t capacity, bool with_times)
 {
     return EZSHM_CLOCK_CONTROL_BYTES + capacity * EZSHM_CLOCK_ANCHOR_BYTES
            + (with_times ? n_frames * sizeof(double) : 0);
-}
-
-int64_t
-ezshm_clock_wall_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t) ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
 bool
@@ -253,7 +245,7 @@ ezshm_clock_begin_chunk(ezshm_clock_t *self, uint64_t position, uint64_t count,
         a.seq = time->seq;
     }
     if (a.wall_ns == 0)
-        a.wall_ns = ezshm_clock_wall_ns();
+        a.wall_ns = ezshm_time_wall_ns();
     uint8_t *slot = (uint8_t *) self->seg.addr + EZSHM_CLOCK_CONTROL_BYTES
                     + (self->written % self->capacity) * EZSHM_CLOCK_ANCHOR_BYTES;
     memcpy(slot, &a, sizeof a);
@@ -407,10 +399,10 @@ ezshm_clock_can_sleep(const ezshm_clock_t *self)
 }
 
 bool
-ezshm_clock_sleep(ezshm_clock_t *self, uint32_t seen, long long timeout_ns,
+ezshm_clock_sleep(ezshm_clock_t *self, uint32_t seen, double timeout_s,
                   bool (*ready)(void *arg), void *arg)
 {
-    if (!ezshm_clock_can_sleep(self) || timeout_ns <= 0)
+    if (!ezshm_clock_can_sleep(self) || !(timeout_s > 0))
         return false;
     uint32_t *wake = U32(self->rw, OFF_WAKE), *waiters = U32(self->rw, OFF_WAITERS);
     __atomic_fetch_add(waiters, 1, __ATOMIC_SEQ_CST);
@@ -420,7 +412,7 @@ ezshm_clock_sleep(ezshm_clock_t *self, uint32_t seen, long long timeout_ns,
     __atomic_thread_fence(__ATOMIC_SEQ_CST);
     bool woke = true;
     if (__atomic_load_n(wake, __ATOMIC_ACQUIRE) == seen && !(ready && ready(arg))) {
-        struct timespec ts = {(time_t) (timeout_ns / 1000000000LL), (long) (timeout_ns % 1000000000LL)};
+        struct timespec ts = {(time_t) timeout_s, (long) ((timeout_s - (double) (time_t) timeout_s) * 1e9)};
         long r = syscall(SYS_futex, wake, FUTEX_WAIT, seen, &ts, NULL, 0);
         woke = r == 0 || errno == EAGAIN;
     }

@@ -135,9 +135,9 @@ bool ezshm_clock_closed(const ezshm_clock_t *self);
 bool ezshm_clock_can_sleep(const ezshm_clock_t *self);
 
 /*  Reader: counts itself a waiter; then, unless the wake word moved from seen or ready(arg)
-    says there is work, sleeps in FUTEX_WAIT for at most timeout_ns; uncounts itself.
+    says there is work, sleeps in FUTEX_WAIT for at most timeout_s seconds; uncounts itself.
     Returns true when woken or the word moved, false on timeout or interruption. */
-bool ezshm_clock_sleep(ezshm_clock_t *self, uint32_t seen, long long timeout_ns,
+bool ezshm_clock_sleep(ezshm_clock_t *self, uint32_t seen, double timeout_s,
                        bool (*ready)(void *arg), void *arg);
 
 /*  Transport delay = ingest wall clock − sample time, in seconds, when it means something:
@@ -147,9 +147,6 @@ bool ezshm_clock_sleep(ezshm_clock_t *self, uint32_t seen, long long timeout_ns,
 #define EZSHM_WALL_CLOCK_MIN 1e9
 #define EZSHM_DELAY_MAX 86400.0
 bool ezshm_clock_transport_delay(double sample_time, int64_t wall_ns, double *seconds);
-
-/*  CLOCK_REALTIME in nanoseconds. */
-int64_t ezshm_clock_wall_ns(void);
 
 #ifdef __cplusplus
 }

@@ -1,12 +1,12 @@
 /*  ezshm_mirror.c — attach, validate, follow generations, torn-read-safe copies. */
 #include "ezshm_mirror.h"
 #include "ezshm_clock.h"
+#include "ezshm_time.h"
 #include "ezshm_dtype.h"
 #include "ezshm_error.h"
 #include "ezshm_ring.h"
 #include "ezshm_segment.h"
 
-#include <limits.h>
 #include <math.h>
 #include <sched.h>
 #include <stdatomic.h>
@@ -16,17 +16,17 @@
 
 /*  How often an idle or not-ready mirror stats the header's name to notice a restarted
     writer (which unlinks and recreates the segment). */
-#define REPLACED_CHECK_NS 200000000LL
+#define REPLACED_CHECK_S 0.2
 
 /*  ezshm_mirror_wait: the longest single sleep (so a writer that died without waking us is
     noticed when restarted), the poll period without a clock segment (an ezmsg-tools writer,
     or no write permission on the clock), and while no ring is attached. */
-#define WAIT_SLICE_NS REPLACED_CHECK_NS
-#define POLL_ATTACHED_NS 1000000LL
-#define POLL_DETACHED_NS 10000000LL
+#define WAIT_SLICE_S REPLACED_CHECK_S
+#define POLL_ATTACHED_S 0.001
+#define POLL_DETACHED_S 0.01
 
 /*  How long a copy waits for a position with write_index 0 to move on (see s_torn_frames). */
-#define AMBIGUOUS_WAIT_NS 5000000LL
+#define AMBIGUOUS_WAIT_S 0.005
 
 struct ezshm_mirror_t {
     char               *name;
@@ -39,17 +39,9 @@ struct ezshm_mirror_t {
     bool                was_attached;  /* info was handed out: a re-attach must say STALE */
     uint64_t            guard;
     uint64_t            cursor;        /* position of the next frame to return */
-    long long           next_replaced_check;
+    double              next_replaced_check;   /* monotonic seconds */
     bool                replaced;      /* a restarted writer was noticed, not yet followed */
 };
-
-static long long
-s_now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long) ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
 
 int
 ezshm_mirror_new(const char *name, ezshm_mirror_t **out)
@@ -236,14 +228,14 @@ ezshm_mirror_info(const ezshm_mirror_t *self, ezshm_stream_info_t *info)
 }
 
 /*  A restarted writer unlinks our header and makes a new one; the old mapping then never
-    changes again. Checked at most every REPLACED_CHECK_NS, only when nothing new arrives. */
+    changes again. Checked at most every REPLACED_CHECK_S, only when nothing new arrives. */
 static bool
 s_header_replaced(ezshm_mirror_t *self)
 {
-    long long now = s_now_ns();
+    double now = ezshm_time_mono();
     if (self->replaced || now < self->next_replaced_check)
         return self->replaced;
-    self->next_replaced_check = now + REPLACED_CHECK_NS;
+    self->next_replaced_check = now + REPLACED_CHECK_S;
     /*  Sticky until followed: a wait that notices it leaves it for the read. */
     self->replaced = ezshm_segment_replaced(&self->header);
     return self->replaced;
@@ -286,9 +278,9 @@ s_torn_frames(const ezshm_mirror_t *self, uint64_t before, uint64_t from, uint64
         stays so for a whole time slice. Wait (bounded) for the position to move on; a writer
         that really rests at 0 costs this read the wait, once. */
     if (after % self->info.n_frames == 0 && after > 0) {
-        long long deadline = s_now_ns() + AMBIGUOUS_WAIT_NS;
+        double deadline = ezshm_time_mono() + AMBIGUOUS_WAIT_S;
         uint64_t again = after;
-        while (after % self->info.n_frames == 0 && s_now_ns() < deadline) {
+        while (after % self->info.n_frames == 0 && ezshm_time_mono() < deadline) {
             struct timespec ts = {0, 20000};
             nanosleep(&ts, NULL);
             if (ezshm_header_generation(self->meta) != self->info.generation
@@ -527,16 +519,16 @@ s_has_news(void *arg)
     return s_position(self, &pos) && pos > self->cursor;
 }
 
-/*  Sleeps until deadline or at most max_ns. */
+/*  Sleeps until deadline or at most max_s seconds. */
 static void
-s_nap(long long deadline, long long max_ns)
+s_nap(double deadline, double max_s)
 {
-    long long ns = deadline - s_now_ns();
-    if (ns > max_ns)
-        ns = max_ns;
-    if (ns <= 0)
+    double s = deadline - ezshm_time_mono();
+    if (s > max_s)
+        s = max_s;
+    if (s <= 0)
         return;
-    struct timespec ts = {(time_t) (ns / 1000000000LL), (long) (ns % 1000000000LL)};
+    struct timespec ts = {(time_t) s, (long) ((s - (double) (time_t) s) * 1e9)};
     nanosleep(&ts, NULL);
 }
 
@@ -545,7 +537,7 @@ ezshm_mirror_wait(ezshm_mirror_t *self, int timeout_ms)
 {
     if (!self)
         return EZSHM_ERR_INVAL;
-    long long deadline = timeout_ms < 0 ? LLONG_MAX : s_now_ns() + (long long) timeout_ms * 1000000LL;
+    double deadline = timeout_ms < 0 ? INFINITY : ezshm_time_mono() + timeout_ms * 1e-3;
     for (;;) {
         if (!self->attached) {
             /*  Nothing mapped to sleep on: look for the stream (again) now and then. The read
@@ -554,9 +546,9 @@ ezshm_mirror_wait(ezshm_mirror_t *self, int timeout_ms)
                 s_attach_header(self);
             if (self->meta && (ezshm_header_valid(self->meta) || s_header_replaced(self)))
                 return EZSHM_ERR_STALE;
-            if (s_now_ns() >= deadline)
+            if (ezshm_time_mono() >= deadline)
                 return EZSHM_ERR_TIMEOUT;
-            s_nap(deadline, POLL_DETACHED_NS);
+            s_nap(deadline, POLL_DETACHED_S);
             continue;
         }
         /*  The word before the checks: a publish after the checks moves it, and the sleep
@@ -573,13 +565,12 @@ ezshm_mirror_wait(ezshm_mirror_t *self, int timeout_ms)
             return EZSHM_OK;
         if (s_header_replaced(self))
             return EZSHM_ERR_STALE;
-        if (s_now_ns() >= deadline)
+        double left = deadline - ezshm_time_mono();
+        if (left <= 0)
             return EZSHM_ERR_TIMEOUT;
-        if (sleepable) {
-            long long ns = deadline - s_now_ns();
-            ezshm_clock_sleep(self->clock, seen, ns < WAIT_SLICE_NS ? ns : WAIT_SLICE_NS, s_has_news, self);
-        }
+        if (sleepable)
+            ezshm_clock_sleep(self->clock, seen, left < WAIT_SLICE_S ? left : WAIT_SLICE_S, s_has_news, self);
         else
-            s_nap(deadline, POLL_ATTACHED_NS);
+            s_nap(deadline, POLL_ATTACHED_S);
     }
 }

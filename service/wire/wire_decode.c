@@ -5,7 +5,7 @@
 #include "json_relaxed.h"
 #include "wire_header_cache.h"
 #include "wire_ndarray.h"
-#include "wire_utf8.h"
+#include "ezshm_utf8.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -203,7 +203,7 @@ s_coordinate(wire_decoder_t *self, axisarray_axis_t *axis, axisarray_axis_offset
             memcpy(&cp, e + c * 4, 4);
             if (nd.dtype.big_endian)
                 cp = __builtin_bswap32(cp);
-            w += wire_utf8_put(dst + w, cp);
+            w += ezshm_utf8_put(dst + w, cp);
         }
         axisarray_build_commit_string(self->msg, labels[i], w);
     }

@@ -153,7 +153,7 @@ mirror_watch(ezshm_mirror_t *m, double refresh_hz)
     if (s_prepare(&w, m) != 0)
         return MIRROR_EXIT_ERROR;
     bool tty = isatty(STDOUT_FILENO);
-    double period = 1.0 / refresh_hz, next = mirror_now();
+    double period = 1.0 / refresh_hz, next = ezshm_time_mono();
     w.window_start = next;
     int rc = EZSHM_OK;
     while (!mirror_interrupted) {
@@ -176,7 +176,7 @@ mirror_watch(ezshm_mirror_t *m, double refresh_hz)
                 w.latest[ch] = ezshm_value_to_double(w.info.dtype, last + ch * w.info.itemsize);
             w.have_frame = true;
         }
-        double now = mirror_now();
+        double now = ezshm_time_mono();
         if (now >= next) {
             /*  Each refresh adds the newest value of every channel to its history. */
             for (uint64_t ch = 0; ch < w.per_frame && w.have_frame; ch++)
@@ -196,7 +196,7 @@ mirror_watch(ezshm_mirror_t *m, double refresh_hz)
         }
         if (!got) {
             /*  Until data lands or the next refresh is due. */
-            double left = next - mirror_now();
+            double left = next - ezshm_time_mono();
             ezshm_mirror_wait(m, left > 0 ? (int) (left * 1000.0) + 1 : 0);
         }
     }

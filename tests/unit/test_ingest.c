@@ -86,7 +86,7 @@ Test(ingest, every_fixture_matches_the_reference_sink)
         cJSON *ref = cJSON_GetObjectItem(fixture, "reference_sink");
         rig_t r = s_rig("time", cJSON_GetObjectItem(ref, "buf_dur")->valuedouble, 0);
         uint64_t frames;
-        cr_assert_eq(s_ingest_fixture(&r, file, &frames), INGEST_OK, "%s", file);
+        cr_assert_eq(s_ingest_fixture(&r, file, &frames), DROP_OK, "%s", file);
         const ezshm_meta_t *meta = ezshm_writer_meta(r.writer);
         cr_expect_eq(meta->dtype, cJSON_GetObjectItem(ref, "dtype_char")->valuestring[0], "%s dtype", file);
         cr_expect_eq(meta->srate, cJSON_GetObjectItem(ref, "srate")->valuedouble, "%s srate", file);
@@ -148,7 +148,7 @@ Test(ingest, moves_a_middle_axis_of_a_4d_array_to_the_front)
                 for (int c = 0; c < C; c++)
                     src[a][t][b][c] = a * 1000 + t * 100 + b * 10 + c;
     char err[256];
-    cr_assert_eq(s_ingest_native(&r, dims, shape, 4, 'i', src, sizeof src, 0.01, false, err), INGEST_OK, "%s", err);
+    cr_assert_eq(s_ingest_native(&r, dims, shape, 4, 'i', src, sizeof src, 0.01, false, err), DROP_OK, "%s", err);
     const ezshm_meta_t *meta = ezshm_writer_meta(r.writer);
     cr_assert_eq(meta->ndim, 4);
     cr_assert_eq(meta->shape[0], 100);
@@ -184,7 +184,7 @@ Test(ingest, big_endian_channel_first_data_is_swapped_and_transposed)
             be[c][t] = (int16_t) (uint16_t) ((u >> 8) | (u << 8));
         }
     char err[256];
-    cr_assert_eq(s_ingest_native(&r, dims, shape, 2, 'h', be, sizeof be, 0.001, true, err), INGEST_OK, "%s", err);
+    cr_assert_eq(s_ingest_native(&r, dims, shape, 2, 'h', be, sizeof be, 0.001, true, err), DROP_OK, "%s", err);
     ezshm_mirror_t *m;
     ezshm_mirror_new(ezshm_writer_name(r.writer), &m);
     cr_assert_eq(ezshm_mirror_attach(m), EZSHM_OK);
@@ -218,7 +218,7 @@ Test(ingest, rejections_are_reported_and_the_next_message_lands)
     cr_assert_eq(s_ingest_native(&r, dims, shape, 2, 'f', data, 4 * 2 * 4, 0.001, false, err), INGEST_ERR_TOO_BIG);
     cr_assert_not(ezshm_writer_has_ring(r.writer));
     /* 1 s at 100 Hz x 2 ch x 4 bytes = 800 bytes: lands */
-    cr_assert_eq(s_ingest_native(&r, dims, shape, 2, 'f', data, 4 * 2 * 4, 0.01, false, err), INGEST_OK, "%s", err);
+    cr_assert_eq(s_ingest_native(&r, dims, shape, 2, 'f', data, 4 * 2 * 4, 0.01, false, err), DROP_OK, "%s", err);
     cr_assert_eq(ezshm_writer_meta(r.writer)->write_index, 4);
     s_rig_destroy(&r);
 }
@@ -242,7 +242,7 @@ Test(ingest, coordinate_axis_jitter_keeps_the_ring)
         cr_assert_eq(wire_decode(r.decoder, frames, 3, &msg), 0);
         uint64_t n;
         char err[256];
-        cr_assert_eq(ingest_message(r.ingest, msg, &n, err, sizeof err), INGEST_OK, "%s", err);
+        cr_assert_eq(ingest_message(r.ingest, msg, &n, err, sizeof err), DROP_OK, "%s", err);
         wire_buf_free(&header);
     }
     const ezshm_meta_t *meta = ezshm_writer_meta(r.writer);
@@ -280,12 +280,12 @@ Test(ingest, linear_and_coordinate_time_reach_the_clock_segment)
     const char *dims[] = {"ch", "time"};   /* time second: the moved-axis copy path */
     size_t shape[] = {2, 5};
     float data[10] = {0};
-    double now = (double) ezshm_clock_wall_ns() * 1e-9;
+    double now = (double) ezshm_time_wall_ns() * 1e-9;
     /*  Linear: offset per message, as an ezmsg sender stamps time.time(). */
-    cr_assert_eq(s_ingest_timed(&r, dims, shape, data, sizeof data, now - 0.5, 0.002, NULL, 0, 7), INGEST_OK);
+    cr_assert_eq(s_ingest_timed(&r, dims, shape, data, sizeof data, now - 0.5, 0.002, NULL, 0, 7), DROP_OK);
     cr_assert_eq(ezshm_mirror_new(ezshm_writer_name(r.writer), &m), EZSHM_OK);
     cr_assert_eq(ezshm_mirror_attach(m), EZSHM_OK);
-    cr_assert_eq(s_ingest_timed(&r, dims, shape, data, sizeof data, now - 0.49, 0.002, NULL, 0, 8), INGEST_OK);
+    cr_assert_eq(s_ingest_timed(&r, dims, shape, data, sizeof data, now - 0.49, 0.002, NULL, 0, 8), DROP_OK);
     float buf[64];
     double t[32];
     uint64_t got, lost;
@@ -300,7 +300,7 @@ Test(ingest, linear_and_coordinate_time_reach_the_clock_segment)
     cr_assert(ingest_last_delay(r.ingest, &delay));
     cr_expect(delay > 0.48 && delay < 60.0, "delay %f", delay);
     /*  A relative time base (offset 3 s) is no wall clock: no delay. */
-    cr_assert_eq(s_ingest_timed(&r, dims, shape, data, sizeof data, 3.0, 0.002, NULL, 0, 9), INGEST_OK);
+    cr_assert_eq(s_ingest_timed(&r, dims, shape, data, sizeof data, 3.0, 0.002, NULL, 0, 9), DROP_OK);
     cr_expect_not(ingest_last_delay(r.ingest, &delay));
     ezshm_mirror_destroy(&m);
 
@@ -309,10 +309,10 @@ Test(ingest, linear_and_coordinate_time_reach_the_clock_segment)
     size_t shape2[] = {5, 2};
     double c1[5] = {now, now + 0.0011, now + 0.0019, now + 0.0032, now + 0.0040};
     double c2[5] = {now + 0.0051, now + 0.0063, now + 0.0070, now + 0.0079, now + 0.0091};
-    cr_assert_eq(s_ingest_timed(&r, dims2, shape2, data, sizeof data, 0, 0, c1, 5, 10), INGEST_OK);
+    cr_assert_eq(s_ingest_timed(&r, dims2, shape2, data, sizeof data, 0, 0, c1, 5, 10), DROP_OK);
     cr_assert_eq(ezshm_mirror_new(ezshm_writer_name(r.writer), &m), EZSHM_OK);
     cr_assert_eq(ezshm_mirror_attach(m), EZSHM_OK);
-    cr_assert_eq(s_ingest_timed(&r, dims2, shape2, data, sizeof data, 0, 0, c2, 5, 11), INGEST_OK);
+    cr_assert_eq(s_ingest_timed(&r, dims2, shape2, data, sizeof data, 0, 0, c2, 5, 11), DROP_OK);
     cr_assert_eq(ezshm_mirror_read_ts(m, buf, 32, &got, &lost, t), EZSHM_OK);
     cr_assert_eq(got, 5);
     for (int i = 0; i < 5; i++)
