@@ -266,11 +266,15 @@ ezshm_clock_trim_chunk(ezshm_clock_t *self, uint64_t count)
 void
 ezshm_clock_put_times(ezshm_clock_t *self, uint64_t slot, const double *times, uint64_t count)
 {
-    if (!self || !self->writer || !self->times_offset || !times || slot >= self->n_frames
+    if (!self || !self->writer || !self->times_offset || slot >= self->n_frames
         || count > self->n_frames - slot)
         return;
-    memcpy((uint8_t *) self->seg.addr + self->times_offset + slot * sizeof(double), times,
-           count * sizeof(double));
+    double *ring = (double *) ((uint8_t *) self->seg.addr + self->times_offset) + slot;
+    if (times)
+        memcpy(ring, times, count * sizeof(double));
+    else
+        for (uint64_t i = 0; i < count; i++)
+            ring[i] = NAN;   /* a chunk without coordinates: unknown, not a stale lap's time */
 }
 
 /*  Anchor k, if it was still intact after it was copied (the writer reuses slot k mod C for

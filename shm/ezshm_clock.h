@@ -105,8 +105,8 @@ void ezshm_clock_begin_chunk(ezshm_clock_t *self, uint64_t position, uint64_t co
 /*  Writer: the chunk begun last was cut short after count frames (a copy failed). */
 void ezshm_clock_trim_chunk(ezshm_clock_t *self, uint64_t count);
 
-/*  Writer: stores count per-frame times into slots [slot, slot + count) (no wrap; the caller
-    splits at the ring end, as for frames). Nothing without a times ring. */
+/*  Writer: stores count per-frame times (NULL: NaN, unknown) into slots [slot, slot + count)
+    (no wrap; the caller splits at the ring end, as for frames). Nothing without a times ring. */
 void ezshm_clock_put_times(ezshm_clock_t *self, uint64_t slot, const double *times, uint64_t count);
 
 /*  Writer: after a chunk is published: wake word + 1, FUTEX_WAKE when a reader waits. */

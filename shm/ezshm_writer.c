@@ -373,6 +373,8 @@ ezshm_writer_write_timed(ezshm_writer_t *self, uint64_t n, ezshm_copy_fn *copy, 
         return EZSHM_ERR_INVAL;
     if (!self->ring.addr)
         return EZSHM_ERR_NOTREADY;
+    if (n == 0)
+        return EZSHM_OK;
     uint64_t len = self->n_frames, guard = ezshm_ring_guard(len);
     /*  The chunk's anchor is published before any of its frames. */
     ezshm_clock_begin_chunk(self->clock, self->wrap_counter * len + self->write_index, n, time);
@@ -388,8 +390,7 @@ ezshm_writer_write_timed(ezshm_writer_t *self, uint64_t n, ezshm_copy_fn *copy, 
             piece = guard;
         if (piece > len - self->write_index)
             piece = len - self->write_index;
-        if (times)
-            ezshm_clock_put_times(self->clock, self->write_index, times + first, piece);
+        ezshm_clock_put_times(self->clock, self->write_index, times ? times + first : NULL, piece);
         if (copy(arg, base + self->write_index * self->frame_bytes, first, piece) != 0) {
             ezshm_clock_trim_chunk(self->clock, first);
             ezshm_clock_notify(self->clock);

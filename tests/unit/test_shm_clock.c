@@ -173,6 +173,27 @@ Test(shm_clock, coordinate_timestamps_every_value_across_wraps)
     ezshm_writer_destroy(&w);
 }
 
+Test(shm_clock, coordinate_chunks_without_values_read_nan_not_an_old_lap)
+{
+    const char *name = shmt_unique_name();
+    ezshm_writer_t *w = s_writer(name, EZSHM_LAYOUT_LEGACY, false);
+    s_configure(w, 0.0, 8);
+    ezshm_mirror_t *m = s_mirror(name);
+    double coords[8] = {1, 2, 3, 4, 5, 6, 7, 8}, frames[16], t[8];
+    ezshm_chunk_time_t ct = {1, NAN, coords, 0, EZSHM_SEQ_NONE};
+    uint64_t next = 0, got, lost;
+    s_write_chunk(w, &next, 6, &ct);   /* slots 0..5 hold 1..6 */
+    cr_assert_eq(ezshm_mirror_read_ts(m, frames, 8, &got, &lost, t), EZSHM_OK);
+    cr_assert_eq(got, 6);
+    s_write_chunk(w, &next, 6, NULL);  /* the next lap over slots 6, 7, 0..3: no values */
+    cr_assert_eq(ezshm_mirror_read_ts(m, frames, 8, &got, &lost, t), EZSHM_OK);
+    cr_assert_eq(got + lost, 6);
+    for (uint64_t i = 0; i < got; i++)
+        cr_expect(isnan(t[i]), "frame %llu: %f", (unsigned long long) (next - got + i), t[i]);
+    ezshm_mirror_destroy(&m);
+    ezshm_writer_destroy(&w);
+}
+
 Test(shm_clock, writer_without_clock_reads_nan_and_wait_polls)
 {
     const char *name = shmt_unique_name();
