@@ -5,7 +5,8 @@ causes, every coordinate value); (2) `--follow | head` ends cleanly (exit 0, hea
 lines); (3) the Python reader docs/examples/ezshm_clock.py (ctypes + numpy): the same
 timestamps as the C reader, a wait that times out while idle and wakes when data lands,
 the ingest wall clock and seq of the newest frame, no waiter left counted; `status`
-reports the transport delay only for a wall-clock sender."""
+reports the transport delay only for a wall-clock sender; (4) without a clock segment
+readers get NaN and poll."""
 import os
 import subprocess
 import sys
@@ -125,11 +126,40 @@ def case_python_reader():
         s.close()
 
 
+def case_without_clock_segment():
+    """EZSHM_CLOCK=0 (what an ezmsg-tools writer looks like to us): no clock segment; the C
+    tool prints nan timestamps, the Python reader NaN times and its wait polls."""
+    from ezshm_clock import ClockReader
+    s = Session("clocknone")
+    try:
+        s.env["EZSHM_CLOCK"] = "0"
+        data, ctl = start_daemon(s, "clock-none")
+        del s.env["EZSHM_CLOCK"]
+        os.environ["EZSHM_SHM_DIR"] = s.dir
+        pub(s, data, count=20).wait(timeout=30)
+        wait_until(lambda: get_status(s, ctl)["counters"]["written"] == 20, 10, "20 messages")
+        assert len(s.segments()) == 2, s.segments()   # header and ring only
+        r = s.run("ezshm-mirror", "--dump", "csv", "--latest", "3", "--timestamps", "clock-none")
+        assert r.returncode == 0 and [x.split(",")[0] for x in r.stdout.splitlines()] == ["nan"] * 3, r
+        clock = ClockReader("clock-none")
+        pos = clock.position()
+        assert pos == 200 and all(v != v for v in clock.times(pos - 5, 5)), pos
+        assert clock.wait(0.2) is False
+        p = pub(s, data, count=0)
+        assert clock.wait(10.0) is True and clock.position() > pos
+        p.terminate()
+        p.wait(timeout=10)
+        clock.close()
+    finally:
+        s.close()
+
+
 def main():
     res = Results()
     res.check("(1) --follow --timestamps: linear then coordinate, every frame's time", case_follow_timestamps)
     res.check("(2) --follow | head -n 5: exit 0", case_follow_into_head)
     res.check("(3) Python reader: timestamps, wait, newest, transport delay", case_python_reader)
+    res.check("(4) no clock segment (EZSHM_CLOCK=0): nan timestamps, polling wait", case_without_clock_segment)
     res.finish()
 
 
