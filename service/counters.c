@@ -43,8 +43,13 @@ counters_seq(counters_t *self, const void *topic, size_t len, uint64_t seq)
         self->topics[i].next_seq = seq + 1;
         return 0;
     }
-    /*  A seq below the expected one is a restarted sender: resynchronise, no gap. */
+    /*  A seq below the expected one is a restarted sender: resynchronise, no gap. So is a
+        jump no HWM could explain (more than COUNTERS_SEQ_MAX_GAP messages: a sender that
+        restarted with another numbering, or a corrupt seq), which would otherwise add
+        up to 2^64 to seq_gaps. */
     uint64_t missed = seq > self->topics[i].next_seq ? seq - self->topics[i].next_seq : 0;
+    if (missed > COUNTERS_SEQ_MAX_GAP)
+        missed = 0;
     self->topics[i].next_seq = seq + 1;
     self->seq_gaps += missed;
     if (missed)

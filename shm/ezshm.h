@@ -5,12 +5,13 @@
     segment: per-frame timestamps and the wake-up word).
     Helpers: names (ezshm_name.h), header layouts (ezshm_header.h), ring sizing (ezshm_ring.h),
     dtypes (ezshm_dtype.h), value formatting (ezshm_value.h), result codes (ezshm_error.h),
-    clocks (ezshm_time.h), UTF-8 (ezshm_utf8.h).
+    clocks (ezshm_time.h), UTF-8 (ezshm_utf8.h), stream ownership (ezshm_claim.h),
+    SIGBUS guard (ezshm_guard.h).
 */
 #ifndef EZSHM_H
 #define EZSHM_H
 
-#define EZSHM_VERSION "0.1.0"
+#include "ezshm_version.h"
 
 #include "ezshm_error.h"
 #include "ezshm_time.h"
@@ -20,6 +21,8 @@
 #include "ezshm_ring.h"
 #include "ezshm_segment.h"
 #include "ezshm_utf8.h"
+#include "ezshm_claim.h"
+#include "ezshm_guard.h"
 #include "ezshm_value.h"
 #include "ezshm_clock.h"
 #include "ezshm_writer.h"

@@ -1,6 +1,7 @@
 /*  ezshm_clock.c — the clock segment: anchors, per-frame times, the futex wake word. */
 #include "ezshm_clock.h"
 #include "ezshm_error.h"
+#include "ezshm_guard_frame.h"
 #include "ezshm_segment.h"
 #include "ezshm_time.h"
 
@@ -152,7 +153,7 @@ ezshm_clock_validate(const void *base, size_t size, uint32_t generation, uint64_
 }
 
 int
-ezshm_clock_open(const char *name, uint32_t generation, uint64_t n_frames, ezshm_clock_t **out)
+ezshm_clock_open(const char *name, uint32_t generation, uint64_t n_frames, long owner, ezshm_clock_t **out)
 {
     if (!name || !out)
         return EZSHM_ERR_INVAL;
@@ -164,10 +165,10 @@ ezshm_clock_open(const char *name, uint32_t generation, uint64_t n_frames, ezshm
     int rc = ezshm_clock_segment_name(name, generation, segname);
     void *head = NULL;
     if (rc == EZSHM_OK) {
-        rc = ezshm_segment_open_head_rw(&self->seg, segname, EZSHM_CLOCK_CONTROL_BYTES, &head);
+        rc = ezshm_segment_open_head_rw(&self->seg, segname, owner, EZSHM_CLOCK_CONTROL_BYTES, &head);
         /*  No write permission: timestamps still, waiting falls back to polling. */
         if (rc == EZSHM_ERR_PERM)
-            rc = ezshm_segment_open(&self->seg, segname);
+            rc = ezshm_segment_open_owned(&self->seg, segname, owner);
     }
     if (rc == EZSHM_OK)
         rc = ezshm_clock_validate(self->seg.addr, self->seg.size, generation, n_frames,
@@ -213,8 +214,8 @@ ezshm_clock_destroy(ezshm_clock_t **self_p)
     if (self->writer) {
         __atomic_store_n(U32(self->rw, OFF_STATE), EZSHM_CLOCK_CLOSED, __ATOMIC_RELEASE);
         ezshm_clock_notify(self);
+        ezshm_segment_unlink_own(&self->seg);
         ezshm_segment_close(&self->seg);
-        ezshm_segment_unlink(self->seg.name);
     }
     else {
         if (self->rw)
@@ -222,6 +223,23 @@ ezshm_clock_destroy(ezshm_clock_t **self_p)
         ezshm_segment_close(&self->seg);
     }
     free(self);
+    *self_p = NULL;
+}
+
+bool
+ezshm_clock_hit(const ezshm_clock_t *self, const void *fault)
+{
+    return self && ezshm_guard_hit(fault, self->seg.addr, self->seg.size);
+}
+
+void
+ezshm_clock_abandon(ezshm_clock_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    ezshm_segment_unlink_own(&(*self_p)->seg);
+    ezshm_segment_close(&(*self_p)->seg);
+    free(*self_p);
     *self_p = NULL;
 }
 

@@ -82,10 +82,12 @@ int ezshm_clock_create(const char *name, uint32_t generation, uint64_t n_frames,
                        unsigned mode, ezshm_clock_t **out, bool *replaced);
 
 /*  Reader: opens and validates the clock segment of (name, generation) for a ring of
-    n_frames. EZSHM_ERR_NOENT when there is none (an ezmsg-tools writer), EZSHM_ERR_HEADER
-    when its bytes are not a valid clock for that ring. Without write permission the clock
-    gives timestamps but can't be waited on (ezshm_clock_can_sleep false). */
-int ezshm_clock_open(const char *name, uint32_t generation, uint64_t n_frames, ezshm_clock_t **out);
+    n_frames; the file must belong to owner (the header's, or EZSHM_ANY_OWNER).
+    EZSHM_ERR_NOENT when there is none (an ezmsg-tools writer), EZSHM_ERR_HEADER when its
+    bytes are not a valid clock for that ring. Without write permission the clock gives
+    timestamps but can't be waited on (ezshm_clock_can_sleep false). */
+int ezshm_clock_open(const char *name, uint32_t generation, uint64_t n_frames, long owner,
+                     ezshm_clock_t **out);
 
 /*  Validates clock bytes (size bytes at base) for generation and n_frames; on success the
     layout's capacity and offsets are in *capacity, *times_offset (0: none). */
@@ -95,6 +97,12 @@ int ezshm_clock_validate(const void *base, size_t size, uint32_t generation, uin
 /*  Writer: closed state, wake word bumped, waiters woken, segment unlinked. Reader: unmapped.
     Accepts NULL. */
 void ezshm_clock_destroy(ezshm_clock_t **self_p);
+
+/*  Writer: true when a SIGBUS fault address lies in the clock segment (another process
+    truncated it); then ezshm_clock_abandon lets it go: unmapped and unlinked without one more
+    access to its memory (no close state, no wake-up). Accepts NULL. */
+bool ezshm_clock_hit(const ezshm_clock_t *self, const void *fault);
+void ezshm_clock_abandon(ezshm_clock_t **self_p);
 
 const char *ezshm_clock_segment(const ezshm_clock_t *self);
 

@@ -4,6 +4,7 @@
 #include "ezshm_time.h"
 #include "ezshm_dtype.h"
 #include "ezshm_error.h"
+#include "ezshm_guard_frame.h"
 #include "ezshm_ring.h"
 #include "ezshm_segment.h"
 
@@ -157,8 +158,9 @@ s_attach_ring(ezshm_mirror_t *self, bool from_start)
     ezshm_stream_info_t *info = &self->info;
     char ring_name[EZSHM_SHORT_NAME_SIZE];
     rc = ezshm_ring_segment_name(self->name, snap.buffer_generation, ring_name);
+    /*  The ring must belong to the header's owner: nobody else can slip in a ring of theirs. */
     if (rc == EZSHM_OK)
-        rc = ezshm_segment_open(&self->ring, ring_name);
+        rc = ezshm_segment_open_owned(&self->ring, ring_name, (long) self->header.uid);
     if (rc == EZSHM_ERR_NOENT)
         return EZSHM_ERR_NOTREADY;   /* the writer is between unlink and create */
     if (rc != EZSHM_OK)
@@ -187,8 +189,10 @@ s_attach_ring(ezshm_mirror_t *self, bool from_start)
     memcpy(info->ring_segment, ring_name, sizeof info->ring_segment);
     self->guard = ezshm_ring_guard(info->n_frames);
     /*  No clock segment, or one that isn't valid for this ring, is not an error: an
-        ezmsg-tools writer has none; timestamps are then NaN and waits poll. */
-    if (ezshm_clock_open(self->name, snap.buffer_generation, info->n_frames, &self->clock) != EZSHM_OK)
+        ezmsg-tools writer has none; timestamps are then NaN and waits poll. Like the ring,
+        it must belong to the header's owner. */
+    if (ezshm_clock_open(self->name, snap.buffer_generation, info->n_frames, (long) self->header.uid,
+                         &self->clock) != EZSHM_OK)
         self->clock = NULL;
     self->attached = true;
     self->was_attached = true;
@@ -201,11 +205,9 @@ s_attach_ring(ezshm_mirror_t *self, bool from_start)
     return EZSHM_OK;
 }
 
-int
-ezshm_mirror_attach(ezshm_mirror_t *self)
+static int
+s_attach(ezshm_mirror_t *self)
 {
-    if (!self)
-        return EZSHM_ERR_INVAL;
     if (self->attached)
         return EZSHM_OK;
     if (!self->meta) {
@@ -309,8 +311,12 @@ s_follow(ezshm_mirror_t *self)
         if (rc != EZSHM_OK)
             return rc;
     }
-    else if (!ezshm_header_valid(self->meta))
+    else if (!ezshm_header_valid(self->meta)) {
+        /*  Let go of the old ring at once: on a tight /dev/shm its pages are what the writer
+            needs for the new one. */
+        s_detach_ring(self);
         return EZSHM_ERR_NOTREADY;
+    }
     else if (self->attached && ezshm_header_generation(self->meta) == self->info.generation)
         return EZSHM_OK;
     /*  A mirror that had a ring starts at frame 0 of the new one (it missed none of it); one
@@ -364,27 +370,15 @@ s_drop_front(const ezshm_mirror_t *self, void *dst, double *t, uint64_t n, uint6
         memmove(t, t + torn, (n - torn) * sizeof *t);
 }
 
-int
-ezshm_mirror_read(ezshm_mirror_t *self, void *dst, uint64_t max_frames, uint64_t *n_read,
-                  uint64_t *n_lost)
+static int
+s_read(ezshm_mirror_t *self, void *dst, uint64_t max_frames, uint64_t *n_read, uint64_t *n_lost, double *t)
 {
-    return ezshm_mirror_read_ts(self, dst, max_frames, n_read, n_lost, NULL);
-}
-
-int
-ezshm_mirror_read_ts(ezshm_mirror_t *self, void *dst, uint64_t max_frames, uint64_t *n_read,
-                     uint64_t *n_lost, double *t)
-{
-    if (!self || !n_read || !n_lost || (max_frames && !dst))
-        return EZSHM_ERR_INVAL;
-    *n_read = 0;
-    *n_lost = 0;
     if (!self->attached && !self->meta) {
         if (self->was_attached)
             return s_reattach(self);
         /*  The read that attaches says STALE, whichever path got there: the caller has no
             info yet. */
-        int rc = ezshm_mirror_attach(self);
+        int rc = s_attach(self);
         return rc == EZSHM_OK ? EZSHM_ERR_STALE : rc;
     }
     if (!self->attached || !ezshm_header_valid(self->meta)
@@ -426,24 +420,15 @@ ezshm_mirror_read_ts(ezshm_mirror_t *self, void *dst, uint64_t max_frames, uint6
     return EZSHM_OK;
 }
 
-int
-ezshm_mirror_latest(ezshm_mirror_t *self, void *dst, uint64_t n, uint64_t *n_out)
+static int
+s_latest(ezshm_mirror_t *self, void *dst, uint64_t n, uint64_t *n_out, double *t)
 {
-    return ezshm_mirror_latest_ts(self, dst, n, n_out, NULL);
-}
-
-int
-ezshm_mirror_latest_ts(ezshm_mirror_t *self, void *dst, uint64_t n, uint64_t *n_out, double *t)
-{
-    if (!self || !n_out || (n && !dst))
-        return EZSHM_ERR_INVAL;
-    *n_out = 0;
     if (self->was_attached && !self->attached) {
         int rc = self->meta ? s_follow(self) : s_reattach(self);
         if (rc != EZSHM_OK)
             return rc;   /* EZSHM_ERR_STALE: the stream changed under the caller's info */
     }
-    int rc = ezshm_mirror_attach(self);
+    int rc = s_attach(self);
     if (rc != EZSHM_OK)
         return rc;
     if (!ezshm_header_valid(self->meta) || ezshm_header_generation(self->meta) != self->info.generation)
@@ -471,30 +456,11 @@ ezshm_mirror_latest_ts(ezshm_mirror_t *self, void *dst, uint64_t n, uint64_t *n_
     return EZSHM_OK;
 }
 
-uint64_t
-ezshm_mirror_written(const ezshm_mirror_t *self)
+static int
+s_newest(ezshm_mirror_t *self, ezshm_newest_t *out)
 {
-    uint64_t pos = 0;
-    if (self && self->attached && !s_position(self, &pos))
-        return 0;
-    return pos;
-}
-
-const char *
-ezshm_mirror_name(const ezshm_mirror_t *self)
-{
-    return self->name;
-}
-
-int
-ezshm_mirror_newest(ezshm_mirror_t *self, ezshm_newest_t *out)
-{
-    if (!self || !out)
-        return EZSHM_ERR_INVAL;
     *out = (ezshm_newest_t) {0, NAN, 0, EZSHM_SEQ_NONE};
-    if (!self->attached)
-        return EZSHM_ERR_NOTREADY;
-    if (!s_position(self, &out->position))
+    if (!self->attached || !s_position(self, &out->position))
         return EZSHM_ERR_NOTREADY;
     ezshm_anchor_t a;
     if (out->position == 0 || !self->clock || !ezshm_clock_anchor_of(self->clock, out->position - 1, &a))
@@ -532,11 +498,9 @@ s_nap(double deadline, double max_s)
     nanosleep(&ts, NULL);
 }
 
-int
-ezshm_mirror_wait(ezshm_mirror_t *self, int timeout_ms)
+static int
+s_wait(ezshm_mirror_t *self, int timeout_ms)
 {
-    if (!self)
-        return EZSHM_ERR_INVAL;
     double deadline = timeout_ms < 0 ? INFINITY : ezshm_time_mono() + timeout_ms * 1e-3;
     for (;;) {
         if (!self->attached) {
@@ -573,4 +537,127 @@ ezshm_mirror_wait(ezshm_mirror_t *self, int timeout_ms)
         else
             s_nap(deadline, POLL_ATTACHED_S);
     }
+}
+
+/*  ---- the public calls: each runs inside a guard frame (see ezshm_guard.h) ---------- */
+
+typedef struct {
+    int       op;            /* which call */
+    void     *dst;
+    uint64_t  n;
+    uint64_t *out1, *out2;
+    double   *t;             /* frame times (read, latest) */
+    int       timeout_ms;    /* wait */
+} mirror_call_t;
+
+enum { CALL_ATTACH, CALL_READ, CALL_LATEST, CALL_WRITTEN, CALL_NEWEST, CALL_WAIT };
+
+static int
+s_call(ezshm_mirror_t *self, const mirror_call_t *c)
+{
+    switch (c->op) {
+    case CALL_ATTACH: return s_attach(self);
+    case CALL_READ:   return s_read(self, c->dst, c->n, c->out1, c->out2, c->t);
+    case CALL_LATEST: return s_latest(self, c->dst, c->n, c->out1, c->t);
+    case CALL_NEWEST: return s_newest(self, c->dst);
+    case CALL_WAIT:   return s_wait(self, c->timeout_ms);
+    default:
+        *c->out1 = 0;
+        if (self->attached && !s_position(self, c->out1))
+            *c->out1 = 0;
+        return EZSHM_OK;
+    }
+}
+
+/*  A segment shrank under the copy (another process truncated it): everything is unmapped
+    without another look at it, and the next call attaches afresh (EZSHM_ERR_STALE). */
+static int
+s_guarded(ezshm_mirror_t *self, const mirror_call_t *call)
+{
+    ezshm_guard_frame_t frame;
+    if (EZSHM_GUARD_ENTER(&frame)) {
+        int rc = s_call(self, call);
+        EZSHM_GUARD_LEAVE(&frame);
+        return rc;
+    }
+    s_detach_all(self);
+    return EZSHM_ERR_BUS;
+}
+
+int
+ezshm_mirror_attach(ezshm_mirror_t *self)
+{
+    if (!self)
+        return EZSHM_ERR_INVAL;
+    mirror_call_t call = {CALL_ATTACH, NULL, 0, NULL, NULL, NULL, 0};
+    return s_guarded(self, &call);
+}
+
+int
+ezshm_mirror_read_ts(ezshm_mirror_t *self, void *dst, uint64_t max_frames, uint64_t *n_read,
+                     uint64_t *n_lost, double *t)
+{
+    if (!self || !n_read || !n_lost || (max_frames && !dst))
+        return EZSHM_ERR_INVAL;
+    *n_read = 0;
+    *n_lost = 0;
+    mirror_call_t call = {CALL_READ, dst, max_frames, n_read, n_lost, t, 0};
+    return s_guarded(self, &call);
+}
+
+int
+ezshm_mirror_read(ezshm_mirror_t *self, void *dst, uint64_t max_frames, uint64_t *n_read,
+                  uint64_t *n_lost)
+{
+    return ezshm_mirror_read_ts(self, dst, max_frames, n_read, n_lost, NULL);
+}
+
+int
+ezshm_mirror_latest_ts(ezshm_mirror_t *self, void *dst, uint64_t n, uint64_t *n_out, double *t)
+{
+    if (!self || !n_out || (n && !dst))
+        return EZSHM_ERR_INVAL;
+    *n_out = 0;
+    mirror_call_t call = {CALL_LATEST, dst, n, n_out, NULL, t, 0};
+    return s_guarded(self, &call);
+}
+
+int
+ezshm_mirror_latest(ezshm_mirror_t *self, void *dst, uint64_t n, uint64_t *n_out)
+{
+    return ezshm_mirror_latest_ts(self, dst, n, n_out, NULL);
+}
+
+int
+ezshm_mirror_newest(ezshm_mirror_t *self, ezshm_newest_t *out)
+{
+    if (!self || !out)
+        return EZSHM_ERR_INVAL;
+    mirror_call_t call = {CALL_NEWEST, out, 0, NULL, NULL, NULL, 0};
+    return s_guarded(self, &call);
+}
+
+int
+ezshm_mirror_wait(ezshm_mirror_t *self, int timeout_ms)
+{
+    if (!self)
+        return EZSHM_ERR_INVAL;
+    mirror_call_t call = {CALL_WAIT, NULL, 0, NULL, NULL, NULL, timeout_ms};
+    return s_guarded(self, &call);
+}
+
+uint64_t
+ezshm_mirror_written(const ezshm_mirror_t *self)
+{
+    uint64_t pos = 0;
+    if (!self)
+        return 0;
+    mirror_call_t call = {CALL_WRITTEN, NULL, 0, &pos, NULL, NULL, 0};
+    return s_guarded((ezshm_mirror_t *) self, &call) == EZSHM_OK ? pos : 0;
+}
+
+const char *
+ezshm_mirror_name(const ezshm_mirror_t *self)
+{
+    return self->name;
 }

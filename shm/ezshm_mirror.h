@@ -13,6 +13,13 @@
 
     Frames are returned only when they were intact after the copy (see docs/shm-layout.md):
     never duplicated, never torn; every frame skipped is counted in *lost.
+
+    Hostile segments: the ring must belong to the header's owner (EZSHM_ERR_OWNER); a FIFO,
+    symlink, directory or socket at a segment's name is an error naming it (ezshm_segment.h).
+    A segment truncated under the mapping raises SIGBUS; with ezshm_guard_enable() called once
+    by the program, the call returns EZSHM_ERR_BUS instead, everything is unmapped, and the
+    next call attaches afresh. A ring is unmapped as soon as a call sees bvalid 0 or a new
+    generation, so a rebuild on a tight /dev/shm never waits for this reader.
 */
 #ifndef EZSHM_MIRROR_H
 #define EZSHM_MIRROR_H

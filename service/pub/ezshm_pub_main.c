@@ -92,7 +92,7 @@ s_usage(FILE *out)
           "  --help, --version\n", out);
 }
 
-//  Parses an unsigned integer option into *out; false (after a message) when malformed.
+/*  Parses an unsigned integer option into *out; false (after a message) when malformed. */
 static bool
 s_parse_u64(const char *flag, const char *text, uint64_t *out)
 {
@@ -121,7 +121,7 @@ s_parse_double(const char *flag, const char *text, double *out)
     return true;
 }
 
-//  Returns 0 to run, 1 to exit successfully (--help/--version), 2 on a usage error.
+/*  Returns 0 to run, 1 to exit successfully (--help/--version), 2 on a usage error. */
 static int
 s_parse_args(int argc, char **argv, options_t *o)
 {
@@ -284,7 +284,7 @@ s_parse_args(int argc, char **argv, options_t *o)
     return 0;
 }
 
-//  What the rig currently sends; --change rewrites it once.
+/*  What the rig currently sends; --change rewrites it once. */
 typedef struct {
     char dtype;
     size_t channels;
@@ -306,7 +306,7 @@ s_stream_free(stream_t *st)
     free(st->times);
 }
 
-//  (Re)sizes buffers and labels for the current dtype/channels; -1 when out of memory.
+/*  (Re)sizes buffers and labels for the current dtype/channels; -1 when out of memory. */
 static int
 s_stream_prepare(stream_t *st, const options_t *o)
 {
@@ -346,7 +346,7 @@ s_apply_change(stream_t *st, change_t change)
         st->coordinate_time = true;
 }
 
-//  Sends frames as one multipart message; -1 on a send error other than an interrupt.
+/*  Sends frames as one multipart message; -1 on a send error other than an interrupt. */
 static int
 s_send(void *sock, const wire_frame_t *frames, size_t n, totals_t *totals)
 {
@@ -363,7 +363,7 @@ s_send(void *sock, const wire_frame_t *frames, size_t n, totals_t *totals)
     return 0;
 }
 
-//  Sleeps until the absolute deadline (ezshm_time_mono() seconds) or a stop signal.
+/*  Sleeps until the absolute deadline (ezshm_time_mono() seconds) or a stop signal. */
 static void
 s_sleep_until(double deadline)
 {
@@ -373,7 +373,7 @@ s_sleep_until(double deadline)
         ;
 }
 
-//  Builds and sends message number index (its first frame is first_frame).
+/*  Builds and sends message number index (its first frame is first_frame). */
 static int
 s_send_message(void *sock, const options_t *o, stream_t *st, uint64_t index,
                uint64_t first_frame, uint64_t *noise, wire_buf_t *buf, totals_t *totals)
@@ -433,7 +433,7 @@ s_run(void *sock, const options_t *o, totals_t *totals)
             rc = -1;
             break;
         }
-        //  Absolute deadlines: a late message does not delay the ones after it.
+        /*  Absolute deadlines: a late message does not delay the ones after it. */
         if (o->rate > 0) {
             s_sleep_until(start + (double) index / o->rate);
             if (s_stop)
@@ -521,7 +521,7 @@ main(int argc, char **argv)
         zmq_ctx_term(ctx);
         return 1;
     }
-    //  PUB drops messages until subscribers have connected (the slow-joiner gap).
+    /*  PUB drops messages until subscribers have connected (the slow-joiner gap). */
     if (o.wait_sub_ms > 0) {
         s_sleep_until(ezshm_time_mono() + o.wait_sub_ms / 1000.0);
     }

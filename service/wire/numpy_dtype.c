@@ -11,7 +11,7 @@ typedef struct {
     char code;
 } dtype_name_t;
 
-//  Order matters for numpy_dtype_name: the first entry with a code gives its name.
+/*  Order matters for numpy_dtype_name: the first entry with a code gives its name. */
 static const dtype_name_t s_names[] = {
     {"bool", 'b', 1, '?'},
     {"int8", 'i', 1, 'b'},      {"uint8", 'u', 1, 'B'},
@@ -24,7 +24,7 @@ static const dtype_name_t s_names[] = {
 };
 #define N_NAMES (sizeof s_names / sizeof s_names[0])
 
-//  Parses the digits of s[0..len) as a small positive count; 0 on failure.
+/*  Parses the digits of s[0..len) as a small positive count; 0 on failure. */
 static size_t
 s_count(const char *s, size_t len)
 {

@@ -2,6 +2,7 @@
 #include "wire.h"
 #include "axisarray_build.h"
 #include "ezshm_dtype.h"
+#include "ezshm_error.h"
 #include "json_relaxed.h"
 #include "wire_header_cache.h"
 #include "wire_ndarray.h"
@@ -74,28 +75,18 @@ wire_decoder_cache_hits(const wire_decoder_t *self)
     return self->cache_hits;
 }
 
-__attribute__((format(printf, 3, 4))) static int
-s_fail(wire_decoder_t *self, int code, const char *fmt, ...)
-{
-    va_list args;
-    va_start(args, fmt);
-    vsnprintf(self->error, sizeof self->error, fmt, args);
-    va_end(args);
-    return code;
-}
-
-//  Copies a JSON string node into the message's string pool; sets *offset.
+/*  Copies a JSON string node into the message's string pool; sets *offset. */
 static int
 s_pool_string(wire_decoder_t *self, const jr_node_t *node, size_t *offset)
 {
     char *dst = axisarray_build_reserve_string(self->msg, node->end - node->start, offset);
     if (!dst)
-        return s_fail(self, WIRE_ERR_NOMEM, "out of memory");
+        return ezshm_fail(self->error, sizeof self->error, WIRE_ERR_NOMEM, "out of memory");
     axisarray_build_commit_string(self->msg, *offset, jr_string(self->doc, node, dst));
     return 0;
 }
 
-//  Copies the member key of node into the string pool.
+/*  Copies the member key of node into the string pool. */
 static int
 s_pool_key(wire_decoder_t *self, const jr_node_t *node, size_t *offset)
 {
@@ -107,7 +98,7 @@ s_pool_key(wire_decoder_t *self, const jr_node_t *node, size_t *offset)
     return s_pool_string(self, &key, offset);
 }
 
-//  An optional string member: absent gives the pool's "" (offset 0).
+/*  An optional string member: absent gives the pool's "" (offset 0). */
 static int
 s_optional_string(wire_decoder_t *self, const jr_node_t *obj, const char *name,
                   const char *where, size_t *offset)
@@ -117,11 +108,11 @@ s_optional_string(wire_decoder_t *self, const jr_node_t *obj, const char *name,
     if (!node)
         return 0;
     if (node->type != JR_STRING)
-        return s_fail(self, WIRE_ERR_MISSING_FIELD, "%s%s is not a string", where, name);
+        return ezshm_fail(self->error, sizeof self->error, WIRE_ERR_MISSING_FIELD, "%s%s is not a string", where, name);
     return s_pool_string(self, node, offset);
 }
 
-//  True when string node ends with suffix (raw bytes: class names are never escaped).
+/*  True when string node ends with suffix (raw bytes: class names are never escaped). */
 static bool
 s_ends_with(const jr_doc_t *doc, const jr_node_t *node, const char *suffix)
 {
@@ -130,7 +121,7 @@ s_ends_with(const jr_doc_t *doc, const jr_node_t *node, const char *suffix)
     return len >= slen && memcmp(raw + len - slen, suffix, slen) == 0;
 }
 
-//  gain/offset: a number (NaN/Infinity included), null (NaN), or absent (the default).
+/*  gain/offset: a number (NaN/Infinity included), null (NaN), or absent (the default). */
 static int
 s_linear_number(wire_decoder_t *self, const jr_node_t *axis, const char *name, double dflt,
                 const char *axis_name, double *value, const jr_node_t **number)
@@ -146,12 +137,12 @@ s_linear_number(wire_decoder_t *self, const jr_node_t *axis, const char *name, d
         *number = node;
     }
     else
-        return s_fail(self, WIRE_ERR_MISSING_FIELD, "axis '%s' %s is not a number", axis_name,
+        return ezshm_fail(self->error, sizeof self->error, WIRE_ERR_MISSING_FIELD, "axis '%s' %s is not a number", axis_name,
                       name);
     return 0;
 }
 
-//  CoordinateAxis data: numbers become doubles, 'U' strings become UTF-8 labels.
+/*  CoordinateAxis data: numbers become doubles, 'U' strings become UTF-8 labels. */
 static int
 s_coordinate(wire_decoder_t *self, axisarray_axis_t *axis, axisarray_axis_offsets_t *off,
              const jr_node_t *node, const char *axis_name)
@@ -165,15 +156,15 @@ s_coordinate(wire_decoder_t *self, axisarray_axis_t *axis, axisarray_axis_offset
         rc = wire_ndarray_decode_base64(self->doc, &nd, what, &self->coord, &self->text,
                                         self->error, sizeof self->error);
     if (rc)
-        return rc == WIRE_ERR_NOMEM ? s_fail(self, rc, "out of memory") : rc;
+        return rc == WIRE_ERR_NOMEM ? ezshm_fail(self->error, sizeof self->error, rc, "out of memory") : rc;
     axis->kind = AXISARRAY_AXIS_COORDINATE;
     const unsigned char *bytes = self->coord.data;
     if (nd.dtype.code) {
         if (ezshm_dtype_kind(nd.dtype.code) == EZSHM_KIND_COMPLEX)
-            return s_fail(self, WIRE_ERR_DTYPE, "%s is complex", what);
+            return ezshm_fail(self->error, sizeof self->error, WIRE_ERR_DTYPE, "%s is complex", what);
         double *values = axisarray_build_add_values(self->msg, nd.nelem, &off->values);
         if (!values)
-            return s_fail(self, WIRE_ERR_NOMEM, "out of memory");
+            return ezshm_fail(self->error, sizeof self->error, WIRE_ERR_NOMEM, "out of memory");
         for (size_t i = 0; i < nd.nelem; i++)
             values[i] = wire_ndarray_element(bytes, i, nd.dtype.code, nd.dtype.big_endian);
         axis->n_values = nd.nelem;
@@ -181,12 +172,12 @@ s_coordinate(wire_decoder_t *self, axisarray_axis_t *axis, axisarray_axis_offset
     }
     size_t *labels = axisarray_build_add_labels(self->msg, nd.nelem, &off->labels);
     if (!labels)
-        return s_fail(self, WIRE_ERR_NOMEM, "out of memory");
+        return ezshm_fail(self->error, sizeof self->error, WIRE_ERR_NOMEM, "out of memory");
     size_t chars = nd.dtype.str_chars;
     for (size_t i = 0; i < nd.nelem; i++) {
         const unsigned char *e = bytes + i * nd.itemsize;
         size_t n = chars;
-        //  numpy pads shorter strings with NUL code points; they are not part of the text.
+        /*  numpy pads shorter strings with NUL code points; they are not part of the text. */
         while (n > 0) {
             uint32_t last;
             memcpy(&last, e + (n - 1) * 4, 4);
@@ -196,7 +187,7 @@ s_coordinate(wire_decoder_t *self, axisarray_axis_t *axis, axisarray_axis_offset
         }
         char *dst = axisarray_build_reserve_string(self->msg, n * 4, &labels[i]);
         if (!dst)
-            return s_fail(self, WIRE_ERR_NOMEM, "out of memory");
+            return ezshm_fail(self->error, sizeof self->error, WIRE_ERR_NOMEM, "out of memory");
         size_t w = 0;
         for (size_t c = 0; c < n; c++) {
             uint32_t cp;
@@ -221,7 +212,7 @@ s_axis(wire_decoder_t *self, const jr_node_t *node)
         return rc;
     const char *axis_name = self->msg->strings + name;
     if (node->type != JR_OBJECT)
-        return s_fail(self, WIRE_ERR_MISSING_FIELD, "axis '%s' is not an object", axis_name);
+        return ezshm_fail(self->error, sizeof self->error, WIRE_ERR_MISSING_FIELD, "axis '%s' is not an object", axis_name);
     const jr_node_t *type = jr_member(doc, node, "_type");
     bool linear, coordinate;
     if (type && type->type == JR_STRING) {
@@ -232,7 +223,7 @@ s_axis(wire_decoder_t *self, const jr_node_t *node)
         linear = jr_member(doc, node, "gain") != NULL;
         coordinate = !linear && jr_member(doc, node, "data") != NULL;
     }
-    //  An axis class we do not know says nothing about the data layout: leave it out.
+    /*  An axis class we do not know says nothing about the data layout: leave it out. */
     if (!linear && !coordinate)
         return 0;
     size_t unit;
@@ -243,7 +234,7 @@ s_axis(wire_decoder_t *self, const jr_node_t *node)
     axisarray_axis_offsets_t *off;
     axisarray_axis_t *axis = axisarray_build_add_axis(self->msg, name, unit, &off);
     if (!axis)
-        return s_fail(self, WIRE_ERR_NOMEM, "out of memory");
+        return ezshm_fail(self->error, sizeof self->error, WIRE_ERR_NOMEM, "out of memory");
     if (coordinate) {
         char copy[64];
         snprintf(copy, sizeof copy, "%s", axis_name);
@@ -257,18 +248,18 @@ s_axis(wire_decoder_t *self, const jr_node_t *node)
         return rc;
     if (offset_num && wire_header_cache_add_span(&self->cache, offset_num->start, offset_num->end,
                                                  WIRE_SPAN_OFFSET, self->msg->naxes - 1))
-        return s_fail(self, WIRE_ERR_NOMEM, "out of memory");
+        return ezshm_fail(self->error, sizeof self->error, WIRE_ERR_NOMEM, "out of memory");
     return 0;
 }
 
-//  The top level: wrapper fields ts and seq, then the AxisArray fields.
+/*  The top level: wrapper fields ts and seq, then the AxisArray fields. */
 static int
 s_envelope(wire_decoder_t *self, const jr_node_t *root, const jr_node_t **obj)
 {
     const jr_doc_t *doc = self->doc;
     axisarray_t *msg = self->msg;
     if (!root || root->type != JR_OBJECT)
-        return s_fail(self, WIRE_ERR_JSON, "payload is not a JSON object");
+        return ezshm_fail(self->error, sizeof self->error, WIRE_ERR_JSON, "payload is not a JSON object");
     const jr_node_t *wrapped = jr_member(doc, root, "obj");
     *obj = wrapped && wrapped->type == JR_OBJECT ? wrapped : root;
     const jr_node_t *ts = jr_member(doc, root, "ts");
@@ -276,15 +267,15 @@ s_envelope(wire_decoder_t *self, const jr_node_t *root, const jr_node_t **obj)
         msg->has_ts = true;
         msg->ts = jr_number(doc, ts);
         if (wire_header_cache_add_span(&self->cache, ts->start, ts->end, WIRE_SPAN_TS, 0))
-            return s_fail(self, WIRE_ERR_NOMEM, "out of memory");
+            return ezshm_fail(self->error, sizeof self->error, WIRE_ERR_NOMEM, "out of memory");
     }
     const jr_node_t *seq = jr_member(doc, root, "seq");
     if (seq) {
         if (!jr_uint64(doc, seq, &msg->seq))
-            return s_fail(self, WIRE_ERR_MISSING_FIELD, "seq is not a non-negative integer");
+            return ezshm_fail(self->error, sizeof self->error, WIRE_ERR_MISSING_FIELD, "seq is not a non-negative integer");
         msg->has_seq = true;
         if (wire_header_cache_add_span(&self->cache, seq->start, seq->end, WIRE_SPAN_SEQ, 0))
-            return s_fail(self, WIRE_ERR_NOMEM, "out of memory");
+            return ezshm_fail(self->error, sizeof self->error, WIRE_ERR_NOMEM, "out of memory");
     }
     return 0;
 }
@@ -294,14 +285,14 @@ s_dims(wire_decoder_t *self, const jr_node_t *obj)
 {
     const jr_node_t *dims = jr_member(self->doc, obj, "dims");
     if (!dims || dims->type != JR_ARRAY)
-        return s_fail(self, WIRE_ERR_MISSING_FIELD, "AxisArray has no dims array");
+        return ezshm_fail(self->error, sizeof self->error, WIRE_ERR_MISSING_FIELD, "AxisArray has no dims array");
     if (dims->count != self->msg->ndim)
-        return s_fail(self, WIRE_ERR_SHAPE, "dims has %u names but shape has %zu entries",
+        return ezshm_fail(self->error, sizeof self->error, WIRE_ERR_SHAPE, "dims has %u names but shape has %zu entries",
                       dims->count, self->msg->ndim);
     size_t i = 0;
     for (const jr_node_t *d = jr_first(self->doc, dims); d; d = jr_next(self->doc, d), i++) {
         if (d->type != JR_STRING)
-            return s_fail(self, WIRE_ERR_MISSING_FIELD, "dims[%zu] is not a string", i);
+            return ezshm_fail(self->error, sizeof self->error, WIRE_ERR_MISSING_FIELD, "dims[%zu] is not a string", i);
         int rc = s_pool_string(self, d, &self->msg->dim_offsets[i]);
         if (rc)
             return rc;
@@ -309,7 +300,7 @@ s_dims(wire_decoder_t *self, const jr_node_t *obj)
     return 0;
 }
 
-//  Data frame: the base64 "data" string when raw is NULL, else the raw native frame.
+/*  Data frame: the base64 "data" string when raw is NULL, else the raw native frame. */
 static int
 s_data(wire_decoder_t *self, const jr_node_t *obj, const wire_frame_t *raw)
 {
@@ -320,7 +311,7 @@ s_data(wire_decoder_t *self, const jr_node_t *obj, const wire_frame_t *raw)
     if (rc)
         return rc;
     if (!nd.dtype.code)
-        return s_fail(self, WIRE_ERR_DTYPE, "data has a string dtype");
+        return ezshm_fail(self->error, sizeof self->error, WIRE_ERR_DTYPE, "data has a string dtype");
     msg->ndim = nd.ndim;
     memcpy(msg->shape, nd.shape, nd.ndim * sizeof(size_t));
     msg->dtype = nd.dtype.code;
@@ -332,7 +323,7 @@ s_data(wire_decoder_t *self, const jr_node_t *obj, const wire_frame_t *raw)
     size_t component = ezshm_dtype_component_size(nd.dtype.code);
     if (raw) {
         if (raw->size != nd.nbytes)
-            return s_fail(self, WIRE_ERR_SHAPE, "data frame has %zu bytes but shape and dtype "
+            return ezshm_fail(self->error, sizeof self->error, WIRE_ERR_SHAPE, "data frame has %zu bytes but shape and dtype "
                           "need %zu", raw->size, nd.nbytes);
         msg->data = raw->data;
         msg->needs_byteswap = nd.dtype.big_endian && component > 1;
@@ -341,15 +332,15 @@ s_data(wire_decoder_t *self, const jr_node_t *obj, const wire_frame_t *raw)
     rc = wire_ndarray_decode_base64(self->doc, &nd, "data", &self->data, &self->text,
                                     self->error, sizeof self->error);
     if (rc)
-        return rc == WIRE_ERR_NOMEM ? s_fail(self, rc, "out of memory") : rc;
-    //  The buffer is ours, so big-endian data is fixed here once, not by every reader.
+        return rc == WIRE_ERR_NOMEM ? ezshm_fail(self->error, sizeof self->error, rc, "out of memory") : rc;
+    /*  The buffer is ours, so big-endian data is fixed here once, not by every reader. */
     if (nd.dtype.big_endian && component > 1)
         wire_byteswap(self->data.data, self->data.data, nd.nbytes, component);
     msg->data = self->data.data;
     return 0;
 }
 
-//  Full decode of one JSON payload/header; raw is the native data frame or NULL.
+/*  Full decode of one JSON payload/header; raw is the native data frame or NULL. */
 static int
 s_decode_json(wire_decoder_t *self, const void *topic, size_t topic_len, const char *text,
               size_t len, const wire_frame_t *raw)
@@ -361,9 +352,9 @@ s_decode_json(wire_decoder_t *self, const void *topic, size_t topic_len, const c
     msg->topic_len = topic_len;
     int rc = jr_parse(self->doc, text, len);
     if (rc == -2)
-        return s_fail(self, WIRE_ERR_NOMEM, "out of memory");
+        return ezshm_fail(self->error, sizeof self->error, WIRE_ERR_NOMEM, "out of memory");
     if (rc)
-        return s_fail(self, WIRE_ERR_JSON, "invalid JSON: %s", jr_doc_error(self->doc));
+        return ezshm_fail(self->error, sizeof self->error, WIRE_ERR_JSON, "invalid JSON: %s", jr_doc_error(self->doc));
     const jr_node_t *obj = NULL;
     rc = s_envelope(self, jr_root(self->doc), &obj);
     if (!rc)
@@ -374,7 +365,7 @@ s_decode_json(wire_decoder_t *self, const void *topic, size_t topic_len, const c
         return rc;
     const jr_node_t *axes = jr_member(self->doc, obj, "axes");
     if (axes && axes->type != JR_OBJECT)
-        return s_fail(self, WIRE_ERR_MISSING_FIELD, "axes is not an object");
+        return ezshm_fail(self->error, sizeof self->error, WIRE_ERR_MISSING_FIELD, "axes is not an object");
     for (const jr_node_t *a = jr_first(self->doc, axes); a; a = jr_next(self->doc, a)) {
         rc = s_axis(self, a);
         if (rc)
@@ -384,13 +375,13 @@ s_decode_json(wire_decoder_t *self, const void *topic, size_t topic_len, const c
     return 0;
 }
 
-//  A native header equal to the cached one but for its volatile numbers: update those only.
+/*  A native header equal to the cached one but for its volatile numbers: update those only. */
 static int
 s_cache_hit(wire_decoder_t *self, const wire_frame_t *frames)
 {
     axisarray_t *msg = self->msg;
     if (frames[2].size != msg->nbytes)
-        return s_fail(self, WIRE_ERR_SHAPE, "data frame has %zu bytes but shape and dtype "
+        return ezshm_fail(self->error, sizeof self->error, WIRE_ERR_SHAPE, "data frame has %zu bytes but shape and dtype "
                       "need %zu", frames[2].size, msg->nbytes);
     msg->topic = frames[0].data;
     msg->topic_len = frames[0].size;
@@ -419,7 +410,7 @@ s_decode_native(wire_decoder_t *self, const wire_frame_t *frames)
     if (rc)
         return rc;
     if (wire_header_cache_store(&self->cache, header, len))
-        return s_fail(self, WIRE_ERR_NOMEM, "out of memory");
+        return ezshm_fail(self->error, sizeof self->error, WIRE_ERR_NOMEM, "out of memory");
     return 0;
 }
 
@@ -444,7 +435,7 @@ wire_decode(wire_decoder_t *self, const wire_frame_t *frames, size_t nframes,
         const char *frame = (const char *) frames[0].data;
         const char *brace = frames[0].size ? memchr(frame, '{', frames[0].size) : NULL;
         if (!brace)
-            rc = s_fail(self, WIRE_ERR_JSON, "single-part frame has no '{'");
+            rc = ezshm_fail(self->error, sizeof self->error, WIRE_ERR_JSON, "single-part frame has no '{'");
         else {
             size_t topic_len = (size_t) (brace - frame);
             rc = s_decode_json(self, frame, topic_len, brace, frames[0].size - topic_len, NULL);
@@ -452,9 +443,9 @@ wire_decode(wire_decoder_t *self, const wire_frame_t *frames, size_t nframes,
     }
     else {
         self->format = WIRE_FORMAT_NONE;
-        rc = s_fail(self, WIRE_ERR_FRAME_COUNT, "got %zu frames, expected 1, 2 or 3", nframes);
+        rc = ezshm_fail(self->error, sizeof self->error, WIRE_ERR_FRAME_COUNT, "got %zu frames, expected 1, 2 or 3", nframes);
     }
-    //  The cache describes self->msg; any other decode (or a failed one) rebuilt or broke it.
+    /*  The cache describes self->msg; any other decode (or a failed one) rebuilt or broke it. */
     if (self->format != WIRE_FORMAT_NATIVE || (rc && rc != WIRE_ERR_SHAPE))
         wire_header_cache_reset(&self->cache);
     if (rc)

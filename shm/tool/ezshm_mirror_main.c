@@ -34,6 +34,21 @@ mirror_sleep(double seconds)
         ;
 }
 
+void
+mirror_report(const ezshm_mirror_t *m, int rc)
+{
+    fprintf(stderr, "ezshm-mirror: %s: %s\n", ezshm_mirror_name(m), ezshm_strerror(rc));
+}
+
+int
+mirror_wait(ezshm_mirror_t *m, int timeout_ms)
+{
+    int rc = ezshm_mirror_wait(m, timeout_ms);
+    bool carry_on = rc == EZSHM_OK || rc == EZSHM_ERR_STALE || rc == EZSHM_ERR_TIMEOUT || rc == EZSHM_ERR_NOENT
+                    || rc == EZSHM_ERR_NOTREADY;
+    return carry_on ? EZSHM_OK : rc;
+}
+
 int
 mirror_exit_code(int rc)
 {
@@ -119,6 +134,10 @@ s_dump_latest(ezshm_mirror_t *m, uint64_t n, bool csv, bool stamps)
 {
     ezshm_stream_info_t info;
     ezshm_mirror_info(m, &info);
+    /*  The ring never holds more than n_frames: a larger N asks for what cannot exist. The
+        ring itself fits in memory (it is mapped), so n * frame_bytes cannot overflow now. */
+    if (n > info.n_frames)
+        n = info.n_frames;
     uint8_t *buf = malloc(n ? n * info.frame_bytes : 1);
     double *t = stamps ? malloc((n ? n : 1) * sizeof *t) : NULL;
     if (!buf || (stamps && !t)) {
@@ -131,7 +150,7 @@ s_dump_latest(ezshm_mirror_t *m, uint64_t n, bool csv, bool stamps)
     if (rc == EZSHM_OK)
         s_print_frames(&info, buf, got, csv, t);
     else
-        fprintf(stderr, "ezshm-mirror: %s\n", ezshm_strerror(rc));
+        mirror_report(m, rc);
     free(buf);
     free(t);
     return mirror_exit_code(rc);
@@ -195,13 +214,14 @@ s_dump_follow(ezshm_mirror_t *m, uint64_t want, bool csv, bool stamps)
         }
         /*  Asleep until frames land (or the stream changes); the short timeout keeps
             SIGINT/SIGTERM prompt, since a futex wait restarts after the handler. */
-        ezshm_mirror_wait(m, 100);
+        if ((rc = mirror_wait(m, 100)) != EZSHM_OK)
+            break;
     }
     fflush(stdout);
     free(buf);
     free(t);
     if (rc != EZSHM_OK)
-        fprintf(stderr, "ezshm-mirror: %s\n", ezshm_strerror(rc));
+        mirror_report(m, rc);
     return mirror_exit_code(rc);
 }
 
@@ -245,6 +265,8 @@ s_monitor(ezshm_mirror_t *m)
             mirror_sleep(0.002);
     }
     free(buf);
+    if (rc != EZSHM_OK)
+        mirror_report(m, rc);
     return mirror_exit_code(rc);
 }
 
@@ -268,8 +290,8 @@ main(int argc, char **argv)
         switch (opt) {
         case 'w': wait = strtod(optarg, &end); if (*end || !(wait >= 0)) goto usage; break;
         case 'd': dump = optarg; if (strcmp(dump, "csv") && strcmp(dump, "raw")) goto usage; break;
-        case 'l': latest = strtoll(optarg, &end, 10); if (*end || latest < 0) goto usage; break;
-        case 'n': frames = strtoll(optarg, &end, 10); if (*end || frames < 0) goto usage; break;
+        case 'l': errno = 0; latest = strtoll(optarg, &end, 10); if (*end || latest < 0 || errno) goto usage; break;
+        case 'n': errno = 0; frames = strtoll(optarg, &end, 10); if (*end || frames < 0 || errno) goto usage; break;
         case 'f': follow = true; break;
         case 'W': watch = true; break;
         case 'T': stamps = true; break;
@@ -290,6 +312,9 @@ main(int argc, char **argv)
     signal(SIGTERM, s_on_signal);
     /*  A closed pipe is seen as EPIPE on the next write: a clean end of --follow. */
     signal(SIGPIPE, SIG_IGN);
+    /*  A segment truncated under us becomes an error message, not a silent SIGBUS death. */
+    if (ezshm_guard_enable() != EZSHM_OK)
+        fprintf(stderr, "ezshm-mirror: cannot install the SIGBUS guard: %s\n", strerror(errno));
     ezshm_mirror_t *m = NULL;
     int rc = ezshm_mirror_new(argv[optind], &m);
     if (rc != EZSHM_OK) {
@@ -299,7 +324,7 @@ main(int argc, char **argv)
     rc = s_attach(m, wait);
     int code;
     if (rc != EZSHM_OK) {
-        fprintf(stderr, "ezshm-mirror: %s: %s\n", argv[optind], ezshm_strerror(rc));
+        mirror_report(m, rc);
         code = mirror_exit_code(rc);
     }
     else if (watch)

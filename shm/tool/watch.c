@@ -76,18 +76,23 @@ s_level(const channel_t *c, double v)
     return c->hi > c->lo ? (v - c->lo) / (c->hi - c->lo) : 0.5;
 }
 
-/*  The newest frame's stream time and transport delay, as text. */
-static void
+/*  The newest frame's stream time and transport delay, as text. Returns EZSHM_ERR_BUS when
+    a segment was truncated under the reader (the mode ends), else EZSHM_OK. */
+static int
 s_clock_text(watch_t *w, ezshm_mirror_t *m)
 {
     ezshm_newest_t nw;
     double delay;
-    if (ezshm_mirror_newest(m, &nw) != EZSHM_OK || !isfinite(nw.time))
+    int rc = ezshm_mirror_newest(m, &nw);
+    if (rc == EZSHM_ERR_BUS)
+        return rc;
+    if (rc != EZSHM_OK || !isfinite(nw.time))
         snprintf(w->clock, sizeof w->clock, "stream time unknown");
     else if (ezshm_clock_transport_delay(nw.time, nw.wall_ns, &delay))
         snprintf(w->clock, sizeof w->clock, "stream time %.6f  transport delay %.3f ms", nw.time, delay * 1e3);
     else
         snprintf(w->clock, sizeof w->clock, "stream time %.6f  transport delay n/a", nw.time);
+    return EZSHM_OK;
 }
 
 static int
@@ -184,7 +189,8 @@ mirror_watch(ezshm_mirror_t *m, double refresh_hz)
             double dt = now - w.window_start;
             w.fps = dt > 0 ? w.frames / dt : 0.0;
             w.mbps = dt > 0 ? w.frames * (double) w.info.frame_bytes / dt / 1e6 : 0.0;
-            s_clock_text(&w, m);
+            if ((rc = s_clock_text(&w, m)) != EZSHM_OK)
+                break;
             if (tty)
                 s_draw(&w, ezshm_mirror_name(m));
             else
@@ -197,11 +203,14 @@ mirror_watch(ezshm_mirror_t *m, double refresh_hz)
         if (!got) {
             /*  Until data lands or the next refresh is due. */
             double left = next - ezshm_time_mono();
-            ezshm_mirror_wait(m, left > 0 ? (int) (left * 1000.0) + 1 : 0);
+            if ((rc = mirror_wait(m, left > 0 ? (int) (left * 1000.0) + 1 : 0)) != EZSHM_OK)
+                break;
         }
     }
     free(w.buf);
     free(w.channels);
     free(w.latest);
+    if (rc != EZSHM_OK)
+        mirror_report(m, rc);
     return mirror_exit_code(rc);
 }

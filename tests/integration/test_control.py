@@ -63,7 +63,8 @@ class Main:
         self.data_ep, self.ctl_ep, self.ev_ep = s.endpoint(), s.endpoint(), s.endpoint()
         self.name = "ctl-first"
         self.daemon = s.start("ezshmd", "--sub-bind", self.data_ep, "--control", self.ctl_ep, "--events", self.ev_ep,
-                              "--shmem-name", self.name, "--buf-dur", "1", "--log-level", "warning")
+                              "--shmem-name", self.name, "--buf-dur", "1", "--log-level", "warning",
+                              "--ipc-dir", s.sockdir)   # where the test's ipc endpoints live
         s.wait_ready(self.ctl_ep)
         self.ev_out = open(os.path.join(s.sockdir, "events.out"), "w")
         self.events_sub = subprocess.Popen([helper_tool("ezshm-test-sub"), self.ev_ep, "ezshm.event", "120"],

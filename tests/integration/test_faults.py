@@ -27,7 +27,7 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "python"))
-from ezshm_harness import (BIN, MirrorFollow, Results, Session, counter_runs,  # noqa: E402
+from ezshm_harness import (BIN, MirrorFollow, Results, Session, Skip, counter_runs,  # noqa: E402
                            counter_values, get_status, helper_tool, lost_reports, wait_until)
 from shm_layout import clock_name, ring_name, short_name  # noqa: E402
 
@@ -41,7 +41,7 @@ def pub_args(endpoint, *extra, connect=True, fs=1000, chunk=10, channels=3):
 
 def start_daemon(s, name, data_ep, ctl_ep, *extra, **kw):
     d = s.start("ezshmd", "--sub-bind", data_ep, "--control", ctl_ep, "--shmem-name", name,
-                "--log-level", "warning", *extra, **kw)
+                "--log-level", "warning", "--ipc-dir", s.sockdir, *extra, **kw)   # the test's ipc endpoints
     s.wait_ready(ctl_ep)
     return d
 
@@ -225,7 +225,7 @@ def no_space_log_rate_limited():
     assert n <= 3 + 2 * secs, f"{n} 'does not fit' log lines in {secs:.1f} s (one per message)"
 
 
-def case_no_space(res, label):
+def case_no_space():
     s = Session("fault-d")
     mounted_here = None
     try:
@@ -243,9 +243,7 @@ def case_no_space(res, label):
             r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "ezshm-small", small], capture_output=True,
                                text=True)
             if r.returncode != 0:
-                # counted as passed by res.check: the only accepted reason is "cannot mount"
-                print(f"SKIP {label}: cannot mount a small tmpfs (unshare: {why}; mount: {r.stderr.strip()})")
-                return
+                raise Skip(f"cannot mount a small tmpfs (unshare: {why}; mount: {r.stderr.strip()})")
             mounted_here = small
             cmd = daemon_args
         d = subprocess.Popen(cmd, env=env, stderr=subprocess.PIPE, text=True)
@@ -431,7 +429,7 @@ def main():
               daemon_restart, True)
     res.check("(c) stalled reader: writer unaffected, loss reported exactly", case_stalled_reader)
     label = "(d) segment dir too small: no_space counted and explained, smaller buf_dur resumes"
-    res.check(label, case_no_space, res, label)
+    res.check(label, case_no_space)
     if NO_SPACE:
         res.check("(d) last_error names the segment dir that is full (not a fixed /dev/shm)",
                   no_space_message_names_dir)

@@ -5,8 +5,8 @@
     EZSHM_SHM_DIR at it, and registers its removal at exit, so tests never collide with
     each other, with other engineers' tests, or with a real /dev/shm stream.
 */
-#ifndef SUPPORT_SHM_H
-#define SUPPORT_SHM_H
+#ifndef EZSHM_SUPPORT_SHM_H
+#define EZSHM_SUPPORT_SHM_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -321,3 +321,31 @@ Test(ingest, linear_and_coordinate_time_reach_the_clock_segment)
     ezshm_mirror_destroy(&m);
     s_rig_destroy(&r);
 }
+
+Test(ingest, rebuilds_are_rate_limited)
+{
+    rig_t r = s_rig("time", 1.0, 0);
+    const char *dims[] = {"time", "ch"};
+    double data[4 * 2] = {0};
+    size_t shape[] = {4, 2};
+    char err[256];
+    double t0 = ezshm_time_mono();
+    int limited = 0;
+    /*  Every message asks for the other dtype: while rebuilds are allowed each one is a
+        rebuild; once limited, every other message matches the ring left and lands. */
+    for (int i = 0; i < 40; i++) {
+        int rc = s_ingest_native(&r, dims, shape, 2, i % 2 ? 'd' : 'f', data, 4 * 2 * (i % 2 ? 8 : 4), 0.01, false,
+                                 err);
+        if (rc != DROP_OK) {
+            cr_assert_eq(rc, INGEST_ERR_REBUILD_RATE, "%s", err);
+            cr_assert(strstr(err, "rebuilds a second") != NULL, "%s", err);
+            limited++;
+        }
+    }
+    uint32_t rebuilds = ezshm_writer_meta(r.writer)->buffer_generation + 1;
+    double allowed = INGEST_REBUILD_BURST + INGEST_REBUILDS_PER_SECOND * (ezshm_time_mono() - t0);
+    cr_expect_geq(rebuilds, (uint32_t) INGEST_REBUILD_BURST, "the burst is allowed");
+    cr_expect_leq(rebuilds, (uint32_t) allowed, "%u rebuilds, at most %.1f allowed", rebuilds, allowed);
+    cr_expect_geq(limited, (40 - (int) allowed) / 2 - 1, "%d limited", limited);
+    s_rig_destroy(&r);
+}
