@@ -2,6 +2,7 @@
 #include "daemon.h"
 #include "control_server.h"
 #include "counters.h"
+#include "delay_stats.h"
 #include "ezshm.h"
 #include "ingest.h"
 #include "log.h"
@@ -37,6 +38,7 @@ struct daemon_t {
     subscriber_t     *sub;
     control_server_t *control;
     counters_t        counters;
+    delay_stats_t     delays;        /* transport delay of the last messages */
     cJSON            *applied;       /* collects lifecycle events during an update */
     double            started;
     bool              quit;
@@ -104,6 +106,9 @@ s_process(daemon_t *self, const wire_frame_t *frames, size_t nframes)
         return;
     }
     counters_written(c, n, axisarray_nbytes(msg));
+    double delay;
+    if (ingest_last_delay(self->ingest, &delay))
+        delay_stats_add(&self->delays, delay);
 }
 
 /*  Drains the SUB socket; true when the batch ran out with messages possibly left. */
@@ -258,6 +263,7 @@ s_status(void *ctx, cJSON *out)
         cJSON_AddBoolToObject(stream, "bvalid", false);
     cJSON_AddNumberToObject(stream, "segment_faults", (double) ezshm_writer_faults(self->writer));
     cJSON_AddItemToObject(out, "counters", counters_to_json(&self->counters));
+    cJSON_AddItemToObject(out, "transport_delay", delay_stats_to_json(&self->delays));
     cJSON *subs = cJSON_AddObjectToObject(out, "subscriptions");
     subscriber_status(self->sub, subs);
     cJSON_AddNumberToObject(out, "native_header_cache_hits", (double) wire_decoder_cache_hits(self->decoder));

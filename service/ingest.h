@@ -13,6 +13,7 @@
 #include "drop_reason.h"
 #include "ezshm.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -38,10 +39,15 @@ void ingest_destroy(ingest_t **self_p);
 int ingest_set_axis(ingest_t *self, const char *axis);
 void ingest_set_buf_dur(ingest_t *self, double buf_dur);
 
+/*  Ingest wall clock minus the newest sample's time of the last message written, in seconds;
+    false when the message's time base is not wall clock (ezshm_clock_transport_delay) or it
+    was not written. */
+bool ingest_last_delay(const ingest_t *self, double *seconds);
+
 /*  Writes msg's frames into the ring (rebuilding it when the message's ring spec differs,
-    within the rate above). Returns DROP_OK or a drop reason (INGEST_ERR_*,
-    DROP_SIZE_OVERFLOW); on error nothing was written and errbuf says why in one line.
-    *frames gets the frames written. */
+    within the rate above), with each chunk's timing for the clock segment. Returns DROP_OK
+    or a drop reason (INGEST_ERR_*, DROP_SIZE_OVERFLOW); on error nothing was written and
+    errbuf says why in one line. *frames gets the frames written. */
 int ingest_message(ingest_t *self, const axisarray_t *msg, uint64_t *frames, char *errbuf,
                    size_t errlen);
 

@@ -5,6 +5,9 @@
     keeps per channel the newest value at each refresh, and draws one row per channel:
     its level as a bar between the channel's running min and max, and a sparkline of the
     history. When stdout is not a terminal it prints one summary line per refresh instead.
+    Between refreshes it sleeps in ezshm_mirror_wait, so it wakes when data lands, not on a
+    fixed poll; each refresh shows the newest frame's stream time and its transport delay
+    (ingest wall clock − sample time) when the writer has a clock segment.
 */
 #include "mirror_cli.h"
 
@@ -33,6 +36,7 @@ typedef struct {
     double    fps, mbps;
     double   *latest;         /* per channel: the newest value read */
     bool      have_frame;
+    char      clock[96];      /* "stream time … transport delay …" of the newest frame */
 } watch_t;
 
 static int
@@ -72,6 +76,25 @@ s_level(const channel_t *c, double v)
     return c->hi > c->lo ? (v - c->lo) / (c->hi - c->lo) : 0.5;
 }
 
+/*  The newest frame's stream time and transport delay, as text. Returns EZSHM_ERR_BUS when
+    a segment was truncated under the reader (the mode ends), else EZSHM_OK. */
+static int
+s_clock_text(watch_t *w, ezshm_mirror_t *m)
+{
+    ezshm_newest_t nw;
+    double delay;
+    int rc = ezshm_mirror_newest(m, &nw);
+    if (rc == EZSHM_ERR_BUS)
+        return rc;
+    if (rc != EZSHM_OK || !isfinite(nw.time))
+        snprintf(w->clock, sizeof w->clock, "stream time unknown");
+    else if (ezshm_clock_transport_delay(nw.time, nw.wall_ns, &delay))
+        snprintf(w->clock, sizeof w->clock, "stream time %.6f  transport delay %.3f ms", nw.time, delay * 1e3);
+    else
+        snprintf(w->clock, sizeof w->clock, "stream time %.6f  transport delay n/a", nw.time);
+    return EZSHM_OK;
+}
+
 static int
 s_terminal_rows(void)
 {
@@ -92,9 +115,9 @@ s_draw(const watch_t *w, const char *name)
     for (uint32_t d = 0; d < in->ndim; d++)
         printf("%s%u", d ? "," : "", in->shape[d]);
     printf("]  srate %.6g Hz  generation %u  key '%s'\n", in->srate, in->generation, in->key);
-    printf("ingest %.1f frames/s  %.3f MB/s   lost %llu (total %llu)\n\n", w->fps, w->mbps,
-           (unsigned long long) w->lost_window, (unsigned long long) w->lost_total);
-    int rows = s_terminal_rows() - 6;
+    printf("ingest %.1f frames/s  %.3f MB/s   lost %llu (total %llu)\n%s\n\n", w->fps, w->mbps,
+           (unsigned long long) w->lost_window, (unsigned long long) w->lost_total, w->clock);
+    int rows = s_terminal_rows() - 7;
     uint64_t shown = w->per_frame < (uint64_t) (rows > 1 ? rows : 1) ? w->per_frame : (uint64_t) rows;
     for (uint64_t ch = 0; ch < shown && w->have_frame; ch++) {
         const channel_t *c = &w->channels[ch];
@@ -118,8 +141,8 @@ s_draw(const watch_t *w, const char *name)
 static void
 s_line(const watch_t *w, const char *name)
 {
-    printf("%s gen=%u dtype=%c frames/s=%.1f MB/s=%.3f lost=%llu", name, w->info.generation,
-           w->info.dtype, w->fps, w->mbps, (unsigned long long) w->lost_window);
+    printf("%s gen=%u dtype=%c frames/s=%.1f MB/s=%.3f lost=%llu %s", name, w->info.generation,
+           w->info.dtype, w->fps, w->mbps, (unsigned long long) w->lost_window, w->clock);
     for (uint64_t ch = 0; ch < w->per_frame && ch < 8 && w->have_frame; ch++)
         printf(" ch%llu=%.5g", (unsigned long long) ch,
                w->channels[ch].count ? w->channels[ch].values[w->channels[ch].count - 1] : NAN);
@@ -166,6 +189,8 @@ mirror_watch(ezshm_mirror_t *m, double refresh_hz)
             double dt = now - w.window_start;
             w.fps = dt > 0 ? w.frames / dt : 0.0;
             w.mbps = dt > 0 ? w.frames * (double) w.info.frame_bytes / dt / 1e6 : 0.0;
+            if ((rc = s_clock_text(&w, m)) != EZSHM_OK)
+                break;
             if (tty)
                 s_draw(&w, ezshm_mirror_name(m));
             else
@@ -175,8 +200,12 @@ mirror_watch(ezshm_mirror_t *m, double refresh_hz)
             w.window_start = now;
             next = now + period;
         }
-        if (!got)
-            mirror_sleep(0.005);
+        if (!got) {
+            /*  Until data lands or the next refresh is due. */
+            double left = next - ezshm_time_mono();
+            if ((rc = mirror_wait(m, left > 0 ? (int) (left * 1000.0) + 1 : 0)) != EZSHM_OK)
+                break;
+        }
     }
     free(w.buf);
     free(w.channels);
