@@ -357,6 +357,7 @@ s_status(void *ctx, const settings_t *which, cJSON *out)
         if (object)
             stream_status(stream, object);
         cJSON_AddItemToObject(out, "counters", counters_to_json(stream_counters(stream)));
+        cJSON_AddItemToObject(out, "transport_delay", stream_delay_json(stream));
         cJSON_AddNumberToObject(out, "native_header_cache_hits", (double) stream_cache_hits(stream));
     }
     else {
@@ -369,6 +370,7 @@ s_status(void *ctx, const settings_t *which, cJSON *out)
             }
             stream_status(self->streams[i], item);
             cJSON_AddItemToObject(item, "counters", counters_to_json(stream_counters(self->streams[i])));
+            cJSON_AddItemToObject(item, "transport_delay", stream_delay_json(self->streams[i]));
         }
     }
     /*  Messages that reached no stream (routing drops) are the daemon's. */

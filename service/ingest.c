@@ -24,6 +24,9 @@ struct ingest_t {
         otherwise make the daemon spend its time allocating rings (see INGEST_REBUILD_*). */
     double          rebuild_tokens;
     double          rebuild_refilled;   /* ezshm_time_mono() of the last refill */
+    /*  The last message written: its newest sample's time and when it was ingested. */
+    double          last_sample_time;
+    int64_t         last_wall_ns;
 };
 
 /*  Where the buffered axis sits: the data is [outer][n][inner] with inner in bytes. */
@@ -203,19 +206,54 @@ s_ring_length(ingest_t *self, const axisarray_axis_t *ax, const ezshm_ring_spec_
     return DROP_OK;
 }
 
-/*  Matches the ring to spec, then writes the message's frames: straight, or moving the
-    buffered axis to the front (and swapping bytes) on the way. *configured: the ring
-    matched, so a failure came from the write. */
+/*  The chunk's timing for the clock segment: the axis' offset and gain, or its coordinate
+    values (one per frame, else unknown), the sequence number, the wall clock now. */
+static void
+s_chunk_time(ingest_t *self, const axisarray_t *msg, const axisarray_axis_t *ax, uint64_t n,
+             ezshm_chunk_time_t *time)
+{
+    *time = (ezshm_chunk_time_t) {NAN, NAN, NULL, ezshm_time_wall_ns(),
+                                  axisarray_has_seq(msg) ? axisarray_seq(msg) : EZSHM_SEQ_NONE};
+    if (ax->kind == AXISARRAY_AXIS_LINEAR) {
+        time->t0 = ax->offset;
+        time->gain = ax->gain;
+        self->last_sample_time = ax->offset + (double) (n - 1) * ax->gain;
+    }
+    else if (ax->n_values == n) {
+        time->t0 = ax->values[0];
+        time->times = ax->values;
+        self->last_sample_time = ax->values[n - 1];
+    }
+    else
+        self->last_sample_time = NAN;
+    /*  A time axis in another unit than seconds is no clock we can compare with. */
+    if (ax->unit[0] && strcmp(ax->unit, "s") != 0)
+        self->last_sample_time = NAN;
+    self->last_wall_ns = time->wall_ns;
+}
+
+bool
+ingest_last_delay(const ingest_t *self, double *seconds)
+{
+    return ezshm_clock_transport_delay(self->last_sample_time, self->last_wall_ns, seconds);
+}
+
+/*  Matches the ring to spec, then writes the message's frames with their timing: straight,
+    or moving the buffered axis to the front (and swapping bytes) on the way. *configured:
+    the ring matched, so a failure came from the write. */
 static int
-s_store(ingest_t *self, const ezshm_ring_spec_t *spec, axis_move_t *mv, bool straight, bool *configured)
+s_store(ingest_t *self, const ezshm_ring_spec_t *spec, axis_move_t *mv, bool straight,
+        const ezshm_chunk_time_t *time, bool *configured)
 {
     int rc = ezshm_writer_configure(self->writer, spec);
     *configured = rc == EZSHM_OK;
     if (rc != EZSHM_OK)
         return rc;
-    if (straight)
-        return ezshm_writer_write(self->writer, mv->src, mv->n);
-    return ezshm_writer_write_with(self->writer, mv->n, s_copy_moved, mv);
+    if (straight) {
+        ezshm_contiguous_t src = {mv->src, ezshm_writer_frame_bytes(self->writer)};
+        return ezshm_writer_write_timed(self->writer, mv->n, ezshm_copy_contiguous, &src, time);
+    }
+    return ezshm_writer_write_timed(self->writer, mv->n, s_copy_moved, mv, time);
 }
 
 /*  True when a rebuild may happen now: tokens refill at INGEST_REBUILDS_PER_SECOND up to
@@ -236,6 +274,7 @@ ingest_message(ingest_t *self, const axisarray_t *msg, uint64_t *frames, char *e
                size_t errlen)
 {
     *frames = 0;
+    self->last_sample_time = NAN;
     int k = axisarray_find_dim(msg, self->axis);
     if (k < 0)
         return ezshm_fail(errbuf, errlen, INGEST_ERR_AXIS_MISSING, "buffered axis '%s' is not in dims",
@@ -285,11 +324,13 @@ ingest_message(ingest_t *self, const axisarray_t *msg, uint64_t *frames, char *e
     axis_move_t mv = {axisarray_data(msg), n, outer, inner * axisarray_itemsize(msg),
                       swap ? ezshm_dtype_component_size(spec.dtype) : 0};
     bool configured = false, straight = k == 0 && !swap;
-    rc = s_store(self, &spec, &mv, straight, &configured);
+    ezshm_chunk_time_t time;
+    s_chunk_time(self, msg, ax, n, &time);
+    rc = s_store(self, &spec, &mv, straight, &time, &configured);
     /*  Another process truncated a segment under the writer (SIGBUS caught): the writer
         dropped it; rebuild now, as a new generation, and write the message there. Once. */
     if (rc == EZSHM_ERR_BUS)
-        rc = s_store(self, &spec, &mv, straight, &configured);
+        rc = s_store(self, &spec, &mv, straight, &time, &configured);
     if (configured && rebuild)
         self->rebuild_tokens -= 1.0;
     if (!configured && rc == EZSHM_ERR_NOSPACE)

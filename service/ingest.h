@@ -13,6 +13,7 @@
 #include "drop_reason.h"
 #include "ezshm.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -46,10 +47,15 @@ typedef int (ingest_budget_fn)(void *arg, uint64_t ring_bytes, char *errbuf, siz
 /*  Installs the budget check (NULL: none; the writer's max_ring_bytes still applies). */
 void ingest_set_budget(ingest_t *self, ingest_budget_fn *budget, void *arg);
 
+/*  Ingest wall clock minus the newest sample's time of the last message written, in seconds;
+    false when the message's time base is not wall clock (ezshm_clock_transport_delay) or it
+    was not written. */
+bool ingest_last_delay(const ingest_t *self, double *seconds);
+
 /*  Writes msg's frames into the ring (rebuilding it when the message's ring spec differs,
-    within the rate above). Returns DROP_OK or a drop reason (INGEST_ERR_*,
-    DROP_SIZE_OVERFLOW); on error nothing was written and errbuf says why in one line.
-    *frames gets the frames written. */
+    within the rate above), with each chunk's timing for the clock segment. Returns DROP_OK
+    or a drop reason (INGEST_ERR_*, DROP_SIZE_OVERFLOW); on error nothing was written and
+    errbuf says why in one line. *frames gets the frames written. */
 int ingest_message(ingest_t *self, const axisarray_t *msg, uint64_t *frames, char *errbuf,
                    size_t errlen);
 

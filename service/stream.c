@@ -1,5 +1,6 @@
 /*  stream.c — one topic's decoder, ingest step, writer, counters and health. */
 #include "stream.h"
+#include "delay_stats.h"
 #include "ingest.h"
 #include "log.h"
 
@@ -19,6 +20,7 @@ struct stream_t {
     ingest_t       *ingest;
     wire_decoder_t *decoder;
     counters_t      counters;
+    delay_stats_t   delays;          /* transport delay of the last messages */
     stream_hooks_t  hooks;
     char            errbuf[256];
 };
@@ -194,6 +196,12 @@ stream_topic(const stream_t *self)
     return self->topic;
 }
 
+cJSON *
+stream_delay_json(const stream_t *self)
+{
+    return delay_stats_to_json(&self->delays);
+}
+
 uint64_t
 stream_cache_hits(const stream_t *self)
 {
@@ -236,6 +244,9 @@ stream_process(stream_t *self, const wire_frame_t *frames, size_t nframes)
         return;
     }
     counters_written(c, n, axisarray_nbytes(msg));
+    double delay;
+    if (ingest_last_delay(self->ingest, &delay))
+        delay_stats_add(&self->delays, delay);
 }
 
 int

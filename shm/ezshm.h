@@ -1,7 +1,8 @@
 /*  ezshm.h — libezshm: shared-memory circular buffers byte-compatible with ezmsg-tools'
     ShMemCircBuff / EZShmMirror. Include this one header.
 
-    Classes: ezshm_writer (the ring writer), ezshm_mirror (the reader).
+    Classes: ezshm_writer (the ring writer), ezshm_mirror (the reader), ezshm_clock (the clock
+    segment: per-frame timestamps and the wake-up word).
     Helpers: names (ezshm_name.h), header layouts (ezshm_header.h), ring sizing (ezshm_ring.h),
     dtypes (ezshm_dtype.h), value formatting (ezshm_value.h), result codes (ezshm_error.h),
     clocks (ezshm_time.h), UTF-8 (ezshm_utf8.h), stream ownership (ezshm_claim.h),
@@ -23,6 +24,7 @@
 #include "ezshm_claim.h"
 #include "ezshm_guard.h"
 #include "ezshm_value.h"
+#include "ezshm_clock.h"
 #include "ezshm_writer.h"
 #include "ezshm_mirror.h"
 

@@ -28,6 +28,7 @@ ezshm_strerror(int code)
     case EZSHM_ERR_NOTREG:   return "a socket or device sits at the segment's name (not a regular file)";
     case EZSHM_ERR_OWNER:    return "the segment belongs to an unexpected user";
     case EZSHM_ERR_BUS:      return "a segment was truncated under its mapping (SIGBUS caught)";
+    case EZSHM_ERR_TIMEOUT:  return "timed out with nothing new";
     default:                 return "unknown error";
     }
 }

@@ -1,5 +1,6 @@
 /*  ezshm_mirror.c — attach, validate, follow generations, torn-read-safe copies. */
 #include "ezshm_mirror.h"
+#include "ezshm_clock.h"
 #include "ezshm_time.h"
 #include "ezshm_dtype.h"
 #include "ezshm_error.h"
@@ -7,6 +8,7 @@
 #include "ezshm_ring.h"
 #include "ezshm_segment.h"
 
+#include <math.h>
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -17,6 +19,13 @@
     writer (which unlinks and recreates the segment). */
 #define REPLACED_CHECK_S 0.2
 
+/*  ezshm_mirror_wait: the longest single sleep (so a writer that died without waking us is
+    noticed when restarted), the poll period without a clock segment (an ezmsg-tools writer,
+    or no write permission on the clock), and while no ring is attached. */
+#define WAIT_SLICE_S REPLACED_CHECK_S
+#define POLL_ATTACHED_S 0.001
+#define POLL_DETACHED_S 0.01
+
 /*  How long a copy waits for a position with write_index 0 to move on (see s_torn_frames). */
 #define AMBIGUOUS_WAIT_S 0.005
 
@@ -25,12 +34,14 @@ struct ezshm_mirror_t {
     ezshm_segment_t     header;
     const ezshm_meta_t *meta;
     ezshm_segment_t     ring;
+    ezshm_clock_t      *clock;         /* the ring's clock segment; NULL: none (timestamps NaN) */
     ezshm_stream_info_t info;
     bool                attached;      /* ring mapped and info valid */
     bool                was_attached;  /* info was handed out: a re-attach must say STALE */
     uint64_t            guard;
     uint64_t            cursor;        /* position of the next frame to return */
     double              next_replaced_check;   /* monotonic seconds */
+    bool                replaced;      /* a restarted writer was noticed, not yet followed */
 };
 
 int
@@ -50,6 +61,7 @@ ezshm_mirror_new(const char *name, ezshm_mirror_t **out)
 static void
 s_detach_ring(ezshm_mirror_t *self)
 {
+    ezshm_clock_destroy(&self->clock);
     ezshm_segment_close(&self->ring);
     self->attached = false;
 }
@@ -60,6 +72,7 @@ s_detach_all(ezshm_mirror_t *self)
     s_detach_ring(self);
     ezshm_segment_close(&self->header);
     self->meta = NULL;
+    self->replaced = false;
 }
 
 void
@@ -175,6 +188,12 @@ s_attach_ring(ezshm_mirror_t *self, bool from_start)
     memcpy(info->header_segment, self->header.name, sizeof info->header_segment);
     memcpy(info->ring_segment, ring_name, sizeof info->ring_segment);
     self->guard = ezshm_ring_guard(info->n_frames);
+    /*  No clock segment, or one that isn't valid for this ring, is not an error: an
+        ezmsg-tools writer has none; timestamps are then NaN and waits poll. Like the ring,
+        it must belong to the header's owner. */
+    if (ezshm_clock_open(self->name, snap.buffer_generation, info->n_frames, (long) self->header.uid,
+                         &self->clock) != EZSHM_OK)
+        self->clock = NULL;
     self->attached = true;
     self->was_attached = true;
     uint64_t pos = 0;
@@ -216,10 +235,12 @@ static bool
 s_header_replaced(ezshm_mirror_t *self)
 {
     double now = ezshm_time_mono();
-    if (now < self->next_replaced_check)
-        return false;
+    if (self->replaced || now < self->next_replaced_check)
+        return self->replaced;
     self->next_replaced_check = now + REPLACED_CHECK_S;
-    return ezshm_segment_replaced(&self->header);
+    /*  Sticky until followed: a wait that notices it leaves it for the read. */
+    self->replaced = ezshm_segment_replaced(&self->header);
+    return self->replaced;
 }
 
 /*  Copies frames [from, from + n) out of the ring, splitting at its end. */
@@ -317,8 +338,40 @@ s_reattach(ezshm_mirror_t *self)
     return rc == EZSHM_OK ? EZSHM_ERR_STALE : rc;
 }
 
+/*  Times of frames [from, from + n) when asked for (t not NULL): a coordinate axis' values
+    are copied with the frames (before the torn check, which covers them too); a linear
+    axis' are computed from the anchors afterwards (s_anchor_times). */
+static void
+s_copy_times(const ezshm_mirror_t *self, double *t, uint64_t from, uint64_t n)
+{
+    if (t && ezshm_clock_has_times(self->clock))
+        ezshm_clock_copy_times(self->clock, from, n, t);
+}
+
+static void
+s_anchor_times(const ezshm_mirror_t *self, double *t, uint64_t from, uint64_t n)
+{
+    if (!t || ezshm_clock_has_times(self->clock))
+        return;
+    if (self->clock)
+        ezshm_clock_times(self->clock, from, n, t);
+    else
+        for (uint64_t i = 0; i < n; i++)
+            t[i] = NAN;
+}
+
+/*  Drops the torn oldest frames (and their times) from the front of dst. */
+static void
+s_drop_front(const ezshm_mirror_t *self, void *dst, double *t, uint64_t n, uint64_t torn)
+{
+    uint64_t fb = self->info.frame_bytes;
+    memmove(dst, (uint8_t *) dst + torn * fb, (n - torn) * fb);
+    if (t)
+        memmove(t, t + torn, (n - torn) * sizeof *t);
+}
+
 static int
-s_read(ezshm_mirror_t *self, void *dst, uint64_t max_frames, uint64_t *n_read, uint64_t *n_lost)
+s_read(ezshm_mirror_t *self, void *dst, uint64_t max_frames, uint64_t *n_read, uint64_t *n_lost, double *t)
 {
     if (!self->attached && !self->meta) {
         if (self->was_attached)
@@ -350,6 +403,7 @@ s_read(ezshm_mirror_t *self, void *dst, uint64_t max_frames, uint64_t *n_read, u
     if (n == 0)
         return EZSHM_OK;
     s_copy_out(self, dst, self->cursor, n);
+    s_copy_times(self, t, self->cursor, n);
     uint64_t torn = s_torn_frames(self, pos, self->cursor, n);
     if (torn > n) {
         *n_lost += n;
@@ -357,17 +411,17 @@ s_read(ezshm_mirror_t *self, void *dst, uint64_t max_frames, uint64_t *n_read, u
         return EZSHM_OK;
     }
     if (torn) {
-        uint64_t fb = self->info.frame_bytes;
-        memmove(dst, (uint8_t *) dst + torn * fb, (n - torn) * fb);
+        s_drop_front(self, dst, t, n, torn);
         *n_lost += torn;
     }
+    s_anchor_times(self, t, self->cursor + torn, n - torn);
     self->cursor += n;
     *n_read = n - torn;
     return EZSHM_OK;
 }
 
 static int
-s_latest(ezshm_mirror_t *self, void *dst, uint64_t n, uint64_t *n_out)
+s_latest(ezshm_mirror_t *self, void *dst, uint64_t n, uint64_t *n_out, double *t)
 {
     if (self->was_attached && !self->attached) {
         int rc = self->meta ? s_follow(self) : s_reattach(self);
@@ -391,15 +445,98 @@ s_latest(ezshm_mirror_t *self, void *dst, uint64_t n, uint64_t *n_out)
         return EZSHM_OK;
     uint64_t from = pos - n;
     s_copy_out(self, dst, from, n);
+    s_copy_times(self, t, from, n);
     uint64_t torn = s_torn_frames(self, pos, from, n);
     if (torn > n)
         return EZSHM_ERR_NOTREADY;
-    if (torn) {
-        uint64_t fb = self->info.frame_bytes;
-        memmove(dst, (uint8_t *) dst + torn * fb, (n - torn) * fb);
-    }
+    if (torn)
+        s_drop_front(self, dst, t, n, torn);
+    s_anchor_times(self, t, from + torn, n - torn);
     *n_out = n - torn;
     return EZSHM_OK;
+}
+
+static int
+s_newest(ezshm_mirror_t *self, ezshm_newest_t *out)
+{
+    *out = (ezshm_newest_t) {0, NAN, 0, EZSHM_SEQ_NONE};
+    if (!self->attached || !s_position(self, &out->position))
+        return EZSHM_ERR_NOTREADY;
+    ezshm_anchor_t a;
+    if (out->position == 0 || !self->clock || !ezshm_clock_anchor_of(self->clock, out->position - 1, &a))
+        return EZSHM_OK;
+    out->wall_ns = a.wall_ns;
+    out->seq = a.seq;
+    if (ezshm_clock_has_times(self->clock))
+        ezshm_clock_copy_times(self->clock, out->position - 1, 1, &out->time);
+    else
+        ezshm_clock_times(self->clock, out->position - 1, 1, &out->time);
+    return EZSHM_OK;
+}
+
+/*  Attached: frames past the cursor, or the ring is no longer the one attached. */
+static bool
+s_has_news(void *arg)
+{
+    ezshm_mirror_t *self = arg;
+    if (!ezshm_header_valid(self->meta) || ezshm_header_generation(self->meta) != self->info.generation)
+        return true;
+    uint64_t pos;
+    return s_position(self, &pos) && pos > self->cursor;
+}
+
+/*  Sleeps until deadline or at most max_s seconds. */
+static void
+s_nap(double deadline, double max_s)
+{
+    double s = deadline - ezshm_time_mono();
+    if (s > max_s)
+        s = max_s;
+    if (s <= 0)
+        return;
+    struct timespec ts = {(time_t) s, (long) ((s - (double) (time_t) s) * 1e9)};
+    nanosleep(&ts, NULL);
+}
+
+static int
+s_wait(ezshm_mirror_t *self, int timeout_ms)
+{
+    double deadline = timeout_ms < 0 ? INFINITY : ezshm_time_mono() + timeout_ms * 1e-3;
+    for (;;) {
+        if (!self->attached) {
+            /*  Nothing mapped to sleep on: look for the stream (again) now and then. The read
+                that follows attaches and says EZSHM_ERR_STALE. */
+            if (!self->meta)
+                s_attach_header(self);
+            if (self->meta && (ezshm_header_valid(self->meta) || s_header_replaced(self)))
+                return EZSHM_ERR_STALE;
+            if (ezshm_time_mono() >= deadline)
+                return EZSHM_ERR_TIMEOUT;
+            s_nap(deadline, POLL_DETACHED_S);
+            continue;
+        }
+        /*  The word before the checks: a publish after the checks moves it, and the sleep
+            below then returns at once. */
+        bool sleepable = ezshm_clock_can_sleep(self->clock) && !ezshm_clock_closed(self->clock);
+        uint32_t seen = sleepable ? ezshm_clock_wake_word(self->clock) : 0;
+        if (!ezshm_header_valid(self->meta) || ezshm_header_generation(self->meta) != self->info.generation) {
+            /*  Reset, rebuild, rename or shutdown: say so once; until the stream is ready
+                again the wait polls (detached) instead of returning at once. */
+            s_detach_ring(self);
+            return EZSHM_ERR_STALE;
+        }
+        if (s_has_news(self))
+            return EZSHM_OK;
+        if (s_header_replaced(self))
+            return EZSHM_ERR_STALE;
+        double left = deadline - ezshm_time_mono();
+        if (left <= 0)
+            return EZSHM_ERR_TIMEOUT;
+        if (sleepable)
+            ezshm_clock_sleep(self->clock, seen, left < WAIT_SLICE_S ? left : WAIT_SLICE_S, s_has_news, self);
+        else
+            s_nap(deadline, POLL_ATTACHED_S);
+    }
 }
 
 /*  ---- the public calls: each runs inside a guard frame (see ezshm_guard.h) ---------- */
@@ -409,17 +546,21 @@ typedef struct {
     void     *dst;
     uint64_t  n;
     uint64_t *out1, *out2;
+    double   *t;             /* frame times (read, latest) */
+    int       timeout_ms;    /* wait */
 } mirror_call_t;
 
-enum { CALL_ATTACH, CALL_READ, CALL_LATEST, CALL_WRITTEN };
+enum { CALL_ATTACH, CALL_READ, CALL_LATEST, CALL_WRITTEN, CALL_NEWEST, CALL_WAIT };
 
 static int
 s_call(ezshm_mirror_t *self, const mirror_call_t *c)
 {
     switch (c->op) {
     case CALL_ATTACH: return s_attach(self);
-    case CALL_READ:   return s_read(self, c->dst, c->n, c->out1, c->out2);
-    case CALL_LATEST: return s_latest(self, c->dst, c->n, c->out1);
+    case CALL_READ:   return s_read(self, c->dst, c->n, c->out1, c->out2, c->t);
+    case CALL_LATEST: return s_latest(self, c->dst, c->n, c->out1, c->t);
+    case CALL_NEWEST: return s_newest(self, c->dst);
+    case CALL_WAIT:   return s_wait(self, c->timeout_ms);
     default:
         *c->out1 = 0;
         if (self->attached && !s_position(self, c->out1))
@@ -448,7 +589,19 @@ ezshm_mirror_attach(ezshm_mirror_t *self)
 {
     if (!self)
         return EZSHM_ERR_INVAL;
-    mirror_call_t call = {CALL_ATTACH, NULL, 0, NULL, NULL};
+    mirror_call_t call = {CALL_ATTACH, NULL, 0, NULL, NULL, NULL, 0};
+    return s_guarded(self, &call);
+}
+
+int
+ezshm_mirror_read_ts(ezshm_mirror_t *self, void *dst, uint64_t max_frames, uint64_t *n_read,
+                     uint64_t *n_lost, double *t)
+{
+    if (!self || !n_read || !n_lost || (max_frames && !dst))
+        return EZSHM_ERR_INVAL;
+    *n_read = 0;
+    *n_lost = 0;
+    mirror_call_t call = {CALL_READ, dst, max_frames, n_read, n_lost, t, 0};
     return s_guarded(self, &call);
 }
 
@@ -456,21 +609,40 @@ int
 ezshm_mirror_read(ezshm_mirror_t *self, void *dst, uint64_t max_frames, uint64_t *n_read,
                   uint64_t *n_lost)
 {
-    if (!self || !n_read || !n_lost || (max_frames && !dst))
+    return ezshm_mirror_read_ts(self, dst, max_frames, n_read, n_lost, NULL);
+}
+
+int
+ezshm_mirror_latest_ts(ezshm_mirror_t *self, void *dst, uint64_t n, uint64_t *n_out, double *t)
+{
+    if (!self || !n_out || (n && !dst))
         return EZSHM_ERR_INVAL;
-    *n_read = 0;
-    *n_lost = 0;
-    mirror_call_t call = {CALL_READ, dst, max_frames, n_read, n_lost};
+    *n_out = 0;
+    mirror_call_t call = {CALL_LATEST, dst, n, n_out, NULL, t, 0};
     return s_guarded(self, &call);
 }
 
 int
 ezshm_mirror_latest(ezshm_mirror_t *self, void *dst, uint64_t n, uint64_t *n_out)
 {
-    if (!self || !n_out || (n && !dst))
+    return ezshm_mirror_latest_ts(self, dst, n, n_out, NULL);
+}
+
+int
+ezshm_mirror_newest(ezshm_mirror_t *self, ezshm_newest_t *out)
+{
+    if (!self || !out)
         return EZSHM_ERR_INVAL;
-    *n_out = 0;
-    mirror_call_t call = {CALL_LATEST, dst, n, n_out, NULL};
+    mirror_call_t call = {CALL_NEWEST, out, 0, NULL, NULL, NULL, 0};
+    return s_guarded(self, &call);
+}
+
+int
+ezshm_mirror_wait(ezshm_mirror_t *self, int timeout_ms)
+{
+    if (!self)
+        return EZSHM_ERR_INVAL;
+    mirror_call_t call = {CALL_WAIT, NULL, 0, NULL, NULL, NULL, timeout_ms};
     return s_guarded(self, &call);
 }
 
@@ -480,7 +652,7 @@ ezshm_mirror_written(const ezshm_mirror_t *self)
     uint64_t pos = 0;
     if (!self)
         return 0;
-    mirror_call_t call = {CALL_WRITTEN, NULL, 0, &pos, NULL};
+    mirror_call_t call = {CALL_WRITTEN, NULL, 0, &pos, NULL, NULL, 0};
     return s_guarded((ezshm_mirror_t *) self, &call) == EZSHM_OK ? pos : 0;
 }
 

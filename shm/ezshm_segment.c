@@ -230,6 +230,19 @@ ezshm_segment_open_fd(ezshm_segment_t *self, const char *name, long owner, int *
     return rc;
 }
 
+/*  Maps all of an opened object read-only; smaller than min_size (or empty) is "not ready". */
+static int
+s_map_opened(ezshm_segment_t *self, int fd, size_t min_size)
+{
+    struct stat st;
+    int rc = fstat(fd, &st) == 0 ? EZSHM_OK : ezshm_segment_errno_code(errno);
+    if (rc == EZSHM_OK && (st.st_size <= 0 || (uint64_t) st.st_size < min_size))
+        rc = EZSHM_ERR_NOTREADY;   /* created, not yet sized by its writer */
+    if (rc == EZSHM_OK)
+        rc = s_map(self, fd, (size_t) st.st_size, PROT_READ);
+    return rc;
+}
+
 int
 ezshm_segment_open_owned(ezshm_segment_t *self, const char *name, long owner)
 {
@@ -237,12 +250,37 @@ ezshm_segment_open_owned(ezshm_segment_t *self, const char *name, long owner)
     int rc = ezshm_segment_open_fd(self, name, owner, &fd);
     if (rc != EZSHM_OK)
         return rc;
+    rc = s_map_opened(self, fd, 1);
+    close(fd);
+    return rc;
+}
+
+int
+ezshm_segment_open_head_rw(ezshm_segment_t *self, const char *name, long owner, size_t head_size,
+                           void **head)
+{
+    char path[PATH_MAX];
+    int rc = head && head_size ? s_begin(self, name, path, sizeof path) : EZSHM_ERR_INVAL;
+    if (rc != EZSHM_OK)
+        return rc;
+    *head = NULL;
     struct stat st;
-    rc = fstat(fd, &st) == 0 ? EZSHM_OK : ezshm_segment_errno_code(errno);
-    if (rc == EZSHM_OK && st.st_size <= 0)
-        rc = EZSHM_ERR_NOTREADY;   /* created, not yet sized by its writer */
-    if (rc == EZSHM_OK)
-        rc = s_map(self, fd, (size_t) st.st_size, PROT_READ);
+    int fd;
+    rc = s_open_checked(path, O_RDWR, owner, &st, &fd);
+    if (rc != EZSHM_OK)
+        return rc;
+    s_identity(self, &st);
+    rc = s_map_opened(self, fd, head_size);
+    if (rc == EZSHM_OK) {
+        /*  Only the head is writable: a bug in the reader can't scribble on the rest. */
+        void *addr = mmap(NULL, head_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+        if (addr == MAP_FAILED) {
+            rc = ezshm_segment_errno_code(errno);
+            ezshm_segment_close(self);
+        }
+        else
+            *head = addr;
+    }
     close(fd);
     return rc;
 }

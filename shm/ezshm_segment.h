@@ -69,6 +69,14 @@ int ezshm_segment_open_owned(ezshm_segment_t *self, const char *name, long owner
     *fd and its identity in self (for locking a published header). */
 int ezshm_segment_open_fd(ezshm_segment_t *self, const char *name, long owner, int *fd);
 
+/*  Opens an existing object of owner (EZSHM_ANY_OWNER: any) read-write, with the same checks,
+    but maps it read-only, plus its first head_size bytes a second time read-write at *head
+    (munmap(*head, head_size) when done). For a reader that must write a few shared words (a
+    waiter count) and nothing else. EZSHM_ERR_PERM without write permission;
+    EZSHM_ERR_NOTREADY when smaller than head_size. */
+int ezshm_segment_open_head_rw(ezshm_segment_t *self, const char *name, long owner, size_t head_size,
+                               void **head);
+
 /*  True when name no longer refers to the object self maps (unlinked or recreated). */
 bool ezshm_segment_replaced(const ezshm_segment_t *self);
 

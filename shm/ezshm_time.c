@@ -22,3 +22,11 @@ ezshm_time_wall(void)
 {
     return s_seconds(CLOCK_REALTIME);
 }
+
+int64_t
+ezshm_time_wall_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t) ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}

@@ -10,6 +10,8 @@
 #ifndef EZSHM_TIME_H
 #define EZSHM_TIME_H
 
+#include <stdint.h>
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -19,6 +21,10 @@ double ezshm_time_mono(void);
 
 /*  CLOCK_REALTIME now: seconds since the UNIX epoch. */
 double ezshm_time_wall(void);
+
+/*  The same in integer nanoseconds: exact, for stamps stored next to data (the clock
+    segment's ingest wall clock). */
+int64_t ezshm_time_wall_ns(void);
 
 #ifdef __cplusplus
 }

@@ -1,5 +1,6 @@
 /*  ezshm_writer.c — header and ring lifecycle, wrap-around writes, publication. */
 #include "ezshm_writer.h"
+#include "ezshm_clock.h"
 #include "ezshm_dtype.h"
 #include "ezshm_claim.h"
 #include "ezshm_error.h"
@@ -20,6 +21,7 @@ struct ezshm_writer_t {
     ezshm_meta_t          *meta;        /* inside header.addr */
     ezshm_segment_t        ring;        /* ring.addr NULL: no ring */
     uint32_t               ring_generation; /* the generation ring was created for */
+    ezshm_clock_t         *clock;       /* the ring's clock segment; NULL with opt.no_clock */
     /* The live ring's spec, compared per chunk. */
     char                   dtype;
     double                 srate;
@@ -43,6 +45,10 @@ ezshm_writer_options_init(ezshm_writer_options_t *opt)
     opt->layout = EZSHM_LAYOUT_LEGACY;
     opt->mode = 0600;
     opt->max_ring_bytes = (uint64_t) 1 << 30;
+    /*  EZSHM_CLOCK=0 turns the clock segment off for every writer of the process (ezshmd
+        included): exactly ezmsg-tools' footprint, no segment readers may write to. */
+    const char *clock = getenv("EZSHM_CLOCK");
+    opt->no_clock = clock && strcmp(clock, "0") == 0;
 }
 
 const char *
@@ -96,8 +102,8 @@ typedef struct {
 } reclaim_t;
 
 /*  A crashed writer's header names the ring it left behind, of whatever generation: remove
-    that ring before the header is replaced. Called by ezshm_claim while we hold the stale
-    header's lock, so no live writer owns either. */
+    that ring and its clock before the header is replaced. Called by ezshm_claim while we
+    hold the stale header's lock, so no live writer owns any of them. */
 static void
 s_reclaim_stale_ring(void *arg, const char *header_segment)
 {
@@ -110,13 +116,18 @@ s_reclaim_stale_ring(void *arg, const char *header_segment)
     if (ezshm_header_detect(stale.addr, stale.size, &layout) == EZSHM_OK)
         gen = ezshm_header_generation(ezshm_header_meta(stale.addr, layout));
     ezshm_segment_close(&stale);
-    char ring[EZSHM_SHORT_NAME_SIZE];
+    char ring[EZSHM_SHORT_NAME_SIZE], clock[EZSHM_SHORT_NAME_SIZE];
     if (gen == EZSHM_GENERATION_NONE || ezshm_ring_segment_name(r->name, gen, ring) != EZSHM_OK
-        || ezshm_segment_open_owned(&stale, ring, (long) geteuid()) != EZSHM_OK)
+        || ezshm_clock_segment_name(r->name, gen, clock) != EZSHM_OK)
         return;
-    ezshm_segment_close(&stale);
-    if (ezshm_segment_unlink_own(&stale) == EZSHM_OK)
-        s_log_reclaimed(r->self, r->name, ring);
+    const char *left[2] = {ring, clock};
+    for (int i = 0; i < 2; i++) {
+        if (ezshm_segment_open_owned(&stale, left[i], (long) geteuid()) != EZSHM_OK)
+            continue;
+        ezshm_segment_close(&stale);
+        if (ezshm_segment_unlink_own(&stale) == EZSHM_OK)
+            s_log_reclaimed(r->self, r->name, left[i]);
+    }
 }
 
 /*  Creates the header segment of name with placeholders and publishes it under our lock,
@@ -164,6 +175,8 @@ s_ring_drop(ezshm_writer_t *self)
 {
     if (!self->ring.addr)
         return;
+    /*  The clock goes first: closing it wakes the ring's waiting readers. */
+    ezshm_clock_destroy(&self->clock);
     ezshm_segment_unlink_own(&self->ring);
     ezshm_segment_close(&self->ring);
     self->ring.name[0] = '\0';
@@ -224,6 +237,9 @@ s_fault(ezshm_writer_t *self, const void *fault)
              self->closing ? "closing" : header ? "header recreated, ring rebuilt by the next chunk"
                                                 : "rebuilt by the next chunk");
     s_log(self, msg);
+    /*  A truncated clock segment is let go without another touch (closing it would write). */
+    if (ezshm_clock_hit(self->clock, fault))
+        ezshm_clock_abandon(&self->clock);
     if (!header) {
         s_ring_drop(self);
         return;
@@ -443,6 +459,17 @@ s_configure(ezshm_writer_t *self, const void *arg)
     }
     if (replaced)
         s_log_reclaimed(self, self->name, segname);
+    if (!self->opt.no_clock) {
+        rc = ezshm_clock_create(self->name, self->meta->buffer_generation, spec->n_frames, spec->srate,
+                                self->opt.mode, &self->clock, &replaced);
+        if (rc != EZSHM_OK) {
+            ezshm_segment_unlink_own(&self->ring);
+            ezshm_segment_close(&self->ring);
+            return rc;
+        }
+        if (replaced)
+            s_log_reclaimed(self, self->name, ezshm_clock_segment(self->clock));
+    }
     self->ring_generation = self->meta->buffer_generation;
     self->frame_bytes = frame_bytes;
     self->ring_bytes = ring_bytes;
@@ -462,9 +489,10 @@ ezshm_writer_configure(ezshm_writer_t *self, const ezshm_ring_spec_t *spec)
 }
 
 typedef struct {
-    uint64_t       n;
-    ezshm_copy_fn *copy;
-    void          *arg;
+    uint64_t                  n;
+    ezshm_copy_fn            *copy;
+    void                     *arg;
+    const ezshm_chunk_time_t *time;
 } write_args_t;
 
 static int
@@ -472,7 +500,12 @@ s_write(ezshm_writer_t *self, const void *arg)
 {
     const write_args_t *w = arg;
     uint64_t n = w->n;
+    if (n == 0)
+        return EZSHM_OK;
     uint64_t len = self->n_frames, guard = ezshm_ring_guard(len);
+    /*  The chunk's anchor is published before any of its frames. */
+    ezshm_clock_begin_chunk(self->clock, self->wrap_counter * len + self->write_index, n, w->time);
+    const double *times = w->time ? w->time->times : NULL;
     uint8_t *base = self->ring.addr;
     /*  Pieces of at most `guard` frames, never across the ring's end, each published on its
         own: a reader then knows that only the `guard` oldest slots may be in flux. A chunk
@@ -484,8 +517,12 @@ s_write(ezshm_writer_t *self, const void *arg)
             piece = guard;
         if (piece > len - self->write_index)
             piece = len - self->write_index;
-        if (w->copy(w->arg, base + self->write_index * self->frame_bytes, first, piece) != 0)
+        ezshm_clock_put_times(self->clock, self->write_index, times ? times + first : NULL, piece);
+        if (w->copy(w->arg, base + self->write_index * self->frame_bytes, first, piece) != 0) {
+            ezshm_clock_trim_chunk(self->clock, first);
+            ezshm_clock_notify(self->clock);
             return EZSHM_ERR_INVAL;
+        }
         first += piece;
         self->write_index += piece;
         if (self->write_index == len) {
@@ -494,30 +531,33 @@ s_write(ezshm_writer_t *self, const void *arg)
         }
         ezshm_header_publish(self->meta, self->write_index, self->wrap_counter);
     }
+    ezshm_clock_notify(self->clock);
     return EZSHM_OK;
 }
 
 int
-ezshm_writer_write_with(ezshm_writer_t *self, uint64_t n, ezshm_copy_fn *copy, void *arg)
+ezshm_writer_write_timed(ezshm_writer_t *self, uint64_t n, ezshm_copy_fn *copy, void *arg,
+                         const ezshm_chunk_time_t *time)
 {
     if (!self || !copy)
         return EZSHM_ERR_INVAL;
     if (!self->ring.addr)
         return EZSHM_ERR_NOTREADY;
-    write_args_t args = {n, copy, arg};
+    write_args_t args = {n, copy, arg, time};
     return s_guarded(self, s_write, &args);
 }
 
-typedef struct {
-    const uint8_t *src;
-    uint64_t       frame_bytes;
-} contiguous_source_t;
-
-static int
-s_copy_contiguous(void *arg, void *dst, uint64_t first, uint64_t count)
+int
+ezshm_writer_write_with(ezshm_writer_t *self, uint64_t n, ezshm_copy_fn *copy, void *arg)
 {
-    const contiguous_source_t *source = arg;
-    memcpy(dst, source->src + first * source->frame_bytes, count * source->frame_bytes);
+    return ezshm_writer_write_timed(self, n, copy, arg, NULL);
+}
+
+int
+ezshm_copy_contiguous(void *arg, void *dst, uint64_t first, uint64_t count)
+{
+    const ezshm_contiguous_t *source = arg;
+    memcpy(dst, (const uint8_t *) source->frames + first * source->frame_bytes, count * source->frame_bytes);
     return 0;
 }
 
@@ -526,8 +566,8 @@ ezshm_writer_write(ezshm_writer_t *self, const void *frames, uint64_t n)
 {
     if (!self || (n && !frames))
         return EZSHM_ERR_INVAL;
-    contiguous_source_t source = {frames, self->frame_bytes};
-    return ezshm_writer_write_with(self, n, s_copy_contiguous, &source);
+    ezshm_contiguous_t source = {frames, self->frame_bytes};
+    return ezshm_writer_write_with(self, n, ezshm_copy_contiguous, &source);
 }
 
 static int
@@ -630,6 +670,12 @@ const char *
 ezshm_writer_header_segment(const ezshm_writer_t *self)
 {
     return self->header.name;
+}
+
+const char *
+ezshm_writer_clock_segment(const ezshm_writer_t *self)
+{
+    return self->clock ? ezshm_clock_segment(self->clock) : "";
 }
 
 const char *

@@ -22,6 +22,7 @@
 #ifndef EZSHM_WRITER_H
 #define EZSHM_WRITER_H
 
+#include "ezshm_clock.h"
 #include "ezshm_header.h"
 
 #include <stdbool.h>
@@ -61,6 +62,8 @@ typedef struct {
     ezshm_layout_t  layout;           /* default EZSHM_LAYOUT_LEGACY */
     unsigned        mode;             /* segment permission bits, default 0600 */
     uint64_t        max_ring_bytes;   /* default 1 GiB */
+    bool            no_clock;         /* true: no clock segment (no timestamps, readers poll);
+                                         default false, true when $EZSHM_CLOCK is "0" */
     ezshm_event_fn *on_event;         /* optional */
     ezshm_log_fn   *on_log;           /* optional */
     void           *arg;              /* passed to both callbacks */
@@ -81,6 +84,14 @@ typedef struct {
     C order, to dst (count * frame_bytes bytes). Lets a caller transpose straight into the
     ring. Returns 0, or a non-zero value that aborts the write. */
 typedef int (ezshm_copy_fn)(void *arg, void *dst, uint64_t first, uint64_t count);
+
+/*  The ezshm_copy_fn of frames that already lie buffered axis first, C order, end to end:
+    arg is an ezshm_contiguous_t. */
+typedef struct {
+    const void *frames;
+    uint64_t    frame_bytes;
+} ezshm_contiguous_t;
+int ezshm_copy_contiguous(void *arg, void *dst, uint64_t first, uint64_t count);
 
 void ezshm_writer_options_init(ezshm_writer_options_t *opt);
 
@@ -106,6 +117,13 @@ int ezshm_writer_write(ezshm_writer_t *self, const void *frames, uint64_t n);
 
 /*  Same, with the caller copying each contiguous piece itself. */
 int ezshm_writer_write_with(ezshm_writer_t *self, uint64_t n, ezshm_copy_fn *copy, void *arg);
+
+/*  Same, with the chunk's timing for the clock segment (NULL: time unknown, wall clock now):
+    its anchor is published before its frames, a coordinate axis' times (time->times, n
+    values) piece by piece before the piece's frames, and waiting readers are woken after
+    the last piece. */
+int ezshm_writer_write_timed(ezshm_writer_t *self, uint64_t n, ezshm_copy_fn *copy, void *arg,
+                             const ezshm_chunk_time_t *time);
 
 /*  Drops the ring (bvalid 0, "buffer cleanup"); the next configure rebuilds it. */
 int ezshm_writer_reset_buffer(ezshm_writer_t *self);
@@ -138,6 +156,7 @@ void ezshm_writer_set_max_ring_bytes(ezshm_writer_t *self, uint64_t max_ring_byt
 const char *ezshm_writer_name(const ezshm_writer_t *self);
 const char *ezshm_writer_header_segment(const ezshm_writer_t *self);
 const char *ezshm_writer_ring_segment(const ezshm_writer_t *self);   /* "" without a ring */
+const char *ezshm_writer_clock_segment(const ezshm_writer_t *self);  /* "" without a clock */
 ezshm_layout_t ezshm_writer_layout(const ezshm_writer_t *self);
 bool ezshm_writer_has_ring(const ezshm_writer_t *self);
 uint64_t ezshm_writer_frame_bytes(const ezshm_writer_t *self);

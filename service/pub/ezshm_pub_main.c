@@ -39,6 +39,7 @@ typedef struct {
     bool labels;
     const char *key;
     bool seq;
+    bool wall_clock;   /* time axis in wall-clock seconds, newest sample = now at send */
     uint64_t change_after;
     change_t change;
     int sndhwm, linger, wait_sub_ms;
@@ -77,6 +78,8 @@ s_usage(FILE *out)
           "  --labels                 send a CoordinateAxis 'ch' with labels Ch0..\n"
           "  --key K                  AxisArray key\n"
           "  --seq                    include the message sequence number \"seq\"\n"
+          "  --wall-clock             time axis in UNIX seconds, the newest sample stamped\n"
+          "                           at send (default: first_frame / fs from 0)\n"
           "  --change-after N --change shape|dtype|axis\n"
           "                           after N messages: channels+1, dtype float64 (int16 if\n"
           "                           already float64), or a CoordinateAxis time axis\n"
@@ -123,7 +126,7 @@ static int
 s_parse_args(int argc, char **argv, options_t *o)
 {
     enum { O_BIND = 256, O_CONNECT, O_TOPIC, O_FS, O_CHANNELS, O_CHUNK, O_DTYPE, O_FORMAT,
-           O_PATTERN, O_RATE, O_COUNT, O_TDI, O_LABELS, O_KEY, O_SEQ, O_CHANGE_AFTER, O_CHANGE,
+           O_PATTERN, O_RATE, O_COUNT, O_TDI, O_LABELS, O_KEY, O_SEQ, O_WALL_CLOCK, O_CHANGE_AFTER, O_CHANGE,
            O_SNDHWM, O_LINGER, O_WAIT_SUB, O_CURVE, O_QUIET, O_HELP, O_VERSION };
     static const struct option longopts[] = {
         {"bind", required_argument, NULL, O_BIND}, {"connect", required_argument, NULL, O_CONNECT},
@@ -136,6 +139,7 @@ s_parse_args(int argc, char **argv, options_t *o)
         {"time-dim-index", required_argument, NULL, O_TDI},
         {"labels", no_argument, NULL, O_LABELS}, {"key", required_argument, NULL, O_KEY},
         {"seq", no_argument, NULL, O_SEQ},
+        {"wall-clock", no_argument, NULL, O_WALL_CLOCK},
         {"change-after", required_argument, NULL, O_CHANGE_AFTER},
         {"change", required_argument, NULL, O_CHANGE},
         {"sndhwm", required_argument, NULL, O_SNDHWM},
@@ -224,6 +228,7 @@ s_parse_args(int argc, char **argv, options_t *o)
             case O_LABELS: o->labels = true; break;
             case O_KEY: o->key = optarg; break;
             case O_SEQ: o->seq = true; break;
+            case O_WALL_CLOCK: o->wall_clock = true; break;
             case O_CHANGE_AFTER:
                 if (!s_parse_u64("--change-after", optarg, &o->change_after))
                     return 2;
@@ -381,13 +386,16 @@ s_send_message(void *sock, const options_t *o, stream_t *st, uint64_t index,
         shape[0] = st->channels;
         shape[1] = o->chunk;
     }
+    /*  --wall-clock: like an ezmsg source stamping time.time() when a chunk is complete,
+        so a receiver can tell its transport delay. */
+    double t0 = o->wall_clock ? ezshm_time_wall() - (double) (o->chunk - 1) / o->fs : (double) first_frame / o->fs;
     for (size_t k = 0; k < o->chunk; k++)
-        st->times[k] = (double) (first_frame + k) / o->fs;
+        st->times[k] = o->wall_clock ? t0 + (double) k / o->fs : (double) (first_frame + k) / o->fs;
     wire_message_t m = {
         .topic = o->topic, .key = o->key, .ndim = 2,
         .dims = o->channel_first ? dims_ct : dims_tc, .shape = shape, .dtype = st->dtype,
         .data = st->data, .nbytes = nbytes, .time_dim = "time", .gain = 1.0 / o->fs,
-        .offset = (double) first_frame / o->fs,
+        .offset = t0,
         .time_values = st->coordinate_time ? st->times : NULL, .n_time_values = o->chunk,
         .label_dim = o->labels ? "ch" : NULL, .labels = (const char *const *) st->labels,
         .n_labels = st->channels, .has_seq = o->seq, .seq = index, .ts = ezshm_time_wall()};

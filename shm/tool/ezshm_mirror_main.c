@@ -1,14 +1,16 @@
 /*  ezshm-mirror — attach to a stream by name; print its header, dump frames, or watch it live.
 
     ezshm-mirror [--wait S] NAME                                  header, then rates and losses
-    ezshm-mirror --dump csv|raw --latest N NAME                   newest N frames, then exit
-    ezshm-mirror --dump csv|raw --follow --frames N NAME          N frames as they arrive
+    ezshm-mirror --dump csv|raw --latest N [--timestamps] NAME    newest N frames, then exit
+    ezshm-mirror --follow [--dump csv|raw] [--frames N] [--timestamps] NAME
+                                                                  every frame as it arrives
     ezshm-mirror --watch NAME...                                  live view of one stream or several
     ezshm-mirror --watch --all E                                  every stream of the daemon at control E
 */
 #include "mirror_cli.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <getopt.h>
 #include <math.h>
 #include <stdio.h>
@@ -40,6 +42,15 @@ mirror_report(const ezshm_mirror_t *m, int rc)
 }
 
 int
+mirror_wait(ezshm_mirror_t *m, int timeout_ms)
+{
+    int rc = ezshm_mirror_wait(m, timeout_ms);
+    bool carry_on = rc == EZSHM_OK || rc == EZSHM_ERR_STALE || rc == EZSHM_ERR_TIMEOUT || rc == EZSHM_ERR_NOENT
+                    || rc == EZSHM_ERR_NOTREADY;
+    return carry_on ? EZSHM_OK : rc;
+}
+
+int
 mirror_exit_code(int rc)
 {
     switch (rc) {
@@ -55,8 +66,8 @@ s_usage(FILE *out)
 {
     fprintf(out,
         "usage: ezshm-mirror [--wait SECONDS] NAME\n"
-        "       ezshm-mirror [--wait SECONDS] --dump csv|raw --latest N NAME\n"
-        "       ezshm-mirror [--wait SECONDS] --dump csv|raw --follow --frames N NAME\n"
+        "       ezshm-mirror [--wait SECONDS] --dump csv|raw --latest N [--timestamps] NAME\n"
+        "       ezshm-mirror [--wait SECONDS] --follow [--dump csv|raw] [--frames N] [--timestamps] NAME\n"
         "       ezshm-mirror [--wait SECONDS] --watch [--refresh HZ] NAME...\n"
         "       ezshm-mirror [--wait SECONDS] --watch [--refresh HZ] --all ENDPOINT\n"
         "       ezshm-mirror --help | --version\n"
@@ -65,6 +76,10 @@ s_usage(FILE *out)
         "  --refresh HZ  redraws per second of --watch (default 5)\n"
         "  --all E       --watch every stream of the ezshmd whose control endpoint is E\n"
         "                (their names from ezshm-ctl names)\n"
+        "  --follow      stream every new frame to stdout (csv unless --dump raw) until\n"
+        "                SIGINT/SIGTERM, a closed pipe, or --frames N frames; losses on stderr\n"
+        "  --frames N    stop --follow after N frames\n"
+        "  --timestamps  csv: first column the frame's time (%%.9f, nan when unknown)\n"
         "exit: 0 ok, 1 error, 2 no such stream, 3 invalid header, 64 usage\n");
 }
 
@@ -95,8 +110,10 @@ s_print_info(const ezshm_stream_info_t *info, const char *name)
     fflush(stdout);
 }
 
+/*  t: each frame's time as the first CSV column, or NULL. */
 static void
-s_print_frames(const ezshm_stream_info_t *info, const uint8_t *frames, uint64_t n, bool csv)
+s_print_frames(const ezshm_stream_info_t *info, const uint8_t *frames, uint64_t n, bool csv,
+               const double *t)
 {
     if (!csv) {
         fwrite(frames, info->frame_bytes, n, stdout);
@@ -105,6 +122,8 @@ s_print_frames(const ezshm_stream_info_t *info, const uint8_t *frames, uint64_t 
     uint64_t per_frame = info->frame_bytes / info->itemsize;
     char text[96];
     for (uint64_t f = 0; f < n; f++) {
+        if (t)
+            printf("%.9f,", t[f]);
         for (uint64_t e = 0; e < per_frame; e++) {
             ezshm_value_format(info->dtype, frames + f * info->frame_bytes + e * info->itemsize,
                                text, sizeof text);
@@ -115,7 +134,7 @@ s_print_frames(const ezshm_stream_info_t *info, const uint8_t *frames, uint64_t 
 }
 
 static int
-s_dump_latest(ezshm_mirror_t *m, uint64_t n, bool csv)
+s_dump_latest(ezshm_mirror_t *m, uint64_t n, bool csv, bool stamps)
 {
     ezshm_stream_info_t info;
     ezshm_mirror_info(m, &info);
@@ -124,31 +143,55 @@ s_dump_latest(ezshm_mirror_t *m, uint64_t n, bool csv)
     if (n > info.n_frames)
         n = info.n_frames;
     uint8_t *buf = malloc(n ? n * info.frame_bytes : 1);
-    if (!buf)
+    double *t = stamps ? malloc((n ? n : 1) * sizeof *t) : NULL;
+    if (!buf || (stamps && !t)) {
+        free(buf);
+        free(t);
         return MIRROR_EXIT_ERROR;
+    }
     uint64_t got = 0;
-    int rc = ezshm_mirror_latest(m, buf, n, &got);
+    int rc = ezshm_mirror_latest_ts(m, buf, n, &got, t);
     if (rc == EZSHM_OK)
-        s_print_frames(&info, buf, got, csv);
+        s_print_frames(&info, buf, got, csv, t);
     else
         mirror_report(m, rc);
     free(buf);
+    free(t);
     return mirror_exit_code(rc);
 }
 
+/*  Frame and time buffers for a ring of the stream's current length. */
 static int
-s_dump_follow(ezshm_mirror_t *m, uint64_t want, bool csv)
+s_follow_buffers(const ezshm_stream_info_t *info, uint8_t **buf, double **t, bool stamps)
+{
+    free(*buf);
+    free(*t);
+    *buf = malloc(info->n_frames * info->frame_bytes);
+    *t = stamps ? malloc(info->n_frames * sizeof **t) : NULL;
+    return *buf && (*t || !stamps) ? 0 : -1;
+}
+
+/*  A reader on the other end of the pipe went away (`| head`): a normal end. */
+static bool
+s_stdout_closed(void)
+{
+    return (fflush(stdout) != 0 || ferror(stdout)) && errno == EPIPE;
+}
+
+static int
+s_dump_follow(ezshm_mirror_t *m, uint64_t want, bool csv, bool stamps)
 {
     ezshm_stream_info_t info;
     ezshm_mirror_info(m, &info);
-    uint64_t cap = info.n_frames, printed = 0, lost_total = 0;
-    uint8_t *buf = malloc(cap * info.frame_bytes);
-    if (!buf)
+    uint64_t printed = 0, lost_total = 0;
+    uint8_t *buf = NULL;
+    double *t = NULL;
+    if (s_follow_buffers(&info, &buf, &t, stamps) != 0)
         return MIRROR_EXIT_ERROR;
     int rc = EZSHM_OK;
     while (!mirror_interrupted && printed < want) {
-        uint64_t got = 0, lost = 0, ask = want - printed < cap ? want - printed : cap;
-        rc = ezshm_mirror_read(m, buf, ask, &got, &lost);
+        uint64_t got = 0, lost = 0, ask = want - printed < info.n_frames ? want - printed : info.n_frames;
+        rc = ezshm_mirror_read_ts(m, buf, ask, &got, &lost, t);
         if (lost) {
             lost_total += lost;
             fprintf(stderr, "ezshm-mirror: lost %llu frames (total %llu)\n",
@@ -157,22 +200,30 @@ s_dump_follow(ezshm_mirror_t *m, uint64_t want, bool csv)
         if (rc == EZSHM_ERR_STALE) {
             ezshm_mirror_info(m, &info);
             fprintf(stderr, "ezshm-mirror: ring rebuilt, generation %u\n", info.generation);
-            free(buf);
-            cap = info.n_frames;
-            if (!(buf = malloc(cap * info.frame_bytes)))
-                return MIRROR_EXIT_ERROR;
+            if (s_follow_buffers(&info, &buf, &t, stamps) != 0) {
+                rc = EZSHM_ERR_NOMEM;
+                break;
+            }
             continue;
         }
         if (rc != EZSHM_OK && rc != EZSHM_ERR_NOTREADY && rc != EZSHM_ERR_NOENT)
             break;
         rc = EZSHM_OK;
-        s_print_frames(&info, buf, got, csv);
-        printed += got;
-        if (!got)
-            mirror_sleep(0.0005);
+        if (got) {
+            s_print_frames(&info, buf, got, csv, t);
+            printed += got;
+            if (s_stdout_closed())
+                break;
+            continue;
+        }
+        /*  Asleep until frames land (or the stream changes); the short timeout keeps
+            SIGINT/SIGTERM prompt, since a futex wait restarts after the handler. */
+        if ((rc = mirror_wait(m, 100)) != EZSHM_OK)
+            break;
     }
     fflush(stdout);
     free(buf);
+    free(t);
     if (rc != EZSHM_OK)
         mirror_report(m, rc);
     return mirror_exit_code(rc);
@@ -231,12 +282,12 @@ main(int argc, char **argv)
         {"latest", required_argument, NULL, 'l'}, {"follow", no_argument, NULL, 'f'},
         {"frames", required_argument, NULL, 'n'}, {"watch", no_argument, NULL, 'W'},
         {"refresh", required_argument, NULL, 'r'}, {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'},      {"all", required_argument, NULL, 'a'},
-        {NULL, 0, NULL, 0}};
+        {"version", no_argument, NULL, 'V'},      {"timestamps", no_argument, NULL, 'T'},
+        {"all", required_argument, NULL, 'a'},    {NULL, 0, NULL, 0}};
     double wait = 0.0, refresh = 5.0;
     const char *dump = NULL, *all = NULL;
     long long latest = -1, frames = -1;
-    bool follow = false, watch = false, refresh_given = false;
+    bool follow = false, watch = false, refresh_given = false, stamps = false;
     char *end;
     int opt;
     while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
@@ -247,6 +298,7 @@ main(int argc, char **argv)
         case 'n': errno = 0; frames = strtoll(optarg, &end, 10); if (*end || frames < 0 || errno) goto usage; break;
         case 'f': follow = true; break;
         case 'W': watch = true; break;
+        case 'T': stamps = true; break;
         case 'a': all = optarg; break;
         case 'r': refresh = strtod(optarg, &end); refresh_given = true; if (*end || !(refresh > 0)) goto usage; break;
         case 'h': s_usage(stdout); return MIRROR_EXIT_OK;
@@ -254,14 +306,18 @@ main(int argc, char **argv)
         default: goto usage;
         }
     }
+    if (follow && !dump)
+        dump = "csv";
     size_t n = (size_t) (argc - optind);
-    if ((all ? n != 0 || !watch : n == 0) || (n > 1 && !watch) || (dump && (latest >= 0) == (follow || frames >= 0))
-        || (follow != (frames >= 0)) || (!dump && (latest >= 0 || follow)) || (watch && dump)
-        || (refresh_given && !watch))
+    if ((all ? n != 0 || !watch : n == 0) || (n > 1 && !watch) || (dump && (latest >= 0) == follow)
+        || (frames >= 0 && !follow) || (!dump && latest >= 0) || (watch && dump) || (refresh_given && !watch)
+        || (stamps && (!dump || strcmp(dump, "csv") != 0)))
         goto usage;
 
     signal(SIGINT, s_on_signal);
     signal(SIGTERM, s_on_signal);
+    /*  A closed pipe is seen as EPIPE on the next write: a clean end of --follow. */
+    signal(SIGPIPE, SIG_IGN);
     /*  A segment truncated under us becomes an error message, not a silent SIGBUS death. */
     if (ezshm_guard_enable() != EZSHM_OK)
         fprintf(stderr, "ezshm-mirror: cannot install the SIGBUS guard: %s\n", strerror(errno));
@@ -291,9 +347,9 @@ main(int argc, char **argv)
     else if (watch)
         code = mirror_watch(m, n, refresh);
     else if (dump && latest >= 0)
-        code = s_dump_latest(m[0], (uint64_t) latest, strcmp(dump, "csv") == 0);
+        code = s_dump_latest(m[0], (uint64_t) latest, strcmp(dump, "csv") == 0, stamps);
     else if (dump)
-        code = s_dump_follow(m[0], (uint64_t) frames, strcmp(dump, "csv") == 0);
+        code = s_dump_follow(m[0], frames >= 0 ? (uint64_t) frames : UINT64_MAX, strcmp(dump, "csv") == 0, stamps);
     else
         code = s_monitor(m[0]);
     for (i = 0; m && i < n; i++)

@@ -6,6 +6,10 @@
     line and one row per channel: its level as a bar between the channel's running min and
     max, and a sparkline of the history. Several streams share the terminal's rows evenly.
     When stdout is not a terminal it prints one summary line per stream and refresh instead.
+    Between refreshes it sleeps in ezshm_mirror_wait when it watches one stream, so it wakes
+    when data lands, not on a fixed poll (several streams: short sleeps); each refresh shows
+    the newest frame's stream time and its transport delay (ingest wall clock − sample time)
+    when the writer has a clock segment.
 */
 #include "mirror_cli.h"
 
@@ -34,6 +38,7 @@ typedef struct {
     double    fps, mbps;
     double   *latest;         /* per channel: the newest value read */
     bool      have_frame;
+    char      clock[96];      /* "stream time … transport delay …" of the newest frame */
 } watch_t;
 
 static int
@@ -73,6 +78,25 @@ s_level(const channel_t *c, double v)
     return c->hi > c->lo ? (v - c->lo) / (c->hi - c->lo) : 0.5;
 }
 
+/*  The newest frame's stream time and transport delay, as text. Returns EZSHM_ERR_BUS when
+    a segment was truncated under the reader (the mode ends), else EZSHM_OK. */
+static int
+s_clock_text(watch_t *w, ezshm_mirror_t *m)
+{
+    ezshm_newest_t nw;
+    double delay;
+    int rc = ezshm_mirror_newest(m, &nw);
+    if (rc == EZSHM_ERR_BUS)
+        return rc;
+    if (rc != EZSHM_OK || !isfinite(nw.time))
+        snprintf(w->clock, sizeof w->clock, "stream time unknown");
+    else if (ezshm_clock_transport_delay(nw.time, nw.wall_ns, &delay))
+        snprintf(w->clock, sizeof w->clock, "stream time %.6f  transport delay %.3f ms", nw.time, delay * 1e3);
+    else
+        snprintf(w->clock, sizeof w->clock, "stream time %.6f  transport delay n/a", nw.time);
+    return EZSHM_OK;
+}
+
 static int
 s_terminal_rows(void)
 {
@@ -92,8 +116,8 @@ s_draw(const watch_t *w, const char *name, int rows)
     for (uint32_t d = 0; d < in->ndim; d++)
         printf("%s%u", d ? "," : "", in->shape[d]);
     printf("]  srate %.6g Hz  generation %u  key '%s'\n", in->srate, in->generation, in->key);
-    printf("  ingest %.1f frames/s  %.3f MB/s   lost %llu (total %llu)\n", w->fps, w->mbps,
-           (unsigned long long) w->lost_window, (unsigned long long) w->lost_total);
+    printf("  ingest %.1f frames/s  %.3f MB/s   lost %llu (total %llu)\n  %s\n", w->fps, w->mbps,
+           (unsigned long long) w->lost_window, (unsigned long long) w->lost_total, w->clock);
     uint64_t shown = w->per_frame < (uint64_t) (rows > 1 ? rows : 1) ? w->per_frame : (uint64_t) rows;
     for (uint64_t ch = 0; ch < shown && w->have_frame; ch++) {
         const channel_t *c = &w->channels[ch];
@@ -116,8 +140,8 @@ s_draw(const watch_t *w, const char *name, int rows)
 static void
 s_line(const watch_t *w, const char *name)
 {
-    printf("%s gen=%u dtype=%c frames/s=%.1f MB/s=%.3f lost=%llu", name, w->info.generation,
-           w->info.dtype, w->fps, w->mbps, (unsigned long long) w->lost_window);
+    printf("%s gen=%u dtype=%c frames/s=%.1f MB/s=%.3f lost=%llu %s", name, w->info.generation,
+           w->info.dtype, w->fps, w->mbps, (unsigned long long) w->lost_window, w->clock);
     for (uint64_t ch = 0; ch < w->per_frame && ch < 8 && w->have_frame; ch++)
         printf(" ch%llu=%.5g", (unsigned long long) ch,
                w->channels[ch].count ? w->channels[ch].values[w->channels[ch].count - 1] : NAN);
@@ -191,11 +215,15 @@ mirror_watch(ezshm_mirror_t **mirrors, size_t n, double refresh_hz)
         double now = ezshm_time_mono();
         if (rc == EZSHM_OK && now >= next) {
             /*  The rows left under the title go to the streams in equal shares. */
-            int rows = (s_terminal_rows() - 1) / (int) n - 3;
+            int rows = (s_terminal_rows() - 1) / (int) n - 4;
             if (tty)
                 printf("\033[H\033[2Jezshm-mirror --watch  %zu stream%s   (Ctrl-C to quit)\n", n, n == 1 ? "" : "s");
-            for (size_t i = 0; i < n; i++) {
+            for (size_t i = 0; i < n && rc == EZSHM_OK; i++) {
                 s_refresh(&w[i], now);
+                if ((rc = s_clock_text(&w[i], mirrors[i])) != EZSHM_OK) {
+                    failed = i;
+                    break;
+                }
                 if (tty)
                     s_draw(&w[i], ezshm_mirror_name(mirrors[i]), rows > 1 ? rows : 1);
                 else
@@ -205,7 +233,12 @@ mirror_watch(ezshm_mirror_t **mirrors, size_t n, double refresh_hz)
             fflush(stdout);
             next = now + period;
         }
-        if (!any)
+        if (!any && rc == EZSHM_OK && n == 1) {
+            /*  Until data lands or the next refresh is due. */
+            double left = next - ezshm_time_mono();
+            rc = mirror_wait(mirrors[0], left > 0 ? (int) (left * 1000.0) + 1 : 0);
+        }
+        else if (!any && rc == EZSHM_OK)
             mirror_sleep(0.005);
     }
     for (size_t i = 0; w && i < n; i++) {
