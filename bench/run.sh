@@ -283,7 +283,7 @@ if has rig; then
     done
 fi
 
-# ---- 6. many streams: one ezshmd vs 64 single-stream ezshmd vs the ceiling (issue 16) ---------
+# ---- 8. many streams: one ezshmd vs 64 single-stream ezshmd vs the ceiling (issue 16) ---------
 # 64 topics x 1000 msg/s x [64 time x 8 ch] float32 (2 KiB native), 64 000 msg/s from one
 # paced sender (ezshm-bench multisend). CPU of the receiving side over a window of steady
 # traffic (after the rings exist): one ezshmd routing all 64 topics; 64 ezshmd, one topic
@@ -388,7 +388,7 @@ if has streams; then
     done
 fi
 
-# ---- 7. rebuild storm on one stream beside 7 at rig load (issue 16) ----------------------------
+# ---- 9. rebuild storm on one stream beside 7 at rig load (issue 16) ----------------------------
 # One ezshmd, 8 declared streams: 6 background topics at 1000 msg/s (multisend), the latency
 # stream "bench" at 1000 msg/s (ezshm-bench latency, shm mode: send -> frame visible), and
 # "storm". Quiet: storm silent; storm: its channel count changes every 10 ms (a rebuild per
@@ -426,6 +426,9 @@ if has storm; then
             record "section=storm mode=$mode rep=$rep ok=$ok bg_frames=$bg bg_expected=$((6 * st_count * 64)) bg_dropped=$bgd storm_rebuilds=$rebuilds ${out#bench=latency mode=shm }"
             stop_ezshmd
         done
+    done
+fi
+
 # ---- 6. a waiting reader's CPU: idle and at rig load, vs a 1 ms poll loop ---------------------
 # Both readers follow the same ezshmd stream at the same time (each measures itself with
 # getrusage); first while the rig publisher runs, then with the stream idle.
@@ -714,7 +717,7 @@ if sel(section="sys"):
 if sel(section="streams"):
     rs = sel(section="streams")
     rate = float(rs[0].get("rate", "64000"))
-    print(f"## 6. Many streams: {int(rate) // 1000} topics × 1000 msg/s × 64×8 float32 ({int(rate)} msg/s)\n")
+    print(f"## 8. Many streams: {int(rate) // 1000} topics × 1000 msg/s × 64×8 float32 ({int(rate)} msg/s)\n")
     print("CPU = all receiving processes together, % of one core over the steady window; "
           "µs/msg = CPU seconds per message. Ratios are per run.\n")
     print("| receiver | CPU % | µs CPU / message | frames landed |")
@@ -732,7 +735,7 @@ if sel(section="streams"):
           f"{ratio(o2, m)} (goal ≤ 1)\n")
 
 if sel(section="storm"):
-    print("## 7. Rebuild storm on one stream beside 7 at rig load (latency of one of the 7, µs)\n")
+    print("## 9. Rebuild storm on one stream beside 7 at rig load (latency of one of the 7, µs)\n")
     print("| case | p50 | p99 | max | storm rebuilds | the 7 lost |")
     print("| --- | --- | --- | --- | --- | --- |")
     for mode in ("quiet", "storm"):
