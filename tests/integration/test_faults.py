@@ -29,7 +29,7 @@ import numpy as np
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "python"))
 from ezshm_harness import (BIN, MirrorFollow, Results, Session, Skip, counter_runs,  # noqa: E402
                            counter_values, get_status, helper_tool, lost_reports, wait_until)
-from shm_layout import clock_name, ring_name, short_name  # noqa: E402
+from shm_layout import ring_name, short_name, stream_segments  # noqa: E402
 
 DTYPE = "i"
 
@@ -121,13 +121,13 @@ def daemon_restart(rebuild_first):
             wait_until(lambda: get_status(s, ctl)["stream"].get("generation") == 1
                        and get_status(s, ctl)["stream"].get("bvalid"), 10, "generation 1")
             gen = 1
-        assert s.segments() == sorted([short_name(name), ring_name(name, gen), clock_name(name, gen)]), s.segments()
+        assert s.segments() == stream_segments(name, gen), s.segments()
         mirror = MirrorFollow(s, name, 1200)
         wait_rows(mirror, 300)
         d1.send_signal(signal.SIGKILL)
         d1.wait()
         stale = s.segments()
-        assert stale == sorted([short_name(name), ring_name(name, gen), clock_name(name, gen)]), stale
+        assert stale == stream_segments(name, gen), stale
         time.sleep(0.5)
         before = mirror.rows_so_far()
         d2 = start_daemon(s, name, data, ctl, "--buf-dur", "1", stderr=subprocess.PIPE, text=True)
@@ -149,7 +149,7 @@ def daemon_restart(rebuild_first):
         d2.send_signal(signal.SIGTERM)
         _, derr = d2.communicate(timeout=10)
         assert "reclaimed stale segment" in derr, derr
-        assert segs == sorted([short_name(name), ring_name(name, 0), clock_name(name, 0)]), \
+        assert segs == stream_segments(name, 0), \
             f"segments after the restart: {segs} (stale ring {ring_name(name, gen)} of generation {gen})"
         assert s.segments() == [], s.segments()
     finally:
@@ -279,7 +279,7 @@ def case_no_space():
         st = get_status(s, ctl)
         assert st["stream"]["bvalid"] and st["stream"]["shape"] == [500, 64], st["stream"]
         gen = st["stream"]["generation"]
-        assert sorted(os.listdir(seg_view)) == sorted([short_name("fault-d"), ring_name("fault-d", gen), clock_name("fault-d", gen)]), \
+        assert sorted(os.listdir(seg_view)) == stream_segments("fault-d", gen), \
             (os.listdir(seg_view), gen)
         rc, health = s.ctl(ctl, "health")
         assert rc == 0 and health["state"] == "ingesting", health
