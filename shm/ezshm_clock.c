@@ -1,4 +1,5 @@
-/*  ezshm_clock.c — the clock segment: anchors, per-frame times, the futex wake word. */
+/*  ezshm_clock.c — the clock segment (anchors, per-frame times) and the wake segment (the
+    futex word and the waiter count). */
 #include "ezshm_clock.h"
 #include "ezshm_error.h"
 #include "ezshm_guard_frame.h"
@@ -428,7 +429,7 @@ ezshm_clock_anchor_of(const ezshm_clock_t *self, uint64_t p, ezshm_anchor_t *anc
 uint32_t
 ezshm_clock_wake_word(const ezshm_clock_t *self)
 {
-    return __atomic_load_n(CU32(self->rw, OFF_WAKE), __ATOMIC_ACQUIRE);
+    return self && self->rw ? __atomic_load_n(CU32(self->rw, OFF_WAKE), __ATOMIC_ACQUIRE) : 0;
 }
 
 bool

@@ -139,7 +139,8 @@ void ezshm_clock_copy_times(const ezshm_clock_t *self, uint64_t first, uint64_t 
 /*  Reader: the anchor of frame p, still intact; false when none is kept. */
 bool ezshm_clock_anchor_of(const ezshm_clock_t *self, uint64_t p, ezshm_anchor_t *anchor);
 
-/*  Reader: the wake word's value, and whether the writer closed this clock. */
+/*  Reader: the wake word's value (0 without a wake segment), and whether the writer closed
+    this clock. */
 uint32_t ezshm_clock_wake_word(const ezshm_clock_t *self);
 bool ezshm_clock_closed(const ezshm_clock_t *self);
 
