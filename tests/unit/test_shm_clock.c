@@ -136,10 +136,11 @@ s_linear_run(ezshm_layout_t layout)
 Test(shm_clock, linear_timestamps_every_frame_legacy) { s_linear_run(EZSHM_LAYOUT_LEGACY); }
 Test(shm_clock, linear_timestamps_every_frame_v1) { s_linear_run(EZSHM_LAYOUT_V1); }
 
-Test(shm_clock, coordinate_timestamps_every_value_across_wraps)
+static void
+s_coordinate_run(ezshm_layout_t layout)
 {
     const char *name = shmt_unique_name();
-    ezshm_writer_t *w = s_writer(name, EZSHM_LAYOUT_V1, false);
+    ezshm_writer_t *w = s_writer(name, layout, false);
     s_configure(w, 0.0, 50);   /* srate 0: coordinate axis, per-frame times ring */
     ezshm_mirror_t *m = s_mirror(name);
     double frames[50 * 2], t[50], coords[64];
@@ -172,6 +173,9 @@ Test(shm_clock, coordinate_timestamps_every_value_across_wraps)
     ezshm_mirror_destroy(&m);
     ezshm_writer_destroy(&w);
 }
+
+Test(shm_clock, coordinate_timestamps_every_value_across_wraps_legacy) { s_coordinate_run(EZSHM_LAYOUT_LEGACY); }
+Test(shm_clock, coordinate_timestamps_every_value_across_wraps_v1) { s_coordinate_run(EZSHM_LAYOUT_V1); }
 
 Test(shm_clock, coordinate_chunks_without_values_read_nan_not_an_old_lap)
 {
