@@ -623,8 +623,8 @@ if sel(section="lat"):
                   f"{mmm(rmx,'.0f')} | {mmm(smx,'.0f')} |")
     print()
     if sel(section="lat", rx="shm-wait"):
-        print("A reader that burns no CPU: the mirror asleep in `ezshm_mirror_wait` (futex on the clock "
-              "segment's wake word), stamped when `ezshm_mirror_read` has returned the frames, beside the "
+        print("A reader that burns no CPU: the mirror asleep in `ezshm_mirror_wait` (futex on the wake "
+              "segment's word), stamped when `ezshm_mirror_read` has returned the frames, beside the "
               "blocking raw receiver of the same rep (goal Δp50 ≤ +10 µs, Δp99 ≤ +30 µs).\n")
         print("| transport | raw blocking p50 | ezshmd→waiting mirror p50 | Δp50 | raw p99 | waiting p99 | Δp99 | raw max | waiting max |")
         print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")

@@ -2,7 +2,7 @@
     ShMemCircBuff / EZShmMirror. Include this one header.
 
     Classes: ezshm_writer (the ring writer), ezshm_mirror (the reader), ezshm_clock (the clock
-    segment: per-frame timestamps and the wake-up word).
+    segment: per-frame timestamps; the wake segment readers sleep on).
     Helpers: names (ezshm_name.h), header layouts (ezshm_header.h), ring sizing (ezshm_ring.h),
     dtypes (ezshm_dtype.h), value formatting (ezshm_value.h), result codes (ezshm_error.h),
     clocks (ezshm_time.h), UTF-8 (ezshm_utf8.h), stream ownership (ezshm_claim.h),

@@ -1,4 +1,5 @@
-/*  ezshm_clock.c — the clock segment: anchors, per-frame times, the futex wake word. */
+/*  ezshm_clock.c — the clock segment (anchors, per-frame times) and the wake segment (the
+    futex word and the waiter count). */
 #include "ezshm_clock.h"
 #include "ezshm_error.h"
 #include "ezshm_guard_frame.h"
@@ -16,9 +17,9 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-/*  Control page offsets (docs/shm-layout.md §11). wake and waiters sit on cache lines of
-    their own: readers write waiters, the writer bumps wake, neither should drag the other's
-    line around. */
+/*  Control page offsets (docs/shm-layout.md §11), and the two words of the wake segment,
+    each on a cache line of its own: readers write waiters, the writer bumps wake, neither
+    should drag the other's line around. */
 enum {
     OFF_MAGIC = 0,
     OFF_VERSION = 4,
@@ -31,14 +32,15 @@ enum {
     OFF_ANCHORS_WRITTEN = 48,
     OFF_STATE = 56,
     OFF_ANCHOR_BYTES = 60,
-    OFF_WAKE = 128,
-    OFF_WAITERS = 192
+    OFF_WAKE = 0,          /* in the wake segment */
+    OFF_WAITERS = 64
 };
 
 struct ezshm_clock_t {
     bool            writer;
-    ezshm_segment_t seg;
-    uint8_t        *rw;            /* the control page, writable: writer's seg, reader's head map */
+    ezshm_segment_t seg;           /* the clock segment: read-only for readers */
+    ezshm_segment_t wake;          /* the wake segment (writer; reader: its read-only map) */
+    uint8_t        *rw;            /* the wake words, writable; NULL: this reader can't sleep */
     uint64_t        n_frames;
     uint64_t        capacity;
     uint64_t        times_offset;  /* 0: no times ring */
@@ -59,6 +61,15 @@ ezshm_clock_anchor_capacity(uint64_t n_frames, double srate)
     /*  One anchor per chunk: a window of L frames overlaps at most ceil(L / min_chunk) + 1
         chunks, and the slot the writer is filling is one more. */
     return (n_frames + min_chunk - 1) / min_chunk + 2;
+}
+
+/*  The wake segment's mode: the clock's, plus write wherever it grants read, so every reader
+    can count itself a waiter. Nothing else lives there: the worst a reader can do is wake
+    others early, make them poll, or cost the writer a FUTEX_WAKE per chunk. */
+static unsigned
+s_wake_mode(unsigned mode)
+{
+    return mode | ((mode & 0444) >> 1);
 }
 
 uint64_t
@@ -95,17 +106,30 @@ ezshm_clock_create(const char *name, uint32_t generation, uint64_t n_frames, dou
     self->n_frames = n_frames;
     self->capacity = ezshm_clock_anchor_capacity(n_frames, srate);
     self->times_offset = with_times ? EZSHM_CLOCK_CONTROL_BYTES + self->capacity * EZSHM_CLOCK_ANCHOR_BYTES : 0;
-    char segname[EZSHM_SHORT_NAME_SIZE];
+    char segname[EZSHM_SHORT_NAME_SIZE], wakename[EZSHM_SHORT_NAME_SIZE];
+    bool wake_replaced = false;
     int rc = ezshm_clock_segment_name(name, generation, segname);
     if (rc == EZSHM_OK)
+        rc = ezshm_wake_segment_name(name, generation, wakename);
+    if (rc == EZSHM_OK)
+        rc = ezshm_segment_create(&self->wake, wakename, EZSHM_WAKE_BYTES, s_wake_mode(mode), &wake_replaced);
+    if (rc == EZSHM_OK) {
         rc = ezshm_segment_create(&self->seg, segname,
                                   (size_t) ezshm_clock_segment_bytes(n_frames, self->capacity, with_times),
                                   mode, replaced);
+        if (rc != EZSHM_OK) {
+            ezshm_segment_unlink_own(&self->wake);
+            ezshm_segment_close(&self->wake);
+        }
+    }
     if (rc != EZSHM_OK) {
         free(self);
         return rc;
     }
-    uint8_t *b = self->rw = self->seg.addr;
+    if (replaced)
+        *replaced = *replaced || wake_replaced;
+    self->rw = self->wake.addr;
+    uint8_t *b = self->seg.addr;
     *U32(b, OFF_VERSION) = EZSHM_CLOCK_VERSION;
     *U32(b, OFF_GENERATION) = generation;
     *U32(b, OFF_FLAGS) = with_times ? EZSHM_CLOCK_FLAG_TIMES : 0;
@@ -161,26 +185,26 @@ ezshm_clock_open(const char *name, uint32_t generation, uint64_t n_frames, long 
     ezshm_clock_t *self = calloc(1, sizeof *self);
     if (!self)
         return EZSHM_ERR_NOMEM;
-    char segname[EZSHM_SHORT_NAME_SIZE];
+    char segname[EZSHM_SHORT_NAME_SIZE], wakename[EZSHM_SHORT_NAME_SIZE];
     int rc = ezshm_clock_segment_name(name, generation, segname);
-    void *head = NULL;
-    if (rc == EZSHM_OK) {
-        rc = ezshm_segment_open_head_rw(&self->seg, segname, owner, EZSHM_CLOCK_CONTROL_BYTES, &head);
-        /*  No write permission: timestamps still, waiting falls back to polling. */
-        if (rc == EZSHM_ERR_PERM)
-            rc = ezshm_segment_open_owned(&self->seg, segname, owner);
-    }
+    if (rc == EZSHM_OK)
+        rc = ezshm_segment_open_owned(&self->seg, segname, owner);
     if (rc == EZSHM_OK)
         rc = ezshm_clock_validate(self->seg.addr, self->seg.size, generation, n_frames,
                                   &self->capacity, &self->times_offset);
     if (rc != EZSHM_OK) {
-        if (head)
-            munmap(head, EZSHM_CLOCK_CONTROL_BYTES);
         ezshm_segment_close(&self->seg);
         free(self);
         return rc;
     }
-    self->rw = head;
+    /*  Without the wake segment (or write permission on it) timestamps still work; waiting
+        falls back to polling. */
+    void *head = NULL;
+    if (ezshm_wake_segment_name(name, generation, wakename) == EZSHM_OK
+        && ezshm_segment_open_head_rw(&self->wake, wakename, owner, EZSHM_WAKE_BYTES, &head) == EZSHM_OK)
+        self->rw = head;
+    else
+        ezshm_segment_close(&self->wake);
     self->n_frames = n_frames;
     *out = self;
     return EZSHM_OK;
@@ -212,24 +236,17 @@ ezshm_clock_destroy(ezshm_clock_t **self_p)
         return;
     ezshm_clock_t *self = *self_p;
     if (self->writer) {
-        __atomic_store_n(U32(self->rw, OFF_STATE), EZSHM_CLOCK_CLOSED, __ATOMIC_RELEASE);
+        __atomic_store_n(U32(self->seg.addr, OFF_STATE), EZSHM_CLOCK_CLOSED, __ATOMIC_RELEASE);
         ezshm_clock_notify(self);
-        ezshm_segment_unlink_own(&self->seg);
-        ezshm_segment_close(&self->seg);
     }
-    else {
-        if (self->rw)
-            munmap(self->rw, EZSHM_CLOCK_CONTROL_BYTES);
-        ezshm_segment_close(&self->seg);
-    }
-    free(self);
-    *self_p = NULL;
+    ezshm_clock_abandon(self_p);
 }
 
 bool
 ezshm_clock_hit(const ezshm_clock_t *self, const void *fault)
 {
-    return self && ezshm_guard_hit(fault, self->seg.addr, self->seg.size);
+    return self && (ezshm_guard_hit(fault, self->seg.addr, self->seg.size)
+                    || ezshm_guard_hit(fault, self->wake.addr, self->wake.size));
 }
 
 void
@@ -237,9 +254,16 @@ ezshm_clock_abandon(ezshm_clock_t **self_p)
 {
     if (!self_p || !*self_p)
         return;
-    ezshm_segment_unlink_own(&(*self_p)->seg);
-    ezshm_segment_close(&(*self_p)->seg);
-    free(*self_p);
+    ezshm_clock_t *self = *self_p;
+    if (self->writer) {
+        ezshm_segment_unlink_own(&self->seg);
+        ezshm_segment_unlink_own(&self->wake);
+    }
+    else if (self->rw)
+        munmap(self->rw, EZSHM_WAKE_BYTES);
+    ezshm_segment_close(&self->seg);
+    ezshm_segment_close(&self->wake);
+    free(self);
     *self_p = NULL;
 }
 
@@ -268,7 +292,7 @@ ezshm_clock_begin_chunk(ezshm_clock_t *self, uint64_t position, uint64_t count,
                     + (self->written % self->capacity) * EZSHM_CLOCK_ANCHOR_BYTES;
     memcpy(slot, &a, sizeof a);
     self->written++;
-    __atomic_store_n(U64(self->rw, OFF_ANCHORS_WRITTEN), self->written, __ATOMIC_RELEASE);
+    __atomic_store_n(U64(self->seg.addr, OFF_ANCHORS_WRITTEN), self->written, __ATOMIC_RELEASE);
 }
 
 void
@@ -405,7 +429,7 @@ ezshm_clock_anchor_of(const ezshm_clock_t *self, uint64_t p, ezshm_anchor_t *anc
 uint32_t
 ezshm_clock_wake_word(const ezshm_clock_t *self)
 {
-    return __atomic_load_n(CU32(self->seg.addr, OFF_WAKE), __ATOMIC_ACQUIRE);
+    return self && self->rw ? __atomic_load_n(CU32(self->rw, OFF_WAKE), __ATOMIC_ACQUIRE) : 0;
 }
 
 bool

@@ -1,8 +1,11 @@
-/*  ezshm_clock.h — the clock segment: a timestamp for every frame, and a wake-up word.
+/*  ezshm_clock.h — the clock and wake segments: a timestamp for every frame, a word to sleep on.
 
-    One clock segment per ring generation, short(name + "/clock" + generation), created with
-    the ring and unlinked with it. ezmsg-tools never opens it; its view of header and ring is
-    unchanged. Layout (docs/shm-layout.md §11), little-endian, offsets in bytes:
+    Per ring generation two segments, created with the ring and unlinked with it, which
+    ezmsg-tools never opens (its view of header and ring is unchanged): the clock segment
+    short(name + "/clock" + generation), read-only for readers, and the wake segment
+    short(name + "/wake" + generation), one page that readers write to count themselves:
+      wake segment [0, 4096)    0 wake u32 (futex word)    64 waiters u32
+    Clock segment layout (docs/shm-layout.md §11), little-endian, offsets in bytes:
 
       control page [0, 4096)
         0 magic u32 0x4B4C435A ("ZCLK")     4 version u32 (1)
@@ -11,7 +14,6 @@
        32 anchor_offset u64 (4096)           40 times_offset u64 (0: none)
        48 anchors_written u64 (A)            56 state u32 (1 live, 2 closed)
        60 anchor_bytes u32 (48)
-      128 wake u32 (futex word)             192 waiters u32
       anchors [anchor_offset, + C * 48)  anchor k in slot k mod C:
         position u64, count u64, t0 f64, gain f64, wall_ns i64, seq u64
       times [times_offset, + L * 8)      coordinate axis: frame p's time in slot p mod L
@@ -41,6 +43,7 @@ extern "C" {
 #define EZSHM_CLOCK_MAGIC 0x4B4C435Au          /* bytes "ZCLK" */
 #define EZSHM_CLOCK_VERSION 1u
 #define EZSHM_CLOCK_CONTROL_BYTES 4096u
+#define EZSHM_WAKE_BYTES 4096u
 #define EZSHM_CLOCK_ANCHOR_BYTES 48u
 #define EZSHM_CLOCK_FLAG_TIMES 1u
 #define EZSHM_CLOCK_LIVE 1u
@@ -76,16 +79,17 @@ uint64_t ezshm_clock_anchor_capacity(uint64_t n_frames, double srate);
 /*  Bytes of a clock segment (control page, anchors, times ring when with_times). */
 uint64_t ezshm_clock_segment_bytes(uint64_t n_frames, uint64_t capacity, bool with_times);
 
-/*  Writer: creates the clock segment of (name, generation) for a ring of n_frames; srate 0.0
-    (coordinate axis) adds the per-frame times ring. *replaced as ezshm_segment_create. */
+/*  Writer: creates the clock and wake segments of (name, generation) for a ring of n_frames;
+    srate 0.0 (coordinate axis) adds the per-frame times ring. The clock gets mode, the wake
+    segment mode plus write wherever mode grants read. *replaced as ezshm_segment_create. */
 int ezshm_clock_create(const char *name, uint32_t generation, uint64_t n_frames, double srate,
                        unsigned mode, ezshm_clock_t **out, bool *replaced);
 
 /*  Reader: opens and validates the clock segment of (name, generation) for a ring of
     n_frames; the file must belong to owner (the header's, or EZSHM_ANY_OWNER).
     EZSHM_ERR_NOENT when there is none (an ezmsg-tools writer), EZSHM_ERR_HEADER when its
-    bytes are not a valid clock for that ring. Without write permission the clock gives
-    timestamps but can't be waited on (ezshm_clock_can_sleep false). */
+    bytes are not a valid clock for that ring. Without the wake segment, or write permission
+    on it, the clock gives timestamps but can't be waited on (ezshm_clock_can_sleep false). */
 int ezshm_clock_open(const char *name, uint32_t generation, uint64_t n_frames, long owner,
                      ezshm_clock_t **out);
 
@@ -94,13 +98,13 @@ int ezshm_clock_open(const char *name, uint32_t generation, uint64_t n_frames, l
 int ezshm_clock_validate(const void *base, size_t size, uint32_t generation, uint64_t n_frames,
                          uint64_t *capacity, uint64_t *times_offset);
 
-/*  Writer: closed state, wake word bumped, waiters woken, segment unlinked. Reader: unmapped.
+/*  Writer: closed state, wake word bumped, waiters woken, both segments unlinked. Reader: unmapped.
     Accepts NULL. */
 void ezshm_clock_destroy(ezshm_clock_t **self_p);
 
-/*  Writer: true when a SIGBUS fault address lies in the clock segment (another process
-    truncated it); then ezshm_clock_abandon lets it go: unmapped and unlinked without one more
-    access to its memory (no close state, no wake-up). Accepts NULL. */
+/*  Writer: true when a SIGBUS fault address lies in the clock or wake segment (another
+    process truncated it); then ezshm_clock_abandon lets both go: unmapped and unlinked
+    without one more access to their memory (no close state, no wake-up). Accepts NULL. */
 bool ezshm_clock_hit(const ezshm_clock_t *self, const void *fault);
 void ezshm_clock_abandon(ezshm_clock_t **self_p);
 
@@ -135,7 +139,8 @@ void ezshm_clock_copy_times(const ezshm_clock_t *self, uint64_t first, uint64_t 
 /*  Reader: the anchor of frame p, still intact; false when none is kept. */
 bool ezshm_clock_anchor_of(const ezshm_clock_t *self, uint64_t p, ezshm_anchor_t *anchor);
 
-/*  Reader: the wake word's value, and whether the writer closed this clock. */
+/*  Reader: the wake word's value (0 without a wake segment), and whether the writer closed
+    this clock. */
 uint32_t ezshm_clock_wake_word(const ezshm_clock_t *self);
 bool ezshm_clock_closed(const ezshm_clock_t *self);
 

@@ -96,7 +96,7 @@ int ezshm_mirror_latest_ts(ezshm_mirror_t *self, void *dst, uint64_t n, uint64_t
 /*  Sleeps until unread frames are there (EZSHM_OK), the stream changed — reset, rebuild,
     rename, writer shut down or restarted (EZSHM_ERR_STALE: read next, it follows) —, or
     timeout_ms passed (EZSHM_ERR_TIMEOUT; < 0: no deadline). Blocks in FUTEX_WAIT on the
-    clock segment's wake word, never longer than 200 ms at a time, so a writer killed without
+    wake segment's word, never longer than 200 ms at a time, so a writer killed without
     waking anyone is noticed once restarted; without a usable clock segment it polls every
     1 ms, and every 10 ms while no ring is attached. Never returns the same STALE twice in a
     row while the stream stays not ready. */

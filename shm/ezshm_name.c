@@ -63,6 +63,12 @@ ezshm_clock_segment_name(const char *name, uint32_t gen, char out[EZSHM_SHORT_NA
 }
 
 int
+ezshm_wake_segment_name(const char *name, uint32_t gen, char out[EZSHM_SHORT_NAME_SIZE])
+{
+    return s_generation_name(name, "/wake", gen, out);
+}
+
+int
 ezshm_generate_name(char *out, size_t size)
 {
     if (!out || size < 48)

@@ -102,8 +102,8 @@ typedef struct {
 } reclaim_t;
 
 /*  A crashed writer's header names the ring it left behind, of whatever generation: remove
-    that ring and its clock before the header is replaced. Called by ezshm_claim while we
-    hold the stale header's lock, so no live writer owns any of them. */
+    that ring and its clock and wake segments before the header is replaced. Called by
+    ezshm_claim while we hold the stale header's lock, so no live writer owns any of them. */
 static void
 s_reclaim_stale_ring(void *arg, const char *header_segment)
 {
@@ -116,12 +116,13 @@ s_reclaim_stale_ring(void *arg, const char *header_segment)
     if (ezshm_header_detect(stale.addr, stale.size, &layout) == EZSHM_OK)
         gen = ezshm_header_generation(ezshm_header_meta(stale.addr, layout));
     ezshm_segment_close(&stale);
-    char ring[EZSHM_SHORT_NAME_SIZE], clock[EZSHM_SHORT_NAME_SIZE];
+    char ring[EZSHM_SHORT_NAME_SIZE], clock[EZSHM_SHORT_NAME_SIZE], wake[EZSHM_SHORT_NAME_SIZE];
     if (gen == EZSHM_GENERATION_NONE || ezshm_ring_segment_name(r->name, gen, ring) != EZSHM_OK
-        || ezshm_clock_segment_name(r->name, gen, clock) != EZSHM_OK)
+        || ezshm_clock_segment_name(r->name, gen, clock) != EZSHM_OK
+        || ezshm_wake_segment_name(r->name, gen, wake) != EZSHM_OK)
         return;
-    const char *left[2] = {ring, clock};
-    for (int i = 0; i < 2; i++) {
+    const char *left[3] = {ring, clock, wake};
+    for (int i = 0; i < 3; i++) {
         if (ezshm_segment_open_owned(&stale, left[i], (long) geteuid()) != EZSHM_OK)
             continue;
         ezshm_segment_close(&stale);

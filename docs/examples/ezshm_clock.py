@@ -1,7 +1,7 @@
 """ezshm_clock.py — every frame's timestamp and a sleeping wait for an ezshm stream, from Python.
 
-Reads the clock segment that ezshmd writes next to each ring (docs/shm-layout.md section 11)
-with nothing but ctypes and numpy, so it can sit next to ezmsg-tools' EZShmMirror, which
+Reads the clock segment that ezshmd writes next to each ring, and sleeps on the word of its
+wake segment (docs/shm-layout.md section 11), with nothing but ctypes and numpy, so it can sit next to ezmsg-tools' EZShmMirror, which
 reads the frames:
 
     from ezshm_clock import ClockReader
@@ -36,7 +36,8 @@ import numpy as np
 
 CLOCK_MAGIC = 0x4B4C435A
 CONTROL_BYTES = 4096
-OFF_WAKE, OFF_WAITERS = 128, 192
+OFF_WAKE, OFF_WAITERS = 0, 64          # in the wake segment
+WAKE_BYTES = 4096
 SEQ_NONE = 0xFFFFFFFFFFFFFFFF
 V1_MAGIC = 0x455A4D53
 ANCHOR = np.dtype([("position", "<u8"), ("count", "<u8"), ("t0", "<f8"), ("gain", "<f8"),
@@ -73,18 +74,17 @@ def _path(segment):
     return os.path.join(os.environ.get("EZSHM_SHM_DIR") or "/dev/shm", segment)
 
 
-def _map(segment, writable_head=False):
-    """(read-only map of the whole segment, read-write map of its first page or None)."""
+def _map(segment, writable=False):
+    """The whole segment mapped read-only, or read-write (None when that is not allowed)."""
     try:
-        fd = os.open(_path(segment), os.O_RDWR if writable_head else os.O_RDONLY)
+        fd = os.open(_path(segment), (os.O_RDWR if writable else os.O_RDONLY) | os.O_NOFOLLOW)
     except PermissionError:
-        fd, writable_head = os.open(_path(segment), os.O_RDONLY), False
+        if writable:
+            return None
+        raise
     try:
-        size = os.fstat(fd).st_size
-        whole = mmap.mmap(fd, size, mmap.MAP_SHARED, mmap.PROT_READ)
-        head = mmap.mmap(fd, CONTROL_BYTES, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE) \
-            if writable_head and size >= CONTROL_BYTES else None
-        return whole, head
+        prot = mmap.PROT_READ | (mmap.PROT_WRITE if writable else 0)
+        return mmap.mmap(fd, os.fstat(fd).st_size, mmap.MAP_SHARED, prot)
     finally:
         os.close(fd)
 
@@ -95,7 +95,7 @@ class _Header:
     def __init__(self, name):
         self.path = _path(short_name(name))
         self.ino = os.stat(self.path).st_ino
-        self.map, _ = _map(short_name(name))
+        self.map = _map(short_name(name))
         v1 = len(self.map) >= 1334 and int.from_bytes(self.map[0:4], "little") == V1_MAGIC
         base = 8 if v1 else 0
         self.off_bvalid, self.off_len = base, base + 14
@@ -140,7 +140,7 @@ class ClockReader:
         self.name = name
         self.header = _Header(name)
         self.generation = None
-        self.clock = self.head = None
+        self.clock = self.wake = None
         self.refresh()
 
     def refresh(self):
@@ -161,9 +161,16 @@ class ClockReader:
         self._close_clock()
         self.generation, self.length = gen, self.header.length()
         try:
-            self.clock, self.head = _map(short_name(f"{self.name}/clock{gen}"), writable_head=True)
+            self.clock = _map(short_name(f"{self.name}/clock{gen}"))
         except FileNotFoundError:
             return True
+        try:   # the waiter count lives in its own page, the only one readers write
+            self.wake = _map(short_name(f"{self.name}/wake{gen}"), writable=True)
+        except FileNotFoundError:
+            self.wake = None
+        if self.wake is not None and len(self.wake) < WAKE_BYTES:
+            self.wake.close()
+            self.wake = None
         c = np.frombuffer(self.clock, CONTROL, 1).copy()[0]   # a copy: no export to close
         ok = (c["magic"] == CLOCK_MAGIC and c["version"] == 1 and c["generation"] == gen
               and c["n_frames"] == self.length and c["anchor_bytes"] == ANCHOR.itemsize
@@ -229,11 +236,11 @@ class ClockReader:
         return pos, t, int(a["wall_ns"]), None if int(a["seq"]) == SEQ_NONE else int(a["seq"])
 
     def _waiters_add(self, delta):
-        addr = ctypes.addressof(ctypes.c_uint32.from_buffer(self.head, OFF_WAITERS))
         if _fetch_add is not None:
+            addr = ctypes.addressof(ctypes.c_uint32.from_buffer(self.wake, OFF_WAITERS))
             _fetch_add(ctypes.c_void_p(addr), ctypes.c_uint32(delta & 0xFFFFFFFF), 5)   # seq_cst
         else:
-            w = ctypes.c_uint32.from_buffer(self.head, OFF_WAITERS)
+            w = ctypes.c_uint32.from_buffer(self.wake, OFF_WAITERS)
             w.value = (w.value + delta) & 0xFFFFFFFF
 
     def wait(self, timeout):
@@ -245,25 +252,25 @@ class ClockReader:
             ready = self.header.valid()
             if ready and (self.refresh() or self.generation != start_gen):
                 return True
-            seen = int.from_bytes(self.clock[OFF_WAKE:OFF_WAKE + 4], "little") if self.clock else 0
+            seen = int.from_bytes(self.wake[OFF_WAKE:OFF_WAKE + 4], "little") if self.wake else 0
             if ready and self.header.position() > start:
                 return True
             left = deadline - time.monotonic()
             if left <= 0:
                 return False
-            if self.head is None or not ready:
+            if self.wake is None or not ready:
                 time.sleep(min(left, 0.001 if ready else 0.01))
                 continue
             # Counted first, checked again, then asleep: the writer bumps the word and
             # reads the count in the opposite order, so no publish is slept through.
             self._waiters_add(1)
             try:
-                if int.from_bytes(self.clock[OFF_WAKE:OFF_WAKE + 4], "little") != seen \
+                if int.from_bytes(self.wake[OFF_WAKE:OFF_WAKE + 4], "little") != seen \
                         or self.header.position() > start:
                     continue
                 left = min(left, 0.2 if _fetch_add is not None else 0.01)
                 ts = _Timespec(int(left), int((left - int(left)) * 1e9))
-                addr = ctypes.addressof(ctypes.c_uint32.from_buffer(self.head, OFF_WAKE))
+                addr = ctypes.addressof(ctypes.c_uint32.from_buffer(self.wake, OFF_WAKE))
                 _libc.syscall(ctypes.c_long(SYS_FUTEX), ctypes.c_void_p(addr), ctypes.c_long(FUTEX_WAIT),
                               ctypes.c_long(seen), ctypes.byref(ts), None, ctypes.c_long(0))
             finally:
@@ -271,10 +278,10 @@ class ClockReader:
 
     def _close_clock(self):
         self.anchors = self.coords = None
-        for m in (self.head, self.clock):
+        for m in (self.wake, self.clock):
             if m is not None:
                 m.close()
-        self.clock = self.head = None
+        self.clock = self.wake = None
 
     def close(self):
         self._close_clock()

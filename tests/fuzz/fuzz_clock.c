@@ -4,7 +4,7 @@
 
     Input framing:
 
-        u16 LE  L          ring length in frames (L % 4096 + 1)
+        u16 LE  L          ring length in frames (L % 4095 + 2: a ring has at least 2)
         u8      n          frames written (each a chunk of up to 8) before the reader reads
         u8      mode       bit 0: REPLACE the clock file (unlink it, create a new one from the
                                   rest of the input: what another process could put there);
@@ -25,6 +25,7 @@
 #include "ezshm_error.h"
 #include "ezshm_mirror.h"
 #include "ezshm_name.h"
+#include "ezshm_ring.h"
 #include "ezshm_writer.h"
 
 #include <fcntl.h>
@@ -129,7 +130,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 4)
         return 0;
-    uint64_t L = ((uint64_t) data[0] | (uint64_t) data[1] << 8) % 4096 + 1;
+    uint64_t L = ((uint64_t) data[0] | (uint64_t) data[1] << 8) % 4095 + EZSHM_RING_MIN_FRAMES;
     unsigned n = data[2];
     uint8_t mode = data[3];
     bool replace = mode & 1, coordinate = mode & 2;

@@ -150,7 +150,7 @@ REPLACE, COORD, V1 = 1, 2, 4
 
 
 def clock_input(L, n, mode, rest=b""):
-    return struct.pack("<HBB", L - 1, n, mode) + rest
+    return struct.pack("<HBB", L - 2, n, mode) + rest
 
 
 def patches(*pv):

@@ -118,7 +118,7 @@ def case_python_reader():
         assert 0 <= st["p50_ms"] <= st["p99_ms"] < 1000, st
         p.terminate()
         p.wait(timeout=10)
-        with open(os.path.join(s.dir, short_name(f"clock-py/clock{clock.generation}")), "rb") as f:
+        with open(os.path.join(s.dir, short_name(f"clock-py/wake{clock.generation}")), "rb") as f:
             waiters = int.from_bytes(f.read(OFF_WAITERS + 4)[OFF_WAITERS:], "little")
         assert waiters == 0, waiters
         clock.close()

@@ -28,7 +28,7 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "python"))
 from ezshm_harness import (MirrorFollow, Results, Session, check_counter_rows, csv_rows,  # noqa: E402
                            get_status, lost_reports, wait_until)
-from shm_layout import clock_name, ring_name, short_name  # noqa: E402
+from shm_layout import clock_name, ring_name, short_name, wake_name  # noqa: E402
 
 DTYPE = "i"
 NOBODY = 65534
@@ -73,16 +73,16 @@ def case_second_writer():
         d1 = start_daemon(s, name, data, ctl, "--buf-dur", "1", stderr=subprocess.PIPE, text=True)
         s.start(*pub_args(data))
         ingesting(s, ctl)
-        header, ring, clock = short_name(name), ring_name(name, 0), clock_name(name, 0)
-        before = {seg: inode(s, seg) for seg in (header, ring, clock)}
+        header, ring, clock, wake = short_name(name), ring_name(name, 0), clock_name(name, 0), wake_name(name, 0)
+        before = {seg: inode(s, seg) for seg in (header, ring, clock, wake)}
 
         data2, ctl2 = s.endpoint(), s.endpoint()
         r = run_bounded(s, "ezshmd", "--sub-bind", data2, "--control", ctl2, "--shmem-name", name, timeout=15)
         SECOND["code"], SECOND["message"] = r.returncode, r.stderr.strip()
         assert r.returncode == 1, (r.returncode, r.stderr)
         assert f"in use by another writer (pid {d1.pid}" in r.stderr, r.stderr
-        assert s.segments() == sorted([header, ring, clock]), s.segments()
-        assert {seg: inode(s, seg) for seg in (header, ring, clock)} == before, "the live segments were replaced"
+        assert s.segments() == sorted([header, ring, clock, wake]), s.segments()
+        assert {seg: inode(s, seg) for seg in (header, ring, clock, wake)} == before, "the live segments were replaced"
         w0 = get_status(s, ctl)["counters"]["written"]
         wait_until(lambda: get_status(s, ctl)["counters"]["written"] > w0 + 20, 10, "the first keeps ingesting")
         m = run_bounded(s, "ezshm-mirror", "--dump", "csv", "--latest", "5", name)
@@ -96,7 +96,7 @@ def case_second_writer():
         assert str(d1.pid) in reply["error"]["message"], reply
         assert get_status(s, ctl3)["stream"]["shmem_name"] == "hostile-a3"
         assert short_name("hostile-a3") in s.segments(), s.segments()
-        assert {seg: inode(s, seg) for seg in (header, ring, clock)} == before
+        assert {seg: inode(s, seg) for seg in (header, ring, clock, wake)} == before
 
         # the first stops: it removes its own files only (the third's header stays)
         d1.send_signal(signal.SIGTERM)

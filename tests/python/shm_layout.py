@@ -34,6 +34,17 @@ def clock_name(name: str, gen: int) -> str:
     return short_name(f"{name}/clock{gen}")
 
 
+def wake_name(name: str, gen: int) -> str:
+    """The wake segment (readers' waiter count) of a ring generation (ezshm only)."""
+    return short_name(f"{name}/wake{gen}")
+
+
+def stream_segments(name: str, gen: int) -> list:
+    """Every segment ezshmd keeps for a stream with a ring of generation gen, sorted: header,
+    ring, clock and wake."""
+    return sorted([short_name(name), ring_name(name, gen), clock_name(name, gen), wake_name(name, gen)])
+
+
 def seg_dir() -> str:
     return os.environ.get("EZSHM_SHM_DIR") or "/dev/shm"
 

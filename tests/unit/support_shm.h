@@ -45,6 +45,7 @@ uint8_t *shmt_hex_decode(const char *hex, size_t *size);
 const char *shmt_header_seg(const char *name);
 const char *shmt_ring_seg(const char *name, uint32_t gen);
 const char *shmt_clock_seg(const char *name, uint32_t gen);
+const char *shmt_wake_seg(const char *name, uint32_t gen);
 
 /*  Number of files in the private directory. */
 int shmt_count_files(void);

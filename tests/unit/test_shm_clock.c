@@ -136,10 +136,11 @@ s_linear_run(ezshm_layout_t layout)
 Test(shm_clock, linear_timestamps_every_frame_legacy) { s_linear_run(EZSHM_LAYOUT_LEGACY); }
 Test(shm_clock, linear_timestamps_every_frame_v1) { s_linear_run(EZSHM_LAYOUT_V1); }
 
-Test(shm_clock, coordinate_timestamps_every_value_across_wraps)
+static void
+s_coordinate_run(ezshm_layout_t layout)
 {
     const char *name = shmt_unique_name();
-    ezshm_writer_t *w = s_writer(name, EZSHM_LAYOUT_V1, false);
+    ezshm_writer_t *w = s_writer(name, layout, false);
     s_configure(w, 0.0, 50);   /* srate 0: coordinate axis, per-frame times ring */
     ezshm_mirror_t *m = s_mirror(name);
     double frames[50 * 2], t[50], coords[64];
@@ -172,6 +173,9 @@ Test(shm_clock, coordinate_timestamps_every_value_across_wraps)
     ezshm_mirror_destroy(&m);
     ezshm_writer_destroy(&w);
 }
+
+Test(shm_clock, coordinate_timestamps_every_value_across_wraps_legacy) { s_coordinate_run(EZSHM_LAYOUT_LEGACY); }
+Test(shm_clock, coordinate_timestamps_every_value_across_wraps_v1) { s_coordinate_run(EZSHM_LAYOUT_V1); }
 
 Test(shm_clock, coordinate_chunks_without_values_read_nan_not_an_old_lap)
 {
@@ -384,6 +388,24 @@ Test(shm_clock, wait_wakes_on_data_reset_rename_and_shutdown)
     }
 }
 
+Test(shm_clock, readers_may_write_the_wake_segment_only)
+{
+    /*  A group-readable stream: the clock is as read-only to the group as the ring; the wake
+        segment (nothing but the two words) gets group write so group readers can sleep. */
+    const char *name = shmt_unique_name();
+    ezshm_writer_options_t opt;
+    ezshm_writer_options_init(&opt);
+    opt.mode = 0640;
+    ezshm_writer_t *w = NULL;
+    cr_assert_eq(ezshm_writer_new(name, &opt, &w), EZSHM_OK);
+    s_configure(w, 100.0, 64);
+    cr_expect_eq(shmt_seg_mode(shmt_ring_seg(name, 0)), 0640);
+    cr_expect_eq(shmt_seg_mode(shmt_clock_seg(name, 0)), 0640);
+    cr_expect_eq(shmt_seg_mode(shmt_wake_seg(name, 0)), 0660);
+    ezshm_writer_destroy(&w);
+    cr_expect_eq(shmt_count_files(), 0);
+}
+
 Test(shm_clock, wait_times_out_and_leaves_no_waiter_counted)
 {
     const char *name = shmt_unique_name();
@@ -396,12 +418,17 @@ Test(shm_clock, wait_times_out_and_leaves_no_waiter_counted)
     cr_expect_geq(s_ms_since(&t0), 119);
     size_t size;
     uint8_t *clock = support_read_file(shmt_seg_path(ezshm_writer_clock_segment(w)), &size);
-    uint32_t waiters, magic;
+    uint8_t *wake = support_read_file(shmt_seg_path(shmt_wake_seg(name, 0)), &size);
+    uint32_t waiters, magic, word;
     memcpy(&magic, clock, 4);
-    memcpy(&waiters, clock + 192, 4);
+    memcpy(&word, wake, 4);
+    memcpy(&waiters, wake + 64, 4);
     cr_expect_eq(magic, EZSHM_CLOCK_MAGIC);
+    cr_expect_eq(size, EZSHM_WAKE_BYTES);
     cr_expect_eq(waiters, 0);
+    cr_expect_eq(word, 0, "no chunk written, no close: the word never moved");
     free(clock);
+    free(wake);
     ezshm_mirror_destroy(&m);
     ezshm_writer_destroy(&w);
 }
