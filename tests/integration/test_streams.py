@@ -21,8 +21,10 @@ FS, CHUNK = 1000, 10
 class Rig:
     """One ezshmd bound on a SUB endpoint, publishers connecting to it."""
 
-    def __init__(self, tag, *flags):
+    def __init__(self, tag, *flags, env_dir=None):
         self.s = Session(tag)
+        if env_dir:
+            self.s.env["EZSHM_SHM_DIR"] = env_dir
         self.sub = self.s.endpoint()
         self.ctl_ep = self.s.endpoint()
         self.d = self.s.start("ezshmd", "--sub-bind", self.sub, "--control", self.ctl_ep, "--buf-dur", "10",
@@ -236,6 +238,43 @@ def isolation(r):
         rig.close()
 
 
+def shm_shortage(r):
+    """A /dev/shm too small for one stream's ring (a 1500 KiB tmpfs): that stream counts no_space,
+    the other keeps every frame."""
+    s = Session("shortage")
+    tight = os.path.join(s.sockdir, "tight")
+    os.makedirs(tight)
+    m = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1500k", "ezshm-streams-tight", tight],
+                       capture_output=True, text=True)
+    s.close()
+    if m.returncode != 0:
+        print(f"SKIP isolation: /dev/shm shortage (cannot mount a small tmpfs: {m.stderr.strip()})")
+        return
+    try:
+        os.environ["EZSHM_SHM_DIR"] = tight
+        rig = Rig("shortage", "--stream", "small=st-small", "--stream", "huge=st-huge", env_dir=tight)
+        try:
+            rig.publish("small", 30, "--channels", "4")          # 10 s x 1 kHz x 4 x 4 B = 160 KB
+            rig.publish("huge", 5, "--channels", "64")           # 10 s x 1 kHz x 64 x 4 B = 2.56 MB
+            rig.publish("small", 30, "--channels", "4")
+
+            def isolated():
+                rig.wait_frames("st-small", 600)
+                got = shm_layout.read_stream("st-small")["ordered"]
+                # two senders, each counting from 0: 0..299 twice, every channel equal
+                want = np.repeat(np.concatenate([np.arange(300), np.arange(300)])[:, None], 4, axis=1)
+                assert np.array_equal(got, want.astype(got.dtype)), "st-small lost or changed frames"
+                huge = rig.stream_status("st-huge")["counters"]
+                assert huge["dropped_by_reason"]["no_space"] == 5 and huge["frames"] == 0, huge
+            r.check("isolation: /dev/shm too small for one stream's ring: it counts no_space, the other "
+                    "keeps every frame", isolated)
+        finally:
+            rig.close()
+    finally:
+        subprocess.run(["umount", tight])
+        os.rmdir(tight)
+
+
 def single_stream(r):
     """No --stream: one stream takes every topic, addressed without naming it (as always)."""
     rig = Rig("single", "--shmem-name", "st-one")
@@ -258,7 +297,7 @@ def single_stream(r):
 
 def main():
     r = Results()
-    for case in (routing, auto_mode, control, isolation, single_stream):
+    for case in (routing, auto_mode, control, isolation, shm_shortage, single_stream):
         try:
             case(r)
         except Exception as e:  # a rig that failed to start is one failure, the others still run
