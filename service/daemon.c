@@ -505,6 +505,11 @@ s_declare(daemon_t *self, const settings_t *settings, const cJSON *decls, char *
             return snprintf(err, errlen, "%s", e.message), -1;
         return 0;
     }
+    /*  With a stream table the streams name themselves: a configured name would be ignored
+        silently otherwise. */
+    if (*settings->shmem_name)
+        log_msg(SETTINGS_LOG_WARNING, "shmem_name '%s' is not used: with --stream/streams/--stream-per-topic "
+                "every stream has its own name", settings->shmem_name);
     const cJSON *decl;
     int i = 0;
     cJSON_ArrayForEach(decl, decls) {
