@@ -99,6 +99,11 @@ wire_format_t wire_decoder_format(const wire_decoder_t *self);
 /*  Number of native messages whose header came from the cache instead of a parse. */
 uint64_t wire_decoder_cache_hits(const wire_decoder_t *self);
 
+/*  Coordinate axes whose dtype the metadata cannot carry (object arrays, dtype strings
+    numpy_dtype_descr refuses), counted over every full decode; the message was decoded all
+    the same. *reason (when not NULL) gets the last such axis in one sentence ("" if none). */
+uint64_t wire_decoder_skipped_axes(const wire_decoder_t *self, const char **reason);
+
 /*  Copies nbytes from src to dst reversing the byte order of every component_size-byte
     component (use ezshm_dtype_component_size(dtype): complex swaps re and im separately).
     component_size 1 is a plain copy. dst and src may be the same buffer, not otherwise

@@ -22,6 +22,8 @@ struct _wire_decoder_t {
     wire_header_cache_t cache;
     uint64_t cache_hits;
     wire_format_t format;
+    uint64_t skipped_axes;
+    char skipped_reason[128];
     char error[192];
 };
 
@@ -72,6 +74,14 @@ uint64_t
 wire_decoder_cache_hits(const wire_decoder_t *self)
 {
     return self->cache_hits;
+}
+
+uint64_t
+wire_decoder_skipped_axes(const wire_decoder_t *self, const char **reason)
+{
+    if (reason)
+        *reason = self->skipped_reason;
+    return self->skipped_axes;
 }
 
 __attribute__((format(printf, 3, 4))) static int
@@ -151,63 +161,150 @@ s_linear_number(wire_decoder_t *self, const jr_node_t *axis, const char *name, d
     return 0;
 }
 
-//  CoordinateAxis data: numbers become doubles, 'U' strings become UTF-8 labels.
+//  Code point c of a 'U' (UCS-4) or 'S' (bytes, read as Latin-1) element.
+static uint32_t
+s_code_point(const unsigned char *e, size_t c, ezshm_scalar_t t)
+{
+    if (t.kind == 'S')
+        return e[c];
+    uint32_t cp;
+    memcpy(&cp, e + c * 4, 4);
+    return t.order == '>' ? __builtin_bswap32(cp) : cp;
+}
+
+//  UCS-4 'U' or bytes 'S' elements as UTF-8 labels (bytes are read as Latin-1, so any
+//  byte string becomes valid text); numpy's trailing NUL padding is not part of the text.
+static int
+s_labels(wire_decoder_t *self, axisarray_axis_offsets_t *off, const unsigned char *bytes,
+         size_t nelem, ezshm_scalar_t t)
+{
+    size_t *labels = axisarray_build_add_labels(self->msg, nelem, &off->labels);
+    if (!labels)
+        return s_fail(self, WIRE_ERR_NOMEM, "out of memory");
+    size_t unit = t.kind == 'U' ? 4 : 1, chars = t.itemsize / unit;
+    for (size_t i = 0; i < nelem; i++) {
+        const unsigned char *e = bytes + i * t.itemsize;
+        size_t n = chars;
+        while (n > 0 && s_code_point(e, n - 1, t) == 0)
+            n--;
+        char *dst = axisarray_build_reserve_string(self->msg, n * 4, &labels[i]);
+        if (!dst)
+            return s_fail(self, WIRE_ERR_NOMEM, "out of memory");
+        size_t w = 0;
+        for (size_t c = 0; c < n; c++)
+            w += wire_utf8_put(dst + w, s_code_point(e, c, t));
+        axisarray_build_commit_string(self->msg, labels[i], w);
+    }
+    return 0;
+}
+
+//  The dtype string of a coordinate array, unescaped (a structured descr may name its
+//  fields in escaped non-ASCII) into the decoder's text scratch.
+static const char *
+s_dtype_text(wire_decoder_t *self, const jr_node_t *dtype, size_t *len)
+{
+    if (!wire_scratch_reserve(&self->text, dtype->end - dtype->start + 1))
+        return NULL;
+    *len = jr_string(self->doc, dtype, (char *) self->text.data);
+    return (const char *) self->text.data;
+}
+
+//  The axis' "dims" list (optional): names of the message dims it runs along.
+static int
+s_coordinate_dims(wire_decoder_t *self, axisarray_axis_t *axis, axisarray_axis_offsets_t *off,
+                  const jr_node_t *node, const char *axis_name)
+{
+    const jr_node_t *dims = jr_member(self->doc, node, "dims");
+    if (!dims)
+        return 0;
+    if (dims->type != JR_ARRAY)
+        return s_fail(self, WIRE_ERR_MISSING_FIELD, "axis '%s' dims is not a list", axis_name);
+    for (const jr_node_t *d = jr_first(self->doc, dims); d; d = jr_next(self->doc, d))
+        if (d->type != JR_STRING)
+            return s_fail(self, WIRE_ERR_MISSING_FIELD, "axis '%s' dims has a non-string",
+                          axis_name);
+    size_t *names = axisarray_build_add_labels(self->msg, dims->count, &off->dims);
+    if (!names)
+        return s_fail(self, WIRE_ERR_NOMEM, "out of memory");
+    size_t i = 0;
+    for (const jr_node_t *d = jr_first(self->doc, dims); d; d = jr_next(self->doc, d)) {
+        int rc = s_pool_string(self, d, &names[i++]);
+        if (rc)
+            return rc;
+    }
+    axis->n_dims = dims->count;
+    return 0;
+}
+
+/*  CoordinateAxis data. The array is kept as sent for the metadata; numbers also become
+    doubles (complex: none) and 'U'/'S' strings UTF-8 labels. A dtype that cannot be carried
+    (object, or one numpy_dtype_descr refuses) leaves the axis without data, counted: the
+    message itself is fine, only that axis is left out of the metadata. */
 static int
 s_coordinate(wire_decoder_t *self, axisarray_axis_t *axis, axisarray_axis_offsets_t *off,
              const jr_node_t *node, const char *axis_name)
 {
     char what[96];
     snprintf(what, sizeof what, "axis '%s' data", axis_name);
+    axis->kind = AXISARRAY_AXIS_COORDINATE;
+    int rc = s_coordinate_dims(self, axis, off, node, axis_name);
+    if (rc)
+        return rc;
+    const jr_node_t *data = jr_member(self->doc, node, "data");
+    const jr_node_t *dtype = data && data->type == JR_OBJECT
+                             ? jr_member(self->doc, data, "dtype") : NULL;
+    if (!dtype || dtype->type != JR_STRING)
+        return s_fail(self, WIRE_ERR_MISSING_FIELD, "%s has no dtype string", what);
+    size_t dlen;
+    const char *dname = s_dtype_text(self, dtype, &dlen);
+    if (!dname)
+        return s_fail(self, WIRE_ERR_NOMEM, "out of memory");
+    ezshm_descr_t descr;
+    if (numpy_dtype_descr(dname, dlen, &descr)) {
+        self->skipped_axes++;
+        snprintf(self->skipped_reason, sizeof self->skipped_reason,
+                 "axis '%s' has dtype '%.*s', which the metadata cannot carry", axis_name,
+                 (int) (dlen > 48 ? 48 : dlen), dname);
+        return 0;
+    }
     wire_ndarray_t nd;
-    int rc = wire_ndarray_read(self->doc, jr_member(self->doc, node, "data"), what, &nd,
-                               self->error, sizeof self->error);
+    nd.itemsize = ezshm_descr_itemsize(&descr);
+    rc = wire_ndarray_read_shape(self->doc, data, what, &nd, self->error, sizeof self->error);
     if (!rc)
         rc = wire_ndarray_decode_base64(self->doc, &nd, what, &self->coord, &self->text,
                                         self->error, sizeof self->error);
     if (rc)
         return rc == WIRE_ERR_NOMEM ? s_fail(self, rc, "out of memory") : rc;
-    axis->kind = AXISARRAY_AXIS_COORDINATE;
-    const unsigned char *bytes = self->coord.data;
-    if (nd.dtype.code) {
-        if (ezshm_dtype_kind(nd.dtype.code) == EZSHM_KIND_COMPLEX)
-            return s_fail(self, WIRE_ERR_DTYPE, "%s is complex", what);
-        double *values = axisarray_build_add_values(self->msg, nd.nelem, &off->values);
-        if (!values)
-            return s_fail(self, WIRE_ERR_NOMEM, "out of memory");
-        for (size_t i = 0; i < nd.nelem; i++)
-            values[i] = wire_ndarray_element(bytes, i, nd.dtype.code, nd.dtype.big_endian);
-        axis->n_values = nd.nelem;
-        return 0;
-    }
-    size_t *labels = axisarray_build_add_labels(self->msg, nd.nelem, &off->labels);
-    if (!labels)
+    ezshm_descr_t *kept = axisarray_build_add_descr(self->msg, off);
+    size_t *shape = kept ? axisarray_build_add_sizes(self->msg, nd.ndim, &off->shape) : NULL;
+    unsigned char *bytes = shape ? axisarray_build_add_bytes(self->msg, nd.nbytes, &off->data)
+                                 : NULL;
+    if (!bytes && (!shape || nd.nbytes))
         return s_fail(self, WIRE_ERR_NOMEM, "out of memory");
-    size_t chars = nd.dtype.str_chars;
-    for (size_t i = 0; i < nd.nelem; i++) {
-        const unsigned char *e = bytes + i * nd.itemsize;
-        size_t n = chars;
-        //  numpy pads shorter strings with NUL code points; they are not part of the text.
-        while (n > 0) {
-            uint32_t last;
-            memcpy(&last, e + (n - 1) * 4, 4);
-            if (last != 0)
-                break;
-            n--;
-        }
-        char *dst = axisarray_build_reserve_string(self->msg, n * 4, &labels[i]);
-        if (!dst)
-            return s_fail(self, WIRE_ERR_NOMEM, "out of memory");
-        size_t w = 0;
-        for (size_t c = 0; c < n; c++) {
-            uint32_t cp;
-            memcpy(&cp, e + c * 4, 4);
-            if (nd.dtype.big_endian)
-                cp = __builtin_bswap32(cp);
-            w += wire_utf8_put(dst + w, cp);
-        }
-        axisarray_build_commit_string(self->msg, labels[i], w);
+    *kept = descr;
+    memcpy(shape, nd.shape, nd.ndim * sizeof(size_t));
+    if (nd.nbytes)
+        memcpy(bytes, self->coord.data, nd.nbytes);
+    axis->data_ndim = nd.ndim;
+    axis->nbytes = nd.nbytes;
+    char kind = descr.kind;
+    if (kind == 'U' || kind == 'S') {
+        axis->n_labels = nd.nelem;
+        return s_labels(self, off, self->coord.data, nd.nelem, descr.type);
     }
-    axis->n_labels = nd.nelem;
+    if (kind == 'V' || kind == 'c')
+        return 0;
+    char typestr[16];
+    numpy_dtype_t plain;
+    ezshm_descr_typestr(descr.type, typestr, sizeof typestr);
+    if (numpy_dtype_parse(typestr, strlen(typestr), &plain) || !plain.code)
+        return s_fail(self, WIRE_ERR_DTYPE, "%s has unknown dtype '%s'", what, typestr);
+    double *values = axisarray_build_add_values(self->msg, nd.nelem, &off->values);
+    if (!values)
+        return s_fail(self, WIRE_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < nd.nelem; i++)
+        values[i] = wire_ndarray_element(self->coord.data, i, plain.code, plain.big_endian);
+    axis->n_values = nd.nelem;
     return 0;
 }
 
