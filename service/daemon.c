@@ -42,6 +42,8 @@ struct daemon_t {
     int               stop_signal;   /* the signal that ended the loop, 0 if none */
     daemon_reload_fn *reload;
     void             *reload_arg;
+    uint64_t          axes_left_out; /* wire_decoder_skipped_axes() when last looked at */
+    char              left_out_logged[128];
     char              errbuf[256];
 };
 
@@ -70,6 +72,22 @@ s_on_writer_log(void *arg, const char *message)
     log_msg(SETTINGS_LOG_WARNING, "%s", message);
 }
 
+/*  A coordinate axis the metadata cannot carry is no reason to drop the message; it is
+    logged once per distinct axis and dtype (the count is in status). */
+static void
+s_note_left_out_axes(daemon_t *self)
+{
+    const char *why;
+    uint64_t n = wire_decoder_skipped_axes(self->decoder, &why);
+    if (n == self->axes_left_out)
+        return;
+    self->axes_left_out = n;
+    if (strcmp(why, self->left_out_logged) == 0)
+        return;
+    snprintf(self->left_out_logged, sizeof self->left_out_logged, "%s", why);
+    log_msg(SETTINGS_LOG_WARNING, "%s: left out of the stream metadata (the data still lands)", why);
+}
+
 /*  One message: frames → decode → ingest; every failure is counted under its reason. */
 static void
 s_process(daemon_t *self, const wire_frame_t *frames, size_t nframes)
@@ -82,6 +100,7 @@ s_process(daemon_t *self, const wire_frame_t *frames, size_t nframes)
         counters_drop(c, rc, wire_decoder_last_error(self->decoder));
         return;
     }
+    s_note_left_out_axes(self);
     if (axisarray_has_seq(msg)) {
         size_t tlen;
         const void *topic = axisarray_topic(msg, &tlen);
@@ -216,6 +235,8 @@ s_status(void *ctx, cJSON *out)
     cJSON *subs = cJSON_AddObjectToObject(out, "subscriptions");
     subscriber_status(self->sub, subs);
     cJSON_AddNumberToObject(out, "native_header_cache_hits", (double) wire_decoder_cache_hits(self->decoder));
+    cJSON_AddNumberToObject(out, "axes_left_out_of_metadata",
+                            (double) wire_decoder_skipped_axes(self->decoder, NULL));
 }
 
 static control_health_t
