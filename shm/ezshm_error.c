@@ -18,6 +18,7 @@ ezshm_strerror(int code)
     case EZSHM_ERR_NOSPACE:  return "not enough space in /dev/shm";
     case EZSHM_ERR_STALE:    return "ring rebuilt by the writer";
     case EZSHM_ERR_PERM:     return "permission denied";
+    case EZSHM_ERR_PICKLE:   return "metadata blob refused (not a pickle of plain values)";
     default:                 return "unknown error";
     }
 }

@@ -25,7 +25,8 @@ typedef enum {
     EZSHM_ERR_TOOBIG = -9,     /* ring larger than the configured maximum         */
     EZSHM_ERR_NOSPACE = -10,   /* /dev/shm cannot hold the segment                */
     EZSHM_ERR_STALE = -11,     /* the ring was rebuilt under the reader: re-attach */
-    EZSHM_ERR_PERM = -12       /* permission denied on a segment                  */
+    EZSHM_ERR_PERM = -12,      /* permission denied on a segment                  */
+    EZSHM_ERR_PICKLE = -20     /* a metadata blob is not one this format can hold */
 } ezshm_result_t;
 
 /*  Human-readable description of a result code; never NULL. */
