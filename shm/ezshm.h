@@ -4,6 +4,8 @@
     Classes: ezshm_writer (the ring writer), ezshm_mirror (the reader).
     Helpers: names (ezshm_name.h), header layouts (ezshm_header.h), ring sizing (ezshm_ring.h),
     dtypes (ezshm_dtype.h), value formatting (ezshm_value.h), result codes (ezshm_error.h).
+    Stream metadata: the aux segment (ezshm_aux.h), its plain-value tree (ezshm_tree.h,
+    ezshm_descr.h) and pickle codec (ezshm_pickle.h, ezshm_unpickle.h).
 */
 #ifndef EZSHM_H
 #define EZSHM_H
@@ -19,5 +21,10 @@
 #include "ezshm_value.h"
 #include "ezshm_writer.h"
 #include "ezshm_mirror.h"
+#include "ezshm_descr.h"
+#include "ezshm_tree.h"
+#include "ezshm_pickle.h"
+#include "ezshm_unpickle.h"
+#include "ezshm_aux.h"
 
 #endif

@@ -1,5 +1,6 @@
 /*  ezshm_mirror.c — attach, validate, follow generations, torn-read-safe copies. */
 #include "ezshm_mirror.h"
+#include "ezshm_aux.h"
 #include "ezshm_dtype.h"
 #include "ezshm_error.h"
 #include "ezshm_ring.h"
@@ -204,6 +205,40 @@ ezshm_mirror_attach(ezshm_mirror_t *self)
             return rc;
     }
     return s_attach_ring(self, false);
+}
+
+/*  The mapped header of the writer now: a replaced one (writer restarted) is dropped with the
+    ring, so the next read reports STALE as usual. */
+static int
+s_current_header(ezshm_mirror_t *self)
+{
+    if (self->meta && ezshm_segment_replaced(&self->header))
+        s_detach_all(self);
+    return self->meta ? EZSHM_OK : s_attach_header(self);
+}
+
+uint32_t
+ezshm_mirror_meta_generation(ezshm_mirror_t *self)
+{
+    if (!self || s_current_header(self) != EZSHM_OK || self->info.layout != EZSHM_LAYOUT_V1)
+        return 0;
+    return ezshm_aux_generation(self->header.addr);
+}
+
+int
+ezshm_mirror_meta(ezshm_mirror_t *self, ezshm_tree_t *tree, uint32_t *generation, char *err,
+                  size_t errlen)
+{
+    if (generation)
+        *generation = 0;
+    if (!self || !tree)
+        return EZSHM_ERR_INVAL;
+    int rc = s_current_header(self);
+    if (rc != EZSHM_OK)
+        return rc;
+    if (self->info.layout != EZSHM_LAYOUT_V1)
+        return EZSHM_ERR_NOENT;
+    return ezshm_aux_read(self->name, self->header.addr, tree, generation, err, errlen);
 }
 
 int

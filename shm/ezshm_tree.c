@@ -446,6 +446,13 @@ ezshm_node_nelem(const ezshm_node_t *node)
     return n;
 }
 
+//  Floats as values: equal numbers, or both NaN (a NaN read back is the same value).
+static bool
+s_same(double a, double b)
+{
+    return a == b || (a != a && b != b);
+}
+
 bool
 ezshm_node_equal(const ezshm_node_t *a, const ezshm_node_t *b)
 {
@@ -457,8 +464,8 @@ ezshm_node_equal(const ezshm_node_t *a, const ezshm_node_t *b)
     case EZSHM_NODE_NONE:    return true;
     case EZSHM_NODE_BOOL:    return a->boolean == b->boolean;
     case EZSHM_NODE_INT:     return a->integer == b->integer;
-    case EZSHM_NODE_FLOAT:   return a->re == b->re;
-    case EZSHM_NODE_COMPLEX: return a->re == b->re && a->im == b->im;
+    case EZSHM_NODE_FLOAT:   return s_same(a->re, b->re);
+    case EZSHM_NODE_COMPLEX: return s_same(a->re, b->re) && s_same(a->im, b->im);
     case EZSHM_NODE_STR:
     case EZSHM_NODE_BYTES:
         return a->len == b->len && memcmp(a->bytes, b->bytes, a->len) == 0;

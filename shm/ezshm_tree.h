@@ -141,8 +141,9 @@ const ezshm_node_t *ezshm_node_get(const ezshm_node_t *dict, const char *key);
 /*  The string of a STR node, or NULL when node is NULL or no string. */
 const char *ezshm_node_str(const ezshm_node_t *node);
 
-/*  Deep equality as Python's == on the decoded objects would say for plain values, with
-    arrays equal when dtype, shape and bytes are (int 1 != float 1.0 here: types must match). */
+/*  Deep equality of values: like Python's == on the decoded objects, except that types must
+    match (int 1 != float 1.0), NaN equals NaN, and arrays are equal when dtype, shape and
+    bytes are. */
 bool ezshm_node_equal(const ezshm_node_t *a, const ezshm_node_t *b);
 
 /*  Number of elements of an array node (product of its shape; 1 for ndim 0). */

@@ -1,5 +1,6 @@
 /*  ezshm_writer.c — header and ring lifecycle, wrap-around writes, publication. */
 #include "ezshm_writer.h"
+#include "ezshm_aux.h"
 #include "ezshm_dtype.h"
 #include "ezshm_error.h"
 #include "ezshm_name.h"
@@ -29,6 +30,7 @@ struct ezshm_writer_t {
     uint64_t               ring_bytes;
     uint64_t               write_index; /* our copy of what is published */
     uint64_t               wrap_counter;
+    ezshm_aux_t            aux;         /* the published metadata blob (v1 only) */
 };
 
 void
@@ -105,6 +107,7 @@ s_header_create(ezshm_writer_t *self)
         s_log_reclaimed(self, segname);
     ezshm_header_init(self->header.addr, self->opt.layout);
     self->meta = ezshm_header_meta(self->header.addr, self->opt.layout);
+    self->aux.generation = 0;
     s_event(self, "meta reset");
     return EZSHM_OK;
 }
@@ -127,6 +130,7 @@ s_header_drop(ezshm_writer_t *self)
     if (!self->header.addr)
         return;
     ezshm_header_set_valid(self->meta, false);
+    ezshm_aux_retract(&self->aux, self->opt.layout == EZSHM_LAYOUT_V1 ? self->header.addr : NULL);
     ezshm_segment_close(&self->header);
     ezshm_segment_unlink(self->header.name);
     self->header.name[0] = '\0';
@@ -390,6 +394,33 @@ ezshm_writer_rename(ezshm_writer_t *self, const char *name, ezshm_layout_t layou
         return rc;
     self->opt.layout = layout;
     return s_header_create(self);
+}
+
+int
+ezshm_writer_publish_aux(ezshm_writer_t *self, const void *blob, size_t len)
+{
+    if (!self || !self->header.addr || self->opt.layout != EZSHM_LAYOUT_V1)
+        return EZSHM_ERR_INVAL;
+    return ezshm_aux_publish(&self->aux, self->name, self->header.addr, blob, len, self->opt.mode);
+}
+
+void
+ezshm_writer_retract_aux(ezshm_writer_t *self)
+{
+    if (self && self->header.addr && self->opt.layout == EZSHM_LAYOUT_V1)
+        ezshm_aux_retract(&self->aux, self->header.addr);
+}
+
+uint32_t
+ezshm_writer_aux_generation(const ezshm_writer_t *self)
+{
+    return self && self->aux.seg.addr ? self->aux.generation : 0;
+}
+
+size_t
+ezshm_writer_aux_bytes(const ezshm_writer_t *self)
+{
+    return self && self->aux.seg.addr ? self->aux.len : 0;
 }
 
 void

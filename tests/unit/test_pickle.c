@@ -446,3 +446,22 @@ Test(pickle, encoder_writes_what_cpython_writes_for_ints_floats_and_complex)
     ezshm_pickler_destroy(&p);
     ezshm_tree_destroy(&t);
 }
+
+//  fuzz_pickle finding: a NaN gain made "re-encoding keeps the value" fail (NaN != NaN).
+Test(pickle, nan_survives_re_encoding)
+{
+    static const unsigned char blob[] = "\x80\x05}\x94\x8c\x04gain\x94G\xff\xff\xff\xff\xff\xff\xff\x00s.";
+    ezshm_tree_t *t = ezshm_tree_new(), *again = ezshm_tree_new();
+    char err[128];
+    cr_assert_eq(ezshm_unpickle(blob, sizeof blob - 1, t, err, sizeof err), 0, "%s", err);
+    ezshm_pickler_t *p = ezshm_pickler_new();
+    const unsigned char *out;
+    size_t len;
+    cr_assert_eq(ezshm_pickler_dump(p, ezshm_tree_root(t), &out, &len), 0);
+    cr_assert_eq(ezshm_unpickle(out, len, again, err, sizeof err), 0, "%s", err);
+    cr_expect(ezshm_node_equal(ezshm_tree_root(t), ezshm_tree_root(again)));
+    cr_expect(isnan(ezshm_node_get(ezshm_tree_root(again), "gain")->re));
+    ezshm_pickler_destroy(&p);
+    ezshm_tree_destroy(&t);
+    ezshm_tree_destroy(&again);
+}
