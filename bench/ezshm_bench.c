@@ -25,6 +25,7 @@
     ok=0 (and a reason) otherwise. Exit status 0 only when ok=1.
 */
 #include "ezshm.h"
+#include "wire.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -44,14 +45,6 @@
 #include <unistd.h>
 #include <zmq.h>
 
-static double
-s_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double) ts.tv_sec + (double) ts.tv_nsec * 1e-9;
-}
-
 static void
 s_sleep(double seconds)
 {
@@ -63,7 +56,7 @@ s_sleep(double seconds)
 static void
 s_sleep_until(double t)
 {
-    double now = s_now();
+    double now = ezshm_clock_mono();
     if (t > now)
         s_sleep(t - now);
 }
@@ -208,9 +201,9 @@ s_ceiling(const opts_t *o)
         if (shared_pos)
             __atomic_store_n(shared_pos, pos, __ATOMIC_RELEASE);
         if (got == o->warmup + 1)
-            t0 = s_now();
+            t0 = ezshm_clock_mono();
         if (got == total)
-            t1 = s_now();
+            t1 = ezshm_clock_mono();
     }
     uint64_t landed = got > o->warmup ? got - o->warmup : 0;
     int ok = landed == o->count && bad == 0;
@@ -238,7 +231,7 @@ s_ceiling(const opts_t *o)
 static int
 s_attach(ezshm_mirror_t *m, double deadline)
 {
-    while (s_now() < deadline) {
+    while (ezshm_clock_mono() < deadline) {
         if (ezshm_mirror_attach(m) == EZSHM_OK)
             return 0;
         s_sleep(0.001);
@@ -267,8 +260,8 @@ s_watch(const opts_t *o)
     fflush(stdout);
     ezshm_stream_info_t info = {0};
     if (o->pos_file) {
-        double dl = s_now() + timeout;
-        while (!(s_pos = s_map_pos(o->pos_file, false)) && s_now() < dl)
+        double dl = ezshm_clock_mono() + timeout;
+        while (!(s_pos = s_map_pos(o->pos_file, false)) && ezshm_clock_mono() < dl)
             s_sleep(0.001);
         if (!s_pos) {
             s_fail_line("watch", "no_pos_file");
@@ -279,7 +272,7 @@ s_watch(const opts_t *o)
     else {
         if (ezshm_mirror_new(o->name, &m) != EZSHM_OK)
             return 1;
-        if (s_attach(m, s_now() + timeout) != 0) {
+        if (s_attach(m, ezshm_clock_mono() + timeout) != 0) {
             s_fail_line("watch", "no_ring");
             return 1;
         }
@@ -287,8 +280,8 @@ s_watch(const opts_t *o)
     }
     uint64_t base = o->warmup * o->frames, target = base + o->count * o->frames;
     /*  The warm-up messages built the ring; wait until they all landed. */
-    double deadline = s_now() + timeout;
-    while (s_written(m) < base && s_now() < deadline)
+    double deadline = ezshm_clock_mono() + timeout;
+    while (s_written(m) < base && ezshm_clock_mono() < deadline)
         s_sleep(0.0002);
     uint64_t p = s_written(m);
     if (p != base) {
@@ -296,11 +289,11 @@ s_watch(const opts_t *o)
                (unsigned long long) base);
         return 1;
     }
-    double t0 = 0, t1 = 0, last_move = s_now();
+    double t0 = 0, t1 = 0, last_move = ezshm_clock_mono();
     uint64_t last = p;
     for (;;) {
         p = s_written(m);
-        double now = s_now();
+        double now = ezshm_clock_mono();
         if (p != last) {
             if (last == base)
                 t0 = now;
@@ -345,27 +338,25 @@ typedef struct {
     double       t_send[];         /* CLOCK_MONOTONIC of each timed send */
 } shared_t;
 
-/*  Native header exactly like ezshm-pub's: only ts, seq and offset change from message to
-    message, so ezshmd's header cache recognises it. */
-static size_t
-s_header(char *buf, size_t size, uint64_t seq, uint64_t frames, uint64_t channels, double fs,
-         uint64_t first_frame)
+/*  One bench message of frames x channels float32 [time, ch] through the real encoder (ezshm-pub's):
+    native (the JSON header only; frame 3 is data itself) or ezmsg multipart (the JSON payload,
+    data in base64). From one message to the next only ts, seq and offset change, so ezshmd's
+    header cache recognises a native stream. Returns 0 or a drop_reason_t. */
+static int
+s_encode(wire_buf_t *out, bool ezmsg, uint64_t seq, uint64_t frames, uint64_t channels, double fs,
+         uint64_t first_frame, const void *data)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    int n = snprintf(buf, size,
-                     "{\"ts\": %.6f, \"seq\": %llu, \"obj\": {\"data\": {\"_type\": \"_ndarray\", \"dtype\": "
-                     "\"float32\", \"shape\": [%llu, %llu]}, \"dims\": [\"time\", \"ch\"], \"axes\": {\"time\": "
-                     "{\"unit\": \"s\", \"gain\": %.17g, \"offset\": %.17g, \"_type\": "
-                     "\"ezmsg.util.messages.axisarray:LinearAxis\"}}, \"attrs\": {}, \"key\": \"\", \"_type\": "
-                     "\"ezmsg.util.messages.axisarray:AxisArray\"}}",
-                     (double) ts.tv_sec + ts.tv_nsec * 1e-9, (unsigned long long) seq, (unsigned long long) frames,
-                     (unsigned long long) channels, 1.0 / fs, (double) first_frame / fs);
-    return (size_t) n;
+    static const char *const dims[2] = {"time", "ch"};
+    size_t shape[2] = {(size_t) frames, (size_t) channels};
+    wire_message_t m = {.topic = "bench", .key = "", .ndim = 2, .dims = dims, .shape = shape, .dtype = 'f',
+                        .data = data, .nbytes = frames * channels * 4, .time_dim = "time", .gain = 1.0 / fs,
+                        .offset = (double) first_frame / fs, .has_seq = true, .seq = seq,
+                        .ts = ezshm_clock_wall()};
+    return ezmsg ? wire_encode_ezmsg(&m, out) : wire_encode_native(&m, out);
 }
 
 static int
-s_send3(void *sock, const char *hdr, size_t hlen, const void *data, size_t dlen)
+s_send3(void *sock, const void *hdr, size_t hlen, const void *data, size_t dlen)
 {
     if (zmq_send(sock, "bench", 5, ZMQ_SNDMORE) < 0 || zmq_send(sock, hdr, hlen, ZMQ_SNDMORE) < 0
         || zmq_send(sock, data, dlen, 0) < 0)
@@ -386,40 +377,43 @@ s_sender(const opts_t *o, shared_t *sh)
     uint64_t frames = o->frames, ch = o->channels;
     size_t cap = frames * (ch + 1) * 4;
     float *data = calloc(1, cap);
-    char hdr[1024];
+    wire_buf_t hdr = {0};
     double fs = 1000.0 * (double) frames;   /* 1 message per ms of signal: irrelevant here */
     uint64_t seq = 0, first = 0;
     /*  Warm up until the observer sees us (the slow-joiner gap eats the first messages). */
-    double deadline = s_now() + 10;
-    while (!sh->observer_ready && s_now() < deadline) {
-        size_t hl = s_header(hdr, sizeof hdr, seq++, frames, ch, fs, first);
-        s_send3(pub, hdr, hl, data, frames * ch * 4);
+    double deadline = ezshm_clock_mono() + 10;
+    while (!sh->observer_ready && ezshm_clock_mono() < deadline) {
+        if (s_encode(&hdr, false, seq++, frames, ch, fs, first, data) != 0)
+            _exit(5);
+        s_send3(pub, hdr.data, hdr.size, data, frames * ch * 4);
         first += frames;
         s_sleep(0.01);
     }
     s_sleep(0.1);
     sh->sender_quiet = 1;
     /*  Bounded: an observer that gave up must not leave us spinning (and holding its stdout). */
-    deadline = s_now() + (o->timeout > 0 ? o->timeout : 20) + 5;
-    while (!sh->go && s_now() < deadline)
+    deadline = ezshm_clock_mono() + (o->timeout > 0 ? o->timeout : 20) + 5;
+    while (!sh->go && ezshm_clock_mono() < deadline)
         s_sleep(0.0005);
     if (!sh->go)
         _exit(4);
-    double start = s_now() + 0.01;
+    double start = ezshm_clock_mono() + 0.01;
     for (uint64_t i = 0; i < o->count; i++) {
         if (o->change_at && i == o->change_at)
             ch++;
         s_sleep_until(start + (double) i / o->rate);
         uint64_t idx = i;
         memcpy(data, &idx, sizeof idx);   /* the raw observer reads the index back */
-        size_t hl = s_header(hdr, sizeof hdr, seq++, frames, ch, fs, first);
-        sh->t_send[i] = s_now();
-        s_send3(pub, hdr, hl, data, frames * ch * 4);
+        if (s_encode(&hdr, false, seq++, frames, ch, fs, first, data) != 0)
+            _exit(5);
+        sh->t_send[i] = ezshm_clock_mono();
+        s_send3(pub, hdr.data, hdr.size, data, frames * ch * 4);
         first += frames;
     }
     sh->sender_done = 1;
     zmq_close(pub);
     zmq_ctx_term(ctx);
+    wire_buf_free(&hdr);
     free(data);
     _exit(0);
 }
@@ -480,7 +474,7 @@ s_latency(const opts_t *o)
         s_sender(o, sh);
     }
     uint64_t seen = 0, lost = 0, unobserved = 0;
-    double deadline = s_now() + timeout, t_new_gen = 0;
+    double deadline = ezshm_clock_mono() + timeout, t_new_gen = 0;
     ezshm_mirror_t *m = NULL;
     ezshm_segment_t hseg = {0};
     const ezshm_meta_t *meta = NULL;
@@ -489,13 +483,13 @@ s_latency(const opts_t *o)
     if (raw) {
         zmq_msg_t part;
         zmq_msg_init(&part);
-        while (!sh->observer_ready && s_now() < deadline) {
+        while (!sh->observer_ready && ezshm_clock_mono() < deadline) {
             if (zmq_msg_recv(&part, sub, ZMQ_DONTWAIT) >= 0)
                 sh->observer_ready = 1;
             else
                 s_sleep(0.001);
         }
-        while (!sh->sender_quiet && s_now() < deadline)
+        while (!sh->sender_quiet && ezshm_clock_mono() < deadline)
             s_sleep(0.001);
         while (zmq_msg_recv(&part, sub, ZMQ_DONTWAIT) >= 0)
             ;
@@ -504,14 +498,14 @@ s_latency(const opts_t *o)
         zmq_setsockopt(sub, ZMQ_RCVTIMEO, &tick_ms, sizeof tick_ms);
         sh->go = 1;
         int n = 0;
-        while (seen < o->count && s_now() < deadline) {
+        while (seen < o->count && ezshm_clock_mono() < deadline) {
             /*  spin: no sched_yield either, it hands the CPU to any runnable task. */
             if (zmq_msg_recv(&part, sub, spin ? ZMQ_DONTWAIT : 0) < 0)
                 continue;
             n++;
             if (zmq_msg_more(&part))
                 continue;
-            double now = s_now();
+            double now = ezshm_clock_mono();
             /*  Last frame of the message: land it and note the index. */
             uint64_t idx;
             if (n == 3 && zmq_msg_size(&part) >= sizeof idx) {
@@ -528,7 +522,7 @@ s_latency(const opts_t *o)
     else {
         ezshm_mirror_new(o->name, &m);
         uint64_t p = 0;
-        while (s_now() < deadline) {
+        while (ezshm_clock_mono() < deadline) {
             if (ezshm_mirror_attach(m) == EZSHM_OK && (p = ezshm_mirror_written(m)) > 0)
                 break;
             s_sleep(0.001);
@@ -541,7 +535,7 @@ s_latency(const opts_t *o)
             return 1;
         }
         sh->observer_ready = 1;
-        while (!sh->sender_quiet && s_now() < deadline)
+        while (!sh->sender_quiet && ezshm_clock_mono() < deadline)
             s_sleep(0.001);
         s_sleep(0.05);
         ezshm_stream_info_t info;
@@ -555,13 +549,13 @@ s_latency(const opts_t *o)
         base = ezshm_mirror_written(m);
         sh->go = 1;
         uint64_t last = base;
-        while (seen < o->count && s_now() < deadline) {
+        while (seen < o->count && ezshm_clock_mono() < deadline) {
             if (o->change_at && seen >= o->change_at) {
                 /*  Rebuild: the first frame of the new generation, read off the header. */
                 uint64_t wi, wc;
                 if (ezshm_header_valid(meta) && ezshm_header_generation(meta) != gen0
                     && ezshm_header_position(meta, &wi, &wc) && (wi || wc)) {
-                    t_new_gen = s_now();
+                    t_new_gen = ezshm_clock_mono();
                     seen++;
                     break;
                 }
@@ -578,7 +572,7 @@ s_latency(const opts_t *o)
             uint64_t q = ezshm_mirror_written(m);
             if (q == last || q < last)
                 continue;   /* spin: a mirror polling as fast as it can (no sched_yield, as raw) */
-            double now = s_now();
+            double now = ezshm_clock_mono();
             uint64_t k = (q - base) / F;
             for (; seen < k && seen < o->count; seen++)
                 t_vis[seen] = now;
@@ -587,7 +581,7 @@ s_latency(const opts_t *o)
         (void) L;
     }
     int status = 0;
-    while (!sh->sender_done && s_now() < deadline + 5)
+    while (!sh->sender_done && ezshm_clock_mono() < deadline + 5)
         s_sleep(0.001);
     waitpid(pid, &status, 0);
     if (raw) {
@@ -631,33 +625,6 @@ s_latency(const opts_t *o)
 
 /*  ---- send: a fast sender ---------------------------------------------------------------- */
 
-static const char s_b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-static char *
-s_base64(const uint8_t *in, size_t n, size_t *out_len)
-{
-    size_t len = (n + 2) / 3 * 4;
-    char *out = malloc(len + 1), *p = out;
-    size_t i = 0;
-    for (; i + 2 < n; i += 3) {
-        uint32_t v = (uint32_t) in[i] << 16 | (uint32_t) in[i + 1] << 8 | in[i + 2];
-        *p++ = s_b64[v >> 18];
-        *p++ = s_b64[(v >> 12) & 63];
-        *p++ = s_b64[(v >> 6) & 63];
-        *p++ = s_b64[v & 63];
-    }
-    if (i < n) {
-        uint32_t v = (uint32_t) in[i] << 16 | (i + 1 < n ? (uint32_t) in[i + 1] << 8 : 0);
-        *p++ = s_b64[v >> 18];
-        *p++ = s_b64[(v >> 12) & 63];
-        *p++ = i + 1 < n ? s_b64[(v >> 6) & 63] : '=';
-        *p++ = '=';
-    }
-    *p = '\0';
-    *out_len = len;
-    return out;
-}
-
 /*  Sends --count messages of --frames x --channels float32 as fast as ZeroMQ takes them.
     The message is built once (same header, same data every time): what it measures is the
     receiver, not the sender's encoder. --mode native (3 frames) or ezmsg (2 frames, base64). */
@@ -673,24 +640,12 @@ s_send(const opts_t *o)
     float *data = malloc(dlen);
     for (size_t i = 0; i < o->frames * o->channels; i++)
         data[i] = (float) (i % 1000);
-    char hdr[1024];
-    size_t hl = s_header(hdr, sizeof hdr, 0, o->frames, o->channels, 1000.0, 0);
-    char *doc = NULL;
-    size_t doclen = 0;
-    if (json) {
-        /*  ezmsg-zmq multipart: the same JSON with the base64 "data" string in the ndarray. */
-        size_t blen;
-        char *b64 = s_base64((const uint8_t *) data, dlen, &blen);
-        const char *mark = "\"shape\": [";
-        char *at = strstr(hdr, mark);
-        size_t pre = (size_t) (at - hdr);
-        doc = malloc(hl + blen + 32);
-        memcpy(doc, hdr, pre);
-        doclen = pre;
-        doclen += (size_t) sprintf(doc + doclen, "\"data\": \"%s\", ", b64);
-        memcpy(doc + doclen, hdr + pre, hl - pre);
-        doclen += hl - pre;
-        free(b64);
+    /*  Native: frame 2 is the JSON header and frame 3 the data; ezmsg-zmq multipart: frame 2 is
+        the JSON payload with the data in base64. */
+    wire_buf_t doc = {0};
+    if (s_encode(&doc, json, 0, o->frames, o->channels, 1000.0, 0, data) != 0) {
+        fprintf(stderr, "send: cannot encode the message\n");
+        return 1;
     }
     void *ctx = zmq_ctx_new();
     void *pub = zmq_socket(ctx, ZMQ_PUB);
@@ -702,22 +657,22 @@ s_send(const opts_t *o)
         return 1;
     }
     s_sleep(o->timeout > 0 ? o->timeout : 0.3);   /* slow-joiner: let the subscription arrive */
-    double t0 = s_now();
+    double t0 = ezshm_clock_mono();
     for (uint64_t i = 0; i < o->count; i++) {
-        int rc = json ? (zmq_send(pub, "bench", 5, ZMQ_SNDMORE) < 0 || zmq_send(pub, doc, doclen, 0) < 0)
-                      : s_send3(pub, hdr, hl, data, dlen);
+        int rc = json ? (zmq_send(pub, "bench", 5, ZMQ_SNDMORE) < 0 || zmq_send(pub, doc.data, doc.size, 0) < 0)
+                      : s_send3(pub, doc.data, doc.size, data, dlen);
         if (rc) {
             fprintf(stderr, "send: %s\n", zmq_strerror(errno));
             return 1;
         }
     }
-    double t1 = s_now();
+    double t1 = ezshm_clock_mono();
     fprintf(stderr, "ezshm-bench send: %llu messages in %.3f s (%.0f msg/s)\n", (unsigned long long) o->count,
             t1 - t0, (double) o->count / (t1 - t0));
     zmq_close(pub);
     zmq_ctx_term(ctx);
     free(data);
-    free(doc);
+    wire_buf_free(&doc);
     return 0;
 }
 
@@ -775,9 +730,9 @@ s_mirror(const opts_t *o)
         /*  A: mirror_read of a fresh span. */
         ezshm_writer_write(w, src, span_frames);
         uint64_t got = 0;
-        double t0 = s_now();
+        double t0 = ezshm_clock_mono();
         ezshm_mirror_read(m, dst, span_frames, &got, &lost);
-        double t1 = s_now();
+        double t1 = ezshm_clock_mono();
         if (got != span_frames || lost)
             ok = 0;
         a[r] = (double) span / (t1 - t0) / 1e9;
@@ -786,7 +741,7 @@ s_mirror(const opts_t *o)
         ezshm_writer_write(w, src, span_frames);
         uint64_t from_b = pos % L;
         pos += span_frames;
-        t0 = s_now();
+        t0 = ezshm_clock_mono();
         if (from_b + span_frames <= L)
             memcpy(dst, (const uint8_t *) rseg.addr + from_b * fb, span);
         else {
@@ -794,7 +749,7 @@ s_mirror(const opts_t *o)
             memcpy(dst, (const uint8_t *) rseg.addr + from_b * fb, first);
             memcpy(dst + first, rseg.addr, span - first);
         }
-        t1 = s_now();
+        t1 = ezshm_clock_mono();
         b[r] = (double) span / (t1 - t0) / 1e9;
         /*  Consume B's span without timing so the next A reads fresh frames. */
         ezshm_mirror_read(m, dst, span_frames, &got, &lost);

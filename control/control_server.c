@@ -145,12 +145,6 @@ control_server_destroy(control_server_t **self_p)
     *self_p = NULL;
 }
 
-zsock_t *
-control_server_sock(control_server_t *self)
-{
-    return self->rep;
-}
-
 const settings_t *
 control_server_settings(control_server_t *self)
 {

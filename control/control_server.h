@@ -69,10 +69,6 @@ control_server_t *control_server_new(const settings_t *settings, const control_c
 /*  Closes the sockets and stops the zauth actor; *self_p becomes NULL. */
 void control_server_destroy(control_server_t **self_p);
 
-/*  The REP socket, for a caller that polls it itself (then call control_server_handle
-    when it is readable). */
-zsock_t *control_server_sock(control_server_t *self);
-
 /*  Receives one request and sends its one reply. Blocks if nothing is waiting.
     Returns 0; 1 if the request was quit (reply sent, quit callback called); or -1
     if nothing was received or the reply could not be sent. */

@@ -1,5 +1,7 @@
 /*  json_tolerant.c — see json_tolerant.h. */
 #include "json_tolerant.h"
+#include "ezshm_utf8.h"
+#include "ezshm_value.h"
 
 #include <ctype.h>
 #include <math.h>
@@ -218,45 +220,11 @@ json_parse_tolerant(const char *text, size_t len, char *err, size_t errlen)
     return root;
 }
 
-bool
-json_utf8_valid(const char *s)
-{
-    const unsigned char *p = (const unsigned char *) s;
-    while (*p) {
-        uint32_t cp;
-        int extra;
-        if (*p < 0x80) {
-            p++;
-            continue;
-        } else if ((*p & 0xE0) == 0xC0) {
-            cp = *p & 0x1F;
-            extra = 1;
-        } else if ((*p & 0xF0) == 0xE0) {
-            cp = *p & 0x0F;
-            extra = 2;
-        } else if ((*p & 0xF8) == 0xF0) {
-            cp = *p & 0x07;
-            extra = 3;
-        } else
-            return false;
-        p++;
-        for (int k = 0; k < extra; k++, p++) {
-            if ((*p & 0xC0) != 0x80)
-                return false;
-            cp = (cp << 6) | (*p & 0x3F);
-        }
-        static const uint32_t min_cp[4] = { 0, 0x80, 0x800, 0x10000 };
-        if (cp < min_cp[extra] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-            return false;
-    }
-    return true;
-}
-
 void
 json_excerpt(const char *s, char *buf, size_t buflen)
 {
     size_t n = strlen(s);
-    if (!json_utf8_valid(s))
+    if (!ezshm_utf8_valid(s, n))
         snprintf(buf, buflen, "<not UTF-8>");
     else if (n < buflen)
         memcpy(buf, s, n + 1);
@@ -272,18 +240,8 @@ json_excerpt(const char *s, char *buf, size_t buflen)
 void
 json_format_number(double v, char *buf, size_t buflen)
 {
-    if (isnan(v))
-        snprintf(buf, buflen, "NaN");
-    else if (isinf(v))
-        snprintf(buf, buflen, v > 0 ? "Infinity" : "-Infinity");
-    else if (v == floor(v) && fabs(v) < 9007199254740992.0)
+    if (isfinite(v) && v == floor(v) && fabs(v) < 9007199254740992.0)
         snprintf(buf, buflen, "%.0f", v);   /* integers as integers: counters, shapes, bytes */
-    else {
-        /*  Shortest %g precision that reads back as the same double, like Python repr. */
-        for (int prec = 1; prec <= 17; prec++) {
-            snprintf(buf, buflen, "%.*g", prec, v);
-            if (strtod(buf, NULL) == v)
-                return;
-        }
-    }
+    else
+        ezshm_value_format_double(v, buf, buflen);
 }

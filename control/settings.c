@@ -2,6 +2,7 @@
     the startup-only rule and diffing are all driven by it. */
 #include "settings.h"
 #include "json_tolerant.h"
+#include "ezshm_utf8.h"
 
 #include "ezshm_name.h"
 
@@ -216,7 +217,7 @@ s_string(const cJSON *v, kind_t k, const char *label, const char *expect, char *
         return s_bad(err, SETTINGS_ERR_WRONG_TYPE, label, expect, v);
     const char *s = v->valuestring;
     size_t n = strlen(s);
-    bool ok = n < size && json_utf8_valid(s) && (n > 0 || k == K_TOPICS);
+    bool ok = n < size && ezshm_utf8_valid(s, n) && (n > 0 || k == K_TOPICS);
     if (ok && (k == K_ENDPOINT || k == K_ENDPOINTS))
         ok = s_is_endpoint(s);
     if (ok && k == K_KEY)

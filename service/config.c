@@ -266,8 +266,6 @@ config_load(int argc, char **argv, char **envp, settings_t *out, char *errbuf, s
     settings_error_t err;
     if (rc == CONFIG_OK && settings_validate(&s, &err) != SETTINGS_OK)
         rc = s_fail(errbuf, errlen, "settings", err.message);
-    if (rc == CONFIG_OK && settings_resolve(&s) != 0)
-        rc = s_fail(errbuf, errlen, "shmem_name", "could not generate a name");
     if (rc == CONFIG_OK)
         *out = s;
     return rc;

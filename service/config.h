@@ -20,13 +20,14 @@ extern "C" {
 #endif
 
 typedef enum {
-    CONFIG_OK = 0,       /* *out holds validated settings with shmem_name resolved */
+    CONFIG_OK = 0,       /* *out holds validated settings; shmem_name "" if none set */
     CONFIG_EXIT = 1,     /* --help or --version was printed to stdout: exit 0     */
     CONFIG_ERROR = -1    /* errbuf holds one line saying what is wrong            */
 } config_result_t;
 
 /*  Builds the settings from argv[1..argc) and the environment envp (NULL: environ).
-    Returns a config_result_t. */
+    Returns a config_result_t. No name given leaves shmem_name empty: the one place that
+    generates a name is settings_resolve(), called by whoever creates the stream. */
 int config_load(int argc, char **argv, char **envp, settings_t *out, char *errbuf, size_t errlen);
 
 /*  Prints the --help text. */

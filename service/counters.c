@@ -1,63 +1,27 @@
 /*  counters.c — drop accounting and the status view of it. */
 #include "counters.h"
-#include "ingest.h"
-#include "wire.h"
+#include "ezshm_clock.h"
 
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
-/*  Slot of a code: wire -1..-8 → 0..7, ingest -20..-26 → 8..14, anything else → 15.
-    A ring size overflow is the same reason as a message size overflow: one counter. */
+/*  Slot of a code: -code; anything outside the enum (a bug) counts in the total only. */
 static size_t
 s_slot(int code)
 {
-    if (code == INGEST_ERR_OVERFLOW)
-        code = WIRE_ERR_OVERFLOW;
-    if (code <= -1 && code > -WIRE_REASON_COUNT)
-        return (size_t) (-code - 1);
-    if (code <= INGEST_ERR_FIRST && code >= INGEST_ERR_LAST)
-        return (size_t) (WIRE_REASON_COUNT - 1 + (INGEST_ERR_FIRST - code));
-    return COUNTERS_REASONS - 1;
-}
-
-_Static_assert(WIRE_REASON_COUNT - 1 + (INGEST_ERR_FIRST - INGEST_ERR_LAST) < COUNTERS_REASONS - 1,
-               "every reason has its own slot");
-
-const char *
-counters_reason_name(int code)
-{
-    if (code <= INGEST_ERR_FIRST && code >= INGEST_ERR_LAST)
-        return ingest_reason_name(code);
-    return wire_reason_name(code);
-}
-
-double
-counters_wall_time(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (double) ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-double
-counters_mono_time(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double) ts.tv_sec + ts.tv_nsec / 1e9;
+    return code < 0 && code > -DROP_REASON_COUNT ? (size_t) -code : 0;
 }
 
 void
-counters_drop(counters_t *self, int code, const char *message)
+counters_drop(counters_t *self, drop_reason_t code, const char *message)
 {
     size_t slot = s_slot(code);
     self->dropped[slot]++;
     self->dropped_total++;
-    snprintf(self->last_reason, sizeof self->last_reason, "%s", counters_reason_name(code));
+    snprintf(self->last_reason, sizeof self->last_reason, "%s", drop_reason_name(code));
     snprintf(self->last_error, sizeof self->last_error, "%s", message);
-    self->last_error_time = counters_wall_time();
-    self->last_error_mono = counters_mono_time();
+    self->last_error_time = ezshm_clock_wall();
+    self->last_error_mono = ezshm_clock_mono();
     log_limited(&self->limits[slot], SETTINGS_LOG_WARNING, "message dropped (%s): %s",
                 self->last_reason, message);
 }
@@ -83,6 +47,9 @@ counters_seq(counters_t *self, const void *topic, size_t len, uint64_t seq)
     uint64_t missed = seq > self->topics[i].next_seq ? seq - self->topics[i].next_seq : 0;
     self->topics[i].next_seq = seq + 1;
     self->seq_gaps += missed;
+    if (missed)
+        log_limited(&self->seq_gap_limit, SETTINGS_LOG_WARNING,
+                    "sender sequence gap: %llu messages missing (HWM drops upstream?)", (unsigned long long) missed);
     return missed;
 }
 
@@ -92,13 +59,7 @@ counters_written(counters_t *self, uint64_t frames, uint64_t bytes)
     self->written++;
     self->frames += frames;
     self->bytes += bytes;
-    self->last_write_mono = counters_mono_time();
-}
-
-static void
-s_add_reason(cJSON *by_reason, const counters_t *self, int code)
-{
-    cJSON_AddNumberToObject(by_reason, counters_reason_name(code), (double) self->dropped[s_slot(code)]);
+    self->last_write_mono = ezshm_clock_mono();
 }
 
 cJSON *
@@ -118,11 +79,8 @@ counters_to_json(const counters_t *self)
     cJSON_AddNumberToObject(out, "ring_resets", (double) self->ring_resets);
     cJSON_AddNumberToObject(out, "dropped", (double) self->dropped_total);
     cJSON_AddNumberToObject(out, "seq_gaps", (double) self->seq_gaps);
-    for (int code = -1; code > -WIRE_REASON_COUNT; code--)
-        s_add_reason(by_reason, self, code);
-    for (int code = INGEST_ERR_FIRST; code >= INGEST_ERR_LAST; code--)
-        if (code != INGEST_ERR_OVERFLOW)
-            s_add_reason(by_reason, self, code);
+    for (int code = -1; code > -DROP_REASON_COUNT; code--)
+        cJSON_AddNumberToObject(by_reason, drop_reason_name(code), (double) self->dropped[-code]);
     cJSON_AddItemToObject(out, "dropped_by_reason", by_reason);
     if (self->last_error_time > 0) {
         cJSON *last = cJSON_AddObjectToObject(out, "last_error");

@@ -1,9 +1,10 @@
 /*  counters.h — what ezshmd counts for `status`: messages, frames, bytes, ring resets,
-    drops by reason (wire_error_t and ingest_error_t codes), sequence gaps per topic, and
-    the last error with its time. */
+    drops by reason (one counter per drop_reason_t), sequence gaps per topic, and the last
+    error with its time. */
 #ifndef COUNTERS_H
 #define COUNTERS_H
 
+#include "drop_reason.h"
 #include "log.h"
 
 #include <cjson/cJSON.h>
@@ -14,7 +15,6 @@
 extern "C" {
 #endif
 
-#define COUNTERS_REASONS 16      /* wire codes -1..-8, ingest codes -20..-26 */
 #define COUNTERS_TOPICS 64       /* topics tracked for sequence gaps */
 #define COUNTERS_TOPIC_MAX 64    /* bytes of a tracked topic */
 
@@ -25,8 +25,9 @@ typedef struct {
     uint64_t    bytes;
     uint64_t    ring_resets;
     uint64_t    dropped_total;
-    uint64_t    dropped[COUNTERS_REASONS];
-    log_limit_t limits[COUNTERS_REASONS];
+    uint64_t    dropped[DROP_REASON_COUNT];   /* [-code] */
+    log_limit_t limits[DROP_REASON_COUNT];    /* one log line a second per reason */
+    log_limit_t seq_gap_limit;                /* and one for sequence gaps */
     uint64_t    seq_gaps;          /* messages missing according to senders' seq */
     size_t      n_topics;
     struct {
@@ -41,13 +42,12 @@ typedef struct {
     double      last_write_mono;   /* monotonic seconds, 0 = never (for health)   */
 } counters_t;
 
-/*  Counter name of a wire or ingest code. */
-const char *counters_reason_name(int code);
+/*  Counts a dropped message, remembers it as the last error and logs it (rate-limited).
+    code is a drop_reason_t other than DROP_OK. */
+void counters_drop(counters_t *self, drop_reason_t code, const char *message);
 
-/*  Counts a dropped message, remembers it as the last error and logs it (rate-limited). */
-void counters_drop(counters_t *self, int code, const char *message);
-
-/*  Notes a sender sequence number for a topic; returns how many messages were missed. */
+/*  Notes a sender sequence number for a topic; returns how many messages were missed and
+    logs a gap (rate-limited). */
 uint64_t counters_seq(counters_t *self, const void *topic, size_t len, uint64_t seq);
 
 /*  Counts a written message. */
@@ -55,12 +55,6 @@ void counters_written(counters_t *self, uint64_t frames, uint64_t bytes);
 
 /*  The counters as a JSON object (NULL on out of memory). */
 cJSON *counters_to_json(const counters_t *self);
-
-/*  UNIX time now, in seconds. */
-double counters_wall_time(void);
-
-/*  Monotonic time now, in seconds: for intervals, immune to clock steps. */
-double counters_mono_time(void);
 
 #ifdef __cplusplus
 }

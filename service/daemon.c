@@ -28,7 +28,6 @@
 #define INGESTING_WINDOW 2.0
 
 struct daemon_t {
-    settings_t        settings;
     ezshm_writer_t   *writer;
     ingest_t         *ingest;
     wire_decoder_t   *decoder;
@@ -47,11 +46,19 @@ struct daemon_t {
     char              errbuf[256];
 };
 
+/*  The one mapping of the settings' header field to the writer's layout. */
+static ezshm_layout_t
+s_layout(settings_header_t header)
+{
+    return header == SETTINGS_HEADER_V1 ? EZSHM_LAYOUT_V1 : EZSHM_LAYOUT_LEGACY;
+}
+
 static void
-s_on_writer_event(void *arg, const char *event, uint32_t generation)
+s_on_writer_event(void *arg, ezshm_event_t code, uint32_t generation)
 {
     daemon_t *self = arg;
-    if (strcmp(event, "buffer reset") == 0)
+    const char *event = ezshm_event_name(code);
+    if (code == EZSHM_EVENT_BUFFER_RESET)
         self->counters.ring_resets++;
     if (self->applied)
         cJSON_AddItemToArray(self->applied, cJSON_CreateString(event));
@@ -96,7 +103,7 @@ s_process(daemon_t *self, const wire_frame_t *frames, size_t nframes)
     c->received++;
     const axisarray_t *msg = NULL;
     int rc = wire_decode(self->decoder, frames, nframes, &msg);
-    if (rc != WIRE_OK) {
+    if (rc != DROP_OK) {
         counters_drop(c, rc, wire_decoder_last_error(self->decoder));
         return;
     }
@@ -104,15 +111,11 @@ s_process(daemon_t *self, const wire_frame_t *frames, size_t nframes)
     if (axisarray_has_seq(msg)) {
         size_t tlen;
         const void *topic = axisarray_topic(msg, &tlen);
-        uint64_t missed = counters_seq(c, topic, tlen, axisarray_seq(msg));
-        if (missed)
-            log_limited(&c->limits[COUNTERS_REASONS - 1], SETTINGS_LOG_WARNING,
-                        "sender sequence gap: %llu messages missing (HWM drops upstream?)",
-                        (unsigned long long) missed);
+        counters_seq(c, topic, tlen, axisarray_seq(msg));
     }
     uint64_t n = 0;
     rc = ingest_message(self->ingest, msg, &n, self->errbuf, sizeof self->errbuf);
-    if (rc != INGEST_OK) {
+    if (rc != DROP_OK) {
         counters_drop(c, rc, self->errbuf);
         return;
     }
@@ -169,13 +172,11 @@ s_apply(void *ctx, const settings_t *old, const settings_t *next, unsigned actio
     self->applied = applied;
     int rc = EZSHM_OK;
     if (actions & SETTINGS_ACT_RECREATE_META) {
-        ezshm_layout_t layout = next->header == SETTINGS_HEADER_V1 ? EZSHM_LAYOUT_V1 : EZSHM_LAYOUT_LEGACY;
-        rc = ezshm_writer_rename(self->writer, next->shmem_name, layout);
+        rc = ezshm_writer_rename(self->writer, next->shmem_name, s_layout(next->header));
         if (rc != EZSHM_OK) {
             /*  Back to the old name so the service keeps a stream (its ring was already
                 dropped: readers see a rebuild); the server keeps the old settings. */
-            int back = ezshm_writer_rename(self->writer, old->shmem_name,
-                                           old->header == SETTINGS_HEADER_V1 ? EZSHM_LAYOUT_V1 : EZSHM_LAYOUT_LEGACY);
+            int back = ezshm_writer_rename(self->writer, old->shmem_name, s_layout(old->header));
             snprintf(err, errlen, "cannot create the header of '%s': %s; %s", next->shmem_name, ezshm_strerror(rc),
                      back == EZSHM_OK ? "the old stream was recreated (its ring is rebuilt by the next message)"
                                       : "the old stream could not be recreated either: no stream until the next update");
@@ -193,7 +194,6 @@ s_apply(void *ctx, const settings_t *old, const settings_t *next, unsigned actio
         return -1;
     if (actions & SETTINGS_ACT_LOG_LEVEL)
         log_set_level(next->log_level);
-    self->settings = *next;
     log_msg(SETTINGS_LOG_INFO, "settings updated: shmem_name '%s', buf_dur %g s, axis '%s'", next->shmem_name,
             next->buf_dur, next->axis);
     return 0;
@@ -205,7 +205,7 @@ s_status(void *ctx, cJSON *out)
     daemon_t *self = ctx;
     const ezshm_meta_t *meta = ezshm_writer_meta(self->writer);
     cJSON_AddStringToObject(out, "version", EZSHM_VERSION);
-    cJSON_AddNumberToObject(out, "uptime", counters_mono_time() - self->started);
+    cJSON_AddNumberToObject(out, "uptime", ezshm_clock_mono() - self->started);
     cJSON *stream = cJSON_AddObjectToObject(out, "stream");
     cJSON_AddStringToObject(stream, "shmem_name", ezshm_writer_name(self->writer));
     cJSON_AddStringToObject(stream, "header_segment", ezshm_writer_header_segment(self->writer));
@@ -248,7 +248,7 @@ s_health(void *ctx, char *detail, size_t detail_len)
         return CONTROL_HEALTH_ERROR;
     }
     const counters_t *c = &self->counters;
-    double now = counters_mono_time();
+    double now = ezshm_clock_mono();
     if (c->last_write_mono > 0 && now - c->last_write_mono < INGESTING_WINDOW)
         return CONTROL_HEALTH_INGESTING;
     if (c->last_error_mono > 0 && now - c->last_error_mono < INGESTING_WINDOW
@@ -305,10 +305,8 @@ s_reload(daemon_t *self)
         return;
     }
     cJSON *fields = settings_to_json(&fresh);
-    /*  Without a configured name the reload generated a new one (ezshm-<pid>-…): keep ours. */
-    char generated[32];
-    snprintf(generated, sizeof generated, "ezshm-%ld-", (long) getpid());
-    if (fields && strncmp(fresh.shmem_name, generated, strlen(generated)) == 0)
+    /*  No name configured: keep ours (a generated name is the stream's until restart). */
+    if (fields && !*fresh.shmem_name)
         cJSON_DeleteItemFromObject(fields, "shmem_name");
     cJSON *reply = fields ? control_server_update(self->control, fields) : NULL;
     cJSON *ok = cJSON_GetObjectItem(reply, "ok");
@@ -352,22 +350,26 @@ daemon_new(const settings_t *settings, char *err, size_t errlen)
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
-    self->settings = *settings;
     self->signal_fd = -1;
-    self->started = counters_mono_time();
+    self->started = ezshm_clock_mono();
     log_set_level(settings->log_level);
 
     ezshm_writer_options_t opt;
     ezshm_writer_options_init(&opt);
-    opt.layout = settings->header == SETTINGS_HEADER_V1 ? EZSHM_LAYOUT_V1 : EZSHM_LAYOUT_LEGACY;
+    opt.layout = s_layout(settings->header);
     opt.mode = settings->shm_mode;
     opt.max_ring_bytes = (uint64_t) settings->max_buffer_bytes;
     opt.on_event = s_on_writer_event;
     opt.on_log = s_on_writer_log;
     opt.arg = self;
-    int rc = ezshm_writer_new(settings->shmem_name[0] ? settings->shmem_name : NULL, &opt, &self->writer);
+    /*  The stream's name is decided here, once (settings_resolve generates one if none was
+        set); from then on the control server holds the settings in force. */
+    settings_t resolved = *settings;
+    int rc = settings_resolve(&resolved) == 0 ? EZSHM_OK : EZSHM_ERR_SYS;
+    if (rc == EZSHM_OK)
+        rc = ezshm_writer_new(resolved.shmem_name, &opt, &self->writer);
     if (rc != EZSHM_OK) {
-        snprintf(err, errlen, "cannot create the header segment of '%s' in %s: %s", settings->shmem_name,
+        snprintf(err, errlen, "cannot create the header segment of '%s' in %s: %s", resolved.shmem_name,
                  ezshm_segment_dir(), ezshm_strerror(rc));
         daemon_destroy(&self);
         return NULL;
@@ -381,10 +383,8 @@ daemon_new(const settings_t *settings, char *err, size_t errlen)
         daemon_destroy(&self);
         return NULL;
     }
-    /*  The control server owns the settings from here on; give it the resolved name. */
-    snprintf(self->settings.shmem_name, sizeof self->settings.shmem_name, "%s", ezshm_writer_name(self->writer));
     control_callbacks_t callbacks = {s_apply, s_status, s_health, s_quit};
-    self->control = control_server_new(&self->settings, &callbacks, self, err, errlen);
+    self->control = control_server_new(&resolved, &callbacks, self, err, errlen);
     sigset_t signals;
     s_signal_set(&signals);
     self->signal_fd = self->control ? signalfd(-1, &signals, SFD_CLOEXEC | SFD_NONBLOCK) : -1;

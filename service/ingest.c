@@ -25,22 +25,6 @@ typedef struct {
     size_t         component;     /* byte-swap unit, 0 when no swap is needed */
 } axis_move_t;
 
-const char *
-ingest_reason_name(int code)
-{
-    switch (code) {
-    case INGEST_OK:               return "ok";
-    case INGEST_ERR_AXIS_MISSING: return "axis_missing";
-    case INGEST_ERR_BAD_GAIN:     return "bad_gain";
-    case INGEST_ERR_EMPTY:        return "empty_chunk";
-    case INGEST_ERR_TOO_BIG:      return "ring_too_big";
-    case INGEST_ERR_OVERFLOW:     return "size_overflow";
-    case INGEST_ERR_NO_SPACE:     return "no_space";
-    case INGEST_ERR_SHM:          return "shm_error";
-    default:                      return "unknown";
-    }
-}
-
 ingest_t *
 ingest_new(ezshm_writer_t *writer, const char *axis, double buf_dur)
 {
@@ -82,13 +66,6 @@ void
 ingest_set_buf_dur(ingest_t *self, double buf_dur)
 {
     self->buf_dur = buf_dur;
-    self->coord_frames = 0;
-}
-
-void
-ingest_set_writer(ingest_t *self, ezshm_writer_t *writer)
-{
-    self->writer = writer;
     self->coord_frames = 0;
 }
 
@@ -143,19 +120,18 @@ s_writer_code(int rc)
 {
     switch (rc) {
     case EZSHM_ERR_TOOBIG:   return INGEST_ERR_TOO_BIG;
-    case EZSHM_ERR_OVERFLOW: return INGEST_ERR_OVERFLOW;
+    case EZSHM_ERR_OVERFLOW: return DROP_SIZE_OVERFLOW;
     default:                 return INGEST_ERR_SHM;
     }
 }
 
 /*  A ring that does not fit: say how big it is, what is free, and what to set. */
 static int
-s_no_space(ingest_t *self, const ezshm_ring_spec_t *spec, size_t itemsize, char *errbuf, size_t errlen)
+s_no_space(ingest_t *self, const ezshm_ring_spec_t *spec, char *errbuf, size_t errlen)
 {
     self->coord_frames = 0;
-    uint64_t need = spec->n_frames * itemsize, free_bytes = 0;
-    for (uint32_t d = 0; d < spec->frame_ndim; d++)
-        need *= spec->frame_shape[d];
+    uint64_t need = 0, free_bytes = 0;
+    ezshm_writer_ring_bytes_for(spec, &need);
     ezshm_segment_free_bytes(&free_bytes);
     /*  Room for the ring, the header, and a reader still mapping the previous ring. */
     uint64_t advise_mib = (2 * need + (1u << 20) - 1) / (1u << 20) + 1;
@@ -179,36 +155,27 @@ s_ring_length(ingest_t *self, const axisarray_axis_t *ax, const ezshm_ring_spec_
         *srate = 1.0 / ax->gain;
         int rc = ezshm_ring_frames(self->buf_dur, *srate, n_frames);
         if (rc == EZSHM_ERR_OVERFLOW)
-            return s_fail(errbuf, errlen, INGEST_ERR_OVERFLOW,
+            return s_fail(errbuf, errlen, DROP_SIZE_OVERFLOW,
                           "ring for axis '%s' would exceed 2^32 frames", self->axis);
-        return rc == EZSHM_OK ? INGEST_OK
+        return rc == EZSHM_OK ? DROP_OK
                               : s_fail(errbuf, errlen, INGEST_ERR_BAD_GAIN,
                                        "axis '%s' gives no finite ring length", self->axis);
     }
     *srate = 0.0;
     /*  Same stream shape as the live ring: keep its length (see coord_frames). */
-    const ezshm_meta_t *meta = ezshm_writer_meta(self->writer);
-    if (self->coord_frames && ezshm_writer_has_ring(self->writer) && meta->srate == 0.0
-        && meta->dtype == spec->dtype && meta->ndim == spec->frame_ndim + 1
-        && meta->key_len == (spec->key_len > EZSHM_MAX_KEYLEN ? EZSHM_MAX_KEYLEN : spec->key_len)
-        && memcmp(meta->key, spec->key, meta->key_len) == 0) {
-        bool same = true;
-        for (uint32_t d = 0; d < spec->frame_ndim && same; d++)
-            same = meta->shape[d + 1] == spec->frame_shape[d];
-        if (same) {
-            *n_frames = self->coord_frames;
-            return INGEST_OK;
-        }
+    if (self->coord_frames && ezshm_writer_keeps_ring(self->writer, spec)) {
+        *n_frames = self->coord_frames;
+        return DROP_OK;
     }
     double fs = ezshm_ring_coordinate_fs(ax->values, ax->n_values);
     int rc = fs > 0.0 ? ezshm_ring_frames(self->buf_dur, fs, n_frames) : EZSHM_ERR_INVAL;
     if (rc != EZSHM_OK)
-        return s_fail(errbuf, errlen, rc == EZSHM_ERR_OVERFLOW ? INGEST_ERR_OVERFLOW : INGEST_ERR_BAD_GAIN,
+        return s_fail(errbuf, errlen, rc == EZSHM_ERR_OVERFLOW ? DROP_SIZE_OVERFLOW : INGEST_ERR_BAD_GAIN,
                       "coordinate axis '%s' gives no usable sampling rate", self->axis);
     /*  Keep the length only when it came from timestamps, not from the 100 Hz fallback for a
         single coordinate: the next chunk with two or more values sizes the ring properly. */
     self->coord_frames = ax->n_values >= 2 ? *n_frames : 0;
-    return INGEST_OK;
+    return DROP_OK;
 }
 
 int
@@ -249,11 +216,11 @@ ingest_message(ingest_t *self, const axisarray_t *msg, uint64_t *frames, char *e
     ezshm_ring_spec_t spec = {.dtype = axisarray_dtype(msg), .frame_ndim = (uint32_t) (ndim - 1),
                               .frame_shape = frame_shape, .key = key, .key_len = strlen(key)};
     int rc = s_ring_length(self, ax, &spec, &spec.n_frames, &spec.srate, errbuf, errlen);
-    if (rc != INGEST_OK)
+    if (rc != DROP_OK)
         return rc;
     rc = ezshm_writer_configure(self->writer, &spec);
     if (rc == EZSHM_ERR_NOSPACE)
-        return s_no_space(self, &spec, axisarray_itemsize(msg), errbuf, errlen);
+        return s_no_space(self, &spec, errbuf, errlen);
     if (rc != EZSHM_OK) {
         self->coord_frames = 0;
         return s_fail(errbuf, errlen, s_writer_code(rc), "ring not created: %s", ezshm_strerror(rc));
@@ -270,5 +237,5 @@ ingest_message(ingest_t *self, const axisarray_t *msg, uint64_t *frames, char *e
     if (rc != EZSHM_OK)
         return s_fail(errbuf, errlen, INGEST_ERR_SHM, "ring write failed: %s", ezshm_strerror(rc));
     *frames = n;
-    return INGEST_OK;
+    return DROP_OK;
 }

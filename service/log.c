@@ -1,5 +1,6 @@
 /*  log.c — leveled, rate-limited lines on stderr. */
 #include "log.h"
+#include "ezshm_clock.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -22,13 +23,15 @@ log_enabled(settings_log_level_t level)
 static void
 s_vline(settings_log_level_t level, const char *suffix, const char *fmt, va_list ap)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
+    double now = ezshm_clock_wall();
+    time_t seconds = (time_t) now;
     struct tm tm;
-    gmtime_r(&ts.tv_sec, &tm);
+    gmtime_r(&seconds, &tm);
     char stamp[32];
     strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &tm);
-    fprintf(stderr, "%s.%03ldZ ezshmd %s: ", stamp, ts.tv_nsec / 1000000L, settings_log_level_name(level));
+    /*  Milliseconds truncated, never rounded up to 1000. */
+    int ms = (int) ((now - (double) seconds) * 1000.0);
+    fprintf(stderr, "%s.%03dZ ezshmd %s: ", stamp, ms > 999 ? 999 : ms, settings_log_level_name(level));
     vfprintf(stderr, fmt, ap);
     fprintf(stderr, "%s\n", suffix);
 }
@@ -49,10 +52,8 @@ log_limited(log_limit_t *limit, settings_log_level_t level, const char *fmt, ...
 {
     if (!log_enabled(level))
         return;
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    int64_t now = (int64_t) ts.tv_sec * 1000000000LL + ts.tv_nsec;
-    if (now < limit->next_ns) {
+    double now = ezshm_clock_mono();
+    if (now < limit->next) {
         limit->suppressed++;
         return;
     }
@@ -60,7 +61,7 @@ log_limited(log_limit_t *limit, settings_log_level_t level, const char *fmt, ...
     if (limit->suppressed)
         snprintf(suffix, sizeof suffix, " (%llu similar suppressed)", (unsigned long long) limit->suppressed);
     limit->suppressed = 0;
-    limit->next_ns = now + 1000000000LL;
+    limit->next = now + 1.0;
     va_list ap;
     va_start(ap, fmt);
     s_vline(level, suffix, fmt, ap);

@@ -20,7 +20,7 @@ void log_msg(settings_log_level_t level, const char *fmt, ...) __attribute__((fo
 /*  A rate-limited channel: at most one line per second; the next line that passes says how
     many were suppressed in between. Zero-initialise one per reason. */
 typedef struct {
-    int64_t  next_ns;
+    double   next;         /* monotonic seconds before which lines are suppressed */
     uint64_t suppressed;
 } log_limit_t;
 

@@ -1,6 +1,7 @@
 /*  ezshm_mirror.c — attach, validate, follow generations, torn-read-safe copies. */
 #include "ezshm_mirror.h"
 #include "ezshm_aux.h"
+#include "ezshm_clock.h"
 #include "ezshm_dtype.h"
 #include "ezshm_error.h"
 #include "ezshm_ring.h"
@@ -14,10 +15,10 @@
 
 /*  How often an idle or not-ready mirror stats the header's name to notice a restarted
     writer (which unlinks and recreates the segment). */
-#define REPLACED_CHECK_NS 200000000LL
+#define REPLACED_CHECK_S 0.2
 
 /*  How long a copy waits for a position with write_index 0 to move on (see s_torn_frames). */
-#define AMBIGUOUS_WAIT_NS 5000000LL
+#define AMBIGUOUS_WAIT_S 0.005
 
 struct ezshm_mirror_t {
     char               *name;
@@ -29,16 +30,8 @@ struct ezshm_mirror_t {
     bool                was_attached;  /* info was handed out: a re-attach must say STALE */
     uint64_t            guard;
     uint64_t            cursor;        /* position of the next frame to return */
-    long long           next_replaced_check;
+    double              next_replaced_check;   /* monotonic seconds */
 };
-
-static long long
-s_now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long) ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
 
 int
 ezshm_mirror_new(const char *name, ezshm_mirror_t **out)
@@ -253,14 +246,14 @@ ezshm_mirror_info(const ezshm_mirror_t *self, ezshm_stream_info_t *info)
 }
 
 /*  A restarted writer unlinks our header and makes a new one; the old mapping then never
-    changes again. Checked at most every REPLACED_CHECK_NS, only when nothing new arrives. */
+    changes again. Checked at most every REPLACED_CHECK_S, only when nothing new arrives. */
 static bool
 s_header_replaced(ezshm_mirror_t *self)
 {
-    long long now = s_now_ns();
+    double now = ezshm_clock_mono();
     if (now < self->next_replaced_check)
         return false;
-    self->next_replaced_check = now + REPLACED_CHECK_NS;
+    self->next_replaced_check = now + REPLACED_CHECK_S;
     return ezshm_segment_replaced(&self->header);
 }
 
@@ -301,9 +294,9 @@ s_torn_frames(const ezshm_mirror_t *self, uint64_t before, uint64_t from, uint64
         stays so for a whole time slice. Wait (bounded) for the position to move on; a writer
         that really rests at 0 costs this read the wait, once. */
     if (after % self->info.n_frames == 0 && after > 0) {
-        long long deadline = s_now_ns() + AMBIGUOUS_WAIT_NS;
+        double deadline = ezshm_clock_mono() + AMBIGUOUS_WAIT_S;
         uint64_t again = after;
-        while (after % self->info.n_frames == 0 && s_now_ns() < deadline) {
+        while (after % self->info.n_frames == 0 && ezshm_clock_mono() < deadline) {
             struct timespec ts = {0, 20000};
             nanosleep(&ts, NULL);
             if (ezshm_header_generation(self->meta) != self->info.generation

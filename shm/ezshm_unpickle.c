@@ -9,6 +9,7 @@
 #include "ezshm_unpickle.h"
 #include "ezshm_error.h"
 #include "ezshm_pickle_ops.h"
+#include "ezshm_utf8.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -149,31 +150,6 @@ s_arg(up_t *up, size_t n, uint64_t *v)
     *v = 0;
     for (size_t i = 0; i < n; i++)
         *v |= (uint64_t) b[i] << (8 * i);
-    return true;
-}
-
-//  Strict UTF-8: no overlong forms, no surrogates, nothing above U+10FFFF.
-static bool
-s_utf8_valid(const unsigned char *s, size_t n)
-{
-    size_t i = 0;
-    while (i < n) {
-        unsigned char c = s[i];
-        size_t len = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3
-                   : (c & 0xF8) == 0xF0 ? 4 : 0;
-        if (len == 0 || n - i < len)
-            return false;
-        uint32_t cp = len == 1 ? c : c & (0x7F >> len);
-        for (size_t k = 1; k < len; k++) {
-            if ((s[i + k] & 0xC0) != 0x80)
-                return false;
-            cp = (cp << 6) | (s[i + k] & 0x3F);
-        }
-        static const uint32_t min[5] = {0, 0, 0x80, 0x800, 0x10000};
-        if (cp < min[len] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-            return false;
-        i += len;
-    }
     return true;
 }
 
@@ -820,7 +796,7 @@ s_string(up_t *up, size_t len_bytes)
     const unsigned char *s;
     if (!s_arg(up, len_bytes, &n) || !s_read(up, n > SIZE_MAX ? SIZE_MAX : (size_t) n, &s))
         return;
-    if (!s_utf8_valid(s, (size_t) n))
+    if (!ezshm_utf8_valid((const char *) s, (size_t) n))
         return (void) s_fail(up, "string is not valid UTF-8");
     s_push_node(up, ezshm_tree_str(up->tree, (const char *) s, (size_t) n));
 }

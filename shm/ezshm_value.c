@@ -1,9 +1,11 @@
-/*  ezshm_value.c — element conversion for the mirror's dumps and live view. */
+/*  ezshm_value.c — element conversion for the mirror's dumps and live view; doubles as text. */
 #include "ezshm_value.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /*  IEEE binary16 → double, subnormals and specials included (no compiler _Float16 needed). */
@@ -58,4 +60,74 @@ ezshm_value_format(char c, const void *p, char *buf, size_t size)
     case 'D': { double z[2]; memcpy(z, p, sizeof z); return snprintf(buf, size, "%.17g%+.17gj", z[0], z[1]); }
     default: return snprintf(buf, size, "%.0f", ezshm_value_to_double(c, p));
     }
+}
+
+int
+ezshm_value_format_double(double v, char *buf, size_t size)
+{
+    if (isnan(v))
+        return snprintf(buf, size, "NaN");
+    if (isinf(v))
+        return snprintf(buf, size, v < 0 ? "-Infinity" : "Infinity");
+    /*  The shortest digits that read back. For a normal double, 15 correctly rounded digits
+        always read back (DBL_DIG) and, when a shorter form exists, they are that form padded
+        with zeros (its rounding interval is far narrower than 15-digit spacing): so try 15,
+        16, 17 and strip the zeros below, 3 printf/strtod pairs at most instead of up to 17.
+        A subnormal's interval is wide, so it searches from 1 digit up. */
+    char sci[40];
+    int p = fabs(v) >= DBL_MIN ? 15 : 1;
+    for (; p <= 17; p++) {
+        snprintf(sci, sizeof sci, "%.*e", p - 1, v);
+        if (strtod(sci, NULL) == v)
+            break;
+    }
+    char digits[24];
+    size_t n = 0;
+    const char *c = sci;
+    bool negative = *c == '-';
+    if (negative)
+        c++;
+    for (; *c && *c != 'e'; c++)
+        if (*c != '.')
+            digits[n++] = *c;
+    int exp = atoi(c + 1);
+    while (n > 1 && digits[n - 1] == '0')
+        n--;
+    /*  Python's repr: positional for exponents -4..15, else d.ddde+XX. */
+    char out[EZSHM_DOUBLE_TEXT_SIZE];
+    size_t w = 0;
+    if (negative)
+        out[w++] = '-';
+    if (exp >= -4 && exp < 16) {
+        if (exp < 0) {
+            out[w++] = '0';
+            out[w++] = '.';
+            for (int z = 0; z < -exp - 1; z++)
+                out[w++] = '0';
+            memcpy(out + w, digits, n);
+            w += n;
+        }
+        else {
+            for (int d = 0; d <= exp; d++)
+                out[w++] = (size_t) d < n ? digits[d] : '0';
+            out[w++] = '.';
+            if (n > (size_t) exp + 1) {
+                memcpy(out + w, digits + exp + 1, n - (size_t) exp - 1);
+                w += n - (size_t) exp - 1;
+            }
+            else
+                out[w++] = '0';
+        }
+    }
+    else {
+        out[w++] = digits[0];
+        if (n > 1) {
+            out[w++] = '.';
+            memcpy(out + w, digits + 1, n - 1);
+            w += n - 1;
+        }
+        w += (size_t) snprintf(out + w, sizeof out - w, "e%c%02d", exp < 0 ? '-' : '+', exp < 0 ? -exp : exp);
+    }
+    out[w] = '\0';
+    return snprintf(buf, size, "%s", out);
 }

@@ -2,6 +2,7 @@
 #ifndef EZSHM_VALUE_H
 #define EZSHM_VALUE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #ifdef __cplusplus
@@ -15,6 +16,14 @@ double ezshm_value_to_double(char c, const void *p);
     digits to round-trip (%.9g float32/float16, %.17g float64), complex as "re+imj".
     Returns the length written (snprintf semantics). */
 int ezshm_value_format(char c, const void *p, char *buf, size_t size);
+
+/*  Room for any ezshm_value_format_double() text and its NUL. */
+#define EZSHM_DOUBLE_TEXT_SIZE 32
+
+/*  Writes v as Python's json.dumps writes a float: repr's shortest digits that read back as
+    the same double (positional for exponents -4..15, e.g. "3.0", "0.001", "1e-05",
+    "1.5e+16"), and NaN, Infinity, -Infinity. Returns the length (snprintf semantics). */
+int ezshm_value_format_double(double v, char *buf, size_t size);
 
 #ifdef __cplusplus
 }

@@ -42,8 +42,23 @@ ezshm_writer_options_init(ezshm_writer_options_t *opt)
     opt->max_ring_bytes = (uint64_t) 1 << 30;
 }
 
+const char *
+ezshm_event_name(ezshm_event_t event)
+{
+    switch (event) {
+    case EZSHM_EVENT_META_RESET:     return "meta reset";
+    case EZSHM_EVENT_BEGIN_UPDATE:   return "begin update";
+    case EZSHM_EVENT_META_UPDATED:   return "meta updated";
+    case EZSHM_EVENT_BUFFER_CLEANUP: return "buffer cleanup";
+    case EZSHM_EVENT_BUFFER_RESET:   return "buffer reset";
+    case EZSHM_EVENT_META_CLEANUP:   return "meta cleanup";
+    case EZSHM_EVENT_CLOSE:          return "close";
+    }
+    return "unknown";
+}
+
 static void
-s_event_of(ezshm_writer_t *self, const char *event, uint32_t generation)
+s_event_of(ezshm_writer_t *self, ezshm_event_t event, uint32_t generation)
 {
     if (self->opt.on_event)
         self->opt.on_event(self->opt.arg, event, generation);
@@ -51,7 +66,7 @@ s_event_of(ezshm_writer_t *self, const char *event, uint32_t generation)
 
 /*  An event about the header's current generation. */
 static void
-s_event(ezshm_writer_t *self, const char *event)
+s_event(ezshm_writer_t *self, ezshm_event_t event)
 {
     s_event_of(self, event, self->meta ? self->meta->buffer_generation : EZSHM_GENERATION_NONE);
 }
@@ -108,7 +123,7 @@ s_header_create(ezshm_writer_t *self)
     ezshm_header_init(self->header.addr, self->opt.layout);
     self->meta = ezshm_header_meta(self->header.addr, self->opt.layout);
     self->aux.generation = 0;
-    s_event(self, "meta reset");
+    s_event(self, EZSHM_EVENT_META_RESET);
     return EZSHM_OK;
 }
 
@@ -121,7 +136,7 @@ s_ring_drop(ezshm_writer_t *self)
     ezshm_segment_unlink(self->ring.name);
     self->ring.name[0] = '\0';
     /*  The generation of the ring dropped: during a rebuild the header already names the next. */
-    s_event_of(self, "buffer cleanup", self->ring_generation);
+    s_event_of(self, EZSHM_EVENT_BUFFER_CLEANUP, self->ring_generation);
 }
 
 static void
@@ -135,7 +150,7 @@ s_header_drop(ezshm_writer_t *self)
     ezshm_segment_unlink(self->header.name);
     self->header.name[0] = '\0';
     self->meta = NULL;
-    s_event(self, "meta cleanup");
+    s_event(self, EZSHM_EVENT_META_CLEANUP);
 }
 
 static int
@@ -189,18 +204,26 @@ ezshm_writer_destroy(ezshm_writer_t **self_p)
     ezshm_writer_t *self = *self_p;
     s_ring_drop(self);
     s_header_drop(self);
-    s_event(self, "close");
+    s_event(self, EZSHM_EVENT_CLOSE);
     free(self->name);
     free(self);
     *self_p = NULL;
 }
 
-/*  True when spec describes the live ring (key compared as stored, i.e. truncated). */
-static bool
-s_spec_matches(const ezshm_writer_t *self, const ezshm_ring_spec_t *spec, size_t key_len)
+static size_t
+s_stored_key_len(const ezshm_ring_spec_t *spec)
 {
+    return spec->key_len > EZSHM_MAX_KEYLEN ? EZSHM_MAX_KEYLEN : spec->key_len;
+}
+
+/*  True when spec describes the live ring (key compared as stored, i.e. truncated), its
+    ring length too when with_length. */
+static bool
+s_spec_matches(const ezshm_writer_t *self, const ezshm_ring_spec_t *spec, bool with_length)
+{
+    size_t key_len = s_stored_key_len(spec);
     if (!self->ring.addr || spec->dtype != self->dtype || spec->srate != self->srate
-        || spec->n_frames != self->n_frames || spec->frame_ndim != self->frame_ndim
+        || (with_length && spec->n_frames != self->n_frames) || spec->frame_ndim != self->frame_ndim
         || key_len != self->key_len)
         return false;
     if (spec->frame_ndim
@@ -209,10 +232,10 @@ s_spec_matches(const ezshm_writer_t *self, const ezshm_ring_spec_t *spec, size_t
     return key_len == 0 || memcmp(spec->key, self->key, key_len) == 0;
 }
 
-/*  Validates spec and computes the ring's sizes without touching anything. */
+/*  Validates spec and computes the ring's sizes without touching anything (the
+    max_ring_bytes limit is the caller's to check). */
 static int
-s_spec_sizes(const ezshm_writer_t *self, const ezshm_ring_spec_t *spec, uint64_t *frame_bytes,
-             uint64_t *ring_bytes)
+s_spec_sizes(const ezshm_ring_spec_t *spec, uint64_t *frame_bytes, uint64_t *ring_bytes)
 {
     size_t itemsize = ezshm_dtype_itemsize(spec->dtype);
     if (!itemsize)
@@ -231,8 +254,6 @@ s_spec_sizes(const ezshm_writer_t *self, const ezshm_ring_spec_t *spec, uint64_t
     uint64_t ring;
     if (__builtin_mul_overflow(frame, spec->n_frames, &ring) || ring > (uint64_t) SIZE_MAX / 2)
         return EZSHM_ERR_OVERFLOW;
-    if (ring > self->opt.max_ring_bytes)
-        return EZSHM_ERR_TOOBIG;
     *frame_bytes = frame;
     *ring_bytes = ring;
     return EZSHM_OK;
@@ -275,11 +296,13 @@ ezshm_writer_configure(ezshm_writer_t *self, const ezshm_ring_spec_t *spec)
         return EZSHM_ERR_INVAL;
     if (!self->meta)
         return EZSHM_ERR_NOENT;
-    size_t key_len = spec->key_len > EZSHM_MAX_KEYLEN ? EZSHM_MAX_KEYLEN : spec->key_len;
-    if (s_spec_matches(self, spec, key_len))
+    size_t key_len = s_stored_key_len(spec);
+    if (s_spec_matches(self, spec, true))
         return EZSHM_OK;
     uint64_t frame_bytes, ring_bytes;
-    int rc = s_spec_sizes(self, spec, &frame_bytes, &ring_bytes);
+    int rc = s_spec_sizes(spec, &frame_bytes, &ring_bytes);
+    if (rc == EZSHM_OK && ring_bytes > self->opt.max_ring_bytes)
+        rc = EZSHM_ERR_TOOBIG;
     if (rc != EZSHM_OK) {
         /*  As documented: TOOBIG / OVERFLOW leave no ring, so the new spec's frames can
             never be written into the old ring. */
@@ -290,10 +313,10 @@ ezshm_writer_configure(ezshm_writer_t *self, const ezshm_ring_spec_t *spec)
         return rc;
     }
 
-    s_event(self, "begin update");
+    s_event(self, EZSHM_EVENT_BEGIN_UPDATE);
     ezshm_header_set_valid(self->meta, false);
     s_write_fields(self, spec, key_len);
-    s_event(self, "meta updated");
+    s_event(self, EZSHM_EVENT_META_UPDATED);
     s_ring_drop(self);
 
     char segname[EZSHM_SHORT_NAME_SIZE];
@@ -310,7 +333,7 @@ ezshm_writer_configure(ezshm_writer_t *self, const ezshm_ring_spec_t *spec)
     self->ring_generation = self->meta->buffer_generation;
     self->frame_bytes = frame_bytes;
     self->ring_bytes = ring_bytes;
-    s_event(self, "buffer reset");
+    s_event(self, EZSHM_EVENT_BUFFER_RESET);
     ezshm_header_set_valid(self->meta, true);
     return EZSHM_OK;
 }
@@ -421,6 +444,21 @@ size_t
 ezshm_writer_aux_bytes(const ezshm_writer_t *self)
 {
     return self && self->aux.seg.addr ? self->aux.len : 0;
+}
+
+int
+ezshm_writer_ring_bytes_for(const ezshm_ring_spec_t *spec, uint64_t *bytes)
+{
+    if (!spec || !bytes)
+        return EZSHM_ERR_INVAL;
+    uint64_t frame_bytes;
+    return s_spec_sizes(spec, &frame_bytes, bytes);
+}
+
+bool
+ezshm_writer_keeps_ring(const ezshm_writer_t *self, const ezshm_ring_spec_t *spec)
+{
+    return self && spec && s_spec_matches(self, spec, false);
 }
 
 void

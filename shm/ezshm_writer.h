@@ -30,10 +30,24 @@ extern "C" {
 
 typedef struct ezshm_writer_t ezshm_writer_t;
 
-/*  Lifecycle callback: event is one of "meta cleanup", "buffer cleanup", "meta reset",
-    "begin update", "meta updated", "buffer reset", "close"; generation is the header's
-    buffer_generation after the event. */
-typedef void (ezshm_event_fn)(void *arg, const char *event, uint32_t generation);
+/*  The writer's lifecycle, in ShMemCircBuff's words (ezshm_event_name gives them). */
+typedef enum {
+    EZSHM_EVENT_META_RESET,       /* "meta reset":     header created, placeholders         */
+    EZSHM_EVENT_BEGIN_UPDATE,     /* "begin update":   a rebuild starts (bvalid 0)          */
+    EZSHM_EVENT_META_UPDATED,     /* "meta updated":   the header holds the new ring's spec */
+    EZSHM_EVENT_BUFFER_CLEANUP,   /* "buffer cleanup": a ring was unlinked                  */
+    EZSHM_EVENT_BUFFER_RESET,     /* "buffer reset":   the new ring exists (bvalid 1 next)  */
+    EZSHM_EVENT_META_CLEANUP,     /* "meta cleanup":   the header was unlinked              */
+    EZSHM_EVENT_CLOSE             /* "close":          the writer is gone                   */
+} ezshm_event_t;
+
+/*  The event's text, as ezmsg-tools logs it and ezshmd publishes it ("buffer reset");
+    "unknown" outside the enum. */
+const char *ezshm_event_name(ezshm_event_t event);
+
+/*  Lifecycle callback; generation is the header's buffer_generation after the event
+    (for EZSHM_EVENT_BUFFER_CLEANUP: the generation of the ring dropped). */
+typedef void (ezshm_event_fn)(void *arg, ezshm_event_t event, uint32_t generation);
 
 /*  Log callback for conditions the caller should hear about but that are not errors
     (a stale segment reclaimed). */
@@ -93,6 +107,17 @@ int ezshm_writer_reset_buffer(ezshm_writer_t *self);
     (NULL: generated) and layout. On failure the writer keeps no segments and reports
     the error; a later rename may succeed. */
 int ezshm_writer_rename(ezshm_writer_t *self, const char *name, ezshm_layout_t layout);
+
+/*  The bytes of the ring spec describes (n_frames * frame bytes) into *bytes, whatever the
+    writer's max_ring_bytes. EZSHM_ERR_DTYPE / EZSHM_ERR_INVAL for a spec configure would
+    refuse, EZSHM_ERR_OVERFLOW when the size does not fit. */
+int ezshm_writer_ring_bytes_for(const ezshm_ring_spec_t *spec, uint64_t *bytes);
+
+/*  True when the live ring holds frames of spec's kind: same dtype, srate, frame shape and
+    key, whatever spec->n_frames says. A caller that estimates the ring length from jittering
+    timestamps keeps the live length (ezshm_writer_meta()->shape[0]) then, instead of
+    rebuilding for every new estimate. False without a ring. */
+bool ezshm_writer_keeps_ring(const ezshm_writer_t *self, const ezshm_ring_spec_t *spec);
 
 /*  Publishes blob as the stream metadata: the aux segment of docs/shm-layout.md (a pickle,
     see ezshm_pickle.h), v1 layout only (legacy: EZSHM_ERR_INVAL). Bytes equal to the

@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -340,14 +341,6 @@ s_apply_change(stream_t *st, change_t change)
         st->coordinate_time = true;
 }
 
-static double
-s_wall_clock(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (double) ts.tv_sec + (double) ts.tv_nsec * 1e-9;
-}
-
 //  Sends frames as one multipart message; -1 on a send error other than an interrupt.
 static int
 s_send(void *sock, const wire_frame_t *frames, size_t n, totals_t *totals)
@@ -365,25 +358,14 @@ s_send(void *sock, const wire_frame_t *frames, size_t n, totals_t *totals)
     return 0;
 }
 
-//  Sleeps until the absolute CLOCK_MONOTONIC deadline or a stop signal.
+//  Sleeps until the absolute deadline (ezshm_clock_mono() seconds) or a stop signal.
 static void
-s_sleep_until(const struct timespec *deadline)
+s_sleep_until(double deadline)
 {
-    while (!s_stop && clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, deadline, NULL) == EINTR)
+    double whole = floor(deadline);
+    struct timespec ts = {(time_t) whole, (long) ((deadline - whole) * 1e9)};
+    while (!s_stop && clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
         ;
-}
-
-static struct timespec
-s_add_seconds(struct timespec base, double seconds)
-{
-    double whole = (double) (time_t) seconds;
-    base.tv_sec += (time_t) whole;
-    base.tv_nsec += (long) ((seconds - whole) * 1e9);
-    if (base.tv_nsec >= 1000000000L) {
-        base.tv_sec++;
-        base.tv_nsec -= 1000000000L;
-    }
-    return base;
 }
 
 //  Builds and sends message number index (its first frame is first_frame).
@@ -408,7 +390,7 @@ s_send_message(void *sock, const options_t *o, stream_t *st, uint64_t index,
         .offset = (double) first_frame / o->fs,
         .time_values = st->coordinate_time ? st->times : NULL, .n_time_values = o->chunk,
         .label_dim = o->labels ? "ch" : NULL, .labels = (const char *const *) st->labels,
-        .n_labels = st->channels, .has_seq = o->seq, .seq = index, .ts = s_wall_clock()};
+        .n_labels = st->channels, .has_seq = o->seq, .seq = index, .ts = ezshm_clock_wall()};
     size_t topic_len = strlen(o->topic);
     int rc;
     if (o->format == FORMAT_NATIVE) {
@@ -434,8 +416,7 @@ s_run(void *sock, const options_t *o, totals_t *totals)
     wire_buf_t buf = {0};
     uint64_t noise = 0x9E3779B97F4A7C15u, first_frame = 0;
     int rc = 0;
-    struct timespec start;
-    clock_gettime(CLOCK_MONOTONIC, &start);
+    double start = ezshm_clock_mono();
     for (uint64_t index = 0; !s_stop && (o->count == 0 || index < o->count); index++) {
         if (o->change != CHANGE_NONE && index == o->change_after)
             s_apply_change(&st, o->change);
@@ -446,8 +427,7 @@ s_run(void *sock, const options_t *o, totals_t *totals)
         }
         //  Absolute deadlines: a late message does not delay the ones after it.
         if (o->rate > 0) {
-            struct timespec deadline = s_add_seconds(start, (double) index / o->rate);
-            s_sleep_until(&deadline);
+            s_sleep_until(start + (double) index / o->rate);
             if (s_stop)
                 break;
         }
@@ -535,20 +515,15 @@ main(int argc, char **argv)
     }
     //  PUB drops messages until subscribers have connected (the slow-joiner gap).
     if (o.wait_sub_ms > 0) {
-        struct timespec now;
-        clock_gettime(CLOCK_MONOTONIC, &now);
-        struct timespec deadline = s_add_seconds(now, o.wait_sub_ms / 1000.0);
-        s_sleep_until(&deadline);
+        s_sleep_until(ezshm_clock_mono() + o.wait_sub_ms / 1000.0);
     }
     totals_t totals = {0};
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    double t0 = ezshm_clock_mono();
     rc = s_run(sock, &o, &totals);
-    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double secs = ezshm_clock_mono() - t0;
     zmq_close(sock);
     zmq_ctx_term(ctx);
     if (!o.quiet) {
-        double secs = (double) (t1.tv_sec - t0.tv_sec) + (double) (t1.tv_nsec - t0.tv_nsec) * 1e-9;
         fprintf(stderr, "ezshm-pub: sent %llu messages, %llu frames, %llu bytes in %.3f s\n",
                 (unsigned long long) totals.messages, (unsigned long long) totals.frames,
                 (unsigned long long) totals.bytes, secs);

@@ -1,6 +1,6 @@
 /*  json_relaxed.c — recursive-descent JSON parser into a grow-only node array. */
 #include "json_relaxed.h"
-#include "wire_utf8.h"
+#include "ezshm_utf8.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -425,7 +425,7 @@ s_unescape(const char *src, size_t len, char *dst)
                 i += 6;
             }
         }
-        o += wire_utf8_put(dst + o, cp);
+        o += ezshm_utf8_put(dst + o, cp);
     }
     dst[o] = '\0';
     return o;

@@ -27,6 +27,7 @@
 #define WIRE_H
 
 #include "axisarray.h"
+#include "drop_reason.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -42,22 +43,6 @@ typedef struct {
     size_t size;
 } wire_frame_t;
 
-/*  Why a message was rejected. Values are stable; WIRE_REASON_COUNT - 1 is the most
-    negative, so a caller can keep one counter per reason: counter[-code]. */
-typedef enum {
-    WIRE_OK = 0,
-    WIRE_ERR_FRAME_COUNT = -1,    /* "frame_count":    not 1, 2 or 3 frames               */
-    WIRE_ERR_JSON = -2,           /* "invalid_json":   bad JSON, not an object, bad base64 */
-    WIRE_ERR_MISSING_FIELD = -3,  /* "missing_field":  a required field absent or mistyped */
-    WIRE_ERR_DTYPE = -4,          /* "unknown_dtype":  unknown dtype, or a string dtype    */
-    WIRE_ERR_SHAPE = -5,          /* "shape_mismatch": dims vs shape, bytes vs shape       */
-    WIRE_ERR_NDIM = -6,           /* "bad_ndim":       0 or more than 64 dimensions        */
-    WIRE_ERR_OVERFLOW = -7,       /* "size_overflow":  prod(shape) * itemsize overflows    */
-    WIRE_ERR_NOMEM = -8           /* "out_of_memory":  the decoder could not grow a buffer */
-} wire_error_t;
-
-#define WIRE_REASON_COUNT 9       /* number of codes including WIRE_OK */
-
 typedef enum {
     WIRE_FORMAT_NONE = 0,
     WIRE_FORMAT_SINGLEPART = 1,   /* ezmsg-zmq, 1 frame  */
@@ -65,12 +50,9 @@ typedef enum {
     WIRE_FORMAT_NATIVE = 3        /* [topic, header, data] */
 } wire_format_t;
 
-/*  A sentence for a result code ("dims and shape disagree"); never NULL. */
+/*  A sentence for a decoder result code ("dims and shape disagree"); never NULL. The code's
+    name is drop_reason_name() (drop_reason.h). */
 const char *wire_strerror(int code);
-
-/*  A stable snake_case name for a result code ("shape_mismatch"), used as counter names;
-    "ok" for 0, "unknown" for anything else. */
-const char *wire_reason_name(int code);
 
 /*  ---- Decoding ---------------------------------------------------------------------- */
 
@@ -84,7 +66,7 @@ void wire_decoder_destroy(wire_decoder_t **self_p);
 
 /*  Decodes one message of nframes frames. On 0, *out is the message, valid until the next
     wire_decode on this decoder and while the frames stay alive (topic and native data point
-    into them). On error returns a negative wire_error_t, *out is NULL, and
+    into them). On error returns a negative drop_reason_t, *out is NULL, and
     wire_decoder_last_error() explains. */
 int wire_decode(wire_decoder_t *self, const wire_frame_t *frames, size_t nframes,
                 const axisarray_t **out);

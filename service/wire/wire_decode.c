@@ -5,7 +5,7 @@
 #include "json_relaxed.h"
 #include "wire_header_cache.h"
 #include "wire_ndarray.h"
-#include "wire_utf8.h"
+#include "ezshm_utf8.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -192,7 +192,7 @@ s_labels(wire_decoder_t *self, axisarray_axis_offsets_t *off, const unsigned cha
             return s_fail(self, WIRE_ERR_NOMEM, "out of memory");
         size_t w = 0;
         for (size_t c = 0; c < n; c++)
-            w += wire_utf8_put(dst + w, s_code_point(e, c, t));
+            w += ezshm_utf8_put(dst + w, s_code_point(e, c, t));
         axisarray_build_commit_string(self->msg, labels[i], w);
     }
     return 0;

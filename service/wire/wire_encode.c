@@ -6,10 +6,10 @@
 */
 #include "wire.h"
 #include "ezshm_dtype.h"
+#include "ezshm_value.h"
 #include "numpy_dtype.h"
-#include "wire_utf8.h"
+#include "ezshm_utf8.h"
 
-#include <float.h>
 #include <math.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -90,7 +90,7 @@ s_put_string(out_t *o, const char *s)
     s_put(o, "\"", 1);
     for (size_t i = 0; i < len;) {
         uint32_t cp;
-        i += wire_utf8_get(s + i, len - i, &cp);
+        i += ezshm_utf8_get(s + i, len - i, &cp);
         char tmp[16];
         if (cp == '"' || cp == '\\') {
             tmp[0] = '\\';
@@ -122,79 +122,12 @@ s_put_string(out_t *o, const char *s)
     s_put(o, "\"", 1);
 }
 
-//  Python's repr(float): the shortest digits that read back exactly, positional for
-//  exponents -4..15, else d.ddde+XX; NaN/Infinity as json.dumps writes them.
+//  A float as Python's json.dumps writes it (shortest repr digits, NaN, Infinity).
 static void
 s_put_double(out_t *o, double v)
 {
-    if (isnan(v)) {
-        s_puts(o, "NaN");
-        return;
-    }
-    if (isinf(v)) {
-        s_puts(o, v < 0 ? "-Infinity" : "Infinity");
-        return;
-    }
-    /*  The shortest digits that read back. For a normal double, 15 correctly rounded digits
-        always read back (DBL_DIG) and, when a shorter form exists, they are that form padded
-        with zeros (its rounding interval is far narrower than 15-digit spacing): so try 15,
-        16, 17 and strip the zeros below, 3 printf/strtod pairs at most instead of up to 17.
-        A subnormal's interval is wide, so it searches from 1 digit up. */
-    char sci[40];
-    int p = fabs(v) >= DBL_MIN ? 15 : 1;
-    for (; p <= 17; p++) {
-        snprintf(sci, sizeof sci, "%.*e", p - 1, v);
-        if (strtod(sci, NULL) == v)
-            break;
-    }
-    char digits[24];
-    size_t n = 0;
-    const char *c = sci;
-    bool negative = *c == '-';
-    if (negative)
-        c++;
-    for (; *c && *c != 'e'; c++)
-        if (*c != '.')
-            digits[n++] = *c;
-    int exp = atoi(c + 1);
-    while (n > 1 && digits[n - 1] == '0')
-        n--;
-    char out[64];
-    size_t w = 0;
-    if (negative)
-        out[w++] = '-';
-    if (exp >= -4 && exp < 16) {
-        if (exp < 0) {
-            out[w++] = '0';
-            out[w++] = '.';
-            for (int z = 0; z < -exp - 1; z++)
-                out[w++] = '0';
-            memcpy(out + w, digits, n);
-            w += n;
-        }
-        else {
-            for (int d = 0; d <= exp; d++)
-                out[w++] = (size_t) d < n ? digits[d] : '0';
-            out[w++] = '.';
-            if (n > (size_t) exp + 1) {
-                memcpy(out + w, digits + exp + 1, n - (size_t) exp - 1);
-                w += n - (size_t) exp - 1;
-            }
-            else
-                out[w++] = '0';
-        }
-    }
-    else {
-        out[w++] = digits[0];
-        if (n > 1) {
-            out[w++] = '.';
-            memcpy(out + w, digits + 1, n - 1);
-            w += n - 1;
-        }
-        w += (size_t) snprintf(out + w, sizeof out - w, "e%c%02d", exp < 0 ? '-' : '+',
-                               exp < 0 ? -exp : exp);
-    }
-    s_put(o, out, w);
+    char text[EZSHM_DOUBLE_TEXT_SIZE];
+    s_put(o, text, (size_t) ezshm_value_format_double(v, text, sizeof text));
 }
 
 static void
@@ -269,7 +202,7 @@ s_put_labels(out_t *o, const wire_message_t *m)
         size_t len = strlen(m->labels[i]), chars = 0;
         for (size_t k = 0; k < len; chars++) {
             uint32_t cp;
-            k += wire_utf8_get(m->labels[i] + k, len - k, &cp);
+            k += ezshm_utf8_get(m->labels[i] + k, len - k, &cp);
         }
         if (chars > width)
             width = chars;
@@ -284,7 +217,7 @@ s_put_labels(out_t *o, const wire_message_t *m)
         size_t len = strlen(m->labels[i]);
         uint32_t *dst = ucs + i * width;
         for (size_t k = 0; k < len; dst++)
-            k += wire_utf8_get(m->labels[i] + k, len - k, dst);
+            k += ezshm_utf8_get(m->labels[i] + k, len - k, dst);
     }
     char dtype[32];
     snprintf(dtype, sizeof dtype, "\"<U%zu\"", width);
@@ -324,7 +257,7 @@ s_check(const wire_message_t *m)
     size_t nbytes = ezshm_dtype_itemsize(m->dtype);
     for (size_t i = 0; i < m->ndim; i++) {
         if (m->shape[i] && nbytes > SIZE_MAX / m->shape[i])
-            return WIRE_ERR_OVERFLOW;
+            return DROP_SIZE_OVERFLOW;
         nbytes *= m->shape[i];
     }
     return nbytes == m->nbytes ? 0 : WIRE_ERR_SHAPE;

@@ -1,21 +1,22 @@
-/*  wire_error.c — names and sentences of the wire result codes. */
+/*  wire_error.c — names of the drop reasons, sentences of the decoder's. */
 #include "wire.h"
 
-typedef struct {
-    const char *name;
-    const char *sentence;
-} reason_t;
+static const char *const s_names[DROP_REASON_COUNT] = {
+    "ok", "frame_count", "invalid_json", "missing_field", "unknown_dtype", "shape_mismatch", "bad_ndim",
+    "size_overflow", "out_of_memory", "axis_missing", "bad_gain", "empty_chunk", "ring_too_big", "no_space",
+    "shm_error",
+};
 
-static const reason_t s_reasons[WIRE_REASON_COUNT] = {
-    {"ok", "success"},
-    {"frame_count", "message does not have 1, 2 or 3 frames"},
-    {"invalid_json", "payload is not a JSON object, or holds invalid base64"},
-    {"missing_field", "a required field is absent or has the wrong type"},
-    {"unknown_dtype", "dtype is unknown or not numeric"},
-    {"shape_mismatch", "dims, shape and data length disagree"},
-    {"bad_ndim", "array has 0 or more than 64 dimensions"},
-    {"size_overflow", "array byte size overflows"},
-    {"out_of_memory", "decoder ran out of memory"},
+static const char *const s_sentences[WIRE_REASON_COUNT] = {
+    "success",
+    "message does not have 1, 2 or 3 frames",
+    "payload is not a JSON object, or holds invalid base64",
+    "a required field is absent or has the wrong type",
+    "dtype is unknown or not numeric",
+    "dims, shape and data length disagree",
+    "array has 0 or more than 64 dimensions",
+    "array byte size overflows",
+    "decoder ran out of memory",
 };
 
 const char *
@@ -23,13 +24,13 @@ wire_strerror(int code)
 {
     if (code > 0 || code <= -WIRE_REASON_COUNT)
         return "unknown wire error";
-    return s_reasons[-code].sentence;
+    return s_sentences[-code];
 }
 
 const char *
-wire_reason_name(int code)
+drop_reason_name(int code)
 {
-    if (code > 0 || code <= -WIRE_REASON_COUNT)
+    if (code > 0 || code <= -DROP_REASON_COUNT)
         return "unknown";
-    return s_reasons[-code].name;
+    return s_names[-code];
 }

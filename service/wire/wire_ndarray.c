@@ -51,7 +51,7 @@ wire_ndarray_read(const jr_doc_t *doc, const jr_node_t *node, const char *what,
         out->itemsize = ezshm_dtype_itemsize(out->dtype.code);
     else if (out->dtype.str_chars > SIZE_MAX / 4) {
         snprintf(err, errlen, "%s: string dtype too wide", what);
-        return WIRE_ERR_OVERFLOW;
+        return DROP_SIZE_OVERFLOW;
     }
     else
         out->itemsize = 4 * out->dtype.str_chars;
@@ -100,7 +100,7 @@ wire_ndarray_read_shape(const jr_doc_t *doc, const jr_node_t *node, const char *
     }
     if (overflow || (out->itemsize && nelem > SIZE_MAX / out->itemsize)) {
         snprintf(err, errlen, "%s: prod(shape) * itemsize overflows", what);
-        return WIRE_ERR_OVERFLOW;
+        return DROP_SIZE_OVERFLOW;
     }
     out->nelem = nelem;
     out->nbytes = nelem * out->itemsize;

@@ -32,7 +32,7 @@ typedef struct {
 } wire_scratch_t;
 
 /*  Reads dtype and shape of the ndarray object node into *out and checks that the byte
-    size is representable. Returns 0 or a negative wire_error_t with a sentence in err
+    size is representable. Returns 0 or a negative drop_reason_t with a sentence in err
     (errlen bytes); `what` names the array in messages ("data", "axis 'ch'"). */
 int wire_ndarray_read(const jr_doc_t *doc, const jr_node_t *node, const char *what,
                       wire_ndarray_t *out, char *err, size_t errlen);
@@ -44,7 +44,7 @@ int wire_ndarray_read_shape(const jr_doc_t *doc, const jr_node_t *node, const ch
 
 /*  Decodes the base64 "data" string of a read ndarray into scratch (escaped JSON strings
     are unescaped through text first) and checks it is exactly nbytes long. Returns 0 or a
-    negative wire_error_t with a sentence in err. */
+    negative drop_reason_t with a sentence in err. */
 int wire_ndarray_decode_base64(const jr_doc_t *doc, const wire_ndarray_t *nd, const char *what,
                                wire_scratch_t *scratch, wire_scratch_t *text,
                                char *err, size_t errlen);

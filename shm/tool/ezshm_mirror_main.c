@@ -24,14 +24,6 @@ s_on_signal(int sig)
     mirror_interrupted = 1;
 }
 
-double
-mirror_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double) ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 void
 mirror_sleep(double seconds)
 {
@@ -70,12 +62,12 @@ s_usage(FILE *out)
 static int
 s_attach(ezshm_mirror_t *m, double wait)
 {
-    double deadline = mirror_now() + wait;
+    double deadline = ezshm_clock_mono() + wait;
     for (;;) {
         int rc = ezshm_mirror_attach(m);
         if (rc == EZSHM_OK || (rc != EZSHM_ERR_NOENT && rc != EZSHM_ERR_NOTREADY))
             return rc;
-        if (mirror_now() >= deadline || mirror_interrupted)
+        if (ezshm_clock_mono() >= deadline || mirror_interrupted)
             return rc;
         mirror_sleep(0.02);
     }
@@ -183,7 +175,7 @@ s_monitor(ezshm_mirror_t *m)
     if (!buf)
         return MIRROR_EXIT_ERROR;
     uint64_t frames = 0, lost_window = 0;
-    double t0 = mirror_now();
+    double t0 = ezshm_clock_mono();
     int rc = EZSHM_OK;
     while (!mirror_interrupted) {
         uint64_t got = 0, lost = 0;
@@ -200,7 +192,7 @@ s_monitor(ezshm_mirror_t *m)
         rc = EZSHM_OK;
         frames += got;
         lost_window += lost;
-        double now = mirror_now();
+        double now = ezshm_clock_mono();
         if (now - t0 >= 1.0) {
             printf("rate: %.1f frames/s  %.3f MB/s  lost: %llu\n", frames / (now - t0),
                    frames * (double) info.frame_bytes / (now - t0) / 1e6, (unsigned long long) lost_window);

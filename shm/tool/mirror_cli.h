@@ -19,9 +19,6 @@ enum {
 /*  Set by SIGINT/SIGTERM. */
 extern volatile sig_atomic_t mirror_interrupted;
 
-/*  Monotonic seconds. */
-double mirror_now(void);
-
 /*  Sleeps the given seconds unless interrupted. */
 void mirror_sleep(double seconds);
 

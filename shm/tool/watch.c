@@ -135,7 +135,7 @@ mirror_watch(ezshm_mirror_t *m, double refresh_hz)
     if (s_prepare(&w, m) != 0)
         return MIRROR_EXIT_ERROR;
     bool tty = isatty(STDOUT_FILENO);
-    double period = 1.0 / refresh_hz, next = mirror_now();
+    double period = 1.0 / refresh_hz, next = ezshm_clock_mono();
     w.window_start = next;
     int rc = EZSHM_OK;
     while (!mirror_interrupted) {
@@ -158,7 +158,7 @@ mirror_watch(ezshm_mirror_t *m, double refresh_hz)
                 w.latest[ch] = ezshm_value_to_double(w.info.dtype, last + ch * w.info.itemsize);
             w.have_frame = true;
         }
-        double now = mirror_now();
+        double now = ezshm_clock_mono();
         if (now >= next) {
             /*  Each refresh adds the newest value of every channel to its history. */
             for (uint64_t ch = 0; ch < w.per_frame && w.have_frame; ch++)

@@ -20,6 +20,7 @@
        (control_server.h has no socket-free request -> reply function; see README.md.)
 */
 #include "control_server.h"
+#include "ezshm_utf8.h"
 #include "json_tolerant.h"
 #include "settings.h"
 
@@ -101,7 +102,7 @@ s_check_message(const char *msg, size_t cap)
 {
     CHECK(msg != NULL);
     CHECK(strnlen(msg, cap) < cap);
-    if (!json_utf8_valid(msg)) {
+    if (!ezshm_utf8_valid(msg, strlen(msg))) {
         fprintf(stderr, "fuzz_control: error message is not UTF-8: \"%s\"\n", msg);
         abort();
     }
@@ -113,11 +114,11 @@ s_check_excerpt(const char *s)
     char buf[64];
     json_excerpt(s, buf, sizeof buf);
     CHECK(strnlen(buf, sizeof buf) < sizeof buf);
-    CHECK(json_utf8_valid(buf));
+    CHECK(ezshm_utf8_valid(buf, strlen(buf)));
     char small[8];
     json_excerpt(s, small, sizeof small);
     CHECK(strnlen(small, sizeof small) < sizeof small);
-    CHECK(json_utf8_valid(small));
+    CHECK(ezshm_utf8_valid(small, strlen(small)));
 }
 
 static void
@@ -169,7 +170,7 @@ s_settings_text(const settings_t *s)
     char *text = cJSON_PrintUnformatted(json);
     cJSON_Delete(json);
     CHECK(text != NULL);
-    CHECK(json_utf8_valid(text));
+    CHECK(ezshm_utf8_valid(text, strlen(text)));
     return text;
 }
 
@@ -300,7 +301,7 @@ s_server_path(const uint8_t *data, size_t size)
     text[len] = '\0';
     zmsg_destroy(&reply);
     CHECK(strlen(text) == len);
-    if (!json_utf8_valid(text)) {
+    if (!ezshm_utf8_valid(text, strlen(text))) {
         fprintf(stderr, "fuzz_control: reply is not UTF-8: %s\n", text);
         abort();
     }

@@ -180,7 +180,7 @@ s_round(const wire_frame_t *frames, size_t nframes)
     CHECK(rc == 0 ? *err == '\0' : *err != '\0');
     s_touch(err, strlen(err));
     s_touch(wire_strerror(rc), 1);
-    s_touch(wire_reason_name(rc), 1);
+    s_touch(drop_reason_name(rc), 1);
     if (out)
         s_walk(out);
 

@@ -60,6 +60,8 @@ Test(config, defaults_and_generated_name)
     settings_t s = load_ok(no_env, (char *[]) { NULL });
     settings_t d;
     settings_defaults(&d);
+    cr_assert_eq(s.shmem_name[0], '\0', "config leaves an unnamed stream unnamed");
+    cr_assert_eq(settings_resolve(&s), 0);
     cr_assert_neq(s.shmem_name[0], '\0', "an unnamed stream gets a generated name");
     strcpy(d.shmem_name, s.shmem_name);
     cr_assert_eq(settings_diff(&d, &s), 0);

@@ -86,7 +86,7 @@ Test(ingest, every_fixture_matches_the_reference_sink)
         cJSON *ref = cJSON_GetObjectItem(fixture, "reference_sink");
         rig_t r = s_rig("time", cJSON_GetObjectItem(ref, "buf_dur")->valuedouble, 0);
         uint64_t frames;
-        cr_assert_eq(s_ingest_fixture(&r, file, &frames), INGEST_OK, "%s", file);
+        cr_assert_eq(s_ingest_fixture(&r, file, &frames), DROP_OK, "%s", file);
         const ezshm_meta_t *meta = ezshm_writer_meta(r.writer);
         cr_expect_eq(meta->dtype, cJSON_GetObjectItem(ref, "dtype_char")->valuestring[0], "%s dtype", file);
         cr_expect_eq(meta->srate, cJSON_GetObjectItem(ref, "srate")->valuedouble, "%s srate", file);
@@ -148,7 +148,7 @@ Test(ingest, moves_a_middle_axis_of_a_4d_array_to_the_front)
                 for (int c = 0; c < C; c++)
                     src[a][t][b][c] = a * 1000 + t * 100 + b * 10 + c;
     char err[256];
-    cr_assert_eq(s_ingest_native(&r, dims, shape, 4, 'i', src, sizeof src, 0.01, false, err), INGEST_OK, "%s", err);
+    cr_assert_eq(s_ingest_native(&r, dims, shape, 4, 'i', src, sizeof src, 0.01, false, err), DROP_OK, "%s", err);
     const ezshm_meta_t *meta = ezshm_writer_meta(r.writer);
     cr_assert_eq(meta->ndim, 4);
     cr_assert_eq(meta->shape[0], 100);
@@ -184,7 +184,7 @@ Test(ingest, big_endian_channel_first_data_is_swapped_and_transposed)
             be[c][t] = (int16_t) (uint16_t) ((u >> 8) | (u << 8));
         }
     char err[256];
-    cr_assert_eq(s_ingest_native(&r, dims, shape, 2, 'h', be, sizeof be, 0.001, true, err), INGEST_OK, "%s", err);
+    cr_assert_eq(s_ingest_native(&r, dims, shape, 2, 'h', be, sizeof be, 0.001, true, err), DROP_OK, "%s", err);
     ezshm_mirror_t *m;
     ezshm_mirror_new(ezshm_writer_name(r.writer), &m);
     cr_assert_eq(ezshm_mirror_attach(m), EZSHM_OK);
@@ -218,7 +218,7 @@ Test(ingest, rejections_are_reported_and_the_next_message_lands)
     cr_assert_eq(s_ingest_native(&r, dims, shape, 2, 'f', data, 4 * 2 * 4, 0.001, false, err), INGEST_ERR_TOO_BIG);
     cr_assert_not(ezshm_writer_has_ring(r.writer));
     /* 1 s at 100 Hz x 2 ch x 4 bytes = 800 bytes: lands */
-    cr_assert_eq(s_ingest_native(&r, dims, shape, 2, 'f', data, 4 * 2 * 4, 0.01, false, err), INGEST_OK, "%s", err);
+    cr_assert_eq(s_ingest_native(&r, dims, shape, 2, 'f', data, 4 * 2 * 4, 0.01, false, err), DROP_OK, "%s", err);
     cr_assert_eq(ezshm_writer_meta(r.writer)->write_index, 4);
     s_rig_destroy(&r);
 }
@@ -242,7 +242,7 @@ Test(ingest, coordinate_axis_jitter_keeps_the_ring)
         cr_assert_eq(wire_decode(r.decoder, frames, 3, &msg), 0);
         uint64_t n;
         char err[256];
-        cr_assert_eq(ingest_message(r.ingest, msg, &n, err, sizeof err), INGEST_OK, "%s", err);
+        cr_assert_eq(ingest_message(r.ingest, msg, &n, err, sizeof err), DROP_OK, "%s", err);
         wire_buf_free(&header);
     }
     const ezshm_meta_t *meta = ezshm_writer_meta(r.writer);

@@ -20,9 +20,10 @@ typedef struct {
 } recorder_t;
 
 static void
-s_on_event(void *arg, const char *event, uint32_t generation)
+s_on_event(void *arg, ezshm_event_t code, uint32_t generation)
 {
     recorder_t *r = arg;
+    const char *event = ezshm_event_name(code);
     char item[64];
     if (generation == EZSHM_GENERATION_NONE)
         snprintf(item, sizeof item, "%s%s@-", r->text[0] ? "|" : "", event);
@@ -414,4 +415,32 @@ Test(shm_writer, generated_name_writer)
     cr_expect_str_eq(ezshm_writer_header_segment(w), shmt_header_seg(ezshm_writer_name(w)));
     ezshm_writer_destroy(&w);
     cr_expect_eq(shmt_count_files(), 0);
+}
+
+Test(shm_writer, answers_ring_questions)
+{
+    ezshm_ring_spec_t spec = s_spec('f', 100, 2, s_shape4x2);
+    uint64_t bytes = 0;
+    cr_assert_eq(ezshm_writer_ring_bytes_for(&spec, &bytes), EZSHM_OK);
+    cr_expect_eq(bytes, 100u * 4 * 2 * 4);
+    ezshm_ring_spec_t huge = s_spec('d', UINT32_MAX, 2, (const uint64_t[]) {UINT32_MAX, UINT32_MAX});
+    cr_expect_eq(ezshm_writer_ring_bytes_for(&huge, &bytes), EZSHM_ERR_OVERFLOW);
+    ezshm_ring_spec_t bad = s_spec('x', 100, 1, s_shape8);
+    cr_expect_eq(ezshm_writer_ring_bytes_for(&bad, &bytes), EZSHM_ERR_DTYPE);
+
+    ezshm_writer_t *w = s_writer(shmt_unique_name(), NULL, EZSHM_LAYOUT_LEGACY, 0);
+    cr_expect_not(ezshm_writer_keeps_ring(w, &spec), "no ring yet");
+    cr_assert_eq(ezshm_writer_configure(w, &spec), EZSHM_OK);
+    cr_expect_eq(ezshm_writer_ring_bytes(w), 100u * 4 * 2 * 4);
+    ezshm_ring_spec_t longer = s_spec('f', 250, 2, s_shape4x2);
+    cr_expect(ezshm_writer_keeps_ring(w, &longer), "only the length differs");
+    ezshm_ring_spec_t other = s_spec('f', 100, 1, s_shape8);
+    cr_expect_not(ezshm_writer_keeps_ring(w, &other), "another frame shape");
+    ezshm_ring_spec_t doubles = s_spec('d', 100, 2, s_shape4x2);
+    cr_expect_not(ezshm_writer_keeps_ring(w, &doubles), "another dtype");
+    ezshm_ring_spec_t rekeyed = spec;
+    rekeyed.key = "other";
+    rekeyed.key_len = 5;
+    cr_expect_not(ezshm_writer_keeps_ring(w, &rekeyed), "another key");
+    ezshm_writer_destroy(&w);
 }

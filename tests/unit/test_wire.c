@@ -296,7 +296,7 @@ s_expect(const char *json, int code, const char *reason)
     cr_assert_eq(rc, code, "expected %s, got %d (%s) for %.200s", reason, rc,
                  wire_decoder_last_error(d), json);
     cr_assert_null(aa);
-    cr_assert_str_eq(wire_reason_name(rc), reason);
+    cr_assert_str_eq(drop_reason_name(rc), reason);
     cr_assert_neq(wire_decoder_last_error(d)[0], '\0');
     wire_decoder_destroy(&d);
 }
@@ -310,7 +310,7 @@ Test(wire_errors, frame_count)
     cr_assert_eq(wire_decode(d, frames, 4, &aa), WIRE_ERR_FRAME_COUNT);
     cr_assert_null(aa);
     cr_assert_str_eq(wire_decoder_last_error(d), "got 4 frames, expected 1, 2 or 3");
-    cr_assert_str_eq(wire_reason_name(WIRE_ERR_FRAME_COUNT), "frame_count");
+    cr_assert_str_eq(drop_reason_name(WIRE_ERR_FRAME_COUNT), "frame_count");
     wire_decoder_destroy(&d);
 }
 
@@ -392,7 +392,7 @@ Test(wire_errors, shape_mismatch)
     cr_assert_eq(s_decode2(d, s_payload("float32", b64, "[4, 2]", "[\"time\", \"ch\"]", "1.0",
                                         "{}"), &aa), WIRE_ERR_SHAPE);
     cr_assert_str_eq(wire_decoder_last_error(d), "data has 24 bytes but shape and dtype need 32");
-    cr_assert_str_eq(wire_reason_name(WIRE_ERR_SHAPE), "shape_mismatch");
+    cr_assert_str_eq(drop_reason_name(WIRE_ERR_SHAPE), "shape_mismatch");
     wire_decoder_destroy(&d);
 }
 
@@ -414,9 +414,9 @@ Test(wire_errors, size_overflow)
 {
     const char *b64 = s_b64(s_f32, 4);
     s_expect(s_payload("float32", b64, "[4611686018427387904, 8]", "[\"time\", \"ch\"]", "1.0",
-                       "{}"), WIRE_ERR_OVERFLOW, "size_overflow");
+                       "{}"), DROP_SIZE_OVERFLOW, "size_overflow");
     s_expect(s_payload("float64", b64, "[18446744073709551615]", "[\"time\"]", "1.0", "{}"),
-             WIRE_ERR_OVERFLOW, "size_overflow");
+             DROP_SIZE_OVERFLOW, "size_overflow");
     s_expect(s_payload("float64", b64, "[18446744073709551616]", "[\"time\"]", "1.0", "{}"),
              WIRE_ERR_MISSING_FIELD, "missing_field");
 }
@@ -426,11 +426,11 @@ Test(wire_errors, names_and_sentences)
     const char *names[] = {"ok", "frame_count", "invalid_json", "missing_field", "unknown_dtype",
                            "shape_mismatch", "bad_ndim", "size_overflow", "out_of_memory"};
     for (int i = 0; i < WIRE_REASON_COUNT; i++) {
-        cr_assert_str_eq(wire_reason_name(-i), names[i]);
+        cr_assert_str_eq(drop_reason_name(-i), names[i]);
         cr_assert_not_null(wire_strerror(-i));
     }
-    cr_assert_str_eq(wire_reason_name(-99), "unknown");
-    cr_assert_str_eq(wire_reason_name(3), "unknown");
+    cr_assert_str_eq(drop_reason_name(-99), "unknown");
+    cr_assert_str_eq(drop_reason_name(3), "unknown");
     cr_assert_str_eq(wire_strerror(-99), "unknown wire error");
 }
 

@@ -1,10 +1,10 @@
-/*  wire_utf8.c — UTF-8 encode/decode of single code points. */
-#include "wire_utf8.h"
+/*  ezshm_utf8.c — UTF-8 encode/decode of single code points, validation. */
+#include "ezshm_utf8.h"
 
 #define REPLACEMENT 0xFFFDu
 
 size_t
-wire_utf8_put(char *dst, uint32_t cp)
+ezshm_utf8_put(char *dst, uint32_t cp)
 {
     if ((cp >= 0xD800u && cp <= 0xDFFFu) || cp > 0x10FFFFu)
         cp = REPLACEMENT;
@@ -31,7 +31,7 @@ wire_utf8_put(char *dst, uint32_t cp)
 }
 
 size_t
-wire_utf8_get(const char *src, size_t len, uint32_t *cp)
+ezshm_utf8_get(const char *src, size_t len, uint32_t *cp)
 {
     const unsigned char *s = (const unsigned char *) src;
     size_t need;
@@ -64,11 +64,25 @@ wire_utf8_get(const char *src, size_t len, uint32_t *cp)
         }
         value = (value << 6) | (s[i] & 0x3Fu);
     }
-    //  Overlong forms and surrogates are malformed, not alternative spellings.
+    /*  Overlong forms and surrogates are malformed, not alternative spellings. */
     if (value < min || value > 0x10FFFFu || (value >= 0xD800u && value <= 0xDFFFu)) {
         *cp = REPLACEMENT;
         return 1;
     }
     *cp = value;
     return need;
+}
+
+bool
+ezshm_utf8_valid(const char *s, size_t len)
+{
+    /*  A malformed sequence decodes as U+FFFD in one byte; a real U+FFFD takes three. */
+    for (size_t i = 0; i < len;) {
+        uint32_t cp;
+        size_t n = ezshm_utf8_get(s + i, len - i, &cp);
+        if (cp == REPLACEMENT && n == 1)
+            return false;
+        i += n;
+    }
+    return true;
 }

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# The floors of docs/architecture.md, enforced: shm ← wire ← daemon, control ← daemon, and
+# nothing points back up. Two checks: the built libraries reference no ZeroMQ, czmq or cJSON
+# symbol (nm -u), and no source file includes a header of a floor above its own.
+set -u
+root="${EZSHM_SOURCE_DIR:?EZSHM_SOURCE_DIR must name the source folder}"
+build="${EZSHM_BUILD_DIR:?EZSHM_BUILD_DIR must name the build folder}"
+pass=0 fail=0
+check() { if [ -z "$2" ]; then echo "ok   $1"; pass=$((pass + 1)); else echo "FAIL $1:"; echo "$2" | sed 's/^/     /'; fail=$((fail + 1)); fi; }
+
+# Undefined symbols of a library that belong to ZeroMQ, czmq or cJSON.
+foreign_symbols() { nm -u "$1" 2>/dev/null | awk '{print $NF}' | grep -E '^(zmq_|zsock_|zactor_|zstr_|zframe_|zmsg_|cJSON)' | sort -u; }
+
+for lib in "$build/lib/libezshm_wire.a" "$build/lib/libezshm.so"; do
+    if [ -f "$lib" ]; then
+        check "$(basename "$lib") references no ZeroMQ, czmq or cJSON symbol" "$(foreign_symbols "$lib")"
+    else
+        check "$(basename "$lib") is built" "missing: $lib"
+    fi
+done
+
+# Header basenames of a folder (not recursive unless asked).
+headers_of() { find "$@" -name '*.h' -printf '%f\n' | sort -u; }
+# Lines of the C files under folder $1 that include one of the names in $2 (one per line)
+# or a system header matching the regex $3.
+includes_of() {
+    local dir="$1" names="$2" system="$3"
+    grep -rnE '^[[:space:]]*#[[:space:]]*include' --include='*.c' --include='*.h' "$dir" | while IFS= read -r line; do
+        target=$(echo "$line" | sed -nE 's/.*#[[:space:]]*include[[:space:]]*[<"]([^>"]+)[>"].*/\1/p')
+        base=$(basename "$target")
+        if { [ -n "$names" ] && echo "$names" | grep -qxF "$base"; } || { [ -n "$system" ] && echo "$target" | grep -qE "$system"; }; then
+            echo "${line#"$root"/}"
+        fi
+    done
+}
+
+messaging='^(zmq|czmq|zmq_utils)\.h$|^cjson/|^cJSON\.h$'
+control_headers=$(headers_of "$root/control")
+service_headers=$(headers_of "$root/service")      # daemon, wire/ and pub/
+daemon_headers=$(headers_of "$root/service" -maxdepth 1; headers_of "$root/service/pub")
+
+check "shm/ includes no ZeroMQ, czmq, cJSON, control/ or service/ header" \
+    "$(includes_of "$root/shm" "$control_headers"$'\n'"$service_headers" "$messaging")"
+check "control/ includes no service/ header" "$(includes_of "$root/control" "$service_headers" "")"
+check "service/wire/ includes no ZeroMQ, czmq, cJSON, control/ or daemon header" \
+    "$(includes_of "$root/service/wire" "$control_headers"$'\n'"$daemon_headers" "$messaging")"
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
