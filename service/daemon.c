@@ -4,6 +4,7 @@
 #include "counters.h"
 #include "ezshm.h"
 #include "ingest.h"
+#include "stream_meta.h"
 #include "log.h"
 #include "subscriber.h"
 #include "wire.h"
@@ -31,6 +32,7 @@ struct daemon_t {
     ezshm_writer_t   *writer;
     ingest_t         *ingest;
     wire_decoder_t   *decoder;
+    stream_meta_t    *stream_meta;   /* the aux segment's content (v1 layout) */
     subscriber_t     *sub;
     control_server_t *control;
     counters_t        counters;
@@ -120,6 +122,7 @@ s_process(daemon_t *self, const wire_frame_t *frames, size_t nframes)
         return;
     }
     counters_written(c, n, axisarray_nbytes(msg));
+    stream_meta_update(self->stream_meta, self->writer, self->decoder, msg, ingest_axis(self->ingest));
 }
 
 /*  Drains the SUB socket; true when the batch ran out with messages possibly left. */
@@ -212,6 +215,8 @@ s_status(void *ctx, cJSON *out)
     cJSON_AddStringToObject(stream, "ring_segment", ezshm_writer_ring_segment(self->writer));
     cJSON_AddStringToObject(stream, "segment_dir", ezshm_segment_dir());
     cJSON_AddStringToObject(stream, "layout", ezshm_layout_name(ezshm_writer_layout(self->writer)));
+    cJSON_AddNumberToObject(stream, "meta_generation", ezshm_writer_aux_generation(self->writer));
+    cJSON_AddNumberToObject(stream, "aux_nbytes", (double) ezshm_writer_aux_bytes(self->writer));
     if (meta) {
         char dtype[2] = {meta->dtype, '\0'};
         cJSON_AddBoolToObject(stream, "bvalid", meta->bvalid != 0);
@@ -376,9 +381,11 @@ daemon_new(const settings_t *settings, char *err, size_t errlen)
     }
     self->decoder = wire_decoder_new();
     self->ingest = ingest_new(self->writer, settings->axis, settings->buf_dur);
-    self->sub = self->decoder && self->ingest ? subscriber_new(settings, err, errlen) : NULL;
+    self->stream_meta = stream_meta_new();
+    bool made = self->decoder && self->ingest && self->stream_meta;
+    self->sub = made ? subscriber_new(settings, err, errlen) : NULL;
     if (!self->sub) {
-        if (!self->decoder || !self->ingest)
+        if (!made)
             snprintf(err, errlen, "out of memory");
         daemon_destroy(&self);
         return NULL;
@@ -464,6 +471,7 @@ daemon_destroy(daemon_t **self_p)
     control_server_destroy(&self->control);
     subscriber_destroy(&self->sub);
     ingest_destroy(&self->ingest);
+    stream_meta_destroy(&self->stream_meta);
     wire_decoder_destroy(&self->decoder);
     free(self);
     *self_p = NULL;

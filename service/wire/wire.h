@@ -27,6 +27,7 @@
 #define WIRE_H
 
 #include "axisarray.h"
+#include "ezshm_tree.h"
 #include "drop_reason.h"
 
 #include <stdbool.h>
@@ -80,6 +81,17 @@ wire_format_t wire_decoder_format(const wire_decoder_t *self);
 
 /*  Number of native messages whose header came from the cache instead of a parse. */
 uint64_t wire_decoder_cache_hits(const wire_decoder_t *self);
+
+/*  True when the last successful decode parsed its JSON, false when a native header came
+    from the cache (nothing but ts, seq and offsets can have changed then). */
+bool wire_decoder_parsed(const wire_decoder_t *self);
+
+/*  The attrs of the last decoded message as a plain-value dict in tree (see wire_attrs.h for
+    what is carried and what dropped; keys are interned in key_pool; dropped gets the dropped
+    top-level keys, comma-separated). Only right after a decode that parsed its JSON, while
+    its frames are alive: WIRE_ERR_MISSING_FIELD otherwise; WIRE_ERR_NOMEM. */
+int wire_decoder_attrs(wire_decoder_t *self, ezshm_tree_t *tree, int key_pool, ezshm_node_t **out,
+                       char *dropped, size_t dropped_len);
 
 /*  Coordinate axes whose dtype the metadata cannot carry (object arrays, dtype strings
     numpy_dtype_descr refuses), counted over every full decode; the message was decoded all

@@ -3,6 +3,7 @@
 #include "axisarray_build.h"
 #include "ezshm_dtype.h"
 #include "json_relaxed.h"
+#include "wire_attrs.h"
 #include "wire_header_cache.h"
 #include "wire_ndarray.h"
 #include "ezshm_utf8.h"
@@ -24,6 +25,8 @@ struct _wire_decoder_t {
     wire_format_t format;
     uint64_t skipped_axes;
     char skipped_reason[128];
+    const jr_node_t *attrs;     /* of the last full parse */
+    bool parsed;                /* the last successful decode parsed its JSON (no cache hit) */
     char error[192];
 };
 
@@ -477,6 +480,7 @@ s_decode_json(wire_decoder_t *self, const void *topic, size_t topic_len, const c
         if (rc)
             return rc;
     }
+    self->attrs = jr_member(self->doc, obj, "attrs");
     axisarray_build_finish(msg);
     return 0;
 }
@@ -502,6 +506,7 @@ s_cache_hit(wire_decoder_t *self, const wire_frame_t *frames)
             msg->axes[span->axis].offset = span->value;
     }
     self->cache_hits++;
+    self->parsed = false;
     return 0;
 }
 
@@ -526,6 +531,8 @@ wire_decode(wire_decoder_t *self, const wire_frame_t *frames, size_t nframes,
 {
     *out = NULL;
     self->error[0] = '\0';
+    self->parsed = false;
+    uint64_t hits = self->cache_hits;
     int rc;
     if (nframes == 3) {
         self->format = WIRE_FORMAT_NATIVE;
@@ -556,6 +563,23 @@ wire_decode(wire_decoder_t *self, const wire_frame_t *frames, size_t nframes,
         wire_header_cache_reset(&self->cache);
     if (rc)
         return rc;
+    self->parsed = self->cache_hits == hits;
     *out = self->msg;
     return 0;
+}
+
+bool
+wire_decoder_parsed(const wire_decoder_t *self)
+{
+    return self->parsed;
+}
+
+int
+wire_decoder_attrs(wire_decoder_t *self, ezshm_tree_t *tree, int key_pool, ezshm_node_t **out,
+                   char *dropped, size_t dropped_len)
+{
+    if (!self->parsed)
+        return WIRE_ERR_MISSING_FIELD;
+    return wire_attrs_to_tree(self->doc, self->attrs, tree, key_pool, &self->coord, &self->text,
+                              out, dropped, dropped_len);
 }
