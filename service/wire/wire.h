@@ -133,10 +133,11 @@ typedef struct {
     double gain, offset;
     const double *time_values;
     size_t n_time_values;
-    /*  Labels axis (omitted when label_dim is NULL): a CoordinateAxis of strings. */
+    /*  Labels axis (omitted when label_dim is NULL): a CoordinateAxis of strings with a unit. */
     const char *label_dim;
     const char *const *labels;
     size_t n_labels;
+    const char *label_unit;         /* the labels axis' unit; NULL = "" */
     bool has_seq;
     uint64_t seq;
     double ts;                      /* the payload's "ts" */

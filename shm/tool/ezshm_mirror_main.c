@@ -4,6 +4,7 @@
     ezshm-mirror --dump csv|raw --latest N NAME                   newest N frames, then exit
     ezshm-mirror --dump csv|raw --follow --frames N NAME          N frames as they arrive
     ezshm-mirror --watch NAME                                     live view
+    ezshm-mirror --meta [--follow [--count N]] NAME                stream metadata as JSON
 */
 #include "mirror_cli.h"
 
@@ -48,13 +49,17 @@ s_usage(FILE *out)
 {
     fprintf(out,
         "usage: ezshm-mirror [--wait SECONDS] NAME\n"
-        "       ezshm-mirror [--wait SECONDS] --dump csv|raw --latest N NAME\n"
-        "       ezshm-mirror [--wait SECONDS] --dump csv|raw --follow --frames N NAME\n"
+        "       ezshm-mirror [--wait SECONDS] --dump csv|raw [--header-row] --latest N NAME\n"
+        "       ezshm-mirror [--wait SECONDS] --dump csv|raw [--header-row] --follow --frames N NAME\n"
         "       ezshm-mirror [--wait SECONDS] --watch [--refresh HZ] NAME\n"
+        "       ezshm-mirror [--wait SECONDS] --meta [--follow [--count N]] NAME\n"
         "       ezshm-mirror --help | --version\n"
         "Attaches to the ezmsg-tools compatible shared-memory stream NAME (the long name).\n"
         "  --wait S      wait up to S seconds for the stream to appear (default 0)\n"
         "  --refresh HZ  redraws per second of --watch (default 5)\n"
+        "  --header-row  csv: first a line of channel labels from the stream metadata\n"
+        "  --meta        print the stream metadata (v1 aux segment) as JSON; --follow: a line\n"
+        "                per change, --count N: stop after N lines\n"
         "exit: 0 ok, 1 error, 2 no such stream, 3 invalid header, 64 usage\n");
 }
 
@@ -104,11 +109,42 @@ s_print_frames(const ezshm_stream_info_t *info, const uint8_t *frames, uint64_t 
     }
 }
 
+/*  The CSV header line: one label per frame element (see mirror_frame_labels), CSV-quoted
+    when needed; plain element indices when the stream publishes no metadata. */
+static void
+s_header_row(ezshm_mirror_t *m, const ezshm_stream_info_t *info)
+{
+    uint64_t n = info->frame_bytes / info->itemsize;
+    ezshm_tree_t *tree = ezshm_tree_new();
+    char err[64], unit[32];
+    uint32_t gen;
+    char **labels = tree && ezshm_mirror_meta(m, tree, &gen, err, sizeof err) == EZSHM_OK
+                    ? mirror_frame_labels(ezshm_tree_root(tree), info, unit, sizeof unit) : NULL;
+    for (uint64_t e = 0; e < n; e++) {
+        const char *l = labels && labels[e] ? labels[e] : NULL;
+        if (!l)
+            printf("%llu", (unsigned long long) e);
+        else if (strpbrk(l, ",\"\n\r")) {
+            fputc('"', stdout);
+            for (; *l; l++)
+                fputs(*l == '"' ? "\"\"" : (char[2]) {*l, 0}, stdout);
+            fputc('"', stdout);
+        }
+        else
+            fputs(l, stdout);
+        fputc(e + 1 < n ? ',' : '\n', stdout);
+    }
+    mirror_free_labels(labels, n);
+    ezshm_tree_destroy(&tree);
+}
+
 static int
-s_dump_latest(ezshm_mirror_t *m, uint64_t n, bool csv)
+s_dump_latest(ezshm_mirror_t *m, uint64_t n, bool csv, bool header_row)
 {
     ezshm_stream_info_t info;
     ezshm_mirror_info(m, &info);
+    if (header_row)
+        s_header_row(m, &info);
     uint8_t *buf = malloc(n ? n * info.frame_bytes : 1);
     if (!buf)
         return MIRROR_EXIT_ERROR;
@@ -123,10 +159,12 @@ s_dump_latest(ezshm_mirror_t *m, uint64_t n, bool csv)
 }
 
 static int
-s_dump_follow(ezshm_mirror_t *m, uint64_t want, bool csv)
+s_dump_follow(ezshm_mirror_t *m, uint64_t want, bool csv, bool header_row)
 {
     ezshm_stream_info_t info;
     ezshm_mirror_info(m, &info);
+    if (header_row)
+        s_header_row(m, &info);
     uint64_t cap = info.n_frames, printed = 0, lost_total = 0;
     uint8_t *buf = malloc(cap * info.frame_bytes);
     if (!buf)
@@ -215,11 +253,13 @@ main(int argc, char **argv)
         {"latest", required_argument, NULL, 'l'}, {"follow", no_argument, NULL, 'f'},
         {"frames", required_argument, NULL, 'n'}, {"watch", no_argument, NULL, 'W'},
         {"refresh", required_argument, NULL, 'r'}, {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'},      {NULL, 0, NULL, 0}};
+        {"version", no_argument, NULL, 'V'},      {"meta", no_argument, NULL, 'M'},
+        {"count", required_argument, NULL, 'c'},  {"header-row", no_argument, NULL, 'H'},
+        {NULL, 0, NULL, 0}};
     double wait = 0.0, refresh = 5.0;
     const char *dump = NULL;
-    long long latest = -1, frames = -1;
-    bool follow = false, watch = false, refresh_given = false;
+    long long latest = -1, frames = -1, count = -1;
+    bool follow = false, watch = false, refresh_given = false, meta = false, header_row = false;
     char *end;
     int opt;
     while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
@@ -231,13 +271,23 @@ main(int argc, char **argv)
         case 'f': follow = true; break;
         case 'W': watch = true; break;
         case 'r': refresh = strtod(optarg, &end); refresh_given = true; if (*end || !(refresh > 0)) goto usage; break;
+        case 'M': meta = true; break;
+        case 'c': count = strtoll(optarg, &end, 10); if (*end || count < 1) goto usage; break;
+        case 'H': header_row = true; break;
         case 'h': s_usage(stdout); return MIRROR_EXIT_OK;
         case 'V': printf("ezshm-mirror %s\n", EZSHM_VERSION); return MIRROR_EXIT_OK;
         default: goto usage;
         }
     }
-    if (optind != argc - 1 || (dump && (latest >= 0) == (follow || frames >= 0)) || (follow != (frames >= 0))
-        || (!dump && (latest >= 0 || follow)) || (watch && dump) || (refresh_given && !watch))
+    if (optind != argc - 1)
+        goto usage;
+    if (meta && (dump || watch || latest >= 0 || frames >= 0 || header_row || (count >= 0 && !follow)))
+        goto usage;
+    if (!meta && ((dump && (latest >= 0) == (follow || frames >= 0)) || (follow != (frames >= 0))
+                  || (!dump && (latest >= 0 || follow)) || (watch && dump) || count >= 0
+                  || (header_row && (!dump || strcmp(dump, "csv") != 0))))
+        goto usage;
+    if (refresh_given && !watch)
         goto usage;
 
     signal(SIGINT, s_on_signal);
@@ -248,8 +298,13 @@ main(int argc, char **argv)
         fprintf(stderr, "ezshm-mirror: %s\n", ezshm_strerror(rc));
         return MIRROR_EXIT_ERROR;
     }
-    rc = s_attach(m, wait);
     int code;
+    if (meta) {
+        code = mirror_meta(m, wait, follow, count);
+        ezshm_mirror_destroy(&m);
+        return code;
+    }
+    rc = s_attach(m, wait);
     if (rc != EZSHM_OK) {
         fprintf(stderr, "ezshm-mirror: %s: %s\n", argv[optind], ezshm_strerror(rc));
         code = mirror_exit_code(rc);
@@ -257,9 +312,9 @@ main(int argc, char **argv)
     else if (watch)
         code = mirror_watch(m, refresh);
     else if (dump && latest >= 0)
-        code = s_dump_latest(m, (uint64_t) latest, strcmp(dump, "csv") == 0);
+        code = s_dump_latest(m, (uint64_t) latest, strcmp(dump, "csv") == 0, header_row);
     else if (dump)
-        code = s_dump_follow(m, (uint64_t) frames, strcmp(dump, "csv") == 0);
+        code = s_dump_follow(m, (uint64_t) frames, strcmp(dump, "csv") == 0, header_row);
     else
         code = s_monitor(m);
     ezshm_mirror_destroy(&m);

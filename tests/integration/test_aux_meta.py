@@ -155,17 +155,16 @@ def relabel():
         s.start("ezshmd", "--sub-bind", data_ep, "--control", ctl_ep, "--shmem-name", name, "--buf-dur", "1",
                 "--header", "v1", "--log-level", "error")
         s.wait_ready(ctl_ep)
-        mirror = s.start("ezshm-mirror", "--wait", "15", "--meta", "--follow", "--frames", "2", name,
+        mirror = s.start("ezshm-mirror", "--wait", "15", "--meta", "--follow", "--count", "2", name,
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         s.start("ezshm-pub", "--connect", data_ep, "--channels", "3", "--chunk", "10", "--rate", "200",
-                "--count", "120", "--labels", "--change-after", "60", "--change", "labels", "--native",
-                "--quiet")
+                "--count", "120", "--labels", "--change-after", "60", "--change", "labels", "--format",
+                "native", "--quiet")
         out, err = mirror.communicate(timeout=60)
         assert mirror.returncode == 0, err
         docs = [json.loads(line) for line in out.splitlines() if line.strip()]
         labels = [d["axes"]["ch"]["data"]["data"] for d in docs]
-        assert labels[0] == ["Ch0", "Ch1", "Ch2"], labels
-        assert labels[-1] != labels[0], labels
+        assert labels == [["Ch0", "Ch1", "Ch2"], ["E0", "E1", "E2"]], labels
         assert [d["axes"]["ch"]["unit"] for d in docs][-1] == "uV"
     finally:
         s.close()
