@@ -6,7 +6,7 @@
 #   --quick      5 runs, shorter runs, rig load 5 s (default: 5 runs, full counts, rig 30 s)
 #   --smoke      CI: one run of everything at tiny counts (~ seconds); checks, never timings
 #   --runs N     runs per figure (>= 5 for published numbers)
-#   --only LIST  comma list of sections: throughput,latency,rebuild,rig,mirror,syscalls
+#   --only LIST  comma list of sections: throughput,latency,rebuild,rig,mirror,syscalls,meta
 #   --sizes LIST throughput payloads, a comma list of 2KiB,32KiB,1MiB (default: all three)
 #   --senders L  throughput senders, a comma list of pub,fast (default: both)
 #   --bin DIR    where ezshmd, ezshm-pub, ezshm-ctl, ezshm-bench are (default: $EZSHM_BIN,
@@ -22,7 +22,7 @@ here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/.." && pwd)"
 
 cmdline="$0 $*"
-runs=5 quick=0 smoke=0 only="throughput,latency,rebuild,rig,mirror,syscalls" bin="${EZSHM_BIN:-}" rawout=""
+runs=5 quick=0 smoke=0 only="throughput,latency,rebuild,rig,mirror,syscalls,meta" bin="${EZSHM_BIN:-}" rawout=""
 size_list="2KiB,32KiB,1MiB" sender_list="pub,fast"
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -83,11 +83,14 @@ wait_ready() {
     return 1
 }
 
+# Extra arguments of ezshmd and of ezshm-pub (section 6 sets them), and the section tp_ezshmd
+# records under.
+ezshmd_args=() pub_args=() tp_section=tp
 # Starts ezshmd bound to $1 with stream $2 and buf_dur $3; sets dpid and dctl.
 start_ezshmd() {
     dctl="ipc://$work/ctl$seq_id"
     "$bin/ezshmd" --sub-bind "$1" --shmem-name "$2" --buf-dur "$3" --rcvhwm 0 --control "$dctl" \
-        --log-level error >>"$work/ezshmd.log" 2>&1 &
+        --log-level error "${ezshmd_args[@]}" >>"$work/ezshmd.log" 2>&1 &
     dpid=$!; pids+=("$dpid")
     for _ in $(seq 100); do
         "$bin/ezshm-ctl" --endpoint "$dctl" --timeout 0.2 health >/dev/null 2>&1; [ $? -ne 2 ] && return 0
@@ -109,7 +112,7 @@ except Exception:
 send() {
     if [ "$1" = pub ]; then
         "$bin/ezshm-pub" --connect "$3" --fs 1000 --chunk "$4" --channels "$5" --rate 0 --count "$6" \
-            --sndhwm 0 --wait-sub 300 --linger 10000 --quiet --pattern counter --format "$2"
+            --sndhwm 0 --wait-sub 300 --linger 10000 --quiet --pattern counter --format "$2" "${pub_args[@]}"
     else
         "$bin/ezshm-bench" send --connect "$3" --mode "$2" --frames "$4" --channels "$5" --count "$6" 2>/dev/null
     fi
@@ -173,7 +176,7 @@ tp_ezshmd() {   # label frames channels transport sender rep format
     if [ "$frames" != "$(( (n + 1) * $2 ))" ] || [ "$dropped" != 0 ]; then
         out="${out/ok=1/ok=0 reason=ctl_counters}"
     fi
-    record "section=tp size=$1 tr=$4 sender=$5 rx=$7 rep=$6 n=$n ctl_frames=$frames ctl_dropped=$dropped $out"
+    record "section=$tp_section size=$1 tr=$4 sender=$5 rx=$7 rep=$6 n=$n ctl_frames=$frames ctl_dropped=$dropped meta=${#pub_args[@]} $out"
     stop_ezshmd
 }
 
@@ -339,6 +342,23 @@ if has syscalls && command -v strace >/dev/null && [ "$smoke" = 0 ]; then
     done
 fi
 
+# ---- 6. stream metadata A/B -------------------------------------------------------------------
+# The same ingest as section 1 (2 KiB, ipc, ezshm-pub), without metadata (legacy header, no
+# labels) and with it (--header v1, ezshm-pub --labels: a labelled ch axis in every message),
+# alternately in each rep so background load cancels.
+if has meta; then
+    tp_section=meta
+    for rep in $(seq "$runs"); do
+        for fmt in native ezmsg; do
+            ezshmd_args=() pub_args=()
+            tp_ezshmd 2KiB 64 8 ipc pub "$rep" "$fmt"
+            ezshmd_args=(--header v1) pub_args=(--labels)
+            tp_ezshmd 2KiB 64 8 ipc pub "$rep" "$fmt"
+        done
+    done
+    ezshmd_args=() pub_args=() tp_section=tp
+fi
+
 [ -n "$rawout" ] && cp "$results" "$rawout"
 # ---- tables ------------------------------------------------------------------------------------
 python3 - "$results" "$runs" "$quick" "$smoke" "$cmdline" <<'PY'
@@ -468,6 +488,16 @@ if sel(section="sys"):
     for r in sel(section="sys"):
         print(f"| {r.get('load','saturated')} | {r.get('rx','ezshmd')} | {r['fmt']} | {r['per_msg']} | "
               f"{r.get('top','').strip(',').replace(',', ', ')} |")
+    print()
+
+if sel(section="meta"):
+    print("## 6. Stream metadata A/B (2 KiB, ipc, ezshm-pub; messages/s)\n")
+    print("Off = legacy header, no labels; on = `--header v1` and `ezshm-pub --labels` (a labelled "
+          "`ch` axis and unit in every message, the aux segment published). Ratio = on / off of the same rep.\n")
+    print("| format | off msg/s | on msg/s | on / off |\n| --- | --- | --- | --- |")
+    for fmt in ["native", "ezmsg"]:
+        off, on = paired("meta", "msg_per_s", dict(rx=fmt, meta="0"), dict(rx=fmt, meta="1"))
+        print(f"| {fmt} | {mmm(off)} | {mmm(on)} | {ratio(on, off)} |")
     print()
 
 if fails:
