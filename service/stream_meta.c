@@ -157,9 +157,10 @@ stream_meta_update(stream_meta_t *self, ezshm_writer_t *writer, wire_decoder_t *
     if (ezshm_writer_layout(writer) != EZSHM_LAYOUT_V1)
         return;
     int rc = EZSHM_OK;
-    if (!wire_decoder_parsed(decoder)) {
-        //  Same header as before: only a header made anew (rename) needs the blob again.
-        if (self->blob && ezshm_writer_aux_generation(writer) == 0)
+    bool same = wire_decoder_static_same(decoder, axis);
+    if (same && self->blob) {
+        //  Same static half as before: only a header made anew (rename) needs the blob again.
+        if (ezshm_writer_aux_generation(writer) == 0)
             rc = ezshm_writer_publish_aux(writer, self->blob, self->len);
     }
     else {

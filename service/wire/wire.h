@@ -86,6 +86,13 @@ uint64_t wire_decoder_cache_hits(const wire_decoder_t *self);
     from the cache (nothing but ts, seq and offsets can have changed then). */
 bool wire_decoder_parsed(const wire_decoder_t *self);
 
+/*  True when the last decoded message's static half — dims, key, attrs, the axes, but the
+    offset and coordinates of buffered_axis — is byte for byte the previous parsed message's
+    (for the same buffered_axis), so its stream metadata cannot have changed; also true after
+    a native cache hit. Call once per decoded message, right after the decode: it remembers
+    this message for the next call. */
+bool wire_decoder_static_same(wire_decoder_t *self, const char *buffered_axis);
+
 /*  The attrs of the last decoded message as a plain-value dict in tree (see wire_attrs.h for
     what is carried and what dropped; keys are interned in key_pool; dropped gets the dropped
     top-level keys, comma-separated). Only right after a decode that parsed its JSON, while

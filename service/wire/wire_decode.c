@@ -25,7 +25,10 @@ struct _wire_decoder_t {
     wire_format_t format;
     uint64_t skipped_axes;
     char skipped_reason[128];
+    const jr_node_t *obj;       /* the AxisArray object of the last full parse */
     const jr_node_t *attrs;     /* of the last full parse */
+    wire_scratch_t sig[2];      /* static signatures: [0] the last one, [1] being built */
+    size_t sig_len[2];
     bool parsed;                /* the last successful decode parsed its JSON (no cache hit) */
     char error[192];
 };
@@ -56,6 +59,8 @@ wire_decoder_destroy(wire_decoder_t **self_p)
     free(self->data.data);
     free(self->coord.data);
     free(self->text.data);
+    free(self->sig[0].data);
+    free(self->sig[1].data);
     wire_header_cache_free(&self->cache);
     free(self);
     *self_p = NULL;
@@ -480,6 +485,7 @@ s_decode_json(wire_decoder_t *self, const void *topic, size_t topic_len, const c
         if (rc)
             return rc;
     }
+    self->obj = obj;
     self->attrs = jr_member(self->doc, obj, "attrs");
     axisarray_build_finish(msg);
     return 0;
@@ -572,6 +578,74 @@ bool
 wire_decoder_parsed(const wire_decoder_t *self)
 {
     return self->parsed;
+}
+
+//  Appends a length-prefixed span of the parsed text (or of s when node is NULL) to sig[1].
+static bool
+s_sig_put(wire_decoder_t *self, const jr_node_t *node, const char *s, size_t len)
+{
+    if (node)
+        s = jr_raw(self->doc, node, &len);
+    wire_scratch_t *sig = &self->sig[1];
+    size_t at = self->sig_len[1];
+    if (!wire_scratch_reserve(sig, at + sizeof len + len))
+        return false;
+    memcpy(sig->data + at, &len, sizeof len);
+    memcpy(sig->data + at + sizeof len, s, len);
+    self->sig_len[1] = at + sizeof len + len;
+    return true;
+}
+
+//  The key span of a member node, as a string node jr_raw can read.
+static jr_node_t
+s_key_node(const jr_node_t *member)
+{
+    jr_node_t k = *member;
+    k.type = JR_STRING;
+    k.start = member->key_start;
+    k.end = member->key_end;
+    return k;
+}
+
+bool
+wire_decoder_static_same(wire_decoder_t *self, const char *buffered_axis)
+{
+    if (!self->parsed)
+        return true;
+    const jr_doc_t *doc = self->doc;
+    self->sig_len[1] = 0;
+    const jr_node_t *axes = jr_member(doc, self->obj, "axes");
+    bool ok = s_sig_put(self, NULL, buffered_axis, strlen(buffered_axis))
+              && s_sig_put(self, jr_member(doc, self->obj, "dims"), NULL, 0);
+    const jr_node_t *key = jr_member(doc, self->obj, "key");
+    ok = ok && (!key || s_sig_put(self, key, NULL, 0));
+    ok = ok && (!self->attrs || s_sig_put(self, self->attrs, NULL, 0));
+    for (const jr_node_t *a = axes && axes->type == JR_OBJECT ? jr_first(doc, axes) : NULL; ok && a;
+         a = jr_next(doc, a)) {
+        jr_node_t name = s_key_node(a);
+        ok = s_sig_put(self, &name, NULL, 0);
+        if (!jr_key_is(doc, a, buffered_axis) || a->type != JR_OBJECT) {
+            ok = ok && s_sig_put(self, a, NULL, 0);
+            continue;
+        }
+        //  The buffered axis: its static part only (the offset and the coordinates move).
+        for (const jr_node_t *m = jr_first(doc, a); ok && m; m = jr_next(doc, m)) {
+            jr_node_t field = s_key_node(m);
+            ok = s_sig_put(self, &field, NULL, 0);
+            if (ok && !jr_key_is(doc, m, "offset") && !jr_key_is(doc, m, "data"))
+                ok = s_sig_put(self, m, NULL, 0);
+        }
+    }
+    bool same = ok && self->sig_len[0] == self->sig_len[1]
+                && memcmp(self->sig[0].data, self->sig[1].data, self->sig_len[1]) == 0;
+    //  The new signature becomes the last one (a failed build leaves none: never "same").
+    size_t built = self->sig_len[1];
+    wire_scratch_t t = self->sig[0];
+    self->sig[0] = self->sig[1];
+    self->sig[1] = t;
+    self->sig_len[0] = ok ? built : SIZE_MAX;
+    self->sig_len[1] = 0;
+    return same;
 }
 
 int
