@@ -211,6 +211,8 @@ s_labels(wire_decoder_t *self, axisarray_axis_offsets_t *off, const unsigned cha
 static const char *
 s_dtype_text(wire_decoder_t *self, const jr_node_t *dtype, size_t *len)
 {
+    if (!dtype->escaped)
+        return jr_raw(self->doc, dtype, len);
     if (!wire_scratch_reserve(&self->text, dtype->end - dtype->start + 1))
         return NULL;
     *len = jr_string(self->doc, dtype, (char *) self->text.data);
@@ -607,33 +609,52 @@ s_key_node(const jr_node_t *member)
     return k;
 }
 
+//  True when member node's key is key[0..len): lengths first, so most keys cost one compare.
+static bool
+s_key_eq(const jr_doc_t *doc, const jr_node_t *node, const char *key, size_t len)
+{
+    if (node->key_escaped)
+        return jr_key_is(doc, node, key);
+    jr_node_t k = s_key_node(node);
+    size_t n;
+    const char *raw = jr_raw(doc, &k, &n);
+    return n == len && memcmp(raw, key, len) == 0;
+}
+
 bool
 wire_decoder_static_same(wire_decoder_t *self, const char *buffered_axis)
 {
     if (!self->parsed)
         return true;
     const jr_doc_t *doc = self->doc;
+    size_t blen = strlen(buffered_axis);
     self->sig_len[1] = 0;
-    const jr_node_t *axes = jr_member(doc, self->obj, "axes");
-    bool ok = s_sig_put(self, NULL, buffered_axis, strlen(buffered_axis))
-              && s_sig_put(self, jr_member(doc, self->obj, "dims"), NULL, 0);
-    const jr_node_t *key = jr_member(doc, self->obj, "key");
-    ok = ok && (!key || s_sig_put(self, key, NULL, 0));
-    ok = ok && (!self->attrs || s_sig_put(self, self->attrs, NULL, 0));
-    for (const jr_node_t *a = axes && axes->type == JR_OBJECT ? jr_first(doc, axes) : NULL; ok && a;
-         a = jr_next(doc, a)) {
-        jr_node_t name = s_key_node(a);
+    bool ok = s_sig_put(self, NULL, buffered_axis, blen);
+    //  One pass over the AxisArray in document order: every member but the samples ("data"),
+    //  the axes member by member.
+    for (const jr_node_t *m = jr_first(doc, self->obj); ok && m; m = jr_next(doc, m)) {
+        if (s_key_eq(doc, m, "data", 4))
+            continue;
+        jr_node_t name = s_key_node(m);
         ok = s_sig_put(self, &name, NULL, 0);
-        if (!jr_key_is(doc, a, buffered_axis) || a->type != JR_OBJECT) {
-            ok = ok && s_sig_put(self, a, NULL, 0);
+        if (!s_key_eq(doc, m, "axes", 4) || m->type != JR_OBJECT) {
+            ok = ok && s_sig_put(self, m, NULL, 0);
             continue;
         }
-        //  The buffered axis: its static part only (the offset and the coordinates move).
-        for (const jr_node_t *m = jr_first(doc, a); ok && m; m = jr_next(doc, m)) {
-            jr_node_t field = s_key_node(m);
-            ok = s_sig_put(self, &field, NULL, 0);
-            if (ok && !jr_key_is(doc, m, "offset") && !jr_key_is(doc, m, "data"))
-                ok = s_sig_put(self, m, NULL, 0);
+        for (const jr_node_t *a = jr_first(doc, m); ok && a; a = jr_next(doc, a)) {
+            jr_node_t axis = s_key_node(a);
+            ok = s_sig_put(self, &axis, NULL, 0);
+            if (!s_key_eq(doc, a, buffered_axis, blen) || a->type != JR_OBJECT) {
+                ok = ok && s_sig_put(self, a, NULL, 0);
+                continue;
+            }
+            //  The buffered axis: its static part only (the offset and the coordinates move).
+            for (const jr_node_t *f = jr_first(doc, a); ok && f; f = jr_next(doc, f)) {
+                jr_node_t field = s_key_node(f);
+                ok = s_sig_put(self, &field, NULL, 0);
+                if (ok && !s_key_eq(doc, f, "offset", 6) && !s_key_eq(doc, f, "data", 4))
+                    ok = s_sig_put(self, f, NULL, 0);
+            }
         }
     }
     bool same = ok && self->sig_len[0] == self->sig_len[1]

@@ -228,3 +228,46 @@ Test(wire_coords, descr_list_form_is_parsed_strictly)
         cr_expect_eq(d.kind, kinds[i], "%s", plain[i]);
     }
 }
+
+//  A payload like ezshm-pub's with a labelled ch axis and a LinearAxis freq.
+static const char *
+s_labelled(double time_offset, double freq_offset, const char *labels_b64, const char *attrs)
+{
+    static char out[2048];
+    snprintf(out, sizeof out,
+             "{\"ts\": 1.0, \"obj\": {\"data\": {\"_type\": \"_ndarray\", \"dtype\": \"uint8\", "
+             "\"data\": \"AAAAAA==\", \"shape\": [2, 2, 1]}, \"dims\": [\"time\", \"ch\", \"freq\"], "
+             "\"axes\": {\"time\": {\"unit\": \"s\", \"gain\": 0.5, \"offset\": %.17g}, "
+             "\"ch\": {\"data\": {\"_type\": \"_ndarray\", \"dtype\": \"<U1\", \"data\": \"%s\", "
+             "\"shape\": [2]}, \"dims\": [\"ch\"], \"unit\": \"uV\"}, "
+             "\"freq\": {\"unit\": \"Hz\", \"gain\": 1.0, \"offset\": %.17g}}, "
+             "\"attrs\": %s, \"key\": \"k\"}}",
+             time_offset, labels_b64, freq_offset, attrs);
+    return out;
+}
+
+Test(wire_coords, static_half_unchanged_only_when_the_metadata_would_be)
+{
+    wire_decoder_t *d = wire_decoder_new();
+    const char *ab = "QQAAAEIAAAA=", *ac = "QQAAAEMAAAA=";   /* ["A", "B"], ["A", "C"] */
+    struct { double t, f; const char *labels, *attrs, *axis; bool same; } steps[] = {
+        {0.0, 1.0, ab, "{}", "time", false},     /* first message */
+        {0.0, 1.0, ab, "{}", "time", true},
+        {5.5, 1.0, ab, "{}", "time", true},      /* the buffered axis' offset moves */
+        {6.0, 2.0, ab, "{}", "time", false},     /* another axis' offset is metadata */
+        {7.0, 2.0, ac, "{}", "time", false},     /* relabel */
+        {8.0, 2.0, ac, "{}", "time", true},
+        {8.0, 2.0, ac, "{\"a\": 1}", "time", false},
+        {8.0, 2.0, ac, "{\"a\": 1}", "freq", false},   /* another buffered axis */
+        {9.0, 2.0, ac, "{\"a\": 1}", "freq", false},   /* time is no longer buffered */
+        {9.0, 2.0, ac, "{\"a\": 1}", "freq", true},
+    };
+    for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
+        const char *json = s_labelled(steps[i].t, steps[i].f, steps[i].labels, steps[i].attrs);
+        wire_frame_t frames[2] = {{"t", 1}, {json, strlen(json)}};
+        const axisarray_t *aa;
+        cr_assert_eq(wire_decode(d, frames, 2, &aa), 0, "step %zu: %s", i, wire_decoder_last_error(d));
+        cr_expect_eq(wire_decoder_static_same(d, steps[i].axis), steps[i].same, "step %zu", i);
+    }
+    wire_decoder_destroy(&d);
+}
