@@ -177,7 +177,7 @@ tp_ezshmd() {   # label frames channels transport sender rep format
     if [ "$frames" != "$(( (n + 1) * $2 ))" ] || [ "$dropped" != 0 ]; then
         out="${out/ok=1/ok=0 reason=ctl_counters}"
     fi
-    record "section=$tp_section size=$1 tr=$4 sender=$5 rx=$7 rep=$6 n=$n ctl_frames=$frames ctl_dropped=$dropped meta=${#send_args[@]} $out"
+    record "section=$tp_section size=$1 tr=$4 sender=$5 rx=$7 rep=$6 n=$n ctl_frames=$frames ctl_dropped=$dropped meta=${#send_args[@]}${#ezshmd_args[@]} $out"
     stop_ezshmd
 }
 
@@ -344,15 +344,17 @@ if has syscalls && command -v strace >/dev/null && [ "$smoke" = 0 ]; then
 fi
 
 # ---- 6. stream metadata A/B -------------------------------------------------------------------
-# The same ingest as section 1 (2 KiB, ipc, the fast sender: the receiver is measured), without
-# metadata (legacy header, no labels) and with it (--header v1, --labels: a labelled ch axis and
-# unit in every message, the aux segment published), alternately in each rep so background load
-# cancels.
+# The same ingest as section 1 (2 KiB, ipc, the fast sender: the receiver is measured): without
+# metadata (legacy header, no labels), the same labelled messages without metadata (legacy header,
+# --labels: a ch axis of labels and a unit in every message) and with it (--header v1, --labels:
+# the aux segment published), in turn in each rep so background load cancels.
 if has meta; then
     tp_section=meta
     for rep in $(seq "$runs"); do
         for fmt in native ezmsg; do
             ezshmd_args=() send_args=()
+            tp_ezshmd 2KiB 64 8 ipc fast "$rep" "$fmt"
+            ezshmd_args=() send_args=(--labels)
             tp_ezshmd 2KiB 64 8 ipc fast "$rep" "$fmt"
             ezshmd_args=(--header v1) send_args=(--labels)
             tp_ezshmd 2KiB 64 8 ipc fast "$rep" "$fmt"
@@ -494,12 +496,15 @@ if sel(section="sys"):
 
 if sel(section="meta"):
     print("## 6. Stream metadata A/B (2 KiB, ipc, fast sender; messages/s)\n")
-    print("Off = legacy header, no labels; on = `--header v1` and `ezshm-bench send --labels` (a labelled "
-          "`ch` axis and unit in every message, the aux segment published). Ratio = on / off of the same rep.\n")
-    print("| format | off msg/s | on msg/s | on / off |\n| --- | --- | --- | --- |")
+    print("Off = legacy header, no labels; labels = legacy header, `ezshm-bench send --labels` (a labelled "
+          "`ch` axis and unit in every message); on = the same with `--header v1` (the aux segment "
+          "published). Ratios of the same rep.\n")
+    print("| format | off msg/s | labels msg/s | on msg/s | on / off | on / labels |\n"
+          "| --- | --- | --- | --- | --- | --- |")
     for fmt in ["native", "ezmsg"]:
-        off, on = paired("meta", "msg_per_s", dict(rx=fmt, meta="0"), dict(rx=fmt, meta="1"))
-        print(f"| {fmt} | {mmm(off)} | {mmm(on)} | {ratio(on, off)} |")
+        off, on = paired("meta", "msg_per_s", dict(rx=fmt, meta="00"), dict(rx=fmt, meta="12"))
+        lab, on2 = paired("meta", "msg_per_s", dict(rx=fmt, meta="10"), dict(rx=fmt, meta="12"))
+        print(f"| {fmt} | {mmm(off)} | {mmm(lab)} | {mmm(on)} | {ratio(on, off)} | {ratio(on2, lab)} |")
     print()
 
 if fails:
