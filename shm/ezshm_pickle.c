@@ -283,28 +283,27 @@ s_str_key(const char *s, size_t len, const void *identity)
     return identity;
 }
 
-//  A str under memo key `key` (NULL: a fresh object nobody references again).
+//  Data of len bytes with the shortest of three opcodes (1-, 4- or 8-byte length; op8 alone
+//  when the others are 0), then MEMOIZE under key (NULL: a fresh object nobody references).
+static void
+s_sized(ezshm_pickler_t *self, unsigned char op1, unsigned char op4, unsigned char op8,
+        const void *data, size_t len, const void *key)
+{
+    unsigned char h[9];
+    size_t hlen = op1 && len < 256 ? 2 : op4 && (uint64_t) len <= 0xffffffffu ? 5 : 9;
+    h[0] = hlen == 2 ? op1 : hlen == 5 ? op4 : op8;
+    for (size_t i = 0; i + 1 < hlen; i++)
+        h[1 + i] = (unsigned char) ((uint64_t) len >> (8 * i));
+    s_write_data(self, h, hlen, data, len);
+    s_memoize(self, key);
+}
+
+//  A str under memo key `key`; written again only when that key was not seen.
 static void
 s_str_keyed(ezshm_pickler_t *self, const char *s, size_t len, const void *key)
 {
-    if (key && s_get(self, key))
-        return;
-    unsigned char h[9];
-    size_t hlen;
-    if (len < 256) {
-        h[0] = PK_SHORT_BINUNICODE;
-        h[1] = (unsigned char) len;
-        hlen = 2;
-    }
-    else {
-        bool big = (uint64_t) len > 0xffffffffu;
-        h[0] = big ? PK_BINUNICODE8 : PK_BINUNICODE;
-        hlen = big ? 9 : 5;
-        for (size_t i = 0; i + 1 < hlen; i++)
-            h[1 + i] = (unsigned char) ((uint64_t) len >> (8 * i));
-    }
-    s_write_data(self, h, hlen, s, len);
-    s_memoize(self, key);
+    if (!key || !s_get(self, key))
+        s_sized(self, PK_SHORT_BINUNICODE, PK_BINUNICODE, PK_BINUNICODE8, s, len, key);
 }
 
 static void
@@ -313,28 +312,14 @@ s_str(ezshm_pickler_t *self, const char *s, size_t len, const void *identity)
     s_str_keyed(self, s, len, s_str_key(s, len, identity));
 }
 
+//  bytes, or a bytearray (always BYTEARRAY8, as CPython writes it).
 static void
 s_bytes(ezshm_pickler_t *self, const void *data, size_t len, bool writable, const void *key)
 {
-    unsigned char h[9];
-    size_t hlen;
-    if (writable) {
-        h[0] = PK_BYTEARRAY8;
-        hlen = 9;
-    }
-    else if (len < 256) {
-        h[0] = PK_SHORT_BINBYTES;
-        hlen = 2;
-    }
-    else {
-        bool big = (uint64_t) len > 0xffffffffu;
-        h[0] = big ? PK_BINBYTES8 : PK_BINBYTES;
-        hlen = big ? 9 : 5;
-    }
-    for (size_t i = 0; i + 1 < hlen; i++)
-        h[1 + i] = (unsigned char) ((uint64_t) len >> (8 * i));
-    s_write_data(self, h, hlen, data, len);
-    s_memoize(self, key);
+    if (writable)
+        s_sized(self, 0, 0, PK_BYTEARRAY8, data, len, key);
+    else
+        s_sized(self, PK_SHORT_BINBYTES, PK_BINBYTES, PK_BINBYTES8, data, len, key);
 }
 
 static void

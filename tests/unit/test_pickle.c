@@ -222,15 +222,6 @@ s_matches(const cJSON *j, const ezshm_node_t *n)
 
 //  ---- fixtures --------------------------------------------------------------------------
 
-static uint8_t *
-s_blob(const char *file, size_t *len)
-{
-    char path[1024];
-    snprintf(path, sizeof path, "%s/shm-aux-meta/%s", EZSHM_FIXTURES, file);
-    uint8_t *blob = support_read_file(path, len);
-    cr_assert_not_null(blob, "%s", path);
-    return blob;
-}
 
 //  Every fixture entry (fixtures and fixtures_more) through fn.
 static int
@@ -244,7 +235,7 @@ s_each_fixture(void (*fn)(const cJSON *fx, const uint8_t *blob, size_t len, void
         const cJSON *fx;
         cJSON_ArrayForEach(fx, cJSON_GetObjectItem(manifest, lists[l])) {
             size_t len;
-            uint8_t *blob = s_blob(cJSON_GetObjectItem(fx, "blob_file")->valuestring, &len);
+            uint8_t *blob = (uint8_t *) support_fixture_in("shm-aux-meta", cJSON_GetObjectItem(fx, "blob_file")->valuestring, &len);
             char hex[65];
             support_wire_sha256(blob, len, hex);
             cr_assert_str_eq(hex, cJSON_GetObjectItem(fx, "blob_sha256")->valuestring);
@@ -402,7 +393,7 @@ Test(pickle, deep_nesting_is_refused)
 Test(pickle, every_truncation_of_a_real_blob_is_refused)
 {
     size_t len;
-    uint8_t *blob = s_blob("f32_ch_structured.pickle", &len);
+    uint8_t *blob = (uint8_t *) support_fixture_in("shm-aux-meta", "f32_ch_structured.pickle", &len);
     for (size_t cut = 0; cut < len; cut++)
         cr_expect_neq(s_refuse(blob, cut, NULL), EZSHM_OK, "cut at %zu", cut);
     free(blob);

@@ -2,6 +2,7 @@
     the publication order and generations (the manifest's A A B B A sequence), what a ring
     reset, a rename and a quit do to it, and a mirror reading and following it. */
 #include "support_shm.h"
+#include "support_wire.h"
 #include "ezshm.h"
 
 #include <criterion/criterion.h>
@@ -13,15 +14,6 @@ static void s_init(void) { shmt_setup(); }
 static void s_fini(void) { shmt_teardown(); }
 TestSuite(shm_aux, .init = s_init, .fini = s_fini);
 
-static uint8_t *
-s_blob(const char *file, size_t *len)
-{
-    char path[1024];
-    snprintf(path, sizeof path, "%s/shm-aux-meta/%s", EZSHM_FIXTURES, file);
-    uint8_t *blob = support_read_file(path, len);
-    cr_assert_not_null(blob, "%s", path);
-    return blob;
-}
 
 static ezshm_writer_t *
 s_writer(const char *name, ezshm_layout_t layout)
@@ -55,7 +47,7 @@ Test(shm_aux, segment_named_and_filled_as_ezmsg_tools_does)
     const cJSON *fx = cJSON_GetArrayItem(cJSON_GetObjectItem(manifest, "fixtures"), 0);
     const char *name = cJSON_GetObjectItem(fx, "shmem_name")->valuestring;
     size_t len;
-    uint8_t *blob = s_blob(cJSON_GetObjectItem(fx, "blob_file")->valuestring, &len);
+    uint8_t *blob = (uint8_t *) support_fixture_in("shm-aux-meta", cJSON_GetObjectItem(fx, "blob_file")->valuestring, &len);
     ezshm_writer_t *w = s_writer(name, EZSHM_LAYOUT_V1);
     cr_assert_eq(ezshm_writer_publish_aux(w, blob, len), EZSHM_OK);
     const char *segname = cJSON_GetObjectItem(fx, "aux_segment")->valuestring;
@@ -82,8 +74,8 @@ Test(shm_aux, sequence_republishes_only_changed_bytes)
     const cJSON *seq = cJSON_GetObjectItem(manifest, "sequence");
     const char *name = cJSON_GetObjectItem(seq, "shmem_name")->valuestring;
     size_t la, lb;
-    uint8_t *a = s_blob("f32_time_ch_linear.pickle", &la);
-    uint8_t *b = s_blob("i16_time_ch.pickle", &lb);
+    uint8_t *a = (uint8_t *) support_fixture_in("shm-aux-meta", "f32_time_ch_linear.pickle", &la);
+    uint8_t *b = (uint8_t *) support_fixture_in("shm-aux-meta", "i16_time_ch.pickle", &lb);
     ezshm_writer_t *w = s_writer(name, EZSHM_LAYOUT_V1);
     const uint8_t *msgs[] = {a, a, b, b, a};
     const size_t lens[] = {la, la, lb, lb, la};
@@ -110,7 +102,7 @@ Test(shm_aux, ring_reset_keeps_it_rename_and_layout_change_retract_it)
 {
     const char *name = shmt_unique_name();
     size_t len;
-    uint8_t *blob = s_blob("f32_attrs_3d.pickle", &len);
+    uint8_t *blob = (uint8_t *) support_fixture_in("shm-aux-meta", "f32_attrs_3d.pickle", &len);
     ezshm_writer_t *w = s_writer(name, EZSHM_LAYOUT_V1);
     uint64_t shape[1] = {4};
     ezshm_ring_spec_t spec = {.dtype = 'f', .srate = 100, .n_frames = 100, .frame_ndim = 1,
@@ -163,8 +155,8 @@ Test(shm_aux, mirror_reads_and_follows_the_metadata)
 {
     const char *name = shmt_unique_name();
     size_t la, lb;
-    uint8_t *a = s_blob("f32_time_ch_linear.pickle", &la);
-    uint8_t *b = s_blob("f32_ch_structured.pickle", &lb);
+    uint8_t *a = (uint8_t *) support_fixture_in("shm-aux-meta", "f32_time_ch_linear.pickle", &la);
+    uint8_t *b = (uint8_t *) support_fixture_in("shm-aux-meta", "f32_ch_structured.pickle", &lb);
     ezshm_writer_t *w = s_writer(name, EZSHM_LAYOUT_V1);
     ezshm_mirror_t *m = NULL;
     cr_assert_eq(ezshm_mirror_new(name, &m), EZSHM_OK);

@@ -52,12 +52,9 @@ s_rig_free(rig_t *r)
 static void
 s_feed(rig_t *r, const char *folder, const char *file)
 {
-    char path[1024];
-    snprintf(path, sizeof path, "%s/%s/%s", EZSHM_FIXTURES, folder, file);
     size_t len;
     free(r->payload);
-    r->payload = (char *) support_read_file(path, &len);
-    cr_assert_not_null(r->payload, "%s", path);
+    r->payload = support_fixture_in(folder, file, &len);
     wire_frame_t frames[2] = {{"pyref", 5}, {r->payload, len}};
     const axisarray_t *msg;
     cr_assert_eq(wire_decode(r->decoder, frames, 2, &msg), 0, "%s", wire_decoder_last_error(r->decoder));

@@ -13,15 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static char *
-s_more(const char *name, size_t *len)
-{
-    char path[1024];
-    snprintf(path, sizeof path, "%s/ezmsg-zmq-more/%s", EZSHM_FIXTURES, name);
-    char *text = (char *) support_read_file(path, len);
-    cr_assert_not_null(text, "cannot read %s", path);
-    return text;
-}
 
 static const char *
 s_str(const cJSON *obj, const char *key)
@@ -39,12 +30,12 @@ s_decode(wire_decoder_t *d, const cJSON *fx, bool single, char **keep)
     const axisarray_t *aa = NULL;
     int rc;
     if (single) {
-        *keep = s_more(s_str(fx, "singlepart_file"), &len);
+        *keep = support_fixture_in("ezmsg-zmq-more", s_str(fx, "singlepart_file"), &len);
         wire_frame_t frame = {*keep, len};
         rc = wire_decode(d, &frame, 1, &aa);
     }
     else {
-        *keep = s_more(s_str(fx, "file"), &len);
+        *keep = support_fixture_in("ezmsg-zmq-more", s_str(fx, "file"), &len);
         wire_frame_t frames[2] = {{"pyref", 5}, {*keep, len}};
         rc = wire_decode(d, frames, 2, &aa);
     }
@@ -55,7 +46,7 @@ s_decode(wire_decoder_t *d, const cJSON *fx, bool single, char **keep)
 Test(wire_coords, every_fixture_decodes_with_its_data_in_both_framings)
 {
     size_t len;
-    char *text = s_more("manifest.json", &len);
+    char *text = support_fixture_in("ezmsg-zmq-more", "manifest.json", &len);
     cJSON *manifest = cJSON_ParseWithLength(text, len);
     free(text);
     const cJSON *fx;
