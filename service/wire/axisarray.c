@@ -128,16 +128,23 @@ axisarray_build_add_axis(axisarray_t *self, size_t name, size_t unit,
     return axis;
 }
 
+/*  Appends n items of size item to a pool (buf, len, cap); the first new one's index in *first.
+    NULL when out of memory or the size would overflow. */
+static void *
+s_pool_add(void **buf, size_t *len, size_t *cap, size_t n, size_t item, size_t *first)
+{
+    if (n > SIZE_MAX / item - *len || !s_grow(buf, cap, *len + n, item))
+        return NULL;
+    *first = *len;
+    *len += n;
+    return (char *) *buf + *first * item;
+}
+
 double *
 axisarray_build_add_values(axisarray_t *self, size_t n, size_t *first)
 {
-    if (n > SIZE_MAX / sizeof(double) - self->values_len
-        || !s_grow((void **) &self->values, &self->values_cap, self->values_len + n,
-                   sizeof(double)))
-        return NULL;
-    *first = self->values_len;
-    self->values_len += n;
-    return self->values + *first;
+    return s_pool_add((void **) &self->values, &self->values_len, &self->values_cap, n,
+                      sizeof(double), first);
 }
 
 size_t *
@@ -169,23 +176,14 @@ axisarray_build_add_descr(axisarray_t *self, axisarray_axis_offsets_t *offsets)
 size_t *
 axisarray_build_add_sizes(axisarray_t *self, size_t n, size_t *first)
 {
-    if (n > SIZE_MAX / sizeof(size_t) - self->sizes_len
-        || !s_grow((void **) &self->sizes, &self->sizes_cap, self->sizes_len + n, sizeof(size_t)))
-        return NULL;
-    *first = self->sizes_len;
-    self->sizes_len += n;
-    return self->sizes + *first;
+    return s_pool_add((void **) &self->sizes, &self->sizes_len, &self->sizes_cap, n,
+                      sizeof(size_t), first);
 }
 
 unsigned char *
 axisarray_build_add_bytes(axisarray_t *self, size_t n, size_t *first)
 {
-    if (n > SIZE_MAX - self->bytes_len
-        || !s_grow((void **) &self->bytes, &self->bytes_cap, self->bytes_len + n, 1))
-        return NULL;
-    *first = self->bytes_len;
-    self->bytes_len += n;
-    return self->bytes + *first;
+    return s_pool_add((void **) &self->bytes, &self->bytes_len, &self->bytes_cap, n, 1, first);
 }
 
 void
