@@ -7,13 +7,23 @@
     ezshm-bench watch    (--name S | --pos-file P --frame-bytes FB) --frames F --count N [--warmup W]
         Attaches a mirror to ezshmd's stream (or maps the ceiling's --pos-file), waits for the W warm-up messages, then polls the
         ring position (100 us sleeps, so it does not steal a core) and times the same way.
-    ezshm-bench latency  --mode raw|raw-spin|shm (--bind E | --name S --connect E) --count N --rate R
+    ezshm-bench latency  --mode raw|raw-spin|shm|shm-wait (--bind E | --name S --connect E) --count N --rate R
                          [--channels C --frames F] [--change-at K]
         Forks a PUB sender that timestamps every send (CLOCK_MONOTONIC) into a MAP_SHARED
         array; the parent observes. raw: a blocking zmq_msg_recv, the ceiling's loop and the
         way libzmq's own perf/local_lat measures; raw-spin: spins on zmq_msg_recv(DONTWAIT),
-        the floor (no wake-up at all); shm: spins on the ring position. --change-at K (shm only) sends channels + 1 from message K on and
+        the floor (no wake-up at all); shm: spins on the ring position; shm-wait: sleeps in
+        ezshm_mirror_wait and stamps when ezshm_mirror_read has returned the frames (a reader
+        that burns no CPU). --change-at K (shm only) sends channels + 1 from message K on and
         reports the time to the first frame of the new generation (ring rebuild).
+    ezshm-bench follow   --name S --mode wait|poll --timeout SECS
+        A reader that takes every frame of ezshmd's stream for SECS seconds, sleeping in
+        ezshm_mirror_wait (wait) or 1 ms between reads (poll, a naive display); reports its
+        own CPU (getrusage) as % of one core, frames, losses and wake-ups.
+    ezshm-bench ingest   --count N --runs R
+        In-process decode + ingest of native 2 KiB messages (64 frames x 8 ch float32) into a
+        writer with and one without the clock segment, both live, taking turns in blocks of
+        5000 messages (A B, B A, ...): msg/s of each and their ratio per run.
     ezshm-bench send     --connect E --mode native|ezmsg --frames F --channels C --count N [--timeout S]
                          [--labels]
         A fast sender: one message built once and sent N times (SNDHWM 0), after S seconds
@@ -26,6 +36,7 @@
     ok=0 (and a reason) otherwise. Exit status 0 only when ok=1.
 */
 #include "ezshm.h"
+#include "ingest.h"
 #include "wire.h"
 
 #include <errno.h>
@@ -41,6 +52,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -57,7 +69,7 @@ s_sleep(double seconds)
 static void
 s_sleep_until(double t)
 {
-    double now = ezshm_clock_mono();
+    double now = ezshm_time_mono();
     if (t > now)
         s_sleep(t - now);
 }
@@ -205,9 +217,9 @@ s_ceiling(const opts_t *o)
         if (shared_pos)
             __atomic_store_n(shared_pos, pos, __ATOMIC_RELEASE);
         if (got == o->warmup + 1)
-            t0 = ezshm_clock_mono();
+            t0 = ezshm_time_mono();
         if (got == total)
-            t1 = ezshm_clock_mono();
+            t1 = ezshm_time_mono();
     }
     uint64_t landed = got > o->warmup ? got - o->warmup : 0;
     int ok = landed == o->count && bad == 0;
@@ -235,7 +247,7 @@ s_ceiling(const opts_t *o)
 static int
 s_attach(ezshm_mirror_t *m, double deadline)
 {
-    while (ezshm_clock_mono() < deadline) {
+    while (ezshm_time_mono() < deadline) {
         if (ezshm_mirror_attach(m) == EZSHM_OK)
             return 0;
         s_sleep(0.001);
@@ -264,8 +276,8 @@ s_watch(const opts_t *o)
     fflush(stdout);
     ezshm_stream_info_t info = {0};
     if (o->pos_file) {
-        double dl = ezshm_clock_mono() + timeout;
-        while (!(s_pos = s_map_pos(o->pos_file, false)) && ezshm_clock_mono() < dl)
+        double dl = ezshm_time_mono() + timeout;
+        while (!(s_pos = s_map_pos(o->pos_file, false)) && ezshm_time_mono() < dl)
             s_sleep(0.001);
         if (!s_pos) {
             s_fail_line("watch", "no_pos_file");
@@ -276,7 +288,7 @@ s_watch(const opts_t *o)
     else {
         if (ezshm_mirror_new(o->name, &m) != EZSHM_OK)
             return 1;
-        if (s_attach(m, ezshm_clock_mono() + timeout) != 0) {
+        if (s_attach(m, ezshm_time_mono() + timeout) != 0) {
             s_fail_line("watch", "no_ring");
             return 1;
         }
@@ -284,8 +296,8 @@ s_watch(const opts_t *o)
     }
     uint64_t base = o->warmup * o->frames, target = base + o->count * o->frames;
     /*  The warm-up messages built the ring; wait until they all landed. */
-    double deadline = ezshm_clock_mono() + timeout;
-    while (s_written(m) < base && ezshm_clock_mono() < deadline)
+    double deadline = ezshm_time_mono() + timeout;
+    while (s_written(m) < base && ezshm_time_mono() < deadline)
         s_sleep(0.0002);
     uint64_t p = s_written(m);
     if (p != base) {
@@ -293,11 +305,11 @@ s_watch(const opts_t *o)
                (unsigned long long) base);
         return 1;
     }
-    double t0 = 0, t1 = 0, last_move = ezshm_clock_mono();
+    double t0 = 0, t1 = 0, last_move = ezshm_time_mono();
     uint64_t last = p;
     for (;;) {
         p = s_written(m);
-        double now = ezshm_clock_mono();
+        double now = ezshm_time_mono();
         if (p != last) {
             if (last == base)
                 t0 = now;
@@ -360,7 +372,7 @@ s_encode(wire_buf_t *out, bool ezmsg, uint64_t seq, uint64_t frames, uint64_t ch
     wire_message_t m = {.topic = "bench", .key = "", .ndim = 2, .dims = dims, .shape = shape, .dtype = 'f',
                         .data = data, .nbytes = frames * channels * 4, .time_dim = "time", .gain = 1.0 / fs,
                         .offset = (double) first_frame / fs, .has_seq = true, .seq = seq,
-                        .ts = ezshm_clock_wall(), .label_dim = names ? "ch" : NULL,
+                        .ts = ezshm_time_wall(), .label_dim = names ? "ch" : NULL,
                         .labels = (const char *const *) names, .n_labels = channels, .label_unit = "uV"};
     int rc = ezmsg ? wire_encode_ezmsg(&m, out) : wire_encode_native(&m, out);
     for (size_t i = 0; names && i < channels; i++)
@@ -395,8 +407,8 @@ s_sender(const opts_t *o, shared_t *sh)
     double fs = 1000.0 * (double) frames;   /* 1 message per ms of signal: irrelevant here */
     uint64_t seq = 0, first = 0;
     /*  Warm up until the observer sees us (the slow-joiner gap eats the first messages). */
-    double deadline = ezshm_clock_mono() + 10;
-    while (!sh->observer_ready && ezshm_clock_mono() < deadline) {
+    double deadline = ezshm_time_mono() + 10;
+    while (!sh->observer_ready && ezshm_time_mono() < deadline) {
         if (s_encode(&hdr, false, seq++, frames, ch, fs, first, data, false) != 0)
             _exit(5);
         s_send3(pub, hdr.data, hdr.size, data, frames * ch * 4);
@@ -406,12 +418,12 @@ s_sender(const opts_t *o, shared_t *sh)
     s_sleep(0.1);
     sh->sender_quiet = 1;
     /*  Bounded: an observer that gave up must not leave us spinning (and holding its stdout). */
-    deadline = ezshm_clock_mono() + (o->timeout > 0 ? o->timeout : 20) + 5;
-    while (!sh->go && ezshm_clock_mono() < deadline)
+    deadline = ezshm_time_mono() + (o->timeout > 0 ? o->timeout : 20) + 5;
+    while (!sh->go && ezshm_time_mono() < deadline)
         s_sleep(0.0005);
     if (!sh->go)
         _exit(4);
-    double start = ezshm_clock_mono() + 0.01;
+    double start = ezshm_time_mono() + 0.01;
     for (uint64_t i = 0; i < o->count; i++) {
         if (o->change_at && i == o->change_at)
             ch++;
@@ -420,7 +432,7 @@ s_sender(const opts_t *o, shared_t *sh)
         memcpy(data, &idx, sizeof idx);   /* the raw observer reads the index back */
         if (s_encode(&hdr, false, seq++, frames, ch, fs, first, data, false) != 0)
             _exit(5);
-        sh->t_send[i] = ezshm_clock_mono();
+        sh->t_send[i] = ezshm_time_mono();
         s_send3(pub, hdr.data, hdr.size, data, frames * ch * 4);
         first += frames;
     }
@@ -451,8 +463,9 @@ s_latency(const opts_t *o)
 {
     bool spin = o->mode && strcmp(o->mode, "raw-spin") == 0;
     bool raw = spin || (o->mode && strcmp(o->mode, "raw") == 0);
+    bool wait_mode = o->mode && strcmp(o->mode, "shm-wait") == 0;
     if (!o->count || o->rate <= 0 || !o->frames || !o->channels || !o->connect || (raw && !o->bind)
-        || (!raw && !o->name)) {
+        || (!raw && !o->name) || (wait_mode && o->change_at)) {
         fprintf(stderr, "latency: needs --mode --count --rate --frames --channels --connect and --bind (raw) "
                         "or --name (shm)\n");
         return 2;
@@ -488,7 +501,7 @@ s_latency(const opts_t *o)
         s_sender(o, sh);
     }
     uint64_t seen = 0, lost = 0, unobserved = 0;
-    double deadline = ezshm_clock_mono() + timeout, t_new_gen = 0;
+    double deadline = ezshm_time_mono() + timeout, t_new_gen = 0;
     ezshm_mirror_t *m = NULL;
     ezshm_segment_t hseg = {0};
     const ezshm_meta_t *meta = NULL;
@@ -497,13 +510,13 @@ s_latency(const opts_t *o)
     if (raw) {
         zmq_msg_t part;
         zmq_msg_init(&part);
-        while (!sh->observer_ready && ezshm_clock_mono() < deadline) {
+        while (!sh->observer_ready && ezshm_time_mono() < deadline) {
             if (zmq_msg_recv(&part, sub, ZMQ_DONTWAIT) >= 0)
                 sh->observer_ready = 1;
             else
                 s_sleep(0.001);
         }
-        while (!sh->sender_quiet && ezshm_clock_mono() < deadline)
+        while (!sh->sender_quiet && ezshm_time_mono() < deadline)
             s_sleep(0.001);
         while (zmq_msg_recv(&part, sub, ZMQ_DONTWAIT) >= 0)
             ;
@@ -512,14 +525,14 @@ s_latency(const opts_t *o)
         zmq_setsockopt(sub, ZMQ_RCVTIMEO, &tick_ms, sizeof tick_ms);
         sh->go = 1;
         int n = 0;
-        while (seen < o->count && ezshm_clock_mono() < deadline) {
+        while (seen < o->count && ezshm_time_mono() < deadline) {
             /*  spin: no sched_yield either, it hands the CPU to any runnable task. */
             if (zmq_msg_recv(&part, sub, spin ? ZMQ_DONTWAIT : 0) < 0)
                 continue;
             n++;
             if (zmq_msg_more(&part))
                 continue;
-            double now = ezshm_clock_mono();
+            double now = ezshm_time_mono();
             /*  Last frame of the message: land it and note the index. */
             uint64_t idx;
             if (n == 3 && zmq_msg_size(&part) >= sizeof idx) {
@@ -536,7 +549,7 @@ s_latency(const opts_t *o)
     else {
         ezshm_mirror_new(o->name, &m);
         uint64_t p = 0;
-        while (ezshm_clock_mono() < deadline) {
+        while (ezshm_time_mono() < deadline) {
             if (ezshm_mirror_attach(m) == EZSHM_OK && (p = ezshm_mirror_written(m)) > 0)
                 break;
             s_sleep(0.001);
@@ -549,7 +562,7 @@ s_latency(const opts_t *o)
             return 1;
         }
         sh->observer_ready = 1;
-        while (!sh->sender_quiet && ezshm_clock_mono() < deadline)
+        while (!sh->sender_quiet && ezshm_time_mono() < deadline)
             s_sleep(0.001);
         s_sleep(0.05);
         ezshm_stream_info_t info;
@@ -560,16 +573,32 @@ s_latency(const opts_t *o)
         ezshm_header_segment_name(o->name, hname);
         ezshm_segment_open(&hseg, hname);
         meta = ezshm_header_meta(hseg.addr, info.layout);
+        uint8_t *buf = malloc(L * info.frame_bytes);
+        uint64_t got = 0, dropped = 0;
+        /*  shm-wait: the cursor starts where the sender went quiet. */
+        while (wait_mode && ezshm_mirror_read(m, buf, L, &got, &dropped) == EZSHM_OK && got + dropped)
+            ;
         base = ezshm_mirror_written(m);
         sh->go = 1;
-        uint64_t last = base;
-        while (seen < o->count && ezshm_clock_mono() < deadline) {
+        uint64_t last = base, taken = 0;
+        while (wait_mode && seen < o->count && ezshm_time_mono() < deadline) {
+            if (ezshm_mirror_wait(m, 100) != EZSHM_OK)
+                continue;
+            if (ezshm_mirror_read(m, buf, L, &got, &dropped) != EZSHM_OK)
+                continue;
+            double now = ezshm_time_mono();
+            taken += got + dropped;
+            for (uint64_t k = taken / F; seen < k && seen < o->count; seen++)
+                t_vis[seen] = now;
+        }
+        free(buf);
+        while (!wait_mode && seen < o->count && ezshm_time_mono() < deadline) {
             if (o->change_at && seen >= o->change_at) {
                 /*  Rebuild: the first frame of the new generation, read off the header. */
                 uint64_t wi, wc;
                 if (ezshm_header_valid(meta) && ezshm_header_generation(meta) != gen0
                     && ezshm_header_position(meta, &wi, &wc) && (wi || wc)) {
-                    t_new_gen = ezshm_clock_mono();
+                    t_new_gen = ezshm_time_mono();
                     seen++;
                     break;
                 }
@@ -586,7 +615,7 @@ s_latency(const opts_t *o)
             uint64_t q = ezshm_mirror_written(m);
             if (q == last || q < last)
                 continue;   /* spin: a mirror polling as fast as it can (no sched_yield, as raw) */
-            double now = ezshm_clock_mono();
+            double now = ezshm_time_mono();
             uint64_t k = (q - base) / F;
             for (; seen < k && seen < o->count; seen++)
                 t_vis[seen] = now;
@@ -595,7 +624,7 @@ s_latency(const opts_t *o)
         (void) L;
     }
     int status = 0;
-    while (!sh->sender_done && ezshm_clock_mono() < deadline + 5)
+    while (!sh->sender_done && ezshm_time_mono() < deadline + 5)
         s_sleep(0.001);
     waitpid(pid, &status, 0);
     if (raw) {
@@ -637,6 +666,168 @@ s_latency(const opts_t *o)
     return 0;
 }
 
+/*  ---- follow: a reader's CPU, waiting vs polling ------------------------------------------- */
+
+static double
+s_cpu_seconds(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double) ru.ru_utime.tv_sec + ru.ru_utime.tv_usec * 1e-6 + (double) ru.ru_stime.tv_sec
+           + ru.ru_stime.tv_usec * 1e-6;
+}
+
+static int
+s_follow(const opts_t *o)
+{
+    bool poll_mode = o->mode && strcmp(o->mode, "poll") == 0;
+    if (!o->name || !o->mode || (!poll_mode && strcmp(o->mode, "wait") != 0) || o->timeout <= 0) {
+        fprintf(stderr, "follow: needs --name --mode wait|poll --timeout SECS\n");
+        return 2;
+    }
+    ezshm_mirror_t *m = NULL;
+    if (ezshm_mirror_new(o->name, &m) != EZSHM_OK || s_attach(m, ezshm_time_mono() + 20) != 0) {
+        s_fail_line("follow", "no_ring");
+        return 1;
+    }
+    ezshm_stream_info_t info;
+    ezshm_mirror_info(m, &info);
+    uint8_t *buf = malloc(info.n_frames * info.frame_bytes);
+    uint64_t frames = 0, lost = 0, wakeups = 0, got, dropped;
+    double t0 = ezshm_time_mono(), c0 = s_cpu_seconds(), end = t0 + o->timeout;
+    while (ezshm_time_mono() < end) {
+        if (poll_mode)
+            s_sleep(0.001);
+        else {
+            double left = end - ezshm_time_mono();
+            ezshm_mirror_wait(m, left > 0 ? (int) (left * 1000) + 1 : 0);
+        }
+        wakeups++;
+        int rc = ezshm_mirror_read(m, buf, info.n_frames, &got, &dropped);
+        if (rc == EZSHM_ERR_STALE) {
+            ezshm_mirror_info(m, &info);
+            free(buf);
+            buf = malloc(info.n_frames * info.frame_bytes);
+        }
+        frames += got;
+        lost += dropped;
+    }
+    double wall = ezshm_time_mono() - t0, cpu = s_cpu_seconds() - c0;
+    printf("bench=follow mode=%s ok=%d frames=%llu lost=%llu wakeups=%llu secs=%.3f cpu_pct=%.3f\n", o->mode,
+           lost == 0, (unsigned long long) frames, (unsigned long long) lost, (unsigned long long) wakeups, wall,
+           cpu / wall * 100.0);
+    fflush(stdout);
+    free(buf);
+    ezshm_mirror_destroy(&m);
+    return lost == 0 ? 0 : 1;
+}
+
+/*  ---- ingest: the clock segment's cost, A/B in one process ------------------------------- */
+
+#define INGEST_POOL 64
+#define INGEST_BLOCK 5000
+
+/*  One side of the A/B: a writer (with or without its clock segment), its ingest, a decoder. */
+typedef struct {
+    ezshm_writer_t *w;
+    ingest_t       *in;
+    wire_decoder_t *dec;
+    double          secs;
+} ingest_side_t;
+
+static int
+s_side_open(ingest_side_t *side, bool clock)
+{
+    char name[64];
+    snprintf(name, sizeof name, "ezshm-bench-ingest-%d-%d", (int) getpid(), clock);
+    ezshm_writer_options_t wo;
+    ezshm_writer_options_init(&wo);
+    wo.no_clock = !clock;
+    memset(side, 0, sizeof *side);
+    if (ezshm_writer_new(name, &wo, &side->w) != EZSHM_OK)
+        return -1;
+    side->in = ingest_new(side->w, "time", 10.0);
+    side->dec = wire_decoder_new();
+    return side->in && side->dec ? 0 : -1;
+}
+
+static void
+s_side_close(ingest_side_t *side)
+{
+    wire_decoder_destroy(&side->dec);
+    ingest_destroy(&side->in);
+    ezshm_writer_destroy(&side->w);
+}
+
+/*  Decodes and ingests messages [first, first + n) of the pool cycle; adds the time taken. */
+static int
+s_side_run(ingest_side_t *side, wire_buf_t *pool, const float *data, size_t nbytes, uint64_t first, uint64_t n)
+{
+    char err[256];
+    uint64_t frames;
+    int ok = 1;
+    double t0 = ezshm_time_mono();
+    for (uint64_t i = first; i < first + n; i++) {
+        wire_buf_t *h = &pool[i % INGEST_POOL];
+        wire_frame_t fr[3] = {{"t", 1}, {h->data, h->size}, {data, nbytes}};
+        const axisarray_t *msg;
+        if (wire_decode(side->dec, fr, 3, &msg) != DROP_OK
+            || ingest_message(side->in, msg, &frames, err, sizeof err) != DROP_OK)
+            ok = 0;
+    }
+    side->secs += ezshm_time_mono() - t0;
+    return ok;
+}
+
+static int
+s_ingest(const opts_t *o)
+{
+    uint64_t count = o->count ? o->count : 1000000, runs = o->runs ? o->runs : 5;
+    static float data[64 * 8];
+    const char *dims[] = {"time", "ch"};
+    size_t shape[] = {64, 8};
+    /*  Offsets and seq move on like a real sender's (the header cache still hits). */
+    wire_buf_t pool[INGEST_POOL] = {{0}};
+    for (int i = 0; i < INGEST_POOL; i++) {
+        wire_message_t m = {.topic = "t", .ndim = 2, .dims = dims, .shape = shape, .dtype = 'f', .data = data,
+                            .nbytes = sizeof data, .time_dim = "time", .gain = 0.001, .offset = i * 0.064,
+                            .has_seq = true, .seq = (uint64_t) i};
+        if (wire_encode_native(&m, &pool[i]) != 0) {
+            s_fail_line("ingest", "encode");
+            return 1;
+        }
+    }
+    int ok = 1;
+    for (uint64_t r = 0; r < runs; r++) {
+        /*  Both sides live at once and take turns in blocks of INGEST_BLOCK messages, so
+            load from other processes falls on both alike. */
+        ingest_side_t with, without;
+        if (s_side_open(&with, true) != 0 || s_side_open(&without, false) != 0) {
+            s_fail_line("ingest", "writer");
+            return 1;
+        }
+        ok &= s_side_run(&with, pool, data, sizeof data, 0, INGEST_BLOCK);   /* warm-up: rings faulted in */
+        ok &= s_side_run(&without, pool, data, sizeof data, 0, INGEST_BLOCK);
+        with.secs = without.secs = 0;
+        for (uint64_t done = 0; done < count; done += INGEST_BLOCK) {
+            bool flip = (done / INGEST_BLOCK) % 2;
+            ok &= s_side_run(flip ? &without : &with, pool, data, sizeof data, done, INGEST_BLOCK);
+            ok &= s_side_run(flip ? &with : &without, pool, data, sizeof data, done, INGEST_BLOCK);
+        }
+        ok &= ezshm_writer_clock_segment(with.w)[0] != '\0' && ezshm_writer_clock_segment(without.w)[0] == '\0';
+        uint64_t n = (count + INGEST_BLOCK - 1) / INGEST_BLOCK * INGEST_BLOCK;
+        double a = (double) n / with.secs, b = (double) n / without.secs;
+        printf("bench=ingest ok=%d run=%llu n=%llu clock_msg_per_s=%.1f noclock_msg_per_s=%.1f ratio=%.4f\n", ok,
+               (unsigned long long) r, (unsigned long long) n, a, b, a / b);
+        s_side_close(&with);
+        s_side_close(&without);
+    }
+    fflush(stdout);
+    for (int i = 0; i < INGEST_POOL; i++)
+        wire_buf_free(&pool[i]);
+    return ok ? 0 : 1;
+}
+
 /*  ---- send: a fast sender ---------------------------------------------------------------- */
 
 /*  Sends --count messages of --frames x --channels float32 as fast as ZeroMQ takes them.
@@ -671,7 +862,7 @@ s_send(const opts_t *o)
         return 1;
     }
     s_sleep(o->timeout > 0 ? o->timeout : 0.3);   /* slow-joiner: let the subscription arrive */
-    double t0 = ezshm_clock_mono();
+    double t0 = ezshm_time_mono();
     for (uint64_t i = 0; i < o->count; i++) {
         int rc = json ? (zmq_send(pub, "bench", 5, ZMQ_SNDMORE) < 0 || zmq_send(pub, doc.data, doc.size, 0) < 0)
                       : s_send3(pub, doc.data, doc.size, data, dlen);
@@ -680,7 +871,7 @@ s_send(const opts_t *o)
             return 1;
         }
     }
-    double t1 = ezshm_clock_mono();
+    double t1 = ezshm_time_mono();
     fprintf(stderr, "ezshm-bench send: %llu messages in %.3f s (%.0f msg/s)\n", (unsigned long long) o->count,
             t1 - t0, (double) o->count / (t1 - t0));
     zmq_close(pub);
@@ -744,9 +935,9 @@ s_mirror(const opts_t *o)
         /*  A: mirror_read of a fresh span. */
         ezshm_writer_write(w, src, span_frames);
         uint64_t got = 0;
-        double t0 = ezshm_clock_mono();
+        double t0 = ezshm_time_mono();
         ezshm_mirror_read(m, dst, span_frames, &got, &lost);
-        double t1 = ezshm_clock_mono();
+        double t1 = ezshm_time_mono();
         if (got != span_frames || lost)
             ok = 0;
         a[r] = (double) span / (t1 - t0) / 1e9;
@@ -755,7 +946,7 @@ s_mirror(const opts_t *o)
         ezshm_writer_write(w, src, span_frames);
         uint64_t from_b = pos % L;
         pos += span_frames;
-        t0 = ezshm_clock_mono();
+        t0 = ezshm_time_mono();
         if (from_b + span_frames <= L)
             memcpy(dst, (const uint8_t *) rseg.addr + from_b * fb, span);
         else {
@@ -763,7 +954,7 @@ s_mirror(const opts_t *o)
             memcpy(dst, (const uint8_t *) rseg.addr + from_b * fb, first);
             memcpy(dst + first, rseg.addr, span - first);
         }
-        t1 = ezshm_clock_mono();
+        t1 = ezshm_time_mono();
         b[r] = (double) span / (t1 - t0) / 1e9;
         /*  Consume B's span without timing so the next A reads fresh frames. */
         ezshm_mirror_read(m, dst, span_frames, &got, &lost);
@@ -786,7 +977,7 @@ int
 main(int argc, char **argv)
 {
     if (argc < 2) {
-        fprintf(stderr, "usage: ezshm-bench ceiling|watch|latency|mirror [options] (see the source header)\n");
+        fprintf(stderr, "usage: ezshm-bench ceiling|watch|latency|send|mirror|follow|ingest [options] (see the source header)\n");
         return 2;
     }
     opts_t o = {0};
@@ -804,6 +995,10 @@ main(int argc, char **argv)
         return s_send(&o);
     if (strcmp(cmd, "mirror") == 0)
         return s_mirror(&o);
+    if (strcmp(cmd, "follow") == 0)
+        return s_follow(&o);
+    if (strcmp(cmd, "ingest") == 0)
+        return s_ingest(&o);
     fprintf(stderr, "ezshm-bench: unknown command '%s'\n", cmd);
     return 2;
 }

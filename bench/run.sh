@@ -6,7 +6,8 @@
 #   --quick      5 runs, shorter runs, rig load 5 s (default: 5 runs, full counts, rig 30 s)
 #   --smoke      CI: one run of everything at tiny counts (~ seconds); checks, never timings
 #   --runs N     runs per figure (>= 5 for published numbers)
-#   --only LIST  comma list of sections: throughput,latency,rebuild,rig,mirror,syscalls,meta
+#   --only LIST  comma list of sections: throughput,latency,rebuild,rig,wait,clock,mirror,syscalls,
+#                meta
 #   --sizes LIST throughput payloads, a comma list of 2KiB,32KiB,1MiB (default: all three)
 #   --senders L  throughput senders, a comma list of pub,fast (default: both)
 #   --bin DIR    where ezshmd, ezshm-pub, ezshm-ctl, ezshm-bench are (default: $EZSHM_BIN,
@@ -22,7 +23,7 @@ here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/.." && pwd)"
 
 cmdline="$0 $*"
-runs=5 quick=0 smoke=0 only="throughput,latency,rebuild,rig,mirror,syscalls,meta" bin="${EZSHM_BIN:-}" rawout=""
+runs=5 quick=0 smoke=0 only="throughput,latency,rebuild,rig,wait,clock,mirror,syscalls,meta" bin="${EZSHM_BIN:-}" rawout=""
 size_list="2KiB,32KiB,1MiB" sender_list="pub,fast"
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -83,13 +84,14 @@ wait_ready() {
     return 1
 }
 
-# Extra arguments of ezshmd and of ezshm-pub (section 6 sets them), and the section tp_ezshmd
-# records under.
-ezshmd_args=() send_args=() tp_section=tp
-# Starts ezshmd bound to $1 with stream $2 and buf_dur $3; sets dpid and dctl.
+# Extra arguments of ezshmd and of the senders (the metadata section sets them).
+ezshmd_args=() send_args=()
+# Starts ezshmd bound to $1 with stream $2 and buf_dur $3; sets dpid and dctl. With
+# ezshmd_clock=0 it runs without the clock segment (EZSHM_CLOCK=0).
+ezshmd_clock=1
 start_ezshmd() {
     dctl="ipc://$work/ctl$seq_id"
-    "$bin/ezshmd" --sub-bind "$1" --shmem-name "$2" --buf-dur "$3" --rcvhwm 0 --control "$dctl" \
+    EZSHM_CLOCK="$ezshmd_clock" "$bin/ezshmd" --sub-bind "$1" --shmem-name "$2" --buf-dur "$3" --rcvhwm 0 --control "$dctl" \
         --log-level error "${ezshmd_args[@]}" >>"$work/ezshmd.log" 2>&1 &
     dpid=$!; pids+=("$dpid")
     for _ in $(seq 100); do
@@ -164,7 +166,7 @@ tp_ceiling() {   # label frames channels transport sender rep
     record "section=tp size=$1 tr=$4 sender=$5 rx=ceiling rep=$6 n=$n ${out/bench=watch/bench=ceiling} self_msg_per_s=$(sed -n 's/.*msg_per_s=\([0-9.]*\).*/\1/p' <<<"$cout")"
 }
 
-tp_ezshmd() {   # label frames channels transport sender rep format
+tp_ezshmd() {   # label frames channels transport sender rep format [section]
     local ep n out name; ep="$(endpoint "$4")"; n="$(count_for "$1" "$5" "$7")"; name="bench-$$-$seq_id"
     start_ezshmd "$ep" "$name" "$BUF_DUR" || return
     "$bin/ezshm-bench" watch --name "$name" --frames "$2" --count "$n" --warmup 1 --timeout 30 >"$work/w.out" &
@@ -177,7 +179,7 @@ tp_ezshmd() {   # label frames channels transport sender rep format
     if [ "$frames" != "$(( (n + 1) * $2 ))" ] || [ "$dropped" != 0 ]; then
         out="${out/ok=1/ok=0 reason=ctl_counters}"
     fi
-    record "section=$tp_section size=$1 tr=$4 sender=$5 rx=$7 rep=$6 n=$n ctl_frames=$frames ctl_dropped=$dropped meta=${#send_args[@]}${#ezshmd_args[@]} $out"
+    record "section=${8:-tp} clock=$ezshmd_clock size=$1 tr=$4 sender=$5 rx=$7 rep=$6 n=$n ctl_frames=$frames ctl_dropped=$dropped meta=${#send_args[@]}${#ezshmd_args[@]} $out"
     stop_ezshmd
 }
 
@@ -210,12 +212,15 @@ if has latency; then
                        --rate 1000 --frames 64 --channels 8 --timeout 30)"
                 record "section=lat tr=$tr rx=$mode rep=$rep $out"
             done
-            ep="$(endpoint "$tr")"; name="bench-$$-$seq_id"
-            start_ezshmd "$ep" "$name" 1 || continue
-            out="$("$bin/ezshm-bench" latency --mode shm --name "$name" --connect "$ep" --count "$lat_count" \
-                   --rate 1000 --frames 64 --channels 8 --timeout 30)"
-            record "section=lat tr=$tr rx=shm rep=$rep $out"
-            stop_ezshmd
+            # A mirror spinning on the position, then one asleep in ezshm_mirror_wait.
+            for mode in shm shm-wait; do
+                ep="$(endpoint "$tr")"; name="bench-$$-$seq_id"
+                start_ezshmd "$ep" "$name" 1 || continue
+                out="$("$bin/ezshm-bench" latency --mode "$mode" --name "$name" --connect "$ep" --count "$lat_count" \
+                       --rate 1000 --frames 64 --channels 8 --timeout 30)"
+                record "section=lat tr=$tr rx=$mode rep=$rep $out"
+                stop_ezshmd
+            done
         done
     done
 fi
@@ -281,6 +286,49 @@ if has rig; then
     done
 fi
 
+# ---- 6. a waiting reader's CPU: idle and at rig load, vs a 1 ms poll loop ---------------------
+# Both readers follow the same ezshmd stream at the same time (each measures itself with
+# getrusage); first while the rig publisher runs, then with the stream idle.
+if has wait; then
+    idle_secs=10; [ "$quick" = 1 ] && idle_secs=5; [ "$smoke" = 1 ] && idle_secs=1
+    follow_both() {   # stream secs load rep: the waiting and the polling reader side by side
+        for mode in wait poll; do
+            "$bin/ezshm-bench" follow --name "$1" --mode "$mode" --timeout "$2" >"$work/f-$mode.out" &
+            eval "fp_$mode=\$!"; pids+=("$!")
+        done
+        wait "$fp_wait"; wait "$fp_poll"
+        for mode in wait poll; do record "section=wait load=$3 rep=$4 $(grep '^bench=' "$work/f-$mode.out")"; done
+    }
+    for rep in $(seq "$runs"); do
+        ep="$(endpoint ipc)"; name="bench-$$-$seq_id"
+        start_ezshmd "$ep" "$name" 10 || continue
+        msgs=$(( (rig_secs + 3) * 1000 ))
+        "$bin/ezshm-pub" --connect "$ep" --fs 30000 --channels 256 --dtype int16 --chunk 30 --count "$msgs" \
+            --sndhwm 0 --wait-sub 300 --quiet --pattern counter &
+        pp=$!; pids+=("$pp")
+        sleep 1.3
+        follow_both "$name" "$rig_secs" rig "$rep"
+        wait "$pp"; sleep 0.3
+        follow_both "$name" "$idle_secs" idle "$rep"
+        stop_ezshmd
+    done
+fi
+
+# ---- 7. the clock segment's cost: native 2 KiB through ezshmd, and decode + ingest in process ---
+if has clock; then
+    for rep in $(seq "$runs"); do   # with, without / without, with ...
+        order="1 0"; [ $((rep % 2)) = 0 ] && order="0 1"
+        for ezshmd_clock in $order; do
+            tp_ezshmd 2KiB 64 8 ipc fast "$rep" native clockab
+        done
+    done
+    ezshmd_clock=1
+    n=1000000; [ "$quick" = 1 ] && n=300000; [ "$smoke" = 1 ] && n=2000
+    "$bin/ezshm-bench" ingest --count "$n" --runs "$((runs * 2 + 1))" | while read -r line; do
+        record "section=clock $line"
+    done
+fi
+
 # ---- 4. mirror read bandwidth ------------------------------------------------------------------
 if has mirror; then
     spans="1048576 16777216"; [ "$smoke" = 1 ] && spans=1048576
@@ -343,24 +391,23 @@ if has syscalls && command -v strace >/dev/null && [ "$smoke" = 0 ]; then
     done
 fi
 
-# ---- 6. stream metadata A/B -------------------------------------------------------------------
+# ---- 8. stream metadata A/B -------------------------------------------------------------------
 # The same ingest as section 1 (2 KiB, ipc, the fast sender: the receiver is measured): without
 # metadata (legacy header, no labels), the same labelled messages without metadata (legacy header,
 # --labels: a ch axis of labels and a unit in every message) and with it (--header v1, --labels:
 # the aux segment published), in turn in each rep so background load cancels.
 if has meta; then
-    tp_section=meta
     for rep in $(seq "$runs"); do
         for fmt in native ezmsg; do
             ezshmd_args=() send_args=()
-            tp_ezshmd 2KiB 64 8 ipc fast "$rep" "$fmt"
+            tp_ezshmd 2KiB 64 8 ipc fast "$rep" "$fmt" meta
             ezshmd_args=() send_args=(--labels)
-            tp_ezshmd 2KiB 64 8 ipc fast "$rep" "$fmt"
+            tp_ezshmd 2KiB 64 8 ipc fast "$rep" "$fmt" meta
             ezshmd_args=(--header v1) send_args=(--labels)
-            tp_ezshmd 2KiB 64 8 ipc fast "$rep" "$fmt"
+            tp_ezshmd 2KiB 64 8 ipc fast "$rep" "$fmt" meta
         done
     done
-    ezshmd_args=() send_args=() tp_section=tp
+    ezshmd_args=() send_args=()
 fi
 
 [ -n "$rawout" ] && cp "$results" "$rawout"
@@ -451,6 +498,22 @@ if sel(section="lat"):
                   f"{mmm(r99,'.1f')} | {mmm(s99,'.1f')} | {mmm([b-a for a,b in zip(r99,s99)],'.1f')} | "
                   f"{mmm(rmx,'.0f')} | {mmm(smx,'.0f')} |")
     print()
+    if sel(section="lat", rx="shm-wait"):
+        print("A reader that burns no CPU: the mirror asleep in `ezshm_mirror_wait` (futex on the clock "
+              "segment's wake word), stamped when `ezshm_mirror_read` has returned the frames, beside the "
+              "blocking raw receiver of the same rep (goal Δp50 ≤ +10 µs, Δp99 ≤ +30 µs).\n")
+        print("| transport | raw blocking p50 | ezshmd→waiting mirror p50 | Δp50 | raw p99 | waiting p99 | Δp99 | raw max | waiting max |")
+        print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+        for tr in ["ipc", "tcp"]:
+            if not sel(section="lat", tr=tr, rx="shm-wait"):
+                continue
+            r50, s50 = paired("lat", "p50_us", dict(tr=tr, rx="raw"), dict(tr=tr, rx="shm-wait"))
+            r99, s99 = paired("lat", "p99_us", dict(tr=tr, rx="raw"), dict(tr=tr, rx="shm-wait"))
+            rmx, smx = paired("lat", "max_us", dict(tr=tr, rx="raw"), dict(tr=tr, rx="shm-wait"))
+            print(f"| {tr} | {mmm(r50,'.1f')} | {mmm(s50,'.1f')} | {mmm([b-a for a,b in zip(r50,s50)],'.1f')} | "
+                  f"{mmm(r99,'.1f')} | {mmm(s99,'.1f')} | {mmm([b-a for a,b in zip(r99,s99)],'.1f')} | "
+                  f"{mmm(rmx,'.0f')} | {mmm(smx,'.0f')} |")
+        print()
 
 if sel(section="rebuild"):
     print("## 5. Ring rebuild: shape change → first frame of the new generation visible (µs)\n")
@@ -474,6 +537,39 @@ if sel(section="rig"):
     print(f"| median [min–max] | {mmm(vals(sel(section='rig', rx='ceiling'),'cpu_pct'),'.2f')} | "
           f"{mmm(vals(sel(section='rig', rx='ezshmd'),'cpu_pct'),'.2f')} | {ratio(e, c)} |\n")
 
+if sel(section="wait"):
+    print("## 6. A reader's CPU: asleep in ezshm_mirror_wait vs a 1 ms poll loop (% of one core)\n")
+    print("Both follow the same ezshmd stream at the same time and take every frame (`lost` must be 0); "
+          "rig = 30 kHz × 256 ch int16 in 1 ms chunks, idle = the stream stays, nothing is sent.\n")
+    print("| load | waiting reader CPU % | 1 ms poll CPU % | waiting wake-ups/s | poll wake-ups/s |")
+    print("| --- | --- | --- | --- | --- |")
+    for load in ["rig", "idle"]:
+        w = [r for r in sel(section="wait", load=load, mode="wait") if r.get("ok") == "1"]
+        p = [r for r in sel(section="wait", load=load, mode="poll") if r.get("ok") == "1"]
+        if not w and not p:
+            continue
+        rate = lambda rs: [float(r["wakeups"]) / float(r["secs"]) for r in rs]
+        print(f"| {load} | {mmm(vals(w,'cpu_pct'),'.3f')} | {mmm(vals(p,'cpu_pct'),'.3f')} | "
+              f"{mmm(rate(w),'.0f')} | {mmm(rate(p),'.0f')} |")
+    print()
+
+if sel(section="clockab"):
+    print("## 7. Cost of the clock segment\n")
+    print("Native 2 KiB (64×8 float32) through ezshmd, `fast` sender over ipc, ezshmd with the clock segment "
+          "and with `EZSHM_CLOCK=0`, alternating per rep (goal ≥ 0.95):\n")
+    a, b = paired("clockab", "msg_per_s", dict(clock="1"), dict(clock="0"))
+    print("| with clock msg/s | without msg/s | with / without (per rep) |\n| --- | --- | --- |")
+    print(f"| {mmm(a)} | {mmm(b)} | {ratio(a, b, '.3f')} |\n")
+
+if sel(section="clock"):
+    print("Decode + ingest alone, in process (no sockets: the clock's share is largest here):\n")
+    print("`ezshm-bench ingest`: the same pre-encoded messages (64×8 float32, moving offset and seq) into a "
+          "writer with and one without the clock segment, alternating A B / B A (goal ≥ 0.95).\n")
+    rs = [r for r in sel(section="clock") if r.get("ok") == "1"]
+    a = [float(r["clock_msg_per_s"]) for r in rs]; b = [float(r["noclock_msg_per_s"]) for r in rs]
+    print("| with clock msg/s | without msg/s | with / without (per run) |\n| --- | --- | --- |")
+    print(f"| {mmm(a,'.0f')} | {mmm(b,'.0f')} | {ratio(a, b, '.3f')} |\n")
+
 if sel(section="mirror"):
     print("## 4. Mirror read bandwidth (GB/s)\n")
     print("| span | ezshm_mirror_read | memcpy of the same bytes | mirror / memcpy |")
@@ -495,7 +591,7 @@ if sel(section="sys"):
     print()
 
 if sel(section="meta"):
-    print("## 6. Stream metadata A/B (2 KiB, ipc, fast sender; messages/s)\n")
+    print("## 8. Stream metadata A/B (2 KiB, ipc, fast sender; messages/s)\n")
     print("Off = legacy header, no labels; labels = legacy header, `ezshm-bench send --labels` (a labelled "
           "`ch` axis and unit in every message); on = the same with `--header v1` (the aux segment "
           "published). Ratios of the same rep.\n")

@@ -1,5 +1,6 @@
 /*  control_server.c — see control_server.h and docs/control-protocol.md. */
 #include "control_server.h"
+#include "ezshm_error.h"
 #include "json_tolerant.h"
 #include "ezshm_utf8.h"
 
@@ -29,19 +30,6 @@ control_health_name(control_health_t health)
     return (unsigned) health < 3 ? s_health_names[health] : "error";
 }
 
-static int
-s_fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static int
-s_fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return -1;
-}
-
 /*  Loads the server certificate and starts zauth for the allowed client keys.
     zauth must exist before a client connects, so this runs before any bind. */
 static int
@@ -50,43 +38,52 @@ s_curve_setup(control_server_t *self, zcert_t **cert_p, char *err, size_t errlen
     const settings_t *s = &self->settings;
     zcert_t *cert = zcert_load(s->curve_server_cert);
     if (!cert)
-        return s_fail(err, errlen, "cannot load curve_server_cert %s", s->curve_server_cert);
+        return ezshm_fail(err, errlen, -1, "cannot load curve_server_cert %s", s->curve_server_cert);
     static const byte zero[32];
     if (memcmp(zcert_secret_key(cert), zero, sizeof zero) == 0) {
         zcert_destroy(&cert);
-        return s_fail(err, errlen, "curve_server_cert %s has no secret key (is %s_secret there?)",
+        return ezshm_fail(err, errlen, -1, "curve_server_cert %s has no secret key (is %s_secret there?)",
                       s->curve_server_cert, s->curve_server_cert);
     }
     struct stat st;
     if (strcmp(s->curve_clients_dir, CURVE_ALLOW_ANY) != 0
         && (stat(s->curve_clients_dir, &st) != 0 || !S_ISDIR(st.st_mode))) {
         zcert_destroy(&cert);
-        return s_fail(err, errlen, "curve_clients_dir %s is not a directory", s->curve_clients_dir);
+        return ezshm_fail(err, errlen, -1, "curve_clients_dir %s is not a directory", s->curve_clients_dir);
     }
     self->auth = zactor_new(zauth, NULL);
     if (!self->auth || zstr_sendx(self->auth, "CURVE", s->curve_clients_dir, NULL) != 0
         || zsock_wait(self->auth) != 0) {
         zcert_destroy(&cert);
-        return s_fail(err, errlen, "cannot start the CURVE authenticator");
+        return ezshm_fail(err, errlen, -1, "cannot start the CURVE authenticator");
     }
     *cert_p = cert;
     return 0;
 }
 
+/*  A socket of type bound to endpoint, with every option set before the bind: libzmq gives
+    a listener's options to the connections it accepts, so an option set after bind (say
+    ZMQ_MAXMSGSIZE) would never reach a client's connection. maxmsgsize -1: no limit. */
 static zsock_t *
-s_bind(int type, const char *endpoint, zcert_t *cert, char *err, size_t errlen)
+s_bind(int type, const char *endpoint, zcert_t *cert, int64_t maxmsgsize, int linger_ms, char *err,
+       size_t errlen)
 {
     zsock_t *sock = zsock_new(type);
     if (!sock) {
-        s_fail(err, errlen, "cannot create a socket for %s", endpoint);
+        ezshm_fail(err, errlen, -1, "cannot create a socket for %s", endpoint);
         return NULL;
     }
     if (cert) {
         zcert_apply(cert, sock);
         zsock_set_curve_server(sock, 1);
     }
+    /*  A stuck peer must not block the daemon's loop, and a huge request is cut off by
+        ZeroMQ before it costs memory (czmq's setter would truncate the int64 option). */
+    zsock_set_sndtimeo(sock, SEND_TIMEOUT_MS);
+    zsock_set_linger(sock, linger_ms);
+    zmq_setsockopt(zsock_resolve(sock), ZMQ_MAXMSGSIZE, &maxmsgsize, sizeof maxmsgsize);
     if (zsock_bind(sock, "%s", endpoint) == -1) {
-        s_fail(err, errlen, "cannot bind %s: %s", endpoint, zmq_strerror(zmq_errno()));
+        ezshm_fail(err, errlen, -1, "cannot bind %s: %s", endpoint, zmq_strerror(zmq_errno()));
         zsock_destroy(&sock);
     }
     return sock;
@@ -97,12 +94,12 @@ control_server_new(const settings_t *settings, const control_callbacks_t *callba
                    char *err, size_t errlen)
 {
     if (!callbacks->apply || !callbacks->status || !callbacks->health || !callbacks->quit) {
-        s_fail(err, errlen, "control_server_new: every callback is required");
+        ezshm_fail(err, errlen, -1, "control_server_new: every callback is required");
         return NULL;
     }
     control_server_t *self = calloc(1, sizeof *self);
     if (!self) {
-        s_fail(err, errlen, "out of memory");
+        ezshm_fail(err, errlen, -1, "out of memory");
         return NULL;
     }
     self->settings = *settings;
@@ -111,21 +108,13 @@ control_server_new(const settings_t *settings, const control_callbacks_t *callba
     zcert_t *cert = NULL;
     int rc = *settings->curve_server_cert ? s_curve_setup(self, &cert, err, errlen) : 0;
     if (rc == 0) {
-        self->rep = s_bind(ZMQ_REP, settings->control, cert, err, errlen);
+        self->rep = s_bind(ZMQ_REP, settings->control, cert, CONTROL_REQUEST_MAX, 0, err, errlen);
         rc = self->rep ? 0 : -1;
     }
-    if (rc == 0) {
-        /*  A stuck peer must not block the daemon's loop, and a huge request is cut
-            off by ZeroMQ before it costs memory. */
-        zsock_set_sndtimeo(self->rep, SEND_TIMEOUT_MS);
-        zsock_set_linger(self->rep, 0);
-        zsock_set_maxmsgsize(self->rep, CONTROL_REQUEST_MAX);
-    }
     if (rc == 0 && *settings->events) {
-        self->pub = s_bind(ZMQ_PUB, settings->events, cert, err, errlen);
+        /*  Subscribers send only subscriptions: the same small limit. */
+        self->pub = s_bind(ZMQ_PUB, settings->events, cert, CONTROL_REQUEST_MAX, EVENTS_LINGER_MS, err, errlen);
         rc = self->pub ? 0 : -1;
-        if (self->pub)
-            zsock_set_linger(self->pub, EVENTS_LINGER_MS);
     }
     zcert_destroy(&cert);
     if (rc != 0)
@@ -136,9 +125,9 @@ control_server_new(const settings_t *settings, const control_callbacks_t *callba
 void
 control_server_destroy(control_server_t **self_p)
 {
-    control_server_t *self = *self_p;
-    if (!self)
+    if (!self_p || !*self_p)
         return;
+    control_server_t *self = *self_p;
     zsock_destroy(&self->rep);
     zsock_destroy(&self->pub);
     zactor_destroy(&self->auth);
@@ -195,13 +184,16 @@ s_check_envelope(const cJSON *req, const char *op, bool takes_settings)
     return NULL;
 }
 
-/*  Validates fields against the current settings, then lets the daemon apply them. */
+/*  Validates fields against the current settings — and, for a request that came over the
+    socket, against what control may change (settings_check_control) — then lets the daemon
+    apply them. */
 static cJSON *
-s_update(control_server_t *self, const cJSON *fields)
+s_update(control_server_t *self, const cJSON *fields, bool from_socket)
 {
     settings_error_t err;
     settings_t next;
-    if (settings_merge(&self->settings, fields, &next, &err) != SETTINGS_OK)
+    if (settings_merge(&self->settings, fields, &next, &err) != SETTINGS_OK
+        || (from_socket && settings_check_control(&self->settings, &next, &err) != SETTINGS_OK))
         return s_error_reply(err.code, err.message);
     unsigned actions = settings_diff(&self->settings, &next);
     cJSON *applied = cJSON_CreateArray();
@@ -209,9 +201,9 @@ s_update(control_server_t *self, const cJSON *fields)
         return NULL;
     cJSON *reply;
     char msg[SETTINGS_MSG_MAX] = "";
-    if (actions
-        && self->cb.apply(self->ctx, &self->settings, &next, actions, applied, msg, sizeof msg)) {
-        reply = s_error_reply(SETTINGS_ERR_APPLY_FAILED,
+    int failed = actions ? self->cb.apply(self->ctx, &self->settings, &next, actions, applied, msg, sizeof msg) : 0;
+    if (failed) {
+        reply = s_error_reply(failed > 0 ? (settings_code_t) failed : SETTINGS_ERR_APPLY_FAILED,
                               *msg ? msg : "the daemon could not apply the settings");
     } else {
         if (actions)
@@ -226,7 +218,7 @@ s_update(control_server_t *self, const cJSON *fields)
 cJSON *
 control_server_update(control_server_t *self, const cJSON *fields)
 {
-    return s_update(self, fields);
+    return s_update(self, fields, false);
 }
 
 static cJSON *
@@ -239,7 +231,7 @@ s_op_update(control_server_t *self, const cJSON *req, bool *quit)
                              "request \"update\" needs a \"settings\" object");
     if (!cJSON_IsObject(fields))
         return s_error_reply(SETTINGS_ERR_WRONG_TYPE, "settings must be a JSON object");
-    return s_update(self, fields);
+    return s_update(self, fields, true);
 }
 
 static cJSON *
@@ -305,7 +297,7 @@ s_request(control_server_t *self, const cJSON *req, bool *quit)
         return s_error_reply(SETTINGS_ERR_NOT_OBJECT, "a request must be a JSON object");
     const cJSON *op = cJSON_GetObjectItemCaseSensitive(req, "op");
     if (!op)
-        return s_update(self, req);
+        return s_update(self, req, true);
     if (!cJSON_IsString(op))
         return s_error_reply(SETTINGS_ERR_WRONG_TYPE, "op must be a string");
     for (size_t i = 0; i < sizeof s_ops / sizeof s_ops[0]; i++)

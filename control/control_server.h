@@ -42,8 +42,9 @@ typedef struct {
         SETTINGS_ACT_* set). Append each lifecycle event name, in order, to the array
         applied ("meta cleanup", "buffer cleanup", "meta reset", "begin update",
         "meta updated", "buffer reset", "close"), and publish them with
-        control_server_publish_event() if wanted. Return 0; or -1 with a message in
-        err, having left old in force: the server then keeps old as its settings. */
+        control_server_publish_event() if wanted. Return 0; or, with a message in err,
+        having left old in force, -1 (reported as apply_failed) or the settings_code_t to
+        report (e.g. SETTINGS_ERR_NAME_IN_USE): the server then keeps old as its settings. */
     int (*apply)(void *ctx, const settings_t *old, const settings_t *new_, unsigned actions,
                  cJSON *applied, char *err, size_t errlen);
     /*  Add whatever describes the running state to the (empty) object out. */
@@ -85,8 +86,10 @@ int control_server_fd(control_server_t *self);
     the requests after it stay queued. */
 int control_server_drain(control_server_t *self, int max);
 
-/*  Applies an update exactly as an "update" request would (merge, validation, the apply
-    callback, all or nothing) — for the daemon's own reload path (SIGHUP). Returns the reply
+/*  Applies an update as an "update" request would (merge, validation, the apply callback,
+    all or nothing) but without the rules for what control may change (control_mutable,
+    endpoint confinement: settings_check_control) — for the daemon's own reload path
+    (SIGHUP), whose settings come from the operator's files. Returns the reply
     object the request would have got (caller deletes), or NULL when out of memory. */
 cJSON *control_server_update(control_server_t *self, const cJSON *fields);
 

@@ -21,36 +21,42 @@ typedef struct {
     size_t n_edits, cap_edits;
 } rewrite_t;
 
+/*  Makes room for one more of *count items of size bytes in *items (capacity *cap,
+    doubling from 8); -1 when out of memory, nothing changed. */
 static int
-s_push_nonfinite(rewrite_t *rw, double v)
+s_reserve(void *items, size_t *cap, size_t count, size_t size)
 {
-    if (rw->n_nonfinite == rw->cap_nonfinite) {
-        size_t cap = rw->cap_nonfinite ? rw->cap_nonfinite * 2 : 8;
-        double *p = realloc(rw->nonfinite, cap * sizeof *p);
-        if (!p)
-            return -1;
-        rw->nonfinite = p;
-        rw->cap_nonfinite = cap;
-    }
-    rw->nonfinite[rw->n_nonfinite++] = v;
+    if (count < *cap)
+        return 0;
+    size_t more = *cap ? *cap * 2 : 8;
+    void *p = realloc(*(void **) items, more * size);
+    if (!p)
+        return -1;
+    *(void **) items = p;
+    *cap = more;
     return 0;
 }
 
 static int
+s_push_nonfinite(rewrite_t *rw, double v)
+{
+    if (s_reserve(&rw->nonfinite, &rw->cap_nonfinite, rw->n_nonfinite, sizeof *rw->nonfinite))
+        return -1;
+    rw->nonfinite[rw->n_nonfinite++] = v;
+    return 0;
+}
+
+/*  The two edit arrays grow together: both have cap_edits slots. */
+static int
 s_push_edit(rewrite_t *rw, size_t in_pos)
 {
-    if (rw->n_edits == rw->cap_edits) {
-        size_t cap = rw->cap_edits ? rw->cap_edits * 2 : 8;
-        size_t *o = realloc(rw->edit_out, cap * sizeof *o);
-        if (!o)
-            return -1;
-        rw->edit_out = o;
-        size_t *i = realloc(rw->edit_in, cap * sizeof *i);
-        if (!i)
-            return -1;
-        rw->edit_in = i;
-        rw->cap_edits = cap;
-    }
+    size_t cap = rw->cap_edits;
+    if (s_reserve(&rw->edit_out, &cap, rw->n_edits, sizeof *rw->edit_out))
+        return -1;
+    cap = rw->cap_edits;
+    if (s_reserve(&rw->edit_in, &cap, rw->n_edits, sizeof *rw->edit_in))
+        return -1;
+    rw->cap_edits = cap;
     rw->edit_out[rw->n_edits] = rw->outlen;
     rw->edit_in[rw->n_edits] = in_pos;
     rw->n_edits++;

@@ -6,11 +6,14 @@
 
 #include "ezshm_name.h"
 
+#include <errno.h>
 #include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 typedef enum {
     K_NAME,        /* shmem_name: string, or null = generate */
@@ -25,7 +28,8 @@ typedef enum {
     K_INT,         /* int member */
     K_INT64,       /* int64_t member */
     K_PATH,        /* file or directory path */
-    K_KEY          /* Z85 public key */
+    K_KEY,         /* Z85 public key */
+    K_FIELDS       /* a runtime field name (or "remote_endpoints"), or an array of them */
 } kind_t;
 
 typedef struct {
@@ -80,12 +84,17 @@ static const field_t s_fields[] = {
       "a 40-character Z85 public key, or null" },
     { "sub_curve_client_cert", K_PATH, MEMBER(sub_curve_client_cert), true, true, 0, 0, 0,
       false, "a certificate file path of 1 to 1023 bytes, or null" },
+    { "ipc_dir", K_PATH, MEMBER(ipc_dir), true, true, 0, 0, 0, false,
+      "a directory path of 1 to 1023 bytes, or null (control sets no ipc:// endpoint)" },
+    { "control_mutable", K_FIELDS, MEMBER(control_mutable), false, true, 0, 0, 0, false,
+      "a runtime field name or \"" SETTINGS_REMOTE_ENDPOINTS "\", or an array of at most 32 of them" },
 };
 #define N_FIELDS (sizeof s_fields / sizeof s_fields[0])
 
 static const char *const s_code_names[] = {
     "ok", "bad_json", "not_object", "bad_request", "unknown_op", "unknown_field",
     "wrong_type", "out_of_range", "not_finite", "immutable", "apply_failed",
+    "name_in_use",
 };
 static const char *const s_header_names[] = { "legacy", "v1" };
 static const char *const s_log_level_names[] = { "error", "warning", "info", "debug" };
@@ -103,6 +112,10 @@ settings_defaults(settings_t *s)
     s->rcvhwm = SETTINGS_DEFAULT_RCVHWM;
     s->maxmsgsize = SETTINGS_DEFAULT_MAXMSGSIZE;
     strcpy(s->control, SETTINGS_DEFAULT_CONTROL);
+    /*  Control may change every runtime field, endpoints confined (settings_check_control). */
+    for (size_t i = 0; i < N_FIELDS; i++)
+        if (!s_fields[i].startup_only)
+            strcpy(s->control_mutable.item[s->control_mutable.count++], s_fields[i].name);
 }
 
 const char *
@@ -196,7 +209,20 @@ s_is_endpoint(const char *s)
     for (const char *p = s; p < sep; p++)
         if (!(*p >= 'a' && *p <= 'z'))
             return false;
-    return true;
+    if (sep - s != 3 || strncmp(s, "tcp", 3) != 0)
+        return true;
+    /*  tcp://host:port: the port is "*" (any free one, for a bind) or 1..65535 — libzmq would
+        take 0 as "any" and wrap larger numbers silently. */
+    const char *colon = strrchr(sep + 3, ':');
+    if (!colon || strchr(colon, ']'))
+        return false;
+    if (strcmp(colon + 1, "*") == 0)
+        return true;
+    long port = 0;
+    const char *p = colon + 1;
+    for (; *p >= '0' && *p <= '9' && port <= 65535; p++)
+        port = port * 10 + (*p - '0');
+    return *p == '\0' && p > colon + 1 && port >= 1 && port <= 65535;
 }
 
 static bool
@@ -222,6 +248,8 @@ s_string(const cJSON *v, kind_t k, const char *label, const char *expect, char *
         ok = s_is_endpoint(s);
     if (ok && k == K_KEY)
         ok = s_is_z85_key(s);
+    if (ok && k == K_FIELDS)
+        ok = strcmp(s, SETTINGS_REMOTE_ENDPOINTS) == 0 || (settings_is_field(s) && !settings_is_startup_only(s));
     if (!ok)
         return s_bad(err, SETTINGS_ERR_OUT_OF_RANGE, label, expect, v);
     memset(dst, 0, size);
@@ -235,6 +263,7 @@ s_list(const field_t *f, const cJSON *v, settings_list_t *dst, settings_error_t 
     settings_list_t list;
     memset(&list, 0, sizeof list);
     const char *item_expect = f->kind == K_ENDPOINTS ? ENDPOINT_TEXT
+                              : f->kind == K_FIELDS  ? "a runtime field name or \"" SETTINGS_REMOTE_ENDPOINTS "\""
                                                      : "a string of at most 255 bytes of UTF-8";
     if (cJSON_IsString(v)) {
         settings_code_t rc = s_string(v, f->kind, f->name, f->expect, list.item[0],
@@ -361,6 +390,7 @@ settings_set_field(settings_t *s, const char *name, const cJSON *value, settings
         return rc;
     case K_ENDPOINTS:
     case K_TOPICS:
+    case K_FIELDS:
         return s_list(f, value, (settings_list_t *) member, err);
     case K_MODE:
         rc = s_mode(f, value, &integer, err);
@@ -451,6 +481,108 @@ settings_merge(const settings_t *current, const cJSON *update, settings_t *out,
     return SETTINGS_OK;
 }
 
+bool
+settings_list_has(const settings_list_t *list, const char *item)
+{
+    for (size_t i = 0; i < list->count; i++)
+        if (strcmp(list->item[i], item) == 0)
+            return true;
+    return false;
+}
+
+/*  addr is what follows "tcp://": a loopback host and a port, without an interface or
+    source address ("eth0;…" forms). */
+static bool
+s_loopback_tcp(const char *addr)
+{
+    const char *colon = strrchr(addr, ':');
+    if (!colon || strchr(addr, ';'))
+        return false;
+    size_t n = (size_t) (colon - addr);
+    if ((n == 9 && strncmp(addr, "localhost", 9) == 0) || (n == 5 && strncmp(addr, "[::1]", 5) == 0))
+        return true;
+    if (n < 5 || strncmp(addr, "127.", 4) != 0)
+        return false;
+    for (size_t i = 4; i < n; i++)
+        if (!(addr[i] == '.' || (addr[i] >= '0' && addr[i] <= '9')))
+            return false;
+    return true;
+}
+
+/*  An ipc:// path set over control: inside ipc_dir once every symbolic link of its directory
+    is resolved, and not an existing non-socket (libzmq unlinks the path before it binds). */
+static settings_code_t
+s_ipc_allowed(const settings_t *current, const char *label, const char *path, settings_error_t *err)
+{
+    if (!*current->ipc_dir)
+        return settings_fail(err, SETTINGS_ERR_OUT_OF_RANGE,
+                             "%s: an ipc:// endpoint set over control must be inside ipc_dir, which is not set",
+                             label);
+    const char *slash = strrchr(path, '/');
+    const char *leaf = slash ? slash + 1 : path;
+    if (*path != '/' || !*leaf || strcmp(leaf, ".") == 0 || strcmp(leaf, "..") == 0)
+        return settings_fail(err, SETTINGS_ERR_OUT_OF_RANGE, "%s: ipc path %s is not an absolute file path",
+                             label, path);
+    char dir[PATH_MAX], parent[PATH_MAX], given[PATH_MAX];
+    size_t parent_len = slash == path ? 1 : (size_t) (slash - path);
+    if (parent_len >= sizeof given)
+        return settings_fail(err, SETTINGS_ERR_OUT_OF_RANGE, "%s: ipc path too long", label);
+    memcpy(given, path, parent_len);
+    given[parent_len] = '\0';
+    if (!realpath(current->ipc_dir, dir))
+        return settings_fail(err, SETTINGS_ERR_APPLY_FAILED, "ipc_dir %s: %s", current->ipc_dir, strerror(errno));
+    size_t dir_len = strlen(dir);
+    if (!realpath(given, parent) || strncmp(parent, dir, dir_len) != 0
+        || (parent[dir_len] != '\0' && parent[dir_len] != '/' && strcmp(dir, "/") != 0))
+        return settings_fail(err, SETTINGS_ERR_OUT_OF_RANGE,
+                             "%s: ipc path %s is not inside ipc_dir %s", label, path, current->ipc_dir);
+    struct stat st;
+    if (lstat(path, &st) == 0 && !S_ISSOCK(st.st_mode))
+        return settings_fail(err, SETTINGS_ERR_OUT_OF_RANGE,
+                             "%s: %s exists and is not a socket (a bind would unlink it)", label, path);
+    return SETTINGS_OK;
+}
+
+static settings_code_t
+s_endpoint_allowed(const settings_t *current, const char *label, const char *endpoint, settings_error_t *err)
+{
+    if (strncmp(endpoint, "ipc://", 6) == 0)
+        return s_ipc_allowed(current, label, endpoint + 6, err);
+    if (settings_list_has(&current->control_mutable, SETTINGS_REMOTE_ENDPOINTS) || strncmp(endpoint, "inproc://", 9) == 0
+        || (strncmp(endpoint, "tcp://", 6) == 0 && s_loopback_tcp(endpoint + 6)))
+        return SETTINGS_OK;
+    return settings_fail(err, SETTINGS_ERR_OUT_OF_RANGE,
+                         "%s: %s is not loopback tcp, inproc or ipc inside ipc_dir; control may set it only "
+                         "with \"%s\" in control_mutable", label, endpoint, SETTINGS_REMOTE_ENDPOINTS);
+}
+
+settings_code_t
+settings_check_control(const settings_t *current, const settings_t *next, settings_error_t *err)
+{
+    for (size_t i = 0; i < N_FIELDS; i++) {
+        const field_t *f = &s_fields[i];
+        if (!f->startup_only && !settings_list_has(&current->control_mutable, f->name)
+            && memcmp((const char *) current + f->offset, (const char *) next + f->offset, f->size) != 0)
+            return settings_fail(err, SETTINGS_ERR_IMMUTABLE,
+                                 "%s may not be changed over control (it is not in control_mutable)", f->name);
+    }
+    const struct {
+        const char *name;
+        const settings_list_t *now, *then;
+    } lists[] = {{"sub", &current->sub, &next->sub}, {"sub_bind", &current->sub_bind, &next->sub_bind}};
+    for (size_t l = 0; l < 2; l++)
+        for (size_t i = 0; i < lists[l].then->count; i++) {
+            if (settings_list_has(lists[l].now, lists[l].then->item[i]))
+                continue;
+            char label[32];
+            snprintf(label, sizeof label, "%s[%zu]", lists[l].name, i);
+            settings_code_t rc = s_endpoint_allowed(current, label, lists[l].then->item[i], err);
+            if (rc)
+                return rc;
+        }
+    return SETTINGS_OK;
+}
+
 unsigned
 settings_diff(const settings_t *old, const settings_t *new_)
 {
@@ -476,7 +608,8 @@ s_field_json(const settings_t *s, const field_t *f)
     case K_LOG_LEVEL:
         return cJSON_CreateString(settings_log_level_name(s->log_level));
     case K_ENDPOINTS:
-    case K_TOPICS: {
+    case K_TOPICS:
+    case K_FIELDS: {
         const settings_list_t *list = (const settings_list_t *) member;
         cJSON *array = cJSON_CreateArray();
         for (size_t i = 0; array && i < list->count; i++)

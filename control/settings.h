@@ -39,7 +39,8 @@ typedef enum {
     SETTINGS_ERR_OUT_OF_RANGE,   /* "out_of_range"                                    */
     SETTINGS_ERR_NOT_FINITE,     /* "not_finite"    NaN or +-Infinity                 */
     SETTINGS_ERR_IMMUTABLE,      /* "immutable"     startup-only field changed        */
-    SETTINGS_ERR_APPLY_FAILED    /* "apply_failed"  the daemon could not apply it     */
+    SETTINGS_ERR_APPLY_FAILED,   /* "apply_failed"  the daemon could not apply it     */
+    SETTINGS_ERR_NAME_IN_USE     /* "name_in_use"   another live writer holds shmem_name */
 } settings_code_t;
 
 typedef struct {
@@ -82,7 +83,16 @@ typedef struct {
     char curve_clients_dir[SETTINGS_PATH_MAX + 1];   /* or "*" = any client key        */
     char sub_curve_serverkey[41];              /* Z85 public key of the publisher      */
     char sub_curve_client_cert[SETTINGS_PATH_MAX + 1];
+    char ipc_dir[SETTINGS_PATH_MAX + 1];       /* "" = control sets no ipc:// endpoint   */
+    settings_list_t control_mutable;           /* fields control may change            */
 } settings_t;
+
+/*  True if item is one of list's entries. */
+bool settings_list_has(const settings_list_t *list, const char *item);
+
+/*  In control_mutable: control may also point sub/sub_bind at endpoints other than
+    loopback tcp, inproc and ipc inside ipc_dir. */
+#define SETTINGS_REMOTE_ENDPOINTS "remote_endpoints"
 
 /*  Lifecycle actions implied by a change (settings_diff). Bits are independent: the
     daemon decides the order, and RECREATE_META already implies a fresh ring. */
@@ -140,6 +150,18 @@ int settings_resolve(settings_t *s);
     from current is rejected with immutable. On error out is unspecified. */
 settings_code_t settings_merge(const settings_t *current, const cJSON *update, settings_t *out,
                                settings_error_t *err);
+
+/*  The extra rules for a change that comes over the control socket (an update request;
+    not SIGHUP, whose settings come from the operator's own files), next being current
+    merged with the request:
+    - a changed field must be in current->control_mutable (else immutable);
+    - a sub/sub_bind endpoint that is new must be inproc://, tcp:// to a loopback host
+      (127.0.0.0/8, localhost, [::1]), or ipc:// inside current->ipc_dir, not through a
+      symbolic link, and not at an existing path that is not a socket (libzmq unlinks an
+      ipc path before binding it) — else out_of_range, unless control_mutable holds
+      SETTINGS_REMOTE_ENDPOINTS (then any transport and host, ipc still confined). */
+settings_code_t settings_check_control(const settings_t *current, const settings_t *next,
+                                       settings_error_t *err);
 
 /*  SETTINGS_ACT_* bits for moving from old to new_ (0 if nothing changed). */
 unsigned settings_diff(const settings_t *old, const settings_t *new_);

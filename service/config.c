@@ -49,6 +49,8 @@ static const option_t s_options[] = {
     { "--sub-curve-serverkey", "EZSHM_SUB_CURVE_SERVERKEY", "sub_curve_serverkey", V_TEXT, "K", "publisher's CURVE public key (Z85)" },
     { "--sub-curve-client-cert", "EZSHM_SUB_CURVE_CLIENT_CERT", "sub_curve_client_cert", V_TEXT, "F", "CURVE certificate of the SUB socket" },
     { "--log-level", "EZSHM_LOG_LEVEL", "log_level", V_TEXT, "L", "error, warning, info (default) or debug" },
+    { "--ipc-dir", "EZSHM_IPC_DIR", "ipc_dir", V_TEXT, "D", "directory for ipc:// endpoints set over control (default: none)" },
+    { "--control-mutable", "EZSHM_CONTROL_MUTABLE", "control_mutable", V_LIST, "F", "a field control may change (repeatable; default: every runtime field)" },
     { "--config", "EZSHM_CONFIG", NULL, V_TEXT, "F", "JSON file of settings (field names as in ezshm-ctl get)" },
     { "--help", NULL, NULL, V_NONE, NULL, "print this help and exit" },
     { "--version", NULL, NULL, V_NONE, NULL, "print the version and exit" },
@@ -116,21 +118,14 @@ s_value(value_kind_t kind, const char *text)
 }
 
 static int
-s_fail(char *errbuf, size_t errlen, const char *where, const char *what)
-{
-    snprintf(errbuf, errlen, "%s: %s", where, what);
-    return CONFIG_ERROR;
-}
-
-static int
 s_set(settings_t *s, const char *where, const char *field, const cJSON *value, char *errbuf,
       size_t errlen)
 {
     settings_error_t err;
     if (!value)
-        return s_fail(errbuf, errlen, where, "out of memory");
+        return ezshm_fail(errbuf, errlen, CONFIG_ERROR, "%s: %s", where, "out of memory");
     if (settings_set_field(s, field, value, &err) != SETTINGS_OK)
-        return s_fail(errbuf, errlen, where, err.message);
+        return ezshm_fail(errbuf, errlen, CONFIG_ERROR, "%s: %s", where, err.message);
     return CONFIG_OK;
 }
 
@@ -147,10 +142,10 @@ s_parse_flags(int argc, char **argv, cJSON *flags, const char **config_path, cha
                                 ? s_find_flag(arg, eq ? (size_t) (eq - arg) : strlen(arg))
                                 : NULL;
         if (!o)
-            return s_fail(errbuf, errlen, arg, "unknown option (see --help)");
+            return ezshm_fail(errbuf, errlen, CONFIG_ERROR, "%s: %s", arg, "unknown option (see --help)");
         if (o->kind == V_NONE) {
             if (eq)
-                return s_fail(errbuf, errlen, o->flag, "takes no value");
+                return ezshm_fail(errbuf, errlen, CONFIG_ERROR, "%s: %s", o->flag, "takes no value");
             if (strcmp(o->flag, "--help") == 0)
                 config_usage(stdout);
             else
@@ -158,7 +153,7 @@ s_parse_flags(int argc, char **argv, cJSON *flags, const char **config_path, cha
             return CONFIG_EXIT;
         }
         if (!eq && i + 1 >= argc)
-            return s_fail(errbuf, errlen, o->flag, "needs a value");
+            return ezshm_fail(errbuf, errlen, CONFIG_ERROR, "%s: %s", o->flag, "needs a value");
         const char *text = eq ? eq + 1 : argv[++i];
         if (!o->field) {
             *config_path = text;
@@ -176,7 +171,7 @@ s_parse_flags(int argc, char **argv, cJSON *flags, const char **config_path, cha
         }
         if (!ok) {
             cJSON_Delete(value);
-            return s_fail(errbuf, errlen, o->flag, "out of memory");
+            return ezshm_fail(errbuf, errlen, CONFIG_ERROR, "%s: %s", o->flag, "out of memory");
         }
     }
     return CONFIG_OK;
@@ -187,7 +182,7 @@ s_load_file(settings_t *s, const char *path, char *errbuf, size_t errlen)
 {
     FILE *f = fopen(path, "rb");
     if (!f)
-        return s_fail(errbuf, errlen, path, strerror(errno));
+        return ezshm_fail(errbuf, errlen, CONFIG_ERROR, "%s: %s", path, strerror(errno));
     char *text = malloc(CONFIG_FILE_MAX + 1);
     size_t n = text ? fread(text, 1, CONFIG_FILE_MAX + 1, f) : 0;
     bool read_error = ferror(f);
@@ -206,9 +201,9 @@ s_load_file(settings_t *s, const char *path, char *errbuf, size_t errlen)
     settings_error_t err;
     int rc = CONFIG_OK;
     if (!root)
-        rc = s_fail(errbuf, errlen, path, why);
+        rc = ezshm_fail(errbuf, errlen, CONFIG_ERROR, "%s: %s", path, why);
     else if (settings_set_fields(s, root, &err) != SETTINGS_OK)
-        rc = s_fail(errbuf, errlen, path,
+        rc = ezshm_fail(errbuf, errlen, CONFIG_ERROR, "%s: %s", path,
                     err.code == SETTINGS_ERR_NOT_OBJECT ? "must hold a JSON object" : err.message);
     cJSON_Delete(root);
     return rc;
@@ -253,7 +248,7 @@ config_load(int argc, char **argv, char **envp, settings_t *out, char *errbuf, s
     settings_defaults(&s);
     cJSON *flags = cJSON_CreateObject();
     if (!flags)
-        return s_fail(errbuf, errlen, "ezshmd", "out of memory");
+        return ezshm_fail(errbuf, errlen, CONFIG_ERROR, "%s: %s", "ezshmd", "out of memory");
     const char *config_path = s_getenv(envp, "EZSHM_CONFIG");
     int rc = s_parse_flags(argc, argv, flags, &config_path, errbuf, errlen);
     if (rc == CONFIG_OK && config_path)
@@ -265,7 +260,7 @@ config_load(int argc, char **argv, char **envp, settings_t *out, char *errbuf, s
     cJSON_Delete(flags);
     settings_error_t err;
     if (rc == CONFIG_OK && settings_validate(&s, &err) != SETTINGS_OK)
-        rc = s_fail(errbuf, errlen, "settings", err.message);
+        rc = ezshm_fail(errbuf, errlen, CONFIG_ERROR, "%s: %s", "settings", err.message);
     if (rc == CONFIG_OK)
         *out = s;
     return rc;

@@ -1,6 +1,6 @@
 /*  counters.c — drop accounting and the status view of it. */
 #include "counters.h"
-#include "ezshm_clock.h"
+#include "ezshm_time.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -20,8 +20,8 @@ counters_drop(counters_t *self, drop_reason_t code, const char *message)
     self->dropped_total++;
     snprintf(self->last_reason, sizeof self->last_reason, "%s", drop_reason_name(code));
     snprintf(self->last_error, sizeof self->last_error, "%s", message);
-    self->last_error_time = ezshm_clock_wall();
-    self->last_error_mono = ezshm_clock_mono();
+    self->last_error_time = ezshm_time_wall();
+    self->last_error_mono = ezshm_time_mono();
     log_limited(&self->limits[slot], SETTINGS_LOG_WARNING, "message dropped (%s): %s",
                 self->last_reason, message);
 }
@@ -43,8 +43,13 @@ counters_seq(counters_t *self, const void *topic, size_t len, uint64_t seq)
         self->topics[i].next_seq = seq + 1;
         return 0;
     }
-    /*  A seq below the expected one is a restarted sender: resynchronise, no gap. */
+    /*  A seq below the expected one is a restarted sender: resynchronise, no gap. So is a
+        jump no HWM could explain (more than COUNTERS_SEQ_MAX_GAP messages: a sender that
+        restarted with another numbering, or a corrupt seq), which would otherwise add
+        up to 2^64 to seq_gaps. */
     uint64_t missed = seq > self->topics[i].next_seq ? seq - self->topics[i].next_seq : 0;
+    if (missed > COUNTERS_SEQ_MAX_GAP)
+        missed = 0;
     self->topics[i].next_seq = seq + 1;
     self->seq_gaps += missed;
     if (missed)
@@ -59,7 +64,7 @@ counters_written(counters_t *self, uint64_t frames, uint64_t bytes)
     self->written++;
     self->frames += frames;
     self->bytes += bytes;
-    self->last_write_mono = ezshm_clock_mono();
+    self->last_write_mono = ezshm_time_mono();
 }
 
 cJSON *

@@ -1,8 +1,8 @@
 /*  counters.h — what ezshmd counts for `status`: messages, frames, bytes, ring resets,
     drops by reason (one counter per drop_reason_t), sequence gaps per topic, and the last
     error with its time. */
-#ifndef COUNTERS_H
-#define COUNTERS_H
+#ifndef EZSHM_COUNTERS_H
+#define EZSHM_COUNTERS_H
 
 #include "drop_reason.h"
 #include "log.h"
@@ -16,6 +16,7 @@ extern "C" {
 #endif
 
 #define COUNTERS_TOPICS 64       /* topics tracked for sequence gaps */
+#define COUNTERS_SEQ_MAX_GAP (UINT64_C(1) << 32)   /* a larger seq jump is a sender restart */
 #define COUNTERS_TOPIC_MAX 64    /* bytes of a tracked topic */
 
 typedef struct {

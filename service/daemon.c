@@ -2,6 +2,7 @@
 #include "daemon.h"
 #include "control_server.h"
 #include "counters.h"
+#include "delay_stats.h"
 #include "ezshm.h"
 #include "ingest.h"
 #include "stream_meta.h"
@@ -21,8 +22,11 @@
 
 /*  A message has at most 3 frames; one more slot tells "too many". */
 #define MAX_FRAMES 4
-/*  Messages drained per wake-up before control and signals get a turn. */
+/*  Messages drained per wake-up before control and signals get a turn, and the longest a
+    batch may take: a batch of slow messages (ring rebuilds) ends early, so control requests
+    and SIGTERM are served at least every DRAIN_SECONDS plus one message. */
 #define DRAIN_BATCH 1024
+#define DRAIN_SECONDS 0.010
 /*  Control requests answered per wake-up before data gets a turn. */
 #define CONTROL_BATCH 64
 /*  A stream counts as "ingesting" for health while it wrote within this many seconds. */
@@ -36,6 +40,7 @@ struct daemon_t {
     subscriber_t     *sub;
     control_server_t *control;
     counters_t        counters;
+    delay_stats_t     delays;        /* transport delay of the last messages */
     cJSON            *applied;       /* collects lifecycle events during an update */
     double            started;
     bool              quit;
@@ -122,6 +127,9 @@ s_process(daemon_t *self, const wire_frame_t *frames, size_t nframes)
         return;
     }
     counters_written(c, n, axisarray_nbytes(msg));
+    double delay;
+    if (ingest_last_delay(self->ingest, &delay))
+        delay_stats_add(&self->delays, delay);
     stream_meta_update(self->stream_meta, self->writer, self->decoder, msg, ingest_axis(self->ingest));
 }
 
@@ -131,15 +139,59 @@ s_drain_sub(daemon_t *self)
 {
     wire_frame_t frames[MAX_FRAMES];
     size_t nframes;
+    double deadline = ezshm_time_mono() + DRAIN_SECONDS;
     for (int i = 0; i < DRAIN_BATCH; i++) {
         if (subscriber_recv(self->sub, frames, MAX_FRAMES, &nframes) == 0)
             return false;
         s_process(self, frames, nframes);
+        /*  Every message: one slow message (a rebuild) is all the bound may overshoot by;
+            the clock is a vDSO read, tens of ns against microseconds per message. */
+        if (ezshm_time_mono() >= deadline)
+            break;
     }
     return true;
 }
 
 /*  ---- control callbacks ---------------------------------------------------------- */
+
+/*  Why the header of stream name could not be created, naming the writer that holds the
+    name (pid from /proc/locks) or the object that sits at the segment's name. */
+static void
+s_header_error(const char *name, int rc, char *err, size_t errlen)
+{
+    char segname[EZSHM_SHORT_NAME_SIZE] = "";
+    ezshm_header_segment_name(name, segname);
+    long pid = 0;
+    if (rc == EZSHM_ERR_INUSE && ezshm_claim_holder(name, &pid) == EZSHM_OK && pid > 0)
+        snprintf(err, errlen, "shmem_name '%s' is in use by another writer (pid %ld holds the lock on %s/%s)",
+                 name, pid, ezshm_segment_dir(), segname);
+    else if (rc == EZSHM_ERR_INUSE)
+        snprintf(err, errlen, "shmem_name '%s' is in use by another writer (a process outside this pid "
+                 "namespace holds the lock on %s/%s)", name, ezshm_segment_dir(), segname);
+    else
+        snprintf(err, errlen, "cannot create the header of '%s' (%s/%s): %s", name, ezshm_segment_dir(), segname,
+                 ezshm_strerror(rc));
+}
+
+/*  A failed rename: the writer keeps its old stream unless only the layout changed (then
+    it dropped the header first and goes back to the old one). The control code to report. */
+static int
+s_rename_failed(daemon_t *self, const settings_t *old, const settings_t *next, int rc, char *err, size_t errlen)
+{
+    char why[SETTINGS_MSG_MAX - 64];
+    s_header_error(next->shmem_name, rc, why, sizeof why);
+    if (ezshm_writer_meta(self->writer)) {
+        snprintf(err, errlen, "%s: nothing changed", why);
+        return rc == EZSHM_ERR_INUSE ? SETTINGS_ERR_NAME_IN_USE : -1;
+    }
+    int back = ezshm_writer_rename(self->writer, old->shmem_name, s_layout(old->header));
+    snprintf(err, errlen, "%s; %s", why,
+             back == EZSHM_OK ? "the old stream was recreated (its ring is rebuilt by the next message)"
+                              : "the old stream could not be recreated either: no stream until the next update");
+    if (back != EZSHM_OK)
+        log_msg(SETTINGS_LOG_ERROR, "%s", err);
+    return -1;
+}
 
 /*  A failed update leaves the old settings in force: the subscription goes back too. */
 static void
@@ -173,18 +225,11 @@ s_apply(void *ctx, const settings_t *old, const settings_t *next, unsigned actio
     if (reshape)
         ingest_set_buf_dur(self->ingest, next->buf_dur);
     self->applied = applied;
-    int rc = EZSHM_OK;
+    int failed = 0;
     if (actions & SETTINGS_ACT_RECREATE_META) {
-        rc = ezshm_writer_rename(self->writer, next->shmem_name, s_layout(next->header));
+        int rc = ezshm_writer_rename(self->writer, next->shmem_name, s_layout(next->header));
         if (rc != EZSHM_OK) {
-            /*  Back to the old name so the service keeps a stream (its ring was already
-                dropped: readers see a rebuild); the server keeps the old settings. */
-            int back = ezshm_writer_rename(self->writer, old->shmem_name, s_layout(old->header));
-            snprintf(err, errlen, "cannot create the header of '%s': %s; %s", next->shmem_name, ezshm_strerror(rc),
-                     back == EZSHM_OK ? "the old stream was recreated (its ring is rebuilt by the next message)"
-                                      : "the old stream could not be recreated either: no stream until the next update");
-            if (back != EZSHM_OK)
-                log_msg(SETTINGS_LOG_ERROR, "%s", err);
+            failed = s_rename_failed(self, old, next, rc, err, errlen);
             ingest_set_buf_dur(self->ingest, old->buf_dur);
             ingest_set_axis(self->ingest, old->axis);
             s_undo_subscription(self, old, actions);
@@ -193,8 +238,8 @@ s_apply(void *ctx, const settings_t *old, const settings_t *next, unsigned actio
     else if (actions & SETTINGS_ACT_RESET_BUFFER)
         ezshm_writer_reset_buffer(self->writer);
     self->applied = NULL;
-    if (rc != EZSHM_OK)
-        return -1;
+    if (failed)
+        return failed;
     if (actions & SETTINGS_ACT_LOG_LEVEL)
         log_set_level(next->log_level);
     log_msg(SETTINGS_LOG_INFO, "settings updated: shmem_name '%s', buf_dur %g s, axis '%s'", next->shmem_name,
@@ -206,9 +251,11 @@ static void
 s_status(void *ctx, cJSON *out)
 {
     daemon_t *self = ctx;
-    const ezshm_meta_t *meta = ezshm_writer_meta(self->writer);
+    /*  A copy taken inside the SIGBUS guard: another process may truncate the header. */
+    ezshm_meta_t snap;
+    const ezshm_meta_t *meta = ezshm_writer_snapshot(self->writer, &snap) == EZSHM_OK ? &snap : NULL;
     cJSON_AddStringToObject(out, "version", EZSHM_VERSION);
-    cJSON_AddNumberToObject(out, "uptime", ezshm_clock_mono() - self->started);
+    cJSON_AddNumberToObject(out, "uptime", ezshm_time_mono() - self->started);
     cJSON *stream = cJSON_AddObjectToObject(out, "stream");
     cJSON_AddStringToObject(stream, "shmem_name", ezshm_writer_name(self->writer));
     cJSON_AddStringToObject(stream, "header_segment", ezshm_writer_header_segment(self->writer));
@@ -236,7 +283,11 @@ s_status(void *ctx, cJSON *out)
         cJSON_AddNumberToObject(stream, "wrap_counter", (double) meta->wrap_counter);
         cJSON_AddNumberToObject(stream, "ring_bytes", (double) ezshm_writer_ring_bytes(self->writer));
     }
+    else   /* no header, or it faulted under the snapshot: readers find no valid stream */
+        cJSON_AddBoolToObject(stream, "bvalid", false);
+    cJSON_AddNumberToObject(stream, "segment_faults", (double) ezshm_writer_faults(self->writer));
     cJSON_AddItemToObject(out, "counters", counters_to_json(&self->counters));
+    cJSON_AddItemToObject(out, "transport_delay", delay_stats_to_json(&self->delays));
     cJSON *subs = cJSON_AddObjectToObject(out, "subscriptions");
     subscriber_status(self->sub, subs);
     cJSON_AddNumberToObject(out, "native_header_cache_hits", (double) wire_decoder_cache_hits(self->decoder));
@@ -253,7 +304,7 @@ s_health(void *ctx, char *detail, size_t detail_len)
         return CONTROL_HEALTH_ERROR;
     }
     const counters_t *c = &self->counters;
-    double now = ezshm_clock_mono();
+    double now = ezshm_time_mono();
     if (c->last_write_mono > 0 && now - c->last_write_mono < INGESTING_WINDOW)
         return CONTROL_HEALTH_INGESTING;
     if (c->last_error_mono > 0 && now - c->last_error_mono < INGESTING_WINDOW
@@ -356,7 +407,7 @@ daemon_new(const settings_t *settings, char *err, size_t errlen)
         return NULL;
     }
     self->signal_fd = -1;
-    self->started = ezshm_clock_mono();
+    self->started = ezshm_time_mono();
     log_set_level(settings->log_level);
 
     ezshm_writer_options_t opt;
@@ -374,8 +425,7 @@ daemon_new(const settings_t *settings, char *err, size_t errlen)
     if (rc == EZSHM_OK)
         rc = ezshm_writer_new(resolved.shmem_name, &opt, &self->writer);
     if (rc != EZSHM_OK) {
-        snprintf(err, errlen, "cannot create the header segment of '%s' in %s: %s", resolved.shmem_name,
-                 ezshm_segment_dir(), ezshm_strerror(rc));
+        s_header_error(resolved.shmem_name, rc, err, errlen);
         daemon_destroy(&self);
         return NULL;
     }

@@ -5,12 +5,12 @@
         daemon_destroy(&d);                                     // unlinks the segments
 
     The loop is one poll() over the SUB and control sockets' ZMQ_FDs and a signalfd. The data
-    path (SUB → wire → ingest → writer) drains up to 1024 waiting messages per turn; control
-    requests are served between two batches, so an update pauses ingest for the time of one
-    update only.
+    path (SUB → wire → ingest → writer) drains up to 1024 waiting messages or 10 ms per turn;
+    control requests and signals are served between two batches, so they wait 10 ms plus one
+    message at most, and an update pauses ingest for the time of one update only.
 */
-#ifndef DAEMON_H
-#define DAEMON_H
+#ifndef EZSHM_DAEMON_H
+#define EZSHM_DAEMON_H
 
 #include "settings.h"
 

@@ -5,6 +5,7 @@
 */
 #include "config.h"
 #include "daemon.h"
+#include "ezshm.h"
 
 #include <czmq.h>
 #include <stdio.h>
@@ -35,6 +36,12 @@ main(int argc, char **argv)
     if (rc != CONFIG_OK) {
         fprintf(stderr, "ezshmd: %s\n", err);
         return 2;
+    }
+    /*  A segment truncated by another process must not kill the daemon with SIGBUS: the
+        writer drops it and rebuilds (see ezshm_guard.h). */
+    if (ezshm_guard_enable() != EZSHM_OK) {
+        fprintf(stderr, "ezshmd: cannot install the SIGBUS handler\n");
+        return 1;
     }
     /*  czmq would print its own log lines; its signal handlers never fire (blocked). */
     zsys_init();

@@ -7,6 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+/*  A message's dims become a ring's frame shape plus the buffered axis: both limits must agree
+    (frame_shape below holds ndim - 1 extents). */
+_Static_assert(AXISARRAY_MAX_NDIM == EZSHM_MAX_NDIM, "a decodable message always fits a ring header");
+
 struct ingest_t {
     ezshm_writer_t *writer;
     char           *axis;
@@ -14,6 +18,13 @@ struct ingest_t {
     /*  A coordinate time axis estimates fs from jittering timestamps; the ring keeps its
         length while dtype, frame shape and key stay the same, so jitter never rebuilds. */
     uint64_t        coord_frames;
+    /*  Rebuild token bucket: a sender that changes the ring's shape with every message would
+        otherwise make the daemon spend its time allocating rings (see INGEST_REBUILD_*). */
+    double          rebuild_tokens;
+    double          rebuild_refilled;   /* ezshm_time_mono() of the last refill */
+    /*  The last message written: its newest sample's time and when it was ingested. */
+    double          last_sample_time;
+    int64_t         last_wall_ns;
 };
 
 /*  Where the buffered axis sits: the data is [outer][n][inner] with inner in bytes. */
@@ -33,6 +44,8 @@ ingest_new(ezshm_writer_t *writer, const char *axis, double buf_dur)
         return NULL;
     self->writer = writer;
     self->buf_dur = buf_dur;
+    self->rebuild_tokens = INGEST_REBUILD_BURST;
+    self->rebuild_refilled = ezshm_time_mono();
     if (ingest_set_axis(self, axis) != 0) {
         free(self);
         return NULL;
@@ -114,14 +127,6 @@ s_copy_moved(void *arg, void *dst, uint64_t first, uint64_t count)
 }
 
 static int
-s_fail(char *errbuf, size_t errlen, int code, const char *fmt, const char *arg)
-{
-    if (errbuf && errlen)
-        snprintf(errbuf, errlen, fmt, arg);
-    return code;
-}
-
-static int
 s_writer_code(int rc)
 {
     switch (rc) {
@@ -156,15 +161,15 @@ s_ring_length(ingest_t *self, const axisarray_axis_t *ax, const ezshm_ring_spec_
 {
     if (ax->kind == AXISARRAY_AXIS_LINEAR) {
         if (!isfinite(ax->gain) || ax->gain <= 0.0)
-            return s_fail(errbuf, errlen, INGEST_ERR_BAD_GAIN,
+            return ezshm_fail(errbuf, errlen, INGEST_ERR_BAD_GAIN,
                           "axis '%s' has a non-positive or non-finite gain", self->axis);
         *srate = 1.0 / ax->gain;
         int rc = ezshm_ring_frames(self->buf_dur, *srate, n_frames);
         if (rc == EZSHM_ERR_OVERFLOW)
-            return s_fail(errbuf, errlen, DROP_SIZE_OVERFLOW,
+            return ezshm_fail(errbuf, errlen, DROP_SIZE_OVERFLOW,
                           "ring for axis '%s' would exceed 2^32 frames", self->axis);
         return rc == EZSHM_OK ? DROP_OK
-                              : s_fail(errbuf, errlen, INGEST_ERR_BAD_GAIN,
+                              : ezshm_fail(errbuf, errlen, INGEST_ERR_BAD_GAIN,
                                        "axis '%s' gives no finite ring length", self->axis);
     }
     *srate = 0.0;
@@ -176,7 +181,7 @@ s_ring_length(ingest_t *self, const axisarray_axis_t *ax, const ezshm_ring_spec_
     double fs = ezshm_ring_coordinate_fs(ax->values, ax->n_values);
     int rc = fs > 0.0 ? ezshm_ring_frames(self->buf_dur, fs, n_frames) : EZSHM_ERR_INVAL;
     if (rc != EZSHM_OK)
-        return s_fail(errbuf, errlen, rc == EZSHM_ERR_OVERFLOW ? DROP_SIZE_OVERFLOW : INGEST_ERR_BAD_GAIN,
+        return ezshm_fail(errbuf, errlen, rc == EZSHM_ERR_OVERFLOW ? DROP_SIZE_OVERFLOW : INGEST_ERR_BAD_GAIN,
                       "coordinate axis '%s' gives no usable sampling rate", self->axis);
     /*  Keep the length only when it came from timestamps, not from the 100 Hz fallback for a
         single coordinate: the next chunk with two or more values sizes the ring properly. */
@@ -184,18 +189,82 @@ s_ring_length(ingest_t *self, const axisarray_axis_t *ax, const ezshm_ring_spec_
     return DROP_OK;
 }
 
+/*  The chunk's timing for the clock segment: the axis' offset and gain, or its coordinate
+    values (one per frame, else unknown), the sequence number, the wall clock now. */
+static void
+s_chunk_time(ingest_t *self, const axisarray_t *msg, const axisarray_axis_t *ax, uint64_t n,
+             ezshm_chunk_time_t *time)
+{
+    *time = (ezshm_chunk_time_t) {NAN, NAN, NULL, ezshm_time_wall_ns(),
+                                  axisarray_has_seq(msg) ? axisarray_seq(msg) : EZSHM_SEQ_NONE};
+    if (ax->kind == AXISARRAY_AXIS_LINEAR) {
+        time->t0 = ax->offset;
+        time->gain = ax->gain;
+        self->last_sample_time = ax->offset + (double) (n - 1) * ax->gain;
+    }
+    else if (ax->n_values == n) {
+        time->t0 = ax->values[0];
+        time->times = ax->values;
+        self->last_sample_time = ax->values[n - 1];
+    }
+    else
+        self->last_sample_time = NAN;
+    /*  A time axis in another unit than seconds is no clock we can compare with. */
+    if (ax->unit[0] && strcmp(ax->unit, "s") != 0)
+        self->last_sample_time = NAN;
+    self->last_wall_ns = time->wall_ns;
+}
+
+bool
+ingest_last_delay(const ingest_t *self, double *seconds)
+{
+    return ezshm_clock_transport_delay(self->last_sample_time, self->last_wall_ns, seconds);
+}
+
+/*  Matches the ring to spec, then writes the message's frames with their timing: straight,
+    or moving the buffered axis to the front (and swapping bytes) on the way. *configured:
+    the ring matched, so a failure came from the write. */
+static int
+s_store(ingest_t *self, const ezshm_ring_spec_t *spec, axis_move_t *mv, bool straight,
+        const ezshm_chunk_time_t *time, bool *configured)
+{
+    int rc = ezshm_writer_configure(self->writer, spec);
+    *configured = rc == EZSHM_OK;
+    if (rc != EZSHM_OK)
+        return rc;
+    if (straight) {
+        ezshm_contiguous_t src = {mv->src, ezshm_writer_frame_bytes(self->writer)};
+        return ezshm_writer_write_timed(self->writer, mv->n, ezshm_copy_contiguous, &src, time);
+    }
+    return ezshm_writer_write_timed(self->writer, mv->n, s_copy_moved, mv, time);
+}
+
+/*  True when a rebuild may happen now: tokens refill at INGEST_REBUILDS_PER_SECOND up to
+    INGEST_REBUILD_BURST; a successful rebuild takes one. */
+static bool
+s_rebuild_allowed(ingest_t *self)
+{
+    double now = ezshm_time_mono();
+    self->rebuild_tokens += (now - self->rebuild_refilled) * INGEST_REBUILDS_PER_SECOND;
+    if (self->rebuild_tokens > INGEST_REBUILD_BURST)
+        self->rebuild_tokens = INGEST_REBUILD_BURST;
+    self->rebuild_refilled = now;
+    return self->rebuild_tokens >= 1.0;
+}
+
 int
 ingest_message(ingest_t *self, const axisarray_t *msg, uint64_t *frames, char *errbuf,
                size_t errlen)
 {
     *frames = 0;
+    self->last_sample_time = NAN;
     int k = axisarray_find_dim(msg, self->axis);
     if (k < 0)
-        return s_fail(errbuf, errlen, INGEST_ERR_AXIS_MISSING, "buffered axis '%s' is not in dims",
+        return ezshm_fail(errbuf, errlen, INGEST_ERR_AXIS_MISSING, "buffered axis '%s' is not in dims",
                       self->axis);
     const axisarray_axis_t *ax = axisarray_axis(msg, self->axis);
     if (!ax)
-        return s_fail(errbuf, errlen, INGEST_ERR_AXIS_MISSING, "buffered axis '%s' has no entry in axes",
+        return ezshm_fail(errbuf, errlen, INGEST_ERR_AXIS_MISSING, "buffered axis '%s' has no entry in axes",
                       self->axis);
 
     size_t ndim = axisarray_ndim(msg);
@@ -207,7 +276,7 @@ ingest_message(ingest_t *self, const axisarray_t *msg, uint64_t *frames, char *e
             continue;
         frame_shape[j++] = shape[d];
         if (shape[d] == 0)
-            return s_fail(errbuf, errlen, INGEST_ERR_EMPTY, "a frame has zero elements (dims other than '%s')",
+            return ezshm_fail(errbuf, errlen, INGEST_ERR_EMPTY, "a frame has zero elements (dims other than '%s')",
                           self->axis);
         if ((int) d < k)
             outer *= shape[d];
@@ -216,7 +285,7 @@ ingest_message(ingest_t *self, const axisarray_t *msg, uint64_t *frames, char *e
     }
     uint64_t n = shape[k];
     if (n == 0)
-        return s_fail(errbuf, errlen, INGEST_ERR_EMPTY, "message has zero frames along '%s'", self->axis);
+        return ezshm_fail(errbuf, errlen, INGEST_ERR_EMPTY, "message has zero frames along '%s'", self->axis);
 
     const char *key = axisarray_key(msg);
     ezshm_ring_spec_t spec = {.dtype = axisarray_dtype(msg), .frame_ndim = (uint32_t) (ndim - 1),
@@ -224,24 +293,34 @@ ingest_message(ingest_t *self, const axisarray_t *msg, uint64_t *frames, char *e
     int rc = s_ring_length(self, ax, &spec, &spec.n_frames, &spec.srate, errbuf, errlen);
     if (rc != DROP_OK)
         return rc;
-    rc = ezshm_writer_configure(self->writer, &spec);
-    if (rc == EZSHM_ERR_NOSPACE)
-        return s_no_space(self, &spec, errbuf, errlen);
-    if (rc != EZSHM_OK) {
-        self->coord_frames = 0;
-        return s_fail(errbuf, errlen, s_writer_code(rc), "ring not created: %s", ezshm_strerror(rc));
-    }
-
+    /*  Only a rebuild that happens costs a token: a failing one (no space, too big) is counted
+        under its own reason every time, and a matching spec costs nothing. */
+    bool rebuild = !ezshm_writer_matches(self->writer, &spec);
+    if (rebuild && !s_rebuild_allowed(self))
+        return ezshm_fail(errbuf, errlen, INGEST_ERR_REBUILD_RATE,
+                          "the ring's shape changes faster than %g rebuilds a second (burst %g): message dropped",
+                          INGEST_REBUILDS_PER_SECOND, INGEST_REBUILD_BURST);
     bool swap = axisarray_needs_byteswap(msg);
-    if (k == 0 && !swap)
-        rc = ezshm_writer_write(self->writer, axisarray_data(msg), n);
-    else {
-        axis_move_t mv = {axisarray_data(msg), n, outer, inner * axisarray_itemsize(msg),
-                          swap ? ezshm_dtype_component_size(spec.dtype) : 0};
-        rc = ezshm_writer_write_with(self->writer, n, s_copy_moved, &mv);
+    axis_move_t mv = {axisarray_data(msg), n, outer, inner * axisarray_itemsize(msg),
+                      swap ? ezshm_dtype_component_size(spec.dtype) : 0};
+    bool configured = false, straight = k == 0 && !swap;
+    ezshm_chunk_time_t time;
+    s_chunk_time(self, msg, ax, n, &time);
+    rc = s_store(self, &spec, &mv, straight, &time, &configured);
+    /*  Another process truncated a segment under the writer (SIGBUS caught): the writer
+        dropped it; rebuild now, as a new generation, and write the message there. Once. */
+    if (rc == EZSHM_ERR_BUS)
+        rc = s_store(self, &spec, &mv, straight, &time, &configured);
+    if (configured && rebuild)
+        self->rebuild_tokens -= 1.0;
+    if (!configured && rc == EZSHM_ERR_NOSPACE)
+        return s_no_space(self, &spec, errbuf, errlen);
+    if (!configured) {
+        self->coord_frames = 0;
+        return ezshm_fail(errbuf, errlen, s_writer_code(rc), "ring not created: %s", ezshm_strerror(rc));
     }
     if (rc != EZSHM_OK)
-        return s_fail(errbuf, errlen, INGEST_ERR_SHM, "ring write failed: %s", ezshm_strerror(rc));
+        return ezshm_fail(errbuf, errlen, INGEST_ERR_SHM, "ring write failed: %s", ezshm_strerror(rc));
     *frames = n;
     return DROP_OK;
 }

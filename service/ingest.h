@@ -6,19 +6,27 @@
     writer to match it (a rebuild when anything differs), and copies the frames straight into
     the ring, moving the buffered axis to the front on the way (no intermediate buffer).
 */
-#ifndef INGEST_H
-#define INGEST_H
+#ifndef EZSHM_INGEST_H
+#define EZSHM_INGEST_H
 
 #include "axisarray.h"
 #include "drop_reason.h"
 #include "ezshm.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+/*  Ring rebuilds a stream may make: INGEST_REBUILD_BURST at once, then
+    INGEST_REBUILDS_PER_SECOND. A message that would rebuild beyond that is dropped as
+    INGEST_ERR_REBUILD_RATE ("rebuild_rate_limited"): a sender that changes dtype or shape
+    with every message costs decodes, not ring allocations. */
+#define INGEST_REBUILD_BURST 10.0
+#define INGEST_REBUILDS_PER_SECOND 5.0
 
 typedef struct ingest_t ingest_t;
 
@@ -33,9 +41,15 @@ int ingest_set_axis(ingest_t *self, const char *axis);
 const char *ingest_axis(const ingest_t *self);
 void ingest_set_buf_dur(ingest_t *self, double buf_dur);
 
-/*  Writes msg's frames into the ring. Returns DROP_OK or a drop reason (INGEST_ERR_*,
-    DROP_SIZE_OVERFLOW); on error nothing was written and errbuf says why in one line.
-    *frames gets the frames written. */
+/*  Ingest wall clock minus the newest sample's time of the last message written, in seconds;
+    false when the message's time base is not wall clock (ezshm_clock_transport_delay) or it
+    was not written. */
+bool ingest_last_delay(const ingest_t *self, double *seconds);
+
+/*  Writes msg's frames into the ring (rebuilding it when the message's ring spec differs,
+    within the rate above), with each chunk's timing for the clock segment. Returns DROP_OK
+    or a drop reason (INGEST_ERR_*, DROP_SIZE_OVERFLOW); on error nothing was written and
+    errbuf says why in one line. *frames gets the frames written. */
 int ingest_message(ingest_t *self, const axisarray_t *msg, uint64_t *frames, char *errbuf,
                    size_t errlen);
 

@@ -1,6 +1,6 @@
 /*  log.c — leveled, rate-limited lines on stderr. */
 #include "log.h"
-#include "ezshm_clock.h"
+#include "ezshm_time.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -23,7 +23,7 @@ log_enabled(settings_log_level_t level)
 static void
 s_vline(settings_log_level_t level, const char *suffix, const char *fmt, va_list ap)
 {
-    double now = ezshm_clock_wall();
+    double now = ezshm_time_wall();
     time_t seconds = (time_t) now;
     struct tm tm;
     gmtime_r(&seconds, &tm);
@@ -52,7 +52,7 @@ log_limited(log_limit_t *limit, settings_log_level_t level, const char *fmt, ...
 {
     if (!log_enabled(level))
         return;
-    double now = ezshm_clock_mono();
+    double now = ezshm_time_mono();
     if (now < limit->next) {
         limit->suppressed++;
         return;

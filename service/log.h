@@ -1,7 +1,7 @@
 /*  log.h — ezshmd's log: one line per event on stderr, with level and UTC timestamp, and a
     rate limit per reason so a flood of bad messages cannot flood the log. */
-#ifndef LOG_H
-#define LOG_H
+#ifndef EZSHM_LOG_H
+#define EZSHM_LOG_H
 
 #include "settings.h"
 

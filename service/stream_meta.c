@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
-//  Intern pools: the format's own keys (literals in ezmsg-tools) and the message's JSON keys.
+/*  Intern pools: the format's own keys (literals in ezmsg-tools) and the message's JSON keys. */
 enum { POOL_LITERAL = 1, POOL_JSON_KEY = 2 };
 
 struct stream_meta_t {
@@ -83,7 +83,7 @@ s_append(build_t *b, ezshm_node_t *list, ezshm_node_t *item)
     b->ok = b->ok && item && ezshm_tree_append(b->t, list, item) == EZSHM_OK;
 }
 
-//  One axis; NULL (and b->ok kept) when the format cannot carry it.
+/*  One axis; NULL (and b->ok kept) when the format cannot carry it. */
 static ezshm_node_t *
 s_axis(build_t *b, const axisarray_axis_t *ax, bool buffered)
 {
@@ -113,7 +113,7 @@ s_axis(build_t *b, const axisarray_axis_t *ax, bool buffered)
     return d;
 }
 
-//  The tree of msg; false when out of memory.
+/*  The tree of msg; false when out of memory. */
 static bool
 s_build(stream_meta_t *self, wire_decoder_t *decoder, const axisarray_t *msg, const char *axis,
         char *dropped, size_t dropped_len)
@@ -125,7 +125,7 @@ s_build(stream_meta_t *self, wire_decoder_t *decoder, const axisarray_t *msg, co
     ezshm_node_t *axes = ezshm_tree_dict(b.t), *attrs = NULL;
     if (k < 0 || !root || !dims || !axes)
         return false;
-    //  The buffered axis' name is one object, in "dims" and as "buffered_axis".
+    /*  The buffered axis' name is one object, in "dims" and as "buffered_axis". */
     ezshm_node_t *buffered = s_str(&b, axisarray_dim(msg, (size_t) k));
     s_append(&b, dims, buffered);
     for (size_t i = 0; i < axisarray_ndim(msg); i++)
@@ -159,7 +159,7 @@ stream_meta_update(stream_meta_t *self, ezshm_writer_t *writer, wire_decoder_t *
     int rc = EZSHM_OK;
     bool same = wire_decoder_static_same(decoder, axis);
     if (same && self->blob) {
-        //  Same static half as before: only a header made anew (rename) needs the blob again.
+        /*  Same static half as before: only a header made anew (rename) needs the blob again. */
         if (ezshm_writer_aux_generation(writer) == 0)
             rc = ezshm_writer_publish_aux(writer, self->blob, self->len);
     }

@@ -23,15 +23,6 @@ struct subscriber_t {
     size_t          n_held;
 };
 
-static bool
-s_in_list(const settings_list_t *list, const char *item)
-{
-    for (size_t i = 0; i < list->count; i++)
-        if (strcmp(list->item[i], item) == 0)
-            return true;
-    return false;
-}
-
 /*  Applies the CURVE client side: the publisher's public key, and our certificate (or a
     throwaway one: the server may accept any client key). */
 static int
@@ -107,14 +98,14 @@ s_add_endpoints(subscriber_t *self, const settings_list_t *want, const settings_
                 char *err, size_t errlen)
 {
     for (size_t i = 0; i < want->count; i++) {
-        if (s_in_list(have, want->item[i]))
+        if (settings_list_has(have, want->item[i]))
             continue;
         int rc = bind ? s_bind(self, want->item[i]) : zsock_connect(self->sock, "%s", want->item[i]);
         if (rc < 0) {
             snprintf(err, errlen, "cannot %s SUB socket to '%s': %s", bind ? "bind" : "connect", want->item[i],
                      zmq_strerror(zmq_errno()));
             for (size_t j = 0; j < i; j++)
-                if (!s_in_list(have, want->item[j]))
+                if (!settings_list_has(have, want->item[j]))
                     s_remove(self, want->item[j], bind);
             return -1;
         }
@@ -126,7 +117,7 @@ static void
 s_remove_endpoints(subscriber_t *self, const settings_list_t *have, const settings_list_t *want, bool bind)
 {
     for (size_t i = 0; i < have->count; i++)
-        if (!s_in_list(want, have->item[i]))
+        if (!settings_list_has(want, have->item[i]))
             s_remove(self, have->item[i], bind);
 }
 

@@ -1,7 +1,7 @@
 /*  subscriber.h — the SUB socket: endpoints, topic prefixes, HWM, size limit, CURVE, and a
     zero-copy receive that hands the frames to the decoder without copying them. */
-#ifndef SUBSCRIBER_H
-#define SUBSCRIBER_H
+#ifndef EZSHM_SUBSCRIBER_H
+#define EZSHM_SUBSCRIBER_H
 
 #include "settings.h"
 #include "wire.h"

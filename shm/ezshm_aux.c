@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 /*  The two fields sit at odd offsets of a packed header: one unaligned 32-bit access each
     (single-copy atomic on x86-64 and aarch64 inside a cache line, which 1326..1333 is). */
@@ -22,7 +24,7 @@ s_field(const void *header, size_t offset)
 #define GENERATION offsetof(ezshm_header_v1_t, meta_generation)
 #define NBYTES offsetof(ezshm_header_v1_t, aux_nbytes)
 
-//  A reader retries this often when the writer republishes under it.
+/*  A reader retries this often when the writer republishes under it. */
 #define READ_ATTEMPTS 8
 
 int
@@ -54,7 +56,7 @@ ezshm_aux_nbytes(const void *header)
     return s_field(header, NBYTES)->v;
 }
 
-//  aux_nbytes, then meta_generation with release semantics (after the segment's bytes).
+/*  aux_nbytes, then meta_generation with release semantics (after the segment's bytes). */
 static void
 s_store(void *header, uint32_t generation, uint32_t nbytes)
 {
@@ -65,14 +67,14 @@ s_store(void *header, uint32_t generation, uint32_t nbytes)
     atomic_thread_fence(memory_order_seq_cst);
 }
 
-//  Unmaps and unlinks a segment of ours.
+/*  Unlinks (while the name is still ours) and unmaps a segment of ours. */
 static void
 s_drop(ezshm_segment_t *seg)
 {
     if (!seg->addr)
         return;
+    ezshm_segment_unlink_own(seg);
     ezshm_segment_close(seg);
-    ezshm_segment_unlink(seg->name);
     seg->name[0] = '\0';
 }
 
@@ -101,7 +103,7 @@ ezshm_aux_publish(ezshm_aux_t *self, const char *name, void *header, const void 
     memcpy(seg.addr, blob, len);
     memcpy(copy, blob, len);
     s_store(header, generation, (uint32_t) len);
-    //  Only now that the header names the new segment does the old one go.
+    /*  Only now that the header names the new segment does the old one go. */
     s_drop(&self->seg);
     free(self->blob);
     self->seg = seg;
@@ -124,9 +126,11 @@ ezshm_aux_retract(ezshm_aux_t *self, void *header)
     self->len = 0;
 }
 
-//  One attempt: the blob of the generation the header names, copied out.
+/*  One attempt: the blob of the generation the header names, copied out with pread (never
+    mapped: a segment truncated under the copy gives a short read, not a SIGBUS). */
 static int
-s_copy(const char *name, const void *header, unsigned char **out, size_t *len, uint32_t *gen)
+s_copy(const char *name, const void *header, long owner, unsigned char **out, size_t *len,
+       uint32_t *gen)
 {
     *gen = ezshm_aux_generation(header);
     uint32_t nbytes = ezshm_aux_nbytes(header);
@@ -136,27 +140,24 @@ s_copy(const char *name, const void *header, unsigned char **out, size_t *len, u
         return EZSHM_ERR_NOTREADY;
     char segname[EZSHM_SHORT_NAME_SIZE];
     ezshm_segment_t seg = {0};
+    int fd = -1;
     int rc = ezshm_aux_segment_name(name, *gen, segname);
     if (rc == EZSHM_OK)
-        rc = ezshm_segment_open(&seg, segname);
+        rc = ezshm_segment_open_fd(&seg, segname, owner, &fd);
     if (rc == EZSHM_ERR_NOENT)
         return EZSHM_ERR_NOTREADY;
     if (rc != EZSHM_OK)
         return rc;
-    //  The writer makes the segment exactly aux_nbytes long: any other size means the two
-    //  fields were read across a republish.
-    if (seg.size != nbytes) {
-        ezshm_segment_close(&seg);
-        return EZSHM_ERR_NOTREADY;
-    }
     unsigned char *copy = (unsigned char *) malloc(nbytes);
-    if (!copy) {
-        ezshm_segment_close(&seg);
+    struct stat st;
+    /*  The writer makes the segment exactly aux_nbytes long: any other size means the two
+        fields were read across a republish. */
+    bool ok = copy && fstat(fd, &st) == 0 && st.st_size == (off_t) nbytes
+              && pread(fd, copy, nbytes, 0) == (ssize_t) nbytes;
+    close(fd);
+    if (!copy)
         return EZSHM_ERR_NOMEM;
-    }
-    memcpy(copy, seg.addr, nbytes);
-    ezshm_segment_close(&seg);
-    if (ezshm_aux_generation(header) != *gen || ezshm_aux_nbytes(header) != nbytes) {
+    if (!ok || ezshm_aux_generation(header) != *gen || ezshm_aux_nbytes(header) != nbytes) {
         free(copy);
         return EZSHM_ERR_NOTREADY;
     }
@@ -166,8 +167,8 @@ s_copy(const char *name, const void *header, unsigned char **out, size_t *len, u
 }
 
 int
-ezshm_aux_read(const char *name, const void *header, ezshm_tree_t *tree, uint32_t *generation,
-               char *err, size_t errlen)
+ezshm_aux_read(const char *name, const void *header, long owner, ezshm_tree_t *tree,
+               uint32_t *generation, char *err, size_t errlen)
 {
     if (!name || !header || !tree)
         return EZSHM_ERR_INVAL;
@@ -176,7 +177,7 @@ ezshm_aux_read(const char *name, const void *header, ezshm_tree_t *tree, uint32_
     uint32_t gen = 0;
     int rc = EZSHM_ERR_NOTREADY;
     for (int attempt = 0; attempt < READ_ATTEMPTS && rc == EZSHM_ERR_NOTREADY; attempt++)
-        rc = s_copy(name, header, &blob, &len, &gen);
+        rc = s_copy(name, header, owner, &blob, &len, &gen);
     if (generation)
         *generation = gen;
     if (rc != EZSHM_OK)

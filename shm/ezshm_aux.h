@@ -58,11 +58,13 @@ int ezshm_aux_publish(ezshm_aux_t *self, const char *name, void *header, const v
     come back); set self->generation to 0 for a newly created header. */
 void ezshm_aux_retract(ezshm_aux_t *self, void *header);
 
-/*  Reads and decodes the blob the mapped v1 header of stream name points at into tree.
-    *generation gets the generation read. EZSHM_ERR_NOENT: nothing published;
-    EZSHM_ERR_NOTREADY: the writer replaced it meanwhile, try again; EZSHM_ERR_PICKLE (err
-    says why) or EZSHM_ERR_NOMEM. */
-int ezshm_aux_read(const char *name, const void *header, ezshm_tree_t *tree,
+/*  Reads and decodes the blob the mapped v1 header of stream name points at into tree; the
+    segment must belong to owner (the header's owner; EZSHM_ANY_OWNER: any). *generation
+    gets the generation read. EZSHM_ERR_NOENT: nothing published; EZSHM_ERR_NOTREADY: the
+    writer replaced it meanwhile, try again; EZSHM_ERR_OWNER and the other refusals of
+    ezshm_segment_open_fd; EZSHM_ERR_PICKLE (err says why) or EZSHM_ERR_NOMEM. The header's
+    two fields are read from its mapping: call it inside a guard frame (ezshm_guard.h). */
+int ezshm_aux_read(const char *name, const void *header, long owner, ezshm_tree_t *tree,
                    uint32_t *generation, char *err, size_t errlen);
 
 #ifdef __cplusplus

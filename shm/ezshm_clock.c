@@ -1,24 +1,443 @@
-/*  ezshm_clock.c — clock_gettime() as seconds. */
+/*  ezshm_clock.c — the clock segment: anchors, per-frame times, the futex wake word. */
 #include "ezshm_clock.h"
+#include "ezshm_error.h"
+#include "ezshm_guard_frame.h"
+#include "ezshm_segment.h"
+#include "ezshm_time.h"
 
-#include <time.h>
+#include <errno.h>
+#include <stddef.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+/*  Control page offsets (docs/shm-layout.md §11). wake and waiters sit on cache lines of
+    their own: readers write waiters, the writer bumps wake, neither should drag the other's
+    line around. */
+enum {
+    OFF_MAGIC = 0,
+    OFF_VERSION = 4,
+    OFF_GENERATION = 8,
+    OFF_FLAGS = 12,
+    OFF_N_FRAMES = 16,
+    OFF_CAPACITY = 24,
+    OFF_ANCHOR_OFFSET = 32,
+    OFF_TIMES_OFFSET = 40,
+    OFF_ANCHORS_WRITTEN = 48,
+    OFF_STATE = 56,
+    OFF_ANCHOR_BYTES = 60,
+    OFF_WAKE = 128,
+    OFF_WAITERS = 192
+};
+
+struct ezshm_clock_t {
+    bool            writer;
+    ezshm_segment_t seg;
+    uint8_t        *rw;            /* the control page, writable: writer's seg, reader's head map */
+    uint64_t        n_frames;
+    uint64_t        capacity;
+    uint64_t        times_offset;  /* 0: no times ring */
+    uint64_t        written;       /* writer: anchors published (never read back from shm) */
+};
+
+#define U32(base, off) ((uint32_t *) ((uint8_t *) (base) + (off)))
+#define U64(base, off) ((uint64_t *) ((uint8_t *) (base) + (off)))
+#define CU32(base, off) ((const uint32_t *) ((const uint8_t *) (base) + (off)))
+#define CU64(base, off) ((const uint64_t *) ((const uint8_t *) (base) + (off)))
+
+uint64_t
+ezshm_clock_anchor_capacity(uint64_t n_frames, double srate)
+{
+    uint64_t min_chunk = 1;
+    if (isfinite(srate) && srate >= 2000.0)
+        min_chunk = srate >= 1e12 ? 1000000000ULL : (uint64_t) (srate / 1000.0);
+    /*  One anchor per chunk: a window of L frames overlaps at most ceil(L / min_chunk) + 1
+        chunks, and the slot the writer is filling is one more. */
+    return (n_frames + min_chunk - 1) / min_chunk + 2;
+}
+
+uint64_t
+ezshm_clock_segment_bytes(uint64_t n_frames, uint64_t capacity, bool with_times)
+{
+    return EZSHM_CLOCK_CONTROL_BYTES + capacity * EZSHM_CLOCK_ANCHOR_BYTES
+           + (with_times ? n_frames * sizeof(double) : 0);
+}
+
+bool
+ezshm_clock_transport_delay(double sample_time, int64_t wall_ns, double *seconds)
+{
+    if (!isfinite(sample_time) || sample_time < EZSHM_WALL_CLOCK_MIN || wall_ns <= 0)
+        return false;
+    double d = (double) wall_ns * 1e-9 - sample_time;
+    if (fabs(d) > EZSHM_DELAY_MAX)
+        return false;
+    *seconds = d;
+    return true;
+}
+
+int
+ezshm_clock_create(const char *name, uint32_t generation, uint64_t n_frames, double srate,
+                   unsigned mode, ezshm_clock_t **out, bool *replaced)
+{
+    if (!name || !out || n_frames == 0 || n_frames > UINT32_MAX)
+        return EZSHM_ERR_INVAL;
+    *out = NULL;
+    ezshm_clock_t *self = calloc(1, sizeof *self);
+    if (!self)
+        return EZSHM_ERR_NOMEM;
+    bool with_times = srate == 0.0;
+    self->writer = true;
+    self->n_frames = n_frames;
+    self->capacity = ezshm_clock_anchor_capacity(n_frames, srate);
+    self->times_offset = with_times ? EZSHM_CLOCK_CONTROL_BYTES + self->capacity * EZSHM_CLOCK_ANCHOR_BYTES : 0;
+    char segname[EZSHM_SHORT_NAME_SIZE];
+    int rc = ezshm_clock_segment_name(name, generation, segname);
+    if (rc == EZSHM_OK)
+        rc = ezshm_segment_create(&self->seg, segname,
+                                  (size_t) ezshm_clock_segment_bytes(n_frames, self->capacity, with_times),
+                                  mode, replaced);
+    if (rc != EZSHM_OK) {
+        free(self);
+        return rc;
+    }
+    uint8_t *b = self->rw = self->seg.addr;
+    *U32(b, OFF_VERSION) = EZSHM_CLOCK_VERSION;
+    *U32(b, OFF_GENERATION) = generation;
+    *U32(b, OFF_FLAGS) = with_times ? EZSHM_CLOCK_FLAG_TIMES : 0;
+    *U64(b, OFF_N_FRAMES) = n_frames;
+    *U64(b, OFF_CAPACITY) = self->capacity;
+    *U64(b, OFF_ANCHOR_OFFSET) = EZSHM_CLOCK_CONTROL_BYTES;
+    *U64(b, OFF_TIMES_OFFSET) = self->times_offset;
+    *U32(b, OFF_STATE) = EZSHM_CLOCK_LIVE;
+    *U32(b, OFF_ANCHOR_BYTES) = EZSHM_CLOCK_ANCHOR_BYTES;
+    /*  The magic last: a reader that sees it sees every field above. */
+    __atomic_store_n(U32(b, OFF_MAGIC), EZSHM_CLOCK_MAGIC, __ATOMIC_RELEASE);
+    *out = self;
+    return EZSHM_OK;
+}
+
+int
+ezshm_clock_validate(const void *base, size_t size, uint32_t generation, uint64_t n_frames,
+                     uint64_t *capacity, uint64_t *times_offset)
+{
+    if (!base || size < EZSHM_CLOCK_CONTROL_BYTES)
+        return EZSHM_ERR_HEADER;
+    if (__atomic_load_n(CU32(base, OFF_MAGIC), __ATOMIC_ACQUIRE) != EZSHM_CLOCK_MAGIC)
+        return EZSHM_ERR_NOTREADY;
+    uint32_t flags = *CU32(base, OFF_FLAGS);
+    uint64_t cap = *CU64(base, OFF_CAPACITY), times = *CU64(base, OFF_TIMES_OFFSET);
+    if (*CU32(base, OFF_VERSION) != EZSHM_CLOCK_VERSION || *CU32(base, OFF_GENERATION) != generation
+        || *CU64(base, OFF_N_FRAMES) != n_frames || n_frames == 0
+        || *CU32(base, OFF_ANCHOR_BYTES) != EZSHM_CLOCK_ANCHOR_BYTES
+        || *CU64(base, OFF_ANCHOR_OFFSET) != EZSHM_CLOCK_CONTROL_BYTES || (flags & ~EZSHM_CLOCK_FLAG_TIMES))
+        return EZSHM_ERR_HEADER;
+    uint64_t room = size - EZSHM_CLOCK_CONTROL_BYTES;
+    if (cap < 2 || cap > room / EZSHM_CLOCK_ANCHOR_BYTES)
+        return EZSHM_ERR_HEADER;
+    uint64_t anchors_end = EZSHM_CLOCK_CONTROL_BYTES + cap * EZSHM_CLOCK_ANCHOR_BYTES;
+    if (flags & EZSHM_CLOCK_FLAG_TIMES) {
+        if (times < anchors_end || times % sizeof(double) || times > size
+            || n_frames > (size - times) / sizeof(double))
+            return EZSHM_ERR_HEADER;
+    }
+    else if (times != 0)
+        return EZSHM_ERR_HEADER;
+    *capacity = cap;
+    *times_offset = times;
+    return EZSHM_OK;
+}
+
+int
+ezshm_clock_open(const char *name, uint32_t generation, uint64_t n_frames, long owner, ezshm_clock_t **out)
+{
+    if (!name || !out)
+        return EZSHM_ERR_INVAL;
+    *out = NULL;
+    ezshm_clock_t *self = calloc(1, sizeof *self);
+    if (!self)
+        return EZSHM_ERR_NOMEM;
+    char segname[EZSHM_SHORT_NAME_SIZE];
+    int rc = ezshm_clock_segment_name(name, generation, segname);
+    void *head = NULL;
+    if (rc == EZSHM_OK) {
+        rc = ezshm_segment_open_head_rw(&self->seg, segname, owner, EZSHM_CLOCK_CONTROL_BYTES, &head);
+        /*  No write permission: timestamps still, waiting falls back to polling. */
+        if (rc == EZSHM_ERR_PERM)
+            rc = ezshm_segment_open_owned(&self->seg, segname, owner);
+    }
+    if (rc == EZSHM_OK)
+        rc = ezshm_clock_validate(self->seg.addr, self->seg.size, generation, n_frames,
+                                  &self->capacity, &self->times_offset);
+    if (rc != EZSHM_OK) {
+        if (head)
+            munmap(head, EZSHM_CLOCK_CONTROL_BYTES);
+        ezshm_segment_close(&self->seg);
+        free(self);
+        return rc;
+    }
+    self->rw = head;
+    self->n_frames = n_frames;
+    *out = self;
+    return EZSHM_OK;
+}
+
+static void
+s_futex_wake(uint32_t *word)
+{
+    syscall(SYS_futex, word, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+}
+
+void
+ezshm_clock_notify(ezshm_clock_t *self)
+{
+    if (!self || !self->rw)
+        return;
+    /*  The increment is a full barrier: the frames' publication is visible before the
+        waiter count is read, and a reader that counted itself before this load is woken,
+        one that counts itself after it sees the new word and does not sleep. */
+    __atomic_fetch_add(U32(self->rw, OFF_WAKE), 1, __ATOMIC_SEQ_CST);
+    if (__atomic_load_n(U32(self->rw, OFF_WAITERS), __ATOMIC_SEQ_CST) != 0)
+        s_futex_wake(U32(self->rw, OFF_WAKE));
+}
+
+void
+ezshm_clock_destroy(ezshm_clock_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    ezshm_clock_t *self = *self_p;
+    if (self->writer) {
+        __atomic_store_n(U32(self->rw, OFF_STATE), EZSHM_CLOCK_CLOSED, __ATOMIC_RELEASE);
+        ezshm_clock_notify(self);
+        ezshm_segment_unlink_own(&self->seg);
+        ezshm_segment_close(&self->seg);
+    }
+    else {
+        if (self->rw)
+            munmap(self->rw, EZSHM_CLOCK_CONTROL_BYTES);
+        ezshm_segment_close(&self->seg);
+    }
+    free(self);
+    *self_p = NULL;
+}
+
+bool
+ezshm_clock_hit(const ezshm_clock_t *self, const void *fault)
+{
+    return self && ezshm_guard_hit(fault, self->seg.addr, self->seg.size);
+}
+
+void
+ezshm_clock_abandon(ezshm_clock_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    ezshm_segment_unlink_own(&(*self_p)->seg);
+    ezshm_segment_close(&(*self_p)->seg);
+    free(*self_p);
+    *self_p = NULL;
+}
+
+const char *
+ezshm_clock_segment(const ezshm_clock_t *self)
+{
+    return self ? self->seg.name : "";
+}
+
+void
+ezshm_clock_begin_chunk(ezshm_clock_t *self, uint64_t position, uint64_t count,
+                        const ezshm_chunk_time_t *time)
+{
+    if (!self || !self->writer)
+        return;
+    ezshm_anchor_t a = {position, count, NAN, NAN, 0, EZSHM_SEQ_NONE};
+    if (time) {
+        a.t0 = time->t0;
+        a.gain = time->gain;
+        a.wall_ns = time->wall_ns;
+        a.seq = time->seq;
+    }
+    if (a.wall_ns == 0)
+        a.wall_ns = ezshm_time_wall_ns();
+    uint8_t *slot = (uint8_t *) self->seg.addr + EZSHM_CLOCK_CONTROL_BYTES
+                    + (self->written % self->capacity) * EZSHM_CLOCK_ANCHOR_BYTES;
+    memcpy(slot, &a, sizeof a);
+    self->written++;
+    __atomic_store_n(U64(self->rw, OFF_ANCHORS_WRITTEN), self->written, __ATOMIC_RELEASE);
+}
+
+void
+ezshm_clock_trim_chunk(ezshm_clock_t *self, uint64_t count)
+{
+    if (!self || !self->writer || self->written == 0)
+        return;
+    uint8_t *slot = (uint8_t *) self->seg.addr + EZSHM_CLOCK_CONTROL_BYTES
+                    + ((self->written - 1) % self->capacity) * EZSHM_CLOCK_ANCHOR_BYTES;
+    __atomic_store_n((uint64_t *) (slot + offsetof(ezshm_anchor_t, count)), count, __ATOMIC_RELEASE);
+}
+
+void
+ezshm_clock_put_times(ezshm_clock_t *self, uint64_t slot, const double *times, uint64_t count)
+{
+    if (!self || !self->writer || !self->times_offset || slot >= self->n_frames
+        || count > self->n_frames - slot)
+        return;
+    double *ring = (double *) ((uint8_t *) self->seg.addr + self->times_offset) + slot;
+    if (times)
+        memcpy(ring, times, count * sizeof(double));
+    else
+        for (uint64_t i = 0; i < count; i++)
+            ring[i] = NAN;   /* a chunk without coordinates: unknown, not a stale lap's time */
+}
+
+/*  Anchor k, if it was still intact after it was copied (the writer reuses slot k mod C for
+    anchor k + C, and may be writing anchor A now). */
+static bool
+s_anchor(const ezshm_clock_t *self, uint64_t k, ezshm_anchor_t *a)
+{
+    const uint64_t *slot = (const uint64_t *) ((const uint8_t *) self->seg.addr + EZSHM_CLOCK_CONTROL_BYTES
+                                               + (k % self->capacity) * EZSHM_CLOCK_ANCHOR_BYTES);
+    uint64_t raw[6];
+    for (int i = 0; i < 6; i++)
+        raw[i] = __atomic_load_n(slot + i, __ATOMIC_RELAXED);
+    __atomic_thread_fence(__ATOMIC_ACQUIRE);
+    uint64_t written = __atomic_load_n(CU64(self->seg.addr, OFF_ANCHORS_WRITTEN), __ATOMIC_RELAXED);
+    if (k >= written || written - k > self->capacity - 1)
+        return false;
+    memcpy(a, raw, sizeof *a);
+    return true;
+}
+
+static uint64_t
+s_written(const ezshm_clock_t *self)
+{
+    return __atomic_load_n(CU64(self->seg.addr, OFF_ANCHORS_WRITTEN), __ATOMIC_ACQUIRE);
+}
+
+/*  The newest anchor index k <= hi - 1 whose position is <= p, by bisection over the
+    anchors kept; false when p is older than all of them or one moved away under us. */
+static bool
+s_find(const ezshm_clock_t *self, uint64_t lo, uint64_t hi, uint64_t p, uint64_t *k)
+{
+    ezshm_anchor_t a;
+    if (lo >= hi || !s_anchor(self, lo, &a) || a.position > p)
+        return false;
+    while (hi - lo > 1) {
+        uint64_t mid = lo + (hi - lo) / 2;
+        if (!s_anchor(self, mid, &a))
+            return false;
+        if (a.position <= p)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    *k = lo;
+    return true;
+}
 
 static double
-s_seconds(clockid_t clock)
+s_time_of(const ezshm_anchor_t *a, uint64_t p)
 {
-    struct timespec ts;
-    clock_gettime(clock, &ts);
-    return (double) ts.tv_sec + (double) ts.tv_nsec * 1e-9;
+    if (!isfinite(a->t0) || !isfinite(a->gain))
+        return NAN;
+    return a->t0 + (double) (p - a->position) * a->gain;
 }
 
-double
-ezshm_clock_mono(void)
+void
+ezshm_clock_times(const ezshm_clock_t *self, uint64_t first, uint64_t n, double *t)
 {
-    return s_seconds(CLOCK_MONOTONIC);
+    for (uint64_t i = 0; i < n; i++)
+        t[i] = NAN;
+    if (!self || n == 0)
+        return;
+    uint64_t hi = s_written(self);
+    uint64_t lo = hi > self->capacity - 1 ? hi - (self->capacity - 1) : 0;
+    uint64_t k;
+    if (!s_find(self, lo, hi, first, &k))
+        k = lo;   /* the first frames are older than every anchor kept: NaN for them */
+    /*  Anchors are in position order within a generation; walking them forward fills every
+        frame in at most n + C steps, whatever a hostile segment holds. */
+    for (uint64_t i = 0; i < n && k < hi; k++) {
+        ezshm_anchor_t a;
+        if (!s_anchor(self, k, &a))
+            continue;
+        if (a.position > first + i)
+            i = a.position - first < n ? a.position - first : n;
+        for (; i < n && first + i - a.position < a.count; i++)
+            t[i] = s_time_of(&a, first + i);
+    }
 }
 
-double
-ezshm_clock_wall(void)
+bool
+ezshm_clock_has_times(const ezshm_clock_t *self)
 {
-    return s_seconds(CLOCK_REALTIME);
+    return self && self->times_offset != 0;
+}
+
+void
+ezshm_clock_copy_times(const ezshm_clock_t *self, uint64_t first, uint64_t n, double *t)
+{
+    if (!ezshm_clock_has_times(self) || n == 0)
+        return;
+    const uint8_t *ring = (const uint8_t *) self->seg.addr + self->times_offset;
+    uint64_t len = self->n_frames, slot = first % len;
+    uint64_t head = n < len - slot ? n : len - slot;
+    memcpy(t, ring + slot * sizeof(double), head * sizeof(double));
+    if (n > head)
+        memcpy(t + head, ring, (n - head) * sizeof(double));
+}
+
+bool
+ezshm_clock_anchor_of(const ezshm_clock_t *self, uint64_t p, ezshm_anchor_t *anchor)
+{
+    if (!self || !anchor)
+        return false;
+    uint64_t hi = s_written(self);
+    uint64_t lo = hi > self->capacity - 1 ? hi - (self->capacity - 1) : 0, k;
+    return s_find(self, lo, hi, p, &k) && s_anchor(self, k, anchor) && p - anchor->position < anchor->count;
+}
+
+uint32_t
+ezshm_clock_wake_word(const ezshm_clock_t *self)
+{
+    return __atomic_load_n(CU32(self->seg.addr, OFF_WAKE), __ATOMIC_ACQUIRE);
+}
+
+bool
+ezshm_clock_closed(const ezshm_clock_t *self)
+{
+    return __atomic_load_n(CU32(self->seg.addr, OFF_STATE), __ATOMIC_ACQUIRE) != EZSHM_CLOCK_LIVE;
+}
+
+bool
+ezshm_clock_can_sleep(const ezshm_clock_t *self)
+{
+    return self && self->rw && !self->writer;
+}
+
+bool
+ezshm_clock_sleep(ezshm_clock_t *self, uint32_t seen, double timeout_s,
+                  bool (*ready)(void *arg), void *arg)
+{
+    if (!ezshm_clock_can_sleep(self) || !(timeout_s > 0))
+        return false;
+    uint32_t *wake = U32(self->rw, OFF_WAKE), *waiters = U32(self->rw, OFF_WAITERS);
+    __atomic_fetch_add(waiters, 1, __ATOMIC_SEQ_CST);
+    /*  Counted first, checked second (the writer publishes first, reads the count second):
+        one of the two sees the other, so a publish is never missed by a sleeper. The fence
+        keeps the checks below after the count on weakly ordered CPUs too. */
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    bool woke = true;
+    if (__atomic_load_n(wake, __ATOMIC_ACQUIRE) == seen && !(ready && ready(arg))) {
+        struct timespec ts = {(time_t) timeout_s, (long) ((timeout_s - (double) (time_t) timeout_s) * 1e9)};
+        long r = syscall(SYS_futex, wake, FUTEX_WAIT, seen, &ts, NULL, 0);
+        woke = r == 0 || errno == EAGAIN;
+    }
+    __atomic_fetch_sub(waiters, 1, __ATOMIC_SEQ_CST);
+    return woke;
 }

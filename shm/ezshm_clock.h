@@ -1,24 +1,160 @@
-/*  ezshm_clock.h — the two clocks ezshm reads, in seconds as a double.
+/*  ezshm_clock.h — the clock segment: a timestamp for every frame, and a wake-up word.
 
-        double t0 = ezshm_clock_mono();          // intervals, deadlines, rate limits
-        double ts = ezshm_clock_wall();          // UNIX time, for messages and status
+    One clock segment per ring generation, short(name + "/clock" + generation), created with
+    the ring and unlinked with it. ezmsg-tools never opens it; its view of header and ring is
+    unchanged. Layout (docs/shm-layout.md §11), little-endian, offsets in bytes:
 
-    The monotonic clock never steps (NTP, an operator's `date`): every interval and timeout
-    is measured on it. The wall clock is only for times another process or a person reads.
-    A double holds either to well under a microsecond for centuries of uptime.
+      control page [0, 4096)
+        0 magic u32 0x4B4C435A ("ZCLK")     4 version u32 (1)
+        8 generation u32                     12 flags u32 (bit 0: per-frame times ring)
+       16 n_frames u64 (ring length L)       24 anchor_capacity u64 (C)
+       32 anchor_offset u64 (4096)           40 times_offset u64 (0: none)
+       48 anchors_written u64 (A)            56 state u32 (1 live, 2 closed)
+       60 anchor_bytes u32 (48)
+      128 wake u32 (futex word)             192 waiters u32
+      anchors [anchor_offset, + C * 48)  anchor k in slot k mod C:
+        position u64, count u64, t0 f64, gain f64, wall_ns i64, seq u64
+      times [times_offset, + L * 8)      coordinate axis: frame p's time in slot p mod L
+
+    The writer publishes an anchor (slot, then A with release) before the chunk's frames, and
+    a piece's times before the piece's frames; after each chunk it increments `wake` and, only
+    when `waiters` is non-zero, calls FUTEX_WAKE (shared). A reader trusts anchor k only when
+    k >= A' - (C - 1), A' loaded after it read the anchor.
+
+    Writer side: ezshm_clock_create .. ezshm_clock_begin_chunk / put_times / notify ..
+    ezshm_clock_destroy (closed state, bump, wake, unlink). Reader side: ezshm_clock_open ..
+    ezshm_clock_times / copy_times / anchor_of / wake_word / sleep .. ezshm_clock_destroy (unmap).
 */
 #ifndef EZSHM_CLOCK_H
 #define EZSHM_CLOCK_H
+
+#include "ezshm_name.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-/*  CLOCK_MONOTONIC now, in seconds (arbitrary origin). */
-double ezshm_clock_mono(void);
+#define EZSHM_CLOCK_MAGIC 0x4B4C435Au          /* bytes "ZCLK" */
+#define EZSHM_CLOCK_VERSION 1u
+#define EZSHM_CLOCK_CONTROL_BYTES 4096u
+#define EZSHM_CLOCK_ANCHOR_BYTES 48u
+#define EZSHM_CLOCK_FLAG_TIMES 1u
+#define EZSHM_CLOCK_LIVE 1u
+#define EZSHM_CLOCK_CLOSED 2u
+#define EZSHM_SEQ_NONE UINT64_MAX              /* the message had no sequence number */
 
-/*  CLOCK_REALTIME now: seconds since the UNIX epoch. */
-double ezshm_clock_wall(void);
+/*  One chunk's timing, as the writer's caller gives it. */
+typedef struct {
+    double        t0;        /* axis offset of the chunk's first frame (axis unit); NaN unknown */
+    double        gain;      /* seconds per frame; NaN for a coordinate axis                   */
+    const double *times;     /* coordinate axis: one value per frame of the chunk, else NULL   */
+    int64_t       wall_ns;   /* CLOCK_REALTIME at ingest in ns; 0: the writer stamps it        */
+    uint64_t      seq;       /* message sequence number, EZSHM_SEQ_NONE when there is none     */
+} ezshm_chunk_time_t;
+
+/*  An anchor as stored: frames [position, position + count) came in one chunk. */
+typedef struct {
+    uint64_t position;
+    uint64_t count;
+    double   t0;
+    double   gain;
+    int64_t  wall_ns;
+    uint64_t seq;
+} ezshm_anchor_t;
+
+typedef struct ezshm_clock_t ezshm_clock_t;
+
+/*  Anchors needed so that every frame of a ring of n_frames has its anchor, for chunks of at
+    least max(1, floor(srate / 1000)) frames (1 ms of data; srate 0: one frame):
+    ceil(n_frames / min_chunk) + 2. */
+uint64_t ezshm_clock_anchor_capacity(uint64_t n_frames, double srate);
+
+/*  Bytes of a clock segment (control page, anchors, times ring when with_times). */
+uint64_t ezshm_clock_segment_bytes(uint64_t n_frames, uint64_t capacity, bool with_times);
+
+/*  Writer: creates the clock segment of (name, generation) for a ring of n_frames; srate 0.0
+    (coordinate axis) adds the per-frame times ring. *replaced as ezshm_segment_create. */
+int ezshm_clock_create(const char *name, uint32_t generation, uint64_t n_frames, double srate,
+                       unsigned mode, ezshm_clock_t **out, bool *replaced);
+
+/*  Reader: opens and validates the clock segment of (name, generation) for a ring of
+    n_frames; the file must belong to owner (the header's, or EZSHM_ANY_OWNER).
+    EZSHM_ERR_NOENT when there is none (an ezmsg-tools writer), EZSHM_ERR_HEADER when its
+    bytes are not a valid clock for that ring. Without write permission the clock gives
+    timestamps but can't be waited on (ezshm_clock_can_sleep false). */
+int ezshm_clock_open(const char *name, uint32_t generation, uint64_t n_frames, long owner,
+                     ezshm_clock_t **out);
+
+/*  Validates clock bytes (size bytes at base) for generation and n_frames; on success the
+    layout's capacity and offsets are in *capacity, *times_offset (0: none). */
+int ezshm_clock_validate(const void *base, size_t size, uint32_t generation, uint64_t n_frames,
+                         uint64_t *capacity, uint64_t *times_offset);
+
+/*  Writer: closed state, wake word bumped, waiters woken, segment unlinked. Reader: unmapped.
+    Accepts NULL. */
+void ezshm_clock_destroy(ezshm_clock_t **self_p);
+
+/*  Writer: true when a SIGBUS fault address lies in the clock segment (another process
+    truncated it); then ezshm_clock_abandon lets it go: unmapped and unlinked without one more
+    access to its memory (no close state, no wake-up). Accepts NULL. */
+bool ezshm_clock_hit(const ezshm_clock_t *self, const void *fault);
+void ezshm_clock_abandon(ezshm_clock_t **self_p);
+
+const char *ezshm_clock_segment(const ezshm_clock_t *self);
+
+/*  Writer: records the anchor of a chunk of count frames starting at position. */
+void ezshm_clock_begin_chunk(ezshm_clock_t *self, uint64_t position, uint64_t count,
+                             const ezshm_chunk_time_t *time);
+
+/*  Writer: the chunk begun last was cut short after count frames (a copy failed). */
+void ezshm_clock_trim_chunk(ezshm_clock_t *self, uint64_t count);
+
+/*  Writer: stores count per-frame times (NULL: NaN, unknown) into slots [slot, slot + count)
+    (no wrap; the caller splits at the ring end, as for frames). Nothing without a times ring. */
+void ezshm_clock_put_times(ezshm_clock_t *self, uint64_t slot, const double *times, uint64_t count);
+
+/*  Writer: after a chunk is published: wake word + 1, FUTEX_WAKE when a reader waits. */
+void ezshm_clock_notify(ezshm_clock_t *self);
+
+/*  Reader: the times of frames [first, first + n) from the anchors (t0 + (p - P) * gain);
+    NaN where unknown (no anchor left, coordinate axis, hostile values). */
+void ezshm_clock_times(const ezshm_clock_t *self, uint64_t first, uint64_t n, double *t);
+
+/*  Reader: true when the clock has a per-frame times ring (coordinate axis). */
+bool ezshm_clock_has_times(const ezshm_clock_t *self);
+
+/*  Reader: copies the raw times ring values of frames [first, first + n) (split at the ring
+    end). The caller judges torn values with the data ring's rules: the writer stores a
+    piece's times right before the piece's frames. */
+void ezshm_clock_copy_times(const ezshm_clock_t *self, uint64_t first, uint64_t n, double *t);
+
+/*  Reader: the anchor of frame p, still intact; false when none is kept. */
+bool ezshm_clock_anchor_of(const ezshm_clock_t *self, uint64_t p, ezshm_anchor_t *anchor);
+
+/*  Reader: the wake word's value, and whether the writer closed this clock. */
+uint32_t ezshm_clock_wake_word(const ezshm_clock_t *self);
+bool ezshm_clock_closed(const ezshm_clock_t *self);
+
+/*  Reader: whether ezshm_clock_sleep can block (the waiter count is writable). */
+bool ezshm_clock_can_sleep(const ezshm_clock_t *self);
+
+/*  Reader: counts itself a waiter; then, unless the wake word moved from seen or ready(arg)
+    says there is work, sleeps in FUTEX_WAIT for at most timeout_s seconds; uncounts itself.
+    Returns true when woken or the word moved, false on timeout or interruption. */
+bool ezshm_clock_sleep(ezshm_clock_t *self, uint32_t seen, double timeout_s,
+                       bool (*ready)(void *arg), void *arg);
+
+/*  Transport delay = ingest wall clock − sample time, in seconds, when it means something:
+    the sample time looks like a UNIX time in seconds (after 2001, > EZSHM_WALL_CLOCK_MIN) and
+    the delay is within ±EZSHM_DELAY_MAX (a day). False otherwise (a relative time base,
+    another unit, NaN). */
+#define EZSHM_WALL_CLOCK_MIN 1e9
+#define EZSHM_DELAY_MAX 86400.0
+bool ezshm_clock_transport_delay(double sample_time, int64_t wall_ns, double *seconds);
 
 #ifdef __cplusplus
 }

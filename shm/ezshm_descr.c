@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-//  Largest 'U'/'S' element accepted: far beyond any label, small enough for uint32 sizes.
+/*  Largest 'U'/'S' element accepted: far beyond any label, small enough for uint32 sizes. */
 #define MAX_STRING_ITEM (1u << 24)
 
 static bool
@@ -44,7 +44,7 @@ ezshm_descr_parse_typestr(const char *s, size_t len, ezshm_scalar_t *out)
         return -1;
     out->kind = kind;
     out->itemsize = kind == 'U' ? 4 * n : n;
-    //  numpy says '|' where byte order means nothing: one-byte scalars and bytes strings.
+    /*  numpy says '|' where byte order means nothing: one-byte scalars and bytes strings. */
     out->order = kind == 'S' || (kind != 'U' && n == 1) ? '|' : order;
     return 0;
 }

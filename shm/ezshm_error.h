@@ -8,6 +8,8 @@
 #ifndef EZSHM_ERROR_H
 #define EZSHM_ERROR_H
 
+#include <stddef.h>
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -26,11 +28,24 @@ typedef enum {
     EZSHM_ERR_NOSPACE = -10,   /* /dev/shm cannot hold the segment                */
     EZSHM_ERR_STALE = -11,     /* the ring was rebuilt under the reader: re-attach */
     EZSHM_ERR_PERM = -12,      /* permission denied on a segment                  */
-    EZSHM_ERR_PICKLE = -20     /* a metadata blob is not one this format can hold */
+    EZSHM_ERR_INUSE = -13,     /* another live writer holds the stream's lock     */
+    EZSHM_ERR_FIFO = -14,      /* a FIFO sits at a segment's name                 */
+    EZSHM_ERR_SYMLINK = -15,   /* a symbolic link sits at a segment's name        */
+    EZSHM_ERR_ISDIR = -16,     /* a directory sits at a segment's name            */
+    EZSHM_ERR_NOTREG = -17,    /* a socket or device sits at a segment's name     */
+    EZSHM_ERR_OWNER = -18,     /* the segment belongs to an unexpected user       */
+    EZSHM_ERR_BUS = -19,       /* a segment shrank under its mapping (SIGBUS caught) */
+    EZSHM_ERR_TIMEOUT = -20,   /* a wait ended with nothing new                   */
+    EZSHM_ERR_PICKLE = -21     /* a metadata blob is not one this format can hold */
 } ezshm_result_t;
 
 /*  Human-readable description of a result code; never NULL. */
 const char *ezshm_strerror(int code);
+
+/*  The one failure helper of every layer above: writes a printf-style one-line reason into
+    buf (when buf and size) and returns code, so a failure path is one statement:
+        return ezshm_fail(err, errlen, WIRE_ERR_SHAPE, "dims has %zu names", n); */
+int ezshm_fail(char *buf, size_t size, int code, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 #ifdef __cplusplus
 }

@@ -2,11 +2,14 @@
 #include "ezshm_mirror.h"
 #include "ezshm_aux.h"
 #include "ezshm_clock.h"
+#include "ezshm_time.h"
 #include "ezshm_dtype.h"
 #include "ezshm_error.h"
+#include "ezshm_guard_frame.h"
 #include "ezshm_ring.h"
 #include "ezshm_segment.h"
 
+#include <math.h>
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -17,6 +20,13 @@
     writer (which unlinks and recreates the segment). */
 #define REPLACED_CHECK_S 0.2
 
+/*  ezshm_mirror_wait: the longest single sleep (so a writer that died without waking us is
+    noticed when restarted), the poll period without a clock segment (an ezmsg-tools writer,
+    or no write permission on the clock), and while no ring is attached. */
+#define WAIT_SLICE_S REPLACED_CHECK_S
+#define POLL_ATTACHED_S 0.001
+#define POLL_DETACHED_S 0.01
+
 /*  How long a copy waits for a position with write_index 0 to move on (see s_torn_frames). */
 #define AMBIGUOUS_WAIT_S 0.005
 
@@ -25,12 +35,14 @@ struct ezshm_mirror_t {
     ezshm_segment_t     header;
     const ezshm_meta_t *meta;
     ezshm_segment_t     ring;
+    ezshm_clock_t      *clock;         /* the ring's clock segment; NULL: none (timestamps NaN) */
     ezshm_stream_info_t info;
     bool                attached;      /* ring mapped and info valid */
     bool                was_attached;  /* info was handed out: a re-attach must say STALE */
     uint64_t            guard;
     uint64_t            cursor;        /* position of the next frame to return */
     double              next_replaced_check;   /* monotonic seconds */
+    bool                replaced;      /* a restarted writer was noticed, not yet followed */
 };
 
 int
@@ -50,6 +62,7 @@ ezshm_mirror_new(const char *name, ezshm_mirror_t **out)
 static void
 s_detach_ring(ezshm_mirror_t *self)
 {
+    ezshm_clock_destroy(&self->clock);
     ezshm_segment_close(&self->ring);
     self->attached = false;
 }
@@ -60,6 +73,7 @@ s_detach_all(ezshm_mirror_t *self)
     s_detach_ring(self);
     ezshm_segment_close(&self->header);
     self->meta = NULL;
+    self->replaced = false;
 }
 
 void
@@ -145,8 +159,9 @@ s_attach_ring(ezshm_mirror_t *self, bool from_start)
     ezshm_stream_info_t *info = &self->info;
     char ring_name[EZSHM_SHORT_NAME_SIZE];
     rc = ezshm_ring_segment_name(self->name, snap.buffer_generation, ring_name);
+    /*  The ring must belong to the header's owner: nobody else can slip in a ring of theirs. */
     if (rc == EZSHM_OK)
-        rc = ezshm_segment_open(&self->ring, ring_name);
+        rc = ezshm_segment_open_owned(&self->ring, ring_name, (long) self->header.uid);
     if (rc == EZSHM_ERR_NOENT)
         return EZSHM_ERR_NOTREADY;   /* the writer is between unlink and create */
     if (rc != EZSHM_OK)
@@ -174,6 +189,12 @@ s_attach_ring(ezshm_mirror_t *self, bool from_start)
     memcpy(info->header_segment, self->header.name, sizeof info->header_segment);
     memcpy(info->ring_segment, ring_name, sizeof info->ring_segment);
     self->guard = ezshm_ring_guard(info->n_frames);
+    /*  No clock segment, or one that isn't valid for this ring, is not an error: an
+        ezmsg-tools writer has none; timestamps are then NaN and waits poll. Like the ring,
+        it must belong to the header's owner. */
+    if (ezshm_clock_open(self->name, snap.buffer_generation, info->n_frames, (long) self->header.uid,
+                         &self->clock) != EZSHM_OK)
+        self->clock = NULL;
     self->attached = true;
     self->was_attached = true;
     uint64_t pos = 0;
@@ -185,11 +206,9 @@ s_attach_ring(ezshm_mirror_t *self, bool from_start)
     return EZSHM_OK;
 }
 
-int
-ezshm_mirror_attach(ezshm_mirror_t *self)
+static int
+s_attach(ezshm_mirror_t *self)
 {
-    if (!self)
-        return EZSHM_ERR_INVAL;
     if (self->attached)
         return EZSHM_OK;
     if (!self->meta) {
@@ -213,9 +232,18 @@ s_current_header(ezshm_mirror_t *self)
 uint32_t
 ezshm_mirror_meta_generation(ezshm_mirror_t *self)
 {
-    if (!self || s_current_header(self) != EZSHM_OK || self->info.layout != EZSHM_LAYOUT_V1)
+    ezshm_guard_frame_t frame;
+    uint32_t gen = 0;
+    if (!self)
         return 0;
-    return ezshm_aux_generation(self->header.addr);
+    if (!EZSHM_GUARD_ENTER(&frame)) {
+        s_detach_all(self);
+        return 0;
+    }
+    if (s_current_header(self) == EZSHM_OK && self->info.layout == EZSHM_LAYOUT_V1)
+        gen = ezshm_aux_generation(self->header.addr);
+    EZSHM_GUARD_LEAVE(&frame);
+    return gen;
 }
 
 int
@@ -226,12 +254,20 @@ ezshm_mirror_meta(ezshm_mirror_t *self, ezshm_tree_t *tree, uint32_t *generation
         *generation = 0;
     if (!self || !tree)
         return EZSHM_ERR_INVAL;
+    ezshm_guard_frame_t frame;
+    if (!EZSHM_GUARD_ENTER(&frame)) {
+        s_detach_all(self);
+        return EZSHM_ERR_BUS;
+    }
     int rc = s_current_header(self);
-    if (rc != EZSHM_OK)
-        return rc;
-    if (self->info.layout != EZSHM_LAYOUT_V1)
-        return EZSHM_ERR_NOENT;
-    return ezshm_aux_read(self->name, self->header.addr, tree, generation, err, errlen);
+    if (rc == EZSHM_OK && self->info.layout != EZSHM_LAYOUT_V1)
+        rc = EZSHM_ERR_NOENT;
+    /*  The aux segment must belong to the header's owner, as the ring must. */
+    if (rc == EZSHM_OK)
+        rc = ezshm_aux_read(self->name, self->header.addr, (long) self->header.uid, tree,
+                            generation, err, errlen);
+    EZSHM_GUARD_LEAVE(&frame);
+    return rc;
 }
 
 int
@@ -250,11 +286,13 @@ ezshm_mirror_info(const ezshm_mirror_t *self, ezshm_stream_info_t *info)
 static bool
 s_header_replaced(ezshm_mirror_t *self)
 {
-    double now = ezshm_clock_mono();
-    if (now < self->next_replaced_check)
-        return false;
+    double now = ezshm_time_mono();
+    if (self->replaced || now < self->next_replaced_check)
+        return self->replaced;
     self->next_replaced_check = now + REPLACED_CHECK_S;
-    return ezshm_segment_replaced(&self->header);
+    /*  Sticky until followed: a wait that notices it leaves it for the read. */
+    self->replaced = ezshm_segment_replaced(&self->header);
+    return self->replaced;
 }
 
 /*  Copies frames [from, from + n) out of the ring, splitting at its end. */
@@ -294,9 +332,9 @@ s_torn_frames(const ezshm_mirror_t *self, uint64_t before, uint64_t from, uint64
         stays so for a whole time slice. Wait (bounded) for the position to move on; a writer
         that really rests at 0 costs this read the wait, once. */
     if (after % self->info.n_frames == 0 && after > 0) {
-        double deadline = ezshm_clock_mono() + AMBIGUOUS_WAIT_S;
+        double deadline = ezshm_time_mono() + AMBIGUOUS_WAIT_S;
         uint64_t again = after;
-        while (after % self->info.n_frames == 0 && ezshm_clock_mono() < deadline) {
+        while (after % self->info.n_frames == 0 && ezshm_time_mono() < deadline) {
             struct timespec ts = {0, 20000};
             nanosleep(&ts, NULL);
             if (ezshm_header_generation(self->meta) != self->info.generation
@@ -325,8 +363,12 @@ s_follow(ezshm_mirror_t *self)
         if (rc != EZSHM_OK)
             return rc;
     }
-    else if (!ezshm_header_valid(self->meta))
+    else if (!ezshm_header_valid(self->meta)) {
+        /*  Let go of the old ring at once: on a tight /dev/shm its pages are what the writer
+            needs for the new one. */
+        s_detach_ring(self);
         return EZSHM_ERR_NOTREADY;
+    }
     else if (self->attached && ezshm_header_generation(self->meta) == self->info.generation)
         return EZSHM_OK;
     /*  A mirror that had a ring starts at frame 0 of the new one (it missed none of it); one
@@ -348,20 +390,47 @@ s_reattach(ezshm_mirror_t *self)
     return rc == EZSHM_OK ? EZSHM_ERR_STALE : rc;
 }
 
-int
-ezshm_mirror_read(ezshm_mirror_t *self, void *dst, uint64_t max_frames, uint64_t *n_read,
-                  uint64_t *n_lost)
+/*  Times of frames [from, from + n) when asked for (t not NULL): a coordinate axis' values
+    are copied with the frames (before the torn check, which covers them too); a linear
+    axis' are computed from the anchors afterwards (s_anchor_times). */
+static void
+s_copy_times(const ezshm_mirror_t *self, double *t, uint64_t from, uint64_t n)
 {
-    if (!self || !n_read || !n_lost || (max_frames && !dst))
-        return EZSHM_ERR_INVAL;
-    *n_read = 0;
-    *n_lost = 0;
+    if (t && ezshm_clock_has_times(self->clock))
+        ezshm_clock_copy_times(self->clock, from, n, t);
+}
+
+static void
+s_anchor_times(const ezshm_mirror_t *self, double *t, uint64_t from, uint64_t n)
+{
+    if (!t || ezshm_clock_has_times(self->clock))
+        return;
+    if (self->clock)
+        ezshm_clock_times(self->clock, from, n, t);
+    else
+        for (uint64_t i = 0; i < n; i++)
+            t[i] = NAN;
+}
+
+/*  Drops the torn oldest frames (and their times) from the front of dst. */
+static void
+s_drop_front(const ezshm_mirror_t *self, void *dst, double *t, uint64_t n, uint64_t torn)
+{
+    uint64_t fb = self->info.frame_bytes;
+    memmove(dst, (uint8_t *) dst + torn * fb, (n - torn) * fb);
+    if (t)
+        memmove(t, t + torn, (n - torn) * sizeof *t);
+}
+
+static int
+s_read(ezshm_mirror_t *self, void *dst, uint64_t max_frames, uint64_t *n_read, uint64_t *n_lost, double *t)
+{
     if (!self->attached && !self->meta) {
         if (self->was_attached)
             return s_reattach(self);
         /*  The read that attaches says STALE, whichever path got there: the caller has no
             info yet. */
-        int rc = ezshm_mirror_attach(self);
+        int rc = s_attach(self);
         return rc == EZSHM_OK ? EZSHM_ERR_STALE : rc;
     }
     if (!self->attached || !ezshm_header_valid(self->meta)
@@ -386,6 +455,7 @@ ezshm_mirror_read(ezshm_mirror_t *self, void *dst, uint64_t max_frames, uint64_t
     if (n == 0)
         return EZSHM_OK;
     s_copy_out(self, dst, self->cursor, n);
+    s_copy_times(self, t, self->cursor, n);
     uint64_t torn = s_torn_frames(self, pos, self->cursor, n);
     if (torn > n) {
         *n_lost += n;
@@ -393,27 +463,24 @@ ezshm_mirror_read(ezshm_mirror_t *self, void *dst, uint64_t max_frames, uint64_t
         return EZSHM_OK;
     }
     if (torn) {
-        uint64_t fb = self->info.frame_bytes;
-        memmove(dst, (uint8_t *) dst + torn * fb, (n - torn) * fb);
+        s_drop_front(self, dst, t, n, torn);
         *n_lost += torn;
     }
+    s_anchor_times(self, t, self->cursor + torn, n - torn);
     self->cursor += n;
     *n_read = n - torn;
     return EZSHM_OK;
 }
 
-int
-ezshm_mirror_latest(ezshm_mirror_t *self, void *dst, uint64_t n, uint64_t *n_out)
+static int
+s_latest(ezshm_mirror_t *self, void *dst, uint64_t n, uint64_t *n_out, double *t)
 {
-    if (!self || !n_out || (n && !dst))
-        return EZSHM_ERR_INVAL;
-    *n_out = 0;
     if (self->was_attached && !self->attached) {
         int rc = self->meta ? s_follow(self) : s_reattach(self);
         if (rc != EZSHM_OK)
             return rc;   /* EZSHM_ERR_STALE: the stream changed under the caller's info */
     }
-    int rc = ezshm_mirror_attach(self);
+    int rc = s_attach(self);
     if (rc != EZSHM_OK)
         return rc;
     if (!ezshm_header_valid(self->meta) || ezshm_header_generation(self->meta) != self->info.generation)
@@ -430,24 +497,215 @@ ezshm_mirror_latest(ezshm_mirror_t *self, void *dst, uint64_t n, uint64_t *n_out
         return EZSHM_OK;
     uint64_t from = pos - n;
     s_copy_out(self, dst, from, n);
+    s_copy_times(self, t, from, n);
     uint64_t torn = s_torn_frames(self, pos, from, n);
     if (torn > n)
         return EZSHM_ERR_NOTREADY;
-    if (torn) {
-        uint64_t fb = self->info.frame_bytes;
-        memmove(dst, (uint8_t *) dst + torn * fb, (n - torn) * fb);
-    }
+    if (torn)
+        s_drop_front(self, dst, t, n, torn);
+    s_anchor_times(self, t, from + torn, n - torn);
     *n_out = n - torn;
     return EZSHM_OK;
+}
+
+static int
+s_newest(ezshm_mirror_t *self, ezshm_newest_t *out)
+{
+    *out = (ezshm_newest_t) {0, NAN, 0, EZSHM_SEQ_NONE};
+    if (!self->attached || !s_position(self, &out->position))
+        return EZSHM_ERR_NOTREADY;
+    ezshm_anchor_t a;
+    if (out->position == 0 || !self->clock || !ezshm_clock_anchor_of(self->clock, out->position - 1, &a))
+        return EZSHM_OK;
+    out->wall_ns = a.wall_ns;
+    out->seq = a.seq;
+    if (ezshm_clock_has_times(self->clock))
+        ezshm_clock_copy_times(self->clock, out->position - 1, 1, &out->time);
+    else
+        ezshm_clock_times(self->clock, out->position - 1, 1, &out->time);
+    return EZSHM_OK;
+}
+
+/*  Attached: frames past the cursor, or the ring is no longer the one attached. */
+static bool
+s_has_news(void *arg)
+{
+    ezshm_mirror_t *self = arg;
+    if (!ezshm_header_valid(self->meta) || ezshm_header_generation(self->meta) != self->info.generation)
+        return true;
+    uint64_t pos;
+    return s_position(self, &pos) && pos > self->cursor;
+}
+
+/*  Sleeps until deadline or at most max_s seconds. */
+static void
+s_nap(double deadline, double max_s)
+{
+    double s = deadline - ezshm_time_mono();
+    if (s > max_s)
+        s = max_s;
+    if (s <= 0)
+        return;
+    struct timespec ts = {(time_t) s, (long) ((s - (double) (time_t) s) * 1e9)};
+    nanosleep(&ts, NULL);
+}
+
+static int
+s_wait(ezshm_mirror_t *self, int timeout_ms)
+{
+    double deadline = timeout_ms < 0 ? INFINITY : ezshm_time_mono() + timeout_ms * 1e-3;
+    for (;;) {
+        if (!self->attached) {
+            /*  Nothing mapped to sleep on: look for the stream (again) now and then. The read
+                that follows attaches and says EZSHM_ERR_STALE. */
+            if (!self->meta)
+                s_attach_header(self);
+            if (self->meta && (ezshm_header_valid(self->meta) || s_header_replaced(self)))
+                return EZSHM_ERR_STALE;
+            if (ezshm_time_mono() >= deadline)
+                return EZSHM_ERR_TIMEOUT;
+            s_nap(deadline, POLL_DETACHED_S);
+            continue;
+        }
+        /*  The word before the checks: a publish after the checks moves it, and the sleep
+            below then returns at once. */
+        bool sleepable = ezshm_clock_can_sleep(self->clock) && !ezshm_clock_closed(self->clock);
+        uint32_t seen = sleepable ? ezshm_clock_wake_word(self->clock) : 0;
+        if (!ezshm_header_valid(self->meta) || ezshm_header_generation(self->meta) != self->info.generation) {
+            /*  Reset, rebuild, rename or shutdown: say so once; until the stream is ready
+                again the wait polls (detached) instead of returning at once. */
+            s_detach_ring(self);
+            return EZSHM_ERR_STALE;
+        }
+        if (s_has_news(self))
+            return EZSHM_OK;
+        if (s_header_replaced(self))
+            return EZSHM_ERR_STALE;
+        double left = deadline - ezshm_time_mono();
+        if (left <= 0)
+            return EZSHM_ERR_TIMEOUT;
+        if (sleepable)
+            ezshm_clock_sleep(self->clock, seen, left < WAIT_SLICE_S ? left : WAIT_SLICE_S, s_has_news, self);
+        else
+            s_nap(deadline, POLL_ATTACHED_S);
+    }
+}
+
+/*  ---- the public calls: each runs inside a guard frame (see ezshm_guard.h) ---------- */
+
+typedef struct {
+    int       op;            /* which call */
+    void     *dst;
+    uint64_t  n;
+    uint64_t *out1, *out2;
+    double   *t;             /* frame times (read, latest) */
+    int       timeout_ms;    /* wait */
+} mirror_call_t;
+
+enum { CALL_ATTACH, CALL_READ, CALL_LATEST, CALL_WRITTEN, CALL_NEWEST, CALL_WAIT };
+
+static int
+s_call(ezshm_mirror_t *self, const mirror_call_t *c)
+{
+    switch (c->op) {
+    case CALL_ATTACH: return s_attach(self);
+    case CALL_READ:   return s_read(self, c->dst, c->n, c->out1, c->out2, c->t);
+    case CALL_LATEST: return s_latest(self, c->dst, c->n, c->out1, c->t);
+    case CALL_NEWEST: return s_newest(self, c->dst);
+    case CALL_WAIT:   return s_wait(self, c->timeout_ms);
+    default:
+        *c->out1 = 0;
+        if (self->attached && !s_position(self, c->out1))
+            *c->out1 = 0;
+        return EZSHM_OK;
+    }
+}
+
+/*  A segment shrank under the copy (another process truncated it): everything is unmapped
+    without another look at it, and the next call attaches afresh (EZSHM_ERR_STALE). */
+static int
+s_guarded(ezshm_mirror_t *self, const mirror_call_t *call)
+{
+    ezshm_guard_frame_t frame;
+    if (EZSHM_GUARD_ENTER(&frame)) {
+        int rc = s_call(self, call);
+        EZSHM_GUARD_LEAVE(&frame);
+        return rc;
+    }
+    s_detach_all(self);
+    return EZSHM_ERR_BUS;
+}
+
+int
+ezshm_mirror_attach(ezshm_mirror_t *self)
+{
+    if (!self)
+        return EZSHM_ERR_INVAL;
+    mirror_call_t call = {CALL_ATTACH, NULL, 0, NULL, NULL, NULL, 0};
+    return s_guarded(self, &call);
+}
+
+int
+ezshm_mirror_read_ts(ezshm_mirror_t *self, void *dst, uint64_t max_frames, uint64_t *n_read,
+                     uint64_t *n_lost, double *t)
+{
+    if (!self || !n_read || !n_lost || (max_frames && !dst))
+        return EZSHM_ERR_INVAL;
+    *n_read = 0;
+    *n_lost = 0;
+    mirror_call_t call = {CALL_READ, dst, max_frames, n_read, n_lost, t, 0};
+    return s_guarded(self, &call);
+}
+
+int
+ezshm_mirror_read(ezshm_mirror_t *self, void *dst, uint64_t max_frames, uint64_t *n_read,
+                  uint64_t *n_lost)
+{
+    return ezshm_mirror_read_ts(self, dst, max_frames, n_read, n_lost, NULL);
+}
+
+int
+ezshm_mirror_latest_ts(ezshm_mirror_t *self, void *dst, uint64_t n, uint64_t *n_out, double *t)
+{
+    if (!self || !n_out || (n && !dst))
+        return EZSHM_ERR_INVAL;
+    *n_out = 0;
+    mirror_call_t call = {CALL_LATEST, dst, n, n_out, NULL, t, 0};
+    return s_guarded(self, &call);
+}
+
+int
+ezshm_mirror_latest(ezshm_mirror_t *self, void *dst, uint64_t n, uint64_t *n_out)
+{
+    return ezshm_mirror_latest_ts(self, dst, n, n_out, NULL);
+}
+
+int
+ezshm_mirror_newest(ezshm_mirror_t *self, ezshm_newest_t *out)
+{
+    if (!self || !out)
+        return EZSHM_ERR_INVAL;
+    mirror_call_t call = {CALL_NEWEST, out, 0, NULL, NULL, NULL, 0};
+    return s_guarded(self, &call);
+}
+
+int
+ezshm_mirror_wait(ezshm_mirror_t *self, int timeout_ms)
+{
+    if (!self)
+        return EZSHM_ERR_INVAL;
+    mirror_call_t call = {CALL_WAIT, NULL, 0, NULL, NULL, NULL, timeout_ms};
+    return s_guarded(self, &call);
 }
 
 uint64_t
 ezshm_mirror_written(const ezshm_mirror_t *self)
 {
     uint64_t pos = 0;
-    if (self && self->attached && !s_position(self, &pos))
+    if (!self)
         return 0;
-    return pos;
+    mirror_call_t call = {CALL_WRITTEN, NULL, 0, &pos, NULL, NULL, 0};
+    return s_guarded((ezshm_mirror_t *) self, &call) == EZSHM_OK ? pos : 0;
 }
 
 const char *

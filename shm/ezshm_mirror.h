@@ -13,10 +13,18 @@
 
     Frames are returned only when they were intact after the copy (see docs/shm-layout.md):
     never duplicated, never torn; every frame skipped is counted in *lost.
+
+    Hostile segments: the ring must belong to the header's owner (EZSHM_ERR_OWNER); a FIFO,
+    symlink, directory or socket at a segment's name is an error naming it (ezshm_segment.h).
+    A segment truncated under the mapping raises SIGBUS; with ezshm_guard_enable() called once
+    by the program, the call returns EZSHM_ERR_BUS instead, everything is unmapped, and the
+    next call attaches afresh. A ring is unmapped as soon as a call sees bvalid 0 or a new
+    generation, so a rebuild on a tight /dev/shm never waits for this reader.
 */
 #ifndef EZSHM_MIRROR_H
 #define EZSHM_MIRROR_H
 
+#include "ezshm_clock.h"
 #include "ezshm_header.h"
 #include "ezshm_name.h"
 #include "ezshm_tree.h"
@@ -72,9 +80,40 @@ int ezshm_mirror_info(const ezshm_mirror_t *self, ezshm_stream_info_t *info);
 int ezshm_mirror_read(ezshm_mirror_t *self, void *dst, uint64_t max_frames, uint64_t *n_read,
                       uint64_t *n_lost);
 
+/*  ezshm_mirror_read, and t[i] (t holds max_frames doubles) the time of returned frame i in
+    the sender's axis unit: t0 + k * gain of its chunk (linear axis), the coordinate value
+    (coordinate axis), NaN when unknown (no clock segment — an ezmsg-tools writer —, the
+    sender gave none, or the frame is older than the anchors kept). */
+int ezshm_mirror_read_ts(ezshm_mirror_t *self, void *dst, uint64_t max_frames, uint64_t *n_read,
+                         uint64_t *n_lost, double *t);
+
 /*  Copies the newest n frames without consuming them; *n_out may be smaller when fewer are
     intact (at most n_frames - guard). */
 int ezshm_mirror_latest(ezshm_mirror_t *self, void *dst, uint64_t n, uint64_t *n_out);
+
+/*  Same, with the frames' times (t holds n doubles) as ezshm_mirror_read_ts. */
+int ezshm_mirror_latest_ts(ezshm_mirror_t *self, void *dst, uint64_t n, uint64_t *n_out, double *t);
+
+/*  Sleeps until unread frames are there (EZSHM_OK), the stream changed — reset, rebuild,
+    rename, writer shut down or restarted (EZSHM_ERR_STALE: read next, it follows) —, or
+    timeout_ms passed (EZSHM_ERR_TIMEOUT; < 0: no deadline). Blocks in FUTEX_WAIT on the
+    clock segment's wake word, never longer than 200 ms at a time, so a writer killed without
+    waking anyone is noticed once restarted; without a usable clock segment it polls every
+    1 ms, and every 10 ms while no ring is attached. Never returns the same STALE twice in a
+    row while the stream stays not ready. */
+int ezshm_mirror_wait(ezshm_mirror_t *self, int timeout_ms);
+
+/*  The newest published frame: its position + 1, its time, its chunk's ingest wall clock and
+    sequence number. */
+typedef struct {
+    uint64_t position;   /* frames written; the newest is position - 1 (0: none yet)      */
+    double   time;       /* the newest frame's time (axis unit), NaN when unknown          */
+    int64_t  wall_ns;    /* CLOCK_REALTIME when its chunk was ingested, 0 when unknown     */
+    uint64_t seq;        /* its chunk's message sequence number, EZSHM_SEQ_NONE unknown    */
+} ezshm_newest_t;
+
+/*  Fills *out for the attached ring; EZSHM_ERR_NOTREADY when not attached. */
+int ezshm_mirror_newest(ezshm_mirror_t *self, ezshm_newest_t *out);
 
 /*  Frames written to the attached ring so far (wrap_counter * n_frames + write_index). */
 uint64_t ezshm_mirror_written(const ezshm_mirror_t *self);

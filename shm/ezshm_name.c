@@ -34,19 +34,32 @@ ezshm_header_segment_name(const char *name, char out[EZSHM_SHORT_NAME_SIZE])
     return ezshm_shorten_name(name, strlen(name), out);
 }
 
-int
-ezshm_ring_segment_name(const char *name, uint32_t gen, char out[EZSHM_SHORT_NAME_SIZE])
+/*  short(name + suffix + decimal(gen)): the ring and the clock segment of a generation. */
+static int
+s_generation_name(const char *name, const char *suffix, uint32_t gen, char out[EZSHM_SHORT_NAME_SIZE])
 {
     if (!name)
         return EZSHM_ERR_INVAL;
-    size_t len = strlen(name);
-    char *full = malloc(len + sizeof "/buffer" + 10);
+    size_t len = strlen(name) + strlen(suffix);
+    char *full = malloc(len + 11);
     if (!full)
         return EZSHM_ERR_NOMEM;
-    int n = sprintf(full, "%s/buffer%u", name, (unsigned) gen);
+    int n = sprintf(full, "%s%s%u", name, suffix, (unsigned) gen);
     int rc = ezshm_shorten_name(full, (size_t) n, out);
     free(full);
     return rc;
+}
+
+int
+ezshm_ring_segment_name(const char *name, uint32_t gen, char out[EZSHM_SHORT_NAME_SIZE])
+{
+    return s_generation_name(name, "/buffer", gen, out);
+}
+
+int
+ezshm_clock_segment_name(const char *name, uint32_t gen, char out[EZSHM_SHORT_NAME_SIZE])
+{
+    return s_generation_name(name, "/clock", gen, out);
 }
 
 int

@@ -3,6 +3,7 @@
     short(name) = "sm_" + urlsafe_base64(sha256(utf8(name)))[:20]   (23 characters)
     header segment  = short(name)
     data ring       = short(name + "/buffer" + decimal(generation))
+    clock segment   = short(name + "/clock" + decimal(generation))    (ezshm only, see ezshm_clock.h)
     The POSIX object is "/" + short, so the file is /dev/shm/sm_XXXXXXXXXXXXXXXXXXXX.
 */
 #ifndef EZSHM_NAME_H
@@ -27,6 +28,9 @@ int ezshm_header_segment_name(const char *name, char out[EZSHM_SHORT_NAME_SIZE])
 
 /*  Short name of the data ring of generation gen of a stream. */
 int ezshm_ring_segment_name(const char *name, uint32_t gen, char out[EZSHM_SHORT_NAME_SIZE]);
+
+/*  Short name of the clock segment (timestamps, wake-up word) of generation gen. */
+int ezshm_clock_segment_name(const char *name, uint32_t gen, char out[EZSHM_SHORT_NAME_SIZE]);
 
 /*  A fresh stream name for a writer created without one: "ezshm-<pid>-<16 hex>".
     out must hold at least 48 bytes. */

@@ -27,7 +27,7 @@ struct _ezshm_pickler_t {
     int error;
 };
 
-//  Memo keys for objects CPython shares by value: one address per such value.
+/*  Memo keys for objects CPython shares by value: one address per such value. */
 static const char s_latin1_key[257];
 static const char s_dtype_key[5][17];
 static const char s_name_key[16];
@@ -36,7 +36,7 @@ static const char *const s_names[] = {
     "numpy.core.numeric", "_frombuffer", "numpy", "dtype", "numpy.core.multiarray", "scalar",
     "_reconstruct", "ndarray", "builtins", "complex",
 };
-//  (module, qualname) indices into s_names for each pk_global_t.
+/*  (module, qualname) indices into s_names for each pk_global_t. */
 static const int s_global_names[PK_G_COUNT][2] = {
     {0, 1}, {2, 3}, {4, 5}, {4, 6}, {2, 7}, {8, 9},
 };
@@ -59,7 +59,7 @@ ezshm_pickler_destroy(ezshm_pickler_t **self_p)
     *self_p = NULL;
 }
 
-//  ---- output --------------------------------------------------------------------------
+/*  ---- output -------------------------------------------------------------------------- */
 
 static bool
 s_reserve(ezshm_pickler_t *self, size_t n)
@@ -86,7 +86,7 @@ s_reserve(ezshm_pickler_t *self, size_t n)
     return true;
 }
 
-//  Appends bytes; the first write after a committed frame opens a new one.
+/*  Appends bytes; the first write after a committed frame opens a new one. */
 static void
 s_write(ezshm_pickler_t *self, const void *bytes, size_t n)
 {
@@ -107,7 +107,7 @@ s_op(ezshm_pickler_t *self, unsigned char op)
     s_write(self, &op, 1);
 }
 
-//  An opcode with a little-endian argument of size bytes.
+/*  An opcode with a little-endian argument of size bytes. */
 static void
 s_op_arg(ezshm_pickler_t *self, unsigned char op, uint64_t arg, size_t size)
 {
@@ -117,7 +117,7 @@ s_op_arg(ezshm_pickler_t *self, unsigned char op, uint64_t arg, size_t size)
     s_write(self, b, 1 + size);
 }
 
-//  Closes the current frame: its header gets the length, or goes when it is too short.
+/*  Closes the current frame: its header gets the length, or goes when it is too short. */
 static void
 s_commit_frame(ezshm_pickler_t *self)
 {
@@ -136,7 +136,7 @@ s_commit_frame(ezshm_pickler_t *self)
     self->frame_start = NO_FRAME;
 }
 
-//  A header and a payload: 64 KiB or more go outside any frame, as CPython writes them.
+/*  A header and a payload: 64 KiB or more go outside any frame, as CPython writes them. */
 static void
 s_write_data(ezshm_pickler_t *self, const unsigned char *header, size_t hlen,
              const void *payload, size_t n)
@@ -154,7 +154,7 @@ s_write_data(ezshm_pickler_t *self, const unsigned char *header, size_t hlen,
     self->len += hlen + n;
 }
 
-//  ---- memo ----------------------------------------------------------------------------
+/*  ---- memo ---------------------------------------------------------------------------- */
 
 static memo_slot_t *
 s_memo_slot(const ezshm_pickler_t *self, const void *key)
@@ -197,7 +197,7 @@ s_memo_grow(ezshm_pickler_t *self)
     return true;
 }
 
-//  MEMOIZE: the object just written gets the next memo index (key NULL: never referenced).
+/*  MEMOIZE: the object just written gets the next memo index (key NULL: never referenced). */
 static void
 s_memoize(ezshm_pickler_t *self, const void *key)
 {
@@ -216,7 +216,7 @@ s_memoize(ezshm_pickler_t *self, const void *key)
     self->memo_used++;
 }
 
-//  BINGET of key when it was memoised; true when written.
+/*  BINGET of key when it was memoised; true when written. */
 static bool
 s_get(ezshm_pickler_t *self, const void *key)
 {
@@ -230,7 +230,7 @@ s_get(ezshm_pickler_t *self, const void *key)
     return true;
 }
 
-//  ---- scalars and strings -------------------------------------------------------------
+/*  ---- scalars and strings ------------------------------------------------------------- */
 
 static void
 s_int(ezshm_pickler_t *self, int64_t v)
@@ -242,7 +242,7 @@ s_int(ezshm_pickler_t *self, int64_t v)
     else if (v >= INT32_MIN && v <= INT32_MAX)
         s_op_arg(self, PK_BININT, (uint64_t) (uint32_t) (int32_t) v, 4);
     else {
-        //  LONG1: the fewest two's-complement little-endian bytes that keep the sign.
+        /*  LONG1: the fewest two's-complement little-endian bytes that keep the sign. */
         size_t n = 8;
         while (n > 1) {
             int64_t top = v >> (8 * (n - 1) - 1);
@@ -268,8 +268,8 @@ s_float(ezshm_pickler_t *self, double v)
     s_write(self, b, 9);
 }
 
-//  The memo key CPython's sharing gives a string: its value for "" and one Latin-1
-//  character, else `identity` (the node, or NULL for a fresh object).
+/*  The memo key CPython's sharing gives a string: its value for "" and one Latin-1
+    character, else `identity` (the node, or NULL for a fresh object). */
 static const void *
 s_str_key(const char *s, size_t len, const void *identity)
 {
@@ -283,8 +283,8 @@ s_str_key(const char *s, size_t len, const void *identity)
     return identity;
 }
 
-//  Data of len bytes with the shortest of three opcodes (1-, 4- or 8-byte length; op8 alone
-//  when the others are 0), then MEMOIZE under key (NULL: a fresh object nobody references).
+/*  Data of len bytes with the shortest of three opcodes (1-, 4- or 8-byte length; op8 alone
+    when the others are 0), then MEMOIZE under key (NULL: a fresh object nobody references). */
 static void
 s_sized(ezshm_pickler_t *self, unsigned char op1, unsigned char op4, unsigned char op8,
         const void *data, size_t len, const void *key)
@@ -298,7 +298,7 @@ s_sized(ezshm_pickler_t *self, unsigned char op1, unsigned char op4, unsigned ch
     s_memoize(self, key);
 }
 
-//  A str under memo key `key`; written again only when that key was not seen.
+/*  A str under memo key `key`; written again only when that key was not seen. */
 static void
 s_str_keyed(ezshm_pickler_t *self, const char *s, size_t len, const void *key)
 {
@@ -312,7 +312,7 @@ s_str(ezshm_pickler_t *self, const char *s, size_t len, const void *identity)
     s_str_keyed(self, s, len, s_str_key(s, len, identity));
 }
 
-//  bytes, or a bytearray (always BYTEARRAY8, as CPython writes it).
+/*  bytes, or a bytearray (always BYTEARRAY8, as CPython writes it). */
 static void
 s_bytes(ezshm_pickler_t *self, const void *data, size_t len, bool writable, const void *key)
 {
@@ -329,14 +329,14 @@ s_global(ezshm_pickler_t *self, pk_global_t g)
         return;
     for (int i = 0; i < 2; i++) {
         int name = s_global_names[g][i];
-        //  Module and function names are interned in CPython: shared by value.
+        /*  Module and function names are interned in CPython: shared by value. */
         s_str_keyed(self, s_names[name], strlen(s_names[name]), &s_name_key[name]);
     }
     s_op(self, PK_STACK_GLOBAL);
     s_memoize(self, &s_global_key[g]);
 }
 
-//  ---- numpy ---------------------------------------------------------------------------
+/*  ---- numpy --------------------------------------------------------------------------- */
 
 static int
 s_kind_index(char kind)
@@ -346,7 +346,7 @@ s_kind_index(char kind)
     return kind && p ? (int) (p - kinds) : -1;
 }
 
-//  numpy.dtype(str, False, True) + BUILD(state) for a plain type or a record.
+/*  numpy.dtype(str, False, True) + BUILD(state) for a plain type or a record. */
 static void s_dtype(ezshm_pickler_t *self, const ezshm_descr_t *d, const void *identity);
 
 static void
@@ -362,7 +362,7 @@ s_dtype(ezshm_pickler_t *self, const ezshm_descr_t *d, const void *identity)
 {
     ezshm_scalar_t t = d->type;
     int k = s_kind_index(d->kind);
-    //  numpy keeps one object per built-in (native-order number) dtype.
+    /*  numpy keeps one object per built-in (native-order number) dtype. */
     const void *key = k >= 0 && t.order != '>' && t.itemsize <= 16 ? &s_dtype_key[k][t.itemsize]
                                                                     : identity;
     if (key && s_get(self, key))
@@ -377,7 +377,7 @@ s_dtype(ezshm_pickler_t *self, const ezshm_descr_t *d, const void *identity)
     s_memoize(self, NULL);
     s_op(self, PK_REDUCE);
     s_memoize(self, key);
-    //  The state: (3, byteorder, subarray, names, fields, elsize, alignment, flags).
+    /*  The state: (3, byteorder, subarray, names, fields, elsize, alignment, flags). */
     s_op(self, PK_MARK);
     s_int(self, 3);
     char order = d->kind == 'V' ? '|' : t.order;
@@ -386,8 +386,8 @@ s_dtype(ezshm_pickler_t *self, const ezshm_descr_t *d, const void *identity)
     if (d->kind == 'V') {
         bool has_text = false;
         s_op(self, PK_MARK);
-        //  Each field name is one object: the names tuple writes it, the fields dict
-        //  references it.
+        /*  Each field name is one object: the names tuple writes it, the fields dict
+            references it. */
         for (uint32_t i = 0; i < d->nfields; i++) {
             const char *n = d->fields[i].name;
             s_str(self, n, strlen(n), &d->fields[i]);
@@ -469,11 +469,11 @@ s_ndarray(ezshm_pickler_t *self, const ezshm_node_t *a)
     s_memoize(self, a);
 }
 
-//  ---- containers ----------------------------------------------------------------------
+/*  ---- containers ---------------------------------------------------------------------- */
 
 static void s_save(ezshm_pickler_t *self, const ezshm_node_t *node);
 
-//  APPENDS/SETITEMS in batches of PK_BATCH, a lone item with APPEND/SETITEM.
+/*  APPENDS/SETITEMS in batches of PK_BATCH, a lone item with APPEND/SETITEM. */
 static void
 s_batches(ezshm_pickler_t *self, const ezshm_node_t *c)
 {
@@ -512,7 +512,7 @@ s_save(ezshm_pickler_t *self, const ezshm_node_t *node)
 {
     if (self->error)
         return;
-    //  Like CPython, a frame that has grown past the target is closed before the next object.
+    /*  Like CPython, a frame that has grown past the target is closed before the next object. */
     if (self->frame_start != NO_FRAME && self->len - self->frame_start - 9 >= PK_FRAME_TARGET)
         s_commit_frame(self);
     switch (node->type) {
@@ -567,7 +567,7 @@ ezshm_pickler_dump(ezshm_pickler_t *self, const ezshm_node_t *root, const unsign
     self->error = 0;
     self->memo_next = 0;
     self->memo_used = 0;
-    //  A new stamp empties the memo without touching it; on wrap it is cleared for real.
+    /*  A new stamp empties the memo without touching it; on wrap it is cleared for real. */
     if (++self->stamp == 0) {
         if (self->memo)
             memset(self->memo, 0, self->memo_cap * sizeof(memo_slot_t));

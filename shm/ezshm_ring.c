@@ -16,7 +16,7 @@ ezshm_ring_frames(double buf_dur, double fs, uint64_t *frames)
     double n = ceil(product);
     if (n > (double) UINT32_MAX)
         return EZSHM_ERR_OVERFLOW;
-    *frames = (uint64_t) n;
+    *frames = n < EZSHM_RING_MIN_FRAMES ? EZSHM_RING_MIN_FRAMES : (uint64_t) n;
     return EZSHM_OK;
 }
 

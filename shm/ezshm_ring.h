@@ -15,9 +15,14 @@
 extern "C" {
 #endif
 
+/*  The shortest ring: a reader can trust no slot of a one-frame ring (its only slot is the
+    one the writer fills next), so every ring has at least two frames. */
+#define EZSHM_RING_MIN_FRAMES 2
+
 /*  Ring length for buf_dur seconds at fs: ceil(buf_dur * fs) in double precision, exactly as
-    ShMemCircBuff (1.1 s at 100 Hz is 111 frames). EZSHM_ERR_INVAL for a non-finite or
-    non-positive product, EZSHM_ERR_OVERFLOW above UINT32_MAX (shape[0] is a u32). */
+    ShMemCircBuff (1.1 s at 100 Hz is 111 frames), but at least EZSHM_RING_MIN_FRAMES.
+    EZSHM_ERR_INVAL for a non-finite or non-positive product, EZSHM_ERR_OVERFLOW above
+    UINT32_MAX (shape[0] is a u32). */
 int ezshm_ring_frames(double buf_dur, double fs, uint64_t *frames);
 
 /*  Sampling rate estimated from coordinate timestamps: 1 / median(diff(t)), or 100 Hz with

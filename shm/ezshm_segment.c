@@ -1,10 +1,11 @@
-/*  ezshm_segment.c — create/open/map/unlink of shared-memory objects. */
+/*  ezshm_segment.c — create/open/map/unlink of shared-memory objects, each open checked. */
 #include "ezshm_segment.h"
 #include "ezshm_error.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,21 +21,24 @@ ezshm_segment_dir(void)
     return dir && *dir ? dir : "/dev/shm";
 }
 
-static int
-s_path(char *path, size_t size, const char *name)
+int
+ezshm_segment_path(char *path, size_t size, const char *file)
 {
-    int n = snprintf(path, size, "%s/%s", ezshm_segment_dir(), name);
+    int n = snprintf(path, size, "%s/%s", ezshm_segment_dir(), file);
     return n > 0 && (size_t) n < size ? EZSHM_OK : EZSHM_ERR_INVAL;
 }
 
-static int
-s_errno_code(int err)
+int
+ezshm_segment_errno_code(int err)
 {
     switch (err) {
     case ENOENT: return EZSHM_ERR_NOENT;
     case EACCES: case EPERM: return EZSHM_ERR_PERM;
     case ENOSPC: case EFBIG: return EZSHM_ERR_NOSPACE;
     case ENOMEM: return EZSHM_ERR_NOMEM;
+    case ELOOP: return EZSHM_ERR_SYMLINK;   /* O_NOFOLLOW met a symbolic link */
+    case EISDIR: return EZSHM_ERR_ISDIR;
+    case ENXIO: return EZSHM_ERR_NOTREG;    /* a socket (or a FIFO opened for writing) */
     default: return EZSHM_ERR_SYS;
     }
 }
@@ -46,27 +50,127 @@ ezshm_segment_free_bytes(uint64_t *free_bytes)
     if (!free_bytes)
         return EZSHM_ERR_INVAL;
     if (statvfs(ezshm_segment_dir(), &st) != 0)
-        return s_errno_code(errno);
+        return ezshm_segment_errno_code(errno);
     *free_bytes = (uint64_t) st.f_bavail * st.f_frsize;
     return EZSHM_OK;
+}
+
+/*  What an fstat says about the object at a segment's name: a regular file of the expected
+    owner, or the code naming what else it is. */
+static int
+s_check_stat(const struct stat *st, long owner)
+{
+    if (S_ISFIFO(st->st_mode))
+        return EZSHM_ERR_FIFO;
+    if (S_ISDIR(st->st_mode))
+        return EZSHM_ERR_ISDIR;
+    if (S_ISLNK(st->st_mode))
+        return EZSHM_ERR_SYMLINK;
+    if (!S_ISREG(st->st_mode))
+        return EZSHM_ERR_NOTREG;
+    if (owner != EZSHM_ANY_OWNER && (long) st->st_uid != owner)
+        return EZSHM_ERR_OWNER;
+    return EZSHM_OK;
+}
+
+/*  open() that never blocks (a FIFO) and never follows a link, then the fstat checks. */
+static int
+s_open_checked(const char *path, int flags, long owner, struct stat *st, int *fd_out)
+{
+    int fd = open(path, flags | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0)
+        return ezshm_segment_errno_code(errno);
+    int rc = fstat(fd, st) == 0 ? s_check_stat(st, owner) : ezshm_segment_errno_code(errno);
+    if (rc != EZSHM_OK) {
+        close(fd);
+        return rc;
+    }
+    *fd_out = fd;
+    return EZSHM_OK;
+}
+
+static void
+s_identity(ezshm_segment_t *self, const struct stat *st)
+{
+    self->dev = (uint64_t) st->st_dev;
+    self->ino = (uint64_t) st->st_ino;
+    self->uid = (uint32_t) st->st_uid;
 }
 
 static int
 s_map(ezshm_segment_t *self, int fd, size_t size, int prot)
 {
-    struct stat st;
-    if (fstat(fd, &st) != 0)
-        return s_errno_code(errno);
     /*  The writer maps with MAP_POPULATE: its page tables are filled now, so the first lap
         of the ring takes no page faults on the data path. */
     int flags = MAP_SHARED | ((prot & PROT_WRITE) ? MAP_POPULATE : 0);
     void *addr = mmap(NULL, size, prot, flags, fd, 0);
     if (addr == MAP_FAILED)
-        return s_errno_code(errno);
+        return ezshm_segment_errno_code(errno);
     self->addr = addr;
     self->size = size;
-    self->dev = (uint64_t) st.st_dev;
-    self->ino = (uint64_t) st.st_ino;
+    return EZSHM_OK;
+}
+
+/*  A leftover at a segment's name may be reclaimed only when it is a regular file of ours. */
+static int
+s_reclaim(const char *path)
+{
+    struct stat st;
+    if (lstat(path, &st) != 0)
+        return errno == ENOENT ? EZSHM_OK : ezshm_segment_errno_code(errno);
+    int rc = s_check_stat(&st, (long) geteuid());
+    if (rc == EZSHM_OK && unlink(path) != 0 && errno != ENOENT)
+        rc = ezshm_segment_errno_code(errno);
+    return rc;
+}
+
+/*  Creates path exclusively, sizes, reserves and maps it; the fd stays open when keep_fd. */
+static int
+s_create_at(ezshm_segment_t *self, const char *path, size_t size, unsigned mode, bool keep_fd)
+{
+    int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, (mode_t) mode);
+    if (fd < 0)
+        return errno == EEXIST ? EZSHM_ERR_INUSE : ezshm_segment_errno_code(errno);
+    int rc = EZSHM_OK;
+    struct stat st;
+    /*  open() applied the umask; readers in other containers/uids need the mode as asked. */
+    if (fchmod(fd, (mode_t) mode) != 0 || ftruncate(fd, (off_t) size) != 0 || fstat(fd, &st) != 0)
+        rc = ezshm_segment_errno_code(errno);
+    if (rc == EZSHM_OK) {
+        /*  Reserve every page now: a full tmpfs is an error here, not a SIGBUS mid-stream,
+            and the first lap of the ring doesn't pay page allocation. */
+        int err = posix_fallocate(fd, 0, (off_t) size);
+        if (err != 0)
+            rc = err == EINVAL || err == EOPNOTSUPP ? EZSHM_OK : ezshm_segment_errno_code(err);
+    }
+    if (rc == EZSHM_OK) {
+        s_identity(self, &st);
+        rc = s_map(self, fd, size, PROT_READ | PROT_WRITE);
+    }
+    int saved = errno;
+    if (rc == EZSHM_OK && keep_fd) {
+        self->fd = fd;
+        self->has_fd = true;
+    }
+    else
+        close(fd);
+    if (rc != EZSHM_OK) {
+        unlink(path);   /* we created it a moment ago (O_EXCL) */
+        errno = saved;
+    }
+    return rc;
+}
+
+static int
+s_begin(ezshm_segment_t *self, const char *name, char *path, size_t path_size)
+{
+    if (!self || !name || strlen(name) >= sizeof self->name)
+        return EZSHM_ERR_INVAL;
+    if (ezshm_segment_path(path, path_size, name) != EZSHM_OK)
+        return EZSHM_ERR_INVAL;
+    memset(self, 0, sizeof *self);
+    strcpy(self->name, name);
+    self->fd = -1;
     return EZSHM_OK;
 }
 
@@ -75,71 +179,116 @@ ezshm_segment_create(ezshm_segment_t *self, const char *name, size_t size, unsig
                      bool *replaced)
 {
     char path[PATH_MAX];
-    if (!self || !name || size == 0 || strlen(name) >= sizeof self->name)
-        return EZSHM_ERR_INVAL;
-    if (s_path(path, sizeof path, name) != EZSHM_OK)
-        return EZSHM_ERR_INVAL;
-    memset(self, 0, sizeof *self);
-    strcpy(self->name, name);
     if (replaced)
         *replaced = false;
-
-    int flags = O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC;
-    int fd = open(path, flags, (mode_t) mode);
-    if (fd < 0 && errno == EEXIST) {
-        /*  A writer that crashed left its segment behind: the name is ours now. */
-        if (unlink(path) != 0 && errno != ENOENT)
-            return s_errno_code(errno);
+    int rc = size ? s_begin(self, name, path, sizeof path) : EZSHM_ERR_INVAL;
+    if (rc != EZSHM_OK)
+        return rc;
+    rc = s_create_at(self, path, size, mode, false);
+    if (rc == EZSHM_ERR_INUSE) {
+        /*  A writer that crashed left its segment behind: the caller says the name is ours. */
+        rc = s_reclaim(path);
+        if (rc != EZSHM_OK)
+            return rc;
         if (replaced)
             *replaced = true;
-        fd = open(path, flags, (mode_t) mode);
+        rc = s_create_at(self, path, size, mode, false);
     }
-    if (fd < 0)
-        return s_errno_code(errno);
+    return rc;
+}
 
-    int rc = EZSHM_OK;
-    /*  open() applied the umask; readers in other containers/uids need the mode as asked. */
-    if (fchmod(fd, (mode_t) mode) != 0 || ftruncate(fd, (off_t) size) != 0)
-        rc = s_errno_code(errno);
-    if (rc == EZSHM_OK) {
-        /*  Reserve every page now: a full tmpfs is an error here, not a SIGBUS mid-stream,
-            and the first lap of the ring doesn't pay page allocation. */
-        int err = posix_fallocate(fd, 0, (off_t) size);
-        if (err != 0)
-            rc = err == EINVAL || err == EOPNOTSUPP ? EZSHM_OK : s_errno_code(err);
-    }
+int
+ezshm_segment_create_unpublished(ezshm_segment_t *self, const char *name, size_t size, unsigned mode)
+{
+    static atomic_uint counter;
+    char path[PATH_MAX];
+    int rc = size ? s_begin(self, name, path, sizeof path) : EZSHM_ERR_INVAL;
+    if (rc != EZSHM_OK)
+        return rc;
+    /*  Hidden (a leading dot, so no reader's name can match) and unique per process and call. */
+    snprintf(self->temp, sizeof self->temp, ".%s-%ld-%u", name, (long) getpid(),
+             atomic_fetch_add(&counter, 1));
+    if (ezshm_segment_path(path, sizeof path, self->temp) != EZSHM_OK)
+        return EZSHM_ERR_INVAL;
+    rc = s_create_at(self, path, size, mode, true);
+    if (rc != EZSHM_OK)
+        self->temp[0] = '\0';
+    return rc;
+}
+
+int
+ezshm_segment_open_fd(ezshm_segment_t *self, const char *name, long owner, int *fd)
+{
+    char path[PATH_MAX];
+    int rc = fd ? s_begin(self, name, path, sizeof path) : EZSHM_ERR_INVAL;
+    if (rc != EZSHM_OK)
+        return rc;
+    struct stat st;
+    rc = s_open_checked(path, O_RDONLY, owner, &st, fd);
     if (rc == EZSHM_OK)
-        rc = s_map(self, fd, size, PROT_READ | PROT_WRITE);
-    int saved = errno;
+        s_identity(self, &st);
+    return rc;
+}
+
+/*  Maps all of an opened object read-only; smaller than min_size (or empty) is "not ready". */
+static int
+s_map_opened(ezshm_segment_t *self, int fd, size_t min_size)
+{
+    struct stat st;
+    int rc = fstat(fd, &st) == 0 ? EZSHM_OK : ezshm_segment_errno_code(errno);
+    if (rc == EZSHM_OK && (st.st_size <= 0 || (uint64_t) st.st_size < min_size))
+        rc = EZSHM_ERR_NOTREADY;   /* created, not yet sized by its writer */
+    if (rc == EZSHM_OK)
+        rc = s_map(self, fd, (size_t) st.st_size, PROT_READ);
+    return rc;
+}
+
+int
+ezshm_segment_open_owned(ezshm_segment_t *self, const char *name, long owner)
+{
+    int fd;
+    int rc = ezshm_segment_open_fd(self, name, owner, &fd);
+    if (rc != EZSHM_OK)
+        return rc;
+    rc = s_map_opened(self, fd, 1);
     close(fd);
-    if (rc != EZSHM_OK) {
-        unlink(path);
-        errno = saved;
+    return rc;
+}
+
+int
+ezshm_segment_open_head_rw(ezshm_segment_t *self, const char *name, long owner, size_t head_size,
+                           void **head)
+{
+    char path[PATH_MAX];
+    int rc = head && head_size ? s_begin(self, name, path, sizeof path) : EZSHM_ERR_INVAL;
+    if (rc != EZSHM_OK)
+        return rc;
+    *head = NULL;
+    struct stat st;
+    int fd;
+    rc = s_open_checked(path, O_RDWR, owner, &st, &fd);
+    if (rc != EZSHM_OK)
+        return rc;
+    s_identity(self, &st);
+    rc = s_map_opened(self, fd, head_size);
+    if (rc == EZSHM_OK) {
+        /*  Only the head is writable: a bug in the reader can't scribble on the rest. */
+        void *addr = mmap(NULL, head_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+        if (addr == MAP_FAILED) {
+            rc = ezshm_segment_errno_code(errno);
+            ezshm_segment_close(self);
+        }
+        else
+            *head = addr;
     }
+    close(fd);
     return rc;
 }
 
 int
 ezshm_segment_open(ezshm_segment_t *self, const char *name)
 {
-    char path[PATH_MAX];
-    if (!self || !name || strlen(name) >= sizeof self->name)
-        return EZSHM_ERR_INVAL;
-    if (s_path(path, sizeof path, name) != EZSHM_OK)
-        return EZSHM_ERR_INVAL;
-    memset(self, 0, sizeof *self);
-    strcpy(self->name, name);
-    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0)
-        return s_errno_code(errno);
-    struct stat st;
-    int rc = fstat(fd, &st) == 0 ? EZSHM_OK : s_errno_code(errno);
-    if (rc == EZSHM_OK && st.st_size <= 0)
-        rc = EZSHM_ERR_NOTREADY;   /* created, not yet sized by its writer */
-    if (rc == EZSHM_OK)
-        rc = s_map(self, fd, (size_t) st.st_size, PROT_READ);
-    close(fd);
-    return rc;
+    return ezshm_segment_open_owned(self, name, EZSHM_ANY_OWNER);
 }
 
 bool
@@ -147,7 +296,7 @@ ezshm_segment_replaced(const ezshm_segment_t *self)
 {
     char path[PATH_MAX];
     struct stat st;
-    if (s_path(path, sizeof path, self->name) != EZSHM_OK || stat(path, &st) != 0)
+    if (ezshm_segment_path(path, sizeof path, self->name) != EZSHM_OK || lstat(path, &st) != 0)
         return true;
     return (uint64_t) st.st_dev != self->dev || (uint64_t) st.st_ino != self->ino;
 }
@@ -155,20 +304,33 @@ ezshm_segment_replaced(const ezshm_segment_t *self)
 void
 ezshm_segment_close(ezshm_segment_t *self)
 {
-    if (self && self->addr) {
+    if (!self)
+        return;
+    if (self->addr) {
         munmap(self->addr, self->size);
         self->addr = NULL;
         self->size = 0;
     }
+    if (self->has_fd) {
+        close(self->fd);
+        self->has_fd = false;
+        self->fd = -1;
+    }
 }
 
 int
-ezshm_segment_unlink(const char *name)
+ezshm_segment_unlink_own(const ezshm_segment_t *self)
 {
+    if (!self || !self->name[0])
+        return EZSHM_ERR_INVAL;
+    /*  Checked just before the unlink: only a writer of the same user could swap the file in
+        between, and it would have to ignore the stream's lock to do so. */
+    if (ezshm_segment_replaced(self))
+        return EZSHM_OK;
     char path[PATH_MAX];
-    if (!name || s_path(path, sizeof path, name) != EZSHM_OK)
+    if (ezshm_segment_path(path, sizeof path, self->name) != EZSHM_OK)
         return EZSHM_ERR_INVAL;
     if (unlink(path) != 0 && errno != ENOENT)
-        return s_errno_code(errno);
+        return ezshm_segment_errno_code(errno);
     return EZSHM_OK;
 }

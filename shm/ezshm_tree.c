@@ -90,7 +90,7 @@ ezshm_tree_memory(const ezshm_tree_t *self)
     return self->memory;
 }
 
-//  n bytes from the arena, aligned for any type; NULL when out of memory.
+/*  n bytes from the arena, aligned for any type; NULL when out of memory. */
 static void *
 s_alloc(ezshm_tree_t *self, size_t n)
 {
@@ -106,7 +106,7 @@ s_alloc(ezshm_tree_t *self, size_t n)
             return NULL;
         b->used = 0;
         b->size = size;
-        //  A big block goes behind the current one so the current one's room is not lost.
+        /*  A big block goes behind the current one so the current one's room is not lost. */
         if (self->blocks && n > BLOCK_SIZE) {
             b->next = self->blocks->next;
             self->blocks->next = b;
@@ -184,7 +184,7 @@ ezshm_tree_complex(ezshm_tree_t *self, double re, double im)
     return node;
 }
 
-//  A leaf holding a copy of len bytes plus a NUL.
+/*  A leaf holding a copy of len bytes plus a NUL. */
 static ezshm_node_t *
 s_bytes_node(ezshm_tree_t *self, ezshm_node_type_t type, const void *data, size_t len)
 {
@@ -200,7 +200,7 @@ s_bytes_node(ezshm_tree_t *self, ezshm_node_type_t type, const void *data, size_
     return node;
 }
 
-//  The Latin-1 code point of a one-character UTF-8 string below U+0100, or -1.
+/*  The Latin-1 code point of a one-character UTF-8 string below U+0100, or -1. */
 static int
 s_latin1(const char *s, size_t len)
 {
@@ -215,7 +215,7 @@ s_latin1(const char *s, size_t len)
 ezshm_node_t *
 ezshm_tree_str(ezshm_tree_t *self, const char *s, size_t len)
 {
-    //  CPython has one "" and one object per Latin-1 character: pickles reference them.
+    /*  CPython has one "" and one object per Latin-1 character: pickles reference them. */
     ezshm_node_t **slot = NULL;
     int c = s_latin1(s, len);
     if (len == 0)
@@ -278,7 +278,7 @@ ezshm_tree_dict(ezshm_tree_t *self)
     return s_node(self, EZSHM_NODE_DICT);
 }
 
-//  Shape of an array node: ndim sizes copied into the arena.
+/*  Shape of an array node: ndim sizes copied into the arena. */
 static bool
 s_shape(ezshm_tree_t *self, ezshm_node_t *node, size_t ndim, const size_t *shape)
 {
@@ -332,7 +332,7 @@ ezshm_tree_object_array(ezshm_tree_t *self, size_t ndim, const size_t *shape)
     return node;
 }
 
-//  Room for one more item (two for dicts) in a container.
+/*  Room for one more item (two for dicts) in a container. */
 static int
 s_reserve(ezshm_tree_t *self, ezshm_node_t *c, size_t slots)
 {
@@ -354,7 +354,7 @@ s_reserve(ezshm_tree_t *self, ezshm_node_t *c, size_t slots)
     return EZSHM_OK;
 }
 
-//  What every insertion checks: an open container, no self-insertion, the depth limit.
+/*  What every insertion checks: an open container, no self-insertion, the depth limit. */
 static int
 s_check_insert(ezshm_node_t *c, const ezshm_node_t *item)
 {
@@ -446,7 +446,7 @@ ezshm_node_nelem(const ezshm_node_t *node)
     return n;
 }
 
-//  Floats as values: equal numbers, or both NaN (a NaN read back is the same value).
+/*  Floats as values: equal numbers, or both NaN (a NaN read back is the same value). */
 static bool
 s_same(double a, double b)
 {

@@ -107,7 +107,7 @@ s_nomem(up_t *up)
     return up->rc;
 }
 
-//  Grows a pool to hold need items of size item; false (and an error) when it cannot.
+/*  Grows a pool to hold need items of size item; false (and an error) when it cannot. */
 static bool
 s_grow(up_t *up, void **pool, size_t *cap, size_t need, size_t item)
 {
@@ -126,7 +126,7 @@ s_grow(up_t *up, void **pool, size_t *cap, size_t need, size_t item)
     return true;
 }
 
-//  ---- reading ---------------------------------------------------------------------------
+/*  ---- reading --------------------------------------------------------------------------- */
 
 static bool
 s_read(up_t *up, size_t n, const unsigned char **out)
@@ -140,7 +140,7 @@ s_read(up_t *up, size_t n, const unsigned char **out)
     return true;
 }
 
-//  A little-endian unsigned argument of n bytes.
+/*  A little-endian unsigned argument of n bytes. */
 static bool
 s_arg(up_t *up, size_t n, uint64_t *v)
 {
@@ -153,7 +153,7 @@ s_arg(up_t *up, size_t n, uint64_t *v)
     return true;
 }
 
-//  ---- the stack -----------------------------------------------------------------------
+/*  ---- the stack ----------------------------------------------------------------------- */
 
 static void
 s_push(up_t *up, value_t v)
@@ -172,7 +172,7 @@ s_push_node(up_t *up, ezshm_node_t *node)
     s_push(up, (value_t) {.kind = V_NODE, .node = node});
 }
 
-//  The lowest stack slot the current mark frame may reach.
+/*  The lowest stack slot the current mark frame may reach. */
 static size_t
 s_floor(const up_t *up)
 {
@@ -201,8 +201,8 @@ s_top(up_t *up, value_t **v)
     return true;
 }
 
-//  Pops everything above the last MARK and the mark; the items stay readable at
-//  stack[*first .. *first + *n) until the next push.
+/*  Pops everything above the last MARK and the mark; the items stay readable at
+    stack[*first .. *first + *n) until the next push. */
 static bool
 s_pop_mark(up_t *up, size_t *first, size_t *n)
 {
@@ -216,7 +216,7 @@ s_pop_mark(up_t *up, size_t *first, size_t *n)
     return true;
 }
 
-//  ---- values ----------------------------------------------------------------------------
+/*  ---- values ---------------------------------------------------------------------------- */
 
 static const char *
 s_global_name(size_t g)
@@ -239,7 +239,7 @@ s_height(const up_t *up, value_t v)
 
 static ezshm_node_t *s_node_of(up_t *up, value_t v);
 
-//  A tuple record as a TUPLE node (made once).
+/*  A tuple record as a TUPLE node (made once). */
 static ezshm_node_t *
 s_tuple_node(up_t *up, size_t index)
 {
@@ -265,7 +265,7 @@ s_tuple_node(up_t *up, size_t index)
     return t;
 }
 
-//  The tree node a value stands for; an error for callables and unfinished objects.
+/*  The tree node a value stands for; an error for callables and unfinished objects. */
 static ezshm_node_t *
 s_node_of(up_t *up, value_t v)
 {
@@ -297,7 +297,7 @@ s_node_of(up_t *up, value_t v)
     }
 }
 
-//  Items of a tuple value (a record or a TUPLE node) as values, into out[0..max).
+/*  Items of a tuple value (a record or a TUPLE node) as values, into out[0..max). */
 static bool
 s_tuple_items(up_t *up, value_t v, value_t *out, size_t want, const char *what)
 {
@@ -326,7 +326,7 @@ s_as(value_t v, ezshm_node_type_t type)
     return v.kind == V_NODE && v.node->type == type ? v.node : NULL;
 }
 
-//  A built dtype from a value (a dtype record or a DTYPE node).
+/*  A built dtype from a value (a dtype record or a DTYPE node). */
 static const ezshm_descr_t *
 s_dtype_of(up_t *up, value_t v, const char *what)
 {
@@ -363,9 +363,9 @@ s_make_tuple(up_t *up, const value_t *src, size_t n)
     s_push(up, (value_t) {.kind = V_TUPLE, .index = up->ntuples++});
 }
 
-//  ---- numpy ---------------------------------------------------------------------------
+/*  ---- numpy --------------------------------------------------------------------------- */
 
-//  numpy.dtype(str, False, True): the type from its str ('f8', 'U6', 'S2', 'V50', 'O8').
+/*  numpy.dtype(str, False, True): the type from its str ('f8', 'U6', 'S2', 'V50', 'O8'). */
 static void
 s_reduce_dtype(up_t *up, const value_t *args)
 {
@@ -412,7 +412,7 @@ s_int_of(value_t v, int64_t *out)
     return true;
 }
 
-//  The fields of a record dtype from its names tuple and fields dict.
+/*  The fields of a record dtype from its names tuple and fields dict. */
 static bool
 s_record_fields(up_t *up, ezshm_descr_t *d, value_t names, value_t fields)
 {
@@ -451,7 +451,7 @@ s_record_fields(up_t *up, ezshm_descr_t *d, value_t names, value_t fields)
     return true;
 }
 
-//  BUILD of a dtype: (3, byteorder, subarray, names, fields, elsize, alignment, flags).
+/*  BUILD of a dtype: (3, byteorder, subarray, names, fields, elsize, alignment, flags). */
 static void
 s_build_dtype(up_t *up, dtype_rec_t *rec, value_t state)
 {
@@ -478,7 +478,7 @@ s_build_dtype(up_t *up, dtype_rec_t *rec, value_t state)
     }
     else if (!s_as(s[3], EZSHM_NODE_NONE) || !s_as(s[4], EZSHM_NODE_NONE))
         return (void) s_fail(up, "plain dtype with fields");
-    //  numpy writes '|' where order means nothing; '=' is this (little-endian) host.
+    /*  numpy writes '|' where order means nothing; '=' is this (little-endian) host. */
     if (d->type.order != '|')
         d->type.order = o == '>' ? '>' : '<';
     rec->built = true;
@@ -517,7 +517,7 @@ s_shape_of(up_t *up, value_t v, size_t *ndim, size_t shape[EZSHM_TREE_MAX_NDIM],
     return true;
 }
 
-//  Fortran-order bytes into C order.
+/*  Fortran-order bytes into C order. */
 static void
 s_fortran_to_c(unsigned char *dst, const unsigned char *src, size_t ndim, const size_t *shape,
                size_t itemsize, size_t nelem)
@@ -538,7 +538,7 @@ s_fortran_to_c(unsigned char *dst, const unsigned char *src, size_t ndim, const 
     }
 }
 
-//  An array node from a dtype, a shape, a buffer and its order.
+/*  An array node from a dtype, a shape, a buffer and its order. */
 static ezshm_node_t *
 s_array(up_t *up, const ezshm_descr_t *d, value_t shape_v, const ezshm_node_t *buf, bool fortran)
 {
@@ -572,7 +572,7 @@ s_array(up_t *up, const ezshm_descr_t *d, value_t shape_v, const ezshm_node_t *b
     return a;
 }
 
-//  BUILD of _reconstruct's array: (1, shape, dtype, is_fortran, bytes or list of objects).
+/*  BUILD of _reconstruct's array: (1, shape, dtype, is_fortran, bytes or list of objects). */
 static void
 s_build_array(up_t *up, array_rec_t *rec, value_t state)
 {
@@ -702,7 +702,7 @@ s_build(up_t *up)
         s_fail(up, "BUILD of something that is not a numpy dtype or ndarray");
 }
 
-//  ---- containers ----------------------------------------------------------------------
+/*  ---- containers ---------------------------------------------------------------------- */
 
 static void
 s_insert(up_t *up, value_t target, const value_t *v, size_t n, bool dict)
@@ -759,7 +759,7 @@ s_memo_put(up_t *up, uint64_t index)
     value_t *top;
     if (!s_top(up, &top))
         return;
-    //  A memo index names an object written earlier, so it cannot exceed the blob's size.
+    /*  A memo index names an object written earlier, so it cannot exceed the blob's size. */
     if (index >= (uint64_t) (up->end - up->start)) {
         s_fail(up, "memo index %llu out of range", (unsigned long long) index);
         return;
@@ -781,13 +781,13 @@ s_memo_get(up_t *up, uint64_t index)
         return;
     }
     value_t v = up->memo[index];
-    //  A container met a second time must not change any more (no cycles).
+    /*  A container met a second time must not change any more (no cycles). */
     if (v.kind == V_NODE)
         ezshm_tree_seal(v.node);
     s_push(up, v);
 }
 
-//  ---- the loop ------------------------------------------------------------------------
+/*  ---- the loop ------------------------------------------------------------------------ */
 
 static void
 s_string(up_t *up, size_t len_bytes)
@@ -840,7 +840,7 @@ s_float(up_t *up)
     s_push_node(up, ezshm_tree_float(up->tree, d));
 }
 
-//  One opcode; false at STOP.
+/*  One opcode; false at STOP. */
 static bool
 s_step(up_t *up)
 {
@@ -907,7 +907,7 @@ s_step(up_t *up)
     }
     case PK_TUPLE:
         if (s_pop_mark(up, &first, &n)) {
-            //  The items sit where the tuple goes: copy them out of the way first.
+            /*  The items sit where the tuple goes: copy them out of the way first. */
             value_t *items = n ? (value_t *) malloc(n * sizeof(value_t)) : NULL;
             if (n && !items)
                 return s_nomem(up), false;

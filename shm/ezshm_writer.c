@@ -1,8 +1,11 @@
 /*  ezshm_writer.c — header and ring lifecycle, wrap-around writes, publication. */
 #include "ezshm_writer.h"
 #include "ezshm_aux.h"
+#include "ezshm_clock.h"
 #include "ezshm_dtype.h"
+#include "ezshm_claim.h"
 #include "ezshm_error.h"
+#include "ezshm_guard_frame.h"
 #include "ezshm_name.h"
 #include "ezshm_ring.h"
 #include "ezshm_segment.h"
@@ -10,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 struct ezshm_writer_t {
     char                  *name;
@@ -18,6 +22,7 @@ struct ezshm_writer_t {
     ezshm_meta_t          *meta;        /* inside header.addr */
     ezshm_segment_t        ring;        /* ring.addr NULL: no ring */
     uint32_t               ring_generation; /* the generation ring was created for */
+    ezshm_clock_t         *clock;       /* the ring's clock segment; NULL with opt.no_clock */
     /* The live ring's spec, compared per chunk. */
     char                   dtype;
     double                 srate;
@@ -30,7 +35,9 @@ struct ezshm_writer_t {
     uint64_t               ring_bytes;
     uint64_t               write_index; /* our copy of what is published */
     uint64_t               wrap_counter;
+    uint64_t               faults;      /* SIGBUS caught on our segments */
     ezshm_aux_t            aux;         /* the published metadata blob (v1 only) */
+    bool                   closing;     /* in destroy: a lost header is not recreated */
 };
 
 void
@@ -40,6 +47,10 @@ ezshm_writer_options_init(ezshm_writer_options_t *opt)
     opt->layout = EZSHM_LAYOUT_LEGACY;
     opt->mode = 0600;
     opt->max_ring_bytes = (uint64_t) 1 << 30;
+    /*  EZSHM_CLOCK=0 turns the clock segment off for every writer of the process (ezshmd
+        included): exactly ezmsg-tools' footprint, no segment readers may write to. */
+    const char *clock = getenv("EZSHM_CLOCK");
+    opt->no_clock = clock && strcmp(clock, "0") == 0;
 }
 
 const char *
@@ -72,21 +83,33 @@ s_event(ezshm_writer_t *self, ezshm_event_t event)
 }
 
 static void
-s_log_reclaimed(ezshm_writer_t *self, const char *segment)
+s_log(ezshm_writer_t *self, const char *msg)
 {
-    if (!self->opt.on_log)
-        return;
-    char msg[256];
-    snprintf(msg, sizeof msg, "reclaimed stale segment %s/%s of stream '%.120s' (left by a writer that did not exit cleanly)",
-             ezshm_segment_dir(), segment, self->name);
-    self->opt.on_log(self->opt.arg, msg);
+    if (self->opt.on_log)
+        self->opt.on_log(self->opt.arg, msg);
 }
 
-/*  A crashed writer's header names the ring it left behind, of whatever generation: remove
-    that ring before the header is replaced (the header itself is reclaimed on creation). */
 static void
-s_reclaim_stale_ring(ezshm_writer_t *self, const char *header_segment)
+s_log_reclaimed(ezshm_writer_t *self, const char *name, const char *segment)
 {
+    char msg[256];
+    snprintf(msg, sizeof msg, "reclaimed stale segment %s/%s of stream '%.120s' (left by a writer that did not exit cleanly)",
+             ezshm_segment_dir(), segment, name);
+    s_log(self, msg);
+}
+
+typedef struct {
+    ezshm_writer_t *self;
+    const char     *name;   /* the stream being claimed */
+} reclaim_t;
+
+/*  A crashed writer's header names the ring it left behind, of whatever generation: remove
+    that ring and its clock before the header is replaced. Called by ezshm_claim while we
+    hold the stale header's lock, so no live writer owns any of them. */
+static void
+s_reclaim_stale_ring(void *arg, const char *header_segment)
+{
+    const reclaim_t *r = arg;
     ezshm_segment_t stale;
     if (ezshm_segment_open(&stale, header_segment) != EZSHM_OK)
         return;
@@ -95,36 +118,59 @@ s_reclaim_stale_ring(ezshm_writer_t *self, const char *header_segment)
     if (ezshm_header_detect(stale.addr, stale.size, &layout) == EZSHM_OK)
         gen = ezshm_header_generation(ezshm_header_meta(stale.addr, layout));
     ezshm_segment_close(&stale);
-    char ring[EZSHM_SHORT_NAME_SIZE];
-    if (gen == EZSHM_GENERATION_NONE || ezshm_ring_segment_name(self->name, gen, ring) != EZSHM_OK
-        || ezshm_segment_open(&stale, ring) != EZSHM_OK)
+    char ring[EZSHM_SHORT_NAME_SIZE], clock[EZSHM_SHORT_NAME_SIZE];
+    if (gen == EZSHM_GENERATION_NONE || ezshm_ring_segment_name(r->name, gen, ring) != EZSHM_OK
+        || ezshm_clock_segment_name(r->name, gen, clock) != EZSHM_OK)
         return;
-    ezshm_segment_close(&stale);
-    if (ezshm_segment_unlink(ring) == EZSHM_OK)
-        s_log_reclaimed(self, ring);
+    const char *left[2] = {ring, clock};
+    for (int i = 0; i < 2; i++) {
+        if (ezshm_segment_open_owned(&stale, left[i], (long) geteuid()) != EZSHM_OK)
+            continue;
+        ezshm_segment_close(&stale);
+        if (ezshm_segment_unlink_own(&stale) == EZSHM_OK)
+            s_log_reclaimed(r->self, r->name, left[i]);
+    }
 }
 
-/*  Creates the header segment of self->name with placeholders. */
+/*  Creates the header segment of name with placeholders and publishes it under our lock,
+    without touching self's current segments. */
+static int
+s_header_claim(ezshm_writer_t *self, const char *name, ezshm_layout_t layout, ezshm_segment_t *seg)
+{
+    char segname[EZSHM_SHORT_NAME_SIZE];
+    int rc = ezshm_header_segment_name(name, segname);
+    if (rc == EZSHM_OK)
+        rc = ezshm_segment_create_unpublished(seg, segname, ezshm_header_size(layout), self->opt.mode);
+    if (rc != EZSHM_OK)
+        return rc;
+    ezshm_header_init(seg->addr, layout);
+    reclaim_t reclaim = {self, name};
+    bool replaced = false;
+    rc = ezshm_claim(seg, s_reclaim_stale_ring, &reclaim, &replaced);
+    if (rc == EZSHM_OK && replaced)
+        s_log_reclaimed(self, name, segname);
+    return rc;
+}
+
+/*  Makes a claimed header self's own. */
+static void
+s_header_install(ezshm_writer_t *self, const ezshm_segment_t *seg, ezshm_layout_t layout)
+{
+    self->header = *seg;
+    self->opt.layout = layout;
+    self->meta = ezshm_header_meta(self->header.addr, layout);
+    self->aux.generation = 0;
+    s_event(self, EZSHM_EVENT_META_RESET);
+}
+
 static int
 s_header_create(ezshm_writer_t *self)
 {
-    char segname[EZSHM_SHORT_NAME_SIZE];
-    int rc = ezshm_header_segment_name(self->name, segname);
-    if (rc != EZSHM_OK)
-        return rc;
-    s_reclaim_stale_ring(self, segname);
-    bool replaced = false;
-    rc = ezshm_segment_create(&self->header, segname, ezshm_header_size(self->opt.layout),
-                              self->opt.mode, &replaced);
-    if (rc != EZSHM_OK)
-        return rc;
-    if (replaced)
-        s_log_reclaimed(self, segname);
-    ezshm_header_init(self->header.addr, self->opt.layout);
-    self->meta = ezshm_header_meta(self->header.addr, self->opt.layout);
-    self->aux.generation = 0;
-    s_event(self, EZSHM_EVENT_META_RESET);
-    return EZSHM_OK;
+    ezshm_segment_t seg;
+    int rc = s_header_claim(self, self->name, self->opt.layout, &seg);
+    if (rc == EZSHM_OK)
+        s_header_install(self, &seg, self->opt.layout);
+    return rc;
 }
 
 static void
@@ -132,11 +178,26 @@ s_ring_drop(ezshm_writer_t *self)
 {
     if (!self->ring.addr)
         return;
+    /*  The clock goes first: closing it wakes the ring's waiting readers. */
+    ezshm_clock_destroy(&self->clock);
+    ezshm_segment_unlink_own(&self->ring);
     ezshm_segment_close(&self->ring);
-    ezshm_segment_unlink(self->ring.name);
     self->ring.name[0] = '\0';
     /*  The generation of the ring dropped: during a rebuild the header already names the next. */
     s_event_of(self, EZSHM_EVENT_BUFFER_CLEANUP, self->ring_generation);
+}
+
+/*  Unlinks our header (only if the name is still ours), then closes it, which releases the
+    stream's lock. */
+static void
+s_header_release(ezshm_writer_t *self)
+{
+    ezshm_aux_retract(&self->aux, NULL);
+    ezshm_segment_unlink_own(&self->header);
+    ezshm_segment_close(&self->header);
+    self->header.name[0] = '\0';
+    self->meta = NULL;
+    s_event(self, EZSHM_EVENT_META_CLEANUP);
 }
 
 static void
@@ -146,15 +207,74 @@ s_header_drop(ezshm_writer_t *self)
         return;
     ezshm_header_set_valid(self->meta, false);
     ezshm_aux_retract(&self->aux, self->opt.layout == EZSHM_LAYOUT_V1 ? self->header.addr : NULL);
-    ezshm_segment_close(&self->header);
-    ezshm_segment_unlink(self->header.name);
-    self->header.name[0] = '\0';
-    self->meta = NULL;
-    s_event(self, EZSHM_EVENT_META_CLEANUP);
+    s_header_release(self);
 }
 
+/*  bvalid 0 after a ring fault, in a guard of its own: the header may be truncated too.
+    False when it was (then it is lost as well). */
+static bool
+s_invalidate(ezshm_writer_t *self)
+{
+    ezshm_guard_frame_t frame;
+    if (!self->meta)
+        return true;
+    if (!EZSHM_GUARD_ENTER(&frame))
+        return false;
+    ezshm_header_set_valid(self->meta, false);
+    EZSHM_GUARD_LEAVE(&frame);
+    return true;
+}
+
+/*  A SIGBUS was caught while we touched a segment: another process truncated it. What
+    faulted is dropped without touching its memory again; a lost ring is rebuilt by the next
+    configure as a new generation, a lost header is recreated at once (placeholders, so
+    readers re-attach), unless the writer is closing. */
+static void
+s_fault(ezshm_writer_t *self, const void *fault)
+{
+    self->faults++;
+    /*  A ring fault may come with a truncated header too: setting bvalid 0 then faults. */
+    bool header = ezshm_guard_hit(fault, self->header.addr, self->header.size) || !s_invalidate(self);
+    char msg[256];
+    snprintf(msg, sizeof msg, "%s segment %s/%s of stream '%.80s' was truncated by another process (SIGBUS "
+             "caught): dropped, %s", header ? "header" : "ring", ezshm_segment_dir(),
+             header ? self->header.name : self->ring.name, self->name,
+             self->closing ? "closing" : header ? "header recreated, ring rebuilt by the next chunk"
+                                                : "rebuilt by the next chunk");
+    s_log(self, msg);
+    /*  A truncated clock segment is let go without another touch (closing it would write). */
+    if (ezshm_clock_hit(self->clock, fault))
+        ezshm_clock_abandon(&self->clock);
+    if (!header) {
+        s_ring_drop(self);
+        return;
+    }
+    /*  No write to the header's memory from here on: it is what faulted. */
+    s_ring_drop(self);
+    s_header_release(self);
+    if (!self->closing && s_header_create(self) != EZSHM_OK)
+        s_log(self, "the header could not be recreated: no stream until the next rename");
+}
+
+typedef int (writer_op_fn)(ezshm_writer_t *self, const void *arg);
+
+/*  Runs op inside a guard frame: a SIGBUS on one of our segments becomes EZSHM_ERR_BUS. */
 static int
-s_set_name(ezshm_writer_t *self, const char *name)
+s_guarded(ezshm_writer_t *self, writer_op_fn *op, const void *arg)
+{
+    ezshm_guard_frame_t frame;
+    if (EZSHM_GUARD_ENTER(&frame)) {
+        int rc = op(self, arg);
+        EZSHM_GUARD_LEAVE(&frame);
+        return rc;
+    }
+    s_fault(self, frame.fault);
+    return EZSHM_ERR_BUS;
+}
+
+/*  A copy of name, or of a generated unique name when name is NULL. */
+static int
+s_resolve_name(const char *name, char **out)
 {
     char generated[64];
     if (!name) {
@@ -163,12 +283,15 @@ s_set_name(ezshm_writer_t *self, const char *name)
             return rc;
         name = generated;
     }
-    char *copy = strdup(name);
-    if (!copy)
-        return EZSHM_ERR_NOMEM;
-    free(self->name);
-    self->name = copy;
-    return EZSHM_OK;
+    *out = strdup(name);
+    return *out ? EZSHM_OK : EZSHM_ERR_NOMEM;
+}
+
+static int
+s_new_op(ezshm_writer_t *self, const void *arg)
+{
+    (void) arg;
+    return s_header_create(self);
 }
 
 int
@@ -184,9 +307,10 @@ ezshm_writer_new(const char *name, const ezshm_writer_options_t *opt, ezshm_writ
         self->opt = *opt;
     else
         ezshm_writer_options_init(&self->opt);
-    int rc = s_set_name(self, name);
+    self->header.fd = self->ring.fd = -1;
+    int rc = s_resolve_name(name, &self->name);
     if (rc == EZSHM_OK)
-        rc = s_header_create(self);
+        rc = s_guarded(self, s_new_op, NULL);
     if (rc != EZSHM_OK) {
         free(self->name);
         free(self);
@@ -196,14 +320,27 @@ ezshm_writer_new(const char *name, const ezshm_writer_options_t *opt, ezshm_writ
     return EZSHM_OK;
 }
 
+static int
+s_drop_all(ezshm_writer_t *self, const void *arg)
+{
+    (void) arg;
+    if (self->meta)
+        ezshm_header_set_valid(self->meta, false);
+    s_ring_drop(self);
+    s_header_drop(self);
+    return EZSHM_OK;
+}
+
 void
 ezshm_writer_destroy(ezshm_writer_t **self_p)
 {
     if (!self_p || !*self_p)
         return;
     ezshm_writer_t *self = *self_p;
-    s_ring_drop(self);
-    s_header_drop(self);
+    self->closing = true;
+    /*  A fault drops the segment that faulted; the second pass drops what is left. */
+    if (s_guarded(self, s_drop_all, NULL) != EZSHM_OK)
+        s_guarded(self, s_drop_all, NULL);
     s_event(self, EZSHM_EVENT_CLOSE);
     free(self->name);
     free(self);
@@ -241,7 +378,7 @@ s_spec_sizes(const ezshm_ring_spec_t *spec, uint64_t *frame_bytes, uint64_t *rin
     if (!itemsize)
         return EZSHM_ERR_DTYPE;
     if (spec->frame_ndim > EZSHM_MAX_NDIM - 1 || (spec->frame_ndim && !spec->frame_shape)
-        || spec->n_frames == 0 || spec->n_frames > UINT32_MAX || (spec->key_len && !spec->key))
+        || spec->n_frames < EZSHM_RING_MIN_FRAMES || spec->n_frames > UINT32_MAX || (spec->key_len && !spec->key))
         return EZSHM_ERR_INVAL;
     uint64_t frame = itemsize;
     for (uint32_t d = 0; d < spec->frame_ndim; d++) {
@@ -289,13 +426,10 @@ s_write_fields(ezshm_writer_t *self, const ezshm_ring_spec_t *spec, size_t key_l
     self->wrap_counter = 0;
 }
 
-int
-ezshm_writer_configure(ezshm_writer_t *self, const ezshm_ring_spec_t *spec)
+static int
+s_configure(ezshm_writer_t *self, const void *arg)
 {
-    if (!self || !spec)
-        return EZSHM_ERR_INVAL;
-    if (!self->meta)
-        return EZSHM_ERR_NOENT;
+    const ezshm_ring_spec_t *spec = arg;
     size_t key_len = s_stored_key_len(spec);
     if (s_spec_matches(self, spec, true))
         return EZSHM_OK;
@@ -329,7 +463,18 @@ ezshm_writer_configure(ezshm_writer_t *self, const ezshm_ring_spec_t *spec)
         return rc;
     }
     if (replaced)
-        s_log_reclaimed(self, segname);
+        s_log_reclaimed(self, self->name, segname);
+    if (!self->opt.no_clock) {
+        rc = ezshm_clock_create(self->name, self->meta->buffer_generation, spec->n_frames, spec->srate,
+                                self->opt.mode, &self->clock, &replaced);
+        if (rc != EZSHM_OK) {
+            ezshm_segment_unlink_own(&self->ring);
+            ezshm_segment_close(&self->ring);
+            return rc;
+        }
+        if (replaced)
+            s_log_reclaimed(self, self->name, ezshm_clock_segment(self->clock));
+    }
     self->ring_generation = self->meta->buffer_generation;
     self->frame_bytes = frame_bytes;
     self->ring_bytes = ring_bytes;
@@ -339,13 +484,33 @@ ezshm_writer_configure(ezshm_writer_t *self, const ezshm_ring_spec_t *spec)
 }
 
 int
-ezshm_writer_write_with(ezshm_writer_t *self, uint64_t n, ezshm_copy_fn *copy, void *arg)
+ezshm_writer_configure(ezshm_writer_t *self, const ezshm_ring_spec_t *spec)
 {
-    if (!self || !copy)
+    if (!self || !spec)
         return EZSHM_ERR_INVAL;
-    if (!self->ring.addr)
-        return EZSHM_ERR_NOTREADY;
+    if (!self->meta)
+        return EZSHM_ERR_NOENT;
+    return s_guarded(self, s_configure, spec);
+}
+
+typedef struct {
+    uint64_t                  n;
+    ezshm_copy_fn            *copy;
+    void                     *arg;
+    const ezshm_chunk_time_t *time;
+} write_args_t;
+
+static int
+s_write(ezshm_writer_t *self, const void *arg)
+{
+    const write_args_t *w = arg;
+    uint64_t n = w->n;
+    if (n == 0)
+        return EZSHM_OK;
     uint64_t len = self->n_frames, guard = ezshm_ring_guard(len);
+    /*  The chunk's anchor is published before any of its frames. */
+    ezshm_clock_begin_chunk(self->clock, self->wrap_counter * len + self->write_index, n, w->time);
+    const double *times = w->time ? w->time->times : NULL;
     uint8_t *base = self->ring.addr;
     /*  Pieces of at most `guard` frames, never across the ring's end, each published on its
         own: a reader then knows that only the `guard` oldest slots may be in flux. A chunk
@@ -357,8 +522,12 @@ ezshm_writer_write_with(ezshm_writer_t *self, uint64_t n, ezshm_copy_fn *copy, v
             piece = guard;
         if (piece > len - self->write_index)
             piece = len - self->write_index;
-        if (copy(arg, base + self->write_index * self->frame_bytes, first, piece) != 0)
+        ezshm_clock_put_times(self->clock, self->write_index, times ? times + first : NULL, piece);
+        if (w->copy(w->arg, base + self->write_index * self->frame_bytes, first, piece) != 0) {
+            ezshm_clock_trim_chunk(self->clock, first);
+            ezshm_clock_notify(self->clock);
             return EZSHM_ERR_INVAL;
+        }
         first += piece;
         self->write_index += piece;
         if (self->write_index == len) {
@@ -367,19 +536,33 @@ ezshm_writer_write_with(ezshm_writer_t *self, uint64_t n, ezshm_copy_fn *copy, v
         }
         ezshm_header_publish(self->meta, self->write_index, self->wrap_counter);
     }
+    ezshm_clock_notify(self->clock);
     return EZSHM_OK;
 }
 
-typedef struct {
-    const uint8_t *src;
-    uint64_t       frame_bytes;
-} contiguous_source_t;
-
-static int
-s_copy_contiguous(void *arg, void *dst, uint64_t first, uint64_t count)
+int
+ezshm_writer_write_timed(ezshm_writer_t *self, uint64_t n, ezshm_copy_fn *copy, void *arg,
+                         const ezshm_chunk_time_t *time)
 {
-    const contiguous_source_t *source = arg;
-    memcpy(dst, source->src + first * source->frame_bytes, count * source->frame_bytes);
+    if (!self || !copy)
+        return EZSHM_ERR_INVAL;
+    if (!self->ring.addr)
+        return EZSHM_ERR_NOTREADY;
+    write_args_t args = {n, copy, arg, time};
+    return s_guarded(self, s_write, &args);
+}
+
+int
+ezshm_writer_write_with(ezshm_writer_t *self, uint64_t n, ezshm_copy_fn *copy, void *arg)
+{
+    return ezshm_writer_write_timed(self, n, copy, arg, NULL);
+}
+
+int
+ezshm_copy_contiguous(void *arg, void *dst, uint64_t first, uint64_t count)
+{
+    const ezshm_contiguous_t *source = arg;
+    memcpy(dst, (const uint8_t *) source->frames + first * source->frame_bytes, count * source->frame_bytes);
     return 0;
 }
 
@@ -388,8 +571,18 @@ ezshm_writer_write(ezshm_writer_t *self, const void *frames, uint64_t n)
 {
     if (!self || (n && !frames))
         return EZSHM_ERR_INVAL;
-    contiguous_source_t source = {frames, self->frame_bytes};
-    return ezshm_writer_write_with(self, n, s_copy_contiguous, &source);
+    ezshm_contiguous_t source = {frames, self->frame_bytes};
+    return ezshm_writer_write_with(self, n, ezshm_copy_contiguous, &source);
+}
+
+static int
+s_reset(ezshm_writer_t *self, const void *arg)
+{
+    (void) arg;
+    if (self->meta)
+        ezshm_header_set_valid(self->meta, false);
+    s_ring_drop(self);
+    return EZSHM_OK;
 }
 
 int
@@ -397,9 +590,36 @@ ezshm_writer_reset_buffer(ezshm_writer_t *self)
 {
     if (!self)
         return EZSHM_ERR_INVAL;
-    if (self->meta)
-        ezshm_header_set_valid(self->meta, false);
-    s_ring_drop(self);
+    return s_guarded(self, s_reset, NULL);
+}
+
+typedef struct {
+    char          *name;   /* resolved, owned */
+    ezshm_layout_t layout;
+} rename_args_t;
+
+/*  The new name is claimed before the old stream is touched, so a name held by another
+    writer (or anything else that fails the claim) leaves everything as it was. Only a new
+    layout under the same name drops the header first: we hold that name's lock ourselves. */
+static int
+s_rename(ezshm_writer_t *self, const void *arg)
+{
+    const rename_args_t *r = arg;
+    char segname[EZSHM_SHORT_NAME_SIZE];
+    int rc = ezshm_header_segment_name(r->name, segname);
+    if (rc != EZSHM_OK)
+        return rc;
+    bool same = self->header.addr && strcmp(segname, self->header.name) == 0;
+    ezshm_segment_t seg;
+    if (!same && (rc = s_header_claim(self, r->name, r->layout, &seg)) != EZSHM_OK)
+        return rc;
+    s_reset(self, NULL);
+    s_header_drop(self);
+    if (same && (rc = s_header_claim(self, r->name, r->layout, &seg)) != EZSHM_OK)
+        return rc;
+    free(self->name);
+    self->name = r->name;
+    s_header_install(self, &seg, r->layout);
     return EZSHM_OK;
 }
 
@@ -408,15 +628,25 @@ ezshm_writer_rename(ezshm_writer_t *self, const char *name, ezshm_layout_t layou
 {
     if (!self || (name && !*name))
         return EZSHM_ERR_INVAL;
-    if (self->meta)
-        ezshm_header_set_valid(self->meta, false);
-    s_ring_drop(self);
-    s_header_drop(self);
-    int rc = s_set_name(self, name);
-    if (rc != EZSHM_OK)
-        return rc;
-    self->opt.layout = layout;
-    return s_header_create(self);
+    rename_args_t args = {NULL, layout};
+    int rc = s_resolve_name(name, &args.name);
+    if (rc == EZSHM_OK)
+        rc = s_guarded(self, s_rename, &args);
+    if (!self->name || self->name != args.name)
+        free(args.name);
+    return rc;
+}
+
+typedef struct {
+    const void *blob;
+    size_t len;
+} aux_args_t;
+
+static int
+s_publish_aux(ezshm_writer_t *self, const void *arg)
+{
+    const aux_args_t *a = arg;
+    return ezshm_aux_publish(&self->aux, self->name, self->header.addr, a->blob, a->len, self->opt.mode);
 }
 
 int
@@ -424,14 +654,23 @@ ezshm_writer_publish_aux(ezshm_writer_t *self, const void *blob, size_t len)
 {
     if (!self || !self->header.addr || self->opt.layout != EZSHM_LAYOUT_V1)
         return EZSHM_ERR_INVAL;
-    return ezshm_aux_publish(&self->aux, self->name, self->header.addr, blob, len, self->opt.mode);
+    aux_args_t args = {blob, len};
+    return s_guarded(self, s_publish_aux, &args);
+}
+
+static int
+s_retract_aux(ezshm_writer_t *self, const void *arg)
+{
+    (void) arg;
+    ezshm_aux_retract(&self->aux, self->header.addr);
+    return EZSHM_OK;
 }
 
 void
 ezshm_writer_retract_aux(ezshm_writer_t *self)
 {
     if (self && self->header.addr && self->opt.layout == EZSHM_LAYOUT_V1)
-        ezshm_aux_retract(&self->aux, self->header.addr);
+        s_guarded(self, s_retract_aux, NULL);
 }
 
 uint32_t
@@ -453,6 +692,12 @@ ezshm_writer_ring_bytes_for(const ezshm_ring_spec_t *spec, uint64_t *bytes)
         return EZSHM_ERR_INVAL;
     uint64_t frame_bytes;
     return s_spec_sizes(spec, &frame_bytes, bytes);
+}
+
+bool
+ezshm_writer_matches(const ezshm_writer_t *self, const ezshm_ring_spec_t *spec)
+{
+    return self && spec && s_spec_matches(self, spec, true);
 }
 
 bool
@@ -478,6 +723,12 @@ const char *
 ezshm_writer_header_segment(const ezshm_writer_t *self)
 {
     return self->header.name;
+}
+
+const char *
+ezshm_writer_clock_segment(const ezshm_writer_t *self)
+{
+    return self->clock ? ezshm_clock_segment(self->clock) : "";
 }
 
 const char *
@@ -508,6 +759,29 @@ uint64_t
 ezshm_writer_ring_bytes(const ezshm_writer_t *self)
 {
     return self->ring.addr ? self->ring_bytes : 0;
+}
+
+static int
+s_snapshot(ezshm_writer_t *self, const void *arg)
+{
+    memcpy((ezshm_meta_t *) arg, self->meta, sizeof *self->meta);
+    return EZSHM_OK;
+}
+
+int
+ezshm_writer_snapshot(ezshm_writer_t *self, ezshm_meta_t *out)
+{
+    if (!self || !out)
+        return EZSHM_ERR_INVAL;
+    if (!self->meta)
+        return EZSHM_ERR_NOENT;
+    return s_guarded(self, s_snapshot, out);
+}
+
+uint64_t
+ezshm_writer_faults(const ezshm_writer_t *self)
+{
+    return self->faults;
 }
 
 const ezshm_meta_t *

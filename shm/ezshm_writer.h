@@ -13,11 +13,16 @@
         rc = ezshm_writer_write(w, frames, n);          // buffered axis first, C order
         ezshm_writer_destroy(&w);                       // unlinks both segments
 
-    Not thread-safe: one thread drives a writer.
+    Not thread-safe: one thread drives a writer. A writer only ever unlinks segments it
+    created (checked by device and inode just before). With ezshm_guard_enable(), a segment
+    truncated by another process makes the call that faulted return EZSHM_ERR_BUS instead of
+    killing the process: a lost ring is dropped and the next configure rebuilds it as a new
+    generation; a lost header is recreated at once (ezshm_writer_faults counts them).
 */
 #ifndef EZSHM_WRITER_H
 #define EZSHM_WRITER_H
 
+#include "ezshm_clock.h"
 #include "ezshm_header.h"
 
 #include <stdbool.h>
@@ -57,6 +62,8 @@ typedef struct {
     ezshm_layout_t  layout;           /* default EZSHM_LAYOUT_LEGACY */
     unsigned        mode;             /* segment permission bits, default 0600 */
     uint64_t        max_ring_bytes;   /* default 1 GiB */
+    bool            no_clock;         /* true: no clock segment (no timestamps, readers poll);
+                                         default false, true when $EZSHM_CLOCK is "0" */
     ezshm_event_fn *on_event;         /* optional */
     ezshm_log_fn   *on_log;           /* optional */
     void           *arg;              /* passed to both callbacks */
@@ -78,17 +85,28 @@ typedef struct {
     ring. Returns 0, or a non-zero value that aborts the write. */
 typedef int (ezshm_copy_fn)(void *arg, void *dst, uint64_t first, uint64_t count);
 
+/*  The ezshm_copy_fn of frames that already lie buffered axis first, C order, end to end:
+    arg is an ezshm_contiguous_t. */
+typedef struct {
+    const void *frames;
+    uint64_t    frame_bytes;
+} ezshm_contiguous_t;
+int ezshm_copy_contiguous(void *arg, void *dst, uint64_t first, uint64_t count);
+
 void ezshm_writer_options_init(ezshm_writer_options_t *opt);
 
-/*  Creates the header segment with placeholders. name NULL: a generated unique name
-    (ezshm_writer_name tells it). opt NULL: defaults. */
+/*  Creates the header segment with placeholders and publishes it atomically under the
+    stream's lock (see ezshm_claim.h). name NULL: a generated unique name (ezshm_writer_name
+    tells it). opt NULL: defaults. EZSHM_ERR_INUSE when another live writer holds the name
+    (nothing touched; ezshm_claim_holder names it); a leftover of a dead writer is reclaimed. */
 int ezshm_writer_new(const char *name, const ezshm_writer_options_t *opt, ezshm_writer_t **out);
 
 /*  Unlinks ring and header (event "close"), frees, sets *self_p NULL. */
 void ezshm_writer_destroy(ezshm_writer_t **self_p);
 
 /*  Makes the live ring match spec: nothing when it does already; else bvalid 0, fields,
-    counters 0, generation + 1, old ring unlinked, new ring created, bvalid 1.
+    counters 0, generation + 1, old ring unlinked, new ring created, bvalid 1. n_frames must
+    be at least EZSHM_RING_MIN_FRAMES.
     EZSHM_ERR_TOOBIG / EZSHM_ERR_OVERFLOW / EZSHM_ERR_NOSPACE leave no ring (bvalid 0);
     EZSHM_ERR_INVAL / EZSHM_ERR_DTYPE change nothing. */
 int ezshm_writer_configure(ezshm_writer_t *self, const ezshm_ring_spec_t *spec);
@@ -100,18 +118,30 @@ int ezshm_writer_write(ezshm_writer_t *self, const void *frames, uint64_t n);
 /*  Same, with the caller copying each contiguous piece itself. */
 int ezshm_writer_write_with(ezshm_writer_t *self, uint64_t n, ezshm_copy_fn *copy, void *arg);
 
+/*  Same, with the chunk's timing for the clock segment (NULL: time unknown, wall clock now):
+    its anchor is published before its frames, a coordinate axis' times (time->times, n
+    values) piece by piece before the piece's frames, and waiting readers are woken after
+    the last piece. */
+int ezshm_writer_write_timed(ezshm_writer_t *self, uint64_t n, ezshm_copy_fn *copy, void *arg,
+                             const ezshm_chunk_time_t *time);
+
 /*  Drops the ring (bvalid 0, "buffer cleanup"); the next configure rebuilds it. */
 int ezshm_writer_reset_buffer(ezshm_writer_t *self);
 
-/*  Destroys ring and header and creates the header (placeholders) under a new name
-    (NULL: generated) and layout. On failure the writer keeps no segments and reports
-    the error; a later rename may succeed. */
+/*  Claims a new name (NULL: generated) with a fresh header (placeholders) in layout, then
+    destroys the old ring and header. On failure (EZSHM_ERR_INUSE: another live writer holds
+    the name) nothing changed. Only a new layout under the same name drops the old header
+    first: if that fails the writer keeps no segments; a later rename may succeed. */
 int ezshm_writer_rename(ezshm_writer_t *self, const char *name, ezshm_layout_t layout);
 
 /*  The bytes of the ring spec describes (n_frames * frame bytes) into *bytes, whatever the
     writer's max_ring_bytes. EZSHM_ERR_DTYPE / EZSHM_ERR_INVAL for a spec configure would
     refuse, EZSHM_ERR_OVERFLOW when the size does not fit. */
 int ezshm_writer_ring_bytes_for(const ezshm_ring_spec_t *spec, uint64_t *bytes);
+
+/*  True when configure(spec) would change nothing: the live ring is spec's ring, length
+    included. False without a ring (a configure would build one). */
+bool ezshm_writer_matches(const ezshm_writer_t *self, const ezshm_ring_spec_t *spec);
 
 /*  True when the live ring holds frames of spec's kind: same dtype, srate, frame shape and
     key, whatever spec->n_frames says. A caller that estimates the ring length from jittering
@@ -139,11 +169,19 @@ void ezshm_writer_set_max_ring_bytes(ezshm_writer_t *self, uint64_t max_ring_byt
 const char *ezshm_writer_name(const ezshm_writer_t *self);
 const char *ezshm_writer_header_segment(const ezshm_writer_t *self);
 const char *ezshm_writer_ring_segment(const ezshm_writer_t *self);   /* "" without a ring */
+const char *ezshm_writer_clock_segment(const ezshm_writer_t *self);  /* "" without a clock */
 ezshm_layout_t ezshm_writer_layout(const ezshm_writer_t *self);
 bool ezshm_writer_has_ring(const ezshm_writer_t *self);
 uint64_t ezshm_writer_frame_bytes(const ezshm_writer_t *self);
 uint64_t ezshm_writer_ring_bytes(const ezshm_writer_t *self);
-/*  The live header fields (read-only view of the mapped segment; NULL without a header). */
+/*  Segments found truncated under the writer (SIGBUS caught, see ezshm_guard.h) so far. */
+uint64_t ezshm_writer_faults(const ezshm_writer_t *self);
+/*  A copy of the live header fields, taken inside the SIGBUS guard: EZSHM_ERR_NOENT without
+    a header, EZSHM_ERR_BUS when it was truncated (then recreated, as for a write). */
+int ezshm_writer_snapshot(ezshm_writer_t *self, ezshm_meta_t *out);
+/*  The live header fields (read-only view of the mapped segment; NULL without a header).
+    Reading through it is not guarded: prefer ezshm_writer_snapshot where another process
+    could truncate the segment. */
 const ezshm_meta_t *ezshm_writer_meta(const ezshm_writer_t *self);
 
 #ifdef __cplusplus

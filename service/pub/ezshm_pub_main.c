@@ -42,6 +42,7 @@ typedef struct {
     bool labels;
     const char *key;
     bool seq;
+    bool wall_clock;   /* time axis in wall-clock seconds, newest sample = now at send */
     uint64_t change_after;
     change_t change;
     int sndhwm, linger, wait_sub_ms;
@@ -80,6 +81,8 @@ s_usage(FILE *out)
           "  --labels                 send a CoordinateAxis 'ch' with labels Ch0.. and unit uV\n"
           "  --key K                  AxisArray key\n"
           "  --seq                    include the message sequence number \"seq\"\n"
+          "  --wall-clock             time axis in UNIX seconds, the newest sample stamped\n"
+          "                           at send (default: first_frame / fs from 0)\n"
           "  --change-after N --change shape|dtype|axis|labels\n"
           "                           after N messages: channels+1, dtype float64 (int16 if\n"
           "                           already float64), a CoordinateAxis time axis, or the\n"
@@ -93,7 +96,7 @@ s_usage(FILE *out)
           "  --help, --version\n", out);
 }
 
-//  Parses an unsigned integer option into *out; false (after a message) when malformed.
+/*  Parses an unsigned integer option into *out; false (after a message) when malformed. */
 static bool
 s_parse_u64(const char *flag, const char *text, uint64_t *out)
 {
@@ -122,12 +125,12 @@ s_parse_double(const char *flag, const char *text, double *out)
     return true;
 }
 
-//  Returns 0 to run, 1 to exit successfully (--help/--version), 2 on a usage error.
+/*  Returns 0 to run, 1 to exit successfully (--help/--version), 2 on a usage error. */
 static int
 s_parse_args(int argc, char **argv, options_t *o)
 {
     enum { O_BIND = 256, O_CONNECT, O_TOPIC, O_FS, O_CHANNELS, O_CHUNK, O_DTYPE, O_FORMAT,
-           O_PATTERN, O_RATE, O_COUNT, O_TDI, O_LABELS, O_KEY, O_SEQ, O_CHANGE_AFTER, O_CHANGE,
+           O_PATTERN, O_RATE, O_COUNT, O_TDI, O_LABELS, O_KEY, O_SEQ, O_WALL_CLOCK, O_CHANGE_AFTER, O_CHANGE,
            O_SNDHWM, O_LINGER, O_WAIT_SUB, O_CURVE, O_QUIET, O_HELP, O_VERSION };
     static const struct option longopts[] = {
         {"bind", required_argument, NULL, O_BIND}, {"connect", required_argument, NULL, O_CONNECT},
@@ -140,6 +143,7 @@ s_parse_args(int argc, char **argv, options_t *o)
         {"time-dim-index", required_argument, NULL, O_TDI},
         {"labels", no_argument, NULL, O_LABELS}, {"key", required_argument, NULL, O_KEY},
         {"seq", no_argument, NULL, O_SEQ},
+        {"wall-clock", no_argument, NULL, O_WALL_CLOCK},
         {"change-after", required_argument, NULL, O_CHANGE_AFTER},
         {"change", required_argument, NULL, O_CHANGE},
         {"sndhwm", required_argument, NULL, O_SNDHWM},
@@ -228,6 +232,7 @@ s_parse_args(int argc, char **argv, options_t *o)
             case O_LABELS: o->labels = true; break;
             case O_KEY: o->key = optarg; break;
             case O_SEQ: o->seq = true; break;
+            case O_WALL_CLOCK: o->wall_clock = true; break;
             case O_CHANGE_AFTER:
                 if (!s_parse_u64("--change-after", optarg, &o->change_after))
                     return 2;
@@ -289,7 +294,7 @@ s_parse_args(int argc, char **argv, options_t *o)
     return 0;
 }
 
-//  What the rig currently sends; --change rewrites it once.
+/*  What the rig currently sends; --change rewrites it once. */
 typedef struct {
     char dtype;
     size_t channels;
@@ -312,7 +317,7 @@ s_stream_free(stream_t *st)
     free(st->times);
 }
 
-//  (Re)sizes buffers and labels for the current dtype/channels; -1 when out of memory.
+/*  (Re)sizes buffers and labels for the current dtype/channels; -1 when out of memory. */
 static int
 s_stream_prepare(stream_t *st, const options_t *o)
 {
@@ -351,7 +356,7 @@ s_apply_change(stream_t *st, change_t change)
     else if (change == CHANGE_AXIS)
         st->coordinate_time = true;
     else if (change == CHANGE_LABELS) {
-        //  s_stream_prepare makes them again with the new prefix.
+        /*  s_stream_prepare makes them again with the new prefix. */
         for (size_t i = 0; i < st->n_labels; i++)
             free(st->labels[i]);
         st->n_labels = 0;
@@ -359,7 +364,7 @@ s_apply_change(stream_t *st, change_t change)
     }
 }
 
-//  Sends frames as one multipart message; -1 on a send error other than an interrupt.
+/*  Sends frames as one multipart message; -1 on a send error other than an interrupt. */
 static int
 s_send(void *sock, const wire_frame_t *frames, size_t n, totals_t *totals)
 {
@@ -376,7 +381,7 @@ s_send(void *sock, const wire_frame_t *frames, size_t n, totals_t *totals)
     return 0;
 }
 
-//  Sleeps until the absolute deadline (ezshm_clock_mono() seconds) or a stop signal.
+/*  Sleeps until the absolute deadline (ezshm_time_mono() seconds) or a stop signal. */
 static void
 s_sleep_until(double deadline)
 {
@@ -386,7 +391,7 @@ s_sleep_until(double deadline)
         ;
 }
 
-//  Builds and sends message number index (its first frame is first_frame).
+/*  Builds and sends message number index (its first frame is first_frame). */
 static int
 s_send_message(void *sock, const options_t *o, stream_t *st, uint64_t index,
                uint64_t first_frame, uint64_t *noise, wire_buf_t *buf, totals_t *totals)
@@ -399,16 +404,19 @@ s_send_message(void *sock, const options_t *o, stream_t *st, uint64_t index,
         shape[0] = st->channels;
         shape[1] = o->chunk;
     }
+    /*  --wall-clock: like an ezmsg source stamping time.time() when a chunk is complete,
+        so a receiver can tell its transport delay. */
+    double t0 = o->wall_clock ? ezshm_time_wall() - (double) (o->chunk - 1) / o->fs : (double) first_frame / o->fs;
     for (size_t k = 0; k < o->chunk; k++)
-        st->times[k] = (double) (first_frame + k) / o->fs;
+        st->times[k] = o->wall_clock ? t0 + (double) k / o->fs : (double) (first_frame + k) / o->fs;
     wire_message_t m = {
         .topic = o->topic, .key = o->key, .ndim = 2,
         .dims = o->channel_first ? dims_ct : dims_tc, .shape = shape, .dtype = st->dtype,
         .data = st->data, .nbytes = nbytes, .time_dim = "time", .gain = 1.0 / o->fs,
-        .offset = (double) first_frame / o->fs,
+        .offset = t0,
         .time_values = st->coordinate_time ? st->times : NULL, .n_time_values = o->chunk,
         .label_dim = o->labels ? "ch" : NULL, .labels = (const char *const *) st->labels,
-        .n_labels = st->channels, .label_unit = LABEL_UNIT, .has_seq = o->seq, .seq = index, .ts = ezshm_clock_wall()};
+        .n_labels = st->channels, .label_unit = LABEL_UNIT, .has_seq = o->seq, .seq = index, .ts = ezshm_time_wall()};
     size_t topic_len = strlen(o->topic);
     int rc;
     if (o->format == FORMAT_NATIVE) {
@@ -434,7 +442,7 @@ s_run(void *sock, const options_t *o, totals_t *totals)
     wire_buf_t buf = {0};
     uint64_t noise = 0x9E3779B97F4A7C15u, first_frame = 0;
     int rc = 0;
-    double start = ezshm_clock_mono();
+    double start = ezshm_time_mono();
     for (uint64_t index = 0; !s_stop && (o->count == 0 || index < o->count); index++) {
         if (o->change != CHANGE_NONE && index == o->change_after)
             s_apply_change(&st, o->change);
@@ -443,7 +451,7 @@ s_run(void *sock, const options_t *o, totals_t *totals)
             rc = -1;
             break;
         }
-        //  Absolute deadlines: a late message does not delay the ones after it.
+        /*  Absolute deadlines: a late message does not delay the ones after it. */
         if (o->rate > 0) {
             s_sleep_until(start + (double) index / o->rate);
             if (s_stop)
@@ -531,14 +539,14 @@ main(int argc, char **argv)
         zmq_ctx_term(ctx);
         return 1;
     }
-    //  PUB drops messages until subscribers have connected (the slow-joiner gap).
+    /*  PUB drops messages until subscribers have connected (the slow-joiner gap). */
     if (o.wait_sub_ms > 0) {
-        s_sleep_until(ezshm_clock_mono() + o.wait_sub_ms / 1000.0);
+        s_sleep_until(ezshm_time_mono() + o.wait_sub_ms / 1000.0);
     }
     totals_t totals = {0};
-    double t0 = ezshm_clock_mono();
+    double t0 = ezshm_time_mono();
     rc = s_run(sock, &o, &totals);
-    double secs = ezshm_clock_mono() - t0;
+    double secs = ezshm_time_mono() - t0;
     zmq_close(sock);
     zmq_ctx_term(ctx);
     if (!o.quiet) {

@@ -19,7 +19,7 @@ rig_pattern_parse(const char *name, rig_pattern_t *out)
     return 0;
 }
 
-//  IEEE binary16 bits of a finite v, round to nearest; exact for integers up to 2048.
+/*  IEEE binary16 bits of a finite v, round to nearest; exact for integers up to 2048. */
 static uint16_t
 s_half_bits(double v)
 {
@@ -62,12 +62,12 @@ rig_pattern_counter_value(char code, uint64_t i)
     }
 }
 
-//  Integer sample of re in [-1, 1] scaled to 90% of a type's range (unsigned: shifted up).
+/*  Integer sample of re in [-1, 1] scaled to 90% of a type's range (unsigned: shifted up). */
 #define SIGNED(re, max) llrint((re) * 0.9 * (double) (max))
 #define UNSIGNED(re, max) llrint(((re) + 1) * 0.45 * (double) (max))
 
-//  Stores one element. Counter integers come through `exact` so 64-bit values keep every
-//  bit; everything else is the double re (and im for complex).
+/*  Stores one element. Counter integers come through `exact` so 64-bit values keep every
+    bit; everything else is the double re (and im for complex). */
 static void
 s_store(unsigned char *dst, char code, double re, double im, const uint64_t *exact)
 {
@@ -101,7 +101,7 @@ s_store(unsigned char *dst, char code, double re, double im, const uint64_t *exa
     }
 }
 
-//  xorshift64*: fast, good enough for test noise, reproducible from its seed.
+/*  xorshift64*: fast, good enough for test noise, reproducible from its seed. */
 static double
 s_noise(uint64_t *state)
 {

@@ -4,8 +4,8 @@
     frame i (i counts frames from 0 over the whole run) holds i wrapped to the dtype's
     exactly representable range (see rig_pattern_counter_value and docs/wire-protocol.md).
 */
-#ifndef RIG_PATTERN_H
-#define RIG_PATTERN_H
+#ifndef EZSHM_RIG_PATTERN_H
+#define EZSHM_RIG_PATTERN_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -34,7 +34,7 @@ axisarray_destroy(axisarray_t **self_p)
     *self_p = NULL;
 }
 
-//  Grows *buf so that it holds at least need items of size item; false when out of memory.
+/*  Grows *buf so that it holds at least need items of size item; false when out of memory. */
 static bool
 s_grow(void **buf, size_t *cap, size_t need, size_t item)
 {
@@ -72,7 +72,7 @@ axisarray_build_reset(axisarray_t *self)
     self->descrs_len = 0;
     self->sizes_len = 0;
     self->bytes_len = 0;
-    //  Offset 0 of the string pool is always "", the value of absent strings.
+    /*  Offset 0 of the string pool is always "", the value of absent strings. */
     self->strings_len = 0;
     self->key = 0;
     if (s_grow((void **) &self->strings, &self->strings_cap, 1, 1)) {

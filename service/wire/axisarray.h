@@ -10,8 +10,8 @@
     decoder. topic and, for native messages, data point into the caller's frames, so the
     frames must also outlive the reading of the message.
 */
-#ifndef AXISARRAY_H
-#define AXISARRAY_H
+#ifndef EZSHM_AXISARRAY_H
+#define EZSHM_AXISARRAY_H
 
 #include "ezshm_descr.h"
 

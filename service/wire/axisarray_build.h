@@ -5,8 +5,8 @@
     Pools move when they grow, so while building, axes refer to pool offsets; 
     axisarray_build_finish() turns the offsets into the pointers readers see.
 */
-#ifndef AXISARRAY_BUILD_H
-#define AXISARRAY_BUILD_H
+#ifndef EZSHM_AXISARRAY_BUILD_H
+#define EZSHM_AXISARRAY_BUILD_H
 
 #include "axisarray.h"
 

@@ -5,8 +5,8 @@
     keeps one counter per reason: counter[-code]. The decoder returns the WIRE_ERR_ codes,
     ingest the INGEST_ERR_ codes; a size that overflows is the same reason for both.
 */
-#ifndef DROP_REASON_H
-#define DROP_REASON_H
+#ifndef EZSHM_DROP_REASON_H
+#define EZSHM_DROP_REASON_H
 
 #ifdef __cplusplus
 extern "C" {
@@ -27,10 +27,12 @@ typedef enum {
     INGEST_ERR_EMPTY = -11,       /* "empty_chunk":    zero frames or zero-sized frames     */
     INGEST_ERR_TOO_BIG = -12,     /* "ring_too_big":   ring over max_buffer_bytes           */
     INGEST_ERR_NO_SPACE = -13,    /* "no_space":       /dev/shm cannot hold the ring        */
-    INGEST_ERR_SHM = -14          /* "shm_error":      any other shared-memory failure      */
+    INGEST_ERR_SHM = -14,         /* "shm_error":      any other shared-memory failure      */
+    INGEST_ERR_REBUILD_RATE = -15 /* "rebuild_rate_limited": the ring's shape changes faster
+                                     than the rebuild rate limit allows                     */
 } drop_reason_t;
 
-#define DROP_REASON_COUNT 15      /* codes 0 .. -14 */
+#define DROP_REASON_COUNT 16      /* codes 0 .. -15 */
 #define WIRE_REASON_COUNT 9       /* the decoder's codes: 0 .. -8 */
 
 /*  A stable snake_case name for a code ("shape_mismatch"), the counter's name; "ok" for 0,

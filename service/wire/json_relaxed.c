@@ -1,5 +1,6 @@
 /*  json_relaxed.c — recursive-descent JSON parser into a grow-only node array. */
 #include "json_relaxed.h"
+#include "ezshm_error.h"
 #include "ezshm_utf8.h"
 
 #include <math.h>
@@ -7,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-//  Longest number token accepted; Python never writes more than ~25 characters.
+/*  Longest number token accepted; Python never writes more than ~25 characters. */
 #define JR_MAX_NUMBER 400
 
 struct _jr_doc_t {
@@ -42,15 +43,8 @@ jr_doc_error(const jr_doc_t *self)
     return self->error;
 }
 
-static int
-s_fail(jr_doc_t *self, const char *what, size_t pos)
-{
-    snprintf(self->error, sizeof self->error, "%s at byte %zu", what, pos);
-    return -1;
-}
-
-//  Returns the index of a fresh node, or 0 when out of memory (0 is the root, never fresh
-//  after the first call).
+/*  Returns the index of a fresh node, or 0 when out of memory (0 is the root, never fresh
+    after the first call). */
 static uint32_t
 s_alloc(jr_doc_t *self, jr_type_t type, size_t start)
 {
@@ -85,7 +79,7 @@ s_is_hex(char c)
     return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
 }
 
-//  Scans a string body starting after the opening quote; *p ends on the closing quote.
+/*  Scans a string body starting after the opening quote; *p ends on the closing quote. */
 /*  True when none of the 8 bytes at s is '"', '\\' or below 0x20 (SWAR "has byte" tests:
     each is exact about whether such a byte exists; bytes >= 0x80 never match, as in the
     byte loop). Lets the string scan step over base64 text a word at a time. */
@@ -107,8 +101,8 @@ s_scan_string(jr_doc_t *self, size_t *p, uint8_t *escaped)
     size_t n = self->len, i = *p;
     *escaped = 0;
     while (i < n) {
-        //  Most string bytes are plain (base64 payloads are kilobytes long): skip them fast,
-        //  eight at a time while a whole word is plain, then byte by byte.
+        /*  Most string bytes are plain (base64 payloads are kilobytes long): skip them fast,
+            eight at a time while a whole word is plain, then byte by byte. */
         while (i + 8 <= n && s_plain8(t + i))
             i += 8;
         while (i < n && (unsigned char) t[i] >= 0x20 && t[i] != '"' && t[i] != '\\')
@@ -128,18 +122,18 @@ s_scan_string(jr_doc_t *self, size_t *p, uint8_t *escaped)
             if (e == 'u') {
                 if (i + 6 > n || !s_is_hex(t[i + 2]) || !s_is_hex(t[i + 3])
                     || !s_is_hex(t[i + 4]) || !s_is_hex(t[i + 5]))
-                    return s_fail(self, "bad \\u escape", i);
+                    return ezshm_fail(self->error, sizeof self->error, -1, "bad \\u escape at byte %zu", i);
                 i += 6;
                 continue;
             }
             if (e == '\0' || !strchr("\"\\/bfnrt", e))
-                return s_fail(self, "bad escape", i);
+                return ezshm_fail(self->error, sizeof self->error, -1, "bad escape at byte %zu", i);
             i += 2;
             continue;
         }
-        return s_fail(self, "control character in string", i);
+        return ezshm_fail(self->error, sizeof self->error, -1, "control character in string at byte %zu", i);
     }
-    return s_fail(self, "unterminated string", *p);
+    return ezshm_fail(self->error, sizeof self->error, -1, "unterminated string at byte %zu", *p);
 }
 
 bool
@@ -194,7 +188,7 @@ jr_scan_number(const char *text, size_t len, size_t pos, size_t *end, double *va
     size_t token = p - pos;
     if (token > JR_MAX_NUMBER)
         return false;
-    //  Small integers (shapes, seq) are the common case and need no strtod.
+    /*  Small integers (shapes, seq) are the common case and need no strtod. */
     if (integral && p - digits_start <= 15) {
         double v = 0;
         for (size_t i = digits_start; i < p; i++)
@@ -231,14 +225,14 @@ s_container(jr_doc_t *self, size_t *p, unsigned depth, uint32_t index, bool obje
         uint8_t key_escaped = 0;
         if (object) {
             if (i >= n || t[i] != '"')
-                return s_fail(self, "expected a key string", i);
+                return ezshm_fail(self->error, sizeof self->error, -1, "expected a key string at byte %zu", i);
             key_start = ++i;
             if (s_scan_string(self, &i, &key_escaped))
                 return -1;
             key_end = i;
             i = s_skip_ws(t, n, i + 1);
             if (i >= n || t[i] != ':')
-                return s_fail(self, "expected ':'", i);
+                return ezshm_fail(self->error, sizeof self->error, -1, "expected ':' at byte %zu", i);
             i = s_skip_ws(t, n, i + 1);
         }
         uint32_t child;
@@ -261,7 +255,8 @@ s_container(jr_doc_t *self, size_t *p, unsigned depth, uint32_t index, bool obje
         }
         if (i < n && t[i] == close)
             break;
-        return s_fail(self, object ? "expected ',' or '}'" : "expected ',' or ']'", i);
+        return ezshm_fail(self->error, sizeof self->error, -1,
+                          object ? "expected ',' or '}' at byte %zu" : "expected ',' or ']' at byte %zu", i);
     }
     self->nodes[index].end = (uint32_t) (i + 1);
     *p = i + 1;
@@ -280,9 +275,9 @@ s_value(jr_doc_t *self, size_t *p, unsigned depth, uint32_t *out)
     const char *t = self->text;
     size_t i = *p;
     if (depth > JR_MAX_DEPTH)
-        return s_fail(self, "nesting too deep", i);
+        return ezshm_fail(self->error, sizeof self->error, -1, "nesting too deep at byte %zu", i);
     if (i >= self->len)
-        return s_fail(self, "unexpected end", i);
+        return ezshm_fail(self->error, sizeof self->error, -1, "unexpected end at byte %zu", i);
     char c = t[i];
     jr_type_t type;
     if (c == '{')
@@ -324,7 +319,7 @@ s_value(jr_doc_t *self, size_t *p, unsigned depth, uint32_t *out)
             const char *word = type == JR_TRUE ? "true" : type == JR_FALSE ? "false" : "null";
             size_t wlen = strlen(word);
             if (!s_literal(self, i, word, wlen))
-                return s_fail(self, "invalid literal", i);
+                return ezshm_fail(self->error, sizeof self->error, -1, "invalid literal at byte %zu", i);
             self->nodes[index].end = (uint32_t) (i + wlen);
             *p = i + wlen;
             return 0;
@@ -333,13 +328,13 @@ s_value(jr_doc_t *self, size_t *p, unsigned depth, uint32_t *out)
             size_t end;
             double value;
             if (!jr_scan_number(t, self->len, i, &end, &value))
-                return s_fail(self, "invalid value", i);
+                return ezshm_fail(self->error, sizeof self->error, -1, "invalid value at byte %zu", i);
             self->nodes[index].end = (uint32_t) end;
             *p = end;
             return 0;
         }
     }
-    return s_fail(self, "invalid value", i);
+    return ezshm_fail(self->error, sizeof self->error, -1, "invalid value at byte %zu", i);
 }
 
 int
@@ -350,9 +345,9 @@ jr_parse(jr_doc_t *self, const char *text, size_t len)
     self->count = 0;
     self->out_of_memory = false;
     self->error[0] = '\0';
-    //  Spans are 32-bit; a frame that large is far beyond any sane message.
+    /*  Spans are 32-bit; a frame that large is far beyond any sane message. */
     if (len >= UINT32_MAX)
-        return s_fail(self, "document too large", 0);
+        return ezshm_fail(self->error, sizeof self->error, -1, "document too large at byte %zu", (size_t) 0);
     size_t p = s_skip_ws(text, len, 0);
     uint32_t root;
     if (s_value(self, &p, 0, &root)) {
@@ -364,7 +359,7 @@ jr_parse(jr_doc_t *self, const char *text, size_t len)
     }
     p = s_skip_ws(text, len, p);
     if (p != len)
-        return s_fail(self, "trailing characters", p);
+        return ezshm_fail(self->error, sizeof self->error, -1, "trailing characters at byte %zu", p);
     return 0;
 }
 
@@ -386,7 +381,7 @@ jr_next(const jr_doc_t *self, const jr_node_t *node)
     return node && node->next ? &self->nodes[node->next] : NULL;
 }
 
-//  The value of four hex digits (already validated by the scanner).
+/*  The value of four hex digits (already validated by the scanner). */
 static uint32_t
 s_hex4(const char *s)
 {
@@ -398,7 +393,7 @@ s_hex4(const char *s)
     return v;
 }
 
-//  Unescapes src[0..len) into dst (at least len + 1 bytes); returns the length.
+/*  Unescapes src[0..len) into dst (at least len + 1 bytes); returns the length. */
 static size_t
 s_unescape(const char *src, size_t len, char *dst)
 {
@@ -417,7 +412,7 @@ s_unescape(const char *src, size_t len, char *dst)
         }
         uint32_t cp = s_hex4(src + i);
         i += 4;
-        //  A high surrogate followed by an escaped low surrogate is one code point.
+        /*  A high surrogate followed by an escaped low surrogate is one code point. */
         if (cp >= 0xD800u && cp <= 0xDBFFu && i + 6 <= len && src[i] == '\\' && src[i + 1] == 'u') {
             uint32_t low = s_hex4(src + i + 2);
             if (low >= 0xDC00u && low <= 0xDFFFu) {
@@ -439,7 +434,7 @@ jr_key_is(const jr_doc_t *self, const jr_node_t *node, const char *key)
     const char *src = self->text + node->key_start;
     if (!node->key_escaped)
         return raw == klen && memcmp(src, key, klen) == 0;
-    //  An escaped key can only match when it is short; the keys we look up are.
+    /*  An escaped key can only match when it is short; the keys we look up are. */
     char buf[128];
     if (raw >= sizeof buf)
         return false;

@@ -14,8 +14,8 @@
 
     A jr_doc_t is reused across parses; nodes are valid until the next jr_parse.
 */
-#ifndef JSON_RELAXED_H
-#define JSON_RELAXED_H
+#ifndef EZSHM_JSON_RELAXED_H
+#define EZSHM_JSON_RELAXED_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -12,7 +12,7 @@ typedef struct {
     char code;
 } dtype_name_t;
 
-//  Order matters for numpy_dtype_name: the first entry with a code gives its name.
+/*  Order matters for numpy_dtype_name: the first entry with a code gives its name. */
 static const dtype_name_t s_names[] = {
     {"bool", 'b', 1, '?'},
     {"int8", 'i', 1, 'b'},      {"uint8", 'u', 1, 'B'},
@@ -25,7 +25,7 @@ static const dtype_name_t s_names[] = {
 };
 #define N_NAMES (sizeof s_names / sizeof s_names[0])
 
-//  Parses the digits of s[0..len) as a small positive count; 0 on failure.
+/*  Parses the digits of s[0..len) as a small positive count; 0 on failure. */
 static size_t
 s_count(const char *s, size_t len)
 {
@@ -104,7 +104,7 @@ numpy_dtype_code(const char *s)
     return dt.code;
 }
 
-//  Skips spaces; numpy writes exactly one after each comma, a hand-written string may not.
+/*  Skips spaces; numpy writes exactly one after each comma, a hand-written string may not. */
 static void
 s_space(const char **p, const char *end)
 {
@@ -122,7 +122,7 @@ s_expect(const char **p, const char *end, char c)
     return true;
 }
 
-//  A Python string literal in single or double quotes, no escapes: sets [*start, *len).
+/*  A Python string literal in single or double quotes, no escapes: sets [*start, *len). */
 static bool
 s_quoted(const char **p, const char *end, const char **start, size_t *len)
 {

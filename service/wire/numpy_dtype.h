@@ -5,8 +5,8 @@
     ("<f4", ">i2", "|u1", "=f8", "b1", "<U3"). Both map to the ezshm_dtype.h codes; 64-bit
     integers map to 'l'/'L' because that is what numpy on LP64 Linux reports as dtype.char.
 */
-#ifndef NUMPY_DTYPE_H
-#define NUMPY_DTYPE_H
+#ifndef EZSHM_NUMPY_DTYPE_H
+#define EZSHM_NUMPY_DTYPE_H
 
 #include "ezshm_descr.h"
 

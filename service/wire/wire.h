@@ -23,8 +23,8 @@
     The encoder builds all three formats for ezshm-pub and tests, in the byte layout ezmsg's
     Python MessageEncoder writes, so a Python ezmsg consumer can decode it.
 */
-#ifndef WIRE_H
-#define WIRE_H
+#ifndef EZSHM_WIRE_H
+#define EZSHM_WIRE_H
 
 #include "axisarray.h"
 #include "ezshm_tree.h"

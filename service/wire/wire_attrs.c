@@ -17,7 +17,7 @@ typedef struct {
     bool nomem;
 } attrs_ctx_t;
 
-//  The unescaped string of a node (or of its member key) in the text scratch.
+/*  The unescaped string of a node (or of its member key) in the text scratch. */
 static const char *
 s_text(attrs_ctx_t *c, const jr_node_t *node, bool key, size_t *len)
 {
@@ -39,7 +39,7 @@ s_text(attrs_ctx_t *c, const jr_node_t *node, bool key, size_t *len)
 
 static ezshm_node_t *s_value(attrs_ctx_t *c, const jr_node_t *v, uint32_t depth);
 
-//  A JSON number: an int when its token has no fraction or exponent and fits 64 bits.
+/*  A JSON number: an int when its token has no fraction or exponent and fits 64 bits. */
 static ezshm_node_t *
 s_number(attrs_ctx_t *c, const jr_node_t *v)
 {
@@ -59,7 +59,7 @@ s_number(attrs_ctx_t *c, const jr_node_t *v)
     return ezshm_tree_float(c->tree, jr_number(c->doc, v));
 }
 
-//  {"_type": "_ndarray", "dtype", "shape", "data"}: a read-only array (object: none).
+/*  {"_type": "_ndarray", "dtype", "shape", "data"}: a read-only array (object: none). */
 static ezshm_node_t *
 s_ndarray(attrs_ctx_t *c, const jr_node_t *v)
 {
@@ -111,7 +111,7 @@ s_container(attrs_ctx_t *c, const jr_node_t *v, uint32_t depth)
     return node;
 }
 
-//  One value; NULL when it cannot be carried (or out of memory: c->nomem).
+/*  One value; NULL when it cannot be carried (or out of memory: c->nomem). */
 static ezshm_node_t *
 s_value(attrs_ctx_t *c, const jr_node_t *v, uint32_t depth)
 {
@@ -162,7 +162,7 @@ wire_attrs_to_tree(const jr_doc_t *doc, const jr_node_t *attrs, ezshm_tree_t *tr
             return WIRE_ERR_NOMEM;
         if (value && ezshm_tree_set(tree, *out, key, value) == 0)
             continue;
-        //  Not plain: say which key (the raw bytes, cut, for the log line).
+        /*  Not plain: say which key (the raw bytes, cut, for the log line). */
         size_t rlen;
         jr_node_t kn = *e;
         kn.start = e->key_start;

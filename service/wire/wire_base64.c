@@ -5,7 +5,7 @@
 
 #define BAD 0xFFu
 
-//  Sextet value of every byte, BAD outside the alphabet ('=' included), as a list X is applied to.
+/*  Sextet value of every byte, BAD outside the alphabet ('=' included), as a list X is applied to. */
 #define SEXTETS(X) \
     X(BAD), X(BAD), X(BAD), X(BAD), X(BAD), X(BAD), X(BAD), X(BAD), X(BAD), X(BAD), X(BAD), X(BAD), X(BAD), X(BAD), X(BAD), X(BAD), \
     X(BAD), X(BAD), X(BAD), X(BAD), X(BAD), X(BAD), X(BAD), X(BAD), X(BAD), X(BAD), X(BAD), X(BAD), X(BAD), X(BAD), X(BAD), X(BAD), \
@@ -50,7 +50,7 @@ wire_base64_decode(unsigned char *dst, const char *src, size_t len, size_t *deco
     if (len == 0)
         return 0;
     size_t full = len / 4 - 1, o = 0;
-    //  All groups but the last have no padding.
+    /*  All groups but the last have no padding. */
     for (size_t g = 0; g < full; g++, s += 4) {
         uint32_t v = s_at0[s[0]] | s_at1[s[1]] | s_at2[s[2]] | s_at3[s[3]];
         if (v & BADBIT)

@@ -6,8 +6,8 @@
     accepts: length a multiple of 4, padding required, no whitespace, and zero unused bits
     in the last group (so every byte string has one encoding). test_wire checks both agree.
 */
-#ifndef WIRE_BASE64_H
-#define WIRE_BASE64_H
+#ifndef EZSHM_WIRE_BASE64_H
+#define EZSHM_WIRE_BASE64_H
 
 #include <stddef.h>
 

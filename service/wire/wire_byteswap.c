@@ -14,33 +14,20 @@ wire_byteswap(void *dst, const void *src, size_t nbytes, size_t component_size)
             memmove(d, s, nbytes);
         return;
     }
-    //  Fixed sizes let the compiler use bswap instructions; the loop works in place too
-    //  because each component is read fully before it is written.
+    /*  Fixed sizes let the compiler use bswap instructions; the loop works in place too
+        because each component is read fully before it is written. */
+#define SWAP_EACH(bits)                                           \
+    for (size_t i = 0; i + (bits) / 8 <= nbytes; i += (bits) / 8) { \
+        uint##bits##_t v;                                         \
+        memcpy(&v, s + i, (bits) / 8);                            \
+        v = __builtin_bswap##bits(v);                             \
+        memcpy(d + i, &v, (bits) / 8);                            \
+    }                                                             \
+    return
     switch (component_size) {
-        case 2:
-            for (size_t i = 0; i + 2 <= nbytes; i += 2) {
-                uint16_t v;
-                memcpy(&v, s + i, 2);
-                v = __builtin_bswap16(v);
-                memcpy(d + i, &v, 2);
-            }
-            return;
-        case 4:
-            for (size_t i = 0; i + 4 <= nbytes; i += 4) {
-                uint32_t v;
-                memcpy(&v, s + i, 4);
-                v = __builtin_bswap32(v);
-                memcpy(d + i, &v, 4);
-            }
-            return;
-        case 8:
-            for (size_t i = 0; i + 8 <= nbytes; i += 8) {
-                uint64_t v;
-                memcpy(&v, s + i, 8);
-                v = __builtin_bswap64(v);
-                memcpy(d + i, &v, 8);
-            }
-            return;
+        case 2: SWAP_EACH(16);
+        case 4: SWAP_EACH(32);
+        case 8: SWAP_EACH(64);
         default:
             for (size_t i = 0; i + component_size <= nbytes; i += component_size) {
                 size_t last = i + component_size - 1;
@@ -54,4 +41,5 @@ wire_byteswap(void *dst, const void *src, size_t nbytes, size_t component_size)
             }
             return;
     }
+#undef SWAP_EACH
 }

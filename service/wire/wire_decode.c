@@ -2,6 +2,7 @@
 #include "wire.h"
 #include "axisarray_build.h"
 #include "ezshm_dtype.h"
+#include "ezshm_error.h"
 #include "json_relaxed.h"
 #include "wire_attrs.h"
 #include "wire_header_cache.h"
@@ -92,28 +93,18 @@ wire_decoder_skipped_axes(const wire_decoder_t *self, const char **reason)
     return self->skipped_axes;
 }
 
-__attribute__((format(printf, 3, 4))) static int
-s_fail(wire_decoder_t *self, int code, const char *fmt, ...)
-{
-    va_list args;
-    va_start(args, fmt);
-    vsnprintf(self->error, sizeof self->error, fmt, args);
-    va_end(args);
-    return code;
-}
-
-//  Copies a JSON string node into the message's string pool; sets *offset.
+/*  Copies a JSON string node into the message's string pool; sets *offset. */
 static int
 s_pool_string(wire_decoder_t *self, const jr_node_t *node, size_t *offset)
 {
     char *dst = axisarray_build_reserve_string(self->msg, node->end - node->start, offset);
     if (!dst)
-        return s_fail(self, WIRE_ERR_NOMEM, "out of memory");
+        return ezshm_fail(self->error, sizeof self->error, WIRE_ERR_NOMEM, "out of memory");
     axisarray_build_commit_string(self->msg, *offset, jr_string(self->doc, node, dst));
     return 0;
 }
 
-//  Copies the member key of node into the string pool.
+/*  Copies the member key of node into the string pool. */
 static int
 s_pool_key(wire_decoder_t *self, const jr_node_t *node, size_t *offset)
 {
@@ -125,7 +116,7 @@ s_pool_key(wire_decoder_t *self, const jr_node_t *node, size_t *offset)
     return s_pool_string(self, &key, offset);
 }
 
-//  An optional string member: absent gives the pool's "" (offset 0).
+/*  An optional string member: absent gives the pool's "" (offset 0). */
 static int
 s_optional_string(wire_decoder_t *self, const jr_node_t *obj, const char *name,
                   const char *where, size_t *offset)
@@ -135,11 +126,11 @@ s_optional_string(wire_decoder_t *self, const jr_node_t *obj, const char *name,
     if (!node)
         return 0;
     if (node->type != JR_STRING)
-        return s_fail(self, WIRE_ERR_MISSING_FIELD, "%s%s is not a string", where, name);
+        return ezshm_fail(self->error, sizeof self->error, WIRE_ERR_MISSING_FIELD, "%s%s is not a string", where, name);
     return s_pool_string(self, node, offset);
 }
 
-//  True when string node ends with suffix (raw bytes: class names are never escaped).
+/*  True when string node ends with suffix (raw bytes: class names are never escaped). */
 static bool
 s_ends_with(const jr_doc_t *doc, const jr_node_t *node, const char *suffix)
 {
@@ -148,7 +139,7 @@ s_ends_with(const jr_doc_t *doc, const jr_node_t *node, const char *suffix)
     return len >= slen && memcmp(raw + len - slen, suffix, slen) == 0;
 }
 
-//  gain/offset: a number (NaN/Infinity included), null (NaN), or absent (the default).
+/*  gain/offset: a number (NaN/Infinity included), null (NaN), or absent (the default). */
 static int
 s_linear_number(wire_decoder_t *self, const jr_node_t *axis, const char *name, double dflt,
                 const char *axis_name, double *value, const jr_node_t **number)
@@ -164,12 +155,12 @@ s_linear_number(wire_decoder_t *self, const jr_node_t *axis, const char *name, d
         *number = node;
     }
     else
-        return s_fail(self, WIRE_ERR_MISSING_FIELD, "axis '%s' %s is not a number", axis_name,
+        return ezshm_fail(self->error, sizeof self->error, WIRE_ERR_MISSING_FIELD, "axis '%s' %s is not a number", axis_name,
                       name);
     return 0;
 }
 
-//  Code point c of a 'U' (UCS-4) or 'S' (bytes, read as Latin-1) element.
+/*  Code point c of a 'U' (UCS-4) or 'S' (bytes, read as Latin-1) element. */
 static uint32_t
 s_code_point(const unsigned char *e, size_t c, ezshm_scalar_t t)
 {
@@ -180,15 +171,15 @@ s_code_point(const unsigned char *e, size_t c, ezshm_scalar_t t)
     return t.order == '>' ? __builtin_bswap32(cp) : cp;
 }
 
-//  UCS-4 'U' or bytes 'S' elements as UTF-8 labels (bytes are read as Latin-1, so any
-//  byte string becomes valid text); numpy's trailing NUL padding is not part of the text.
+/*  UCS-4 'U' or bytes 'S' elements as UTF-8 labels (bytes are read as Latin-1, so any
+    byte string becomes valid text); numpy's trailing NUL padding is not part of the text. */
 static int
 s_labels(wire_decoder_t *self, axisarray_axis_offsets_t *off, const unsigned char *bytes,
          size_t nelem, ezshm_scalar_t t)
 {
     size_t *labels = axisarray_build_add_labels(self->msg, nelem, &off->labels);
     if (!labels)
-        return s_fail(self, WIRE_ERR_NOMEM, "out of memory");
+        return ezshm_fail(self->error, sizeof self->error, WIRE_ERR_NOMEM, "out of memory");
     size_t unit = t.kind == 'U' ? 4 : 1, chars = t.itemsize / unit;
     for (size_t i = 0; i < nelem; i++) {
         const unsigned char *e = bytes + i * t.itemsize;
@@ -197,7 +188,7 @@ s_labels(wire_decoder_t *self, axisarray_axis_offsets_t *off, const unsigned cha
             n--;
         char *dst = axisarray_build_reserve_string(self->msg, n * 4, &labels[i]);
         if (!dst)
-            return s_fail(self, WIRE_ERR_NOMEM, "out of memory");
+            return ezshm_fail(self->error, sizeof self->error, WIRE_ERR_NOMEM, "out of memory");
         size_t w = 0;
         for (size_t c = 0; c < n; c++)
             w += ezshm_utf8_put(dst + w, s_code_point(e, c, t));
@@ -206,8 +197,8 @@ s_labels(wire_decoder_t *self, axisarray_axis_offsets_t *off, const unsigned cha
     return 0;
 }
 
-//  The dtype string of a coordinate array, unescaped (a structured descr may name its
-//  fields in escaped non-ASCII) into the decoder's text scratch.
+/*  The dtype string of a coordinate array, unescaped (a structured descr may name its
+    fields in escaped non-ASCII) into the decoder's text scratch. */
 static const char *
 s_dtype_text(wire_decoder_t *self, const jr_node_t *dtype, size_t *len)
 {
@@ -219,7 +210,7 @@ s_dtype_text(wire_decoder_t *self, const jr_node_t *dtype, size_t *len)
     return (const char *) self->text.data;
 }
 
-//  The axis' "dims" list (optional): names of the message dims it runs along.
+/*  The axis' "dims" list (optional): names of the message dims it runs along. */
 static int
 s_coordinate_dims(wire_decoder_t *self, axisarray_axis_t *axis, axisarray_axis_offsets_t *off,
                   const jr_node_t *node, const char *axis_name)
@@ -228,14 +219,14 @@ s_coordinate_dims(wire_decoder_t *self, axisarray_axis_t *axis, axisarray_axis_o
     if (!dims)
         return 0;
     if (dims->type != JR_ARRAY)
-        return s_fail(self, WIRE_ERR_MISSING_FIELD, "axis '%s' dims is not a list", axis_name);
+        return ezshm_fail(self->error, sizeof self->error, WIRE_ERR_MISSING_FIELD, "axis '%s' dims is not a list", axis_name);
     for (const jr_node_t *d = jr_first(self->doc, dims); d; d = jr_next(self->doc, d))
         if (d->type != JR_STRING)
-            return s_fail(self, WIRE_ERR_MISSING_FIELD, "axis '%s' dims has a non-string",
+            return ezshm_fail(self->error, sizeof self->error, WIRE_ERR_MISSING_FIELD, "axis '%s' dims has a non-string",
                           axis_name);
     size_t *names = axisarray_build_add_labels(self->msg, dims->count, &off->dims);
     if (!names)
-        return s_fail(self, WIRE_ERR_NOMEM, "out of memory");
+        return ezshm_fail(self->error, sizeof self->error, WIRE_ERR_NOMEM, "out of memory");
     size_t i = 0;
     for (const jr_node_t *d = jr_first(self->doc, dims); d; d = jr_next(self->doc, d)) {
         int rc = s_pool_string(self, d, &names[i++]);
@@ -264,11 +255,11 @@ s_coordinate(wire_decoder_t *self, axisarray_axis_t *axis, axisarray_axis_offset
     const jr_node_t *dtype = data && data->type == JR_OBJECT
                              ? jr_member(self->doc, data, "dtype") : NULL;
     if (!dtype || dtype->type != JR_STRING)
-        return s_fail(self, WIRE_ERR_MISSING_FIELD, "%s has no dtype string", what);
+        return ezshm_fail(self->error, sizeof self->error, WIRE_ERR_MISSING_FIELD, "%s has no dtype string", what);
     size_t dlen;
     const char *dname = s_dtype_text(self, dtype, &dlen);
     if (!dname)
-        return s_fail(self, WIRE_ERR_NOMEM, "out of memory");
+        return ezshm_fail(self->error, sizeof self->error, WIRE_ERR_NOMEM, "out of memory");
     ezshm_descr_t descr;
     if (numpy_dtype_descr(dname, dlen, &descr)) {
         self->skipped_axes++;
@@ -284,13 +275,13 @@ s_coordinate(wire_decoder_t *self, axisarray_axis_t *axis, axisarray_axis_offset
         rc = wire_ndarray_decode_base64(self->doc, &nd, what, &self->coord, &self->text,
                                         self->error, sizeof self->error);
     if (rc)
-        return rc == WIRE_ERR_NOMEM ? s_fail(self, rc, "out of memory") : rc;
+        return rc == WIRE_ERR_NOMEM ? ezshm_fail(self->error, sizeof self->error, rc, "out of memory") : rc;
     ezshm_descr_t *kept = axisarray_build_add_descr(self->msg, off);
     size_t *shape = kept ? axisarray_build_add_sizes(self->msg, nd.ndim, &off->shape) : NULL;
     unsigned char *bytes = shape ? axisarray_build_add_bytes(self->msg, nd.nbytes, &off->data)
                                  : NULL;
     if (!bytes && (!shape || nd.nbytes))
-        return s_fail(self, WIRE_ERR_NOMEM, "out of memory");
+        return ezshm_fail(self->error, sizeof self->error, WIRE_ERR_NOMEM, "out of memory");
     *kept = descr;
     memcpy(shape, nd.shape, nd.ndim * sizeof(size_t));
     if (nd.nbytes)
@@ -308,10 +299,10 @@ s_coordinate(wire_decoder_t *self, axisarray_axis_t *axis, axisarray_axis_offset
     numpy_dtype_t plain;
     ezshm_descr_typestr(descr.type, typestr, sizeof typestr);
     if (numpy_dtype_parse(typestr, strlen(typestr), &plain) || !plain.code)
-        return s_fail(self, WIRE_ERR_DTYPE, "%s has unknown dtype '%s'", what, typestr);
+        return ezshm_fail(self->error, sizeof self->error, WIRE_ERR_DTYPE, "%s has unknown dtype '%s'", what, typestr);
     double *values = axisarray_build_add_values(self->msg, nd.nelem, &off->values);
     if (!values)
-        return s_fail(self, WIRE_ERR_NOMEM, "out of memory");
+        return ezshm_fail(self->error, sizeof self->error, WIRE_ERR_NOMEM, "out of memory");
     for (size_t i = 0; i < nd.nelem; i++)
         values[i] = wire_ndarray_element(self->coord.data, i, plain.code, plain.big_endian);
     axis->n_values = nd.nelem;
@@ -328,7 +319,7 @@ s_axis(wire_decoder_t *self, const jr_node_t *node)
         return rc;
     const char *axis_name = self->msg->strings + name;
     if (node->type != JR_OBJECT)
-        return s_fail(self, WIRE_ERR_MISSING_FIELD, "axis '%s' is not an object", axis_name);
+        return ezshm_fail(self->error, sizeof self->error, WIRE_ERR_MISSING_FIELD, "axis '%s' is not an object", axis_name);
     const jr_node_t *type = jr_member(doc, node, "_type");
     bool linear, coordinate;
     if (type && type->type == JR_STRING) {
@@ -339,7 +330,7 @@ s_axis(wire_decoder_t *self, const jr_node_t *node)
         linear = jr_member(doc, node, "gain") != NULL;
         coordinate = !linear && jr_member(doc, node, "data") != NULL;
     }
-    //  An axis class we do not know says nothing about the data layout: leave it out.
+    /*  An axis class we do not know says nothing about the data layout: leave it out. */
     if (!linear && !coordinate)
         return 0;
     size_t unit;
@@ -350,7 +341,7 @@ s_axis(wire_decoder_t *self, const jr_node_t *node)
     axisarray_axis_offsets_t *off;
     axisarray_axis_t *axis = axisarray_build_add_axis(self->msg, name, unit, &off);
     if (!axis)
-        return s_fail(self, WIRE_ERR_NOMEM, "out of memory");
+        return ezshm_fail(self->error, sizeof self->error, WIRE_ERR_NOMEM, "out of memory");
     if (coordinate) {
         char copy[64];
         snprintf(copy, sizeof copy, "%s", axis_name);
@@ -364,18 +355,18 @@ s_axis(wire_decoder_t *self, const jr_node_t *node)
         return rc;
     if (offset_num && wire_header_cache_add_span(&self->cache, offset_num->start, offset_num->end,
                                                  WIRE_SPAN_OFFSET, self->msg->naxes - 1))
-        return s_fail(self, WIRE_ERR_NOMEM, "out of memory");
+        return ezshm_fail(self->error, sizeof self->error, WIRE_ERR_NOMEM, "out of memory");
     return 0;
 }
 
-//  The top level: wrapper fields ts and seq, then the AxisArray fields.
+/*  The top level: wrapper fields ts and seq, then the AxisArray fields. */
 static int
 s_envelope(wire_decoder_t *self, const jr_node_t *root, const jr_node_t **obj)
 {
     const jr_doc_t *doc = self->doc;
     axisarray_t *msg = self->msg;
     if (!root || root->type != JR_OBJECT)
-        return s_fail(self, WIRE_ERR_JSON, "payload is not a JSON object");
+        return ezshm_fail(self->error, sizeof self->error, WIRE_ERR_JSON, "payload is not a JSON object");
     const jr_node_t *wrapped = jr_member(doc, root, "obj");
     *obj = wrapped && wrapped->type == JR_OBJECT ? wrapped : root;
     const jr_node_t *ts = jr_member(doc, root, "ts");
@@ -383,15 +374,15 @@ s_envelope(wire_decoder_t *self, const jr_node_t *root, const jr_node_t **obj)
         msg->has_ts = true;
         msg->ts = jr_number(doc, ts);
         if (wire_header_cache_add_span(&self->cache, ts->start, ts->end, WIRE_SPAN_TS, 0))
-            return s_fail(self, WIRE_ERR_NOMEM, "out of memory");
+            return ezshm_fail(self->error, sizeof self->error, WIRE_ERR_NOMEM, "out of memory");
     }
     const jr_node_t *seq = jr_member(doc, root, "seq");
     if (seq) {
         if (!jr_uint64(doc, seq, &msg->seq))
-            return s_fail(self, WIRE_ERR_MISSING_FIELD, "seq is not a non-negative integer");
+            return ezshm_fail(self->error, sizeof self->error, WIRE_ERR_MISSING_FIELD, "seq is not a non-negative integer");
         msg->has_seq = true;
         if (wire_header_cache_add_span(&self->cache, seq->start, seq->end, WIRE_SPAN_SEQ, 0))
-            return s_fail(self, WIRE_ERR_NOMEM, "out of memory");
+            return ezshm_fail(self->error, sizeof self->error, WIRE_ERR_NOMEM, "out of memory");
     }
     return 0;
 }
@@ -401,14 +392,14 @@ s_dims(wire_decoder_t *self, const jr_node_t *obj)
 {
     const jr_node_t *dims = jr_member(self->doc, obj, "dims");
     if (!dims || dims->type != JR_ARRAY)
-        return s_fail(self, WIRE_ERR_MISSING_FIELD, "AxisArray has no dims array");
+        return ezshm_fail(self->error, sizeof self->error, WIRE_ERR_MISSING_FIELD, "AxisArray has no dims array");
     if (dims->count != self->msg->ndim)
-        return s_fail(self, WIRE_ERR_SHAPE, "dims has %u names but shape has %zu entries",
+        return ezshm_fail(self->error, sizeof self->error, WIRE_ERR_SHAPE, "dims has %u names but shape has %zu entries",
                       dims->count, self->msg->ndim);
     size_t i = 0;
     for (const jr_node_t *d = jr_first(self->doc, dims); d; d = jr_next(self->doc, d), i++) {
         if (d->type != JR_STRING)
-            return s_fail(self, WIRE_ERR_MISSING_FIELD, "dims[%zu] is not a string", i);
+            return ezshm_fail(self->error, sizeof self->error, WIRE_ERR_MISSING_FIELD, "dims[%zu] is not a string", i);
         int rc = s_pool_string(self, d, &self->msg->dim_offsets[i]);
         if (rc)
             return rc;
@@ -416,7 +407,7 @@ s_dims(wire_decoder_t *self, const jr_node_t *obj)
     return 0;
 }
 
-//  Data frame: the base64 "data" string when raw is NULL, else the raw native frame.
+/*  Data frame: the base64 "data" string when raw is NULL, else the raw native frame. */
 static int
 s_data(wire_decoder_t *self, const jr_node_t *obj, const wire_frame_t *raw)
 {
@@ -427,7 +418,7 @@ s_data(wire_decoder_t *self, const jr_node_t *obj, const wire_frame_t *raw)
     if (rc)
         return rc;
     if (!nd.dtype.code)
-        return s_fail(self, WIRE_ERR_DTYPE, "data has a string dtype");
+        return ezshm_fail(self->error, sizeof self->error, WIRE_ERR_DTYPE, "data has a string dtype");
     msg->ndim = nd.ndim;
     memcpy(msg->shape, nd.shape, nd.ndim * sizeof(size_t));
     msg->dtype = nd.dtype.code;
@@ -439,7 +430,7 @@ s_data(wire_decoder_t *self, const jr_node_t *obj, const wire_frame_t *raw)
     size_t component = ezshm_dtype_component_size(nd.dtype.code);
     if (raw) {
         if (raw->size != nd.nbytes)
-            return s_fail(self, WIRE_ERR_SHAPE, "data frame has %zu bytes but shape and dtype "
+            return ezshm_fail(self->error, sizeof self->error, WIRE_ERR_SHAPE, "data frame has %zu bytes but shape and dtype "
                           "need %zu", raw->size, nd.nbytes);
         msg->data = raw->data;
         msg->needs_byteswap = nd.dtype.big_endian && component > 1;
@@ -448,15 +439,15 @@ s_data(wire_decoder_t *self, const jr_node_t *obj, const wire_frame_t *raw)
     rc = wire_ndarray_decode_base64(self->doc, &nd, "data", &self->data, &self->text,
                                     self->error, sizeof self->error);
     if (rc)
-        return rc == WIRE_ERR_NOMEM ? s_fail(self, rc, "out of memory") : rc;
-    //  The buffer is ours, so big-endian data is fixed here once, not by every reader.
+        return rc == WIRE_ERR_NOMEM ? ezshm_fail(self->error, sizeof self->error, rc, "out of memory") : rc;
+    /*  The buffer is ours, so big-endian data is fixed here once, not by every reader. */
     if (nd.dtype.big_endian && component > 1)
         wire_byteswap(self->data.data, self->data.data, nd.nbytes, component);
     msg->data = self->data.data;
     return 0;
 }
 
-//  Full decode of one JSON payload/header; raw is the native data frame or NULL.
+/*  Full decode of one JSON payload/header; raw is the native data frame or NULL. */
 static int
 s_decode_json(wire_decoder_t *self, const void *topic, size_t topic_len, const char *text,
               size_t len, const wire_frame_t *raw)
@@ -468,9 +459,9 @@ s_decode_json(wire_decoder_t *self, const void *topic, size_t topic_len, const c
     msg->topic_len = topic_len;
     int rc = jr_parse(self->doc, text, len);
     if (rc == -2)
-        return s_fail(self, WIRE_ERR_NOMEM, "out of memory");
+        return ezshm_fail(self->error, sizeof self->error, WIRE_ERR_NOMEM, "out of memory");
     if (rc)
-        return s_fail(self, WIRE_ERR_JSON, "invalid JSON: %s", jr_doc_error(self->doc));
+        return ezshm_fail(self->error, sizeof self->error, WIRE_ERR_JSON, "invalid JSON: %s", jr_doc_error(self->doc));
     const jr_node_t *obj = NULL;
     rc = s_envelope(self, jr_root(self->doc), &obj);
     if (!rc)
@@ -481,7 +472,7 @@ s_decode_json(wire_decoder_t *self, const void *topic, size_t topic_len, const c
         return rc;
     const jr_node_t *axes = jr_member(self->doc, obj, "axes");
     if (axes && axes->type != JR_OBJECT)
-        return s_fail(self, WIRE_ERR_MISSING_FIELD, "axes is not an object");
+        return ezshm_fail(self->error, sizeof self->error, WIRE_ERR_MISSING_FIELD, "axes is not an object");
     for (const jr_node_t *a = jr_first(self->doc, axes); a; a = jr_next(self->doc, a)) {
         rc = s_axis(self, a);
         if (rc)
@@ -493,13 +484,13 @@ s_decode_json(wire_decoder_t *self, const void *topic, size_t topic_len, const c
     return 0;
 }
 
-//  A native header equal to the cached one but for its volatile numbers: update those only.
+/*  A native header equal to the cached one but for its volatile numbers: update those only. */
 static int
 s_cache_hit(wire_decoder_t *self, const wire_frame_t *frames)
 {
     axisarray_t *msg = self->msg;
     if (frames[2].size != msg->nbytes)
-        return s_fail(self, WIRE_ERR_SHAPE, "data frame has %zu bytes but shape and dtype "
+        return ezshm_fail(self->error, sizeof self->error, WIRE_ERR_SHAPE, "data frame has %zu bytes but shape and dtype "
                       "need %zu", frames[2].size, msg->nbytes);
     msg->topic = frames[0].data;
     msg->topic_len = frames[0].size;
@@ -529,7 +520,7 @@ s_decode_native(wire_decoder_t *self, const wire_frame_t *frames)
     if (rc)
         return rc;
     if (wire_header_cache_store(&self->cache, header, len))
-        return s_fail(self, WIRE_ERR_NOMEM, "out of memory");
+        return ezshm_fail(self->error, sizeof self->error, WIRE_ERR_NOMEM, "out of memory");
     return 0;
 }
 
@@ -556,7 +547,7 @@ wire_decode(wire_decoder_t *self, const wire_frame_t *frames, size_t nframes,
         const char *frame = (const char *) frames[0].data;
         const char *brace = frames[0].size ? memchr(frame, '{', frames[0].size) : NULL;
         if (!brace)
-            rc = s_fail(self, WIRE_ERR_JSON, "single-part frame has no '{'");
+            rc = ezshm_fail(self->error, sizeof self->error, WIRE_ERR_JSON, "single-part frame has no '{'");
         else {
             size_t topic_len = (size_t) (brace - frame);
             rc = s_decode_json(self, frame, topic_len, brace, frames[0].size - topic_len, NULL);
@@ -564,9 +555,9 @@ wire_decode(wire_decoder_t *self, const wire_frame_t *frames, size_t nframes,
     }
     else {
         self->format = WIRE_FORMAT_NONE;
-        rc = s_fail(self, WIRE_ERR_FRAME_COUNT, "got %zu frames, expected 1, 2 or 3", nframes);
+        rc = ezshm_fail(self->error, sizeof self->error, WIRE_ERR_FRAME_COUNT, "got %zu frames, expected 1, 2 or 3", nframes);
     }
-    //  The cache describes self->msg; any other decode (or a failed one) rebuilt or broke it.
+    /*  The cache describes self->msg; any other decode (or a failed one) rebuilt or broke it. */
     if (self->format != WIRE_FORMAT_NATIVE || (rc && rc != WIRE_ERR_SHAPE))
         wire_header_cache_reset(&self->cache);
     if (rc)
@@ -582,7 +573,7 @@ wire_decoder_parsed(const wire_decoder_t *self)
     return self->parsed;
 }
 
-//  Appends a length-prefixed span of the parsed text (or of s when node is NULL) to sig[1].
+/*  Appends a length-prefixed span of the parsed text (or of s when node is NULL) to sig[1]. */
 static bool
 s_sig_put(wire_decoder_t *self, const jr_node_t *node, const char *s, size_t len)
 {
@@ -598,7 +589,7 @@ s_sig_put(wire_decoder_t *self, const jr_node_t *node, const char *s, size_t len
     return true;
 }
 
-//  The key span of a member node, as a string node jr_raw can read.
+/*  The key span of a member node, as a string node jr_raw can read. */
 static jr_node_t
 s_key_node(const jr_node_t *member)
 {
@@ -609,7 +600,7 @@ s_key_node(const jr_node_t *member)
     return k;
 }
 
-//  True when member node's key is key[0..len): lengths first, so most keys cost one compare.
+/*  True when member node's key is key[0..len): lengths first, so most keys cost one compare. */
 static bool
 s_key_eq(const jr_doc_t *doc, const jr_node_t *node, const char *key, size_t len)
 {
@@ -630,8 +621,8 @@ wire_decoder_static_same(wire_decoder_t *self, const char *buffered_axis)
     size_t blen = strlen(buffered_axis);
     self->sig_len[1] = 0;
     bool ok = s_sig_put(self, NULL, buffered_axis, blen);
-    //  One pass over the AxisArray in document order: every member but the samples ("data"),
-    //  the axes member by member.
+    /*  One pass over the AxisArray in document order: every member but the samples ("data"),
+        the axes member by member. */
     for (const jr_node_t *m = jr_first(doc, self->obj); ok && m; m = jr_next(doc, m)) {
         if (s_key_eq(doc, m, "data", 4))
             continue;
@@ -648,7 +639,7 @@ wire_decoder_static_same(wire_decoder_t *self, const char *buffered_axis)
                 ok = ok && s_sig_put(self, a, NULL, 0);
                 continue;
             }
-            //  The buffered axis: its static part only (the offset and the coordinates move).
+            /*  The buffered axis: its static part only (the offset and the coordinates move). */
             for (const jr_node_t *f = jr_first(doc, a); ok && f; f = jr_next(doc, f)) {
                 jr_node_t field = s_key_node(f);
                 ok = s_sig_put(self, &field, NULL, 0);
@@ -659,7 +650,7 @@ wire_decoder_static_same(wire_decoder_t *self, const char *buffered_axis)
     }
     bool same = ok && self->sig_len[0] == self->sig_len[1]
                 && memcmp(self->sig[0].data, self->sig[1].data, self->sig_len[1]) == 0;
-    //  The new signature becomes the last one (a failed build leaves none: never "same").
+    /*  The new signature becomes the last one (a failed build leaves none: never "same"). */
     size_t built = self->sig_len[1];
     wire_scratch_t t = self->sig[0];
     self->sig[0] = self->sig[1];

@@ -26,8 +26,8 @@ wire_buf_free(wire_buf_t *buf)
     buf->size = buf->cap = 0;
 }
 
-//  Output state: the buffer plus a sticky out-of-memory flag, so the writers below need no
-//  per-call error checks and the encoder checks once at the end.
+/*  Output state: the buffer plus a sticky out-of-memory flag, so the writers below need no
+    per-call error checks and the encoder checks once at the end. */
 typedef struct {
     wire_buf_t *buf;
     bool failed;
@@ -81,8 +81,8 @@ s_put_u64(out_t *o, uint64_t v)
     s_put(o, tmp, (size_t) snprintf(tmp, sizeof tmp, "%llu", (unsigned long long) v));
 }
 
-//  A JSON string with Python's ensure_ascii escaping (non-ASCII as \uXXXX, surrogate pairs
-//  above the BMP).
+/*  A JSON string with Python's ensure_ascii escaping (non-ASCII as \uXXXX, surrogate pairs
+    above the BMP). */
 static void
 s_put_string(out_t *o, const char *s)
 {
@@ -122,7 +122,7 @@ s_put_string(out_t *o, const char *s)
     s_put(o, "\"", 1);
 }
 
-//  A float as Python's json.dumps writes it (shortest repr digits, NaN, Infinity).
+/*  A float as Python's json.dumps writes it (shortest repr digits, NaN, Infinity). */
 static void
 s_put_double(out_t *o, double v)
 {
@@ -141,8 +141,8 @@ s_put_base64(out_t *o, const void *bytes, size_t n)
     o->buf->size += room - 1;
 }
 
-//  numpy's str(dtype) as a JSON string: the name for native (little-endian) data,
-//  ">f4"-style otherwise.
+/*  numpy's str(dtype) as a JSON string: the name for native (little-endian) data,
+    ">f4"-style otherwise. */
 static void
 s_dtype_json(char *dst, size_t cap, char code, bool big_endian)
 {
@@ -166,7 +166,7 @@ s_put_shape(out_t *o, const size_t *shape, size_t ndim)
     s_put(o, "]", 1);
 }
 
-//  An _ndarray object; bytes NULL leaves out "data" (the native header's data object).
+/*  An _ndarray object; bytes NULL leaves out "data" (the native header's data object). */
 static void
 s_put_ndarray(out_t *o, const char *dtype_json, const void *bytes, size_t nbytes,
               const size_t *shape, size_t ndim)
@@ -193,7 +193,7 @@ s_put_coordinate_end(out_t *o, const char *dim, const char *unit)
     s_puts(o, ", \"_type\": \"" TYPE_PREFIX "CoordinateAxis\"}");
 }
 
-//  Labels as numpy does: "<U{n}" with n the longest label in code points, NUL padded.
+/*  Labels as numpy does: "<U{n}" with n the longest label in code points, NUL padded. */
 static void
 s_put_labels(out_t *o, const wire_message_t *m)
 {
@@ -263,7 +263,7 @@ s_check(const wire_message_t *m)
     return nbytes == m->nbytes ? 0 : WIRE_ERR_SHAPE;
 }
 
-//  {"ts": .., ["seq": ..,] "obj": {AxisArray}}; with_data false writes the native header.
+/*  {"ts": .., ["seq": ..,] "obj": {AxisArray}}; with_data false writes the native header. */
 static int
 s_encode(const wire_message_t *m, out_t *o, bool with_data)
 {

@@ -32,8 +32,8 @@ wire_header_cache_add_span(wire_header_cache_t *self, size_t start, size_t end,
         self->spans = spans;
         self->spans_cap = cap;
     }
-    //  Keep the spans sorted by position: the JSON key order is not fixed, so "ts" may
-    //  follow "obj". Spans never overlap (they are distinct number tokens).
+    /*  Keep the spans sorted by position: the JSON key order is not fixed, so "ts" may
+        follow "obj". Spans never overlap (they are distinct number tokens). */
     size_t i = self->nspans++;
     while (i > 0 && self->spans[i - 1].start > start) {
         self->spans[i] = self->spans[i - 1];
@@ -91,8 +91,8 @@ wire_header_cache_match(wire_header_cache_t *self, const char *header, size_t le
         if (len - pos < fixed || memcmp(self->header + old_pos, header + pos, fixed) != 0)
             return false;
         pos += fixed;
-        //  jr_scan_number takes the longest valid token, and the cached byte after every
-        //  span is a delimiter, so the comparison of the next fixed run catches any junk.
+        /*  jr_scan_number takes the longest valid token, and the cached byte after every
+            span is a delimiter, so the comparison of the next fixed run catches any junk. */
         size_t end;
         if (!jr_scan_number(header, len, pos, &end, &span->value))
             return false;

@@ -7,8 +7,8 @@
     byte outside the spans is equal and every span holds a valid number token; the
     decoder then only stores the new numbers. Anything else is a miss and a full parse.
 */
-#ifndef WIRE_HEADER_CACHE_H
-#define WIRE_HEADER_CACHE_H
+#ifndef EZSHM_WIRE_HEADER_CACHE_H
+#define EZSHM_WIRE_HEADER_CACHE_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -74,8 +74,8 @@ wire_ndarray_read_shape(const jr_doc_t *doc, const jr_node_t *node, const char *
         return WIRE_ERR_NDIM;
     }
     out->ndim = shape->count;
-    //  A zero anywhere makes the array empty however large the other entries are, so the
-    //  product is judged only after every entry has been read.
+    /*  A zero anywhere makes the array empty however large the other entries are, so the
+        product is judged only after every entry has been read. */
     bool overflow = false, empty = false;
     size_t nelem = 1, i = 0;
     for (const jr_node_t *e = jr_first(doc, shape); e; e = jr_next(doc, e), i++) {
@@ -120,7 +120,7 @@ wire_ndarray_decode_base64(const jr_doc_t *doc, const wire_ndarray_t *nd, const 
     }
     size_t len;
     const char *b64 = jr_raw(doc, nd->base64, &len);
-    //  Python never escapes base64 characters, but JSON allows "\/" for "/".
+    /*  Python never escapes base64 characters, but JSON allows "\/" for "/". */
     if (nd->base64->escaped) {
         if (!wire_scratch_reserve(text, len + 1))
             return WIRE_ERR_NOMEM;

@@ -1,8 +1,8 @@
 /*  wire_ndarray.h — reading ezmsg's {"_type": "_ndarray", "dtype", "shape", "data"} objects
     (internal to the wire decoder).
 */
-#ifndef WIRE_NDARRAY_H
-#define WIRE_NDARRAY_H
+#ifndef EZSHM_WIRE_NDARRAY_H
+#define EZSHM_WIRE_NDARRAY_H
 
 #include "axisarray.h"
 #include "json_relaxed.h"

@@ -1,14 +1,16 @@
 /*  ezshm-mirror — attach to a stream by name; print its header, dump frames, or watch it live.
 
     ezshm-mirror [--wait S] NAME                                  header, then rates and losses
-    ezshm-mirror --dump csv|raw --latest N NAME                   newest N frames, then exit
-    ezshm-mirror --dump csv|raw --follow --frames N NAME          N frames as they arrive
+    ezshm-mirror --dump csv|raw --latest N [--timestamps] NAME    newest N frames, then exit
+    ezshm-mirror --follow [--dump csv|raw] [--frames N] [--timestamps] NAME
+                                                                  every frame as it arrives
     ezshm-mirror --watch NAME                                     live view
     ezshm-mirror --meta [--follow [--count N]] NAME                stream metadata as JSON
 */
 #include "mirror_cli.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <getopt.h>
 #include <math.h>
 #include <stdio.h>
@@ -33,6 +35,21 @@ mirror_sleep(double seconds)
         ;
 }
 
+void
+mirror_report(const ezshm_mirror_t *m, int rc)
+{
+    fprintf(stderr, "ezshm-mirror: %s: %s\n", ezshm_mirror_name(m), ezshm_strerror(rc));
+}
+
+int
+mirror_wait(ezshm_mirror_t *m, int timeout_ms)
+{
+    int rc = ezshm_mirror_wait(m, timeout_ms);
+    bool carry_on = rc == EZSHM_OK || rc == EZSHM_ERR_STALE || rc == EZSHM_ERR_TIMEOUT || rc == EZSHM_ERR_NOENT
+                    || rc == EZSHM_ERR_NOTREADY;
+    return carry_on ? EZSHM_OK : rc;
+}
+
 int
 mirror_exit_code(int rc)
 {
@@ -49,14 +66,19 @@ s_usage(FILE *out)
 {
     fprintf(out,
         "usage: ezshm-mirror [--wait SECONDS] NAME\n"
-        "       ezshm-mirror [--wait SECONDS] --dump csv|raw [--header-row] --latest N NAME\n"
-        "       ezshm-mirror [--wait SECONDS] --dump csv|raw [--header-row] --follow --frames N NAME\n"
+        "       ezshm-mirror [--wait SECONDS] --dump csv|raw --latest N [--timestamps] [--header-row] NAME\n"
+        "       ezshm-mirror [--wait SECONDS] --follow [--dump csv|raw] [--frames N] [--timestamps]\n"
+        "                    [--header-row] NAME\n"
         "       ezshm-mirror [--wait SECONDS] --watch [--refresh HZ] NAME\n"
         "       ezshm-mirror [--wait SECONDS] --meta [--follow [--count N]] NAME\n"
         "       ezshm-mirror --help | --version\n"
         "Attaches to the ezmsg-tools compatible shared-memory stream NAME (the long name).\n"
         "  --wait S      wait up to S seconds for the stream to appear (default 0)\n"
         "  --refresh HZ  redraws per second of --watch (default 5)\n"
+        "  --follow      stream every new frame to stdout (csv unless --dump raw) until\n"
+        "                SIGINT/SIGTERM, a closed pipe, or --frames N frames; losses on stderr\n"
+        "  --frames N    stop --follow after N frames\n"
+        "  --timestamps  csv: first column the frame's time (%%.9f, nan when unknown)\n"
         "  --header-row  csv: first a line of channel labels from the stream metadata\n"
         "  --meta        print the stream metadata (v1 aux segment) as JSON; --follow: a line\n"
         "                per change, --count N: stop after N lines\n"
@@ -67,12 +89,12 @@ s_usage(FILE *out)
 static int
 s_attach(ezshm_mirror_t *m, double wait)
 {
-    double deadline = ezshm_clock_mono() + wait;
+    double deadline = ezshm_time_mono() + wait;
     for (;;) {
         int rc = ezshm_mirror_attach(m);
         if (rc == EZSHM_OK || (rc != EZSHM_ERR_NOENT && rc != EZSHM_ERR_NOTREADY))
             return rc;
-        if (ezshm_clock_mono() >= deadline || mirror_interrupted)
+        if (ezshm_time_mono() >= deadline || mirror_interrupted)
             return rc;
         mirror_sleep(0.02);
     }
@@ -90,8 +112,10 @@ s_print_info(const ezshm_stream_info_t *info, const char *name)
     fflush(stdout);
 }
 
+/*  t: each frame's time as the first CSV column, or NULL. */
 static void
-s_print_frames(const ezshm_stream_info_t *info, const uint8_t *frames, uint64_t n, bool csv)
+s_print_frames(const ezshm_stream_info_t *info, const uint8_t *frames, uint64_t n, bool csv,
+               const double *t)
 {
     if (!csv) {
         fwrite(frames, info->frame_bytes, n, stdout);
@@ -100,6 +124,8 @@ s_print_frames(const ezshm_stream_info_t *info, const uint8_t *frames, uint64_t 
     uint64_t per_frame = info->frame_bytes / info->itemsize;
     char text[96];
     for (uint64_t f = 0; f < n; f++) {
+        if (t)
+            printf("%.9f,", t[f]);
         for (uint64_t e = 0; e < per_frame; e++) {
             ezshm_value_format(info->dtype, frames + f * info->frame_bytes + e * info->itemsize,
                                text, sizeof text);
@@ -110,9 +136,10 @@ s_print_frames(const ezshm_stream_info_t *info, const uint8_t *frames, uint64_t 
 }
 
 /*  The CSV header line: one label per frame element (see mirror_frame_labels), CSV-quoted
-    when needed; plain element indices when the stream publishes no metadata. */
+    when needed, after a "time" column with --timestamps; plain element indices when the
+    stream publishes no metadata. */
 static void
-s_header_row(ezshm_mirror_t *m, const ezshm_stream_info_t *info)
+s_header_row(ezshm_mirror_t *m, const ezshm_stream_info_t *info, bool stamps)
 {
     uint64_t n = info->frame_bytes / info->itemsize;
     ezshm_tree_t *tree = ezshm_tree_new();
@@ -120,6 +147,8 @@ s_header_row(ezshm_mirror_t *m, const ezshm_stream_info_t *info)
     uint32_t gen;
     char **labels = tree && ezshm_mirror_meta(m, tree, &gen, err, sizeof err) == EZSHM_OK
                     ? mirror_frame_labels(ezshm_tree_root(tree), info, unit, sizeof unit) : NULL;
+    if (stamps)
+        fputs("time,", stdout);
     for (uint64_t e = 0; e < n; e++) {
         const char *l = labels && labels[e] ? labels[e] : NULL;
         if (!l)
@@ -139,40 +168,68 @@ s_header_row(ezshm_mirror_t *m, const ezshm_stream_info_t *info)
 }
 
 static int
-s_dump_latest(ezshm_mirror_t *m, uint64_t n, bool csv, bool header_row)
+s_dump_latest(ezshm_mirror_t *m, uint64_t n, bool csv, bool stamps, bool header_row)
 {
     ezshm_stream_info_t info;
     ezshm_mirror_info(m, &info);
     if (header_row)
-        s_header_row(m, &info);
+        s_header_row(m, &info, stamps);
+    /*  The ring never holds more than n_frames: a larger N asks for what cannot exist. The
+        ring itself fits in memory (it is mapped), so n * frame_bytes cannot overflow now. */
+    if (n > info.n_frames)
+        n = info.n_frames;
     uint8_t *buf = malloc(n ? n * info.frame_bytes : 1);
-    if (!buf)
+    double *t = stamps ? malloc((n ? n : 1) * sizeof *t) : NULL;
+    if (!buf || (stamps && !t)) {
+        free(buf);
+        free(t);
         return MIRROR_EXIT_ERROR;
+    }
     uint64_t got = 0;
-    int rc = ezshm_mirror_latest(m, buf, n, &got);
+    int rc = ezshm_mirror_latest_ts(m, buf, n, &got, t);
     if (rc == EZSHM_OK)
-        s_print_frames(&info, buf, got, csv);
+        s_print_frames(&info, buf, got, csv, t);
     else
-        fprintf(stderr, "ezshm-mirror: %s\n", ezshm_strerror(rc));
+        mirror_report(m, rc);
     free(buf);
+    free(t);
     return mirror_exit_code(rc);
 }
 
+/*  Frame and time buffers for a ring of the stream's current length. */
 static int
-s_dump_follow(ezshm_mirror_t *m, uint64_t want, bool csv, bool header_row)
+s_follow_buffers(const ezshm_stream_info_t *info, uint8_t **buf, double **t, bool stamps)
+{
+    free(*buf);
+    free(*t);
+    *buf = malloc(info->n_frames * info->frame_bytes);
+    *t = stamps ? malloc(info->n_frames * sizeof **t) : NULL;
+    return *buf && (*t || !stamps) ? 0 : -1;
+}
+
+/*  A reader on the other end of the pipe went away (`| head`): a normal end. */
+static bool
+s_stdout_closed(void)
+{
+    return (fflush(stdout) != 0 || ferror(stdout)) && errno == EPIPE;
+}
+
+static int
+s_dump_follow(ezshm_mirror_t *m, uint64_t want, bool csv, bool stamps, bool header_row)
 {
     ezshm_stream_info_t info;
     ezshm_mirror_info(m, &info);
     if (header_row)
-        s_header_row(m, &info);
-    uint64_t cap = info.n_frames, printed = 0, lost_total = 0;
-    uint8_t *buf = malloc(cap * info.frame_bytes);
-    if (!buf)
+        s_header_row(m, &info, stamps);
+    uint64_t printed = 0, lost_total = 0;
+    uint8_t *buf = NULL;
+    double *t = NULL;
+    if (s_follow_buffers(&info, &buf, &t, stamps) != 0)
         return MIRROR_EXIT_ERROR;
     int rc = EZSHM_OK;
     while (!mirror_interrupted && printed < want) {
-        uint64_t got = 0, lost = 0, ask = want - printed < cap ? want - printed : cap;
-        rc = ezshm_mirror_read(m, buf, ask, &got, &lost);
+        uint64_t got = 0, lost = 0, ask = want - printed < info.n_frames ? want - printed : info.n_frames;
+        rc = ezshm_mirror_read_ts(m, buf, ask, &got, &lost, t);
         if (lost) {
             lost_total += lost;
             fprintf(stderr, "ezshm-mirror: lost %llu frames (total %llu)\n",
@@ -181,24 +238,32 @@ s_dump_follow(ezshm_mirror_t *m, uint64_t want, bool csv, bool header_row)
         if (rc == EZSHM_ERR_STALE) {
             ezshm_mirror_info(m, &info);
             fprintf(stderr, "ezshm-mirror: ring rebuilt, generation %u\n", info.generation);
-            free(buf);
-            cap = info.n_frames;
-            if (!(buf = malloc(cap * info.frame_bytes)))
-                return MIRROR_EXIT_ERROR;
+            if (s_follow_buffers(&info, &buf, &t, stamps) != 0) {
+                rc = EZSHM_ERR_NOMEM;
+                break;
+            }
             continue;
         }
         if (rc != EZSHM_OK && rc != EZSHM_ERR_NOTREADY && rc != EZSHM_ERR_NOENT)
             break;
         rc = EZSHM_OK;
-        s_print_frames(&info, buf, got, csv);
-        printed += got;
-        if (!got)
-            mirror_sleep(0.0005);
+        if (got) {
+            s_print_frames(&info, buf, got, csv, t);
+            printed += got;
+            if (s_stdout_closed())
+                break;
+            continue;
+        }
+        /*  Asleep until frames land (or the stream changes); the short timeout keeps
+            SIGINT/SIGTERM prompt, since a futex wait restarts after the handler. */
+        if ((rc = mirror_wait(m, 100)) != EZSHM_OK)
+            break;
     }
     fflush(stdout);
     free(buf);
+    free(t);
     if (rc != EZSHM_OK)
-        fprintf(stderr, "ezshm-mirror: %s\n", ezshm_strerror(rc));
+        mirror_report(m, rc);
     return mirror_exit_code(rc);
 }
 
@@ -213,7 +278,7 @@ s_monitor(ezshm_mirror_t *m)
     if (!buf)
         return MIRROR_EXIT_ERROR;
     uint64_t frames = 0, lost_window = 0;
-    double t0 = ezshm_clock_mono();
+    double t0 = ezshm_time_mono();
     int rc = EZSHM_OK;
     while (!mirror_interrupted) {
         uint64_t got = 0, lost = 0;
@@ -230,7 +295,7 @@ s_monitor(ezshm_mirror_t *m)
         rc = EZSHM_OK;
         frames += got;
         lost_window += lost;
-        double now = ezshm_clock_mono();
+        double now = ezshm_time_mono();
         if (now - t0 >= 1.0) {
             printf("rate: %.1f frames/s  %.3f MB/s  lost: %llu\n", frames / (now - t0),
                    frames * (double) info.frame_bytes / (now - t0) / 1e6, (unsigned long long) lost_window);
@@ -242,6 +307,8 @@ s_monitor(ezshm_mirror_t *m)
             mirror_sleep(0.002);
     }
     free(buf);
+    if (rc != EZSHM_OK)
+        mirror_report(m, rc);
     return mirror_exit_code(rc);
 }
 
@@ -253,45 +320,52 @@ main(int argc, char **argv)
         {"latest", required_argument, NULL, 'l'}, {"follow", no_argument, NULL, 'f'},
         {"frames", required_argument, NULL, 'n'}, {"watch", no_argument, NULL, 'W'},
         {"refresh", required_argument, NULL, 'r'}, {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'},      {"meta", no_argument, NULL, 'M'},
-        {"count", required_argument, NULL, 'c'},  {"header-row", no_argument, NULL, 'H'},
-        {NULL, 0, NULL, 0}};
+        {"version", no_argument, NULL, 'V'},      {"timestamps", no_argument, NULL, 'T'},
+        {"meta", no_argument, NULL, 'M'},         {"count", required_argument, NULL, 'c'},
+        {"header-row", no_argument, NULL, 'H'},   {NULL, 0, NULL, 0}};
     double wait = 0.0, refresh = 5.0;
     const char *dump = NULL;
     long long latest = -1, frames = -1, count = -1;
-    bool follow = false, watch = false, refresh_given = false, meta = false, header_row = false;
+    bool follow = false, watch = false, refresh_given = false, stamps = false, meta = false;
+    bool header_row = false;
     char *end;
     int opt;
     while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
         switch (opt) {
         case 'w': wait = strtod(optarg, &end); if (*end || !(wait >= 0)) goto usage; break;
         case 'd': dump = optarg; if (strcmp(dump, "csv") && strcmp(dump, "raw")) goto usage; break;
-        case 'l': latest = strtoll(optarg, &end, 10); if (*end || latest < 0) goto usage; break;
-        case 'n': frames = strtoll(optarg, &end, 10); if (*end || frames < 0) goto usage; break;
+        case 'l': errno = 0; latest = strtoll(optarg, &end, 10); if (*end || latest < 0 || errno) goto usage; break;
+        case 'n': errno = 0; frames = strtoll(optarg, &end, 10); if (*end || frames < 0 || errno) goto usage; break;
         case 'f': follow = true; break;
         case 'W': watch = true; break;
-        case 'r': refresh = strtod(optarg, &end); refresh_given = true; if (*end || !(refresh > 0)) goto usage; break;
+        case 'T': stamps = true; break;
         case 'M': meta = true; break;
-        case 'c': count = strtoll(optarg, &end, 10); if (*end || count < 1) goto usage; break;
+        case 'c': errno = 0; count = strtoll(optarg, &end, 10); if (*end || count < 1 || errno) goto usage; break;
         case 'H': header_row = true; break;
+        case 'r': refresh = strtod(optarg, &end); refresh_given = true; if (*end || !(refresh > 0)) goto usage; break;
         case 'h': s_usage(stdout); return MIRROR_EXIT_OK;
         case 'V': printf("ezshm-mirror %s\n", EZSHM_VERSION); return MIRROR_EXIT_OK;
         default: goto usage;
         }
     }
-    if (optind != argc - 1)
+    if (meta && (dump || watch || latest >= 0 || frames >= 0 || stamps || header_row
+                 || refresh_given || (count >= 0 && !follow) || optind != argc - 1))
         goto usage;
-    if (meta && (dump || watch || latest >= 0 || frames >= 0 || header_row || (count >= 0 && !follow)))
-        goto usage;
-    if (!meta && ((dump && (latest >= 0) == (follow || frames >= 0)) || (follow != (frames >= 0))
-                  || (!dump && (latest >= 0 || follow)) || (watch && dump) || count >= 0
+    if (follow && !dump && !meta)
+        dump = "csv";
+    if (!meta && (optind != argc - 1 || (dump && (latest >= 0) == follow) || (frames >= 0 && !follow)
+                  || (!dump && latest >= 0) || (watch && dump) || (refresh_given && !watch)
+                  || (stamps && (!dump || strcmp(dump, "csv") != 0)) || count >= 0
                   || (header_row && (!dump || strcmp(dump, "csv") != 0))))
-        goto usage;
-    if (refresh_given && !watch)
         goto usage;
 
     signal(SIGINT, s_on_signal);
     signal(SIGTERM, s_on_signal);
+    /*  A closed pipe is seen as EPIPE on the next write: a clean end of --follow. */
+    signal(SIGPIPE, SIG_IGN);
+    /*  A segment truncated under us becomes an error message, not a silent SIGBUS death. */
+    if (ezshm_guard_enable() != EZSHM_OK)
+        fprintf(stderr, "ezshm-mirror: cannot install the SIGBUS guard: %s\n", strerror(errno));
     ezshm_mirror_t *m = NULL;
     int rc = ezshm_mirror_new(argv[optind], &m);
     if (rc != EZSHM_OK) {
@@ -306,15 +380,16 @@ main(int argc, char **argv)
     }
     rc = s_attach(m, wait);
     if (rc != EZSHM_OK) {
-        fprintf(stderr, "ezshm-mirror: %s: %s\n", argv[optind], ezshm_strerror(rc));
+        mirror_report(m, rc);
         code = mirror_exit_code(rc);
     }
     else if (watch)
         code = mirror_watch(m, refresh);
     else if (dump && latest >= 0)
-        code = s_dump_latest(m, (uint64_t) latest, strcmp(dump, "csv") == 0, header_row);
+        code = s_dump_latest(m, (uint64_t) latest, strcmp(dump, "csv") == 0, stamps, header_row);
     else if (dump)
-        code = s_dump_follow(m, (uint64_t) frames, strcmp(dump, "csv") == 0, header_row);
+        code = s_dump_follow(m, frames >= 0 ? (uint64_t) frames : UINT64_MAX, strcmp(dump, "csv") == 0,
+                             stamps, header_row);
     else
         code = s_monitor(m);
     ezshm_mirror_destroy(&m);

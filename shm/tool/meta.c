@@ -30,7 +30,7 @@ s_string(FILE *out, const char *s, size_t len)
     fputc('"', out);
 }
 
-//  UCS-4 or Latin-1 code points (trailing NULs dropped) as a UTF-8 JSON string.
+/*  UCS-4 or Latin-1 code points (trailing NULs dropped) as a UTF-8 JSON string. */
 static void
 s_text(FILE *out, const unsigned char *p, ezshm_scalar_t t)
 {
@@ -63,13 +63,13 @@ s_double(FILE *out, double v)
     }
 }
 
-//  One scalar of a plain type.
+/*  One scalar of a plain type. */
 static void
 s_scalar(FILE *out, const unsigned char *p, ezshm_scalar_t t)
 {
     if (t.kind == 'U' || t.kind == 'S')
         return s_text(out, p, t);
-    //  Host order; a big-endian complex swaps each half on its own.
+    /*  Host order; a big-endian complex swaps each half on its own. */
     unsigned char b[16];
     uint32_t comp = t.kind == 'c' ? t.itemsize / 2 : t.itemsize;
     for (uint32_t i = 0; i < t.itemsize; i++)
@@ -127,7 +127,7 @@ s_element(FILE *out, const ezshm_node_t *a, size_t i)
     fputc('}', out);
 }
 
-//  The elements along dims [dim, ndim) from *i on, nested.
+/*  The elements along dims [dim, ndim) from *i on, nested. */
 static void
 s_nested(FILE *out, const ezshm_node_t *a, size_t dim, size_t *i)
 {
@@ -141,7 +141,7 @@ s_nested(FILE *out, const ezshm_node_t *a, size_t dim, size_t *i)
     fputc(']', out);
 }
 
-//  numpy's str of a dtype: dtype.str, or the descr list of a record.
+/*  numpy's str of a dtype: dtype.str, or the descr list of a record. */
 static void
 s_dtype(FILE *out, const ezshm_descr_t *d)
 {
@@ -227,7 +227,7 @@ mirror_meta(ezshm_mirror_t *m, double wait, bool follow, long long count)
     ezshm_tree_t *tree = ezshm_tree_new();
     if (!tree)
         return MIRROR_EXIT_ERROR;
-    double deadline = ezshm_clock_mono() + wait;
+    double deadline = ezshm_time_mono() + wait;
     uint32_t shown = 0;
     long long printed = 0;
     int rc = EZSHM_OK;
@@ -250,7 +250,7 @@ mirror_meta(ezshm_mirror_t *m, double wait, bool follow, long long count)
         }
         else if (!gen)
             rc = EZSHM_ERR_NOENT;
-        if (!follow && ezshm_clock_mono() >= deadline)
+        if (!follow && ezshm_time_mono() >= deadline)
             break;
         mirror_sleep(0.01);
     }
@@ -261,10 +261,10 @@ mirror_meta(ezshm_mirror_t *m, double wait, bool follow, long long count)
     return mirror_interrupted && follow ? MIRROR_EXIT_OK : mirror_exit_code(rc);
 }
 
-//  ---- channel labels ------------------------------------------------------------------
+/*  ---- channel labels ------------------------------------------------------------------ */
 
-//  The text of element i of a labelled coordinate array: a 'U'/'S' array, or a record's
-//  'label' field. NULL when the axis has no such labels.
+/*  The text of element i of a labelled coordinate array: a 'U'/'S' array, or a record's
+    'label' field. NULL when the axis has no such labels. */
 static char *
 s_label_of(const ezshm_node_t *a, size_t i)
 {
@@ -289,7 +289,7 @@ s_label_of(const ezshm_node_t *a, size_t i)
         return NULL;
     s_text(mem, (const unsigned char *) a->bytes + i * d->type.itemsize + offset, t);
     fclose(mem);
-    //  The JSON quotes go; labels with quotes or control characters keep their escapes.
+    /*  The JSON quotes go; labels with quotes or control characters keep their escapes. */
     if (text && len >= 2) {
         memmove(text, text + 1, len - 2);
         text[len - 2] = '\0';
@@ -306,7 +306,7 @@ mirror_frame_labels(const ezshm_node_t *root, const ezshm_stream_info_t *info, c
     uint64_t per_frame = info->frame_bytes / info->itemsize;
     if (!dims || dims->type != EZSHM_NODE_LIST || dims->n != info->ndim || dims->n < 2 || !axes)
         return NULL;
-    //  The first frame dim names the channel; the others add "[i]" indices.
+    /*  The first frame dim names the channel; the others add "[i]" indices. */
     const char *dim = ezshm_node_str(dims->items[1]);
     const ezshm_node_t *axis = dim ? ezshm_node_get(axes, dim) : NULL;
     const ezshm_node_t *data = ezshm_node_get(axis, "data");

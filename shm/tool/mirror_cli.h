@@ -1,6 +1,6 @@
 /*  mirror_cli.h — pieces of the ezshm-mirror tool shared between its modes. */
-#ifndef MIRROR_CLI_H
-#define MIRROR_CLI_H
+#ifndef EZSHM_MIRROR_CLI_H
+#define EZSHM_MIRROR_CLI_H
 
 #include "ezshm.h"
 
@@ -21,6 +21,14 @@ extern volatile sig_atomic_t mirror_interrupted;
 
 /*  Sleeps the given seconds unless interrupted. */
 void mirror_sleep(double seconds);
+
+/*  One line on stderr: "ezshm-mirror: NAME: <what rc means>". */
+void mirror_report(const ezshm_mirror_t *m, int rc);
+
+/*  ezshm_mirror_wait for a mode's loop: EZSHM_OK whatever woke it (data, a change the next
+    read follows, the timeout), or the error that must end the mode (a segment truncated
+    under the reader: EZSHM_ERR_BUS). */
+int mirror_wait(ezshm_mirror_t *m, int timeout_ms);
 
 /*  The exit code for a result of ezshm_mirror_attach/read. */
 int mirror_exit_code(int rc);

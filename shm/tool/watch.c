@@ -5,6 +5,9 @@
     keeps per channel the newest value at each refresh, and draws one row per channel:
     its level as a bar between the channel's running min and max, and a sparkline of the
     history. When stdout is not a terminal it prints one summary line per refresh instead.
+    Between refreshes it sleeps in ezshm_mirror_wait, so it wakes when data lands, not on a
+    fixed poll; each refresh shows the newest frame's stream time and its transport delay
+    (ingest wall clock − sample time) when the writer has a clock segment.
     Channels are named by the stream metadata when the stream publishes it (labels of the
     first frame dim's coordinate axis, and its unit), else ch0, ch1, ...
 */
@@ -35,6 +38,7 @@ typedef struct {
     double    fps, mbps;
     double   *latest;         /* per channel: the newest value read */
     bool      have_frame;
+    char      clock[96];      /* "stream time … transport delay …" of the newest frame */
     /*  From the stream metadata (v1 streams that publish it): channel names and their unit. */
     ezshm_tree_t *tree;
     uint32_t  meta_generation;
@@ -58,7 +62,7 @@ s_labels(watch_t *w, ezshm_mirror_t *m, bool force)
         w->labels = mirror_frame_labels(ezshm_tree_root(w->tree), &w->info, w->unit, sizeof w->unit);
 }
 
-//  The name of channel ch: its label, or "ch<index>".
+/*  The name of channel ch: its label, or "ch<index>". */
 static const char *
 s_name(const watch_t *w, uint64_t ch, char *buf, size_t len)
 {
@@ -108,6 +112,25 @@ s_level(const channel_t *c, double v)
     return c->hi > c->lo ? (v - c->lo) / (c->hi - c->lo) : 0.5;
 }
 
+/*  The newest frame's stream time and transport delay, as text. Returns EZSHM_ERR_BUS when
+    a segment was truncated under the reader (the mode ends), else EZSHM_OK. */
+static int
+s_clock_text(watch_t *w, ezshm_mirror_t *m)
+{
+    ezshm_newest_t nw;
+    double delay;
+    int rc = ezshm_mirror_newest(m, &nw);
+    if (rc == EZSHM_ERR_BUS)
+        return rc;
+    if (rc != EZSHM_OK || !isfinite(nw.time))
+        snprintf(w->clock, sizeof w->clock, "stream time unknown");
+    else if (ezshm_clock_transport_delay(nw.time, nw.wall_ns, &delay))
+        snprintf(w->clock, sizeof w->clock, "stream time %.6f  transport delay %.3f ms", nw.time, delay * 1e3);
+    else
+        snprintf(w->clock, sizeof w->clock, "stream time %.6f  transport delay n/a", nw.time);
+    return EZSHM_OK;
+}
+
 static int
 s_terminal_rows(void)
 {
@@ -128,10 +151,10 @@ s_draw(const watch_t *w, const char *name)
     for (uint32_t d = 0; d < in->ndim; d++)
         printf("%s%u", d ? "," : "", in->shape[d]);
     printf("]  srate %.6g Hz  generation %u  key '%s'\n", in->srate, in->generation, in->key);
-    printf("ingest %.1f frames/s  %.3f MB/s   lost %llu (total %llu)%s%s\n\n", w->fps, w->mbps,
+    printf("ingest %.1f frames/s  %.3f MB/s   lost %llu (total %llu)%s%s\n%s\n\n", w->fps, w->mbps,
            (unsigned long long) w->lost_window, (unsigned long long) w->lost_total,
-           w->unit[0] ? "   unit " : "", w->unit);
-    int rows = s_terminal_rows() - 6;
+           w->unit[0] ? "   unit " : "", w->unit, w->clock);
+    int rows = s_terminal_rows() - 7;
     uint64_t shown = w->per_frame < (uint64_t) (rows > 1 ? rows : 1) ? w->per_frame : (uint64_t) rows;
     for (uint64_t ch = 0; ch < shown && w->have_frame; ch++) {
         const channel_t *c = &w->channels[ch];
@@ -157,8 +180,8 @@ s_draw(const watch_t *w, const char *name)
 static void
 s_line(const watch_t *w, const char *name)
 {
-    printf("%s gen=%u dtype=%c frames/s=%.1f MB/s=%.3f lost=%llu", name, w->info.generation,
-           w->info.dtype, w->fps, w->mbps, (unsigned long long) w->lost_window);
+    printf("%s gen=%u dtype=%c frames/s=%.1f MB/s=%.3f lost=%llu %s", name, w->info.generation,
+           w->info.dtype, w->fps, w->mbps, (unsigned long long) w->lost_window, w->clock);
     if (w->unit[0])
         printf(" unit=%s", w->unit);
     for (uint64_t ch = 0; ch < w->per_frame && ch < 8 && w->have_frame; ch++) {
@@ -179,7 +202,7 @@ mirror_watch(ezshm_mirror_t *m, double refresh_hz)
     if (s_prepare(&w, m) != 0)
         return MIRROR_EXIT_ERROR;
     bool tty = isatty(STDOUT_FILENO);
-    double period = 1.0 / refresh_hz, next = ezshm_clock_mono();
+    double period = 1.0 / refresh_hz, next = ezshm_time_mono();
     w.window_start = next;
     int rc = EZSHM_OK;
     while (!mirror_interrupted) {
@@ -202,7 +225,7 @@ mirror_watch(ezshm_mirror_t *m, double refresh_hz)
                 w.latest[ch] = ezshm_value_to_double(w.info.dtype, last + ch * w.info.itemsize);
             w.have_frame = true;
         }
-        double now = ezshm_clock_mono();
+        double now = ezshm_time_mono();
         if (now >= next) {
             /*  Each refresh adds the newest value of every channel to its history. */
             for (uint64_t ch = 0; ch < w.per_frame && w.have_frame; ch++)
@@ -211,6 +234,8 @@ mirror_watch(ezshm_mirror_t *m, double refresh_hz)
             double dt = now - w.window_start;
             w.fps = dt > 0 ? w.frames / dt : 0.0;
             w.mbps = dt > 0 ? w.frames * (double) w.info.frame_bytes / dt / 1e6 : 0.0;
+            if ((rc = s_clock_text(&w, m)) != EZSHM_OK)
+                break;
             if (tty)
                 s_draw(&w, ezshm_mirror_name(m));
             else
@@ -220,13 +245,19 @@ mirror_watch(ezshm_mirror_t *m, double refresh_hz)
             w.window_start = now;
             next = now + period;
         }
-        if (!got)
-            mirror_sleep(0.005);
+        if (!got) {
+            /*  Until data lands or the next refresh is due. */
+            double left = next - ezshm_time_mono();
+            if ((rc = mirror_wait(m, left > 0 ? (int) (left * 1000.0) + 1 : 0)) != EZSHM_OK)
+                break;
+        }
     }
     mirror_free_labels(w.labels, w.per_frame);
     ezshm_tree_destroy(&w.tree);
     free(w.buf);
     free(w.channels);
     free(w.latest);
+    if (rc != EZSHM_OK)
+        mirror_report(m, rc);
     return mirror_exit_code(rc);
 }

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Regenerates the seed corpora of tests/fuzz/corpus/{control,mirror_header} and adds the
+"""Regenerates the seed corpora of tests/fuzz/corpus/{control,mirror_header,clock} and adds the
 ezmsg-zmq fixtures missing from corpus/wire (framings in tests/fuzz/README.md).
 
     python3 tests/fuzz/make_corpus.py [FIXTURES_DIR]     # default tests/fixtures
@@ -135,6 +135,65 @@ write(os.path.join(mh, "v1_magic_only.bin"), mirror_input(b"SMZE\x01\x00\x00\x00
 write(os.path.join(mh, "v1_version2.bin"),
       mirror_input(b"SMZE\x02\x00\x00\x00" + bytes.fromhex(
           layout["versions"]["legacy"]["golden"]["header_after_first_message_hex"]) + b"\0" * 16, RING))
+
+# ---- clock: u16 L, u8 n, u8 mode + clock bytes (mode bit 0) or patches ----------------
+ck = os.path.join(HERE, "corpus", "clock")
+os.makedirs(ck, exist_ok=True)
+REPLACE, COORD, V1 = 1, 2, 4
+
+
+def clock_input(L, n, mode, rest=b""):
+    return struct.pack("<HBB", L - 1, n, mode) + rest
+
+
+def patches(*pv):
+    return b"".join(struct.pack("<HB", pos, val) for pos, val in pv)
+
+
+def clock_segment(L, coordinate, anchors=(), written=None, **over):
+    """A clock segment as docs/shm-layout.md section 11 lays it out (generation 0)."""
+    cap = L + 2 if coordinate else (L + 0) // 1 + 2     # srate 100 Hz: min_chunk 1
+    f = dict(magic=0x4B4C435A, version=1, generation=0, flags=1 if coordinate else 0, n_frames=L,
+             capacity=cap, anchor_offset=4096, times_offset=4096 + 48 * cap if coordinate else 0,
+             written=len(anchors) if written is None else written, state=1, anchor_bytes=48)
+    f.update(over)
+    head = struct.pack("<IIIIQQQQQII", f["magic"], f["version"], f["generation"], f["flags"], f["n_frames"],
+                       f["capacity"], f["anchor_offset"], f["times_offset"], f["written"], f["state"],
+                       f["anchor_bytes"])
+    body = bytearray(head.ljust(4096, b"\0") + b"\0" * (48 * cap + (8 * L if coordinate else 0)))
+    for k, (pos, count, t0, gain, wall, seq) in enumerate(anchors):
+        struct.pack_into("<QQddqQ", body, 4096 + 48 * (k % cap), pos, count, t0, gain, wall, seq)
+    return bytes(body)
+
+
+for mode in (0, COORD, V1, COORD | V1):
+    write(os.path.join(ck, f"valid_{mode}.bin"), clock_input(100, 20, mode))
+write(os.path.join(ck, "patch_written_huge.bin"), clock_input(100, 40, 0, patches((48 + 7, 0xFF), (48, 3))))
+write(os.path.join(ck, "patch_capacity.bin"), clock_input(100, 40, 0, patches((24, 0xFF), (27, 0x7F))))
+write(os.path.join(ck, "patch_anchor_position.bin"),
+      clock_input(100, 40, 0, patches((4096 + 48 + 7, 0x80), (4096 + 8, 0xFF), (4096 + 16 + 7, 0x7F))))
+write(os.path.join(ck, "patch_state_closed.bin"), clock_input(100, 10, COORD, patches((56, 2), (128, 9))))
+write(os.path.join(ck, "patch_times_nan.bin"),
+      clock_input(50, 30, COORD, patches(*[(4096 + 48 * 52 + i, 0xFF) for i in range(24)])))
+good = [(0, 8, 0.0, 0.01, 1, 0), (8, 8, 0.08, 0.01, 2, 1), (16, 4, 0.16, 0.01, 3, 2)]
+replaced = {
+    "replace_valid": clock_segment(100, False, good),
+    "replace_valid_coord": clock_segment(100, True, good),
+    "replace_magic_only": struct.pack("<I", 0x4B4C435A),
+    "replace_short_page": clock_segment(100, False, good)[:4095],
+    "replace_capacity_huge": clock_segment(100, False, good, capacity=1 << 60),
+    "replace_capacity_one": clock_segment(100, False, good, capacity=1),
+    "replace_times_odd": clock_segment(100, True, good, times_offset=4096 + 48 * 102 + 3),
+    "replace_times_past_end": clock_segment(100, True, good, times_offset=1 << 40),
+    "replace_wrong_generation": clock_segment(100, False, good, generation=7),
+    "replace_wrong_length": clock_segment(100, False, good, n_frames=99),
+    "replace_written_wraps": clock_segment(100, False, good, written=(1 << 64) - 1),
+    "replace_anchors_backwards": clock_segment(100, False, [(50, 10, 0, 1, 0, 0), (0, 1 << 63, 1, 1, 0, 0),
+                                                           (1 << 64 - 1, 5, 0, 0, 0, 0)]),
+    "replace_flags_unknown": clock_segment(100, False, good, flags=6),
+}
+for name, seg in replaced.items():
+    write(os.path.join(ck, name + ".bin"), clock_input(100, 20, REPLACE, seg))
 
 # ---- wire: the ezmsg-zmq fixtures not yet in corpus/wire ----------------------------
 def frames(*fs):

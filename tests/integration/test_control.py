@@ -27,7 +27,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "python"))
 from ezshm_harness import (GEN_NONE, MirrorFollow, Results, Session, counter_runs,  # noqa: E402
                            counter_values, get_status, helper_tool, lost_reports, read_header_file,
                            wait_until)
-from shm_layout import ring_name, short_name  # noqa: E402
+from shm_layout import clock_name, ring_name, short_name  # noqa: E402
 
 DTYPE = "i"                # int32 counter: exact, no wrap within the test
 FS, CHUNK, CHANNELS = 1000, 10, 2
@@ -63,7 +63,8 @@ class Main:
         self.data_ep, self.ctl_ep, self.ev_ep = s.endpoint(), s.endpoint(), s.endpoint()
         self.name = "ctl-first"
         self.daemon = s.start("ezshmd", "--sub-bind", self.data_ep, "--control", self.ctl_ep, "--events", self.ev_ep,
-                              "--shmem-name", self.name, "--buf-dur", "1", "--log-level", "warning")
+                              "--shmem-name", self.name, "--buf-dur", "1", "--log-level", "warning",
+                              "--ipc-dir", s.sockdir)   # where the test's ipc endpoints live
         s.wait_ready(self.ctl_ep)
         self.ev_out = open(os.path.join(s.sockdir, "events.out"), "w")
         self.events_sub = subprocess.Popen([helper_tool("ezshm-test-sub"), self.ev_ep, "ezshm.event", "120"],
@@ -104,7 +105,7 @@ class Main:
 def case_rename(m):
     s, old = m.s, m.status()["stream"]
     assert old["shmem_name"] == "ctl-first" and old["generation"] == 0, old
-    assert sorted([short_name("ctl-first"), ring_name("ctl-first", 0)]) == s.segments(), s.segments()
+    assert sorted([short_name("ctl-first"), ring_name("ctl-first", 0), clock_name("ctl-first", 0)]) == s.segments(), s.segments()
     new = "ctl-second"
     mirror = MirrorFollow(s, new, 600, wait=20)
     m.pause_pub()
@@ -125,7 +126,7 @@ def case_rename(m):
     wait_until(lambda: m.status()["stream"].get("bvalid"), 10, "ring under the new name")
     st = m.status()["stream"]
     assert st["generation"] == 0 and st["shape"] == [FS, CHANNELS], st
-    assert s.segments() == sorted([short_name(new), ring_name(new, 0)]), s.segments()
+    assert s.segments() == sorted([short_name(new), ring_name(new, 0), clock_name(new, 0)]), s.segments()
     h = read_header_file(os.path.join(s.dir, short_name(new)))
     assert h["bvalid"] == 1 and h["generation"] == 0, h
     rc, rows, err = mirror.finish()
@@ -148,7 +149,7 @@ def case_buf_dur(m):
     assert st["stream"]["shape"] == [2 * FS, CHANNELS], st["stream"]
     assert st["stream"]["ring_bytes"] == 2 * FS * CHANNELS * 4, st["stream"]
     assert st["counters"]["ring_resets"] == resets0 + 1, st["counters"]
-    assert s.segments() == sorted([short_name(m.name), ring_name(m.name, gen0 + 1)]), s.segments()
+    assert s.segments() == sorted([short_name(m.name), ring_name(m.name, gen0 + 1), clock_name(m.name, gen0 + 1)]), s.segments()
 
 
 def case_axis(m):
@@ -362,7 +363,7 @@ def case_resubscribe(m):
 
 def case_quit(m):
     s = m.s
-    assert len(s.segments()) == 2, s.segments()
+    assert len(s.segments()) == 3, s.segments()   # header, ring, clock
     rc, reply = s.ctl(m.ctl_ep, "quit")
     assert rc == 0 and reply == {"ok": True}, (rc, reply)
     assert m.daemon.wait(timeout=10) == 0
@@ -385,7 +386,7 @@ def case_sigterm():
         s.wait_ready(ctl_ep)
         start_pub(s, data_ep)
         wait_until(lambda: get_status(s, ctl_ep)["stream"].get("bvalid"), 10, "ring")
-        assert s.segments() == sorted([short_name("ctl-term"), ring_name("ctl-term", 0)]), s.segments()
+        assert s.segments() == sorted([short_name("ctl-term"), ring_name("ctl-term", 0), clock_name("ctl-term", 0)]), s.segments()
         d.send_signal(signal.SIGTERM)
         _, err = d.communicate(timeout=10)
         assert d.returncode == 0, f"exit {d.returncode}: {err}"

@@ -35,19 +35,6 @@ EXAMPLE_CONFIG = os.path.join(DEPLOY, "ezshmd.json")
 CONFIG_C = os.path.join(SRC, "service", "config.c")
 SETTINGS_C = os.path.join(SRC, "control", "settings.c")
 
-# The documented interface, used only while service/config.c does not exist yet.
-FALLBACK_ENV_NAMES = {
-    "EZSHM_SUB", "EZSHM_SUB_BIND", "EZSHM_TOPIC", "EZSHM_SHMEM_NAME", "EZSHM_BUF_DUR",
-    "EZSHM_AXIS", "EZSHM_HEADER", "EZSHM_SHM_MODE", "EZSHM_MAX_BUFFER_BYTES", "EZSHM_RCVHWM",
-    "EZSHM_MAXMSGSIZE", "EZSHM_CONTROL", "EZSHM_EVENTS", "EZSHM_CURVE_SERVER_CERT",
-    "EZSHM_CURVE_CLIENTS_DIR", "EZSHM_SUB_CURVE_SERVERKEY", "EZSHM_SUB_CURVE_CLIENT_CERT",
-    "EZSHM_LOG_LEVEL", "EZSHM_CONFIG",
-}
-FALLBACK_FIELDS = {
-    "shmem_name", "buf_dur", "axis", "header", "sub", "sub_bind", "topic", "shm_mode",
-    "max_buffer_bytes", "rcvhwm", "maxmsgsize", "control", "events", "log_level",
-    "curve_server_cert", "curve_clients_dir", "sub_curve_serverkey", "sub_curve_client_cert",
-}
 ITEMSIZE = {"float64": 8, "float32": 4, "float16": 2, "int64": 8, "int32": 4, "int16": 2,
             "int8": 1, "uint64": 8, "uint32": 4, "uint16": 2, "uint8": 1,
             "complex64": 8, "complex128": 16}
@@ -143,21 +130,18 @@ def as_list(value):
 
 # ------------------------------------------------------------------ what ezshmd reads
 def known_env_names():
-    if os.path.exists(CONFIG_C):
-        names = set(re.findall(r'"(EZSHM_[A-Z_]+)"', read(CONFIG_C)))
-        check("service/config.c names EZSHM_* variables", bool(names),
-              "no \"EZSHM_...\" string literal found")
-        return names, "service/config.c"
-    print("NOTE  service/config.c does not exist yet: using the documented list of EZSHM_* names")
-    return set(FALLBACK_ENV_NAMES), "the documented list"
+    """The EZSHM_* names service/config.c reads: a regex that finds none is a failure, never
+    a reason to fall back on a list that would hide it."""
+    names = set(re.findall(r'"(EZSHM_[A-Z_]+)"', read(CONFIG_C))) if os.path.exists(CONFIG_C) else set()
+    check("service/config.c names EZSHM_* variables", bool(names), "no \"EZSHM_...\" string literal found")
+    return names, "service/config.c"
 
 
 def known_fields():
-    if os.path.exists(SETTINGS_C):
-        fields = set(re.findall(r'^\s*\{\s*"([a-z_]+)",\s*K_', read(SETTINGS_C), re.M))
-        if fields:
-            return fields, "control/settings.c"
-    return set(FALLBACK_FIELDS), "the documented list"
+    """The settings fields of control/settings.c's field table; none found is a failure."""
+    fields = set(re.findall(r'^\s*\{\s*"([a-z_]+)",\s*K_', read(SETTINGS_C), re.M)) if os.path.exists(SETTINGS_C) else set()
+    check("control/settings.c has a field table", bool(fields), "no { \"field\", K_... } entry found")
+    return fields, "control/settings.c"
 
 
 ENV_NAMES, ENV_SOURCE = set(), ""
@@ -185,6 +169,9 @@ def check_config_json(label, text):
         if "shm_mode" in cfg:
             mode = parse_mode(cfg["shm_mode"])
             check(f"{label}: shm_mode is a valid mode", mode is not None and 0 <= mode <= 0o777,
+                  repr(cfg["shm_mode"]))
+            # readers need read only: group/other write would let them truncate a segment
+            check(f"{label}: shm_mode gives readers no write access", mode is not None and mode & 0o022 == 0,
                   repr(cfg["shm_mode"]))
     return cfg if ok else None
 
@@ -414,6 +401,8 @@ def check_compose(image_env):
           None not in (w_uid, w_gid, r_uid, r_gid) and r_uid != w_uid and r_gid == w_gid,
           f"ezshmd {ezshmd.get('user')!r}, viewer {viewer.get('user')!r}")
     check("compose: EZSHM_SHM_MODE lets the group read", mode is not None and mode & 0o040 != 0,
+          repr(env.get("EZSHM_SHM_MODE")))
+    check("compose: EZSHM_SHM_MODE gives the group no write access", mode is not None and mode & 0o022 == 0,
           repr(env.get("EZSHM_SHM_MODE")))
 
     # The image's HEALTHCHECK probes ezshmd's control port: other services must disable it.

@@ -27,9 +27,9 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "python"))
-from ezshm_harness import (BIN, MirrorFollow, Results, Session, counter_runs,  # noqa: E402
+from ezshm_harness import (BIN, MirrorFollow, Results, Session, Skip, counter_runs,  # noqa: E402
                            counter_values, get_status, helper_tool, lost_reports, wait_until)
-from shm_layout import ring_name, short_name  # noqa: E402
+from shm_layout import clock_name, ring_name, short_name  # noqa: E402
 
 DTYPE = "i"
 
@@ -41,7 +41,7 @@ def pub_args(endpoint, *extra, connect=True, fs=1000, chunk=10, channels=3):
 
 def start_daemon(s, name, data_ep, ctl_ep, *extra, **kw):
     d = s.start("ezshmd", "--sub-bind", data_ep, "--control", ctl_ep, "--shmem-name", name,
-                "--log-level", "warning", *extra, **kw)
+                "--log-level", "warning", "--ipc-dir", s.sockdir, *extra, **kw)   # the test's ipc endpoints
     s.wait_ready(ctl_ep)
     return d
 
@@ -121,13 +121,13 @@ def daemon_restart(rebuild_first):
             wait_until(lambda: get_status(s, ctl)["stream"].get("generation") == 1
                        and get_status(s, ctl)["stream"].get("bvalid"), 10, "generation 1")
             gen = 1
-        assert s.segments() == sorted([short_name(name), ring_name(name, gen)]), s.segments()
+        assert s.segments() == sorted([short_name(name), ring_name(name, gen), clock_name(name, gen)]), s.segments()
         mirror = MirrorFollow(s, name, 1200)
         wait_rows(mirror, 300)
         d1.send_signal(signal.SIGKILL)
         d1.wait()
         stale = s.segments()
-        assert stale == sorted([short_name(name), ring_name(name, gen)]), stale
+        assert stale == sorted([short_name(name), ring_name(name, gen), clock_name(name, gen)]), stale
         time.sleep(0.5)
         before = mirror.rows_so_far()
         d2 = start_daemon(s, name, data, ctl, "--buf-dur", "1", stderr=subprocess.PIPE, text=True)
@@ -149,7 +149,7 @@ def daemon_restart(rebuild_first):
         d2.send_signal(signal.SIGTERM)
         _, derr = d2.communicate(timeout=10)
         assert "reclaimed stale segment" in derr, derr
-        assert segs == sorted([short_name(name), ring_name(name, 0)]), \
+        assert segs == sorted([short_name(name), ring_name(name, 0), clock_name(name, 0)]), \
             f"segments after the restart: {segs} (stale ring {ring_name(name, gen)} of generation {gen})"
         assert s.segments() == [], s.segments()
     finally:
@@ -225,7 +225,7 @@ def no_space_log_rate_limited():
     assert n <= 3 + 2 * secs, f"{n} 'does not fit' log lines in {secs:.1f} s (one per message)"
 
 
-def case_no_space(res, label):
+def case_no_space():
     s = Session("fault-d")
     mounted_here = None
     try:
@@ -243,9 +243,7 @@ def case_no_space(res, label):
             r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "ezshm-small", small], capture_output=True,
                                text=True)
             if r.returncode != 0:
-                # counted as passed by res.check: the only accepted reason is "cannot mount"
-                print(f"SKIP {label}: cannot mount a small tmpfs (unshare: {why}; mount: {r.stderr.strip()})")
-                return
+                raise Skip(f"cannot mount a small tmpfs (unshare: {why}; mount: {r.stderr.strip()})")
             mounted_here = small
             cmd = daemon_args
         d = subprocess.Popen(cmd, env=env, stderr=subprocess.PIPE, text=True)
@@ -281,7 +279,7 @@ def case_no_space(res, label):
         st = get_status(s, ctl)
         assert st["stream"]["bvalid"] and st["stream"]["shape"] == [500, 64], st["stream"]
         gen = st["stream"]["generation"]
-        assert sorted(os.listdir(seg_view)) == sorted([short_name("fault-d"), ring_name("fault-d", gen)]), \
+        assert sorted(os.listdir(seg_view)) == sorted([short_name("fault-d"), ring_name("fault-d", gen), clock_name("fault-d", gen)]), \
             (os.listdir(seg_view), gen)
         rc, health = s.ctl(ctl, "health")
         assert rc == 0 and health["state"] == "ingesting", health
@@ -431,7 +429,7 @@ def main():
               daemon_restart, True)
     res.check("(c) stalled reader: writer unaffected, loss reported exactly", case_stalled_reader)
     label = "(d) segment dir too small: no_space counted and explained, smaller buf_dur resumes"
-    res.check(label, case_no_space, res, label)
+    res.check(label, case_no_space)
     if NO_SPACE:
         res.check("(d) last_error names the segment dir that is full (not a fixed /dev/shm)",
                   no_space_message_names_dir)

@@ -15,6 +15,7 @@ libdir=$(ls -d "$work"/prefix/lib*/pkgconfig | head -n 1)
 check "ezshm.pc installed" '[ -f "$libdir/ezshm.pc" ]'
 check "headers installed" '[ -f "$work/prefix/include/ezshm.h" ] && [ -f "$work/prefix/include/ezshm_mirror.h" ]'
 check "man pages installed" '[ -f "$work/prefix/share/man/man8/ezshmd.8" ] && [ -f "$work/prefix/share/man/man1/ezshm-mirror.1" ]'
+check "Python clock reader installed" '[ -f "$work/prefix/share/doc/ezshm/examples/ezshm_clock.py" ]'
 for exe in ezshmd ezshm-pub ezshm-ctl ezshm-mirror; do
     check "$exe runs from the prefix" '"$work/prefix/bin/$exe" --version | grep -q "0\."'
 done
@@ -53,5 +54,17 @@ check "a consumer compiles against the installed headers and ezshm.pc" \
     'cc -std=c11 -Wall -Werror "$work/consumer.c" -o "$work/consumer" $flags -Wl,-rpath,"${libdir%/pkgconfig}"'
 check "the consumer writes and reads a ring through the installed library" \
     'EZSHM_SHM_DIR="$shm" "$work/consumer" | grep -q "roundtrip ok"'
+check "ezshm.pc resolves its prefix to the install prefix" \
+    '[ "$(readlink -f "$(PKG_CONFIG_PATH="$libdir" pkg-config --variable=prefix ezshm)")" = "$(readlink -f "$work/prefix")" ]'
+# Debian's multiarch libdir is one level deeper: the .pc must climb one ".." more.
+if [ -n "${EZSHM_SOURCE_DIR:-}" ] && cmake -S "$EZSHM_SOURCE_DIR" -B "$work/multiarch" -DEZSHM_TESTS=OFF \
+        -DCMAKE_INSTALL_LIBDIR=lib/x86_64-linux-gnu >/dev/null 2>&1; then
+    mkdir -p "$work/ma/lib/x86_64-linux-gnu/pkgconfig"
+    cp "$work/multiarch/ezshm.pc" "$work/ma/lib/x86_64-linux-gnu/pkgconfig/"
+    check "ezshm.pc under a multiarch libdir resolves prefix and libdir" \
+        '[ "$(readlink -f "$(PKG_CONFIG_PATH="$work/ma/lib/x86_64-linux-gnu/pkgconfig" pkg-config --variable=libdir ezshm)")" = "$(readlink -f "$work/ma/lib/x86_64-linux-gnu")" ]'
+else
+    check "a multiarch configure of the source tree" 'false'
+fi
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

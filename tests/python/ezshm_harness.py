@@ -127,24 +127,33 @@ def check_counter_rows(rows, dtype, losses=()):
     return values[0] if values else None
 
 
+class Skip(Exception):
+    """Raised by a check that cannot run here (say why): reported as SKIP, counted apart."""
+
+
 class Results:
-    """Counts checks and prints the closing 'N passed, N failed' line."""
+    """Counts checks and prints the closing 'N passed, N failed[, N skipped]' line."""
 
     def __init__(self):
         self.passed = 0
         self.failed = 0
+        self.skipped = 0
 
     def check(self, label, fn, *args):
         try:
             fn(*args)
             self.passed += 1
             print(f"ok   {label}", flush=True)
+        except Skip as why:  # not a pass: the line and the count say it did not run
+            self.skipped += 1
+            print(f"SKIP {label}: {why}", flush=True)
         except Exception as e:  # a failed check is reported, the others still run
             self.failed += 1
             print(f"FAIL {label}: {e!r}", flush=True)
 
     def finish(self):
-        print(f"{self.passed} passed, {self.failed} failed")
+        skipped = f", {self.skipped} skipped" if self.skipped else ""
+        print(f"{self.passed} passed, {self.failed} failed{skipped}")
         raise SystemExit(1 if self.failed else 0)
 
 

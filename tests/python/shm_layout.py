@@ -29,6 +29,11 @@ def ring_name(name: str, gen: int) -> str:
     return short_name(f"{name}/buffer{gen}")
 
 
+def clock_name(name: str, gen: int) -> str:
+    """The clock segment of a ring generation (ezshm only; docs/shm-layout.md section 11)."""
+    return short_name(f"{name}/clock{gen}")
+
+
 def seg_dir() -> str:
     return os.environ.get("EZSHM_SHM_DIR") or "/dev/shm"
 

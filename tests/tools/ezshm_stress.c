@@ -58,9 +58,9 @@ s_write(const char *name, uint64_t ring, const char *chunks_arg, uint64_t elems,
     size_t item = ezshm_dtype_itemsize(dtype);
     uint8_t *buf = malloc(max_chunk * elems * item);
     uint64_t next = 0;
-    double end = ezshm_clock_mono() + seconds;
+    double end = ezshm_time_mono() + seconds;
     for (int c = 0;; c = (c + 1) % n_chunks) {
-        if (count >= 0 ? next >= (uint64_t) count : ezshm_clock_mono() >= end)
+        if (count >= 0 ? next >= (uint64_t) count : ezshm_time_mono() >= end)
             break;
         uint64_t n = chunks[c];
         if (count >= 0 && next + n > (uint64_t) count)
@@ -101,10 +101,10 @@ s_read(const char *name, double seconds, double wait, uint64_t min_frames, bool 
     ezshm_mirror_t *m = NULL;
     if (ezshm_mirror_new(name, &m) != EZSHM_OK)
         return 1;
-    double deadline = ezshm_clock_mono() + wait;
+    double deadline = ezshm_time_mono() + wait;
     int rc;
     while ((rc = ezshm_mirror_attach(m)) != EZSHM_OK) {
-        if (ezshm_clock_mono() > deadline) {
+        if (ezshm_time_mono() > deadline) {
             fprintf(stderr, "ezshm-stress read: attach: %s\n", ezshm_strerror(rc));
             ezshm_mirror_destroy(&m);
             return 2;
@@ -118,8 +118,8 @@ s_read(const char *name, double seconds, double wait, uint64_t min_frames, bool 
     bool have_last = false;
     uint64_t pending_lost = 0;   /* lost since the last returned frame (reads may return 0 frames) */
     uint64_t last = 0, frames = 0, lost_total = 0, gaps = 0, reads = 0, errors = 0, stale = 0;
-    double end = ezshm_clock_mono() + seconds;
-    while (ezshm_clock_mono() < end && errors < 10) {
+    double end = ezshm_time_mono() + seconds;
+    while (ezshm_time_mono() < end && errors < 10) {
         uint64_t got = 0, lost = 0;
         rc = ezshm_mirror_read(m, buf, info.n_frames, &got, &lost);
         reads++;

@@ -1,6 +1,6 @@
 /*  support_file.h — reading a whole file, for every unit test's helpers. */
-#ifndef SUPPORT_FILE_H
-#define SUPPORT_FILE_H
+#ifndef EZSHM_SUPPORT_FILE_H
+#define EZSHM_SUPPORT_FILE_H
 
 #include <stddef.h>
 #include <stdint.h>

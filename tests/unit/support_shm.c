@@ -168,6 +168,14 @@ shmt_ring_seg(const char *name, uint32_t gen)
     return buf;
 }
 
+const char *
+shmt_clock_seg(const char *name, uint32_t gen)
+{
+    char *buf = s_next_buf();
+    ezshm_clock_segment_name(name, gen, buf);
+    return buf;
+}
+
 int
 shmt_count_files(void)
 {

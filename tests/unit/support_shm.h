@@ -5,8 +5,8 @@
     EZSHM_SHM_DIR at it, and registers its removal at exit, so tests never collide with
     each other, with other engineers' tests, or with a real /dev/shm stream.
 */
-#ifndef SUPPORT_SHM_H
-#define SUPPORT_SHM_H
+#ifndef EZSHM_SUPPORT_SHM_H
+#define EZSHM_SUPPORT_SHM_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -44,6 +44,7 @@ uint8_t *shmt_hex_decode(const char *hex, size_t *size);
 /*  Header segment / ring segment names of a stream (static rotating buffers). */
 const char *shmt_header_seg(const char *name);
 const char *shmt_ring_seg(const char *name, uint32_t gen);
+const char *shmt_clock_seg(const char *name, uint32_t gen);
 
 /*  Number of files in the private directory. */
 int shmt_count_files(void);

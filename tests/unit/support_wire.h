@@ -1,6 +1,6 @@
 /*  support_wire.h — helpers for the wire tests: fixture files, hashes, message building. */
-#ifndef SUPPORT_WIRE_H
-#define SUPPORT_WIRE_H
+#ifndef EZSHM_SUPPORT_WIRE_H
+#define EZSHM_SUPPORT_WIRE_H
 
 #include <stddef.h>
 

@@ -252,3 +252,100 @@ Test(ingest, coordinate_axis_jitter_keeps_the_ring)
     cr_assert_eq(meta->write_index, 8);
     s_rig_destroy(&r);
 }
+
+/*  Native message with a time axis through ingest; returns the ingest result. */
+static int
+s_ingest_timed(rig_t *r, const char *const *dims, const size_t *shape, const float *data, size_t nbytes,
+               double offset, double gain, const double *coords, size_t n_coords, uint64_t seq)
+{
+    wire_message_t m = {.topic = "t", .key = "k", .ndim = 2, .dims = dims, .shape = shape, .dtype = 'f',
+                        .data = data, .nbytes = nbytes, .time_dim = "time", .gain = gain, .offset = offset,
+                        .time_values = coords, .n_time_values = n_coords, .has_seq = true, .seq = seq};
+    wire_buf_t header = {0};
+    cr_assert_eq(wire_encode_native(&m, &header), 0);
+    wire_frame_t frames[3] = {{"t", 1}, {header.data, header.size}, {data, nbytes}};
+    const axisarray_t *msg;
+    cr_assert_eq(wire_decode(r->decoder, frames, 3, &msg), 0);
+    uint64_t n;
+    char err[256];
+    int rc = ingest_message(r->ingest, msg, &n, err, sizeof err);
+    wire_buf_free(&header);
+    return rc;
+}
+
+Test(ingest, linear_and_coordinate_time_reach_the_clock_segment)
+{
+    rig_t r = s_rig("time", 1.0, 0);
+    ezshm_mirror_t *m;
+    const char *dims[] = {"ch", "time"};   /* time second: the moved-axis copy path */
+    size_t shape[] = {2, 5};
+    float data[10] = {0};
+    double now = (double) ezshm_time_wall_ns() * 1e-9;
+    /*  Linear: offset per message, as an ezmsg sender stamps time.time(). */
+    cr_assert_eq(s_ingest_timed(&r, dims, shape, data, sizeof data, now - 0.5, 0.002, NULL, 0, 7), DROP_OK);
+    cr_assert_eq(ezshm_mirror_new(ezshm_writer_name(r.writer), &m), EZSHM_OK);
+    cr_assert_eq(ezshm_mirror_attach(m), EZSHM_OK);
+    cr_assert_eq(s_ingest_timed(&r, dims, shape, data, sizeof data, now - 0.49, 0.002, NULL, 0, 8), DROP_OK);
+    float buf[64];
+    double t[32];
+    uint64_t got, lost;
+    cr_assert_eq(ezshm_mirror_read_ts(m, buf, 32, &got, &lost, t), EZSHM_OK);
+    cr_assert_eq(got, 5);
+    for (int i = 0; i < 5; i++)
+        cr_expect_eq(t[i], (now - 0.49) + i * 0.002);
+    ezshm_newest_t nw;
+    cr_assert_eq(ezshm_mirror_newest(m, &nw), EZSHM_OK);
+    cr_expect_eq(nw.seq, 8);
+    double delay;
+    cr_assert(ingest_last_delay(r.ingest, &delay));
+    cr_expect(delay > 0.48 && delay < 60.0, "delay %f", delay);
+    /*  A relative time base (offset 3 s) is no wall clock: no delay. */
+    cr_assert_eq(s_ingest_timed(&r, dims, shape, data, sizeof data, 3.0, 0.002, NULL, 0, 9), DROP_OK);
+    cr_expect_not(ingest_last_delay(r.ingest, &delay));
+    ezshm_mirror_destroy(&m);
+
+    /*  Coordinate (time first: the contiguous path): every value. */
+    const char *dims2[] = {"time", "ch"};
+    size_t shape2[] = {5, 2};
+    double c1[5] = {now, now + 0.0011, now + 0.0019, now + 0.0032, now + 0.0040};
+    double c2[5] = {now + 0.0051, now + 0.0063, now + 0.0070, now + 0.0079, now + 0.0091};
+    cr_assert_eq(s_ingest_timed(&r, dims2, shape2, data, sizeof data, 0, 0, c1, 5, 10), DROP_OK);
+    cr_assert_eq(ezshm_mirror_new(ezshm_writer_name(r.writer), &m), EZSHM_OK);
+    cr_assert_eq(ezshm_mirror_attach(m), EZSHM_OK);
+    cr_assert_eq(s_ingest_timed(&r, dims2, shape2, data, sizeof data, 0, 0, c2, 5, 11), DROP_OK);
+    cr_assert_eq(ezshm_mirror_read_ts(m, buf, 32, &got, &lost, t), EZSHM_OK);
+    cr_assert_eq(got, 5);
+    for (int i = 0; i < 5; i++)
+        cr_expect_eq(t[i], c2[i]);
+    cr_assert(ingest_last_delay(r.ingest, &delay));
+    ezshm_mirror_destroy(&m);
+    s_rig_destroy(&r);
+}
+
+Test(ingest, rebuilds_are_rate_limited)
+{
+    rig_t r = s_rig("time", 1.0, 0);
+    const char *dims[] = {"time", "ch"};
+    double data[4 * 2] = {0};
+    size_t shape[] = {4, 2};
+    char err[256];
+    double t0 = ezshm_time_mono();
+    int limited = 0;
+    /*  Every message asks for the other dtype: while rebuilds are allowed each one is a
+        rebuild; once limited, every other message matches the ring left and lands. */
+    for (int i = 0; i < 40; i++) {
+        int rc = s_ingest_native(&r, dims, shape, 2, i % 2 ? 'd' : 'f', data, 4 * 2 * (i % 2 ? 8 : 4), 0.01, false,
+                                 err);
+        if (rc != DROP_OK) {
+            cr_assert_eq(rc, INGEST_ERR_REBUILD_RATE, "%s", err);
+            cr_assert(strstr(err, "rebuilds a second") != NULL, "%s", err);
+            limited++;
+        }
+    }
+    uint32_t rebuilds = ezshm_writer_meta(r.writer)->buffer_generation + 1;
+    double allowed = INGEST_REBUILD_BURST + INGEST_REBUILDS_PER_SECOND * (ezshm_time_mono() - t0);
+    cr_expect_geq(rebuilds, (uint32_t) INGEST_REBUILD_BURST, "the burst is allowed");
+    cr_expect_leq(rebuilds, (uint32_t) allowed, "%u rebuilds, at most %.1f allowed", rebuilds, allowed);
+    cr_expect_geq(limited, (40 - (int) allowed) / 2 - 1, "%d limited", limited);
+    s_rig_destroy(&r);
+}

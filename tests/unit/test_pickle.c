@@ -15,11 +15,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-//  ---- comparing a tree with the manifest's JSON form of the decoded value ----------------
+/*  ---- comparing a tree with the manifest's JSON form of the decoded value ---------------- */
 
 static bool s_matches(const cJSON *j, const ezshm_node_t *n);
 
-//  Element bytes in host order (the tests run on little-endian hosts).
+/*  Element bytes in host order (the tests run on little-endian hosts). */
 static void
 s_host(unsigned char *dst, const unsigned char *src, size_t size, char order)
 {
@@ -44,7 +44,7 @@ s_number(const unsigned char *p, char kind, size_t size, char order)
     return (double) v;
 }
 
-//  One element of a plain type against its JSON value.
+/*  One element of a plain type against its JSON value. */
 static bool
 s_elem(const cJSON *j, const unsigned char *p, ezshm_scalar_t t)
 {
@@ -95,7 +95,7 @@ s_record(const cJSON *j, const unsigned char *p, const ezshm_descr_t *d)
     return true;
 }
 
-//  Nested JSON lists of values against C-order elements from *i on.
+/*  Nested JSON lists of values against C-order elements from *i on. */
 static bool
 s_values(const cJSON *j, const ezshm_node_t *a, size_t dim, size_t *i)
 {
@@ -143,7 +143,7 @@ s_ndarray(const cJSON *j, const ezshm_node_t *n)
         if (cJSON_GetArrayItem(shape, (int) d)->valuedouble != (double) n->shape[d])
             return false;
     if (n->descr->kind == 'O') {
-        //  The objects' repr is all the manifest has: the elements must be there.
+        /*  The objects' repr is all the manifest has: the elements must be there. */
         return cJSON_GetArraySize(cJSON_GetObjectItem(j, "values_repr")) == (int) n->n;
     }
     size_t i = 0;
@@ -220,10 +220,10 @@ s_matches(const cJSON *j, const ezshm_node_t *n)
     return true;
 }
 
-//  ---- fixtures --------------------------------------------------------------------------
+/*  ---- fixtures -------------------------------------------------------------------------- */
 
 
-//  Every fixture entry (fixtures and fixtures_more) through fn.
+/*  Every fixture entry (fixtures and fixtures_more) through fn. */
 static int
 s_each_fixture(void (*fn)(const cJSON *fx, const uint8_t *blob, size_t len, void *arg), void *arg)
 {
@@ -298,12 +298,12 @@ Test(pickle, encode_of_decode_gives_the_same_value_and_mostly_the_same_bytes)
 {
     int identical = 0;
     s_each_fixture(s_roundtrip, &identical);
-    //  The decoded tree shares exactly what CPython shared, so the bytes come back.
+    /*  The decoded tree shares exactly what CPython shared, so the bytes come back. */
     cr_expect_eq(identical, 12, "%d of 12 writable fixture blobs re-encode byte-identically",
                  identical);
 }
 
-//  ---- hostile blobs ---------------------------------------------------------------------
+/*  ---- hostile blobs --------------------------------------------------------------------- */
 
 static int
 s_refuse(const void *blob, size_t len, const char *expect)
@@ -356,9 +356,9 @@ Test(pickle, malformed_blobs_are_refused)
 
 Test(pickle, cycles_and_shared_containers_cannot_be_built)
 {
-    //  l = []; l.append(l)
+    /*  l = []; l.append(l) */
     HOSTILE("\x80\x05]\x94h\x00" "a.", "recursive");
-    //  a = []; b = [a]; a.append(b): a is sealed once it is inside b.
+    /*  a = []; b = [a]; a.append(b): a is sealed once it is inside b. */
     HOSTILE("\x80\x05]\x94]\x94h\x00" "ah\x01" "a.", "recursive");
 }
 
@@ -375,13 +375,13 @@ Test(pickle, deep_nesting_is_refused)
         blob[n++] = 'a';
     blob[n++] = '.';
     cr_expect_eq(s_refuse(blob, n, "deeper"), EZSHM_ERR_PICKLE);
-    //  Tuples nest without containers being sealed: the same limit holds.
+    /*  Tuples nest without containers being sealed: the same limit holds. */
     n = 2;
     for (size_t i = 0; i < 200; i++)
         blob[n++] = 0x85 - (i == 0 ? 0x85 - ')' : 0);
     blob[n++] = '.';
     cr_expect_eq(s_refuse(blob, n, "deeper"), EZSHM_ERR_PICKLE);
-    //  Marks nest too.
+    /*  Marks nest too. */
     n = 2;
     for (size_t i = 0; i < 1000; i++)
         blob[n++] = '(';
@@ -420,7 +420,7 @@ Test(pickle, encoder_writes_what_cpython_writes_for_ints_floats_and_complex)
     char err[128];
     cr_assert_eq(ezshm_unpickle(out, len, back, err, sizeof err), 0, "%s", err);
     cr_expect(ezshm_node_equal(d, ezshm_tree_root(back)));
-    //  pickle.dumps of the same dict by CPython 3.11.
+    /*  pickle.dumps of the same dict by CPython 3.11. */
     static const unsigned char cpython[] =
         "\x80\x05\x95\x9b\x00\x00\x00\x00\x00\x00\x00\x7d\x94\x28\x8c\x02\x69\x30\x94\x4b"
         "\x00\x8c\x02\x69\x31\x94\x4b\xff\x8c\x02\x69\x32\x94\x4d\x00\x01\x8c\x02\x69\x33"
@@ -438,7 +438,7 @@ Test(pickle, encoder_writes_what_cpython_writes_for_ints_floats_and_complex)
     ezshm_tree_destroy(&t);
 }
 
-//  fuzz_pickle finding: a NaN gain made "re-encoding keeps the value" fail (NaN != NaN).
+/*  fuzz_pickle finding: a NaN gain made "re-encoding keeps the value" fail (NaN != NaN). */
 Test(pickle, nan_survives_re_encoding)
 {
     static const unsigned char blob[] = "\x80\x05}\x94\x8c\x04gain\x94G\xff\xff\xff\xff\xff\xff\xff\x00s.";

@@ -1,5 +1,8 @@
 /*  test_settings.c — the settings model: parse, validate, merge, diff, every error code. */
 #include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -69,8 +72,8 @@ Test(settings, code_names_are_stable)
 {
     static const char *names[] = { "ok", "bad_json", "not_object", "bad_request",
                                    "unknown_op", "unknown_field", "wrong_type", "out_of_range",
-                                   "not_finite", "immutable", "apply_failed" };
-    for (int i = 0; i <= SETTINGS_ERR_APPLY_FAILED; i++)
+                                   "not_finite", "immutable", "apply_failed", "name_in_use" };
+    for (int i = 0; i <= SETTINGS_ERR_NAME_IN_USE; i++)
         cr_assert_str_eq(settings_code_name((settings_code_t) i), names[i]);
     cr_assert_str_eq(settings_code_name((settings_code_t) 99), "unknown");
 }
@@ -164,8 +167,8 @@ Test(settings, error_unknown_field)
     cr_assert_not(settings_is_field("nope"));
 }
 
-//  A Python client sends dataclasses.asdict(ShMemCircBuffSettings(...)): its "conn" field
-//  (null, or whatever the client holds) is accepted and changes nothing.
+/*  A Python client sends dataclasses.asdict(ShMemCircBuffSettings(...)): its "conn" field
+    (null, or whatever the client holds) is accepted and changes nothing. */
 Test(settings, conn_of_python_settings_is_ignored)
 {
     settings_t defaults;
@@ -465,4 +468,113 @@ Test(settings, resolve_generates_only_when_empty)
     strcpy(kept, s.shmem_name);
     cr_assert_eq(settings_resolve(&s), 0);
     cr_assert_str_eq(s.shmem_name, kept);
+}
+
+Test(settings, tcp_ports_are_1_to_65535_or_any)
+{
+    expect_ok("{\"sub\":[\"tcp://127.0.0.1:1\",\"tcp://127.0.0.1:65535\",\"tcp://[::1]:5555\"]}");
+    expect_ok("{\"sub_bind\":\"tcp://127.0.0.1:*\",\"control\":\"ipc:///tmp/x:0\"}");
+    const char *bad[] = {"tcp://127.0.0.1:0", "tcp://127.0.0.1:65536", "tcp://127.0.0.1:99999999999999999999",
+                         "tcp://127.0.0.1:-1", "tcp://127.0.0.1:", "tcp://127.0.0.1", "tcp://[::1]",
+                         "tcp://127.0.0.1:55x"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char text[128], message[256];
+        snprintf(text, sizeof text, "{\"sub\":\"%s\"}", bad[i]);
+        snprintf(message, sizeof message,
+                 "sub must be a ZeroMQ endpoint \"transport://address\" of at most 255 bytes, or an array of at "
+                 "most 32 of them, got \"%s\"", bad[i]);
+        expect_error(text, SETTINGS_ERR_OUT_OF_RANGE, message);
+    }
+}
+
+/*  current and current + update (merged), for settings_check_control. */
+static settings_code_t
+s_check(const settings_t *current, const char *update, settings_error_t *err)
+{
+    cJSON *json = cJSON_Parse(update);
+    cr_assert_not_null(json, "%s", update);
+    settings_t next;
+    settings_code_t rc = settings_merge(current, json, &next, err);
+    cJSON_Delete(json);
+    cr_assert_eq(rc, SETTINGS_OK, "%s: %s", update, err->message);
+    return settings_check_control(current, &next, err);
+}
+
+Test(settings, control_mutable_limits_what_control_changes)
+{
+    settings_t s = expect_ok("{\"shmem_name\":\"x\",\"control_mutable\":[\"buf_dur\",\"log_level\"]}");
+    settings_error_t err;
+    cr_expect_eq(s_check(&s, "{\"buf_dur\":3}", &err), SETTINGS_OK, "%s", err.message);
+    cr_expect_eq(s_check(&s, "{\"axis\":\"time\"}", &err), SETTINGS_OK, "unchanged: %s", err.message);
+    cr_expect_eq(s_check(&s, "{\"axis\":\"win\"}", &err), SETTINGS_ERR_IMMUTABLE);
+    cr_expect_str_eq(err.message, "axis may not be changed over control (it is not in control_mutable)");
+    settings_t d;
+    settings_defaults(&d);
+    cr_expect_eq(d.control_mutable.count, 8, "every runtime field by default");
+    expect_error("{\"control_mutable\":[\"control\"]}", SETTINGS_ERR_OUT_OF_RANGE,
+                 "control_mutable[0] must be a runtime field name or \"remote_endpoints\", got \"control\"");
+    expect_ok("{\"control_mutable\":\"remote_endpoints\"}");
+    cJSON *json = settings_to_json(&s);
+    settings_t back;
+    settings_defaults(&back);
+    cr_assert_eq(settings_set_fields(&back, json, &err), SETTINGS_OK, "%s", err.message);
+    cr_expect_eq(back.control_mutable.count, 2, "control_mutable round-trips through JSON");
+    cJSON_Delete(json);
+}
+
+Test(settings, endpoints_set_over_control_are_confined)
+{
+    char dir[] = "/tmp/ezshm-ipcdir-XXXXXX", outside[] = "/tmp/ezshm-outside-XXXXXX";
+    cr_assert_not_null(mkdtemp(dir));
+    cr_assert_not_null(mkdtemp(outside));
+    char text[1024], path[512];
+    settings_error_t err;
+    settings_t none;
+    settings_defaults(&none);
+    cr_expect_eq(s_check(&none, "{\"sub\":\"tcp://127.0.0.1:5555\"}", &err), SETTINGS_OK, "%s", err.message);
+    cr_expect_eq(s_check(&none, "{\"sub\":\"tcp://localhost:5555\"}", &err), SETTINGS_OK, "%s", err.message);
+    cr_expect_eq(s_check(&none, "{\"sub_bind\":\"tcp://[::1]:*\"}", &err), SETTINGS_OK, "%s", err.message);
+    cr_expect_eq(s_check(&none, "{\"sub\":\"inproc://x\"}", &err), SETTINGS_OK, "%s", err.message);
+    cr_expect_eq(s_check(&none, "{\"sub\":\"tcp://10.1.2.3:5555\"}", &err), SETTINGS_ERR_OUT_OF_RANGE);
+    cr_expect_str_eq(err.message, "sub[0]: tcp://10.1.2.3:5555 is not loopback tcp, inproc or ipc inside ipc_dir; "
+                                  "control may set it only with \"remote_endpoints\" in control_mutable");
+    cr_expect_eq(s_check(&none, "{\"sub_bind\":\"tcp://*:5555\"}", &err), SETTINGS_ERR_OUT_OF_RANGE);
+    cr_expect_eq(s_check(&none, "{\"sub\":\"tcp://eth0;127.0.0.1:5555\"}", &err), SETTINGS_ERR_OUT_OF_RANGE);
+    snprintf(text, sizeof text, "{\"sub_bind\":\"ipc://%s/a.sock\"}", dir);
+    cr_expect_eq(s_check(&none, text, &err), SETTINGS_ERR_OUT_OF_RANGE, "no ipc_dir: no ipc");
+
+    snprintf(text, sizeof text, "{\"shmem_name\":\"x\",\"ipc_dir\":\"%s\",\"control_mutable\":[\"sub\",\"sub_bind\"]}", dir);
+    settings_t s = expect_ok(text);
+    snprintf(text, sizeof text, "{\"sub_bind\":\"ipc://%s/a.sock\"}", dir);
+    cr_expect_eq(s_check(&s, text, &err), SETTINGS_OK, "%s", err.message);
+    snprintf(text, sizeof text, "{\"sub_bind\":\"ipc://%s/a.sock\"}", outside);
+    cr_expect_eq(s_check(&s, text, &err), SETTINGS_ERR_OUT_OF_RANGE, "outside ipc_dir");
+    snprintf(text, sizeof text, "{\"sub_bind\":\"ipc://%s/../%s/a.sock\"}", dir, outside + 5);
+    cr_expect_eq(s_check(&s, text, &err), SETTINGS_ERR_OUT_OF_RANGE, "out through ..: %s", text);
+    /*  A link inside ipc_dir to a directory outside it does not count as inside. */
+    snprintf(path, sizeof path, "%s/link", dir);
+    cr_assert_eq(symlink(outside, path), 0);
+    snprintf(text, sizeof text, "{\"sub_bind\":\"ipc://%s/link/a.sock\"}", dir);
+    cr_expect_eq(s_check(&s, text, &err), SETTINGS_ERR_OUT_OF_RANGE, "through a symlink");
+    /*  An existing file that is not a socket: libzmq would unlink it. */
+    snprintf(path, sizeof path, "%s/precious", dir);
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f);
+    fclose(f);
+    snprintf(text, sizeof text, "{\"sub_bind\":\"ipc://%s\"}", path);
+    cr_expect_eq(s_check(&s, text, &err), SETTINGS_ERR_OUT_OF_RANGE);
+    cr_expect(strstr(err.message, "exists and is not a socket") != NULL, "%s", err.message);
+    cr_expect_eq(s_check(&s, "{\"sub\":\"tcp://10.1.2.3:5555\"}", &err), SETTINGS_ERR_OUT_OF_RANGE);
+
+    snprintf(text, sizeof text, "{\"shmem_name\":\"x\",\"ipc_dir\":\"%s\",\"control_mutable\":[\"sub\",\"remote_endpoints\"]}", dir);
+    settings_t remote = expect_ok(text);
+    cr_expect_eq(s_check(&remote, "{\"sub\":\"tcp://10.1.2.3:5555\"}", &err), SETTINGS_OK, "%s", err.message);
+    snprintf(text, sizeof text, "{\"sub\":\"ipc://%s/a.sock\"}", outside);
+    cr_expect_eq(s_check(&remote, text, &err), SETTINGS_ERR_OUT_OF_RANGE, "ipc stays confined");
+
+    unlink(path);
+    snprintf(path, sizeof path, "%s/link", dir);
+    unlink(path);
+    rmdir(dir);
+    rmdir(outside);
 }

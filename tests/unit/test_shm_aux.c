@@ -138,7 +138,7 @@ Test(shm_aux, ring_reset_keeps_it_rename_and_layout_change_retract_it)
 Test(shm_aux, generations_skip_zero_on_wrap)
 {
     const char *name = shmt_unique_name();
-    //  The publisher needs only the header's bytes: a local copy stands in for the segment.
+    /*  The publisher needs only the header's bytes: a local copy stands in for the segment. */
     static uint8_t fake[sizeof(ezshm_header_v1_t)];
     ezshm_aux_t aux = {.generation = UINT32_MAX};
     cr_assert_eq(ezshm_aux_publish(&aux, name, fake, "abc", 3, 0600), EZSHM_OK);
@@ -181,7 +181,7 @@ Test(shm_aux, mirror_reads_and_follows_the_metadata)
     cr_expect_eq(gen, 2);
     cr_expect_str_eq(ezshm_node_str(ezshm_node_get(ezshm_tree_root(tree), "key")), "structured-ch");
 
-    //  The writer restarts (rename away and back): the mirror finds the new header.
+    /*  The writer restarts (rename away and back): the mirror finds the new header. */
     cr_assert_eq(ezshm_writer_rename(w, shmt_unique_name(), EZSHM_LAYOUT_V1), EZSHM_OK);
     cr_assert_eq(ezshm_writer_rename(w, name, EZSHM_LAYOUT_V1), EZSHM_OK);
     cr_expect_eq(ezshm_mirror_meta(m, tree, &gen, err, sizeof err), EZSHM_ERR_NOENT);

@@ -53,7 +53,13 @@ Test(shm_ring, ring_frames_rule_and_errors)
     cr_expect_eq(ezshm_ring_frames(1.1, 100.0, &f), EZSHM_OK);
     cr_expect_eq(f, 111);   /* 1.1 * 100.0 == 110.00000000000001 */
     cr_expect_eq(ezshm_ring_frames(0.001, 1.0, &f), EZSHM_OK);
-    cr_expect_eq(f, 1);
+    cr_expect_eq(f, 2);   /* ceil gives 1: the minimum ring is 2 frames */
+    cr_expect_eq(ezshm_ring_frames(1.0, 0.5, &f), EZSHM_OK);
+    cr_expect_eq(f, 2);
+    cr_expect_eq(ezshm_ring_frames(2.0, 1.0, &f), EZSHM_OK);
+    cr_expect_eq(f, 2);
+    cr_expect_eq(ezshm_ring_frames(3.0, 1.0, &f), EZSHM_OK);
+    cr_expect_eq(f, 3);
     cr_expect_eq(ezshm_ring_frames(0.0, 1000.0, &f), EZSHM_ERR_INVAL);
     cr_expect_eq(ezshm_ring_frames(-1.0, 1000.0, &f), EZSHM_ERR_INVAL);
     cr_expect_eq(ezshm_ring_frames(1.0, NAN, &f), EZSHM_ERR_INVAL);
@@ -186,7 +192,7 @@ Test(shm_ring, longer_than_ring_chunk_keeps_newest_and_counts_laps)
 
 Test(shm_ring, multi_lap_sequences_of_odd_chunks)
 {
-    static const uint64_t lengths[] = {1, 2, 3, 16, 17, 111, 256, 1000};
+    static const uint64_t lengths[] = {2, 3, 16, 17, 111, 256, 1000};
     static const uint64_t chunks[] = {1, 37, 64, 5, 255, 256, 257, 13, 999, 2};
     for (size_t li = 0; li < sizeof lengths / sizeof lengths[0]; li++) {
         ring_t r;

@@ -125,7 +125,9 @@ Test(shm_writer, spec_change_rebuilds_under_next_generation)
     cr_expect_eq(m->srate, 250.0);
     cr_expect_eq(m->key_len, 5);
     cr_expect_eq(memcmp(m->key, "other", 5), 0);
-    cr_expect_eq(shmt_count_files(), 2);   /* header + one ring, nothing leaked */
+    /*  header + one ring + its clock, nothing leaked */
+    cr_expect_eq(shmt_count_files(), 3);
+    cr_expect(shmt_seg_exists(shmt_clock_seg(name, 6)));
     ezshm_writer_destroy(&w);
     cr_expect_null(w);
     cr_expect_eq(shmt_count_files(), 0);
@@ -264,7 +266,7 @@ Test(shm_writer, too_big_after_a_live_ring_leaves_no_ring)
     cr_expect_eq(ezshm_writer_configure(w, &a), EZSHM_OK);
     cr_expect_eq(ezshm_writer_meta(w)->buffer_generation, 1);
     cr_expect_eq(ezshm_writer_meta(w)->bvalid, 1);
-    cr_expect_eq(shmt_count_files(), 2);
+    cr_expect_eq(shmt_count_files(), 3);   /* header, ring, clock */
     ezshm_writer_destroy(&w);
 }
 

@@ -48,7 +48,7 @@ s_rig_free(rig_t *r)
     ezshm_writer_destroy(&r->writer);
 }
 
-//  Decodes folder/file multipart, ingests it and updates the metadata, as the daemon does.
+/*  Decodes folder/file multipart, ingests it and updates the metadata, as the daemon does. */
 static void
 s_feed(rig_t *r, const char *folder, const char *file)
 {
@@ -64,7 +64,7 @@ s_feed(rig_t *r, const char *folder, const char *file)
     stream_meta_update(r->meta, r->writer, r->decoder, msg, ingest_axis(r->ingest));
 }
 
-//  The published blob, read back through a mirror.
+/*  The published blob, read back through a mirror. */
 static const ezshm_node_t *
 s_read(const char *name, ezshm_tree_t *tree, uint32_t *gen)
 {
@@ -98,7 +98,7 @@ Test(stream_meta, ezmsg_zmq_fixtures_give_ezmsg_tools_bytes)
         if (!pickle_attr)
             cr_expect_str_eq(hex, cJSON_GetObjectItem(fx, "blob_sha256")->valuestring, "%s", name);
         identical += strcmp(hex, cJSON_GetObjectItem(fx, "blob_sha256")->valuestring) == 0;
-        //  The same message again republishes nothing.
+        /*  The same message again republishes nothing. */
         s_feed(&r, "ezmsg-zmq", cJSON_GetObjectItem(fx, "ezmsg_zmq_fixture")->valuestring);
         cr_expect_eq(ezshm_writer_aux_generation(r.writer), 1);
         cr_expect_eq(stream_meta_builds(r.meta), 1, "%s: an unchanged message is not mapped again", name);

@@ -17,7 +17,7 @@
 
 #define AA_TYPE "ezmsg.util.messages.axisarray:"
 
-//  ---- helpers -------------------------------------------------------------------------
+/*  ---- helpers ------------------------------------------------------------------------- */
 
 static cJSON *
 s_manifest(void)
@@ -47,7 +47,7 @@ s_num(const cJSON *obj, const char *key)
     return item->valuedouble;
 }
 
-//  Decodes one multipart message [topic, json].
+/*  Decodes one multipart message [topic, json]. */
 static int
 s_decode2(wire_decoder_t *d, const char *json, const axisarray_t **out)
 {
@@ -55,7 +55,7 @@ s_decode2(wire_decoder_t *d, const char *json, const axisarray_t **out)
     return wire_decode(d, frames, 2, out);
 }
 
-//  A base64 string of bytes in a static buffer (valid until the next call).
+/*  A base64 string of bytes in a static buffer (valid until the next call). */
 static const char *
 s_b64(const void *bytes, size_t n)
 {
@@ -65,7 +65,7 @@ s_b64(const void *bytes, size_t n)
     return out;
 }
 
-//  A complete ezmsg payload with the given pieces (static buffer, valid until next call).
+/*  A complete ezmsg payload with the given pieces (static buffer, valid until next call). */
 static const char *
 s_payload(const char *dtype, const char *b64, const char *shape, const char *dims,
           const char *gain, const char *attrs)
@@ -89,7 +89,7 @@ s_good(void)
                      "0.001", "{}");
 }
 
-//  ---- fixtures -------------------------------------------------------------------------
+/*  ---- fixtures ------------------------------------------------------------------------- */
 
 static void
 s_check_fixture(const cJSON *fx, const axisarray_t *aa)
@@ -191,7 +191,7 @@ Test(wire_fixtures, every_fixture_multipart_and_singlepart)
     cJSON_Delete(manifest);
 }
 
-//  The encoder writes byte for byte what ezmsg wrote for the same message.
+/*  The encoder writes byte for byte what ezmsg wrote for the same message. */
 Test(wire_fixtures, encoder_reproduces_fixture_bytes)
 {
     size_t len;
@@ -222,8 +222,8 @@ Test(wire_fixtures, encoder_reproduces_fixture_bytes)
     wire_decoder_destroy(&d);
 }
 
-//  Significant digits of a number as the encoder wrote it (sign, leading and trailing zeros,
-//  point and exponent not counted).
+/*  Significant digits of a number as the encoder wrote it (sign, leading and trailing zeros,
+    point and exponent not counted). */
 static int
 s_sig_digits(const char *text, size_t len)
 {
@@ -237,9 +237,9 @@ s_sig_digits(const char *text, size_t len)
     return n ? (int) n : 1;
 }
 
-//  Numbers are written as Python's repr writes them: the fewest digits that read back exactly.
-//  Checked against a plain search from 1 digit up, on values of every kind the wire carries
-//  and on the awkward ones (subnormals, powers of two, 17-digit values).
+/*  Numbers are written as Python's repr writes them: the fewest digits that read back exactly.
+    Checked against a plain search from 1 digit up, on values of every kind the wire carries
+    and on the awkward ones (subnormals, powers of two, 17-digit values). */
 Test(wire_encode, numbers_are_shortest_and_exact)
 {
     const char *dims[] = {"time"};
@@ -285,7 +285,7 @@ Test(wire_encode, numbers_are_shortest_and_exact)
     wire_buf_free(&buf);
 }
 
-//  ---- rejection reasons ----------------------------------------------------------------
+/*  ---- rejection reasons ---------------------------------------------------------------- */
 
 static void
 s_expect(const char *json, int code, const char *reason)
@@ -326,12 +326,12 @@ Test(wire_errors, invalid_json)
     s_expect("", WIRE_ERR_JSON, "invalid_json");
     s_expect(s_payload("float32", "AAA*", "[1]", "[\"time\"]", "1.0", "{}"), WIRE_ERR_JSON,
              "invalid_json");
-    //  Deep nesting is rejected, not a stack overflow.
+    /*  Deep nesting is rejected, not a stack overflow. */
     char deep[400] = "{\"a\": ";
     for (int i = 0; i < 100; i++)
         strcat(deep, "[");
     s_expect(deep, WIRE_ERR_JSON, "invalid_json");
-    //  A single-part frame without any '{'.
+    /*  A single-part frame without any '{'. */
     wire_decoder_t *d = wire_decoder_new();
     const axisarray_t *aa;
     wire_frame_t one = {"pyref", 5};
@@ -434,7 +434,7 @@ Test(wire_errors, names_and_sentences)
     cr_assert_str_eq(wire_strerror(-99), "unknown wire error");
 }
 
-//  ---- relaxed JSON ---------------------------------------------------------------------
+/*  ---- relaxed JSON --------------------------------------------------------------------- */
 
 Test(wire_relaxed, nan_and_infinity_tokens)
 {
@@ -484,9 +484,9 @@ Test(wire_relaxed, escapes_in_strings)
     wire_decoder_destroy(&d);
 }
 
-//  The fast decoder accepts and rejects exactly what libsodium's ORIGINAL variant does on
-//  ASCII input. (libsodium also takes some bytes >= 0x80 as digits, a signed-char artefact
-//  of its constant-time code; we reject every byte outside the alphabet.)
+/*  The fast decoder accepts and rejects exactly what libsodium's ORIGINAL variant does on
+    ASCII input. (libsodium also takes some bytes >= 0x80 as digits, a signed-char artefact
+    of its constant-time code; we reject every byte outside the alphabet.) */
 Test(wire_base64, agrees_with_libsodium)
 {
     cr_assert_eq(sodium_init() >= 0, 1);
@@ -513,7 +513,7 @@ Test(wire_base64, agrees_with_libsodium)
         randombytes_buf(bin, n);
         sodium_bin2base64(text, sizeof text, bin, n, sodium_base64_VARIANT_ORIGINAL);
         size_t len = strlen(text), na = 0, nb = 0;
-        //  Every other round, corrupt one character to some random ASCII byte.
+        /*  Every other round, corrupt one character to some random ASCII byte. */
         if (round % 2 && len)
             text[randombytes_uniform((uint32_t) len)] = (char) randombytes_uniform(128);
         int ra = wire_base64_decode(a, text, len, &na);
@@ -532,7 +532,7 @@ Test(wire_base64, agrees_with_libsodium)
     }
 }
 
-//  ---- dtypes and byte order -------------------------------------------------------------
+/*  ---- dtypes and byte order ------------------------------------------------------------- */
 
 Test(wire_dtype, names_and_type_strings)
 {
@@ -568,7 +568,7 @@ Test(wire_dtype, names_and_type_strings)
 
 Test(wire_byteorder, big_endian_base64_is_swapped)
 {
-    //  >f4 of s_f32 and >i2 of a few int16s, built by swapping the little-endian bytes.
+    /*  >f4 of s_f32 and >i2 of a few int16s, built by swapping the little-endian bytes. */
     float be_f32[6];
     wire_byteswap(be_f32, s_f32, sizeof s_f32, 4);
     const int16_t i16[4] = {-32768, 32767, -1, 258};
@@ -602,7 +602,7 @@ Test(wire_byteorder, byteswap_helper)
     wire_byteswap(inplace, inplace, 6, 3);
     const unsigned char want[6] = {3, 2, 1, 6, 5, 4};
     cr_assert(memcmp(inplace, want, 6) == 0);
-    //  complex64 swaps re and im separately: a big-endian (1.5, -2) pair.
+    /*  complex64 swaps re and im separately: a big-endian (1.5, -2) pair. */
     const float pair[2] = {1.5f, -2.0f};
     unsigned char be[8];
     wire_byteswap(be, pair, 8, ezshm_dtype_component_size('F'));
@@ -612,7 +612,7 @@ Test(wire_byteorder, byteswap_helper)
     cr_assert_eq(back[1], -2.0f);
 }
 
-//  ---- encode -> decode round trips --------------------------------------------------------
+/*  ---- encode -> decode round trips -------------------------------------------------------- */
 
 static void
 s_fill(unsigned char *bytes, size_t n, unsigned seed)
@@ -621,7 +621,7 @@ s_fill(unsigned char *bytes, size_t n, unsigned seed)
         bytes[i] = (unsigned char) (i * 37u + seed * 11u + 5u);
 }
 
-//  Encodes m in all three formats and checks each decodes back to m.
+/*  Encodes m in all three formats and checks each decodes back to m. */
 static void
 s_round_trip(const wire_message_t *m)
 {
@@ -654,7 +654,7 @@ s_round_trip(const wire_message_t *m)
         cr_assert_eq(tlen, strlen(m->topic));
         cr_assert(memcmp(topic, m->topic, tlen) == 0);
         cr_assert_str_eq(axisarray_key(aa), m->key ? m->key : "");
-        //  'q'/'Q' travel as "int64"/"uint64", which numpy on Linux reads back as 'l'/'L'.
+        /*  'q'/'Q' travel as "int64"/"uint64", which numpy on Linux reads back as 'l'/'L'. */
         cr_assert_eq(axisarray_dtype(aa), numpy_dtype_code(numpy_dtype_name(m->dtype)));
         cr_assert_eq(axisarray_ndim(aa), m->ndim);
         for (size_t i = 0; i < m->ndim; i++) {
@@ -774,7 +774,7 @@ Test(wire_roundtrip, python_float_repr)
     wire_buf_free(&buf);
 }
 
-//  ---- native header cache ------------------------------------------------------------------
+/*  ---- native header cache ------------------------------------------------------------------ */
 
 Test(wire_native, header_cache_updates_volatile_numbers)
 {
@@ -810,14 +810,14 @@ Test(wire_native, header_cache_updates_volatile_numbers)
     size_t tlen;
     cr_assert(memcmp(axisarray_topic(aa, &tlen), "n2", 2) == 0 && tlen == 2);
     cr_assert_str_eq(axisarray_axis(aa, "ch")->labels[1], "b");
-    //  Back to the first header: still a hit (only numbers differ).
+    /*  Back to the first header: still a hit (only numbers differ). */
     cr_assert_eq(wire_decode(d, f1, 3, &aa), 0);
     cr_assert_eq(wire_decoder_cache_hits(d), 2);
     cr_assert_eq(axisarray_axis(aa, "time")->offset, 1.0);
-    //  A wrong data size is rejected even from the cache.
+    /*  A wrong data size is rejected even from the cache. */
     wire_frame_t bad[3] = {{"n", 1}, {h1.data, h1.size}, {s_f32, 20}};
     cr_assert_eq(wire_decode(d, bad, 3, &aa), WIRE_ERR_SHAPE);
-    //  A different shape is a miss and a full parse.
+    /*  A different shape is a miss and a full parse. */
     shape[0] = 2;
     m.nbytes = 16;
     cr_assert_eq(wire_encode_native(&m, &h2), 0);
@@ -825,7 +825,7 @@ Test(wire_native, header_cache_updates_volatile_numbers)
     cr_assert_eq(wire_decode(d, f3, 3, &aa), 0);
     cr_assert_eq(wire_decoder_cache_hits(d), 2);
     cr_assert_eq(axisarray_shape(aa)[0], 2);
-    //  A seq that stops being an integer is not taken from the cache.
+    /*  A seq that stops being an integer is not taken from the cache. */
     char *text = malloc(h2.size + 8);
     memcpy(text, h2.data, h2.size);
     char *seq = strstr(text, "\"seq\": 10");
@@ -835,7 +835,7 @@ Test(wire_native, header_cache_updates_volatile_numbers)
     wire_frame_t f4[3] = {{"n", 1}, {text, h2.size + 1}, {second, 16}};
     cr_assert_eq(wire_decode(d, f4, 3, &aa), WIRE_ERR_MISSING_FIELD, "%s",
                  wire_decoder_last_error(d));
-    //  A JSON message in between rebuilds the message, so the cache must not be used after it.
+    /*  A JSON message in between rebuilds the message, so the cache must not be used after it. */
     cr_assert_eq(wire_decode(d, f3, 3, &aa), 0);
     cr_assert_eq(s_decode2(d, s_good(), &aa), 0);
     cr_assert_eq(wire_decode(d, f3, 3, &aa), 0);
@@ -873,10 +873,10 @@ Test(wire_native, bare_header_and_big_endian)
     wire_decoder_destroy(&d);
 }
 
-//  ---- repetition -----------------------------------------------------------------------------
+/*  ---- repetition ----------------------------------------------------------------------------- */
 
-//  Decoding the same message many times on one decoder: no state leaks from one decode into
-//  the next (speed is measured by bench/, never asserted in a test).
+/*  Decoding the same message many times on one decoder: no state leaks from one decode into
+    the next (speed is measured by bench/, never asserted in a test). */
 Test(wire_repeat, json_fixture_decoded_repeatedly)
 {
     size_t len;

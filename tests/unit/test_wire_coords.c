@@ -22,7 +22,7 @@ s_str(const cJSON *obj, const char *key)
     return item->valuestring;
 }
 
-//  Decodes fixture `file` (multipart) or its single-part twin; the decoder keeps it.
+/*  Decodes fixture `file` (multipart) or its single-part twin; the decoder keeps it. */
 static const axisarray_t *
 s_decode(wire_decoder_t *d, const cJSON *fx, bool single, char **keep)
 {
@@ -70,7 +70,7 @@ Test(wire_coords, every_fixture_decodes_with_its_data_in_both_framings)
     cJSON_Delete(manifest);
 }
 
-//  The fixture called name, decoded multipart by d.
+/*  The fixture called name, decoded multipart by d. */
 static const axisarray_t *
 s_named(wire_decoder_t *d, const char *name, char **keep)
 {
@@ -106,7 +106,7 @@ Test(wire_coords, structured_channel_info_is_kept_as_sent)
     cr_expect_eq(ch->nbytes, 200);
     cr_expect_eq(ch->n_dims, 1);
     cr_expect_str_eq(ch->dims[0], "ch");
-    //  Record 1's label is "A-2" (UCS-4) and its elec 2.
+    /*  Record 1's label is "A-2" (UCS-4) and its elec 2. */
     const unsigned char *rec = (const unsigned char *) ch->data + 50;
     cr_expect_eq(rec[0], 'A');
     cr_expect_eq(rec[4], '-');
@@ -220,7 +220,7 @@ Test(wire_coords, descr_list_form_is_parsed_strictly)
     }
 }
 
-//  A payload like ezshm-pub's with a labelled ch axis and a LinearAxis freq.
+/*  A payload like ezshm-pub's with a labelled ch axis and a LinearAxis freq. */
 static const char *
 s_labelled(double time_offset, double freq_offset, const char *labels_b64, const char *attrs)
 {

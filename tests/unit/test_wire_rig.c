@@ -54,7 +54,7 @@ Test(wire_rig, counter_fill_layouts)
     cr_assert_float_eq(sine[1], 0.0f, 1e-6);    /* sin(2 pi 2 Hz * 0.25 s) */
 }
 
-//  Receives every frame of one message into frames (up to 4); returns the frame count or -1.
+/*  Receives every frame of one message into frames (up to 4); returns the frame count or -1. */
 static int
 s_recv(void *sub, zmq_msg_t *parts, size_t max)
 {

@@ -1,0 +1,281 @@
+"""ezshm_clock.py — every frame's timestamp and a sleeping wait for an ezshm stream, from Python.
+
+Reads the clock segment that ezshmd writes next to each ring (docs/shm-layout.md section 11)
+with nothing but ctypes and numpy, so it can sit next to ezmsg-tools' EZShmMirror, which
+reads the frames:
+
+    from ezshm_clock import ClockReader
+
+    clock = ClockReader("eeg")                   # the stream's long name (shmem_name)
+    while True:
+        if not clock.wait(1.0):                  # sleeps in FUTEX_WAIT until data lands
+            continue
+        pos = clock.position()                   # frames written so far
+        t = clock.times(pos - 10, 10)            # the newest 10 frames' times (NaN unknown)
+        newest = clock.newest()                  # position, time, ingest wall clock, seq
+
+A frame's time is its message's `offset + i * gain` (LinearAxis) or its coordinate value
+(CoordinateAxis), in the sender's unit. Frame p of the stream is ring slot p % L, where
+EZShmMirror reads it. When the writer rebuilds the ring (new generation), `refresh()`
+reattaches (wait() and position() call it); positions restart at 0.
+
+Limits of this example: one reader object per thread; Linux on x86-64 or aarch64; the waiter
+count is incremented atomically through libatomic when it is installed (Debian: libatomic1),
+otherwise with a plain read-modify-write and short sleeps (a concurrent reader may then be
+woken late, never lost: every sleep is at most 10 ms).
+"""
+import base64
+import ctypes
+import hashlib
+import mmap
+import os
+import platform
+import time
+
+import numpy as np
+
+CLOCK_MAGIC = 0x4B4C435A
+CONTROL_BYTES = 4096
+OFF_WAKE, OFF_WAITERS = 128, 192
+SEQ_NONE = 0xFFFFFFFFFFFFFFFF
+V1_MAGIC = 0x455A4D53
+ANCHOR = np.dtype([("position", "<u8"), ("count", "<u8"), ("t0", "<f8"), ("gain", "<f8"),
+                   ("wall_ns", "<i8"), ("seq", "<u8")])
+CONTROL = np.dtype([("magic", "<u4"), ("version", "<u4"), ("generation", "<u4"), ("flags", "<u4"),
+                    ("n_frames", "<u8"), ("capacity", "<u8"), ("anchor_offset", "<u8"),
+                    ("times_offset", "<u8"), ("anchors_written", "<u8"), ("state", "<u4"),
+                    ("anchor_bytes", "<u4")])
+SYS_FUTEX = {"x86_64": 202, "aarch64": 98}[platform.machine()]
+FUTEX_WAIT, FUTEX_WAKE = 0, 1
+
+_libc = ctypes.CDLL(None, use_errno=True)
+_libc.syscall.restype = ctypes.c_long
+try:
+    # (getattr: a name starting with __ would be mangled inside the class below)
+    _fetch_add = getattr(ctypes.CDLL("libatomic.so.1"), "__atomic_fetch_add_4")
+    _fetch_add.argtypes = [ctypes.c_void_p, ctypes.c_uint32, ctypes.c_int]
+    _fetch_add.restype = ctypes.c_uint32
+except OSError:
+    _fetch_add = None
+
+
+class _Timespec(ctypes.Structure):
+    _fields_ = [("tv_sec", ctypes.c_long), ("tv_nsec", ctypes.c_long)]
+
+
+def short_name(name):
+    """ezmsg-tools' shorten_shmem_name: "sm_" + urlsafe_b64(sha256(name))[:20]."""
+    digest = hashlib.sha256(name.encode("utf-8")).digest()
+    return "sm_" + base64.urlsafe_b64encode(digest).decode("ascii")[:20]
+
+
+def _path(segment):
+    return os.path.join(os.environ.get("EZSHM_SHM_DIR") or "/dev/shm", segment)
+
+
+def _map(segment, writable_head=False):
+    """(read-only map of the whole segment, read-write map of its first page or None)."""
+    try:
+        fd = os.open(_path(segment), os.O_RDWR if writable_head else os.O_RDONLY)
+    except PermissionError:
+        fd, writable_head = os.open(_path(segment), os.O_RDONLY), False
+    try:
+        size = os.fstat(fd).st_size
+        whole = mmap.mmap(fd, size, mmap.MAP_SHARED, mmap.PROT_READ)
+        head = mmap.mmap(fd, CONTROL_BYTES, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE) \
+            if writable_head and size >= CONTROL_BYTES else None
+        return whole, head
+    finally:
+        os.close(fd)
+
+
+class _Header:
+    """The few header fields a clock reader needs, for both layouts (docs/shm-layout.md §2)."""
+
+    def __init__(self, name):
+        self.path = _path(short_name(name))
+        self.ino = os.stat(self.path).st_ino
+        self.map, _ = _map(short_name(name))
+        v1 = len(self.map) >= 1334 and int.from_bytes(self.map[0:4], "little") == V1_MAGIC
+        base = 8 if v1 else 0
+        self.off_bvalid, self.off_len = base, base + 14
+        self.off_gen, self.off_wrap, self.off_index = base + 270, base + 274, base + 1310
+
+    def _u(self, off, size):
+        return int.from_bytes(self.map[off:off + size], "little")
+
+    def valid(self):
+        return self.map[self.off_bvalid] == 1
+
+    def generation(self):
+        return self._u(self.off_gen, 4)
+
+    def length(self):
+        return self._u(self.off_len, 4)
+
+    def position(self):
+        """wrap_counter * L + write_index, from two equal readings."""
+        for _ in range(1000):
+            w1, i1 = self._u(self.off_wrap, 8), self._u(self.off_index, 8)
+            w2, i2 = self._u(self.off_wrap, 8), self._u(self.off_index, 8)
+            if (w1, i1) == (w2, i2):
+                return w1 * self.length() + i1
+        raise RuntimeError("position never settled")
+
+    def replaced(self):
+        """A restarted writer unlinks the header and creates a new one."""
+        try:
+            return os.stat(self.path).st_ino != self.ino
+        except FileNotFoundError:
+            return True
+
+    def close(self):
+        self.map.close()
+
+
+class ClockReader:
+    """Timestamps and wake-ups of one stream (see the module docstring)."""
+
+    def __init__(self, name):
+        self.name = name
+        self.header = _Header(name)
+        self.generation = None
+        self.clock = self.head = None
+        self.refresh()
+
+    def refresh(self):
+        """Attaches the clock segment of the header's current generation once the ring is
+        ready; True when it changed (new ring: positions restart at 0). Without a clock
+        segment (an ezmsg-tools writer) times are NaN and wait() polls."""
+        if self.header.replaced():
+            try:
+                header = _Header(self.name)
+            except FileNotFoundError:
+                return False
+            self._close_clock()
+            self.header.close()
+            self.header, self.generation = header, None
+        gen = self.header.generation()
+        if gen == self.generation or not self.header.valid():
+            return False
+        self._close_clock()
+        self.generation, self.length = gen, self.header.length()
+        try:
+            self.clock, self.head = _map(short_name(f"{self.name}/clock{gen}"), writable_head=True)
+        except FileNotFoundError:
+            return True
+        c = np.frombuffer(self.clock, CONTROL, 1).copy()[0]   # a copy: no export to close
+        ok = (c["magic"] == CLOCK_MAGIC and c["version"] == 1 and c["generation"] == gen
+              and c["n_frames"] == self.length and c["anchor_bytes"] == ANCHOR.itemsize
+              and c["anchor_offset"] == CONTROL_BYTES and c["capacity"] >= 2
+              and CONTROL_BYTES + c["capacity"] * ANCHOR.itemsize <= len(self.clock))
+        times_off = int(c["times_offset"])
+        if ok and c["flags"] & 1:
+            ok = times_off >= CONTROL_BYTES and times_off + 8 * self.length <= len(self.clock)
+        if not ok:
+            self._close_clock()
+            return True
+        self.capacity = int(c["capacity"])
+        self.anchors = np.frombuffer(self.clock, ANCHOR, self.capacity, CONTROL_BYTES)
+        self.coords = np.frombuffer(self.clock, "<f8", self.length, times_off) if c["flags"] & 1 else None
+        return True
+
+    def _written(self):
+        return int.from_bytes(self.clock[48:56], "little")
+
+    def position(self):
+        """Frames written to the current ring (the newest is position() - 1)."""
+        self.refresh()
+        return self.header.position()
+
+    def times(self, first, n):
+        """Times of frames [first, first + n) of the current ring (NaN where unknown)."""
+        out = np.full(n, np.nan)
+        if self.clock is None or n <= 0:
+            return out
+        p = np.arange(first, first + n, dtype=np.uint64)
+        if self.coords is not None:
+            out[:] = self.coords[p % np.uint64(self.length)]
+        hi = self._written()
+        lo = max(0, hi - (self.capacity - 1))
+        ks = np.arange(lo, hi, dtype=np.uint64)
+        snap = self.anchors[ks % np.uint64(self.capacity)].copy()
+        # Anchors overwritten while we copied them (the writer reuses slot k % C) don't count.
+        fresh = ks >= np.uint64(max(0, self._written() - (self.capacity - 1)))
+        snap, ks = snap[fresh], ks[fresh]
+        if len(snap) == 0:
+            return out if self.coords is not None else np.full(n, np.nan)
+        j = np.searchsorted(snap["position"], p, side="right") - 1
+        found = j >= 0
+        a = snap[np.where(found, j, 0)]
+        inside = found & (p - a["position"] < a["count"]) & (p >= a["position"])
+        if self.coords is None:
+            linear = a["t0"] + (p - a["position"]).astype(np.float64) * a["gain"]
+            out = np.where(inside, linear, np.nan)
+        else:
+            out = np.where(inside, out, np.nan)
+        return out
+
+    def newest(self):
+        """(position, time of the newest frame, ingest wall clock ns or 0, seq or None)."""
+        pos = self.position()
+        if pos == 0 or self.clock is None:
+            return pos, float("nan"), 0, None
+        t = float(self.times(pos - 1, 1)[0])
+        hi = self._written()
+        a = self.anchors[(hi - 1) % self.capacity].copy() if hi else None
+        if a is None or not a["position"] <= pos - 1 < a["position"] + a["count"]:
+            return pos, t, 0, None
+        return pos, t, int(a["wall_ns"]), None if int(a["seq"]) == SEQ_NONE else int(a["seq"])
+
+    def _waiters_add(self, delta):
+        addr = ctypes.addressof(ctypes.c_uint32.from_buffer(self.head, OFF_WAITERS))
+        if _fetch_add is not None:
+            _fetch_add(ctypes.c_void_p(addr), ctypes.c_uint32(delta & 0xFFFFFFFF), 5)   # seq_cst
+        else:
+            w = ctypes.c_uint32.from_buffer(self.head, OFF_WAITERS)
+            w.value = (w.value + delta) & 0xFFFFFFFF
+
+    def wait(self, timeout):
+        """Sleeps until frames past the position at the call land, the ring changes, or
+        timeout seconds pass. True when something happened."""
+        deadline = time.monotonic() + timeout
+        start_gen, start = self.generation, self.position()
+        while True:
+            ready = self.header.valid()
+            if ready and (self.refresh() or self.generation != start_gen):
+                return True
+            seen = int.from_bytes(self.clock[OFF_WAKE:OFF_WAKE + 4], "little") if self.clock else 0
+            if ready and self.header.position() > start:
+                return True
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            if self.head is None or not ready:
+                time.sleep(min(left, 0.001 if ready else 0.01))
+                continue
+            # Counted first, checked again, then asleep: the writer bumps the word and
+            # reads the count in the opposite order, so no publish is slept through.
+            self._waiters_add(1)
+            try:
+                if int.from_bytes(self.clock[OFF_WAKE:OFF_WAKE + 4], "little") != seen \
+                        or self.header.position() > start:
+                    continue
+                left = min(left, 0.2 if _fetch_add is not None else 0.01)
+                ts = _Timespec(int(left), int((left - int(left)) * 1e9))
+                addr = ctypes.addressof(ctypes.c_uint32.from_buffer(self.head, OFF_WAKE))
+                _libc.syscall(ctypes.c_long(SYS_FUTEX), ctypes.c_void_p(addr), ctypes.c_long(FUTEX_WAIT),
+                              ctypes.c_long(seen), ctypes.byref(ts), None, ctypes.c_long(0))
+            finally:
+                self._waiters_add(-1)
+
+    def _close_clock(self):
+        self.anchors = self.coords = None
+        for m in (self.head, self.clock):
+            if m is not None:
+                m.close()
+        self.clock = self.head = None
+
+    def close(self):
+        self._close_clock()
+        self.header.close()
