@@ -5,6 +5,7 @@
 #include "delay_stats.h"
 #include "ezshm.h"
 #include "ingest.h"
+#include "stream_meta.h"
 #include "log.h"
 #include "subscriber.h"
 #include "wire.h"
@@ -35,6 +36,7 @@ struct daemon_t {
     ezshm_writer_t   *writer;
     ingest_t         *ingest;
     wire_decoder_t   *decoder;
+    stream_meta_t    *stream_meta;   /* the aux segment's content (v1 layout) */
     subscriber_t     *sub;
     control_server_t *control;
     counters_t        counters;
@@ -46,6 +48,8 @@ struct daemon_t {
     int               stop_signal;   /* the signal that ended the loop, 0 if none */
     daemon_reload_fn *reload;
     void             *reload_arg;
+    uint64_t          axes_left_out; /* wire_decoder_skipped_axes() when last looked at */
+    char              left_out_logged[128];
     char              errbuf[256];
 };
 
@@ -82,6 +86,22 @@ s_on_writer_log(void *arg, const char *message)
     log_msg(SETTINGS_LOG_WARNING, "%s", message);
 }
 
+/*  A coordinate axis the metadata cannot carry is no reason to drop the message; it is
+    logged once per distinct axis and dtype (the count is in status). */
+static void
+s_note_left_out_axes(daemon_t *self)
+{
+    const char *why;
+    uint64_t n = wire_decoder_skipped_axes(self->decoder, &why);
+    if (n == self->axes_left_out)
+        return;
+    self->axes_left_out = n;
+    if (strcmp(why, self->left_out_logged) == 0)
+        return;
+    snprintf(self->left_out_logged, sizeof self->left_out_logged, "%s", why);
+    log_msg(SETTINGS_LOG_WARNING, "%s: left out of the stream metadata (the data still lands)", why);
+}
+
 /*  One message: frames → decode → ingest; every failure is counted under its reason. */
 static void
 s_process(daemon_t *self, const wire_frame_t *frames, size_t nframes)
@@ -94,6 +114,7 @@ s_process(daemon_t *self, const wire_frame_t *frames, size_t nframes)
         counters_drop(c, rc, wire_decoder_last_error(self->decoder));
         return;
     }
+    s_note_left_out_axes(self);
     if (axisarray_has_seq(msg)) {
         size_t tlen;
         const void *topic = axisarray_topic(msg, &tlen);
@@ -109,6 +130,7 @@ s_process(daemon_t *self, const wire_frame_t *frames, size_t nframes)
     double delay;
     if (ingest_last_delay(self->ingest, &delay))
         delay_stats_add(&self->delays, delay);
+    stream_meta_update(self->stream_meta, self->writer, self->decoder, msg, ingest_axis(self->ingest));
 }
 
 /*  Drains the SUB socket; true when the batch ran out with messages possibly left. */
@@ -240,6 +262,8 @@ s_status(void *ctx, cJSON *out)
     cJSON_AddStringToObject(stream, "ring_segment", ezshm_writer_ring_segment(self->writer));
     cJSON_AddStringToObject(stream, "segment_dir", ezshm_segment_dir());
     cJSON_AddStringToObject(stream, "layout", ezshm_layout_name(ezshm_writer_layout(self->writer)));
+    cJSON_AddNumberToObject(stream, "meta_generation", ezshm_writer_aux_generation(self->writer));
+    cJSON_AddNumberToObject(stream, "aux_nbytes", (double) ezshm_writer_aux_bytes(self->writer));
     if (meta) {
         char dtype[2] = {meta->dtype, '\0'};
         cJSON_AddBoolToObject(stream, "bvalid", meta->bvalid != 0);
@@ -267,6 +291,8 @@ s_status(void *ctx, cJSON *out)
     cJSON *subs = cJSON_AddObjectToObject(out, "subscriptions");
     subscriber_status(self->sub, subs);
     cJSON_AddNumberToObject(out, "native_header_cache_hits", (double) wire_decoder_cache_hits(self->decoder));
+    cJSON_AddNumberToObject(out, "axes_left_out_of_metadata",
+                            (double) wire_decoder_skipped_axes(self->decoder, NULL));
 }
 
 static control_health_t
@@ -405,9 +431,11 @@ daemon_new(const settings_t *settings, char *err, size_t errlen)
     }
     self->decoder = wire_decoder_new();
     self->ingest = ingest_new(self->writer, settings->axis, settings->buf_dur);
-    self->sub = self->decoder && self->ingest ? subscriber_new(settings, err, errlen) : NULL;
+    self->stream_meta = stream_meta_new();
+    bool made = self->decoder && self->ingest && self->stream_meta;
+    self->sub = made ? subscriber_new(settings, err, errlen) : NULL;
     if (!self->sub) {
-        if (!self->decoder || !self->ingest)
+        if (!made)
             snprintf(err, errlen, "out of memory");
         daemon_destroy(&self);
         return NULL;
@@ -493,6 +521,7 @@ daemon_destroy(daemon_t **self_p)
     control_server_destroy(&self->control);
     subscriber_destroy(&self->sub);
     ingest_destroy(&self->ingest);
+    stream_meta_destroy(&self->stream_meta);
     wire_decoder_destroy(&self->decoder);
     free(self);
     *self_p = NULL;

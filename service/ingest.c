@@ -75,6 +75,12 @@ ingest_set_axis(ingest_t *self, const char *axis)
     return 0;
 }
 
+const char *
+ingest_axis(const ingest_t *self)
+{
+    return self->axis;
+}
+
 void
 ingest_set_buf_dur(ingest_t *self, double buf_dur)
 {

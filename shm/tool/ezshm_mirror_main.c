@@ -5,6 +5,7 @@
     ezshm-mirror --follow [--dump csv|raw] [--frames N] [--timestamps] NAME
                                                                   every frame as it arrives
     ezshm-mirror --watch NAME                                     live view
+    ezshm-mirror --meta [--follow [--count N]] NAME                stream metadata as JSON
 */
 #include "mirror_cli.h"
 
@@ -65,9 +66,11 @@ s_usage(FILE *out)
 {
     fprintf(out,
         "usage: ezshm-mirror [--wait SECONDS] NAME\n"
-        "       ezshm-mirror [--wait SECONDS] --dump csv|raw --latest N [--timestamps] NAME\n"
-        "       ezshm-mirror [--wait SECONDS] --follow [--dump csv|raw] [--frames N] [--timestamps] NAME\n"
+        "       ezshm-mirror [--wait SECONDS] --dump csv|raw --latest N [--timestamps] [--header-row] NAME\n"
+        "       ezshm-mirror [--wait SECONDS] --follow [--dump csv|raw] [--frames N] [--timestamps]\n"
+        "                    [--header-row] NAME\n"
         "       ezshm-mirror [--wait SECONDS] --watch [--refresh HZ] NAME\n"
+        "       ezshm-mirror [--wait SECONDS] --meta [--follow [--count N]] NAME\n"
         "       ezshm-mirror --help | --version\n"
         "Attaches to the ezmsg-tools compatible shared-memory stream NAME (the long name).\n"
         "  --wait S      wait up to S seconds for the stream to appear (default 0)\n"
@@ -76,6 +79,9 @@ s_usage(FILE *out)
         "                SIGINT/SIGTERM, a closed pipe, or --frames N frames; losses on stderr\n"
         "  --frames N    stop --follow after N frames\n"
         "  --timestamps  csv: first column the frame's time (%%.9f, nan when unknown)\n"
+        "  --header-row  csv: first a line of channel labels from the stream metadata\n"
+        "  --meta        print the stream metadata (v1 aux segment) as JSON; --follow: a line\n"
+        "                per change, --count N: stop after N lines\n"
         "exit: 0 ok, 1 error, 2 no such stream, 3 invalid header, 64 usage\n");
 }
 
@@ -129,11 +135,45 @@ s_print_frames(const ezshm_stream_info_t *info, const uint8_t *frames, uint64_t 
     }
 }
 
+/*  The CSV header line: one label per frame element (see mirror_frame_labels), CSV-quoted
+    when needed, after a "time" column with --timestamps; plain element indices when the
+    stream publishes no metadata. */
+static void
+s_header_row(ezshm_mirror_t *m, const ezshm_stream_info_t *info, bool stamps)
+{
+    uint64_t n = info->frame_bytes / info->itemsize;
+    ezshm_tree_t *tree = ezshm_tree_new();
+    char err[64], unit[32];
+    uint32_t gen;
+    char **labels = tree && ezshm_mirror_meta(m, tree, &gen, err, sizeof err) == EZSHM_OK
+                    ? mirror_frame_labels(ezshm_tree_root(tree), info, unit, sizeof unit) : NULL;
+    if (stamps)
+        fputs("time,", stdout);
+    for (uint64_t e = 0; e < n; e++) {
+        const char *l = labels && labels[e] ? labels[e] : NULL;
+        if (!l)
+            printf("%llu", (unsigned long long) e);
+        else if (strpbrk(l, ",\"\n\r")) {
+            fputc('"', stdout);
+            for (; *l; l++)
+                fputs(*l == '"' ? "\"\"" : (char[2]) {*l, 0}, stdout);
+            fputc('"', stdout);
+        }
+        else
+            fputs(l, stdout);
+        fputc(e + 1 < n ? ',' : '\n', stdout);
+    }
+    mirror_free_labels(labels, n);
+    ezshm_tree_destroy(&tree);
+}
+
 static int
-s_dump_latest(ezshm_mirror_t *m, uint64_t n, bool csv, bool stamps)
+s_dump_latest(ezshm_mirror_t *m, uint64_t n, bool csv, bool stamps, bool header_row)
 {
     ezshm_stream_info_t info;
     ezshm_mirror_info(m, &info);
+    if (header_row)
+        s_header_row(m, &info, stamps);
     /*  The ring never holds more than n_frames: a larger N asks for what cannot exist. The
         ring itself fits in memory (it is mapped), so n * frame_bytes cannot overflow now. */
     if (n > info.n_frames)
@@ -175,10 +215,12 @@ s_stdout_closed(void)
 }
 
 static int
-s_dump_follow(ezshm_mirror_t *m, uint64_t want, bool csv, bool stamps)
+s_dump_follow(ezshm_mirror_t *m, uint64_t want, bool csv, bool stamps, bool header_row)
 {
     ezshm_stream_info_t info;
     ezshm_mirror_info(m, &info);
+    if (header_row)
+        s_header_row(m, &info, stamps);
     uint64_t printed = 0, lost_total = 0;
     uint8_t *buf = NULL;
     double *t = NULL;
@@ -279,11 +321,13 @@ main(int argc, char **argv)
         {"frames", required_argument, NULL, 'n'}, {"watch", no_argument, NULL, 'W'},
         {"refresh", required_argument, NULL, 'r'}, {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},      {"timestamps", no_argument, NULL, 'T'},
-        {NULL, 0, NULL, 0}};
+        {"meta", no_argument, NULL, 'M'},         {"count", required_argument, NULL, 'c'},
+        {"header-row", no_argument, NULL, 'H'},   {NULL, 0, NULL, 0}};
     double wait = 0.0, refresh = 5.0;
     const char *dump = NULL;
-    long long latest = -1, frames = -1;
-    bool follow = false, watch = false, refresh_given = false, stamps = false;
+    long long latest = -1, frames = -1, count = -1;
+    bool follow = false, watch = false, refresh_given = false, stamps = false, meta = false;
+    bool header_row = false;
     char *end;
     int opt;
     while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
@@ -295,17 +339,24 @@ main(int argc, char **argv)
         case 'f': follow = true; break;
         case 'W': watch = true; break;
         case 'T': stamps = true; break;
+        case 'M': meta = true; break;
+        case 'c': errno = 0; count = strtoll(optarg, &end, 10); if (*end || count < 1 || errno) goto usage; break;
+        case 'H': header_row = true; break;
         case 'r': refresh = strtod(optarg, &end); refresh_given = true; if (*end || !(refresh > 0)) goto usage; break;
         case 'h': s_usage(stdout); return MIRROR_EXIT_OK;
         case 'V': printf("ezshm-mirror %s\n", EZSHM_VERSION); return MIRROR_EXIT_OK;
         default: goto usage;
         }
     }
-    if (follow && !dump)
+    if (meta && (dump || watch || latest >= 0 || frames >= 0 || stamps || header_row
+                 || refresh_given || (count >= 0 && !follow) || optind != argc - 1))
+        goto usage;
+    if (follow && !dump && !meta)
         dump = "csv";
-    if (optind != argc - 1 || (dump && (latest >= 0) == follow) || (frames >= 0 && !follow)
-        || (!dump && latest >= 0) || (watch && dump) || (refresh_given && !watch)
-        || (stamps && (!dump || strcmp(dump, "csv") != 0)))
+    if (!meta && (optind != argc - 1 || (dump && (latest >= 0) == follow) || (frames >= 0 && !follow)
+                  || (!dump && latest >= 0) || (watch && dump) || (refresh_given && !watch)
+                  || (stamps && (!dump || strcmp(dump, "csv") != 0)) || count >= 0
+                  || (header_row && (!dump || strcmp(dump, "csv") != 0))))
         goto usage;
 
     signal(SIGINT, s_on_signal);
@@ -321,8 +372,13 @@ main(int argc, char **argv)
         fprintf(stderr, "ezshm-mirror: %s\n", ezshm_strerror(rc));
         return MIRROR_EXIT_ERROR;
     }
-    rc = s_attach(m, wait);
     int code;
+    if (meta) {
+        code = mirror_meta(m, wait, follow, count);
+        ezshm_mirror_destroy(&m);
+        return code;
+    }
+    rc = s_attach(m, wait);
     if (rc != EZSHM_OK) {
         mirror_report(m, rc);
         code = mirror_exit_code(rc);
@@ -330,9 +386,10 @@ main(int argc, char **argv)
     else if (watch)
         code = mirror_watch(m, refresh);
     else if (dump && latest >= 0)
-        code = s_dump_latest(m, (uint64_t) latest, strcmp(dump, "csv") == 0, stamps);
+        code = s_dump_latest(m, (uint64_t) latest, strcmp(dump, "csv") == 0, stamps, header_row);
     else if (dump)
-        code = s_dump_follow(m, frames >= 0 ? (uint64_t) frames : UINT64_MAX, strcmp(dump, "csv") == 0, stamps);
+        code = s_dump_follow(m, frames >= 0 ? (uint64_t) frames : UINT64_MAX, strcmp(dump, "csv") == 0,
+                             stamps, header_row);
     else
         code = s_monitor(m);
     ezshm_mirror_destroy(&m);
