@@ -60,7 +60,7 @@ if [ "${1:-}" = "--in-namespace" ]; then
             # has drawn enough screens with data, or when the time bound is reached.
             typescript=$root/tmp/run.typescript
             mkfifo "$root/tmp/keys"
-            in_root script -qfec "cd /root/ezshm && ./dev.sh run" /tmp/run.typescript \
+            in_root script -qfec "cd /root/ezshm && exec ./dev.sh run" /tmp/run.typescript \
                 <"$root/tmp/keys" >/dev/null 2>&1 &
             viewer=$!
             exec 8>"$root/tmp/keys"
@@ -121,7 +121,7 @@ cleanup() {
 trap cleanup EXIT
 
 mkdir "$root"
-tar -C "$root" -xf "$tarball"
+tar -C "$root" --numeric-owner -xf "$tarball"
 cp /etc/resolv.conf "$root/etc/resolv.conf"
 commit=$(git -C "$src" rev-parse HEAD)
 git clone -q --no-hardlinks "$src" "$root/root/ezshm"
