@@ -20,7 +20,8 @@
 # The machine gets private /dev/shm, /tmp and /run (a mount namespace and a PID namespace,
 # so nothing it starts outlives it). The debootstrap root comes from deploy/debian-rootfs.sh,
 # cached on the host; that cache directory is also mounted at the same place in the machine,
-# so the image test in `./dev.sh test` imports the same root instead of bootstrapping again.
+# so the image test in `./dev.sh test` imports the same root instead of bootstrapping again
+# (its podman image store is the machine's own: the image is built cold).
 # Logs: run.log and test.log in the work directory (printed at the end), last lines echoed.
 #
 # Exit status: 0 both commands passed; 1 one failed; 2 usage or environment problem.

@@ -28,11 +28,12 @@
 # Podman runs with its own configuration (written to a temporary directory, passed through
 # CONTAINERS_CONF / CONTAINERS_STORAGE_CONF; the machine's is never read or changed):
 # runtime runc (crun fails on hybrid-cgroup hosts), no default ulimits (setting
-# RLIMIT_NOFILE fails in some sandboxes), cgroupfs, file events, and a private image store in
-# $EZSHM_ROOTFS_CACHE/podman (default /var/cache/ezshm/podman) that keeps the base images and
-# build layers between runs. Containers are removed on exit, whatever happens.
-# Environment: EZSHM_ROOTFS_CACHE, EZSHM_ROOTFS_MAX_AGE, EZSHM_DEBIAN_MIRROR (see
-# deploy/debian-rootfs.sh).
+# RLIMIT_NOFILE fails in some sandboxes), cgroupfs, file events, and a private image store
+# that keeps the base images and build layers between runs. Containers are removed on exit,
+# whatever happens; untagged images of earlier runs are pruned.
+# Environment: EZSHM_IMAGE_STORE, the private store (default /var/lib/ezshm-test-image;
+# remove it to start cold); EZSHM_ROOTFS_CACHE, EZSHM_ROOTFS_MAX_AGE, EZSHM_DEBIAN_MIRROR
+# (see deploy/debian-rootfs.sh).
 #
 # Exit status: 0 every check passed; 1 a check failed; 2 environment problem (not root,
 # podman/runc/debootstrap missing, base root or build failed).
@@ -56,7 +57,8 @@ for tool in podman runc debootstrap flock timeout; do
 done
 
 tarball=$("$here/debian-rootfs.sh") || die "no Debian root for the base images"
-cache=$(dirname "$tarball")
+store=${EZSHM_IMAGE_STORE:-/var/lib/ezshm-test-image}
+mkdir -p "$store"
 work=$(mktemp -d /tmp/ezshm-test-image.XXXXXX)
 cat >"$work/containers.conf" <<'EOF'
 [containers]
@@ -69,7 +71,7 @@ EOF
 cat >"$work/storage.conf" <<EOF
 [storage]
 driver = "overlay"
-graphroot = "$cache/podman"
+graphroot = "$store/storage"
 runroot = "/run/ezshm-test-image"
 EOF
 export CONTAINERS_CONF=$work/containers.conf CONTAINERS_STORAGE_CONF=$work/storage.conf
@@ -95,8 +97,8 @@ cleanup() {
     rm -rf "$work"
 }
 trap cleanup EXIT
-exec 9>"$cache/podman.lock"
-flock -w 1800 9 || die "timed out waiting for another test-image.sh ($cache/podman.lock)"
+exec 9>"$store/lock"
+flock -w 1800 9 || die "timed out waiting for another test-image.sh ($store/lock)"
 
 # ------------------------------------------------------------------------- base images
 # Re-imported only when the root tarball changed, so the build layers stay cached.
