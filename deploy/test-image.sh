@@ -72,7 +72,7 @@ cat >"$work/storage.conf" <<EOF
 [storage]
 driver = "overlay"
 graphroot = "$store/storage"
-runroot = "/run/ezshm-test-image"
+runroot = "/run/ezshm-test-image-$(printf %s "$store" | md5sum | cut -c1-8)"
 EOF
 export CONTAINERS_CONF=$work/containers.conf CONTAINERS_STORAGE_CONF=$work/storage.conf
 
