@@ -37,6 +37,8 @@ if [ -n "$(find "$tarball" -maxdepth 0 -mtime -"$max_age" 2>/dev/null)" ]; then
 fi
 
 root=$(mktemp -d "$cache/root.XXXXXX")
+# mktemp's 0700 would become the mode of / in the tarball: users like _apt could not reach a thing.
+chmod 755 "$root"
 # shellcheck disable=SC2317  # invoked by the EXIT trap
 cleanup() { rm -rf --one-file-system "$root" "$tarball.part"; }
 trap cleanup EXIT
