@@ -85,20 +85,30 @@ pm() {
     return "$rc"
 }
 
+# Every container this script starts carries this label, so that the ones a killed run left
+# behind are found and removed too.
+label=org.ezshm.test-image
+# shellcheck disable=SC2317  # invoked by the EXIT trap and before the first container
+remove_containers() {
+    local c
+    for c in $(timeout 60 podman ps -aq --filter "label=$label" 2>/dev/null); do
+        # --depend: the containers sharing its namespaces go first.
+        timeout 60 podman rm -f -t 5 --depend "$c" >/dev/null 2>&1 || true
+    done
+}
 # shellcheck disable=SC2317  # invoked by the EXIT trap
 cleanup() {
-    local c
-    # Dependents first: they hold ezshmd's namespaces.
-    for c in "$prefix-reader" "$prefix-ctl" "$prefix-rig" "$prefix-ezshmd"; do
-        timeout 60 podman rm -f -t 5 "$c" >/dev/null 2>&1 || true
-    done
+    remove_containers
     # Untagged leftovers of earlier builds; the current image and its layers stay cached.
     timeout 120 podman image prune -f >/dev/null 2>&1 || true
     rm -rf "$work"
 }
 trap cleanup EXIT
+trap 'exit 2' INT TERM HUP   # so that the EXIT trap cleans up after a signal too
 exec 9>"$store/lock"
 flock -w 1800 9 || die "timed out waiting for another test-image.sh ($store/lock)"
+trap 'echo "test-image: FAIL: line $LINENO: $BASH_COMMAND" >&2' ERR
+remove_containers
 
 # ------------------------------------------------------------------------- base images
 # Re-imported only when the root tarball changed, so the build layers stay cached.
@@ -136,7 +146,7 @@ shm_mode=$(inspect '{{range .Config.Env}}{{println .}}{{end}}' | sed -n 's/^EZSH
 [ -n "$shm_mode" ] || fail "no EZSHM_SHM_MODE in the image's environment"
 
 # A tool container: the image with another entrypoint and no healthcheck (it probes ezshmd).
-tool() { local bound=$1 entry=$2; shift 2; pm "$bound" run --rm --no-healthcheck --entrypoint "$entry" "$@"; }
+tool() { local bound=$1 entry=$2; shift 2; pm "$bound" run --rm --label "$label" --no-healthcheck --entrypoint "$entry" "$@"; }
 
 # Runtime image: no compiler, no -dev package.
 packages=$(tool 60 dpkg-query "$image" -W -f '${Package}\n')
@@ -148,15 +158,15 @@ compilers=$(tool 60 sh "$image" -c 'for c in cc gcc c++ g++ clang cpp ld as make
 
 # ---------------------------------------------------------------------------- ingest
 daemon=$prefix-ezshmd
-pm 60 run -d --name "$daemon" --network none --ipc shareable --shm-size 64m --health-interval disable \
+pm 60 run -d --name "$daemon" --label "$label" --network none --ipc shareable --shm-size 64m --health-interval disable \
     -e EZSHM_SUB=tcp://127.0.0.1:5555 -e EZSHM_SHMEM_NAME=ci -e EZSHM_BUF_DUR=2 -e EZSHM_LOG_LEVEL=info \
     "$image" >/dev/null || die "cannot start ezshmd"
-pm 60 run -d --name "$prefix-rig" --network "container:$daemon" --no-healthcheck --entrypoint ezshm-pub "$image" \
+pm 60 run -d --name "$prefix-rig" --label "$label" --network "container:$daemon" --no-healthcheck --entrypoint ezshm-pub "$image" \
     --bind tcp://127.0.0.1:5555 --fs 1000 --channels 8 --dtype int32 --chunk 20 --format ezmsg \
     --pattern counter --quiet >/dev/null || die "cannot start ezshm-pub"
 # The reader stays up (sleeping) so that /dev/shm can be inspected after ezshmd stops.
 reader=$prefix-reader
-pm 60 run -d --name "$reader" --ipc "container:$daemon" --user 10002:10001 --no-healthcheck \
+pm 60 run -d --name "$reader" --label "$label" --ipc "container:$daemon" --user 10002:10001 --no-healthcheck \
     --entrypoint sleep "$image" infinity >/dev/null || die "cannot start the reader"
 
 # check_frames LABEL: the newest 50 frames hold 8 equal channels and consecutive counters.
