@@ -143,5 +143,5 @@ step() {  # step run|test BOUND_SECONDS
 step run $((${EZSHM_FRESH_RUN_TIMEOUT:-1500} + 120))
 step test "${EZSHM_FRESH_TEST_TIMEOUT:-3600}"
 log "logs: $work/run.log $work/test.log"
-[ "$status" -eq 0 ] && log "PASS: both commands on a fresh clone" || log "FAIL"
+if [ "$status" -eq 0 ]; then log "PASS: both commands on a fresh clone"; else log "FAIL"; fi
 exit "$status"

@@ -37,6 +37,8 @@
 #
 # Exit status: 0 every check passed; 1 a check failed; 2 environment problem (not root,
 # podman/runc/debootstrap missing, base root or build failed).
+# shellcheck disable=SC2015,SC2016  # `ok` never fails, so `test && ok || fail` is an if/else;
+#                                    the single-quoted $ are for dpkg-query and the container's sh
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -122,7 +124,7 @@ if [ "$have" != "$stamp" ]; then
 fi
 
 # ------------------------------------------------------------------------------- build
-log "building $image from deploy/Dockerfile (log: $work/build.log)"
+log "building $image from deploy/Dockerfile"
 t0=$SECONDS
 # The build stage is tagged too: untagged, the cleanup's prune would drop its layers (the
 # final image does not descend from them) and every run would reinstall the compiler.
