@@ -26,7 +26,7 @@
 #             namespace's /dev/shm is empty afterwards.
 #
 # Podman runs with its own configuration (written to a temporary directory, passed through
-# CONTAINERS_CONF / CONTAINERS_STORAGE_CONF; the machine's is never read or changed):
+# CONTAINERS_CONF / CONTAINERS_STORAGE_CONF; the machine's is left untouched):
 # runtime runc (crun fails on hybrid-cgroup hosts), no default ulimits (setting
 # RLIMIT_NOFILE fails in some sandboxes), cgroupfs, file events, and a private image store
 # that keeps the base images and build layers between runs. Containers are removed on exit,
