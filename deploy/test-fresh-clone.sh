@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # test-fresh-clone.sh — the README's two commands on a fresh Debian 12 machine, as a new user
 # would run them: a minimal root (debootstrap minbase bookworm), the repository alone cloned
-# into it, `./dev.sh run` then `./dev.sh test`, as root in a chroot.
+# into it, `./dev.sh run` then `./dev.sh test`, as root on that root (pivot_root).
 #
-# Usage (as root; needs git, unshare, chroot and a Debian mirror; takes 15–25 minutes):
+# Usage (as root; needs git, unshare, pivot_root and a Debian mirror; takes 20–30 minutes):
 #   deploy/test-fresh-clone.sh [--keep]
 #
 #   --keep   leave the machine's root in place afterwards (its path is printed)
@@ -34,10 +34,12 @@ die() { echo "test-fresh-clone: $*" >&2; exit 2; }
 log() { echo "test-fresh-clone: $*"; }
 
 # ------------------------------------------------------- inside the namespaces: one command
-# Re-executed by the outer part under unshare: mounts the machine's file systems, then runs
-# one of the README's commands in the chroot (arguments: ROOT CACHE run|test).
+# Re-executed by the outer part under unshare: mounts the machine's file systems, makes its
+# root the root of the mount namespace, then runs one of the README's commands there
+# (arguments: ROOT CACHE run|test).
 if [ "${1:-}" = "--in-namespace" ]; then
     root=$2 cache=$3 what=$4
+    mount --bind "$root" "$root"
     mount -t proc proc "$root/proc"
     mount --rbind /sys "$root/sys"
     mount --rbind /dev "$root/dev"
@@ -47,8 +49,16 @@ if [ "${1:-}" = "--in-namespace" ]; then
     mount -t tmpfs -o mode=755 tmpfs "$root/run"
     mkdir -p "$root$cache"
     mount --bind "$cache" "$root$cache"
+    # pivot_root, not chroot: as on a real machine, / is the namespace's root mount. In a mere
+    # chroot, podman cannot remount / private to unpack layers, and `podman exec` (runc
+    # entering the container's mount namespace) lands in the namespace's root, not the
+    # container's. From here on every path and program is the machine's.
+    cd "$root"
+    pivot_root . mnt
+    umount -l /mnt
+    cd /
     in_root() {
-        chroot "$root" /usr/bin/env -i HOME=/root TERM=xterm LANG=C.UTF-8 \
+        /usr/bin/env -i HOME=/root TERM=xterm LANG=C.UTF-8 \
             PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
             EZSHM_ROOTFS_CACHE="$cache" "$@"
     }
@@ -59,12 +69,12 @@ if [ "${1:-}" = "--in-namespace" ]; then
         run)
             # The live view runs until Ctrl-C: type it (byte 0x03 into the pty) once the view
             # has drawn enough screens with data, or when the time bound is reached.
-            typescript=$root/tmp/run.typescript
-            mkfifo "$root/tmp/keys"
-            in_root script -qfec "cd /root/ezshm && exec ./dev.sh run" /tmp/run.typescript \
-                <"$root/tmp/keys" >/dev/null 2>&1 &
+            typescript=/tmp/run.typescript
+            mkfifo /tmp/keys
+            in_root script -qfec "cd /root/ezshm && exec ./dev.sh run" "$typescript" \
+                </tmp/keys >/dev/null 2>&1 &
             viewer=$!
-            exec 8>"$root/tmp/keys"
+            exec 8>/tmp/keys
             # Screens are separated by the clear sequence ESC [ H ESC [ 2 J (an awk regex here).
             clear='\033\\[H\033\\[2J'
             deadline=$((SECONDS + ${EZSHM_FRESH_RUN_TIMEOUT:-1500}))
@@ -85,7 +95,7 @@ if [ "${1:-}" = "--in-namespace" ]; then
             tr -d '\r' <"$typescript" | awk -v RS="$clear" '{ last = $0 } NR == 1 { first = $0 } END { print first; print "--- last screen ---"; print last }'
             echo "screens drawn with data (16 channels, frames/s > 0): $screens"
             [ "$screens" -ge "${EZSHM_FRESH_FRAMES:-20}" ] || { echo "too few screens with data"; status=1; }
-            left=$(ls -A "$root/dev/shm")
+            left=$(ls -A /dev/shm)
             [ -z "$left" ] || { echo "segments left in /dev/shm: $left"; status=1; }
             exit "$status"
             ;;
@@ -101,8 +111,8 @@ case "${1:-}" in
     -h|--help) sed -n '2,27p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown argument: $1 (see --help)" ;;
 esac
-[ "$(id -u)" -eq 0 ] || die "must run as root (debootstrap, chroot, mount)"
-for tool in git unshare chroot tar mkfifo; do
+[ "$(id -u)" -eq 0 ] || die "must run as root (debootstrap, mount, pivot_root)"
+for tool in git unshare pivot_root tar; do
     command -v "$tool" >/dev/null || die "missing tool: $tool"
 done
 
