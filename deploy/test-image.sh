@@ -189,9 +189,15 @@ header_of() { pm 30 exec "$reader" timeout -s INT 1 ezshm-mirror --wait 10 ci ||
 
 sleep 2
 check_frames "reader 10002:10001"
-modes=$(pm 30 exec "$reader" sh -c 'stat -c "%a %u:%g" /dev/shm/*' | sort -u)
-[ "$modes" = "$shm_mode 10001:10001" ] && ok "segments: mode $shm_mode, owner 10001:10001" \
-    || fail "segments: ${modes//$'\n'/; } (expected $shm_mode 10001:10001)"
+# Every segment carries shm_mode but the wake segment (docs/shm-layout.md §11): waiting readers
+# count themselves in it, so it is writable wherever shm_mode grants read (0640 → 0660).
+wake=$(python3 -c 'import base64, hashlib; print("sm_" + base64.urlsafe_b64encode(hashlib.sha256(b"ci/wake0").digest()).decode()[:20])')
+wake_mode=$(printf '%o' $(( 8#$shm_mode | ((8#$shm_mode & 8#044) >> 1) )))
+modes=$(pm 30 exec "$reader" sh -c 'stat -c "%n %a %u:%g" /dev/shm/*' \
+        | awk -v wake="/dev/shm/$wake" -v m="$shm_mode" -v w="$wake_mode" \
+              '{ want = ($1 == wake ? w : m) " 10001:10001"; if ($2 " " $3 != want) print $0 " (expected " want ")" }')
+[ -z "$modes" ] && ok "segments: mode $shm_mode (wake segment $wake_mode), owner 10001:10001" \
+    || fail "segments: ${modes//$'\n'/; }"
 out=$(tool 30 ezshm-mirror --ipc "container:$daemon" --user 10003:10003 "$image" --dump csv --latest 1 ci 2>&1) \
     && fail "a reader outside group 10001 read the ring" \
     || { grep -q "permission denied" <<<"$out" && ok "reader 10003:10003 (not in the group): refused" \
