@@ -1,20 +1,25 @@
 #!/usr/bin/env bash
 # ezshm developer entry point: the README's two commands.
 #   ./dev.sh run    install what is missing, build, run ezshmd fed by ezshm-pub, with a live view
-#   ./dev.sh test   install what is missing, build, run the whole test suite (normal + ASan/UBSan)
+#   ./dev.sh test   install what is missing, build, run the whole test suite (normal + ASan/UBSan,
+#                   fuzzers, the container image built and run with podman)
 #   ./dev.sh build  install what is missing and build into build/
-#   ./dev.sh deps   only install missing Debian packages
+#   ./dev.sh deps   only install missing Debian packages (those of run and test)
 set -euo pipefail
 cd "$(dirname "$0")"
 
-# Debian 12 packages: to build, to test, to run the demo.
+# Debian 12 packages: to build, to test, to run the demo (a minbase Debian 12 has the rest:
+# deploy/test-fresh-clone.sh checks that on a fresh root).
 PACKAGES=(build-essential cmake pkg-config libzmq3-dev libczmq-dev libcjson-dev libsodium-dev
           libcriterion-dev python3 python3-numpy python3-yaml valgrind clang libclang-rt-14-dev
-          groff-base)
+          groff-base man-db strace)
+# Only for `test`: deploy/test-image.sh builds and runs the image with podman on runc, its
+# base image bootstrapped with debootstrap.
+IMAGE_PACKAGES=(podman runc debootstrap)
 
-deps() {
+deps() {   # deps PACKAGE...
     local missing=()
-    for p in "${PACKAGES[@]}"; do
+    for p in "$@"; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
     done
     [ ${#missing[@]} -eq 0 ] && return 0
@@ -60,12 +65,14 @@ run_tests() {
         ctest --output-on-failure -j2 --timeout 300)
     echo "dev.sh: each libFuzzer harness for ${EZSHM_FUZZ_SECONDS:-30} s"
     EZSHM_FUZZ_BUILD=build-fuzz EZSHM_FUZZ_JOBS=2 tests/fuzz/run.sh "${EZSHM_FUZZ_SECONDS:-30}"
+    echo "dev.sh: the container image, built from deploy/Dockerfile and run with podman"
+    deploy/test-image.sh
 }
 
 case "${1:-}" in
-    deps)  deps ;;
-    build) deps; build build ;;
-    run)   deps; run_demo ;;
-    test)  deps; run_tests ;;
+    deps)  deps "${PACKAGES[@]}" "${IMAGE_PACKAGES[@]}" ;;
+    build) deps "${PACKAGES[@]}"; build build ;;
+    run)   deps "${PACKAGES[@]}"; run_demo ;;
+    test)  deps "${PACKAGES[@]}" "${IMAGE_PACKAGES[@]}"; run_tests ;;
     *) echo "usage: $0 run|test|build|deps" >&2; exit 64 ;;
 esac

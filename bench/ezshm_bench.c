@@ -25,6 +25,7 @@
         writer with and one without the clock segment, both live, taking turns in blocks of
         5000 messages (A B, B A, ...): msg/s of each and their ratio per run.
     ezshm-bench send     --connect E --mode native|ezmsg --frames F --channels C --count N [--timeout S]
+                         [--labels]
         A fast sender: one message built once and sent N times (SNDHWM 0), after S seconds
         (default 0.3) for the subscription to arrive. Isolates the receiver from the cost of
         ezshm-pub's per-message encoding.
@@ -82,20 +83,22 @@ typedef struct {
     const char *mode, *bind, *connect, *name, *pos_file;
     uint64_t frame_bytes, frames, ring_frames, count, warmup, channels, change_at, span_bytes, runs, topics;
     double rate, timeout, storm_ms;
+    bool labels;
 } opts_t;
 
 static int
 s_parse(int argc, char **argv, opts_t *o)
 {
     enum { O_MODE = 256, O_BIND, O_CONNECT, O_NAME, O_FB, O_FRAMES, O_RING, O_COUNT, O_WARMUP, O_CH,
-           O_CHANGE, O_SPAN, O_RUNS, O_RATE, O_TIMEOUT, O_POS, O_TOPICS, O_STORM };
+           O_CHANGE, O_SPAN, O_RUNS, O_RATE, O_TIMEOUT, O_POS, O_LABELS, O_TOPICS, O_STORM };
     static const struct option lo[] = {
         {"mode", 1, NULL, O_MODE}, {"bind", 1, NULL, O_BIND}, {"connect", 1, NULL, O_CONNECT},
         {"name", 1, NULL, O_NAME}, {"frame-bytes", 1, NULL, O_FB}, {"frames", 1, NULL, O_FRAMES},
         {"ring-frames", 1, NULL, O_RING}, {"count", 1, NULL, O_COUNT}, {"warmup", 1, NULL, O_WARMUP},
         {"channels", 1, NULL, O_CH}, {"change-at", 1, NULL, O_CHANGE}, {"span-bytes", 1, NULL, O_SPAN},
         {"runs", 1, NULL, O_RUNS}, {"rate", 1, NULL, O_RATE}, {"timeout", 1, NULL, O_TIMEOUT}, {"pos-file", 1, NULL, O_POS},
-        {"topics", 1, NULL, O_TOPICS}, {"storm-every", 1, NULL, O_STORM}, {NULL, 0, NULL, 0}};
+        {"labels", 0, NULL, O_LABELS}, {"topics", 1, NULL, O_TOPICS}, {"storm-every", 1, NULL, O_STORM},
+        {NULL, 0, NULL, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
         switch (c) {
@@ -117,6 +120,7 @@ s_parse(int argc, char **argv, opts_t *o)
         case O_POS: o->pos_file = optarg; break;
         case O_TOPICS: o->topics = strtoull(optarg, NULL, 10); break;
         case O_STORM: o->storm_ms = strtod(optarg, NULL); break;
+        case O_LABELS: o->labels = true; break;
         default: return -1;
         }
     }
@@ -360,25 +364,35 @@ typedef struct {
 /*  One bench message of frames x channels float32 [time, ch] through the real encoder (ezshm-pub's):
     native (the JSON header only; frame 3 is data itself) or ezmsg multipart (the JSON payload,
     data in base64). From one message to the next only ts, seq and offset change, so ezshmd's
-    header cache recognises a native stream. Returns 0 or a drop_reason_t. */
+    header cache recognises a native stream. labels: a CoordinateAxis ch (Ch0.., unit uV), what
+    a labelled stream's metadata comes from. Returns 0 or a drop_reason_t. */
 static int
 s_encode_topic(wire_buf_t *out, const char *topic, bool ezmsg, uint64_t seq, uint64_t frames, uint64_t channels,
-               double fs, uint64_t first_frame, const void *data)
+               double fs, uint64_t first_frame, const void *data, bool labels)
 {
     static const char *const dims[2] = {"time", "ch"};
     size_t shape[2] = {(size_t) frames, (size_t) channels};
+    char **names = labels ? calloc(channels, sizeof *names) : NULL;
+    for (size_t i = 0; names && i < channels; i++)
+        if ((names[i] = malloc(24)))
+            snprintf(names[i], 24, "Ch%zu", i);
     wire_message_t m = {.topic = topic, .key = "", .ndim = 2, .dims = dims, .shape = shape, .dtype = 'f',
                         .data = data, .nbytes = frames * channels * 4, .time_dim = "time", .gain = 1.0 / fs,
                         .offset = (double) first_frame / fs, .has_seq = true, .seq = seq,
-                        .ts = ezshm_time_wall()};
-    return ezmsg ? wire_encode_ezmsg(&m, out) : wire_encode_native(&m, out);
+                        .ts = ezshm_time_wall(), .label_dim = names ? "ch" : NULL,
+                        .labels = (const char *const *) names, .n_labels = channels, .label_unit = "uV"};
+    int rc = ezmsg ? wire_encode_ezmsg(&m, out) : wire_encode_native(&m, out);
+    for (size_t i = 0; names && i < channels; i++)
+        free(names[i]);
+    free(names);
+    return rc;
 }
 
 static int
 s_encode(wire_buf_t *out, bool ezmsg, uint64_t seq, uint64_t frames, uint64_t channels, double fs,
-         uint64_t first_frame, const void *data)
+         uint64_t first_frame, const void *data, bool labels)
 {
-    return s_encode_topic(out, "bench", ezmsg, seq, frames, channels, fs, first_frame, data);
+    return s_encode_topic(out, "bench", ezmsg, seq, frames, channels, fs, first_frame, data, labels);
 }
 
 static int
@@ -415,7 +429,7 @@ s_sender(const opts_t *o, shared_t *sh)
     /*  Warm up until the observer sees us (the slow-joiner gap eats the first messages). */
     double deadline = ezshm_time_mono() + 10;
     while (!sh->observer_ready && ezshm_time_mono() < deadline) {
-        if (s_encode(&hdr, false, seq++, frames, ch, fs, first, data) != 0)
+        if (s_encode(&hdr, false, seq++, frames, ch, fs, first, data, false) != 0)
             _exit(5);
         s_send3(pub, hdr.data, hdr.size, data, frames * ch * 4);
         first += frames;
@@ -436,7 +450,7 @@ s_sender(const opts_t *o, shared_t *sh)
         s_sleep_until(start + (double) i / o->rate);
         uint64_t idx = i;
         memcpy(data, &idx, sizeof idx);   /* the raw observer reads the index back */
-        if (s_encode(&hdr, false, seq++, frames, ch, fs, first, data) != 0)
+        if (s_encode(&hdr, false, seq++, frames, ch, fs, first, data, false) != 0)
             _exit(5);
         sh->t_send[i] = ezshm_time_mono();
         s_send3(pub, hdr.data, hdr.size, data, frames * ch * 4);
@@ -854,7 +868,7 @@ s_send(const opts_t *o)
     /*  Native: frame 2 is the JSON header and frame 3 the data; ezmsg-zmq multipart: frame 2 is
         the JSON payload with the data in base64. */
     wire_buf_t doc = {0};
-    if (s_encode(&doc, json, 0, o->frames, o->channels, 1000.0, 0, data) != 0) {
+    if (s_encode(&doc, json, 0, o->frames, o->channels, 1000.0, 0, data, o->labels) != 0) {
         fprintf(stderr, "send: cannot encode the message\n");
         return 1;
     }
@@ -931,11 +945,11 @@ s_multisend(const opts_t *o)
         if (now < due)
             s_sleep_until(due);
         uint64_t t = i % n, k = seq[t]++;
-        rc = s_encode_topic(&hdr, topics[t], false, k, o->frames, o->channels, fs, k * o->frames, data)
+        rc = s_encode_topic(&hdr, topics[t], false, k, o->frames, o->channels, fs, k * o->frames, data, false)
              || s_send3_topic(pub, topics[t], hdr.data, hdr.size, data, o->frames * o->channels * 4);
         if (o->storm_ms > 0 && rc == 0 && ezshm_time_mono() >= storm_next) {
             uint64_t ch = o->channels + (storms & 1);
-            rc = s_encode_topic(&hdr, "storm", false, storms, o->frames, ch, fs, storms * o->frames, data)
+            rc = s_encode_topic(&hdr, "storm", false, storms, o->frames, ch, fs, storms * o->frames, data, false)
                  || s_send3_topic(pub, "storm", hdr.data, hdr.size, data, o->frames * ch * 4);
             storms++;
             storm_next += o->storm_ms / 1000.0;

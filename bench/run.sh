@@ -7,7 +7,7 @@
 #   --smoke      CI: one run of everything at tiny counts (~ seconds); checks, never timings
 #   --runs N     runs per figure (>= 5 for published numbers)
 #   --only LIST  comma list of sections: throughput,latency,rebuild,rig,wait,clock,mirror,syscalls,
-#                streams,storm
+#                meta,streams,storm
 #   --sizes LIST throughput payloads, a comma list of 2KiB,32KiB,1MiB (default: all three)
 #   --senders L  throughput senders, a comma list of pub,fast (default: both)
 #   --bin DIR    where ezshmd, ezshm-pub, ezshm-ctl, ezshm-bench are (default: $EZSHM_BIN,
@@ -23,7 +23,7 @@ here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/.." && pwd)"
 
 cmdline="$0 $*"
-runs=5 quick=0 smoke=0 only="throughput,latency,rebuild,rig,wait,clock,mirror,syscalls,streams,storm" bin="${EZSHM_BIN:-}" rawout=""
+runs=5 quick=0 smoke=0 only="throughput,latency,rebuild,rig,wait,clock,mirror,syscalls,meta,streams,storm" bin="${EZSHM_BIN:-}" rawout=""
 size_list="2KiB,32KiB,1MiB" sender_list="pub,fast"
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -84,13 +84,15 @@ wait_ready() {
     return 1
 }
 
+# Extra arguments of ezshmd and of the senders (the metadata section sets them).
+ezshmd_args=() send_args=()
 # Starts ezshmd bound to $1 with stream $2 and buf_dur $3; sets dpid and dctl. With
 # ezshmd_clock=0 it runs without the clock segment (EZSHM_CLOCK=0).
 ezshmd_clock=1
 start_ezshmd() {
     dctl="ipc://$work/ctl$seq_id"
     EZSHM_CLOCK="$ezshmd_clock" "$bin/ezshmd" --sub-bind "$1" --shmem-name "$2" --buf-dur "$3" --rcvhwm 0 --control "$dctl" \
-        --log-level error >>"$work/ezshmd.log" 2>&1 &
+        --log-level error "${ezshmd_args[@]}" >>"$work/ezshmd.log" 2>&1 &
     dpid=$!; pids+=("$dpid")
     for _ in $(seq 100); do
         "$bin/ezshm-ctl" --endpoint "$dctl" --timeout 0.2 health >/dev/null 2>&1; [ $? -ne 2 ] && return 0
@@ -112,9 +114,10 @@ except Exception:
 send() {
     if [ "$1" = pub ]; then
         "$bin/ezshm-pub" --connect "$3" --fs 1000 --chunk "$4" --channels "$5" --rate 0 --count "$6" \
-            --sndhwm 0 --wait-sub 300 --linger 10000 --quiet --pattern counter --format "$2"
+            --sndhwm 0 --wait-sub 300 --linger 10000 --quiet --pattern counter --format "$2" "${send_args[@]}"
     else
-        "$bin/ezshm-bench" send --connect "$3" --mode "$2" --frames "$4" --channels "$5" --count "$6" 2>/dev/null
+        "$bin/ezshm-bench" send --connect "$3" --mode "$2" --frames "$4" --channels "$5" --count "$6" \
+            "${send_args[@]}" 2>/dev/null
     fi
 }
 
@@ -176,7 +179,7 @@ tp_ezshmd() {   # label frames channels transport sender rep format [section]
     if [ "$frames" != "$(( (n + 1) * $2 ))" ] || [ "$dropped" != 0 ]; then
         out="${out/ok=1/ok=0 reason=ctl_counters}"
     fi
-    record "section=${8:-tp} clock=$ezshmd_clock size=$1 tr=$4 sender=$5 rx=$7 rep=$6 n=$n ctl_frames=$frames ctl_dropped=$dropped $out"
+    record "section=${8:-tp} clock=$ezshmd_clock size=$1 tr=$4 sender=$5 rx=$7 rep=$6 n=$n ctl_frames=$frames ctl_dropped=$dropped meta=${#send_args[@]}${#ezshmd_args[@]} $out"
     stop_ezshmd
 }
 
@@ -283,7 +286,7 @@ if has rig; then
     done
 fi
 
-# ---- 8. many streams: one ezshmd vs 64 single-stream ezshmd vs the ceiling (issue 16) ---------
+# ---- 9. many streams: one ezshmd vs 64 single-stream ezshmd vs the ceiling (issue 16) ---------
 # 64 topics x 1000 msg/s x [64 time x 8 ch] float32 (2 KiB native), 64 000 msg/s from one
 # paced sender (ezshm-bench multisend). CPU of the receiving side over a window of steady
 # traffic (after the rings exist): one ezshmd routing all 64 topics; 64 ezshmd, one topic
@@ -388,7 +391,7 @@ if has streams; then
     done
 fi
 
-# ---- 9. rebuild storm on one stream beside 7 at rig load (issue 16) ----------------------------
+# ---- 10. rebuild storm on one stream beside 7 at rig load (issue 16) ----------------------------
 # One ezshmd, 8 declared streams: 6 background topics at 1000 msg/s (multisend), the latency
 # stream "bench" at 1000 msg/s (ezshm-bench latency, shm mode: send -> frame visible), and
 # "storm". Quiet: storm silent; storm: its channel count changes every 10 ms (a rebuild per
@@ -532,6 +535,25 @@ if has syscalls && command -v strace >/dev/null && [ "$smoke" = 0 ]; then
         record "section=sys load=rig rx=$rx fmt=native n=$msgs bench=sys ok=1 calls=$calls per_msg=$(awk -v c="$calls" -v n="$msgs" 'BEGIN{printf "%.2f", c/n}') top=$top"
         [ "$rx" = ceiling ] && wait "$rpid" || stop_ezshmd
     done
+fi
+
+# ---- 8. stream metadata A/B -------------------------------------------------------------------
+# The same ingest as section 1 (2 KiB, ipc, the fast sender: the receiver is measured): without
+# metadata (legacy header, no labels), the same labelled messages without metadata (legacy header,
+# --labels: a ch axis of labels and a unit in every message) and with it (--header v1, --labels:
+# the aux segment published), in turn in each rep so background load cancels.
+if has meta; then
+    for rep in $(seq "$runs"); do
+        for fmt in native ezmsg; do
+            ezshmd_args=() send_args=()
+            tp_ezshmd 2KiB 64 8 ipc fast "$rep" "$fmt" meta
+            ezshmd_args=() send_args=(--labels)
+            tp_ezshmd 2KiB 64 8 ipc fast "$rep" "$fmt" meta
+            ezshmd_args=(--header v1) send_args=(--labels)
+            tp_ezshmd 2KiB 64 8 ipc fast "$rep" "$fmt" meta
+        done
+    done
+    ezshmd_args=() send_args=()
 fi
 
 [ -n "$rawout" ] && cp "$results" "$rawout"
@@ -714,10 +736,23 @@ if sel(section="sys"):
               f"{r.get('top','').strip(',').replace(',', ', ')} |")
     print()
 
+if sel(section="meta"):
+    print("## 8. Stream metadata A/B (2 KiB, ipc, fast sender; messages/s)\n")
+    print("Off = legacy header, no labels; labels = legacy header, `ezshm-bench send --labels` (a labelled "
+          "`ch` axis and unit in every message); on = the same with `--header v1` (the aux segment "
+          "published). Ratios of the same rep.\n")
+    print("| format | off msg/s | labels msg/s | on msg/s | on / off | on / labels |\n"
+          "| --- | --- | --- | --- | --- | --- |")
+    for fmt in ["native", "ezmsg"]:
+        off, on = paired("meta", "msg_per_s", dict(rx=fmt, meta="00"), dict(rx=fmt, meta="12"))
+        lab, on2 = paired("meta", "msg_per_s", dict(rx=fmt, meta="10"), dict(rx=fmt, meta="12"))
+        print(f"| {fmt} | {mmm(off)} | {mmm(lab)} | {mmm(on)} | {ratio(on, off)} | {ratio(on2, lab)} |")
+    print()
+
 if sel(section="streams"):
     rs = sel(section="streams")
     rate = float(rs[0].get("rate", "64000"))
-    print(f"## 8. Many streams: {int(rate) // 1000} topics × 1000 msg/s × 64×8 float32 ({int(rate)} msg/s)\n")
+    print(f"## 9. Many streams: {int(rate) // 1000} topics × 1000 msg/s × 64×8 float32 ({int(rate)} msg/s)\n")
     print("CPU = all receiving processes together, % of one core over the steady window; "
           "µs/msg = CPU seconds per message. Ratios are per run.\n")
     print("| receiver | CPU % | µs CPU / message | frames landed |")
@@ -735,7 +770,7 @@ if sel(section="streams"):
           f"{ratio(o2, m)} (goal ≤ 1)\n")
 
 if sel(section="storm"):
-    print("## 9. Rebuild storm on one stream beside 7 at rig load (latency of one of the 7, µs)\n")
+    print("## 10. Rebuild storm on one stream beside 7 at rig load (latency of one of the 7, µs)\n")
     print("| case | p50 | p99 | max | storm rebuilds | the 7 lost |")
     print("| --- | --- | --- | --- | --- | --- |")
     for mode in ("quiet", "storm"):

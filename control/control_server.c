@@ -2,6 +2,7 @@
 #include "control_server.h"
 #include "ezshm_error.h"
 #include "json_tolerant.h"
+#include "ezshm_utf8.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -562,6 +563,50 @@ s_exact_numbers(cJSON *node)
     }
 }
 
+/*  s with every malformed UTF-8 sequence replaced by U+FFFD (cJSON_malloc'd), or NULL. */
+static char *
+s_utf8_repaired(const char *s)
+{
+    size_t len = strlen(s), w = 0;
+    char *out = cJSON_malloc(3 * len + 1);
+    for (size_t i = 0; out && i < len;) {
+        uint32_t cp;
+        i += ezshm_utf8_get(s + i, len - i, &cp);
+        w += ezshm_utf8_put(out + w, cp);
+    }
+    if (out)
+        out[w] = '\0';
+    return out;
+}
+
+/*  Every JSON text ezshmd sends is valid UTF-8, whatever made a string: the stream key keeps
+    ShMemCircBuff's byte cut (1024 bytes, possibly inside a character), a wire error quotes
+    bytes of a message. Keys and string values that are not well-formed are repaired in place
+    (on out of memory a string is left as it is). */
+static void
+s_valid_utf8(cJSON *node)
+{
+    for (; node; node = node->next) {
+        if (node->string && !ezshm_utf8_valid(node->string, strlen(node->string))) {
+            char *key = s_utf8_repaired(node->string);
+            if (key) {
+                if (!(node->type & cJSON_StringIsConst))
+                    cJSON_free(node->string);
+                node->type &= ~cJSON_StringIsConst;
+                node->string = key;
+            }
+        }
+        if (cJSON_IsString(node) && !ezshm_utf8_valid(node->valuestring, strlen(node->valuestring))) {
+            char *value = s_utf8_repaired(node->valuestring);
+            if (value) {
+                cJSON_free(node->valuestring);
+                node->valuestring = value;
+            }
+        }
+        s_valid_utf8(node->child);
+    }
+}
+
 /*  The reply to one received message (NULL only when out of memory). */
 static cJSON *
 s_dispatch(control_server_t *self, zmsg_t *msg, bool *quit)
@@ -590,6 +635,7 @@ control_server_handle(control_server_t *self)
     bool quit = false;
     cJSON *reply = s_dispatch(self, msg, &quit);
     zmsg_destroy(&msg);
+    s_valid_utf8(reply);
     s_exact_numbers(reply);
     char *text = reply ? cJSON_PrintUnformatted(reply) : NULL;
     cJSON_Delete(reply);
@@ -641,6 +687,7 @@ control_server_publish_event(control_server_t *self, const char *event, const cJ
         if (strcmp(item->string, "event") != 0)
             cJSON_AddItemToObject(obj, item->string, cJSON_Duplicate(item, true));
     }
+    s_valid_utf8(obj);
     s_exact_numbers(obj);
     char *text = cJSON_PrintUnformatted(obj);
     cJSON_Delete(obj);

@@ -77,6 +77,12 @@ ingest_set_axis(ingest_t *self, const char *axis)
     return 0;
 }
 
+const char *
+ingest_axis(const ingest_t *self)
+{
+    return self->axis;
+}
+
 void
 ingest_set_budget(ingest_t *self, ingest_budget_fn *budget, void *arg)
 {

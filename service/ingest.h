@@ -37,6 +37,8 @@ void ingest_destroy(ingest_t **self_p);
 
 /*  New settings (after a reset): takes effect on the next message. */
 int ingest_set_axis(ingest_t *self, const char *axis);
+/*  The buffered axis' name. */
+const char *ingest_axis(const ingest_t *self);
 void ingest_set_buf_dur(ingest_t *self, double buf_dur);
 
 /*  Asked before a message would create a ring (first one, or a rebuild) of ring_bytes bytes:

@@ -3,6 +3,7 @@
 #include "delay_stats.h"
 #include "ingest.h"
 #include "log.h"
+#include "stream_meta.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +20,9 @@ struct stream_t {
     ezshm_writer_t *writer;
     ingest_t       *ingest;
     wire_decoder_t *decoder;
+    stream_meta_t  *stream_meta;     /* the aux segment's content (v1 layout) */
+    uint64_t        axes_left_out;   /* wire_decoder_skipped_axes() when last looked at */
+    char            left_out_logged[128];
     counters_t      counters;
     delay_stats_t   delays;          /* transport delay of the last messages */
     stream_hooks_t  hooks;
@@ -135,7 +139,8 @@ stream_new(const void *topic, size_t topic_len, const settings_t *settings, cons
     }
     self->decoder = wire_decoder_new();
     self->ingest = ingest_new(self->writer, settings->axis, settings->buf_dur);
-    if (!self->decoder || !self->ingest) {
+    self->stream_meta = stream_meta_new();
+    if (!self->decoder || !self->ingest || !self->stream_meta) {
         snprintf(err, errlen, "out of memory");
         stream_destroy(&self);
         return NULL;
@@ -161,6 +166,7 @@ stream_destroy(stream_t **self_p)
     stream_t *self = *self_p;
     ezshm_writer_destroy(&self->writer);
     ingest_destroy(&self->ingest);
+    stream_meta_destroy(&self->stream_meta);
     wire_decoder_destroy(&self->decoder);
     free(self);
     *self_p = NULL;
@@ -203,6 +209,12 @@ stream_delay_json(const stream_t *self)
 }
 
 uint64_t
+stream_axes_left_out(const stream_t *self)
+{
+    return wire_decoder_skipped_axes(self->decoder, NULL);
+}
+
+uint64_t
 stream_cache_hits(const stream_t *self)
 {
     return wire_decoder_cache_hits(self->decoder);
@@ -220,6 +232,23 @@ stream_ring_bytes(const stream_t *self)
     return ezshm_writer_ring_bytes(self->writer);
 }
 
+/*  A coordinate axis the metadata cannot carry is no reason to drop the message; it is
+    logged once per distinct axis and dtype (the count is in status). */
+static void
+s_note_left_out_axes(stream_t *self)
+{
+    const char *why;
+    uint64_t n = wire_decoder_skipped_axes(self->decoder, &why);
+    if (n == self->axes_left_out)
+        return;
+    self->axes_left_out = n;
+    if (strcmp(why, self->left_out_logged) == 0)
+        return;
+    snprintf(self->left_out_logged, sizeof self->left_out_logged, "%s", why);
+    log_msg(SETTINGS_LOG_WARNING, "stream '%s': %s: left out of the stream metadata (the data still lands)",
+            stream_name(self), why);
+}
+
 /*  One message: frames → decode → ingest; every failure is counted under its reason. */
 void
 stream_process(stream_t *self, const wire_frame_t *frames, size_t nframes)
@@ -232,6 +261,7 @@ stream_process(stream_t *self, const wire_frame_t *frames, size_t nframes)
         counters_drop(c, rc, wire_decoder_last_error(self->decoder));
         return;
     }
+    s_note_left_out_axes(self);
     if (axisarray_has_seq(msg)) {
         size_t tlen;
         const void *topic = axisarray_topic(msg, &tlen);
@@ -247,6 +277,7 @@ stream_process(stream_t *self, const wire_frame_t *frames, size_t nframes)
     double delay;
     if (ingest_last_delay(self->ingest, &delay))
         delay_stats_add(&self->delays, delay);
+    stream_meta_update(self->stream_meta, self->writer, self->decoder, msg, ingest_axis(self->ingest));
 }
 
 int
@@ -317,6 +348,8 @@ stream_status(stream_t *self, cJSON *out)
     cJSON_AddStringToObject(out, "ring_segment", ezshm_writer_ring_segment(self->writer));
     cJSON_AddStringToObject(out, "segment_dir", ezshm_segment_dir());
     cJSON_AddStringToObject(out, "layout", ezshm_layout_name(ezshm_writer_layout(self->writer)));
+    cJSON_AddNumberToObject(out, "meta_generation", ezshm_writer_aux_generation(self->writer));
+    cJSON_AddNumberToObject(out, "aux_nbytes", (double) ezshm_writer_aux_bytes(self->writer));
     if (meta) {
         cJSON_AddBoolToObject(out, "bvalid", meta->bvalid != 0);
         cJSON_AddNumberToObject(out, "generation",

@@ -68,6 +68,8 @@ const char *stream_topic(const stream_t *self);
 counters_t *stream_counters(stream_t *self);
 /*  The transport delay of the stream's last messages (min/median/max...) as JSON. */
 cJSON *stream_delay_json(const stream_t *self);
+/*  Coordinate axes left out of the stream metadata (not carried by the aux segment). */
+uint64_t stream_axes_left_out(const stream_t *self);
 /*  Native messages whose header came from the decoder's cache. */
 uint64_t stream_cache_hits(const stream_t *self);
 

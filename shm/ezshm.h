@@ -7,6 +7,8 @@
     dtypes (ezshm_dtype.h), value formatting (ezshm_value.h), result codes (ezshm_error.h),
     clocks (ezshm_time.h), UTF-8 (ezshm_utf8.h), stream ownership (ezshm_claim.h),
     SIGBUS guard (ezshm_guard.h).
+    Stream metadata: the aux segment (ezshm_aux.h), its plain-value tree (ezshm_tree.h,
+    ezshm_descr.h) and pickle codec (ezshm_pickle.h, ezshm_unpickle.h).
 */
 #ifndef EZSHM_H
 #define EZSHM_H
@@ -27,5 +29,10 @@
 #include "ezshm_clock.h"
 #include "ezshm_writer.h"
 #include "ezshm_mirror.h"
+#include "ezshm_descr.h"
+#include "ezshm_tree.h"
+#include "ezshm_pickle.h"
+#include "ezshm_unpickle.h"
+#include "ezshm_aux.h"
 
 #endif

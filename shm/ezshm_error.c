@@ -29,6 +29,7 @@ ezshm_strerror(int code)
     case EZSHM_ERR_OWNER:    return "the segment belongs to an unexpected user";
     case EZSHM_ERR_BUS:      return "a segment was truncated under its mapping (SIGBUS caught)";
     case EZSHM_ERR_TIMEOUT:  return "timed out with nothing new";
+    case EZSHM_ERR_PICKLE:   return "metadata blob refused (not a pickle of plain values)";
     default:                 return "unknown error";
     }
 }

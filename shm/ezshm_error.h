@@ -35,7 +35,8 @@ typedef enum {
     EZSHM_ERR_NOTREG = -17,    /* a socket or device sits at a segment's name     */
     EZSHM_ERR_OWNER = -18,     /* the segment belongs to an unexpected user       */
     EZSHM_ERR_BUS = -19,       /* a segment shrank under its mapping (SIGBUS caught) */
-    EZSHM_ERR_TIMEOUT = -20    /* a wait ended with nothing new                   */
+    EZSHM_ERR_TIMEOUT = -20,   /* a wait ended with nothing new                   */
+    EZSHM_ERR_PICKLE = -21     /* a metadata blob is not one this format can hold */
 } ezshm_result_t;
 
 /*  Human-readable description of a result code; never NULL. */

@@ -1,5 +1,6 @@
 /*  ezshm_mirror.c — attach, validate, follow generations, torn-read-safe copies. */
 #include "ezshm_mirror.h"
+#include "ezshm_aux.h"
 #include "ezshm_clock.h"
 #include "ezshm_time.h"
 #include "ezshm_dtype.h"
@@ -216,6 +217,56 @@ s_attach(ezshm_mirror_t *self)
             return rc;
     }
     return s_attach_ring(self, false);
+}
+
+/*  The mapped header of the writer now: a replaced one (writer restarted) is dropped with the
+    ring, so the next read reports STALE as usual. */
+static int
+s_current_header(ezshm_mirror_t *self)
+{
+    if (self->meta && ezshm_segment_replaced(&self->header))
+        s_detach_all(self);
+    return self->meta ? EZSHM_OK : s_attach_header(self);
+}
+
+uint32_t
+ezshm_mirror_meta_generation(ezshm_mirror_t *self)
+{
+    ezshm_guard_frame_t frame;
+    if (!self)
+        return 0;
+    if (!EZSHM_GUARD_ENTER(&frame)) {
+        s_detach_all(self);
+        return 0;
+    }
+    uint32_t gen = s_current_header(self) == EZSHM_OK && self->info.layout == EZSHM_LAYOUT_V1
+                   ? ezshm_aux_generation(self->header.addr) : 0;
+    EZSHM_GUARD_LEAVE(&frame);
+    return gen;
+}
+
+int
+ezshm_mirror_meta(ezshm_mirror_t *self, ezshm_tree_t *tree, uint32_t *generation, char *err,
+                  size_t errlen)
+{
+    if (generation)
+        *generation = 0;
+    if (!self || !tree)
+        return EZSHM_ERR_INVAL;
+    ezshm_guard_frame_t frame;
+    if (!EZSHM_GUARD_ENTER(&frame)) {
+        s_detach_all(self);
+        return EZSHM_ERR_BUS;
+    }
+    int rc = s_current_header(self);
+    if (rc == EZSHM_OK && self->info.layout != EZSHM_LAYOUT_V1)
+        rc = EZSHM_ERR_NOENT;
+    /*  The aux segment must belong to the header's owner, as the ring must. */
+    if (rc == EZSHM_OK)
+        rc = ezshm_aux_read(self->name, self->header.addr, (long) self->header.uid, tree,
+                            generation, err, errlen);
+    EZSHM_GUARD_LEAVE(&frame);
+    return rc;
 }
 
 int

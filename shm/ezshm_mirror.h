@@ -27,6 +27,7 @@
 #include "ezshm_clock.h"
 #include "ezshm_header.h"
 #include "ezshm_name.h"
+#include "ezshm_tree.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -119,6 +120,18 @@ uint64_t ezshm_mirror_written(const ezshm_mirror_t *self);
 
 /*  The long name. */
 const char *ezshm_mirror_name(const ezshm_mirror_t *self);
+
+/*  The stream metadata (the aux segment of a v1 stream: channel labels, units, axes, attrs)
+    decoded into tree (docs/shm-layout.md; ezshm_tree.h walks it); *generation gets its
+    meta_generation. Attaches the header if needed. EZSHM_ERR_NOENT: nothing published (or a
+    legacy stream, which has none); EZSHM_ERR_NOTREADY: being replaced, or no header yet;
+    EZSHM_ERR_PICKLE: the blob was refused (err says why). */
+int ezshm_mirror_meta(ezshm_mirror_t *self, ezshm_tree_t *tree, uint32_t *generation,
+                      char *err, size_t errlen);
+
+/*  The header's meta_generation now (0: none, legacy, or no header): poll it and call
+    ezshm_mirror_meta when it changed. */
+uint32_t ezshm_mirror_meta_generation(ezshm_mirror_t *self);
 
 /*  Detaches (unmaps); the next call attaches again from scratch. */
 void ezshm_mirror_detach(ezshm_mirror_t *self);

@@ -1,5 +1,6 @@
 /*  ezshm_writer.c — header and ring lifecycle, wrap-around writes, publication. */
 #include "ezshm_writer.h"
+#include "ezshm_aux.h"
 #include "ezshm_clock.h"
 #include "ezshm_dtype.h"
 #include "ezshm_claim.h"
@@ -35,6 +36,7 @@ struct ezshm_writer_t {
     uint64_t               write_index; /* our copy of what is published */
     uint64_t               wrap_counter;
     uint64_t               faults;      /* SIGBUS caught on our segments */
+    ezshm_aux_t            aux;         /* the published metadata blob (v1 only) */
     bool                   closing;     /* in destroy: a lost header is not recreated */
 };
 
@@ -158,6 +160,7 @@ s_header_install(ezshm_writer_t *self, const ezshm_segment_t *seg, ezshm_layout_
     self->header = *seg;
     self->opt.layout = layout;
     self->meta = ezshm_header_meta(self->header.addr, layout);
+    self->aux.generation = 0;
     s_event(self, EZSHM_EVENT_META_RESET);
 }
 
@@ -190,6 +193,7 @@ s_ring_drop(ezshm_writer_t *self)
 static void
 s_header_release(ezshm_writer_t *self)
 {
+    ezshm_aux_retract(&self->aux, NULL);
     ezshm_segment_unlink_own(&self->header);
     ezshm_segment_close(&self->header);
     self->header.name[0] = '\0';
@@ -203,6 +207,7 @@ s_header_drop(ezshm_writer_t *self)
     if (!self->header.addr)
         return;
     ezshm_header_set_valid(self->meta, false);
+    ezshm_aux_retract(&self->aux, self->opt.layout == EZSHM_LAYOUT_V1 ? self->header.addr : NULL);
     s_header_release(self);
 }
 
@@ -631,6 +636,54 @@ ezshm_writer_rename(ezshm_writer_t *self, const char *name, ezshm_layout_t layou
     if (!self->name || self->name != args.name)
         free(args.name);
     return rc;
+}
+
+typedef struct {
+    const void *blob;
+    size_t len;
+} aux_args_t;
+
+static int
+s_publish_aux(ezshm_writer_t *self, const void *arg)
+{
+    const aux_args_t *a = arg;
+    return ezshm_aux_publish(&self->aux, self->name, self->header.addr, a->blob, a->len, self->opt.mode);
+}
+
+int
+ezshm_writer_publish_aux(ezshm_writer_t *self, const void *blob, size_t len)
+{
+    if (!self || !self->header.addr || self->opt.layout != EZSHM_LAYOUT_V1)
+        return EZSHM_ERR_INVAL;
+    aux_args_t args = {blob, len};
+    return s_guarded(self, s_publish_aux, &args);
+}
+
+static int
+s_retract_aux(ezshm_writer_t *self, const void *arg)
+{
+    (void) arg;
+    ezshm_aux_retract(&self->aux, self->header.addr);
+    return EZSHM_OK;
+}
+
+void
+ezshm_writer_retract_aux(ezshm_writer_t *self)
+{
+    if (self && self->header.addr && self->opt.layout == EZSHM_LAYOUT_V1)
+        s_guarded(self, s_retract_aux, NULL);
+}
+
+uint32_t
+ezshm_writer_aux_generation(const ezshm_writer_t *self)
+{
+    return self && self->aux.seg.addr ? self->aux.generation : 0;
+}
+
+size_t
+ezshm_writer_aux_bytes(const ezshm_writer_t *self)
+{
+    return self && self->aux.seg.addr ? self->aux.len : 0;
 }
 
 int

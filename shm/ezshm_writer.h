@@ -149,6 +149,19 @@ bool ezshm_writer_matches(const ezshm_writer_t *self, const ezshm_ring_spec_t *s
     rebuilding for every new estimate. False without a ring. */
 bool ezshm_writer_keeps_ring(const ezshm_writer_t *self, const ezshm_ring_spec_t *spec);
 
+/*  Publishes blob as the stream metadata: the aux segment of docs/shm-layout.md (a pickle,
+    see ezshm_pickle.h), v1 layout only (legacy: EZSHM_ERR_INVAL). Bytes equal to the
+    published ones cost a comparison. A ring reset keeps it; a rename, a layout change and
+    destroy retract it. Errors as ezshm_aux_publish; the previous blob then stays. */
+int ezshm_writer_publish_aux(ezshm_writer_t *self, const void *blob, size_t len);
+
+/*  Retracts the blob: meta_generation and aux_nbytes 0, segment unlinked. */
+void ezshm_writer_retract_aux(ezshm_writer_t *self);
+
+/*  The published generation and byte count (0 when nothing is published). */
+uint32_t ezshm_writer_aux_generation(const ezshm_writer_t *self);
+size_t ezshm_writer_aux_bytes(const ezshm_writer_t *self);
+
 /*  Sets the maximum ring size for later rebuilds. */
 void ezshm_writer_set_max_ring_bytes(ezshm_writer_t *self, uint64_t max_ring_bytes);
 

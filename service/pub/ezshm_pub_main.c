@@ -22,7 +22,10 @@
 
 
 typedef enum { FORMAT_NATIVE, FORMAT_EZMSG, FORMAT_EZMSG_SINGLE } format_t;
-typedef enum { CHANGE_NONE, CHANGE_SHAPE, CHANGE_DTYPE, CHANGE_AXIS } change_t;
+typedef enum { CHANGE_NONE, CHANGE_SHAPE, CHANGE_DTYPE, CHANGE_AXIS, CHANGE_LABELS } change_t;
+
+/*  The unit --labels gives the channel axis. */
+#define LABEL_UNIT "uV"
 
 typedef struct {
     const char *endpoint;
@@ -75,14 +78,15 @@ s_usage(FILE *out)
           "  --rate R                 messages/s (default fs/chunk; 0 = as fast as possible)\n"
           "  --count N                messages to send (default 0 = until stopped)\n"
           "  --time-dim-index 0|1     1 sends dims [ch, time]\n"
-          "  --labels                 send a CoordinateAxis 'ch' with labels Ch0..\n"
+          "  --labels                 send a CoordinateAxis 'ch' with labels Ch0.. and unit uV\n"
           "  --key K                  AxisArray key\n"
           "  --seq                    include the message sequence number \"seq\"\n"
           "  --wall-clock             time axis in UNIX seconds, the newest sample stamped\n"
           "                           at send (default: first_frame / fs from 0)\n"
-          "  --change-after N --change shape|dtype|axis\n"
+          "  --change-after N --change shape|dtype|axis|labels\n"
           "                           after N messages: channels+1, dtype float64 (int16 if\n"
-          "                           already float64), or a CoordinateAxis time axis\n"
+          "                           already float64), a CoordinateAxis time axis, or the\n"
+          "                           labels E0.. instead of Ch0.. (with --labels)\n"
           "  --sndhwm N               ZMQ_SNDHWM (default libzmq's 1000)\n"
           "  --linger MS              ZMQ_LINGER at exit (default 1000)\n"
           "  --wait-sub MS            wait before sending (default 500 when binding, else 0)\n"
@@ -240,8 +244,10 @@ s_parse_args(int argc, char **argv, options_t *o)
                     o->change = CHANGE_DTYPE;
                 else if (strcmp(optarg, "axis") == 0)
                     o->change = CHANGE_AXIS;
+                else if (strcmp(optarg, "labels") == 0)
+                    o->change = CHANGE_LABELS;
                 else {
-                    fprintf(stderr, "ezshm-pub: --change is shape, dtype or axis\n");
+                    fprintf(stderr, "ezshm-pub: --change is shape, dtype, axis or labels\n");
                     return 2;
                 }
                 break;
@@ -273,6 +279,10 @@ s_parse_args(int argc, char **argv, options_t *o)
         fprintf(stderr, "ezshm-pub: unexpected argument '%s'\n", argv[optind]);
         return 2;
     }
+    if (o->change == CHANGE_LABELS && !o->labels) {
+        fprintf(stderr, "ezshm-pub: --change labels needs --labels\n");
+        return 2;
+    }
     if ((o->change != CHANGE_NONE) != (o->change_after != 0)) {
         fprintf(stderr, "ezshm-pub: --change-after and --change go together\n");
         return 2;
@@ -289,7 +299,8 @@ typedef struct {
     char dtype;
     size_t channels;
     bool coordinate_time;
-    char **labels;            /* "Ch0".. for channels */
+    char **labels;            /* "Ch0".. for channels ("E0".. after --change labels) */
+    const char *label_prefix;
     size_t n_labels;
     unsigned char *data;
     size_t data_cap;
@@ -328,7 +339,7 @@ s_stream_prepare(stream_t *st, const options_t *o)
     st->labels = labels;
     for (; st->n_labels < st->channels; st->n_labels++) {
         char name[32];
-        snprintf(name, sizeof name, "Ch%zu", st->n_labels);
+        snprintf(name, sizeof name, "%s%zu", st->label_prefix, st->n_labels);
         if (!(st->labels[st->n_labels] = strdup(name)))
             return -1;
     }
@@ -344,6 +355,13 @@ s_apply_change(stream_t *st, change_t change)
         st->dtype = st->dtype == 'd' ? 'h' : 'd';
     else if (change == CHANGE_AXIS)
         st->coordinate_time = true;
+    else if (change == CHANGE_LABELS) {
+        /*  s_stream_prepare makes them again with the new prefix. */
+        for (size_t i = 0; i < st->n_labels; i++)
+            free(st->labels[i]);
+        st->n_labels = 0;
+        st->label_prefix = "E";
+    }
 }
 
 /*  Sends frames as one multipart message; -1 on a send error other than an interrupt. */
@@ -398,7 +416,7 @@ s_send_message(void *sock, const options_t *o, stream_t *st, uint64_t index,
         .offset = t0,
         .time_values = st->coordinate_time ? st->times : NULL, .n_time_values = o->chunk,
         .label_dim = o->labels ? "ch" : NULL, .labels = (const char *const *) st->labels,
-        .n_labels = st->channels, .has_seq = o->seq, .seq = index, .ts = ezshm_time_wall()};
+        .n_labels = st->channels, .label_unit = LABEL_UNIT, .has_seq = o->seq, .seq = index, .ts = ezshm_time_wall()};
     size_t topic_len = strlen(o->topic);
     int rc;
     if (o->format == FORMAT_NATIVE) {
@@ -420,7 +438,7 @@ s_send_message(void *sock, const options_t *o, stream_t *st, uint64_t index,
 static int
 s_run(void *sock, const options_t *o, totals_t *totals)
 {
-    stream_t st = {.dtype = o->dtype, .channels = o->channels};
+    stream_t st = {.dtype = o->dtype, .channels = o->channels, .label_prefix = "Ch"};
     wire_buf_t buf = {0};
     uint64_t noise = 0x9E3779B97F4A7C15u, first_frame = 0;
     int rc = 0;

@@ -27,6 +27,9 @@ axisarray_destroy(axisarray_t **self_p)
     free(self->values);
     free(self->label_offsets);
     free(self->labels);
+    free(self->descrs);
+    free(self->sizes);
+    free(self->bytes);
     free(self);
     *self_p = NULL;
 }
@@ -66,6 +69,9 @@ axisarray_build_reset(axisarray_t *self)
     self->naxes = 0;
     self->values_len = 0;
     self->labels_len = 0;
+    self->descrs_len = 0;
+    self->sizes_len = 0;
+    self->bytes_len = 0;
     /*  Offset 0 of the string pool is always "", the value of absent strings. */
     self->strings_len = 0;
     self->key = 0;
@@ -114,20 +120,31 @@ axisarray_build_add_axis(axisarray_t *self, size_t name, size_t unit,
     off->unit = unit;
     off->values = 0;
     off->labels = 0;
+    off->descr = 0;
+    off->shape = 0;
+    off->data = 0;
+    off->dims = 0;
     *offsets = off;
     return axis;
+}
+
+/*  Appends n items of size item to a pool (buf, len, cap); the first new one's index in *first.
+    NULL when out of memory or the size would overflow. */
+static void *
+s_pool_add(void **buf, size_t *len, size_t *cap, size_t n, size_t item, size_t *first)
+{
+    if (n > SIZE_MAX / item - *len || !s_grow(buf, cap, *len + n, item))
+        return NULL;
+    *first = *len;
+    *len += n;
+    return (char *) *buf + *first * item;
 }
 
 double *
 axisarray_build_add_values(axisarray_t *self, size_t n, size_t *first)
 {
-    if (n > SIZE_MAX / sizeof(double) - self->values_len
-        || !s_grow((void **) &self->values, &self->values_cap, self->values_len + n,
-                   sizeof(double)))
-        return NULL;
-    *first = self->values_len;
-    self->values_len += n;
-    return self->values + *first;
+    return s_pool_add((void **) &self->values, &self->values_len, &self->values_cap, n,
+                      sizeof(double), first);
 }
 
 size_t *
@@ -146,6 +163,29 @@ axisarray_build_add_labels(axisarray_t *self, size_t n, size_t *first)
     return self->label_offsets + *first;
 }
 
+ezshm_descr_t *
+axisarray_build_add_descr(axisarray_t *self, axisarray_axis_offsets_t *offsets)
+{
+    if (!s_grow((void **) &self->descrs, &self->descrs_cap, self->descrs_len + 1,
+                sizeof(ezshm_descr_t)))
+        return NULL;
+    offsets->descr = ++self->descrs_len;
+    return &self->descrs[self->descrs_len - 1];
+}
+
+size_t *
+axisarray_build_add_sizes(axisarray_t *self, size_t n, size_t *first)
+{
+    return s_pool_add((void **) &self->sizes, &self->sizes_len, &self->sizes_cap, n,
+                      sizeof(size_t), first);
+}
+
+unsigned char *
+axisarray_build_add_bytes(axisarray_t *self, size_t n, size_t *first)
+{
+    return s_pool_add((void **) &self->bytes, &self->bytes_len, &self->bytes_cap, n, 1, first);
+}
+
 void
 axisarray_build_finish(axisarray_t *self)
 {
@@ -160,6 +200,10 @@ axisarray_build_finish(axisarray_t *self)
         axis->unit = self->strings + off->unit;
         axis->values = axis->n_values ? self->values + off->values : NULL;
         axis->labels = axis->n_labels ? self->labels + off->labels : NULL;
+        axis->descr = off->descr ? &self->descrs[off->descr - 1] : NULL;
+        axis->data_shape = axis->data_ndim ? self->sizes + off->shape : NULL;
+        axis->data = axis->descr && self->bytes ? self->bytes + off->data : NULL;
+        axis->dims = axis->n_dims ? self->labels + off->dims : NULL;
     }
 }
 

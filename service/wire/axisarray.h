@@ -13,6 +13,8 @@
 #ifndef EZSHM_AXISARRAY_H
 #define EZSHM_AXISARRAY_H
 
+#include "ezshm_descr.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -47,6 +49,19 @@ typedef struct {
         trailing NUL padding removed (C order). */
     size_t n_labels;
     const char *const *labels;
+    /*  COORDINATE: the array as sent (dtype, shape, bytes in the byte order descr gives),
+        which the stream metadata carries whatever its dtype. descr is NULL when the dtype
+        cannot be carried: an object array (its bytes are pointers in the sender's memory and
+        are never read) or a dtype string numpy_dtype_descr() refuses; such an axis has no
+        values, labels or data (the decoder counts it, wire_decoder_skipped_axes). */
+    const ezshm_descr_t *descr;
+    size_t data_ndim;
+    const size_t *data_shape;
+    const void *data;
+    size_t nbytes;
+    /*  COORDINATE: the axis' own "dims" (the message dims it runs along). */
+    size_t n_dims;
+    const char *const *dims;
 } axisarray_axis_t;
 
 /*  Creates an empty message (ndim 0, no data). Decoders create their own; this is for

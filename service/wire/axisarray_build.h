@@ -19,6 +19,10 @@ typedef struct {
     size_t name, unit;          /* string pool offsets */
     size_t values;              /* first index in the value pool */
     size_t labels;              /* first index in the label table */
+    size_t descr;               /* 1 + index in the descr pool; 0 = none */
+    size_t shape;               /* first index in the size pool */
+    size_t data;                /* offset in the byte pool */
+    size_t dims;                /* first index in the label table */
 } axisarray_axis_offsets_t;
 
 struct _axisarray_t {
@@ -50,6 +54,12 @@ struct _axisarray_t {
     size_t *label_offsets;                  /* string pool offsets of labels */
     const char **labels;
     size_t labels_len, labels_cap;
+    ezshm_descr_t *descrs;                  /* coordinate dtypes */
+    size_t descrs_len, descrs_cap;
+    size_t *sizes;                          /* coordinate shapes */
+    size_t sizes_len, sizes_cap;
+    unsigned char *bytes;                   /* coordinate arrays */
+    size_t bytes_len, bytes_cap;
 };
 
 /*  Empties the message for a new decode (keeps the pools' memory). */
@@ -71,6 +81,15 @@ double *axisarray_build_add_values(axisarray_t *self, size_t n, size_t *first);
 
 /*  Reserves n label slots (string pool offsets to fill in); NULL when out of memory. */
 size_t *axisarray_build_add_labels(axisarray_t *self, size_t n, size_t *first);
+
+/*  Appends a descr slot (offsets->descr is set to it); NULL when out of memory. */
+ezshm_descr_t *axisarray_build_add_descr(axisarray_t *self, axisarray_axis_offsets_t *offsets);
+
+/*  Reserves n entries in the size pool; NULL when out of memory. */
+size_t *axisarray_build_add_sizes(axisarray_t *self, size_t n, size_t *first);
+
+/*  Reserves n bytes in the byte pool; NULL when out of memory. */
+unsigned char *axisarray_build_add_bytes(axisarray_t *self, size_t n, size_t *first);
 
 /*  Resolves every pool offset into a pointer. Call once after the last add. */
 void axisarray_build_finish(axisarray_t *self);

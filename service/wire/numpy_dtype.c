@@ -2,6 +2,7 @@
 #include "numpy_dtype.h"
 #include "ezshm_dtype.h"
 
+#include <stdint.h>
 #include <string.h>
 
 typedef struct {
@@ -101,4 +102,106 @@ numpy_dtype_code(const char *s)
     if (numpy_dtype_parse(s, strlen(s), &dt) || dt.code == '\0')
         return '\0';
     return dt.code;
+}
+
+/*  Skips spaces; numpy writes exactly one after each comma, a hand-written string may not. */
+static void
+s_space(const char **p, const char *end)
+{
+    while (*p < end && **p == ' ')
+        (*p)++;
+}
+
+static bool
+s_expect(const char **p, const char *end, char c)
+{
+    s_space(p, end);
+    if (*p >= end || **p != c)
+        return false;
+    (*p)++;
+    return true;
+}
+
+/*  A Python string literal in single or double quotes, no escapes: sets [*start, *len). */
+static bool
+s_quoted(const char **p, const char *end, const char **start, size_t *len)
+{
+    s_space(p, end);
+    if (*p >= end || (**p != '\'' && **p != '"'))
+        return false;
+    char quote = *(*p)++;
+    const char *s = *p;
+    while (*p < end && **p != quote) {
+        if (**p == '\\')
+            return false;
+        (*p)++;
+    }
+    if (*p >= end)
+        return false;
+    *start = s;
+    *len = (size_t) (*p - s);
+    (*p)++;
+    return true;
+}
+
+static int
+s_structured(const char *p, const char *end, ezshm_descr_t *out)
+{
+    uint32_t offset = 0;
+    out->kind = 'V';
+    out->nfields = 0;
+    if (!s_expect(&p, end, '['))
+        return -1;
+    do {
+        const char *name, *type;
+        size_t nlen, tlen;
+        if (out->nfields == EZSHM_DESCR_MAX_FIELDS || !s_expect(&p, end, '(')
+            || !s_quoted(&p, end, &name, &nlen) || !s_expect(&p, end, ',')
+            || !s_quoted(&p, end, &type, &tlen) || !s_expect(&p, end, ')'))
+            return -1;
+        ezshm_field_t *f = &out->fields[out->nfields];
+        if (nlen == 0 || nlen > EZSHM_DESCR_NAME_MAX || memchr(name, '\0', nlen)
+            || ezshm_descr_parse_typestr(type, tlen, &f->type))
+            return -1;
+        memcpy(f->name, name, nlen);
+        f->name[nlen] = '\0';
+        for (uint32_t i = 0; i < out->nfields; i++)
+            if (strcmp(out->fields[i].name, f->name) == 0)
+                return -1;
+        if (f->type.itemsize > UINT32_MAX - offset)
+            return -1;
+        f->offset = offset;
+        offset += f->type.itemsize;
+        out->nfields++;
+        s_space(&p, end);
+    } while (p < end && *p == ',' && ++p);
+    if (!s_expect(&p, end, ']'))
+        return -1;
+    s_space(&p, end);
+    if (p != end)
+        return -1;
+    out->type.kind = 'V';
+    out->type.order = '|';
+    out->type.itemsize = offset;
+    return 0;
+}
+
+int
+numpy_dtype_descr(const char *s, size_t len, ezshm_descr_t *out)
+{
+    if (len > 0 && s[0] == '[')
+        return s_structured(s, s + len, out);
+    ezshm_scalar_t t;
+    for (size_t i = 0; i < N_NAMES; i++)
+        if (strlen(s_names[i].name) == len && memcmp(s_names[i].name, s, len) == 0) {
+            t.kind = s_names[i].kind;
+            t.itemsize = s_names[i].size;
+            t.order = t.itemsize == 1 ? '|' : '<';
+            ezshm_descr_plain(out, t);
+            return 0;
+        }
+    if (ezshm_descr_parse_typestr(s, len, &t))
+        return -1;
+    ezshm_descr_plain(out, t);
+    return 0;
 }

@@ -8,6 +8,8 @@
 #ifndef EZSHM_NUMPY_DTYPE_H
 #define EZSHM_NUMPY_DTYPE_H
 
+#include "ezshm_descr.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -24,6 +26,15 @@ typedef struct {
 /*  Parses s[0..len). Returns 0, or -1 when the string names no supported dtype
     (object, datetime, bytes 'S', void, unsupported sizes ...). */
 int numpy_dtype_parse(const char *s, size_t len, numpy_dtype_t *out);
+
+/*  Any dtype string a coordinate array may carry, as an ezshm_descr_t: a numpy name
+    ("float32", "complex128"), a plain type string ("<U3", "|S2", ">f8") or the string form
+    of a structured descr list, "[('label', '<U8'), ('x', '<f4')]" — parsed strictly by its
+    grammar (never evaluated): a bracketed, comma-separated list of 2-tuples of a quoted name
+    without backslashes and a quoted plain type string; packed fields, unique names. Returns
+    0, or -1 for anything else (object arrays, sub-arrays, titles, nested records, the dict
+    form numpy uses for padded records). */
+int numpy_dtype_descr(const char *s, size_t len, ezshm_descr_t *out);
 
 /*  numpy's str(dtype) for a code ("float32" for 'f', "int64" for 'l' and 'q'),
     or NULL for an unsupported code. */

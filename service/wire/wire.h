@@ -27,6 +27,7 @@
 #define EZSHM_WIRE_H
 
 #include "axisarray.h"
+#include "ezshm_tree.h"
 #include "drop_reason.h"
 
 #include <stdbool.h>
@@ -86,6 +87,29 @@ wire_format_t wire_decoder_format(const wire_decoder_t *self);
 /*  Number of native messages whose header came from the cache instead of a parse. */
 uint64_t wire_decoder_cache_hits(const wire_decoder_t *self);
 
+/*  True when the last successful decode parsed its JSON, false when a native header came
+    from the cache (nothing but ts, seq and offsets can have changed then). */
+bool wire_decoder_parsed(const wire_decoder_t *self);
+
+/*  True when the last decoded message's static half — dims, key, attrs, the axes, but the
+    offset and coordinates of buffered_axis — is byte for byte the previous parsed message's
+    (for the same buffered_axis), so its stream metadata cannot have changed; also true after
+    a native cache hit. Call once per decoded message, right after the decode: it remembers
+    this message for the next call. */
+bool wire_decoder_static_same(wire_decoder_t *self, const char *buffered_axis);
+
+/*  The attrs of the last decoded message as a plain-value dict in tree (see wire_attrs.h for
+    what is carried and what dropped; keys are interned in key_pool; dropped gets the dropped
+    top-level keys, comma-separated). Only right after a decode that parsed its JSON, while
+    its frames are alive: WIRE_ERR_MISSING_FIELD otherwise; WIRE_ERR_NOMEM. */
+int wire_decoder_attrs(wire_decoder_t *self, ezshm_tree_t *tree, int key_pool, ezshm_node_t **out,
+                       char *dropped, size_t dropped_len);
+
+/*  Coordinate axes whose dtype the metadata cannot carry (object arrays, dtype strings
+    numpy_dtype_descr refuses), counted over every full decode; the message was decoded all
+    the same. *reason (when not NULL) gets the last such axis in one sentence ("" if none). */
+uint64_t wire_decoder_skipped_axes(const wire_decoder_t *self, const char **reason);
+
 /*  Copies nbytes from src to dst reversing the byte order of every component_size-byte
     component (use ezshm_dtype_component_size(dtype): complex swaps re and im separately).
     component_size 1 is a plain copy. dst and src may be the same buffer, not otherwise
@@ -121,10 +145,11 @@ typedef struct {
     double gain, offset;
     const double *time_values;
     size_t n_time_values;
-    /*  Labels axis (omitted when label_dim is NULL): a CoordinateAxis of strings. */
+    /*  Labels axis (omitted when label_dim is NULL): a CoordinateAxis of strings with a unit. */
     const char *label_dim;
     const char *const *labels;
     size_t n_labels;
+    const char *label_unit;         /* the labels axis' unit; NULL = "" */
     bool has_seq;
     uint64_t seq;
     double ts;                      /* the payload's "ts" */

@@ -4,6 +4,7 @@
 #include "ezshm_dtype.h"
 #include "ezshm_error.h"
 #include "json_relaxed.h"
+#include "wire_attrs.h"
 #include "wire_header_cache.h"
 #include "wire_ndarray.h"
 #include "ezshm_utf8.h"
@@ -23,6 +24,13 @@ struct _wire_decoder_t {
     wire_header_cache_t cache;
     uint64_t cache_hits;
     wire_format_t format;
+    uint64_t skipped_axes;
+    char skipped_reason[128];
+    const jr_node_t *obj;       /* the AxisArray object of the last full parse */
+    const jr_node_t *attrs;     /* of the last full parse */
+    wire_scratch_t sig[2];      /* static signatures: [0] the last one, [1] being built */
+    size_t sig_len[2];
+    bool parsed;                /* the last successful decode parsed its JSON (no cache hit) */
     char error[192];
 };
 
@@ -52,6 +60,8 @@ wire_decoder_destroy(wire_decoder_t **self_p)
     free(self->data.data);
     free(self->coord.data);
     free(self->text.data);
+    free(self->sig[0].data);
+    free(self->sig[1].data);
     wire_header_cache_free(&self->cache);
     free(self);
     *self_p = NULL;
@@ -73,6 +83,14 @@ uint64_t
 wire_decoder_cache_hits(const wire_decoder_t *self)
 {
     return self->cache_hits;
+}
+
+uint64_t
+wire_decoder_skipped_axes(const wire_decoder_t *self, const char **reason)
+{
+    if (reason)
+        *reason = self->skipped_reason;
+    return self->skipped_axes;
 }
 
 /*  Copies a JSON string node into the message's string pool; sets *offset. */
@@ -142,63 +160,152 @@ s_linear_number(wire_decoder_t *self, const jr_node_t *axis, const char *name, d
     return 0;
 }
 
-/*  CoordinateAxis data: numbers become doubles, 'U' strings become UTF-8 labels. */
+/*  Code point c of a 'U' (UCS-4) or 'S' (bytes, read as Latin-1) element. */
+static uint32_t
+s_code_point(const unsigned char *e, size_t c, ezshm_scalar_t t)
+{
+    if (t.kind == 'S')
+        return e[c];
+    uint32_t cp;
+    memcpy(&cp, e + c * 4, 4);
+    return t.order == '>' ? __builtin_bswap32(cp) : cp;
+}
+
+/*  UCS-4 'U' or bytes 'S' elements as UTF-8 labels (bytes are read as Latin-1, so any
+    byte string becomes valid text); numpy's trailing NUL padding is not part of the text. */
+static int
+s_labels(wire_decoder_t *self, axisarray_axis_offsets_t *off, const unsigned char *bytes,
+         size_t nelem, ezshm_scalar_t t)
+{
+    size_t *labels = axisarray_build_add_labels(self->msg, nelem, &off->labels);
+    if (!labels)
+        return ezshm_fail(self->error, sizeof self->error, WIRE_ERR_NOMEM, "out of memory");
+    size_t unit = t.kind == 'U' ? 4 : 1, chars = t.itemsize / unit;
+    for (size_t i = 0; i < nelem; i++) {
+        const unsigned char *e = bytes + i * t.itemsize;
+        size_t n = chars;
+        while (n > 0 && s_code_point(e, n - 1, t) == 0)
+            n--;
+        char *dst = axisarray_build_reserve_string(self->msg, n * 4, &labels[i]);
+        if (!dst)
+            return ezshm_fail(self->error, sizeof self->error, WIRE_ERR_NOMEM, "out of memory");
+        size_t w = 0;
+        for (size_t c = 0; c < n; c++)
+            w += ezshm_utf8_put(dst + w, s_code_point(e, c, t));
+        axisarray_build_commit_string(self->msg, labels[i], w);
+    }
+    return 0;
+}
+
+/*  The dtype string of a coordinate array, unescaped (a structured descr may name its
+    fields in escaped non-ASCII) into the decoder's text scratch. */
+static const char *
+s_dtype_text(wire_decoder_t *self, const jr_node_t *dtype, size_t *len)
+{
+    if (!dtype->escaped)
+        return jr_raw(self->doc, dtype, len);
+    if (!wire_scratch_reserve(&self->text, dtype->end - dtype->start + 1))
+        return NULL;
+    *len = jr_string(self->doc, dtype, (char *) self->text.data);
+    return (const char *) self->text.data;
+}
+
+/*  The axis' "dims" list (optional): names of the message dims it runs along. */
+static int
+s_coordinate_dims(wire_decoder_t *self, axisarray_axis_t *axis, axisarray_axis_offsets_t *off,
+                  const jr_node_t *node, const char *axis_name)
+{
+    const jr_node_t *dims = jr_member(self->doc, node, "dims");
+    if (!dims)
+        return 0;
+    if (dims->type != JR_ARRAY)
+        return ezshm_fail(self->error, sizeof self->error, WIRE_ERR_MISSING_FIELD, "axis '%s' dims is not a list", axis_name);
+    for (const jr_node_t *d = jr_first(self->doc, dims); d; d = jr_next(self->doc, d))
+        if (d->type != JR_STRING)
+            return ezshm_fail(self->error, sizeof self->error, WIRE_ERR_MISSING_FIELD, "axis '%s' dims has a non-string",
+                          axis_name);
+    size_t *names = axisarray_build_add_labels(self->msg, dims->count, &off->dims);
+    if (!names)
+        return ezshm_fail(self->error, sizeof self->error, WIRE_ERR_NOMEM, "out of memory");
+    size_t i = 0;
+    for (const jr_node_t *d = jr_first(self->doc, dims); d; d = jr_next(self->doc, d)) {
+        int rc = s_pool_string(self, d, &names[i++]);
+        if (rc)
+            return rc;
+    }
+    axis->n_dims = dims->count;
+    return 0;
+}
+
+/*  CoordinateAxis data. The array is kept as sent for the metadata; numbers also become
+    doubles (complex: none) and 'U'/'S' strings UTF-8 labels. A dtype that cannot be carried
+    (object, or one numpy_dtype_descr refuses) leaves the axis without data, counted: the
+    message itself is fine, only that axis is left out of the metadata. */
 static int
 s_coordinate(wire_decoder_t *self, axisarray_axis_t *axis, axisarray_axis_offsets_t *off,
              const jr_node_t *node, const char *axis_name)
 {
     char what[96];
     snprintf(what, sizeof what, "axis '%s' data", axis_name);
+    axis->kind = AXISARRAY_AXIS_COORDINATE;
+    int rc = s_coordinate_dims(self, axis, off, node, axis_name);
+    if (rc)
+        return rc;
+    const jr_node_t *data = jr_member(self->doc, node, "data");
+    const jr_node_t *dtype = data && data->type == JR_OBJECT
+                             ? jr_member(self->doc, data, "dtype") : NULL;
+    if (!dtype || dtype->type != JR_STRING)
+        return ezshm_fail(self->error, sizeof self->error, WIRE_ERR_MISSING_FIELD, "%s has no dtype string", what);
+    size_t dlen;
+    const char *dname = s_dtype_text(self, dtype, &dlen);
+    if (!dname)
+        return ezshm_fail(self->error, sizeof self->error, WIRE_ERR_NOMEM, "out of memory");
+    ezshm_descr_t descr;
+    if (numpy_dtype_descr(dname, dlen, &descr)) {
+        self->skipped_axes++;
+        snprintf(self->skipped_reason, sizeof self->skipped_reason,
+                 "axis '%s' has dtype '%.*s', which the metadata cannot carry", axis_name,
+                 (int) (dlen > 48 ? 48 : dlen), dname);
+        return 0;
+    }
     wire_ndarray_t nd;
-    int rc = wire_ndarray_read(self->doc, jr_member(self->doc, node, "data"), what, &nd,
-                               self->error, sizeof self->error);
+    nd.itemsize = ezshm_descr_itemsize(&descr);
+    rc = wire_ndarray_read_shape(self->doc, data, what, &nd, self->error, sizeof self->error);
     if (!rc)
         rc = wire_ndarray_decode_base64(self->doc, &nd, what, &self->coord, &self->text,
                                         self->error, sizeof self->error);
     if (rc)
         return rc == WIRE_ERR_NOMEM ? ezshm_fail(self->error, sizeof self->error, rc, "out of memory") : rc;
-    axis->kind = AXISARRAY_AXIS_COORDINATE;
-    const unsigned char *bytes = self->coord.data;
-    if (nd.dtype.code) {
-        if (ezshm_dtype_kind(nd.dtype.code) == EZSHM_KIND_COMPLEX)
-            return ezshm_fail(self->error, sizeof self->error, WIRE_ERR_DTYPE, "%s is complex", what);
-        double *values = axisarray_build_add_values(self->msg, nd.nelem, &off->values);
-        if (!values)
-            return ezshm_fail(self->error, sizeof self->error, WIRE_ERR_NOMEM, "out of memory");
-        for (size_t i = 0; i < nd.nelem; i++)
-            values[i] = wire_ndarray_element(bytes, i, nd.dtype.code, nd.dtype.big_endian);
-        axis->n_values = nd.nelem;
-        return 0;
-    }
-    size_t *labels = axisarray_build_add_labels(self->msg, nd.nelem, &off->labels);
-    if (!labels)
+    ezshm_descr_t *kept = axisarray_build_add_descr(self->msg, off);
+    size_t *shape = kept ? axisarray_build_add_sizes(self->msg, nd.ndim, &off->shape) : NULL;
+    unsigned char *bytes = shape ? axisarray_build_add_bytes(self->msg, nd.nbytes, &off->data)
+                                 : NULL;
+    if (!bytes && (!shape || nd.nbytes))
         return ezshm_fail(self->error, sizeof self->error, WIRE_ERR_NOMEM, "out of memory");
-    size_t chars = nd.dtype.str_chars;
-    for (size_t i = 0; i < nd.nelem; i++) {
-        const unsigned char *e = bytes + i * nd.itemsize;
-        size_t n = chars;
-        /*  numpy pads shorter strings with NUL code points; they are not part of the text. */
-        while (n > 0) {
-            uint32_t last;
-            memcpy(&last, e + (n - 1) * 4, 4);
-            if (last != 0)
-                break;
-            n--;
-        }
-        char *dst = axisarray_build_reserve_string(self->msg, n * 4, &labels[i]);
-        if (!dst)
-            return ezshm_fail(self->error, sizeof self->error, WIRE_ERR_NOMEM, "out of memory");
-        size_t w = 0;
-        for (size_t c = 0; c < n; c++) {
-            uint32_t cp;
-            memcpy(&cp, e + c * 4, 4);
-            if (nd.dtype.big_endian)
-                cp = __builtin_bswap32(cp);
-            w += ezshm_utf8_put(dst + w, cp);
-        }
-        axisarray_build_commit_string(self->msg, labels[i], w);
+    *kept = descr;
+    memcpy(shape, nd.shape, nd.ndim * sizeof(size_t));
+    if (nd.nbytes)
+        memcpy(bytes, self->coord.data, nd.nbytes);
+    axis->data_ndim = nd.ndim;
+    axis->nbytes = nd.nbytes;
+    char kind = descr.kind;
+    if (kind == 'U' || kind == 'S') {
+        axis->n_labels = nd.nelem;
+        return s_labels(self, off, self->coord.data, nd.nelem, descr.type);
     }
-    axis->n_labels = nd.nelem;
+    if (kind == 'V' || kind == 'c')
+        return 0;
+    char typestr[16];
+    numpy_dtype_t plain;
+    ezshm_descr_typestr(descr.type, typestr, sizeof typestr);
+    if (numpy_dtype_parse(typestr, strlen(typestr), &plain) || !plain.code)
+        return ezshm_fail(self->error, sizeof self->error, WIRE_ERR_DTYPE, "%s has unknown dtype '%s'", what, typestr);
+    double *values = axisarray_build_add_values(self->msg, nd.nelem, &off->values);
+    if (!values)
+        return ezshm_fail(self->error, sizeof self->error, WIRE_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < nd.nelem; i++)
+        values[i] = wire_ndarray_element(self->coord.data, i, plain.code, plain.big_endian);
+    axis->n_values = nd.nelem;
     return 0;
 }
 
@@ -371,6 +478,8 @@ s_decode_json(wire_decoder_t *self, const void *topic, size_t topic_len, const c
         if (rc)
             return rc;
     }
+    self->obj = obj;
+    self->attrs = jr_member(self->doc, obj, "attrs");
     axisarray_build_finish(msg);
     return 0;
 }
@@ -396,6 +505,7 @@ s_cache_hit(wire_decoder_t *self, const wire_frame_t *frames)
             msg->axes[span->axis].offset = span->value;
     }
     self->cache_hits++;
+    self->parsed = false;
     return 0;
 }
 
@@ -441,6 +551,8 @@ wire_decode(wire_decoder_t *self, const wire_frame_t *frames, size_t nframes,
 {
     *out = NULL;
     self->error[0] = '\0';
+    self->parsed = false;
+    uint64_t hits = self->cache_hits;
     int rc;
     if (nframes == 3) {
         self->format = WIRE_FORMAT_NATIVE;
@@ -470,6 +582,110 @@ wire_decode(wire_decoder_t *self, const wire_frame_t *frames, size_t nframes,
         wire_header_cache_reset(&self->cache);
     if (rc)
         return rc;
+    self->parsed = self->cache_hits == hits;
     *out = self->msg;
     return 0;
+}
+
+bool
+wire_decoder_parsed(const wire_decoder_t *self)
+{
+    return self->parsed;
+}
+
+/*  Appends a length-prefixed span of the parsed text (or of s when node is NULL) to sig[1]. */
+static bool
+s_sig_put(wire_decoder_t *self, const jr_node_t *node, const char *s, size_t len)
+{
+    if (node)
+        s = jr_raw(self->doc, node, &len);
+    wire_scratch_t *sig = &self->sig[1];
+    size_t at = self->sig_len[1];
+    if (!wire_scratch_reserve(sig, at + sizeof len + len))
+        return false;
+    memcpy(sig->data + at, &len, sizeof len);
+    memcpy(sig->data + at + sizeof len, s, len);
+    self->sig_len[1] = at + sizeof len + len;
+    return true;
+}
+
+/*  The key span of a member node, as a string node jr_raw can read. */
+static jr_node_t
+s_key_node(const jr_node_t *member)
+{
+    jr_node_t k = *member;
+    k.type = JR_STRING;
+    k.start = member->key_start;
+    k.end = member->key_end;
+    return k;
+}
+
+/*  True when member node's key is key[0..len): lengths first, so most keys cost one compare. */
+static bool
+s_key_eq(const jr_doc_t *doc, const jr_node_t *node, const char *key, size_t len)
+{
+    if (node->key_escaped)
+        return jr_key_is(doc, node, key);
+    jr_node_t k = s_key_node(node);
+    size_t n;
+    const char *raw = jr_raw(doc, &k, &n);
+    return n == len && memcmp(raw, key, len) == 0;
+}
+
+bool
+wire_decoder_static_same(wire_decoder_t *self, const char *buffered_axis)
+{
+    if (!self->parsed)
+        return true;
+    const jr_doc_t *doc = self->doc;
+    size_t blen = strlen(buffered_axis);
+    self->sig_len[1] = 0;
+    bool ok = s_sig_put(self, NULL, buffered_axis, blen);
+    /*  One pass over the AxisArray in document order: every member but the samples ("data"),
+        the axes member by member. */
+    for (const jr_node_t *m = jr_first(doc, self->obj); ok && m; m = jr_next(doc, m)) {
+        if (s_key_eq(doc, m, "data", 4))
+            continue;
+        jr_node_t name = s_key_node(m);
+        ok = s_sig_put(self, &name, NULL, 0);
+        if (!s_key_eq(doc, m, "axes", 4) || m->type != JR_OBJECT) {
+            ok = ok && s_sig_put(self, m, NULL, 0);
+            continue;
+        }
+        for (const jr_node_t *a = jr_first(doc, m); ok && a; a = jr_next(doc, a)) {
+            jr_node_t axis = s_key_node(a);
+            ok = s_sig_put(self, &axis, NULL, 0);
+            if (!s_key_eq(doc, a, buffered_axis, blen) || a->type != JR_OBJECT) {
+                ok = ok && s_sig_put(self, a, NULL, 0);
+                continue;
+            }
+            /*  The buffered axis: its static part only (the offset and the coordinates move). */
+            for (const jr_node_t *f = jr_first(doc, a); ok && f; f = jr_next(doc, f)) {
+                jr_node_t field = s_key_node(f);
+                ok = s_sig_put(self, &field, NULL, 0);
+                if (ok && !s_key_eq(doc, f, "offset", 6) && !s_key_eq(doc, f, "data", 4))
+                    ok = s_sig_put(self, f, NULL, 0);
+            }
+        }
+    }
+    bool same = ok && self->sig_len[0] == self->sig_len[1]
+                && memcmp(self->sig[0].data, self->sig[1].data, self->sig_len[1]) == 0;
+    /*  The new signature becomes the last one (a failed build leaves none: never "same"). */
+    size_t built = self->sig_len[1];
+    wire_scratch_t t = self->sig[0];
+    self->sig[0] = self->sig[1];
+    self->sig[1] = t;
+    self->sig_len[0] = ok ? built : SIZE_MAX;
+    self->sig_len[1] = 0;
+    return same;
+}
+
+int
+wire_decoder_attrs(wire_decoder_t *self, ezshm_tree_t *tree, int key_pool, ezshm_node_t **out,
+                   char *dropped, size_t dropped_len)
+{
+    if (!self->parsed)
+        return WIRE_ERR_MISSING_FIELD;
+    return wire_attrs_to_tree(self->doc, self->attrs, tree, key_pool, &self->coord, &self->text,
+                              out, dropped, dropped_len);
 }

@@ -226,7 +226,7 @@ s_put_labels(out_t *o, const wire_message_t *m)
     size_t shape = m->n_labels;
     s_put_ndarray(o, dtype, ucs, nbytes, &shape, 1);
     free(ucs);
-    s_put_coordinate_end(o, m->label_dim, "");
+    s_put_coordinate_end(o, m->label_dim, m->label_unit ? m->label_unit : "");
 }
 
 static void

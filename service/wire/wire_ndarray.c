@@ -56,6 +56,13 @@ wire_ndarray_read(const jr_doc_t *doc, const jr_node_t *node, const char *what,
     else
         out->itemsize = 4 * out->dtype.str_chars;
 
+    return wire_ndarray_read_shape(doc, node, what, out, err, errlen);
+}
+
+int
+wire_ndarray_read_shape(const jr_doc_t *doc, const jr_node_t *node, const char *what,
+                        wire_ndarray_t *out, char *err, size_t errlen)
+{
     const jr_node_t *shape = jr_member(doc, node, "shape");
     if (!shape || shape->type != JR_ARRAY) {
         snprintf(err, errlen, "%s has no shape array", what);

@@ -37,6 +37,11 @@ typedef struct {
 int wire_ndarray_read(const jr_doc_t *doc, const jr_node_t *node, const char *what,
                       wire_ndarray_t *out, char *err, size_t errlen);
 
+/*  The shape half of wire_ndarray_read, for a caller that set out->itemsize from a dtype
+    of its own: reads "shape", computes nelem and nbytes, finds the base64 string. */
+int wire_ndarray_read_shape(const jr_doc_t *doc, const jr_node_t *node, const char *what,
+                            wire_ndarray_t *out, char *err, size_t errlen);
+
 /*  Decodes the base64 "data" string of a read ndarray into scratch (escaped JSON strings
     are unescaped through text first) and checks it is exactly nbytes long. Returns 0 or a
     negative drop_reason_t with a sentence in err. */

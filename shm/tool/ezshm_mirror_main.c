@@ -6,6 +6,7 @@
                                                                   every frame as it arrives
     ezshm-mirror --watch NAME...                                  live view of one stream or several
     ezshm-mirror --watch --all E                                  every stream of the daemon at control E
+    ezshm-mirror --meta [--follow [--count N]] NAME                stream metadata as JSON
 */
 #include "mirror_cli.h"
 
@@ -66,10 +67,12 @@ s_usage(FILE *out)
 {
     fprintf(out,
         "usage: ezshm-mirror [--wait SECONDS] NAME\n"
-        "       ezshm-mirror [--wait SECONDS] --dump csv|raw --latest N [--timestamps] NAME\n"
-        "       ezshm-mirror [--wait SECONDS] --follow [--dump csv|raw] [--frames N] [--timestamps] NAME\n"
+        "       ezshm-mirror [--wait SECONDS] --dump csv|raw --latest N [--timestamps] [--header-row] NAME\n"
+        "       ezshm-mirror [--wait SECONDS] --follow [--dump csv|raw] [--frames N] [--timestamps]\n"
+        "                    [--header-row] NAME\n"
         "       ezshm-mirror [--wait SECONDS] --watch [--refresh HZ] NAME...\n"
         "       ezshm-mirror [--wait SECONDS] --watch [--refresh HZ] --all ENDPOINT\n"
+        "       ezshm-mirror [--wait SECONDS] --meta [--follow [--count N]] NAME\n"
         "       ezshm-mirror --help | --version\n"
         "Attaches to the ezmsg-tools compatible shared-memory stream NAME (the long name).\n"
         "  --wait S      wait up to S seconds for the stream to appear (default 0)\n"
@@ -80,6 +83,9 @@ s_usage(FILE *out)
         "                SIGINT/SIGTERM, a closed pipe, or --frames N frames; losses on stderr\n"
         "  --frames N    stop --follow after N frames\n"
         "  --timestamps  csv: first column the frame's time (%%.9f, nan when unknown)\n"
+        "  --header-row  csv: first a line of channel labels from the stream metadata\n"
+        "  --meta        print the stream metadata (v1 aux segment) as JSON; --follow: a line\n"
+        "                per change, --count N: stop after N lines\n"
         "exit: 0 ok, 1 error, 2 no such stream, 3 invalid header, 64 usage\n");
 }
 
@@ -133,11 +139,45 @@ s_print_frames(const ezshm_stream_info_t *info, const uint8_t *frames, uint64_t 
     }
 }
 
+/*  The CSV header line: one label per frame element (see mirror_frame_labels), CSV-quoted
+    when needed, after a "time" column with --timestamps; plain element indices when the
+    stream publishes no metadata. */
+static void
+s_header_row(ezshm_mirror_t *m, const ezshm_stream_info_t *info, bool stamps)
+{
+    uint64_t n = info->frame_bytes / info->itemsize;
+    ezshm_tree_t *tree = ezshm_tree_new();
+    char err[64], unit[32];
+    uint32_t gen;
+    char **labels = tree && ezshm_mirror_meta(m, tree, &gen, err, sizeof err) == EZSHM_OK
+                    ? mirror_frame_labels(ezshm_tree_root(tree), info, unit, sizeof unit) : NULL;
+    if (stamps)
+        fputs("time,", stdout);
+    for (uint64_t e = 0; e < n; e++) {
+        const char *l = labels && labels[e] ? labels[e] : NULL;
+        if (!l)
+            printf("%llu", (unsigned long long) e);
+        else if (strpbrk(l, ",\"\n\r")) {
+            fputc('"', stdout);
+            for (; *l; l++)
+                fputs(*l == '"' ? "\"\"" : (char[2]) {*l, 0}, stdout);
+            fputc('"', stdout);
+        }
+        else
+            fputs(l, stdout);
+        fputc(e + 1 < n ? ',' : '\n', stdout);
+    }
+    mirror_free_labels(labels, n);
+    ezshm_tree_destroy(&tree);
+}
+
 static int
-s_dump_latest(ezshm_mirror_t *m, uint64_t n, bool csv, bool stamps)
+s_dump_latest(ezshm_mirror_t *m, uint64_t n, bool csv, bool stamps, bool header_row)
 {
     ezshm_stream_info_t info;
     ezshm_mirror_info(m, &info);
+    if (header_row)
+        s_header_row(m, &info, stamps);
     /*  The ring never holds more than n_frames: a larger N asks for what cannot exist. The
         ring itself fits in memory (it is mapped), so n * frame_bytes cannot overflow now. */
     if (n > info.n_frames)
@@ -179,10 +219,12 @@ s_stdout_closed(void)
 }
 
 static int
-s_dump_follow(ezshm_mirror_t *m, uint64_t want, bool csv, bool stamps)
+s_dump_follow(ezshm_mirror_t *m, uint64_t want, bool csv, bool stamps, bool header_row)
 {
     ezshm_stream_info_t info;
     ezshm_mirror_info(m, &info);
+    if (header_row)
+        s_header_row(m, &info, stamps);
     uint64_t printed = 0, lost_total = 0;
     uint8_t *buf = NULL;
     double *t = NULL;
@@ -283,11 +325,14 @@ main(int argc, char **argv)
         {"frames", required_argument, NULL, 'n'}, {"watch", no_argument, NULL, 'W'},
         {"refresh", required_argument, NULL, 'r'}, {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},      {"timestamps", no_argument, NULL, 'T'},
-        {"all", required_argument, NULL, 'a'},    {NULL, 0, NULL, 0}};
+        {"meta", no_argument, NULL, 'M'},         {"count", required_argument, NULL, 'c'},
+        {"header-row", no_argument, NULL, 'H'},   {"all", required_argument, NULL, 'a'},
+        {NULL, 0, NULL, 0}};
     double wait = 0.0, refresh = 5.0;
     const char *dump = NULL, *all = NULL;
-    long long latest = -1, frames = -1;
-    bool follow = false, watch = false, refresh_given = false, stamps = false;
+    long long latest = -1, frames = -1, count = -1;
+    bool follow = false, watch = false, refresh_given = false, stamps = false, meta = false;
+    bool header_row = false;
     char *end;
     int opt;
     while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
@@ -299,6 +344,9 @@ main(int argc, char **argv)
         case 'f': follow = true; break;
         case 'W': watch = true; break;
         case 'T': stamps = true; break;
+        case 'M': meta = true; break;
+        case 'c': errno = 0; count = strtoll(optarg, &end, 10); if (*end || count < 1 || errno) goto usage; break;
+        case 'H': header_row = true; break;
         case 'a': all = optarg; break;
         case 'r': refresh = strtod(optarg, &end); refresh_given = true; if (*end || !(refresh > 0)) goto usage; break;
         case 'h': s_usage(stdout); return MIRROR_EXIT_OK;
@@ -306,12 +354,16 @@ main(int argc, char **argv)
         default: goto usage;
         }
     }
-    if (follow && !dump)
-        dump = "csv";
     size_t n = (size_t) (argc - optind);
-    if ((all ? n != 0 || !watch : n == 0) || (n > 1 && !watch) || (dump && (latest >= 0) == follow)
-        || (frames >= 0 && !follow) || (!dump && latest >= 0) || (watch && dump) || (refresh_given && !watch)
-        || (stamps && (!dump || strcmp(dump, "csv") != 0)))
+    if (meta && (dump || watch || latest >= 0 || frames >= 0 || stamps || header_row || all
+                 || refresh_given || (count >= 0 && !follow) || optind != argc - 1))
+        goto usage;
+    if (follow && !dump && !meta)
+        dump = "csv";
+    if (!meta && ((all ? n != 0 || !watch : n == 0) || (n > 1 && !watch) || (dump && (latest >= 0) == follow) || (frames >= 0 && !follow)
+                  || (!dump && latest >= 0) || (watch && dump) || (refresh_given && !watch)
+                  || (stamps && (!dump || strcmp(dump, "csv") != 0)) || count >= 0
+                  || (header_row && (!dump || strcmp(dump, "csv") != 0))))
         goto usage;
 
     signal(SIGINT, s_on_signal);
@@ -321,6 +373,17 @@ main(int argc, char **argv)
     /*  A segment truncated under us becomes an error message, not a silent SIGBUS death. */
     if (ezshm_guard_enable() != EZSHM_OK)
         fprintf(stderr, "ezshm-mirror: cannot install the SIGBUS guard: %s\n", strerror(errno));
+    if (meta) {
+        ezshm_mirror_t *m = NULL;
+        int rc = ezshm_mirror_new(argv[optind], &m);
+        if (rc != EZSHM_OK) {
+            fprintf(stderr, "ezshm-mirror: %s\n", ezshm_strerror(rc));
+            return MIRROR_EXIT_ERROR;
+        }
+        int code = mirror_meta(m, wait, follow, count);
+        ezshm_mirror_destroy(&m);
+        return code;
+    }
     char **found = NULL;
     if (all && mirror_daemon_streams(all, &found, &n) != 0)
         return MIRROR_EXIT_ERROR;
@@ -347,9 +410,10 @@ main(int argc, char **argv)
     else if (watch)
         code = mirror_watch(m, n, refresh);
     else if (dump && latest >= 0)
-        code = s_dump_latest(m[0], (uint64_t) latest, strcmp(dump, "csv") == 0, stamps);
+        code = s_dump_latest(m[0], (uint64_t) latest, strcmp(dump, "csv") == 0, stamps, header_row);
     else if (dump)
-        code = s_dump_follow(m[0], frames >= 0 ? (uint64_t) frames : UINT64_MAX, strcmp(dump, "csv") == 0, stamps);
+        code = s_dump_follow(m[0], frames >= 0 ? (uint64_t) frames : UINT64_MAX, strcmp(dump, "csv") == 0,
+                             stamps, header_row);
     else
         code = s_monitor(m[0]);
     for (i = 0; m && i < n; i++)

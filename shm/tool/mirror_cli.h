@@ -43,4 +43,16 @@ int mirror_watch(ezshm_mirror_t **mirrors, size_t n, double refresh_hz);
     0, or -1 with one line on stderr. */
 int mirror_daemon_streams(const char *endpoint, char ***names, size_t *n);
 
+/*  `--meta`: prints the stream metadata as one JSON line (follow: again at every change,
+    count documents at most when count >= 0). */
+int mirror_meta(ezshm_mirror_t *mirror, double wait, bool follow, long long count);
+
+/*  Names of the elements of one frame (info->frame_bytes / itemsize of them, malloc'd) from
+    the metadata tree: the first frame dim's coordinate labels ('U'/'S' strings, or a record's
+    "label" field), "[i]" per further frame dim; "<dim>[i]" without labels. unit gets that
+    axis' unit. NULL without usable metadata. */
+char **mirror_frame_labels(const ezshm_node_t *root, const ezshm_stream_info_t *info, char *unit,
+                           size_t unit_len);
+void mirror_free_labels(char **labels, uint64_t n);
+
 #endif

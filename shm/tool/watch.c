@@ -10,6 +10,8 @@
     when data lands, not on a fixed poll (several streams: short sleeps); each refresh shows
     the newest frame's stream time and its transport delay (ingest wall clock − sample time)
     when the writer has a clock segment.
+    Channels are named by the stream metadata when the stream publishes it (labels of the
+    first frame dim's coordinate axis, and its unit), else ch0, ch1, ...
 */
 #include "mirror_cli.h"
 
@@ -39,11 +41,44 @@ typedef struct {
     double   *latest;         /* per channel: the newest value read */
     bool      have_frame;
     char      clock[96];      /* "stream time … transport delay …" of the newest frame */
+    /*  From the stream metadata (v1 streams that publish it): channel names and their unit. */
+    ezshm_tree_t *tree;
+    uint32_t  meta_generation;
+    char    **labels;         /* per_frame names, NULL without metadata */
+    char      unit[32];
 } watch_t;
+
+/*  Labels and unit again when the metadata generation moved (or the frame shape did). */
+static void
+s_labels(watch_t *w, ezshm_mirror_t *m, bool force)
+{
+    uint32_t gen = ezshm_mirror_meta_generation(m);
+    if (!force && gen == w->meta_generation)
+        return;
+    mirror_free_labels(w->labels, w->per_frame);
+    w->labels = NULL;
+    w->unit[0] = '\0';
+    w->meta_generation = gen;
+    char err[64];
+    if (gen && w->tree && ezshm_mirror_meta(m, w->tree, &gen, err, sizeof err) == EZSHM_OK)
+        w->labels = mirror_frame_labels(ezshm_tree_root(w->tree), &w->info, w->unit, sizeof w->unit);
+}
+
+/*  The name of channel ch: its label, or "ch<index>". */
+static const char *
+s_name(const watch_t *w, uint64_t ch, char *buf, size_t len)
+{
+    if (w->labels && w->labels[ch])
+        return w->labels[ch];
+    snprintf(buf, len, "ch%llu", (unsigned long long) ch);
+    return buf;
+}
 
 static int
 s_prepare(watch_t *w, ezshm_mirror_t *m)
 {
+    mirror_free_labels(w->labels, w->per_frame);
+    w->labels = NULL;
     free(w->buf);
     free(w->channels);
     free(w->latest);
@@ -53,6 +88,7 @@ s_prepare(watch_t *w, ezshm_mirror_t *m)
     w->channels = calloc(w->per_frame, sizeof *w->channels);
     w->latest = calloc(w->per_frame, sizeof *w->latest);
     w->have_frame = false;
+    s_labels(w, m, true);
     return w->buf && w->channels && w->latest ? 0 : -1;
 }
 
@@ -116,14 +152,17 @@ s_draw(const watch_t *w, const char *name, int rows)
     for (uint32_t d = 0; d < in->ndim; d++)
         printf("%s%u", d ? "," : "", in->shape[d]);
     printf("]  srate %.6g Hz  generation %u  key '%s'\n", in->srate, in->generation, in->key);
-    printf("  ingest %.1f frames/s  %.3f MB/s   lost %llu (total %llu)\n  %s\n", w->fps, w->mbps,
-           (unsigned long long) w->lost_window, (unsigned long long) w->lost_total, w->clock);
+    printf("  ingest %.1f frames/s  %.3f MB/s   lost %llu (total %llu)%s%s\n  %s\n", w->fps, w->mbps,
+           (unsigned long long) w->lost_window, (unsigned long long) w->lost_total,
+           w->unit[0] ? "   unit " : "", w->unit, w->clock);
     uint64_t shown = w->per_frame < (uint64_t) (rows > 1 ? rows : 1) ? w->per_frame : (uint64_t) rows;
     for (uint64_t ch = 0; ch < shown && w->have_frame; ch++) {
         const channel_t *c = &w->channels[ch];
         double v = c->count ? c->values[c->count - 1] : 0.0;
         int bar = (int) lround(s_level(c, v) * 20.0);
-        printf("ch%-4llu %12.5g |", (unsigned long long) ch, v);
+        char label[32];
+        printf("%-10.10s %12.5g%s%-4.4s |", s_name(w, ch, label, sizeof label), v, w->unit[0] ? " " : "",
+               w->unit);
         for (int i = 0; i < 20; i++)
             fputs(i < bar ? "#" : " ", stdout);
         fputs("| ", stdout);
@@ -142,9 +181,13 @@ s_line(const watch_t *w, const char *name)
 {
     printf("%s gen=%u dtype=%c frames/s=%.1f MB/s=%.3f lost=%llu %s", name, w->info.generation,
            w->info.dtype, w->fps, w->mbps, (unsigned long long) w->lost_window, w->clock);
-    for (uint64_t ch = 0; ch < w->per_frame && ch < 8 && w->have_frame; ch++)
-        printf(" ch%llu=%.5g", (unsigned long long) ch,
+    if (w->unit[0])
+        printf(" unit=%s", w->unit);
+    for (uint64_t ch = 0; ch < w->per_frame && ch < 8 && w->have_frame; ch++) {
+        char buf[32];
+        printf(" %s=%.5g", s_name(w, ch, buf, sizeof buf),
                w->channels[ch].count ? w->channels[ch].values[w->channels[ch].count - 1] : NAN);
+    }
     printf("\n");
     fflush(stdout);
 }
@@ -199,8 +242,10 @@ mirror_watch(ezshm_mirror_t **mirrors, size_t n, double refresh_hz)
 {
     watch_t *w = calloc(n, sizeof *w);
     int rc = w ? EZSHM_OK : EZSHM_ERR_NOMEM;
-    for (size_t i = 0; i < n && rc == EZSHM_OK; i++)
+    for (size_t i = 0; i < n && rc == EZSHM_OK; i++) {
+        w[i].tree = ezshm_tree_new();
         rc = s_prepare(&w[i], mirrors[i]) == 0 ? EZSHM_OK : EZSHM_ERR_NOMEM;
+    }
     bool tty = isatty(STDOUT_FILENO);
     double period = 1.0 / refresh_hz, next = ezshm_time_mono();
     for (size_t i = 0; i < n && rc == EZSHM_OK; i++)
@@ -220,6 +265,7 @@ mirror_watch(ezshm_mirror_t **mirrors, size_t n, double refresh_hz)
                 printf("\033[H\033[2Jezshm-mirror --watch  %zu stream%s   (Ctrl-C to quit)\n", n, n == 1 ? "" : "s");
             for (size_t i = 0; i < n && rc == EZSHM_OK; i++) {
                 s_refresh(&w[i], now);
+                s_labels(&w[i], mirrors[i], false);
                 if ((rc = s_clock_text(&w[i], mirrors[i])) != EZSHM_OK) {
                     failed = i;
                     break;
@@ -242,6 +288,8 @@ mirror_watch(ezshm_mirror_t **mirrors, size_t n, double refresh_hz)
             mirror_sleep(0.005);
     }
     for (size_t i = 0; w && i < n; i++) {
+        mirror_free_labels(w[i].labels, w[i].per_frame);
+        ezshm_tree_destroy(&w[i].tree);
         free(w[i].buf);
         free(w[i].channels);
         free(w[i].latest);

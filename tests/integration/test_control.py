@@ -450,6 +450,35 @@ def case_startup_errors():
             os.unlink(ctl_ep[6:])
 
 
+def case_python_client():
+    """What a Python client meets: ShMemCircBuffSettings' "conn" field in an update is accepted
+    and ignored; a key longer than 1024 bytes cut inside a character still gives a status reply
+    that is valid UTF-8."""
+    s = Session("pyclient")
+    try:
+        data_ep, ctl_ep = s.endpoint(), s.endpoint()
+        s.start("ezshmd", "--sub-bind", data_ep, "--control", ctl_ep, "--shmem-name", "pyclient",
+                "--log-level", "error")
+        s.wait_ready(ctl_ep)
+        for value in ("null", '{"host":"127.0.0.1","port":25978}'):
+            rc, reply = set_(s, ctl_ep, f"conn={value}")
+            assert rc == 0 and reply["ok"] and reply["applied"] == [], reply
+            assert "conn" not in reply["settings"], reply
+        key = "a" * 1023 + "\u00e9"          # the 1024-byte cut falls inside the 2-byte character
+        pub = s.start("ezshm-pub", "--connect", data_ep, "--key", key, "--count", "5", "--rate", "50",
+                      "--quiet")
+        pub.wait(timeout=30)
+        wait_until(lambda: get_status(s, ctl_ep)["counters"]["written"] >= 1, what="a message")
+        out = subprocess.run([os.path.join(os.environ["EZSHM_BIN"], "ezshm-ctl"), "--endpoint", ctl_ep, "--json",
+                              "status"], env=s.env, capture_output=True, timeout=10)
+        assert out.returncode == 0, out.stderr
+        text = out.stdout.decode("utf-8")       # strict: raises on invalid UTF-8
+        got = json.loads(text)["status"]["stream"]["key"]
+        assert got == "a" * 1023 + "\ufffd", got[-4:]
+    finally:
+        s.close()
+
+
 def main():
     res = Results()
     t0 = time.time()
@@ -472,6 +501,8 @@ def main():
             m.s.close()
     res.check("(5) SIGTERM: exit 0, segments unlinked", case_sigterm)
     res.check("(8) startup errors: one stderr line, exit != 0, nothing left", case_startup_errors)
+    res.check("(9) a Python client: conn accepted and ignored, status valid UTF-8 with a cut key",
+              case_python_client)
     print(f"runtime {time.time() - t0:.1f} s")
     res.finish()
 

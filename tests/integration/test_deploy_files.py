@@ -287,12 +287,9 @@ def check_dockerfile():
         if i == "ARG" and "=" in a:
             k, _, v = a.partition("=")
             args[k.strip()] = v.strip().strip('"')
-    check("Dockerfile: ARG BUILD_PACKAGES (parsed by check-image.sh)", bool(args.get("BUILD_PACKAGES")))
     runtime = args.get("RUNTIME_PACKAGES", "").split()
-    check("Dockerfile: ARG RUNTIME_PACKAGES has no -dev packages (parsed by check-image.sh)",
+    check("Dockerfile: ARG RUNTIME_PACKAGES has no -dev packages",
           bool(runtime) and not any(p.endswith("-dev") for p in runtime), " ".join(runtime))
-    check("Dockerfile: check-image build-steps markers",
-          "# check-image: build-steps begin" in text and "# check-image: build-steps end" in text)
     check_env_names("Dockerfile", text)
     return env
 

@@ -1,4 +1,5 @@
-"""Through the real binaries: (1) every captured ezmsg-zmq fixture, replayed through a real PUB
+"""Through the real binaries: (1) every captured ezmsg-zmq and ezmsg-zmq-more fixture (structured,
+bytes, complex and object coordinate axes: never a reason to drop the data), replayed through a real PUB
 socket in both framings, lands in ezshmd's ring byte-exact (sha256 of the ring rows equals the
 manifest's data_sha256_time_first; header fields as the reference sink wrote them); (2) a
 publisher that changes shape, dtype or time-axis kind mid-run makes ezshmd build a new
@@ -17,7 +18,7 @@ from ezshm_harness import (STOP_TIMEOUT, Results, Session, check_counter_rows, g
 FIXTURES = os.environ.get("EZSHM_FIXTURES", os.path.join(os.path.dirname(__file__), "..", "fixtures"))
 
 
-def replay(fixture, single):
+def replay(folder, fixture, single):
     s = Session("replay")
     try:
         data_ep, ctl_ep = s.endpoint(), s.endpoint()
@@ -25,7 +26,6 @@ def replay(fixture, single):
         s.start("ezshmd", "--sub", data_ep, "--control", ctl_ep, "--shmem-name", name, "--buf-dur", "1",
                 "--log-level", "error")
         s.wait_ready(ctl_ep)
-        folder = os.path.join(FIXTURES, "ezmsg-zmq")
         args = [helper_tool("ezshm-test-replay"), data_ep, fixture["topic"]]
         args += ["--single", os.path.join(folder, fixture["singlepart_file"])] if single else \
             [os.path.join(folder, fixture["file"])]
@@ -77,12 +77,14 @@ def change(kind, dtype="f"):
 
 def main():
     res = Results()
-    with open(os.path.join(FIXTURES, "ezmsg-zmq", "manifest.json")) as f:
-        fixtures = json.load(f)["fixtures"]
-    for fixture in fixtures:
-        for single in (False, True):
-            res.check(f"replay {fixture['name']} {'single part' if single else 'multipart'} lands byte-exact",
-                      replay, fixture, single)
+    for sub in ("ezmsg-zmq", "ezmsg-zmq-more"):
+        folder = os.path.join(FIXTURES, sub)
+        with open(os.path.join(folder, "manifest.json")) as f:
+            fixtures = json.load(f)["fixtures"]
+        for fixture in fixtures:
+            for single in (False, True):
+                res.check(f"replay {sub}/{fixture['name']} {'single part' if single else 'multipart'} lands "
+                          "byte-exact", replay, folder, fixture, single)
     for kind in ("shape", "dtype", "axis"):
         res.check(f"--change {kind}: new generation, the mirror follows with continuous data", change, kind)
     res.finish()

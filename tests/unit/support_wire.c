@@ -2,6 +2,7 @@
 #include "support_wire.h"
 #include "support_file.h"
 
+#include <criterion/criterion.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,16 @@ support_wire_fixture(const char *name, size_t *len)
     char path[1024];
     snprintf(path, sizeof path, "%s/ezmsg-zmq/%s", EZSHM_FIXTURES, name);
     return (char *) support_read_file(path, len);
+}
+
+char *
+support_fixture_in(const char *folder, const char *name, size_t *len)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s/%s", EZSHM_FIXTURES, folder, name);
+    char *text = (char *) support_read_file(path, len);
+    cr_assert_not_null(text, "cannot read %s", path);
+    return text;
 }
 
 void

@@ -613,8 +613,9 @@ loop_main(void *arg)
 static int
 run_ctl(const char *args, char *out, size_t outlen)
 {
-    char cmd[1024];
-    snprintf(cmd, sizeof cmd, "%s/ezshm-ctl %s 2>&1", EZSHM_BIN, args);
+    char cmd[4096];
+    int len = snprintf(cmd, sizeof cmd, "%s/ezshm-ctl %s 2>&1", EZSHM_BIN, args);
+    cr_assert(len > 0 && (size_t) len < sizeof cmd, "command too long");
     FILE *p = popen(cmd, "r");
     size_t n = fread(out, 1, outlen - 1, p);
     out[n] = '\0';

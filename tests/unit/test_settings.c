@@ -167,6 +167,22 @@ Test(settings, error_unknown_field)
     cr_assert_not(settings_is_field("nope"));
 }
 
+/*  A Python client sends dataclasses.asdict(ShMemCircBuffSettings(...)): its "conn" field
+    (null, or whatever the client holds) is accepted and changes nothing. */
+Test(settings, conn_of_python_settings_is_ignored)
+{
+    settings_t defaults;
+    settings_defaults(&defaults);
+    const char *updates[] = {"{\"conn\":null}", "{\"conn\":{\"host\":\"x\",\"port\":1}}",
+                             "{\"conn\":[1,2]}", "{\"conn\":\"tcp://a:1\",\"buf_dur\":3}"};
+    for (size_t i = 0; i < 3; i++) {
+        settings_t s = expect_ok(updates[i]);
+        cr_expect_eq(memcmp(&s, &defaults, sizeof s), 0, "%s", updates[i]);
+    }
+    cr_expect_eq(expect_ok(updates[3]).buf_dur, 3.0);
+    cr_assert_not(settings_is_field("conn"), "not a setting: get never shows it");
+}
+
 Test(settings, error_wrong_type)
 {
     expect_error("{\"buf_dur\":\"1\"}", SETTINGS_ERR_WRONG_TYPE,

@@ -1,0 +1,347 @@
+/*  meta.c — the stream metadata in ezshm-mirror: `--meta` prints it as JSON, and the channel
+    labels of --watch and `--dump csv --header-row` come from it.
+
+    JSON: dicts are objects, lists and tuples arrays, bytes and 'S' strings Latin-1 text,
+    complex numbers [re, im], non-finite floats null (JSON has no NaN), arrays and numpy
+    scalars {"dtype", "shape", "data"} with data nested by shape (a record is an object of its
+    fields; an object array's elements as values), a dtype {"dtype"}. A dtype is numpy's
+    dtype.str ("<f8", "|S2") or, for records, the string form of its descr list.
+*/
+#include "mirror_cli.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void
+s_string(FILE *out, const char *s, size_t len)
+{
+    fputc('"', out);
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char) s[i];
+        if (c == '"' || c == '\\')
+            fprintf(out, "\\%c", c);
+        else if (c < 0x20)
+            fprintf(out, "\\u%04x", c);
+        else
+            fputc(c, out);
+    }
+    fputc('"', out);
+}
+
+/*  UCS-4 or Latin-1 code points (trailing NULs dropped) as a UTF-8 JSON string. */
+static void
+s_text(FILE *out, const unsigned char *p, ezshm_scalar_t t)
+{
+    size_t unit = t.kind == 'U' ? 4 : 1, n = t.itemsize / unit, w = 0;
+    char *buf = malloc(4 * n + 1);
+    if (!buf)
+        return (void) fputs("null", out);
+    size_t used = 0;
+    for (size_t c = 0; c < n; c++) {
+        uint32_t cp = 0;
+        for (size_t b = 0; b < unit; b++)
+            cp |= (uint32_t) p[c * unit + (t.order == '>' ? unit - 1 - b : b)] << (8 * b);
+        w += ezshm_utf8_put(buf + w, cp);
+        if (cp)
+            used = w;
+    }
+    s_string(out, buf, used);
+    free(buf);
+}
+
+static void
+s_double(FILE *out, double v)
+{
+    char text[EZSHM_DOUBLE_TEXT_SIZE];
+    if (!isfinite(v))
+        fputs("null", out);
+    else {
+        ezshm_value_format_double(v, text, sizeof text);
+        fputs(text, out);
+    }
+}
+
+/*  One scalar of a plain type. */
+static void
+s_scalar(FILE *out, const unsigned char *p, ezshm_scalar_t t)
+{
+    if (t.kind == 'U' || t.kind == 'S')
+        return s_text(out, p, t);
+    /*  Host order; a big-endian complex swaps each half on its own. */
+    unsigned char b[16];
+    uint32_t comp = t.kind == 'c' ? t.itemsize / 2 : t.itemsize;
+    for (uint32_t i = 0; i < t.itemsize; i++)
+        b[i] = t.order == '>' ? p[i / comp * comp + comp - 1 - i % comp] : p[i];
+    if (t.kind == 'b')
+        return (void) fputs(b[0] ? "true" : "false", out);
+    if (t.kind == 'c') {
+        double re, im;
+        if (t.itemsize == 8) {
+            float f[2];
+            memcpy(f, b, 8);
+            re = f[0], im = f[1];
+        }
+        else {
+            memcpy(&re, b, 8);
+            memcpy(&im, b + 8, 8);
+        }
+        fputc('[', out);
+        s_double(out, re);
+        fputc(',', out);
+        s_double(out, im);
+        fputc(']', out);
+        return;
+    }
+    if (t.kind == 'f')
+        return s_double(out, ezshm_value_to_double(t.itemsize == 2 ? 'e' : t.itemsize == 4 ? 'f' : 'd', b));
+    uint64_t u = 0;
+    memcpy(&u, b, t.itemsize);
+    if (t.kind == 'i' && t.itemsize < 8 && (u >> (8 * t.itemsize - 1)))
+        u |= ~0ull << (8 * t.itemsize);
+    if (t.kind == 'i')
+        fprintf(out, "%lld", (long long) u);
+    else
+        fprintf(out, "%llu", (unsigned long long) u);
+}
+
+static void s_node(FILE *out, const ezshm_node_t *n);
+
+static void
+s_element(FILE *out, const ezshm_node_t *a, size_t i)
+{
+    const ezshm_descr_t *d = a->descr;
+    if (d->kind == 'O')
+        return s_node(out, a->items[i]);
+    const unsigned char *p = (const unsigned char *) a->bytes + i * d->type.itemsize;
+    if (d->kind != 'V')
+        return s_scalar(out, p, d->type);
+    fputc('{', out);
+    for (uint32_t f = 0; f < d->nfields; f++) {
+        fputs(f ? "," : "", out);
+        s_string(out, d->fields[f].name, strlen(d->fields[f].name));
+        fputc(':', out);
+        s_scalar(out, p + d->fields[f].offset, d->fields[f].type);
+    }
+    fputc('}', out);
+}
+
+/*  The elements along dims [dim, ndim) from *i on, nested. */
+static void
+s_nested(FILE *out, const ezshm_node_t *a, size_t dim, size_t *i)
+{
+    if (dim == a->ndim)
+        return s_element(out, a, (*i)++);
+    fputc('[', out);
+    for (size_t k = 0; k < a->shape[dim]; k++) {
+        fputs(k ? "," : "", out);
+        s_nested(out, a, dim + 1, i);
+    }
+    fputc(']', out);
+}
+
+/*  numpy's str of a dtype: dtype.str, or the descr list of a record. */
+static void
+s_dtype(FILE *out, const ezshm_descr_t *d)
+{
+    char text[16];
+    if (d->kind == 'O')
+        return (void) fputs("\"object\"", out);
+    if (d->kind != 'V') {
+        ezshm_descr_typestr(d->type, text, sizeof text);
+        return s_string(out, text, strlen(text));
+    }
+    fputs("\"[", out);
+    for (uint32_t f = 0; f < d->nfields; f++) {
+        ezshm_descr_typestr(d->fields[f].type, text, sizeof text);
+        fprintf(out, "%s('", f ? ", " : "");
+        for (const char *c = d->fields[f].name; *c; c++)
+            fprintf(out, *c == '"' || *c == '\\' ? "\\%c" : "%c", *c);
+        fprintf(out, "', '%s')", text);
+    }
+    fputs("]\"", out);
+}
+
+static void
+s_node(FILE *out, const ezshm_node_t *n)
+{
+    switch (n->type) {
+    case EZSHM_NODE_NONE:    fputs("null", out); break;
+    case EZSHM_NODE_BOOL:    fputs(n->boolean ? "true" : "false", out); break;
+    case EZSHM_NODE_INT:     fprintf(out, "%lld", (long long) n->integer); break;
+    case EZSHM_NODE_FLOAT:   s_double(out, n->re); break;
+    case EZSHM_NODE_COMPLEX:
+        fputc('[', out);
+        s_double(out, n->re);
+        fputc(',', out);
+        s_double(out, n->im);
+        fputc(']', out);
+        break;
+    case EZSHM_NODE_STR:     s_string(out, n->bytes, n->len); break;
+    case EZSHM_NODE_BYTES:
+        s_text(out, (const unsigned char *) n->bytes, (ezshm_scalar_t) {'S', '|', (uint32_t) n->len});
+        break;
+    case EZSHM_NODE_LIST:
+    case EZSHM_NODE_TUPLE:
+        fputc('[', out);
+        for (size_t i = 0; i < n->n; i++) {
+            fputs(i ? "," : "", out);
+            s_node(out, n->items[i]);
+        }
+        fputc(']', out);
+        break;
+    case EZSHM_NODE_DICT:
+        fputc('{', out);
+        for (size_t i = 0; i < n->n; i++) {
+            fputs(i ? "," : "", out);
+            s_node(out, n->items[2 * i]);
+            fputc(':', out);
+            s_node(out, n->items[2 * i + 1]);
+        }
+        fputc('}', out);
+        break;
+    case EZSHM_NODE_DTYPE:
+        fputs("{\"dtype\":", out);
+        s_dtype(out, n->descr);
+        fputc('}', out);
+        break;
+    case EZSHM_NODE_NDARRAY: {
+        fputs("{\"dtype\":", out);
+        s_dtype(out, n->descr);
+        fputs(",\"shape\":[", out);
+        for (size_t d = 0; d < n->ndim; d++)
+            fprintf(out, "%s%zu", d ? "," : "", n->shape[d]);
+        fputs("],\"data\":", out);
+        size_t i = 0;
+        s_nested(out, n, 0, &i);
+        fputc('}', out);
+        break;
+    }
+    }
+}
+
+int
+mirror_meta(ezshm_mirror_t *m, double wait, bool follow, long long count)
+{
+    ezshm_tree_t *tree = ezshm_tree_new();
+    if (!tree)
+        return MIRROR_EXIT_ERROR;
+    double deadline = ezshm_time_mono() + wait;
+    uint32_t shown = 0;
+    long long printed = 0;
+    int rc = EZSHM_OK;
+    char err[256] = "";
+    while (!mirror_interrupted && (count < 0 || printed < count)) {
+        uint32_t gen = ezshm_mirror_meta_generation(m);
+        if (gen && gen != shown) {
+            rc = ezshm_mirror_meta(m, tree, &gen, err, sizeof err);
+            if (rc == EZSHM_OK) {
+                s_node(stdout, ezshm_tree_root(tree));
+                fputc('\n', stdout);
+                fflush(stdout);
+                shown = gen;
+                printed++;
+                if (!follow)
+                    break;
+            }
+            else if (rc != EZSHM_ERR_NOTREADY && rc != EZSHM_ERR_NOENT)
+                break;
+        }
+        else if (!gen)
+            rc = EZSHM_ERR_NOENT;
+        if (!follow && ezshm_time_mono() >= deadline)
+            break;
+        mirror_sleep(0.01);
+    }
+    ezshm_tree_destroy(&tree);
+    if (rc != EZSHM_OK)
+        fprintf(stderr, "ezshm-mirror: %s%s%s\n", rc == EZSHM_ERR_NOENT ? "no metadata published"
+                : ezshm_strerror(rc), err[0] ? ": " : "", err);
+    return mirror_interrupted && follow ? MIRROR_EXIT_OK : mirror_exit_code(rc);
+}
+
+/*  ---- channel labels ------------------------------------------------------------------ */
+
+/*  The text of element i of a labelled coordinate array: a 'U'/'S' array, or a record's
+    'label' field. NULL when the axis has no such labels. */
+static char *
+s_label_of(const ezshm_node_t *a, size_t i)
+{
+    const ezshm_descr_t *d = a->descr;
+    ezshm_scalar_t t = d->type;
+    size_t offset = 0;
+    if (d->kind == 'V') {
+        uint32_t f = 0;
+        while (f < d->nfields && strcmp(d->fields[f].name, "label") != 0)
+            f++;
+        if (f == d->nfields)
+            return NULL;
+        t = d->fields[f].type;
+        offset = d->fields[f].offset;
+    }
+    if ((t.kind != 'U' && t.kind != 'S') || a->ndim != 1 || i >= a->shape[0])
+        return NULL;
+    char *text = NULL;
+    size_t len = 0;
+    FILE *mem = open_memstream(&text, &len);
+    if (!mem)
+        return NULL;
+    s_text(mem, (const unsigned char *) a->bytes + i * d->type.itemsize + offset, t);
+    fclose(mem);
+    /*  The JSON quotes go; labels with quotes or control characters keep their escapes. */
+    if (text && len >= 2) {
+        memmove(text, text + 1, len - 2);
+        text[len - 2] = '\0';
+    }
+    return text;
+}
+
+char **
+mirror_frame_labels(const ezshm_node_t *root, const ezshm_stream_info_t *info, char *unit,
+                    size_t unit_len)
+{
+    const ezshm_node_t *dims = ezshm_node_get(root, "dims");
+    const ezshm_node_t *axes = ezshm_node_get(root, "axes");
+    uint64_t per_frame = info->frame_bytes / info->itemsize;
+    if (!dims || dims->type != EZSHM_NODE_LIST || dims->n != info->ndim || dims->n < 2 || !axes)
+        return NULL;
+    /*  The first frame dim names the channel; the others add "[i]" indices. */
+    const char *dim = ezshm_node_str(dims->items[1]);
+    const ezshm_node_t *axis = dim ? ezshm_node_get(axes, dim) : NULL;
+    const ezshm_node_t *data = ezshm_node_get(axis, "data");
+    const char *u = ezshm_node_str(ezshm_node_get(axis, "unit"));
+    snprintf(unit, unit_len, "%s", u ? u : "");
+    char **labels = calloc(per_frame, sizeof *labels);
+    uint64_t inner = per_frame / (info->shape[1] ? info->shape[1] : 1);
+    for (uint64_t e = 0; labels && e < per_frame; e++) {
+        uint64_t c = e / inner, rest = e % inner;
+        char *base = data && data->type == EZSHM_NODE_NDARRAY ? s_label_of(data, c) : NULL;
+        char index[96] = "";
+        size_t w = 0;
+        for (uint32_t d = info->ndim - 1; d >= 2 && w < sizeof index - 24; d--) {
+            char part[24];
+            snprintf(part, sizeof part, "[%llu]", (unsigned long long) (rest % info->shape[d]));
+            memmove(index + strlen(part), index, w + 1);
+            memcpy(index, part, strlen(part));
+            w += strlen(part);
+            rest /= info->shape[d];
+        }
+        size_t need = (base ? strlen(base) : strlen(dim) + 24) + w + 1;
+        labels[e] = malloc(need);
+        if (labels[e] && base)
+            snprintf(labels[e], need, "%s%s", base, index);
+        else if (labels[e])
+            snprintf(labels[e], need, "%s[%llu]%s", dim, (unsigned long long) c, index);
+        free(base);
+    }
+    return labels;
+}
+
+void
+mirror_free_labels(char **labels, uint64_t n)
+{
+    for (uint64_t i = 0; labels && i < n; i++)
+        free(labels[i]);
+    free(labels);
+}
