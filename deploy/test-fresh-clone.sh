@@ -64,7 +64,9 @@ if [ "${1:-}" = "--in-namespace" ]; then
     }
     case "$what" in
         test)
-            in_root /bin/bash -c 'cd /root/ezshm && ./dev.sh test'
+            status=0
+            in_root /bin/bash -c 'cd /root/ezshm && ./dev.sh test' || status=$?
+            exit "$status"
             ;;
         run)
             # The live view runs until Ctrl-C: type it (byte 0x03 into the pty) once the view
