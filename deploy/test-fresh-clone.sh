@@ -3,7 +3,7 @@
 # would run them: a minimal root (debootstrap minbase bookworm), the repository alone cloned
 # into it, `./dev.sh run` then `./dev.sh test`, as root on that root (pivot_root).
 #
-# Usage (as root; needs git, unshare, pivot_root and a Debian mirror; takes 20–30 minutes):
+# Usage (as root; needs git, unshare, pivot_root and a Debian mirror; takes 10–20 minutes):
 #   deploy/test-fresh-clone.sh [--keep]
 #
 #   --keep   leave the machine's root in place afterwards (its path is printed)
@@ -64,7 +64,9 @@ if [ "${1:-}" = "--in-namespace" ]; then
     }
     case "$what" in
         test)
-            in_root /bin/bash -c 'cd /root/ezshm && ./dev.sh test'
+            status=0
+            in_root /bin/bash -c 'cd /root/ezshm && ./dev.sh test' || status=$?
+            exit "$status"
             ;;
         run)
             # The live view runs until Ctrl-C: type it (byte 0x03 into the pty) once the view

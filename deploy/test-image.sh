@@ -100,6 +100,7 @@ remove_containers() {
 }
 # shellcheck disable=SC2317  # invoked by the EXIT trap
 cleanup() {
+    trap '' INT TERM HUP   # a second signal must not cut the cleanup short (each step is bounded)
     remove_containers
     # Untagged leftovers of earlier builds; the current image and its layers stay cached.
     timeout 120 podman image prune -f >/dev/null 2>&1 || true
