@@ -57,8 +57,9 @@ run_tests() {
     (cd build && ctest --output-on-failure -j2 --timeout 300)
     echo "dev.sh: the pipeline, control, CURVE and live-view tests again with ezshmd and ezshm-mirror under valgrind memcheck"
     (cd build && EZSHM_VALGRIND=1 ctest --output-on-failure -j2 -R 'integration.test_(pipeline|control|curve_sub|watch)' --timeout 900)
-    echo "dev.sh: the fault, replay and resubscription tests with ezshmd under valgrind memcheck (their readers keep real time)"
-    (cd build && EZSHM_VALGRIND=ezshmd ctest --output-on-failure -j2 -R 'integration.test_(faults|rebuild_replay|resubscribe)' --timeout 900)
+    echo "dev.sh: the fault, replay and resubscription tests with ezshmd under valgrind memcheck (their readers keep real time:"
+    echo "        one at a time, so the slowed daemon has a core of its own)"
+    (cd build && EZSHM_VALGRIND=ezshmd ctest --output-on-failure -j1 -R 'integration.test_(faults|rebuild_replay|resubscribe)' --timeout 900)
     echo "dev.sh: again under AddressSanitizer + UndefinedBehaviorSanitizer"
     build build-asan -DEZSHM_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
     (cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
