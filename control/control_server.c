@@ -325,16 +325,23 @@ s_read_target(control_server_t *self, const cJSON *req, const settings_t **targe
     return bad ? bad : s_find(self, name, target, &count);
 }
 
-/*  "settings" of a reply: the stream's, or the daemon's with every stream's summary. */
+/*  "streams" of a reply: every stream's summary. */
 static void
-s_add_settings(control_server_t *self, cJSON *reply, const settings_t *target)
+s_add_streams(control_server_t *self, cJSON *reply)
+{
+    cJSON *streams = cJSON_AddArrayToObject(reply, "streams");
+    if (streams)
+        self->cb.list(self->ctx, streams);
+}
+
+/*  "settings" of a reply: the stream's, or the daemon's (with every stream's summary when
+    with_streams and the server has a stream table). */
+static void
+s_add_settings(control_server_t *self, cJSON *reply, const settings_t *target, bool with_streams)
 {
     cJSON_AddItemToObject(reply, "settings", settings_to_json(target ? target : &self->settings));
-    if (!target && self->cb.list) {
-        cJSON *streams = cJSON_AddArrayToObject(reply, "streams");
-        if (streams)
-            self->cb.list(self->ctx, streams);
-    }
+    if (!target && with_streams && self->cb.list)
+        s_add_streams(self, reply);
 }
 
 static cJSON *
@@ -346,7 +353,7 @@ s_op_get(control_server_t *self, const cJSON *req, bool *quit)
     if (bad)
         return bad;
     cJSON *reply = s_ok_reply();
-    s_add_settings(self, reply, target);
+    s_add_settings(self, reply, target, true);
     return reply;
 }
 
@@ -359,7 +366,7 @@ s_op_status(control_server_t *self, const cJSON *req, bool *quit)
     if (bad)
         return bad;
     cJSON *reply = s_ok_reply();
-    cJSON_AddItemToObject(reply, "settings", settings_to_json(target ? target : &self->settings));
+    s_add_settings(self, reply, target, false);
     cJSON *status = cJSON_AddObjectToObject(reply, "status");
     if (status)
         self->cb.status(self->ctx, target, status);
@@ -487,9 +494,7 @@ s_op_streams(control_server_t *self, const cJSON *req, bool *quit)
     if (cJSON_GetObjectItemCaseSensitive(req, "stream"))
         return s_error_reply(SETTINGS_ERR_BAD_REQUEST, "request \"streams\" lists every stream: no \"stream\"");
     cJSON *reply = s_ok_reply();
-    cJSON *streams = cJSON_AddArrayToObject(reply, "streams");
-    if (streams)
-        self->cb.list(self->ctx, streams);
+    s_add_streams(self, reply);
     return reply;
 }
 
