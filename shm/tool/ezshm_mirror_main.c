@@ -172,7 +172,7 @@ s_header_row(ezshm_mirror_t *m, const ezshm_stream_info_t *info, bool stamps)
 }
 
 /*  Frame and time buffers for n frames (at least one, so a ring not built yet is no
-    allocation failure), replacing *buf and *t. */
+    allocation failure), replacing *buf and *t; -1 with both freed (NULL) when out of memory. */
 static int
 s_frame_buffers(uint64_t n, uint64_t frame_bytes, bool stamps, uint8_t **buf, double **t)
 {
@@ -182,27 +182,37 @@ s_frame_buffers(uint64_t n, uint64_t frame_bytes, bool stamps, uint8_t **buf, do
         n = 1;
     *buf = malloc(n * frame_bytes);
     *t = stamps ? malloc(n * sizeof **t) : NULL;
-    return *buf && (*t || !stamps) ? 0 : -1;
+    if (*buf && (*t || !stamps))
+        return 0;
+    free(*buf);
+    free(*t);
+    *buf = NULL;
+    *t = NULL;
+    return -1;
+}
+
+/*  The stream's shape into info, and the CSV header row first when asked. */
+static void
+s_dump_start(ezshm_mirror_t *m, ezshm_stream_info_t *info, bool stamps, bool header_row)
+{
+    ezshm_mirror_info(m, info);
+    if (header_row)
+        s_header_row(m, info, stamps);
 }
 
 static int
 s_dump_latest(ezshm_mirror_t *m, uint64_t n, bool csv, bool stamps, bool header_row)
 {
     ezshm_stream_info_t info;
-    ezshm_mirror_info(m, &info);
-    if (header_row)
-        s_header_row(m, &info, stamps);
+    s_dump_start(m, &info, stamps, header_row);
     /*  The ring never holds more than n_frames: a larger N asks for what cannot exist. The
         ring itself fits in memory (it is mapped), so n * frame_bytes cannot overflow now. */
     if (n > info.n_frames)
         n = info.n_frames;
     uint8_t *buf = NULL;
     double *t = NULL;
-    if (s_frame_buffers(n, info.frame_bytes, stamps, &buf, &t) != 0) {
-        free(buf);
-        free(t);
+    if (s_frame_buffers(n, info.frame_bytes, stamps, &buf, &t) != 0)
         return MIRROR_EXIT_ERROR;
-    }
     uint64_t got = 0;
     int rc = ezshm_mirror_latest_ts(m, buf, n, &got, t);
     if (rc == EZSHM_OK)
@@ -225,17 +235,12 @@ static int
 s_dump_follow(ezshm_mirror_t *m, uint64_t want, bool csv, bool stamps, bool header_row)
 {
     ezshm_stream_info_t info;
-    ezshm_mirror_info(m, &info);
-    if (header_row)
-        s_header_row(m, &info, stamps);
+    s_dump_start(m, &info, stamps, header_row);
     uint64_t printed = 0, lost_total = 0;
     uint8_t *buf = NULL;
     double *t = NULL;
-    if (s_frame_buffers(info.n_frames, info.frame_bytes, stamps, &buf, &t) != 0) {
-        free(buf);
-        free(t);
+    if (s_frame_buffers(info.n_frames, info.frame_bytes, stamps, &buf, &t) != 0)
         return MIRROR_EXIT_ERROR;
-    }
     int rc = EZSHM_OK;
     while (!mirror_interrupted && printed < want) {
         uint64_t got = 0, lost = 0, ask = want - printed < info.n_frames ? want - printed : info.n_frames;
