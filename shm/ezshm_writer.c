@@ -665,11 +665,14 @@ s_retract_aux(ezshm_writer_t *self, const void *arg)
     return EZSHM_OK;
 }
 
-void
+int
 ezshm_writer_retract_aux(ezshm_writer_t *self)
 {
-    if (self && self->header.addr && self->opt.layout == EZSHM_LAYOUT_V1)
-        s_guarded(self, s_retract_aux, NULL);
+    if (!self)
+        return EZSHM_ERR_INVAL;
+    if (!self->header.addr || self->opt.layout != EZSHM_LAYOUT_V1)
+        return EZSHM_OK;
+    return s_guarded(self, s_retract_aux, NULL);
 }
 
 uint32_t

@@ -77,7 +77,7 @@ Test(shm_aux, retract_clears_the_header_fields_and_unlinks_the_segment)
     char segname[EZSHM_SHORT_NAME_SIZE];
     cr_assert_eq(ezshm_aux_segment_name(name, 1, segname), EZSHM_OK);
     cr_assert(shmt_seg_exists(segname));
-    ezshm_writer_retract_aux(w);
+    cr_assert_eq(ezshm_writer_retract_aux(w), EZSHM_OK);
     cr_expect(!shmt_seg_exists(segname), "the retracted blob's segment is unlinked");
     const ezshm_header_v1_t *h = s_header(name);
     cr_expect_eq(h->meta_generation, 0);
@@ -89,6 +89,7 @@ Test(shm_aux, retract_clears_the_header_fields_and_unlinks_the_segment)
     cr_expect_eq(s_header(name)->aux_nbytes, (uint32_t) (sizeof blob - 1));
     cr_expect_gt(ezshm_writer_aux_generation(w), 0);
     ezshm_writer_destroy(&w);
+    cr_expect_eq(ezshm_writer_retract_aux(NULL), EZSHM_ERR_INVAL);
 }
 
 Test(shm_aux, sequence_republishes_only_changed_bytes)
