@@ -464,13 +464,6 @@ s_sender(const opts_t *o, shared_t *sh)
     _exit(0);
 }
 
-static int
-s_cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *) a, y = *(const double *) b;
-    return (x > y) - (x < y);
-}
-
 static double
 s_pct(const double *sorted, size_t n, double q)
 {
@@ -670,7 +663,7 @@ s_latency(const opts_t *o)
                (unsigned long long) lost, t_new_gen > 0);
         return 1;
     }
-    qsort(lat, nl, sizeof(double), s_cmp_double);
+    qsort(lat, nl, sizeof(double), ezshm_value_compare_double);
     printf("bench=latency mode=%s ok=1 n=%zu unobserved=%llu p50_us=%.2f p99_us=%.2f max_us=%.2f", o->mode, nl,
            (unsigned long long) unobserved, s_pct(lat, nl, 0.50), s_pct(lat, nl, 0.99), lat[nl - 1]);
     if (o->change_at)

@@ -325,41 +325,39 @@ s_read_target(control_server_t *self, const cJSON *req, const settings_t **targe
     return bad ? bad : s_find(self, name, target, &count);
 }
 
-/*  "settings" of a reply: the stream's, or the daemon's with every stream's summary. */
+/*  "streams" of a reply: every stream's summary. */
 static void
-s_add_settings(control_server_t *self, cJSON *reply, const settings_t *target)
+s_add_streams(control_server_t *self, cJSON *reply)
 {
-    cJSON_AddItemToObject(reply, "settings", settings_to_json(target ? target : &self->settings));
-    if (!target && self->cb.list) {
-        cJSON *streams = cJSON_AddArrayToObject(reply, "streams");
-        if (streams)
-            self->cb.list(self->ctx, streams);
-    }
+    cJSON *streams = cJSON_AddArrayToObject(reply, "streams");
+    if (streams)
+        self->cb.list(self->ctx, streams);
 }
 
-static cJSON *
-s_op_get(control_server_t *self, const cJSON *req, bool *quit)
+/*  "settings" of a reply: the stream's, or the daemon's (with every stream's summary when
+    with_streams and the server has a stream table). */
+static void
+s_add_settings(control_server_t *self, cJSON *reply, const settings_t *target, bool with_streams)
 {
-    (void) quit;
-    const settings_t *target;
-    cJSON *bad = s_read_target(self, req, &target);
-    if (bad)
-        return bad;
+    cJSON_AddItemToObject(reply, "settings", settings_to_json(target ? target : &self->settings));
+    if (!target && with_streams && self->cb.list)
+        s_add_streams(self, reply);
+}
+
+/*  get, status and health answer for the target s_read_target found (NULL: the daemon). */
+static cJSON *
+s_read_get(control_server_t *self, const settings_t *target)
+{
     cJSON *reply = s_ok_reply();
-    s_add_settings(self, reply, target);
+    s_add_settings(self, reply, target, true);
     return reply;
 }
 
 static cJSON *
-s_op_status(control_server_t *self, const cJSON *req, bool *quit)
+s_read_status(control_server_t *self, const settings_t *target)
 {
-    (void) quit;
-    const settings_t *target;
-    cJSON *bad = s_read_target(self, req, &target);
-    if (bad)
-        return bad;
     cJSON *reply = s_ok_reply();
-    cJSON_AddItemToObject(reply, "settings", settings_to_json(target ? target : &self->settings));
+    s_add_settings(self, reply, target, false);
     cJSON *status = cJSON_AddObjectToObject(reply, "status");
     if (status)
         self->cb.status(self->ctx, target, status);
@@ -367,13 +365,8 @@ s_op_status(control_server_t *self, const cJSON *req, bool *quit)
 }
 
 static cJSON *
-s_op_health(control_server_t *self, const cJSON *req, bool *quit)
+s_read_health(control_server_t *self, const settings_t *target)
 {
-    (void) quit;
-    const settings_t *target;
-    cJSON *bad = s_read_target(self, req, &target);
-    if (bad)
-        return bad;
     char detail[SETTINGS_MSG_MAX] = "";
     control_health_t health = self->cb.health(self->ctx, target, detail, sizeof detail);
     cJSON *reply = s_ok_reply();
@@ -487,9 +480,7 @@ s_op_streams(control_server_t *self, const cJSON *req, bool *quit)
     if (cJSON_GetObjectItemCaseSensitive(req, "stream"))
         return s_error_reply(SETTINGS_ERR_BAD_REQUEST, "request \"streams\" lists every stream: no \"stream\"");
     cJSON *reply = s_ok_reply();
-    cJSON *streams = cJSON_AddArrayToObject(reply, "streams");
-    if (streams)
-        self->cb.list(self->ctx, streams);
+    s_add_streams(self, reply);
     return reply;
 }
 
@@ -505,15 +496,17 @@ s_op_quit(control_server_t *self, const cJSON *req, bool *quit)
 static const char *const s_takes_settings[] = { "settings", NULL };
 static const char *const s_takes_topic[] = { "settings", "topic", NULL };
 
+/*  An op either reads the request itself (run) or only answers for the stream it names (read). */
 static const struct {
     const char *name;
     const char *const *extra;    /* envelope keys besides "op" and "stream" */
     cJSON *(*run)(control_server_t *self, const cJSON *req, bool *quit);
+    cJSON *(*read)(control_server_t *self, const settings_t *target);
 } s_ops[] = {
-    { "update", s_takes_settings, s_op_update },  { "get", NULL, s_op_get },
-    { "status", NULL, s_op_status },              { "health", NULL, s_op_health },
-    { "quit", NULL, s_op_quit },                  { "add_stream", s_takes_topic, s_op_add_stream },
-    { "remove_stream", NULL, s_op_remove_stream }, { "streams", NULL, s_op_streams },
+    { "update", s_takes_settings, s_op_update, NULL },  { "get", NULL, NULL, s_read_get },
+    { "status", NULL, NULL, s_read_status },            { "health", NULL, NULL, s_read_health },
+    { "quit", NULL, s_op_quit, NULL },                  { "add_stream", s_takes_topic, s_op_add_stream, NULL },
+    { "remove_stream", NULL, s_op_remove_stream, NULL }, { "streams", NULL, s_op_streams, NULL },
 };
 
 /*  The reply to one parsed request. A request without "op" is a bare update. */
@@ -530,7 +523,11 @@ s_request(control_server_t *self, const cJSON *req, bool *quit)
     for (size_t i = 0; i < sizeof s_ops / sizeof s_ops[0]; i++)
         if (strcmp(op->valuestring, s_ops[i].name) == 0) {
             cJSON *bad = s_check_envelope(req, s_ops[i].name, s_ops[i].extra);
-            return bad ? bad : s_ops[i].run(self, req, quit);
+            if (bad || s_ops[i].run)
+                return bad ? bad : s_ops[i].run(self, req, quit);
+            const settings_t *target;
+            bad = s_read_target(self, req, &target);
+            return bad ? bad : s_ops[i].read(self, target);
         }
     char msg[SETTINGS_MSG_MAX], name[64];
     json_excerpt(op->valuestring, name, sizeof name);

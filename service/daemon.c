@@ -279,7 +279,7 @@ s_apply(void *ctx, const settings_t *old, const settings_t *next, unsigned actio
     }
     stream_t *stream = s_find_settings(self, old);
     self->applied = applied;
-    int failed = stream ? stream_apply(stream, next, actions, applied, err, errlen) : 0;
+    int failed = stream ? stream_apply(stream, next, actions, err, errlen) : 0;
     self->applied = NULL;
     if (failed) {
         s_undo_subscription(self, old, actions);

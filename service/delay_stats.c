@@ -1,5 +1,6 @@
 /*  delay_stats.c — a ring of recent delays and nearest-rank percentiles over it. */
 #include "delay_stats.h"
+#include "ezshm_value.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -12,13 +13,6 @@ delay_stats_add(delay_stats_t *self, double seconds)
     self->added++;
 }
 
-static int
-s_cmp(const void *a, const void *b)
-{
-    double x = *(const double *) a, y = *(const double *) b;
-    return (x > y) - (x < y);
-}
-
 double
 delay_stats_percentile(const delay_stats_t *self, double q)
 {
@@ -29,7 +23,7 @@ delay_stats_percentile(const delay_stats_t *self, double q)
         stores one number per message. */
     double sorted[DELAY_STATS_N];
     memcpy(sorted, self->seconds, n * sizeof *sorted);
-    qsort(sorted, n, sizeof *sorted, s_cmp);
+    qsort(sorted, n, sizeof *sorted, ezshm_value_compare_double);
     size_t rank = (size_t) ceil(q / 100.0 * (double) n);
     return sorted[rank > 0 ? rank - 1 : 0];
 }

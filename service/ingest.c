@@ -244,14 +244,15 @@ ingest_last_delay(const ingest_t *self, double *seconds)
     return ezshm_clock_transport_delay(self->last_sample_time, self->last_wall_ns, seconds);
 }
 
-/*  Matches the ring to spec, then writes the message's frames with their timing: straight,
-    or moving the buffered axis to the front (and swapping bytes) on the way. *configured:
-    the ring matched, so a failure came from the write. */
+/*  Matches the ring to spec when rebuild (the caller found that it does not match: the steady
+    path skips a second comparison and guard frame), then writes the message's frames with
+    their timing: straight, or moving the buffered axis to the front (and swapping bytes) on
+    the way. *configured: the ring matched, so a failure came from the write. */
 static int
 s_store(ingest_t *self, const ezshm_ring_spec_t *spec, axis_move_t *mv, bool straight,
-        const ezshm_chunk_time_t *time, bool *configured)
+        const ezshm_chunk_time_t *time, bool rebuild, bool *configured)
 {
-    int rc = ezshm_writer_configure(self->writer, spec);
+    int rc = rebuild ? ezshm_writer_configure(self->writer, spec) : EZSHM_OK;
     *configured = rc == EZSHM_OK;
     if (rc != EZSHM_OK)
         return rc;
@@ -332,11 +333,11 @@ ingest_message(ingest_t *self, const axisarray_t *msg, uint64_t *frames, char *e
     bool configured = false, straight = k == 0 && !swap;
     ezshm_chunk_time_t time;
     s_chunk_time(self, msg, ax, n, &time);
-    rc = s_store(self, &spec, &mv, straight, &time, &configured);
+    rc = s_store(self, &spec, &mv, straight, &time, rebuild, &configured);
     /*  Another process truncated a segment under the writer (SIGBUS caught): the writer
         dropped it; rebuild now, as a new generation, and write the message there. Once. */
     if (rc == EZSHM_ERR_BUS)
-        rc = s_store(self, &spec, &mv, straight, &time, &configured);
+        rc = s_store(self, &spec, &mv, straight, &time, true, &configured);
     if (configured && rebuild)
         self->rebuild_tokens -= 1.0;
     if (!configured && rc == EZSHM_ERR_NOSPACE)

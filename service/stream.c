@@ -196,12 +196,6 @@ stream_name(const stream_t *self)
     return self->writer ? ezshm_writer_name(self->writer) : self->settings.shmem_name;
 }
 
-const char *
-stream_topic(const stream_t *self)
-{
-    return self->topic;
-}
-
 cJSON *
 stream_delay_json(const stream_t *self)
 {
@@ -281,10 +275,8 @@ stream_process(stream_t *self, const wire_frame_t *frames, size_t nframes)
 }
 
 int
-stream_apply(stream_t *self, const settings_t *next, unsigned actions, cJSON *applied, char *err,
-             size_t errlen)
+stream_apply(stream_t *self, const settings_t *next, unsigned actions, char *err, size_t errlen)
 {
-    (void) applied;
     const settings_t *old = &self->settings;
     /*  Only a ring-shaping change touches ingest: resetting it for, say, a topic change would
         make a coordinate-axis stream re-estimate its rate and rebuild the ring. */

@@ -63,8 +63,6 @@ void stream_process(stream_t *self, const wire_frame_t *frames, size_t nframes);
 const settings_t *stream_settings(const stream_t *self);
 /*  The live name: during a rename, events already carry the new one. */
 const char *stream_name(const stream_t *self);
-/*  The topic as text ("" for every topic: see stream_takes_all). */
-const char *stream_topic(const stream_t *self);
 counters_t *stream_counters(stream_t *self);
 /*  The transport delay of the stream's last messages (min/median/max...) as JSON. */
 cJSON *stream_delay_json(const stream_t *self);
@@ -74,11 +72,10 @@ uint64_t stream_axes_left_out(const stream_t *self);
 uint64_t stream_cache_hits(const stream_t *self);
 
 /*  The ring-side part of a settings update (RECREATE_META, RESET_BUFFER) from the stream's
-    settings to next; applied collects the event names. 0, or -1 with err, having gone back
+    settings to next (the writer's events reach the stream hooks' on_event). 0, or -1 with err, having gone back
     to the old settings where possible, or SETTINGS_ERR_NAME_IN_USE when another writer holds
     the new name (nothing changed). On 0 the stream's settings become next. */
-int stream_apply(stream_t *self, const settings_t *next, unsigned actions, cJSON *applied, char *err,
-                 size_t errlen);
+int stream_apply(stream_t *self, const settings_t *next, unsigned actions, char *err, size_t errlen);
 
 /*  The shared fields changed (resubscribe, log level): the stream keeps them in its copy. */
 void stream_share(stream_t *self, const settings_t *shared);

@@ -176,12 +176,12 @@ stream_meta_update(stream_meta_t *self, ezshm_writer_t *writer, wire_decoder_t *
             rc = ezshm_writer_publish_aux(writer, self->blob, self->len);
         }
         if (dropped[0] && strcmp(dropped, self->logged_dropped) != 0) {
-            log_msg(SETTINGS_LOG_WARNING, "attrs left out of the stream metadata (not plain values): %s",
-                    dropped);
+            log_msg(SETTINGS_LOG_WARNING, "stream '%s': attrs left out of the stream metadata (not plain "
+                    "values): %s", ezshm_writer_name(writer), dropped);
             snprintf(self->logged_dropped, sizeof self->logged_dropped, "%s", dropped);
         }
     }
     if (rc != EZSHM_OK)
-        log_limited(&self->limit, SETTINGS_LOG_WARNING, "stream metadata not published: %s",
-                    ezshm_strerror(rc));
+        log_limited(&self->limit, SETTINGS_LOG_WARNING, "stream '%s': stream metadata not published: %s",
+                    ezshm_writer_name(writer), ezshm_strerror(rc));
 }

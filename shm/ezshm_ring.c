@@ -1,6 +1,7 @@
 /*  ezshm_ring.c — ring length rule and the publication guard. */
 #include "ezshm_ring.h"
 #include "ezshm_error.h"
+#include "ezshm_value.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -20,13 +21,6 @@ ezshm_ring_frames(double buf_dur, double fs, uint64_t *frames)
     return EZSHM_OK;
 }
 
-static int
-s_compare_double(const void *a, const void *b)
-{
-    double x = *(const double *) a, y = *(const double *) b;
-    return (x > y) - (x < y);
-}
-
 double
 ezshm_ring_coordinate_fs(const double *t, size_t n)
 {
@@ -38,7 +32,7 @@ ezshm_ring_coordinate_fs(const double *t, size_t n)
     for (size_t i = 0; i + 1 < n; i++)
         diff[i] = t[i + 1] - t[i];
     size_t m = n - 1;
-    qsort(diff, m, sizeof *diff, s_compare_double);
+    qsort(diff, m, sizeof *diff, ezshm_value_compare_double);
     /*  numpy.median: the mean of the two middle values for an even count. */
     double median = m % 2 ? diff[m / 2] : (diff[m / 2 - 1] + diff[m / 2]) / 2.0;
     free(diff);

@@ -131,3 +131,10 @@ ezshm_value_format_double(double v, char *buf, size_t size)
     out[w] = '\0';
     return snprintf(buf, size, "%s", out);
 }
+
+int
+ezshm_value_compare_double(const void *a, const void *b)
+{
+    double x = *(const double *) a, y = *(const double *) b;
+    return (x > y) - (x < y);
+}

@@ -25,6 +25,10 @@ int ezshm_value_format(char c, const void *p, char *buf, size_t size);
     "1.5e+16"), and NaN, Infinity, -Infinity. Returns the length (snprintf semantics). */
 int ezshm_value_format_double(double v, char *buf, size_t size);
 
+/*  qsort's comparison of two doubles, ascending (NaN compares equal to everything: sort
+    finite values). */
+int ezshm_value_compare_double(const void *a, const void *b);
+
 #ifdef __cplusplus
 }
 #endif

@@ -321,13 +321,21 @@ ezshm_writer_new(const char *name, const ezshm_writer_options_t *opt, ezshm_writ
     return EZSHM_OK;
 }
 
+/*  bvalid 0, then the ring goes (readers see an invalid stream, never a vanished ring). */
 static int
-s_drop_all(ezshm_writer_t *self, const void *arg)
+s_reset(ezshm_writer_t *self, const void *arg)
 {
     (void) arg;
     if (self->meta)
         ezshm_header_set_valid(self->meta, false);
     s_ring_drop(self);
+    return EZSHM_OK;
+}
+
+static int
+s_drop_all(ezshm_writer_t *self, const void *arg)
+{
+    s_reset(self, arg);
     s_header_drop(self);
     return EZSHM_OK;
 }
@@ -576,16 +584,6 @@ ezshm_writer_write(ezshm_writer_t *self, const void *frames, uint64_t n)
     return ezshm_writer_write_with(self, n, ezshm_copy_contiguous, &source);
 }
 
-static int
-s_reset(ezshm_writer_t *self, const void *arg)
-{
-    (void) arg;
-    if (self->meta)
-        ezshm_header_set_valid(self->meta, false);
-    s_ring_drop(self);
-    return EZSHM_OK;
-}
-
 int
 ezshm_writer_reset_buffer(ezshm_writer_t *self)
 {
@@ -667,11 +665,14 @@ s_retract_aux(ezshm_writer_t *self, const void *arg)
     return EZSHM_OK;
 }
 
-void
+int
 ezshm_writer_retract_aux(ezshm_writer_t *self)
 {
-    if (self && self->header.addr && self->opt.layout == EZSHM_LAYOUT_V1)
-        s_guarded(self, s_retract_aux, NULL);
+    if (!self)
+        return EZSHM_ERR_INVAL;
+    if (!self->header.addr || self->opt.layout != EZSHM_LAYOUT_V1)
+        return EZSHM_OK;
+    return s_guarded(self, s_retract_aux, NULL);
 }
 
 uint32_t

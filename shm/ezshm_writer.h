@@ -155,8 +155,11 @@ bool ezshm_writer_keeps_ring(const ezshm_writer_t *self, const ezshm_ring_spec_t
     destroy retract it. Errors as ezshm_aux_publish; the previous blob then stays. */
 int ezshm_writer_publish_aux(ezshm_writer_t *self, const void *blob, size_t len);
 
-/*  Retracts the blob: meta_generation and aux_nbytes 0, segment unlinked. */
-void ezshm_writer_retract_aux(ezshm_writer_t *self);
+/*  Retracts the blob: meta_generation and aux_nbytes 0, segment unlinked. EZSHM_OK (also
+    when there is nothing to retract: legacy layout, no header), EZSHM_ERR_INVAL without a
+    writer, EZSHM_ERR_BUS when the header was truncated under it (then recreated, as for a
+    write: it names no blob). */
+int ezshm_writer_retract_aux(ezshm_writer_t *self);
 
 /*  The published generation and byte count (0 when nothing is published). */
 uint32_t ezshm_writer_aux_generation(const ezshm_writer_t *self);

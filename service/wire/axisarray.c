@@ -116,14 +116,7 @@ axisarray_build_add_axis(axisarray_t *self, size_t name, size_t unit,
     memset(axis, 0, sizeof *axis);
     axis->kind = AXISARRAY_AXIS_LINEAR;
     axis->gain = 1.0;
-    off->name = name;
-    off->unit = unit;
-    off->values = 0;
-    off->labels = 0;
-    off->descr = 0;
-    off->shape = 0;
-    off->data = 0;
-    off->dims = 0;
+    *off = (axisarray_axis_offsets_t) {.name = name, .unit = unit};
     *offsets = off;
     return axis;
 }

@@ -87,10 +87,6 @@ wire_format_t wire_decoder_format(const wire_decoder_t *self);
 /*  Number of native messages whose header came from the cache instead of a parse. */
 uint64_t wire_decoder_cache_hits(const wire_decoder_t *self);
 
-/*  True when the last successful decode parsed its JSON, false when a native header came
-    from the cache (nothing but ts, seq and offsets can have changed then). */
-bool wire_decoder_parsed(const wire_decoder_t *self);
-
 /*  True when the last decoded message's static half — dims, key, attrs, the axes, but the
     offset and coordinates of buffered_axis — is byte for byte the previous parsed message's
     (for the same buffered_axis), so its stream metadata cannot have changed; also true after

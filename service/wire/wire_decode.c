@@ -587,12 +587,6 @@ wire_decode(wire_decoder_t *self, const wire_frame_t *frames, size_t nframes,
     return 0;
 }
 
-bool
-wire_decoder_parsed(const wire_decoder_t *self)
-{
-    return self->parsed;
-}
-
 /*  Appends a length-prefixed span of the parsed text (or of s when node is NULL) to sig[1]. */
 static bool
 s_sig_put(wire_decoder_t *self, const jr_node_t *node, const char *s, size_t len)

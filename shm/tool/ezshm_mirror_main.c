@@ -171,24 +171,48 @@ s_header_row(ezshm_mirror_t *m, const ezshm_stream_info_t *info, bool stamps)
     ezshm_tree_destroy(&tree);
 }
 
+/*  Frame and time buffers for n frames (at least one, so a ring not built yet is no
+    allocation failure), replacing *buf and *t; -1 with both freed (NULL) when out of memory. */
+static int
+s_frame_buffers(uint64_t n, uint64_t frame_bytes, bool stamps, uint8_t **buf, double **t)
+{
+    free(*buf);
+    free(*t);
+    if (n == 0)
+        n = 1;
+    *buf = malloc(n * frame_bytes);
+    *t = stamps ? malloc(n * sizeof **t) : NULL;
+    if (*buf && (*t || !stamps))
+        return 0;
+    free(*buf);
+    free(*t);
+    *buf = NULL;
+    *t = NULL;
+    return -1;
+}
+
+/*  The stream's shape into info, and the CSV header row first when asked. */
+static void
+s_dump_start(ezshm_mirror_t *m, ezshm_stream_info_t *info, bool stamps, bool header_row)
+{
+    ezshm_mirror_info(m, info);
+    if (header_row)
+        s_header_row(m, info, stamps);
+}
+
 static int
 s_dump_latest(ezshm_mirror_t *m, uint64_t n, bool csv, bool stamps, bool header_row)
 {
     ezshm_stream_info_t info;
-    ezshm_mirror_info(m, &info);
-    if (header_row)
-        s_header_row(m, &info, stamps);
+    s_dump_start(m, &info, stamps, header_row);
     /*  The ring never holds more than n_frames: a larger N asks for what cannot exist. The
         ring itself fits in memory (it is mapped), so n * frame_bytes cannot overflow now. */
     if (n > info.n_frames)
         n = info.n_frames;
-    uint8_t *buf = malloc(n ? n * info.frame_bytes : 1);
-    double *t = stamps ? malloc((n ? n : 1) * sizeof *t) : NULL;
-    if (!buf || (stamps && !t)) {
-        free(buf);
-        free(t);
+    uint8_t *buf = NULL;
+    double *t = NULL;
+    if (s_frame_buffers(n, info.frame_bytes, stamps, &buf, &t) != 0)
         return MIRROR_EXIT_ERROR;
-    }
     uint64_t got = 0;
     int rc = ezshm_mirror_latest_ts(m, buf, n, &got, t);
     if (rc == EZSHM_OK)
@@ -198,17 +222,6 @@ s_dump_latest(ezshm_mirror_t *m, uint64_t n, bool csv, bool stamps, bool header_
     free(buf);
     free(t);
     return mirror_exit_code(rc);
-}
-
-/*  Frame and time buffers for a ring of the stream's current length. */
-static int
-s_follow_buffers(const ezshm_stream_info_t *info, uint8_t **buf, double **t, bool stamps)
-{
-    free(*buf);
-    free(*t);
-    *buf = malloc(info->n_frames * info->frame_bytes);
-    *t = stamps ? malloc(info->n_frames * sizeof **t) : NULL;
-    return *buf && (*t || !stamps) ? 0 : -1;
 }
 
 /*  A reader on the other end of the pipe went away (`| head`): a normal end. */
@@ -222,13 +235,11 @@ static int
 s_dump_follow(ezshm_mirror_t *m, uint64_t want, bool csv, bool stamps, bool header_row)
 {
     ezshm_stream_info_t info;
-    ezshm_mirror_info(m, &info);
-    if (header_row)
-        s_header_row(m, &info, stamps);
+    s_dump_start(m, &info, stamps, header_row);
     uint64_t printed = 0, lost_total = 0;
     uint8_t *buf = NULL;
     double *t = NULL;
-    if (s_follow_buffers(&info, &buf, &t, stamps) != 0)
+    if (s_frame_buffers(info.n_frames, info.frame_bytes, stamps, &buf, &t) != 0)
         return MIRROR_EXIT_ERROR;
     int rc = EZSHM_OK;
     while (!mirror_interrupted && printed < want) {
@@ -242,7 +253,7 @@ s_dump_follow(ezshm_mirror_t *m, uint64_t want, bool csv, bool stamps, bool head
         if (rc == EZSHM_ERR_STALE) {
             ezshm_mirror_info(m, &info);
             fprintf(stderr, "ezshm-mirror: ring rebuilt, generation %u\n", info.generation);
-            if (s_follow_buffers(&info, &buf, &t, stamps) != 0) {
+            if (s_frame_buffers(info.n_frames, info.frame_bytes, stamps, &buf, &t) != 0) {
                 rc = EZSHM_ERR_NOMEM;
                 break;
             }

@@ -39,6 +39,13 @@ control_headers=$(headers_of "$root/control")
 service_headers=$(headers_of "$root/service")      # daemon, wire/ and pub/
 daemon_headers=$(headers_of "$root/service" -maxdepth 1; headers_of "$root/service/pub")
 
+# The scanner itself: service/ does include control/ headers (settings.h) and czmq.h, so a
+# scan that finds neither there is broken, and its silence below would prove nothing.
+seen=""
+[ -n "$(includes_of "$root/service" "$control_headers" "")" ] || seen="no control/ header found in service/"
+[ -n "$(includes_of "$root/service" "" "$messaging")" ] || seen="$seen${seen:+; }no ZeroMQ header found in service/"
+check "the include scan sees service/'s includes of control/ and czmq.h" "$seen"
+
 check "shm/ includes no ZeroMQ, czmq, cJSON, control/ or service/ header" \
     "$(includes_of "$root/shm" "$control_headers"$'\n'"$service_headers" "$messaging")"
 check "control/ includes no service/ header" "$(includes_of "$root/control" "$service_headers" "")"

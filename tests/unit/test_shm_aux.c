@@ -1,6 +1,6 @@
 /*  test_shm_aux.c — the aux (stream metadata) segment: names as ezmsg-tools 0.6 makes them,
     the publication order and generations (the manifest's A A B B A sequence), what a ring
-    reset, a rename and a quit do to it, and a mirror reading and following it. */
+    reset, a rename, a retraction and a quit do to it, and a mirror reading and following it. */
 #include "support_shm.h"
 #include "support_wire.h"
 #include "ezshm.h"
@@ -66,6 +66,30 @@ Test(shm_aux, segment_named_and_filled_as_ezmsg_tools_does)
     free(seg);
     free(blob);
     cJSON_Delete(manifest);
+}
+
+Test(shm_aux, retract_clears_the_header_fields_and_unlinks_the_segment)
+{
+    const char *name = shmt_unique_name();
+    static const uint8_t blob[] = "\x80\x05}\x94.";
+    ezshm_writer_t *w = s_writer(name, EZSHM_LAYOUT_V1);
+    cr_assert_eq(ezshm_writer_publish_aux(w, blob, sizeof blob - 1), EZSHM_OK);
+    char segname[EZSHM_SHORT_NAME_SIZE];
+    cr_assert_eq(ezshm_aux_segment_name(name, 1, segname), EZSHM_OK);
+    cr_assert(shmt_seg_exists(segname));
+    cr_assert_eq(ezshm_writer_retract_aux(w), EZSHM_OK);
+    cr_expect(!shmt_seg_exists(segname), "the retracted blob's segment is unlinked");
+    const ezshm_header_v1_t *h = s_header(name);
+    cr_expect_eq(h->meta_generation, 0);
+    cr_expect_eq(h->aux_nbytes, 0);
+    cr_expect_eq(ezshm_writer_aux_generation(w), 0);
+    cr_expect_eq(ezshm_writer_aux_bytes(w), 0);
+    /*  The next publication is a new generation, not the retracted one again. */
+    cr_assert_eq(ezshm_writer_publish_aux(w, blob, sizeof blob - 1), EZSHM_OK);
+    cr_expect_eq(s_header(name)->aux_nbytes, (uint32_t) (sizeof blob - 1));
+    cr_expect_gt(ezshm_writer_aux_generation(w), 0);
+    ezshm_writer_destroy(&w);
+    cr_expect_eq(ezshm_writer_retract_aux(NULL), EZSHM_ERR_INVAL);
 }
 
 Test(shm_aux, sequence_republishes_only_changed_bytes)
