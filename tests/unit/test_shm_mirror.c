@@ -1,6 +1,7 @@
 /*  test_shm_mirror.c — the reader: attach states, continuity, overflow accounting, latest(),
-    following generations and writer restarts, hostile header bytes, and the ezshm-mirror
-    tool's exit codes and CSV output. */
+    write_index 0 (a writer at rest, or between the two stores of a wrap: the chunk anchors
+    decide), following generations and writer restarts, hostile header bytes, and the
+    ezshm-mirror tool's exit codes and CSV output. */
 #include "support_shm.h"
 #include "ezshm.h"
 
