@@ -426,6 +426,15 @@ ezshm_clock_anchor_of(const ezshm_clock_t *self, uint64_t p, ezshm_anchor_t *anc
     return s_find(self, lo, hi, p, &k) && s_anchor(self, k, anchor) && p - anchor->position < anchor->count;
 }
 
+bool
+ezshm_clock_newest_anchor(const ezshm_clock_t *self, ezshm_anchor_t *anchor)
+{
+    if (!self || !anchor)
+        return false;
+    uint64_t written = s_written(self);
+    return written > 0 && s_anchor(self, written - 1, anchor);
+}
+
 uint32_t
 ezshm_clock_wake_word(const ezshm_clock_t *self)
 {

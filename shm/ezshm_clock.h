@@ -139,6 +139,12 @@ void ezshm_clock_copy_times(const ezshm_clock_t *self, uint64_t first, uint64_t 
 /*  Reader: the anchor of frame p, still intact; false when none is kept. */
 bool ezshm_clock_anchor_of(const ezshm_clock_t *self, uint64_t p, ezshm_anchor_t *anchor);
 
+/*  Reader: the newest anchor published (index anchors_written - 1, loaded with acquire),
+    still intact after it was copied; false when none was published or the writer reused
+    its slot under the copy. The mirror's torn-read check bounds the writer's position with
+    it: a chunk's anchor is published before any frame of the chunk (docs/shm-layout.md §6). */
+bool ezshm_clock_newest_anchor(const ezshm_clock_t *self, ezshm_anchor_t *anchor);
+
 /*  Reader: the wake word's value (0 without a wake segment), and whether the writer closed
     this clock. */
 uint32_t ezshm_clock_wake_word(const ezshm_clock_t *self);

@@ -27,7 +27,8 @@
 #define POLL_ATTACHED_S 0.001
 #define POLL_DETACHED_S 0.01
 
-/*  How long a copy waits for a position with write_index 0 to move on (see s_torn_frames). */
+/*  How long a copy waits for a position with write_index 0 to move on when there is no clock
+    segment to tell (s_wrap_by_waiting). */
 #define AMBIGUOUS_WAIT_S 0.005
 
 struct ezshm_mirror_t {
@@ -307,8 +308,59 @@ s_copy_out(const ezshm_mirror_t *self, uint8_t *dst, uint64_t from, uint64_t n)
         memcpy(dst + first * fb, ring, (n - first) * fb);
 }
 
+/*  The ring attached is still the one the header names, and usable. */
+static bool
+s_same_ring(const ezshm_mirror_t *self)
+{
+    return ezshm_header_generation(self->meta) == self->info.generation && ezshm_header_valid(self->meta);
+}
+
+/*  A position read after a copy with write_index 0, after = w*L > 0, is ambiguous: the writer
+    rests there after a chunk that ended exactly at the ring's end, or it is between its two
+    stores of a wrap (write_index 0 stored, wrap_counter w+1 not yet; a writer preempted, or
+    dead, right there stays so): then the truth is (w+1)*L and every slot copied may hold the
+    next lap. The newest anchor [S, E), published before any frame of its chunk and loaded
+    after the position, bounds the truth T: S <= T <= E. E < after + L: the writer rests,
+    T = after. S > after: T = after + L. Otherwise (a chunk of L frames or more spans the
+    wrap), or no intact anchor: assume after + L, so frames are reported lost, never
+    returned torn. No waiting. */
+static uint64_t
+s_wrap_by_anchor(const ezshm_mirror_t *self, uint64_t after)
+{
+    uint64_t len = self->info.n_frames;
+    ezshm_anchor_t a;
+    if (!ezshm_clock_newest_anchor(self->clock, &a) || a.position > after)
+        return after + len;
+    /*  E < after + L as count < (after - S) + L, which cannot overflow on hostile values. */
+    uint64_t behind = after - a.position;
+    return behind > UINT64_MAX - len || a.count < behind + len ? after : after + len;
+}
+
+/*  The same ambiguity without a clock segment (an ezmsg-tools writer, EZSHM_CLOCK=0):
+    nothing bounds the writer, so wait (bounded) for the position to move on and use the
+    newer value; a writer that really rests at 0 costs this read the wait, once. A writer
+    stalled between its stores for longer than the wait makes the copy count as intact
+    (the residual risk of docs/shm-layout.md §6). False when the ring changed meanwhile. */
+static bool
+s_wrap_by_waiting(const ezshm_mirror_t *self, uint64_t *after)
+{
+    double deadline = ezshm_time_mono() + AMBIGUOUS_WAIT_S;
+    uint64_t again;
+    while (*after % self->info.n_frames == 0 && ezshm_time_mono() < deadline) {
+        struct timespec ts = {0, 20000};
+        nanosleep(&ts, NULL);
+        if (!s_same_ring(self))
+            return false;
+        if (s_position(self, &again) && again > *after)
+            *after = again;
+    }
+    return true;
+}
+
 /*  After a copy of frames [from, from + n): how many of the oldest are possibly overwritten.
-    Returns n + 1 when the ring changed identity under the copy (everything suspect). */
+    Returns n + 1 when the ring changed identity under the copy (everything suspect). The
+    copy's loads come before the acquire fence of the first header load here, so everything
+    judged below was loaded after the copy. */
 static uint64_t
 s_torn_frames(const ezshm_mirror_t *self, uint64_t before, uint64_t from, uint64_t n)
 {
@@ -316,32 +368,17 @@ s_torn_frames(const ezshm_mirror_t *self, uint64_t before, uint64_t from, uint64
     int spins = 0;
     /*  after < before happens only inside the writer's two-store publication (a lap behind):
         wait it out briefly. */
-    while (ezshm_header_generation(self->meta) == self->info.generation && ezshm_header_valid(self->meta)
-           && s_position(self, &after) && after < before && spins < 1000) {
+    while (s_same_ring(self) && s_position(self, &after) && after < before && spins < 1000) {
         spins++;
         sched_yield();
     }
-    if (ezshm_header_generation(self->meta) != self->info.generation || !ezshm_header_valid(self->meta)
-        || after < before)
+    if (!s_same_ring(self) || after < before)
         return n + 1;
-    /*  write_index 0 is ambiguous: the writer rests there after a chunk that ended exactly at
-        the ring's end (position w*L), but it also shows while the writer is between its two
-        stores of a wrap (write_index 0 stored, wrap_counter w+1 not yet): then the truth is
-        (w+1)*L and every slot we copied may hold the next lap. A writer preempted right there
-        stays so for a whole time slice. Wait (bounded) for the position to move on; a writer
-        that really rests at 0 costs this read the wait, once. */
     if (after % self->info.n_frames == 0 && after > 0) {
-        double deadline = ezshm_time_mono() + AMBIGUOUS_WAIT_S;
-        uint64_t again = after;
-        while (after % self->info.n_frames == 0 && ezshm_time_mono() < deadline) {
-            struct timespec ts = {0, 20000};
-            nanosleep(&ts, NULL);
-            if (ezshm_header_generation(self->meta) != self->info.generation
-                || !ezshm_header_valid(self->meta))
-                return n + 1;
-            if (s_position(self, &again) && again > after)
-                after = again;
-        }
+        if (self->clock)
+            after = s_wrap_by_anchor(self, after);
+        else if (!s_wrap_by_waiting(self, &after))
+            return n + 1;
     }
     uint64_t reach = after + self->guard;
     uint64_t first_safe = reach > self->info.n_frames ? reach - self->info.n_frames : 0;

@@ -11,8 +11,10 @@
             else if (rc != EZSHM_OK)        -> header invalid: give up or retry
         }
 
-    Frames are returned only when they were intact after the copy (see docs/shm-layout.md):
-    never duplicated, never torn; every frame skipped is counted in *lost.
+    Frames are returned only when they were intact after the copy (see docs/shm-layout.md
+    §6): never duplicated, never torn; every frame skipped is counted in *lost. (Without a
+    clock segment — an ezmsg-tools writer — a writer stalled for over 5 ms between its two
+    stores of a wrap can still slip one lap past the check: §6, reader step 5.)
 
     Hostile segments: the ring must belong to the header's owner (EZSHM_ERR_OWNER); a FIFO,
     symlink, directory or socket at a segment's name is an error naming it (ezshm_segment.h).

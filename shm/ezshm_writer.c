@@ -10,6 +10,7 @@
 #include "ezshm_ring.h"
 #include "ezshm_segment.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -531,6 +532,11 @@ s_write(ezshm_writer_t *self, const void *arg)
             piece = guard;
         if (piece > len - self->write_index)
             piece = len - self->write_index;
+        /*  What is published so far (this chunk's anchor, the last piece's counters) is
+            ordered before this piece's times and frames: a reader whose copy saw any of them
+            then also sees the position and anchor it judges the copy by. A release store
+            orders only what comes before it. (A compiler barrier only on x86-64.) */
+        atomic_thread_fence(memory_order_release);
         ezshm_clock_put_times(self->clock, self->write_index, times ? times + first : NULL, piece);
         if (w->copy(w->arg, base + self->write_index * self->frame_bytes, first, piece) != 0) {
             ezshm_clock_trim_chunk(self->clock, first);

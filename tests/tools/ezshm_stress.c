@@ -2,13 +2,17 @@
 
     ezshm-stress write NAME [--ring L] [--chunks 64,37,...] [--elems E] [--dtype I|d]
                             [--seconds S | --count N] [--hold S] [--layout legacy|v1]
+                            [--no-clock]
         frame i holds E elements all equal to i (uint32 or float64); chunk sizes cycle.
         --count N writes N frames then stops; --hold S keeps the segments S seconds after.
+        --no-clock: no clock segment (what an ezmsg-tools writer looks like to readers:
+        the mirror's torn-read check then waits instead of asking the anchors).
     ezshm-stress read NAME [--seconds S] [--wait S] [--min-frames N] [--keep]
         --keep: a ring being rebuilt (not ready) is waited for, not taken as the end;
         integer counters of any item size are checked modulo their range (ezshm-pub counter).
         reads with ezshm_mirror_read, verifies every returned frame: all elements equal,
         value == previous + 1 + lost. Exits 1 on any corrupt/duplicated/misplaced frame.
+        Prints "clock yes" once a chunk anchor was seen (the writer has a clock segment).
 */
 #include "ezshm.h"
 
@@ -24,7 +28,7 @@
 
 static int
 s_write(const char *name, uint64_t ring, const char *chunks_arg, uint64_t elems, char dtype,
-        double seconds, long long count, double hold, ezshm_layout_t layout)
+        double seconds, long long count, double hold, ezshm_layout_t layout, bool no_clock)
 {
     uint64_t chunks[64];
     int n_chunks = 0;
@@ -41,6 +45,7 @@ s_write(const char *name, uint64_t ring, const char *chunks_arg, uint64_t elems,
     ezshm_writer_options_t opt;
     ezshm_writer_options_init(&opt);
     opt.layout = layout;
+    opt.no_clock = opt.no_clock || no_clock;
     ezshm_writer_t *w = NULL;
     int rc = ezshm_writer_new(name, &opt, &w);
     if (rc != EZSHM_OK) {
@@ -115,7 +120,7 @@ s_read(const char *name, double seconds, double wait, uint64_t min_frames, bool 
     ezshm_mirror_info(m, &info);
     uint64_t elems = info.frame_bytes / info.itemsize;
     uint8_t *buf = malloc(info.n_frames * info.frame_bytes);
-    bool have_last = false;
+    bool have_last = false, clock = false;
     uint64_t pending_lost = 0;   /* lost since the last returned frame (reads may return 0 frames) */
     uint64_t last = 0, frames = 0, lost_total = 0, gaps = 0, reads = 0, errors = 0, stale = 0;
     double end = ezshm_time_mono() + seconds;
@@ -184,11 +189,14 @@ s_read(const char *name, double seconds, double wait, uint64_t min_frames, bool 
             pending_lost = 0;
         }
         frames += got;
+        ezshm_newest_t newest;
+        if (got && !clock && ezshm_mirror_newest(m, &newest) == EZSHM_OK)
+            clock = newest.wall_ns != 0;   /* only an anchor carries the writer's wall clock */
         if (!got && !lost)
             sched_yield();
     }
-    printf("reader: frames %" PRIu64 " lost %" PRIu64 " gaps %" PRIu64 " reads %" PRIu64 " stale %" PRIu64 " errors %" PRIu64 " last %" PRIu64 "\n",
-           frames, lost_total, gaps, reads, stale, errors, last);
+    printf("reader: frames %" PRIu64 " lost %" PRIu64 " gaps %" PRIu64 " reads %" PRIu64 " stale %" PRIu64 " errors %" PRIu64 " last %" PRIu64 " clock %s\n",
+           frames, lost_total, gaps, reads, stale, errors, last, clock ? "yes" : "no");
     free(buf);
     ezshm_mirror_destroy(&m);
     if (errors)
@@ -212,13 +220,14 @@ main(int argc, char **argv)
         {"seconds", required_argument, NULL, 's'}, {"count", required_argument, NULL, 'n'},
         {"hold", required_argument, NULL, 'h'},    {"layout", required_argument, NULL, 'l'},
         {"wait", required_argument, NULL, 'w'},    {"min-frames", required_argument, NULL, 'm'},
-        {"keep", no_argument, NULL, 'k'},          {NULL, 0, NULL, 0}};
+        {"keep", no_argument, NULL, 'k'},          {"no-clock", no_argument, NULL, 'C'},
+        {NULL, 0, NULL, 0}};
     uint64_t ring = 256, elems = 3, min_frames = 0;
     const char *chunks = "64,37";
     char dtype = 'I';
     double seconds = 5.0, hold = 0.0, wait = 5.0;
     long long count = -1;
-    bool keep = false;
+    bool keep = false, no_clock = false;
     ezshm_layout_t layout = EZSHM_LAYOUT_LEGACY;
     optind = 3;
     int opt;
@@ -235,13 +244,14 @@ main(int argc, char **argv)
         case 'w': wait = atof(optarg); break;
         case 'm': min_frames = strtoull(optarg, NULL, 10); break;
         case 'k': keep = true; break;
+        case 'C': no_clock = true; break;
         default: goto usage;
         }
     }
     if (dtype != 'I' && dtype != 'd')
         goto usage;
     if (!strcmp(mode, "write"))
-        return s_write(name, ring, chunks, elems ? elems : 1, dtype, seconds, count, hold, layout);
+        return s_write(name, ring, chunks, elems ? elems : 1, dtype, seconds, count, hold, layout, no_clock);
     if (!strcmp(mode, "read"))
         return s_read(name, seconds, wait, min_frames, keep);
 usage:

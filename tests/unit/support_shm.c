@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -122,6 +123,23 @@ shmt_write_file(const char *path, const void *data, size_t size)
     bool ok = size == 0 || write(fd, data, size) == (ssize_t) size;
     close(fd);
     return ok;
+}
+
+void *
+shmt_map_rw(const char *segname, size_t *size)
+{
+    int fd = open(shmt_seg_path(segname), O_RDWR | O_NOFOLLOW);
+    if (fd < 0)
+        return NULL;
+    struct stat st;
+    void *addr = MAP_FAILED;
+    if (fstat(fd, &st) == 0 && st.st_size > 0)
+        addr = mmap(NULL, (size_t) st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    close(fd);
+    if (addr == MAP_FAILED)
+        return NULL;
+    *size = (size_t) st.st_size;
+    return addr;
 }
 
 cJSON *

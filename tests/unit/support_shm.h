@@ -33,6 +33,11 @@ long long shmt_seg_size(const char *segname);
 /*  Permission bits of the segment file, -1 when absent. */
 int shmt_seg_mode(const char *segname);
 
+/*  A shared, writable mapping of the whole segment file, as its writer (or a hostile
+    neighbour) has it, so a test can put fields into states a writer passes through;
+    NULL when absent. Unmap with munmap(addr, *size). */
+void *shmt_map_rw(const char *segname, size_t *size);
+
 /*  Writes bytes to a file (creating/truncating it, mode 0600). */
 bool shmt_write_file(const char *path, const void *data, size_t size);
 

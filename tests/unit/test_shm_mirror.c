@@ -1,6 +1,7 @@
 /*  test_shm_mirror.c — the reader: attach states, continuity, overflow accounting, latest(),
-    following generations and writer restarts, hostile header bytes, and the ezshm-mirror
-    tool's exit codes and CSV output. */
+    write_index 0 (a writer at rest, or between the two stores of a wrap: the chunk anchors
+    decide), following generations and writer restarts, hostile header bytes, and the
+    ezshm-mirror tool's exit codes and CSV output. */
 #include "support_shm.h"
 #include "ezshm.h"
 
@@ -8,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -24,16 +26,23 @@ typedef struct {
 } src_t;
 
 static void
-s_src_open(src_t *s, const char *name, uint64_t L, ezshm_layout_t layout)
+s_src_open_with(src_t *s, const char *name, uint64_t L, ezshm_layout_t layout, bool no_clock)
 {
     memset(s, 0, sizeof *s);
     ezshm_writer_options_t opt;
     ezshm_writer_options_init(&opt);
     opt.layout = layout;
+    opt.no_clock = no_clock;
     cr_assert_eq(ezshm_writer_new(name, &opt, &s->w), EZSHM_OK);
     static const uint64_t shape[1] = {ELEMS};
     ezshm_ring_spec_t spec = {'I', 1000.0, L, 1, shape, "counter", 7};
     cr_assert_eq(ezshm_writer_configure(s->w, &spec), EZSHM_OK);
+}
+
+static void
+s_src_open(src_t *s, const char *name, uint64_t L, ezshm_layout_t layout)
+{
+    s_src_open_with(s, name, L, layout, false);
 }
 
 static void
@@ -368,6 +377,149 @@ Test(shm_mirror, reattaches_across_writer_restart)
     s_expect_frames(buf, 2, 0);
     ezshm_mirror_destroy(&m);
     ezshm_writer_destroy(&s.w);
+}
+
+/*  ---- write_index 0 (docs/shm-layout.md §6): the writer rests at the ring's end, or it is
+    between its two stores of a wrap. The tests put the header's counters by hand into the
+    state a reader sees between the stores (write_index 0 stored, wrap_counter one lap
+    behind), which lasts as long as the writer stays preempted there, or forever when it died
+    there: single-threaded, deterministic. */
+
+#define WRAP_L 100   /* guard 7: 93 frames readable */
+
+typedef struct {
+    src_t           s;
+    ezshm_mirror_t *m;
+    ezshm_meta_t   *meta;    /* the header, mapped writable */
+    void           *header;
+    size_t          header_size;
+    uint32_t        buf[WRAP_L * ELEMS];
+} wrap_t;
+
+/*  A writer (with or without its clock segment), a reader attached at frame 0, and chunks
+    of the given sizes (0 ends the list) written before the counters are touched. */
+static void
+s_wrap_open(wrap_t *t, ezshm_layout_t layout, bool no_clock, const uint64_t *chunks)
+{
+    const char *name = shmt_unique_name();
+    s_src_open_with(&t->s, name, WRAP_L, layout, no_clock);
+    cr_assert_eq(ezshm_mirror_new(name, &t->m), EZSHM_OK);
+    cr_assert_eq(ezshm_mirror_attach(t->m), EZSHM_OK);
+    for (; *chunks; chunks++)
+        s_src_write(&t->s, *chunks);
+    t->header = shmt_map_rw(shmt_header_seg(name), &t->header_size);
+    cr_assert_not_null(t->header);
+    t->meta = ezshm_header_meta(t->header, layout);
+}
+
+static void
+s_wrap_close(wrap_t *t)
+{
+    munmap(t->header, t->header_size);
+    ezshm_mirror_destroy(&t->m);
+    ezshm_writer_destroy(&t->s.w);
+}
+
+/*  The writer just wrapped: it stored write_index 0, its wrap_counter store not yet. */
+static void
+s_wrap_stall(wrap_t *t)
+{
+    cr_assert_eq(t->meta->write_index, 0);
+    t->meta->wrap_counter -= 1;
+}
+
+static void
+s_wrap_finish(wrap_t *t)
+{
+    t->meta->wrap_counter += 1;
+}
+
+static void
+s_expect_read(wrap_t *t, uint64_t want_got, uint64_t want_lost, uint64_t first)
+{
+    uint64_t got = 99, lost = 99;
+    cr_assert_eq(ezshm_mirror_read(t->m, t->buf, WRAP_L, &got, &lost), EZSHM_OK);
+    cr_expect_eq(got, want_got, "got %llu frames, want %llu", (unsigned long long) got,
+                 (unsigned long long) want_got);
+    cr_expect_eq(lost, want_lost, "lost %llu frames, want %llu", (unsigned long long) lost,
+                 (unsigned long long) want_lost);
+    s_expect_frames(t->buf, got, first);
+}
+
+/*  Caught between the stores of the wrap at 200, the reader sees position 100 and copies
+    slots that already hold frames 107..199: with the chunk anchors it knows the truth and
+    reports every copied frame lost, without a wait; once the store lands, the next read
+    goes on at 107 (100 + 7 lost: the gap is exactly accounted). */
+static void
+s_torn_wrap_is_lost(ezshm_layout_t layout, const uint64_t *chunks)
+{
+    wrap_t t;
+    s_wrap_open(&t, layout, false, chunks);
+    s_wrap_stall(&t);
+    s_expect_read(&t, 0, 100, 0);
+    uint64_t got = 99;
+    cr_assert_eq(ezshm_mirror_latest(t.m, t.buf, 10, &got), EZSHM_OK);
+    cr_expect_eq(got, 0, "latest: the slots of frames 90..99 hold 190..199");
+    s_wrap_finish(&t);
+    s_expect_read(&t, 93, 7, 107);
+    cr_assert_eq(ezshm_mirror_latest(t.m, t.buf, 10, &got), EZSHM_OK);
+    cr_expect_eq(got, 10);
+    s_expect_frames(t.buf, got, 190);
+    s_wrap_close(&t);
+}
+
+Test(shm_mirror, torn_wrap_newest_chunk_after_the_seen_position_is_lost_not_returned)
+{
+    /*  Newest anchor [160, 200) begins after the position seen (100): truth 200. */
+    static const uint64_t chunks[] = {50, 50, 60, 40, 0};
+    s_torn_wrap_is_lost(EZSHM_LAYOUT_V1, chunks);
+    s_torn_wrap_is_lost(EZSHM_LAYOUT_LEGACY, chunks);
+}
+
+Test(shm_mirror, torn_wrap_inside_a_chunk_of_a_whole_lap_is_lost_not_returned)
+{
+    /*  Newest anchor [100, 200) spans the lap: undecidable, so the worst case is assumed. */
+    static const uint64_t lap[] = {50, 50, 100, 0};
+    s_torn_wrap_is_lost(EZSHM_LAYOUT_V1, lap);
+    static const uint64_t laps[] = {30, 170, 0};   /* [30, 200): more than a lap */
+    s_torn_wrap_is_lost(EZSHM_LAYOUT_LEGACY, laps);
+}
+
+Test(shm_mirror, writer_resting_at_the_ring_end_loses_nothing)
+{
+    /*  Newest anchor ends at the position seen (or, a chunk longer than the ring, less than a
+        lap past its start): the writer rests there, every copied frame is intact. */
+    static const uint64_t rest[] = {50, 50, 0}, long_chunk[] = {20, 180, 0};
+    wrap_t t;
+    s_wrap_open(&t, EZSHM_LAYOUT_V1, false, rest);
+    s_expect_read(&t, 93, 7, 7);
+    s_wrap_close(&t);
+    s_wrap_open(&t, EZSHM_LAYOUT_LEGACY, false, long_chunk);
+    s_expect_read(&t, 93, 107, 107);
+    s_wrap_close(&t);
+    /*  Without a clock segment (an ezmsg-tools writer) nothing tells: the read waits a few
+        ms for the position to move, then trusts it. */
+    s_wrap_open(&t, EZSHM_LAYOUT_V1, true, rest);
+    s_expect_read(&t, 93, 7, 7);
+    s_wrap_close(&t);
+}
+
+Test(shm_mirror, write_index_0_without_an_intact_anchor_assumes_a_wrap)
+{
+    /*  A clock segment whose anchor count says none was published (it cannot be trusted):
+        a writer at rest is taken for one between its stores, and the frames are reported
+        lost rather than possibly torn. */
+    static const uint64_t rest[] = {50, 50, 0};
+    wrap_t t;
+    s_wrap_open(&t, EZSHM_LAYOUT_V1, false, rest);
+    size_t clock_size = 0;
+    uint8_t *clock = shmt_map_rw(shmt_clock_seg(ezshm_mirror_name(t.m), 0), &clock_size);
+    cr_assert_not_null(clock);
+    uint64_t none = 0;
+    memcpy(clock + 48, &none, sizeof none);   /* anchors_written, docs/shm-layout.md §11 */
+    s_expect_read(&t, 0, 100, 0);
+    munmap(clock, clock_size);
+    s_wrap_close(&t);
 }
 
 /*  A hand-made legacy or v1 header (+ ring) in the segment directory. */
