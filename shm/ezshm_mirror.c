@@ -458,6 +458,20 @@ s_drop_front(const ezshm_mirror_t *self, void *dst, double *t, uint64_t n, uint6
         memmove(t, t + torn, (n - torn) * sizeof *t);
 }
 
+/*  Frames of the ring being left (a rebuild: bvalid 0 or a new generation) that were written
+    but never read. The writer writes no frame of a ring after it set bvalid 0, so the old
+    clock's newest anchor ends where that ring stopped. 0 without a clock segment (an
+    ezmsg-tools writer): then the count is unknown. */
+static uint64_t
+s_unread_tail(const ezshm_mirror_t *self)
+{
+    ezshm_anchor_t a;
+    if (!self->attached || !ezshm_clock_newest_anchor(self->clock, &a))
+        return 0;
+    uint64_t end = a.position + a.count;
+    return end > self->cursor ? end - self->cursor : 0;
+}
+
 static int
 s_read(ezshm_mirror_t *self, void *dst, uint64_t max_frames, uint64_t *n_read, uint64_t *n_lost, double *t)
 {
@@ -470,8 +484,10 @@ s_read(ezshm_mirror_t *self, void *dst, uint64_t max_frames, uint64_t *n_read, u
         return rc == EZSHM_OK ? EZSHM_ERR_STALE : rc;
     }
     if (!self->attached || !ezshm_header_valid(self->meta)
-        || ezshm_header_generation(self->meta) != self->info.generation)
+        || ezshm_header_generation(self->meta) != self->info.generation) {
+        *n_lost = s_unread_tail(self);   /* counted once: following detaches the old ring */
         return s_follow(self);
+    }
 
     uint64_t pos;
     if (!s_position(self, &pos) || pos < self->cursor)

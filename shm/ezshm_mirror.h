@@ -76,7 +76,9 @@ int ezshm_mirror_info(const ezshm_mirror_t *self, ezshm_stream_info_t *info);
     (max_frames * frame_bytes bytes). *n_read: frames returned; *n_lost: frames overwritten
     before they could be read since the last call. EZSHM_ERR_STALE: the writer rebuilt the
     ring (or was restarted); the mirror followed it, nothing was copied, the next read starts
-    at the first frame of the new ring; call ezshm_mirror_info again. A read that makes the
+    at the first frame of the new ring; call ezshm_mirror_info again. The read that notices a
+    rebuild puts in *n_lost the old ring's frames it never returned (known when that ring had
+    a clock segment, else 0). A read that makes the
     first attach (the stream appeared after ezshm_mirror_attach said NOENT/NOTREADY) also
     returns EZSHM_ERR_STALE, and reading starts at the newest frame, as for attach. */
 int ezshm_mirror_read(ezshm_mirror_t *self, void *dst, uint64_t max_frames, uint64_t *n_read,

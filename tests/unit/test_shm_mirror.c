@@ -283,6 +283,9 @@ Test(shm_mirror, follows_generation_change)
     cr_assert_eq(ezshm_mirror_read(m, buf, 64, &got, &lost), EZSHM_OK);
     cr_expect_eq(got, 10);
 
+    /*  7 more frames the mirror never reads before the rebuild: the read that follows the
+        rebuild reports them lost (the old clock's newest anchor says where that ring stopped). */
+    s_src_write(&s, 7);
     /*  Rebuild: ring length 128, generation 1. */
     static const uint64_t shape[1] = {ELEMS};
     ezshm_ring_spec_t spec = {'I', 1000.0, 128, 1, shape, "counter", 7};
@@ -291,6 +294,7 @@ Test(shm_mirror, follows_generation_change)
     s_src_write(&s, 20);
     cr_assert_eq(ezshm_mirror_read(m, buf, 128, &got, &lost), EZSHM_ERR_STALE);
     cr_expect_eq(got, 0);
+    cr_expect_eq(lost, 7, "the old ring's unread tail: %llu", (unsigned long long) lost);
     ezshm_stream_info_t info;
     cr_assert_eq(ezshm_mirror_info(m, &info), EZSHM_OK);
     cr_expect_eq(info.generation, 1);
