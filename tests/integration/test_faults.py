@@ -137,13 +137,17 @@ def daemon_restart(rebuild_first):
         assert rc == 0 and len(rows) == 1200, f"mirror exit {rc}, {len(rows)} rows: {err}"
         values = counter_values(rows, DTYPE)
         runs = counter_runs(values, DTYPE)
-        # before the kill and after the restart: each continuous, the counter only moves on.
-        # (The connecting PUB queues up to its HWM while the daemon is down, so usually the
-        # new ring starts right after the last frame of the old one: a single run.)
         assert before < 1100, f"the mirror had {before} rows before the restart: nothing left to check"
-        assert len(runs) == 1 or (len(runs) == 2 and runs[1][0] > runs[0][1] + 1 and runs[0][2] >= before), \
-            (runs, before)
-        assert "lost" not in err and "ring rebuilt" in err, err
+        assert runs[0][2] >= before, (runs, before, err)
+        # Before the kill and after the restart, the counter only moves on. The frames in
+        # flight to the killed daemon are gone unreported (the one gap the mirror cannot know
+        # of); every other gap is a loss the mirror reported, to the frame: the connecting PUB
+        # queues up to its HWM while the daemon is down, and a slow restart (valgrind) can
+        # flush more than the ring holds before the mirror looks again.
+        gaps = [b[0] - a[1] - 1 for a, b in zip(runs, runs[1:])]
+        lost = sum(lost_reports(err))
+        assert all(g > 0 for g in gaps) and lost in (sum(gaps), sum(gaps[1:])), (runs, lost, err)
+        assert "ring rebuilt" in err, err
         segs = s.segments()
         st = get_status(s, ctl)["stream"]
         assert st["generation"] == 0, st
