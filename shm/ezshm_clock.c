@@ -15,7 +15,14 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
+
+/*  futex_waitv is syscall 449 on every architecture (asm-generic); older C libraries lack
+    the name. */
+#ifndef SYS_futex_waitv
+#define SYS_futex_waitv 449
+#endif
 
 /*  Control page offsets (docs/shm-layout.md §11), and the two words of the wake segment,
     each on a cache line of its own: readers write waiters, the writer bumps wake, neither
@@ -245,8 +252,11 @@ ezshm_clock_destroy(ezshm_clock_t **self_p)
 bool
 ezshm_clock_hit(const ezshm_clock_t *self, const void *fault)
 {
+    /*  A reader writes the wake words through a map of their own (rw), apart from the
+        read-only one. */
     return self && (ezshm_guard_hit(fault, self->seg.addr, self->seg.size)
-                    || ezshm_guard_hit(fault, self->wake.addr, self->wake.size));
+                    || ezshm_guard_hit(fault, self->wake.addr, self->wake.size)
+                    || ezshm_guard_hit(fault, self->rw, EZSHM_WAKE_BYTES));
 }
 
 void
@@ -453,24 +463,101 @@ ezshm_clock_can_sleep(const ezshm_clock_t *self)
     return self && self->rw && !self->writer;
 }
 
-bool
-ezshm_clock_sleep(ezshm_clock_t *self, uint32_t seen, double timeout_s,
-                  bool (*ready)(void *arg), void *arg)
+_Static_assert(EZSHM_CLOCK_SLEEP_MAX == FUTEX_WAITV_MAX, "one futex_waitv call sleeps on every clock");
+
+/*  Reader: the wake segment's two words, on the read-write map. */
+#define WAKE_WORD(clock) U32((clock)->rw, OFF_WAKE)
+#define WAITERS(clock) U32((clock)->rw, OFF_WAITERS)
+
+/*  Uncounts this reader on clocks [0, n) but a clock whose wake segment fault lies in: that
+    page is gone. Each decrement in a frame of its own, so a second truncated segment is
+    skipped the same way instead of ending the restore. */
+static void
+s_uncount(ezshm_clock_t *const *clocks, size_t n, const void *fault)
 {
-    if (!ezshm_clock_can_sleep(self) || !(timeout_s > 0))
-        return false;
-    uint32_t *wake = U32(self->rw, OFF_WAKE), *waiters = U32(self->rw, OFF_WAITERS);
-    __atomic_fetch_add(waiters, 1, __ATOMIC_SEQ_CST);
+    for (size_t i = 0; i < n; i++) {
+        ezshm_guard_frame_t frame;
+        if (ezshm_clock_hit(clocks[i], fault))
+            continue;
+        if (EZSHM_GUARD_ENTER(&frame)) {
+            __atomic_fetch_sub(WAITERS(clocks[i]), 1, __ATOMIC_SEQ_CST);
+            EZSHM_GUARD_LEAVE(&frame);
+        }
+    }
+}
+
+static bool
+s_moved(ezshm_clock_t *const *clocks, const uint32_t *seen, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (__atomic_load_n(WAKE_WORD(clocks[i]), __ATOMIC_ACQUIRE) != seen[i])
+            return true;
+    return false;
+}
+
+/*  The kernel sleep itself: FUTEX_WAIT (relative timeout) for one word, so a single wait
+    works on any kernel; futex_waitv (Linux >= 5.16, absolute CLOCK_MONOTONIC timeout) for
+    several. Both shared (no FUTEX_PRIVATE_FLAG): the writer is another process. */
+static int
+s_futex_sleep(ezshm_clock_t *const *clocks, const uint32_t *seen, size_t n, double timeout_s)
+{
+    long r;
+    if (n == 1) {
+        struct timespec ts = {(time_t) timeout_s, (long) ((timeout_s - (double) (time_t) timeout_s) * 1e9)};
+        r = syscall(SYS_futex, WAKE_WORD(clocks[0]), FUTEX_WAIT, seen[0], &ts, NULL, 0);
+    }
+    else {
+        struct futex_waitv v[EZSHM_CLOCK_SLEEP_MAX];
+        memset(v, 0, n * sizeof *v);
+        for (size_t i = 0; i < n; i++) {
+            v[i].val = seen[i];
+            v[i].uaddr = (uint64_t) (uintptr_t) WAKE_WORD(clocks[i]);
+            v[i].flags = FUTEX_32;
+        }
+        struct timespec at;
+        clock_gettime(CLOCK_MONOTONIC, &at);
+        double end = (double) at.tv_nsec * 1e-9 + timeout_s;
+        at.tv_sec += (time_t) end;
+        at.tv_nsec = (long) ((end - (double) (time_t) end) * 1e9);
+        r = syscall(SYS_futex_waitv, v, (unsigned) n, 0u, &at, CLOCK_MONOTONIC);
+    }
+    if (r >= 0 || errno == EAGAIN)
+        return EZSHM_OK;   /* woken, or a word had moved already */
+    if (errno == ETIMEDOUT || errno == EINTR)
+        return EZSHM_ERR_TIMEOUT;
+    return EZSHM_ERR_SYS;
+}
+
+int
+ezshm_clock_sleep_any(ezshm_clock_t *const *clocks, const uint32_t *seen, size_t n, double timeout_s,
+                      bool (*ready)(void *arg), void *arg, void **fault)
+{
+    if (!clocks || !seen || n == 0 || n > EZSHM_CLOCK_SLEEP_MAX || !(timeout_s > 0))
+        return EZSHM_ERR_INVAL;
+    for (size_t i = 0; i < n; i++)
+        if (!ezshm_clock_can_sleep(clocks[i]))
+            return EZSHM_ERR_INVAL;
+    /*  Clocks [0, counted) count this reader: what a fault anywhere below (a wake segment, or
+        a header ready() reads, truncated by another process) must give back. */
+    volatile size_t counted = 0;
+    ezshm_guard_frame_t frame;
+    if (!EZSHM_GUARD_ENTER(&frame)) {
+        s_uncount(clocks, counted, frame.fault);
+        if (fault)
+            *fault = frame.fault;
+        return EZSHM_ERR_BUS;
+    }
+    for (; counted < n; counted++)
+        __atomic_fetch_add(WAITERS(clocks[counted]), 1, __ATOMIC_SEQ_CST);
     /*  Counted first, checked second (the writer publishes first, reads the count second):
         one of the two sees the other, so a publish is never missed by a sleeper. The fence
-        keeps the checks below after the count on weakly ordered CPUs too. */
+        keeps the checks below after the counts on weakly ordered CPUs too. */
     __atomic_thread_fence(__ATOMIC_SEQ_CST);
-    bool woke = true;
-    if (__atomic_load_n(wake, __ATOMIC_ACQUIRE) == seen && !(ready && ready(arg))) {
-        struct timespec ts = {(time_t) timeout_s, (long) ((timeout_s - (double) (time_t) timeout_s) * 1e9)};
-        long r = syscall(SYS_futex, wake, FUTEX_WAIT, seen, &ts, NULL, 0);
-        woke = r == 0 || errno == EAGAIN;
-    }
-    __atomic_fetch_sub(waiters, 1, __ATOMIC_SEQ_CST);
-    return woke;
+    int rc = EZSHM_OK;
+    if (!s_moved(clocks, seen, n) && !(ready && ready(arg)))
+        rc = s_futex_sleep(clocks, seen, n, timeout_s);
+    for (; counted > 0; counted--)
+        __atomic_fetch_sub(WAITERS(clocks[counted - 1]), 1, __ATOMIC_SEQ_CST);
+    EZSHM_GUARD_LEAVE(&frame);
+    return rc;
 }

@@ -25,7 +25,7 @@
 
     Writer side: ezshm_clock_create .. ezshm_clock_begin_chunk / put_times / notify ..
     ezshm_clock_destroy (closed state, bump, wake, unlink). Reader side: ezshm_clock_open ..
-    ezshm_clock_times / copy_times / anchor_of / wake_word / sleep .. ezshm_clock_destroy (unmap).
+    ezshm_clock_times / copy_times / anchor_of / wake_word / sleep_any .. ezshm_clock_destroy (unmap).
 */
 #ifndef EZSHM_CLOCK_H
 #define EZSHM_CLOCK_H
@@ -150,14 +150,24 @@ bool ezshm_clock_newest_anchor(const ezshm_clock_t *self, ezshm_anchor_t *anchor
 uint32_t ezshm_clock_wake_word(const ezshm_clock_t *self);
 bool ezshm_clock_closed(const ezshm_clock_t *self);
 
-/*  Reader: whether ezshm_clock_sleep can block (the waiter count is writable). */
+/*  Reader: whether ezshm_clock_sleep_any can block on it (the waiter count is writable). */
 bool ezshm_clock_can_sleep(const ezshm_clock_t *self);
 
-/*  Reader: counts itself a waiter; then, unless the wake word moved from seen or ready(arg)
-    says there is work, sleeps in FUTEX_WAIT for at most timeout_s seconds; uncounts itself.
-    Returns true when woken or the word moved, false on timeout or interruption. */
-bool ezshm_clock_sleep(ezshm_clock_t *self, uint32_t seen, double timeout_s,
-                       bool (*ready)(void *arg), void *arg);
+/*  The most clocks one ezshm_clock_sleep_any sleeps on (the kernel's FUTEX_WAITV_MAX). */
+#define EZSHM_CLOCK_SLEEP_MAX 128
+
+/*  Reader: sleeps on the wake words of n clocks at once (1 <= n <= EZSHM_CLOCK_SLEEP_MAX,
+    each ezshm_clock_can_sleep). Counts itself a waiter on each; then, unless a word moved
+    from seen[i] or ready(arg) says there is work, sleeps for at most timeout_s seconds —
+    FUTEX_WAIT for one clock (any kernel), futex_waitv for several (Linux >= 5.16), shared
+    futexes —; uncounts itself on each, on every return path. EZSHM_OK: woken, a word moved,
+    or ready; EZSHM_ERR_TIMEOUT: timed out or interrupted by a signal; EZSHM_ERR_SYS: the
+    kernel refused to sleep (errno ENOSYS: no futex_waitv), sleep some other way;
+    EZSHM_ERR_BUS: a segment touched here (a wake segment, or what ready reads) was
+    truncated under the call, SIGBUS caught: *fault (when fault is not NULL) gets the
+    address, every other clock's count is restored; EZSHM_ERR_INVAL: bad arguments. */
+int ezshm_clock_sleep_any(ezshm_clock_t *const *clocks, const uint32_t *seen, size_t n, double timeout_s,
+                          bool (*ready)(void *arg), void *arg, void **fault);
 
 /*  Transport delay = ingest wall clock − sample time, in seconds, when it means something:
     the sample time looks like a UNIX time in seconds (after 2001, > EZSHM_WALL_CLOCK_MIN) and

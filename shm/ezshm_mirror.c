@@ -9,6 +9,7 @@
 #include "ezshm_ring.h"
 #include "ezshm_segment.h"
 
+#include <errno.h>
 #include <math.h>
 #include <sched.h>
 #include <stdatomic.h>
@@ -20,7 +21,7 @@
     writer (which unlinks and recreates the segment). */
 #define REPLACED_CHECK_S 0.2
 
-/*  ezshm_mirror_wait: the longest single sleep (so a writer that died without waking us is
+/*  ezshm_mirror_wait(_any): the longest single sleep (so a writer that died without waking us is
     noticed when restarted), the poll period without a clock segment (an ezmsg-tools writer,
     or no write permission on the clock), and while no ring is attached. */
 #define WAIT_SLICE_S REPLACED_CHECK_S
@@ -602,44 +603,137 @@ s_nap(double deadline, double max_s)
     nanosleep(&ts, NULL);
 }
 
+/*  One look at a mirror for a wait: EZSHM_OK when it has unread frames, EZSHM_ERR_STALE
+    when its stream changed, else EZSHM_ERR_TIMEOUT (nothing yet) with what to sleep on:
+    *clock and its word *seen (clock NULL: nothing, poll), and the longest sleep *period
+    before this mirror must be looked at again. */
 static int
-s_wait(ezshm_mirror_t *self, int timeout_ms)
+s_look(ezshm_mirror_t *self, ezshm_clock_t **clock, uint32_t *seen, double *period)
+{
+    *clock = NULL;
+    if (!self->attached) {
+        /*  Nothing mapped to sleep on: look for the stream (again) now and then. The read
+            that follows attaches and says EZSHM_ERR_STALE. */
+        if (!self->meta)
+            s_attach_header(self);
+        if (self->meta && (ezshm_header_valid(self->meta) || s_header_replaced(self)))
+            return EZSHM_ERR_STALE;
+        *period = POLL_DETACHED_S;
+        return EZSHM_ERR_TIMEOUT;
+    }
+    /*  The word before the checks: a publish after the checks moves it, and the sleep then
+        returns at once. */
+    bool sleepable = ezshm_clock_can_sleep(self->clock) && !ezshm_clock_closed(self->clock);
+    *seen = sleepable ? ezshm_clock_wake_word(self->clock) : 0;
+    if (!ezshm_header_valid(self->meta) || ezshm_header_generation(self->meta) != self->info.generation) {
+        /*  Reset, rebuild, rename or shutdown: say so once; until the stream is ready again
+            the waits poll it (detached) instead of returning at once. */
+        s_detach_ring(self);
+        return EZSHM_ERR_STALE;
+    }
+    if (s_has_news(self))
+        return EZSHM_OK;
+    if (s_header_replaced(self))
+        return EZSHM_ERR_STALE;
+    *clock = sleepable ? self->clock : NULL;
+    *period = sleepable ? WAIT_SLICE_S : POLL_ATTACHED_S;
+    return EZSHM_ERR_TIMEOUT;
+}
+
+typedef struct {
+    ezshm_mirror_t *const *mirrors;
+    size_t                 n;
+} wait_set_t;
+
+/*  The sleep's last check, after it counted itself a waiter: news on any attached mirror. */
+static bool
+s_any_news(void *arg)
+{
+    const wait_set_t *set = arg;
+    for (size_t i = 0; i < set->n; i++)
+        if (set->mirrors[i]->attached && s_has_news(set->mirrors[i]))
+            return true;
+    return false;
+}
+
+/*  A segment of mirror self holds the fault address. */
+static bool
+s_hit(const ezshm_mirror_t *self, const void *fault)
+{
+    return ezshm_guard_hit(fault, self->header.addr, self->header.size)
+           || ezshm_guard_hit(fault, self->ring.addr, self->ring.size) || ezshm_clock_hit(self->clock, fault);
+}
+
+/*  After a SIGBUS in a wait: the mirror whose segment was truncated lets everything go
+    without another look at it (the next call attaches afresh), as after a fault in any
+    call; its index. An address of none of them (not expected): all let go, index 0. */
+static size_t
+s_detach_hit(ezshm_mirror_t *const *mirrors, size_t n, const void *fault)
+{
+    for (size_t i = 0; i < n; i++)
+        if (s_hit(mirrors[i], fault)) {
+            s_detach_all(mirrors[i]);
+            return i;
+        }
+    for (size_t i = 0; i < n; i++)
+        s_detach_all(mirrors[i]);
+    return 0;
+}
+
+/*  A kernel without futex_waitv (ENOSYS) is remembered: several streams are then polled. */
+static atomic_bool s_no_waitv;
+
+/*  The waits of one mirror and of several are this one loop: look at each mirror (the
+    lowest index with news ends the wait), then sleep in the kernel on every sleepable
+    mirror's wake word at once, for no longer than the shortest period a mirror without one
+    must be polled at (1 ms attached without a wake segment, 10 ms detached), the 200 ms
+    slice that notices a restarted writer, or what is left of the timeout. */
+static int
+s_wait_any(ezshm_mirror_t *const *mirrors, size_t n, int timeout_ms, size_t *ready)
 {
     double deadline = timeout_ms < 0 ? INFINITY : ezshm_time_mono() + timeout_ms * 1e-3;
+    ezshm_clock_t *clocks[EZSHM_CLOCK_SLEEP_MAX];
+    uint32_t seen[EZSHM_CLOCK_SLEEP_MAX];
+    wait_set_t set = {mirrors, n};
     for (;;) {
-        if (!self->attached) {
-            /*  Nothing mapped to sleep on: look for the stream (again) now and then. The read
-                that follows attaches and says EZSHM_ERR_STALE. */
-            if (!self->meta)
-                s_attach_header(self);
-            if (self->meta && (ezshm_header_valid(self->meta) || s_header_replaced(self)))
-                return EZSHM_ERR_STALE;
-            if (ezshm_time_mono() >= deadline)
-                return EZSHM_ERR_TIMEOUT;
-            s_nap(deadline, POLL_DETACHED_S);
-            continue;
+        size_t k = 0;
+        double slice = WAIT_SLICE_S;
+        for (size_t i = 0; i < n; i++) {
+            ezshm_clock_t *clock;
+            uint32_t word;
+            double period;
+            int rc = s_look(mirrors[i], &clock, &word, &period);
+            if (rc != EZSHM_ERR_TIMEOUT) {
+                *ready = i;
+                return rc;
+            }
+            if (clock && k == EZSHM_CLOCK_SLEEP_MAX)
+                period = POLL_ATTACHED_S;   /* past the kernel's limit: polled */
+            else if (clock) {
+                clocks[k] = clock;
+                seen[k++] = word;
+            }
+            if (period < slice)
+                slice = period;
         }
-        /*  The word before the checks: a publish after the checks moves it, and the sleep
-            below then returns at once. */
-        bool sleepable = ezshm_clock_can_sleep(self->clock) && !ezshm_clock_closed(self->clock);
-        uint32_t seen = sleepable ? ezshm_clock_wake_word(self->clock) : 0;
-        if (!ezshm_header_valid(self->meta) || ezshm_header_generation(self->meta) != self->info.generation) {
-            /*  Reset, rebuild, rename or shutdown: say so once; until the stream is ready
-                again the wait polls (detached) instead of returning at once. */
-            s_detach_ring(self);
-            return EZSHM_ERR_STALE;
-        }
-        if (s_has_news(self))
-            return EZSHM_OK;
-        if (s_header_replaced(self))
-            return EZSHM_ERR_STALE;
         double left = deadline - ezshm_time_mono();
         if (left <= 0)
             return EZSHM_ERR_TIMEOUT;
-        if (sleepable)
-            ezshm_clock_sleep(self->clock, seen, left < WAIT_SLICE_S ? left : WAIT_SLICE_S, s_has_news, self);
-        else
-            s_nap(deadline, POLL_ATTACHED_S);
+        int rc = EZSHM_ERR_SYS;
+        if (k == 1 || (k > 1 && !atomic_load_explicit(&s_no_waitv, memory_order_relaxed))) {
+            void *fault = NULL;
+            rc = ezshm_clock_sleep_any(clocks, seen, k, left < slice ? left : slice, s_any_news, &set, &fault);
+            if (rc == EZSHM_ERR_BUS) {
+                *ready = s_detach_hit(mirrors, n, fault);
+                return rc;
+            }
+            if (rc == EZSHM_ERR_SYS && errno == ENOSYS)
+                atomic_store_explicit(&s_no_waitv, true, memory_order_relaxed);
+        }
+        if (k == 0)
+            s_nap(deadline, slice);
+        else if (rc == EZSHM_ERR_SYS)
+            s_nap(deadline, slice < POLL_ATTACHED_S ? slice : POLL_ATTACHED_S);
     }
 }
 
@@ -651,10 +745,9 @@ typedef struct {
     uint64_t  n;
     uint64_t *out1, *out2;
     double   *t;             /* frame times (read, latest) */
-    int       timeout_ms;    /* wait */
 } mirror_call_t;
 
-enum { CALL_ATTACH, CALL_READ, CALL_LATEST, CALL_WRITTEN, CALL_NEWEST, CALL_WAIT };
+enum { CALL_ATTACH, CALL_READ, CALL_LATEST, CALL_WRITTEN, CALL_NEWEST };
 
 static int
 s_call(ezshm_mirror_t *self, const mirror_call_t *c)
@@ -664,7 +757,6 @@ s_call(ezshm_mirror_t *self, const mirror_call_t *c)
     case CALL_READ:   return s_read(self, c->dst, c->n, c->out1, c->out2, c->t);
     case CALL_LATEST: return s_latest(self, c->dst, c->n, c->out1, c->t);
     case CALL_NEWEST: return s_newest(self, c->dst);
-    case CALL_WAIT:   return s_wait(self, c->timeout_ms);
     default:
         *c->out1 = 0;
         if (self->attached && !s_position(self, c->out1))
@@ -693,7 +785,7 @@ ezshm_mirror_attach(ezshm_mirror_t *self)
 {
     if (!self)
         return EZSHM_ERR_INVAL;
-    mirror_call_t call = {CALL_ATTACH, NULL, 0, NULL, NULL, NULL, 0};
+    mirror_call_t call = {CALL_ATTACH, NULL, 0, NULL, NULL, NULL};
     return s_guarded(self, &call);
 }
 
@@ -705,7 +797,7 @@ ezshm_mirror_read_ts(ezshm_mirror_t *self, void *dst, uint64_t max_frames, uint6
         return EZSHM_ERR_INVAL;
     *n_read = 0;
     *n_lost = 0;
-    mirror_call_t call = {CALL_READ, dst, max_frames, n_read, n_lost, t, 0};
+    mirror_call_t call = {CALL_READ, dst, max_frames, n_read, n_lost, t};
     return s_guarded(self, &call);
 }
 
@@ -722,7 +814,7 @@ ezshm_mirror_latest_ts(ezshm_mirror_t *self, void *dst, uint64_t n, uint64_t *n_
     if (!self || !n_out || (n && !dst))
         return EZSHM_ERR_INVAL;
     *n_out = 0;
-    mirror_call_t call = {CALL_LATEST, dst, n, n_out, NULL, t, 0};
+    mirror_call_t call = {CALL_LATEST, dst, n, n_out, NULL, t};
     return s_guarded(self, &call);
 }
 
@@ -737,17 +829,36 @@ ezshm_mirror_newest(ezshm_mirror_t *self, ezshm_newest_t *out)
 {
     if (!self || !out)
         return EZSHM_ERR_INVAL;
-    mirror_call_t call = {CALL_NEWEST, out, 0, NULL, NULL, NULL, 0};
+    mirror_call_t call = {CALL_NEWEST, out, 0, NULL, NULL, NULL};
     return s_guarded(self, &call);
+}
+
+int
+ezshm_mirror_wait_any(ezshm_mirror_t *const *mirrors, size_t n, int timeout_ms, size_t *ready)
+{
+    size_t which = 0;
+    if (!mirrors || n == 0)
+        return EZSHM_ERR_INVAL;
+    for (size_t i = 0; i < n; i++)
+        if (!mirrors[i])
+            return EZSHM_ERR_INVAL;
+    if (!ready)
+        ready = &which;
+    *ready = 0;
+    ezshm_guard_frame_t frame;
+    if (EZSHM_GUARD_ENTER(&frame)) {
+        int rc = s_wait_any(mirrors, n, timeout_ms, ready);
+        EZSHM_GUARD_LEAVE(&frame);
+        return rc;
+    }
+    *ready = s_detach_hit(mirrors, n, frame.fault);
+    return EZSHM_ERR_BUS;
 }
 
 int
 ezshm_mirror_wait(ezshm_mirror_t *self, int timeout_ms)
 {
-    if (!self)
-        return EZSHM_ERR_INVAL;
-    mirror_call_t call = {CALL_WAIT, NULL, 0, NULL, NULL, NULL, timeout_ms};
-    return s_guarded(self, &call);
+    return ezshm_mirror_wait_any(&self, 1, timeout_ms, NULL);
 }
 
 uint64_t
@@ -756,7 +867,7 @@ ezshm_mirror_written(const ezshm_mirror_t *self)
     uint64_t pos = 0;
     if (!self)
         return 0;
-    mirror_call_t call = {CALL_WRITTEN, NULL, 0, &pos, NULL, NULL, 0};
+    mirror_call_t call = {CALL_WRITTEN, NULL, 0, &pos, NULL, NULL};
     return s_guarded((ezshm_mirror_t *) self, &call) == EZSHM_OK ? pos : 0;
 }
 

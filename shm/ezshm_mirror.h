@@ -107,6 +107,25 @@ int ezshm_mirror_latest_ts(ezshm_mirror_t *self, void *dst, uint64_t n, uint64_t
     row while the stream stays not ready. */
 int ezshm_mirror_wait(ezshm_mirror_t *self, int timeout_ms);
 
+/*  ezshm_mirror_wait for n mirrors at once (several streams, or one stream twice): sleeps
+    until any of them has news and returns what ezshm_mirror_wait would for the lowest index
+    with news, that index in *ready (ready may be NULL): EZSHM_OK (unread frames) or
+    EZSHM_ERR_STALE (its stream changed); EZSHM_ERR_TIMEOUT when none had news within
+    timeout_ms (< 0: no deadline). Read every mirror with news before waiting again (a
+    mirror whose news is not read is the answer again at once, and hides the higher ones):
+    draining all n after each wake-up is the simple way. It sleeps in the kernel on every
+    stream's wake word at once (futex_waitv, Linux >= 5.16; one stream: FUTEX_WAIT), counted
+    a waiter on each so their writers wake it, never longer than 200 ms at a time; streams
+    it cannot sleep on are polled at the single wait's rules — every 1 ms without a usable
+    wake segment (an ezmsg-tools writer, no write permission, a wake segment of the wrong
+    size or owner), every 10 ms while no ring is attached, every 1 ms beyond the first 128
+    sleepable streams or on a kernel without futex_waitv (ENOSYS). Waiter counts are
+    restored on every return. EZSHM_ERR_BUS: a segment of mirrors[*ready] was truncated
+    under the wait (SIGBUS caught, ezshm_guard_enable): that mirror is detached as after any
+    call's fault, the others are untouched. EZSHM_ERR_INVAL: mirrors NULL, n 0, or a NULL
+    mirror. */
+int ezshm_mirror_wait_any(ezshm_mirror_t *const *mirrors, size_t n, int timeout_ms, size_t *ready);
+
 /*  The newest published frame: its position + 1, its time, its chunk's ingest wall clock and
     sequence number. */
 typedef struct {
