@@ -6,8 +6,8 @@
     line and one row per channel: its level as a bar between the channel's running min and
     max, and a sparkline of the history. Several streams share the terminal's rows evenly.
     When stdout is not a terminal it prints one summary line per stream and refresh instead.
-    Between refreshes it sleeps in ezshm_mirror_wait when it watches one stream, so it wakes
-    when data lands, not on a fixed poll (several streams: short sleeps); each refresh shows
+    Between refreshes it sleeps in ezshm_mirror_wait_any on all the streams at once, so it
+    wakes when data lands on any of them, not on a fixed poll; each refresh shows
     the newest frame's stream time and its transport delay (ingest wall clock − sample time)
     when the writer has a clock segment.
     Channels are named by the stream metadata when the stream publishes it (labels of the
@@ -279,13 +279,12 @@ mirror_watch(ezshm_mirror_t **mirrors, size_t n, double refresh_hz)
             fflush(stdout);
             next = now + period;
         }
-        if (!any && rc == EZSHM_OK && n == 1) {
-            /*  Until data lands or the next refresh is due. */
+        if (!any && rc == EZSHM_OK) {
+            /*  Asleep on every stream at once until data lands on one or the next refresh
+                is due. */
             double left = next - ezshm_time_mono();
-            rc = mirror_wait(mirrors[0], left > 0 ? (int) (left * 1000.0) + 1 : 0);
+            rc = mirror_wait(mirrors, n, left > 0 ? (int) (left * 1000.0) + 1 : 0, &failed);
         }
-        else if (!any && rc == EZSHM_OK)
-            mirror_sleep(0.005);
     }
     for (size_t i = 0; w && i < n; i++) {
         mirror_free_labels(w[i].labels, w[i].per_frame);
