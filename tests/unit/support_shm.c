@@ -2,6 +2,7 @@
 #include "support_shm.h"
 #include "ezshm.h"
 
+#include <criterion/criterion.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -215,4 +216,41 @@ shmt_count_files(void)
             n++;
     closedir(d);
     return n;
+}
+
+ezshm_writer_t *
+shmt_writer(const char *name, ezshm_layout_t layout, bool no_clock)
+{
+    ezshm_writer_options_t opt;
+    ezshm_writer_options_init(&opt);
+    opt.layout = layout;
+    opt.no_clock = no_clock;
+    ezshm_writer_t *w = NULL;
+    cr_assert_eq(ezshm_writer_new(name, &opt, &w), EZSHM_OK);
+    return w;
+}
+
+void
+shmt_configure(ezshm_writer_t *w, double srate, uint64_t L)
+{
+    static const uint64_t two[1] = {2};
+    ezshm_ring_spec_t spec = {'d', srate, L, 1, two, "k", 1};
+    cr_assert_eq(ezshm_writer_configure(w, &spec), EZSHM_OK);
+}
+
+ezshm_mirror_t *
+shmt_mirror(const char *name)
+{
+    ezshm_mirror_t *m = NULL;
+    cr_assert_eq(ezshm_mirror_new(name, &m), EZSHM_OK);
+    cr_assert_eq(ezshm_mirror_attach(m), EZSHM_OK);
+    return m;
+}
+
+long long
+shmt_ms_since(const struct timespec *t0)
+{
+    struct timespec t1;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    return (t1.tv_sec - t0->tv_sec) * 1000LL + (t1.tv_nsec - t0->tv_nsec) / 1000000LL;
 }

@@ -13,8 +13,11 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
+#include <time.h>
+
 #include <cjson/cJSON.h>
 
+#include "ezshm.h"
 #include "support_file.h"
 
 /*  Private segment directory (EZSHM_SHM_DIR) for this test process; idempotent. */
@@ -54,5 +57,17 @@ const char *shmt_wake_seg(const char *name, uint32_t gen);
 
 /*  Number of files in the private directory. */
 int shmt_count_files(void);
+
+/*  A writer of name (Criterion-asserted): layout, with a clock segment unless no_clock. */
+ezshm_writer_t *shmt_writer(const char *name, ezshm_layout_t layout, bool no_clock);
+
+/*  Builds w's ring (asserted): L frames of 2 float64 channels at srate (0: coordinate axis). */
+void shmt_configure(ezshm_writer_t *w, double srate, uint64_t L);
+
+/*  A mirror of name, attached (asserted). */
+ezshm_mirror_t *shmt_mirror(const char *name);
+
+/*  Milliseconds of CLOCK_MONOTONIC since t0. */
+long long shmt_ms_since(const struct timespec *t0);
 
 #endif

@@ -22,25 +22,6 @@ TestSuite(shm_clock, .init = s_init, .fini = s_fini);
 
 static const uint64_t s_shape2[1] = {2};
 
-static ezshm_writer_t *
-s_writer(const char *name, ezshm_layout_t layout, bool no_clock)
-{
-    ezshm_writer_options_t opt;
-    ezshm_writer_options_init(&opt);
-    opt.layout = layout;
-    opt.no_clock = no_clock;
-    ezshm_writer_t *w = NULL;
-    cr_assert_eq(ezshm_writer_new(name, &opt, &w), EZSHM_OK);
-    return w;
-}
-
-static void
-s_configure(ezshm_writer_t *w, double srate, uint64_t L)
-{
-    ezshm_ring_spec_t spec = {'d', srate, L, 1, s_shape2, "k", 1};
-    cr_assert_eq(ezshm_writer_configure(w, &spec), EZSHM_OK);
-}
-
 typedef struct {
     const double *src;
 } copy_src_t;
@@ -68,25 +49,16 @@ s_write_chunk(ezshm_writer_t *w, uint64_t *next, uint64_t n, const ezshm_chunk_t
     free(buf);
 }
 
-static ezshm_mirror_t *
-s_mirror(const char *name)
-{
-    ezshm_mirror_t *m = NULL;
-    cr_assert_eq(ezshm_mirror_new(name, &m), EZSHM_OK);
-    cr_assert_eq(ezshm_mirror_attach(m), EZSHM_OK);
-    return m;
-}
-
 /*  The sender's clock: chunk k starts at frame F, offset = base + F * gain, as ezmsg's
     LinearAxis offsets are. Expected time of frame i of that chunk: offset + i * gain. */
 static void
 s_linear_run(ezshm_layout_t layout)
 {
     const char *name = shmt_unique_name();
-    ezshm_writer_t *w = s_writer(name, layout, false);
+    ezshm_writer_t *w = shmt_writer(name, layout, false);
     const double gain = 1.0 / 500.0, base = 1700000000.25;
-    s_configure(w, 500.0, 97);
-    ezshm_mirror_t *m = s_mirror(name);
+    shmt_configure(w, 500.0, 97);
+    ezshm_mirror_t *m = shmt_mirror(name);
     double frames[97 * 2], t[97];
     double expect_t[4096];
     uint64_t next = 0, checked = 0, read_from = 0;
@@ -95,7 +67,7 @@ s_linear_run(ezshm_layout_t layout)
         uint64_t n = sizes[round % 8];
         if (round == 20) {
             /*  A rebuild (new ring length): the reader follows, timestamps go on. */
-            s_configure(w, 500.0, 89);
+            shmt_configure(w, 500.0, 89);
             uint64_t got, lost;
             cr_assert_eq(ezshm_mirror_read_ts(m, frames, 97, &got, &lost, t), EZSHM_ERR_STALE);
             next = 0;
@@ -140,9 +112,9 @@ static void
 s_coordinate_run(ezshm_layout_t layout)
 {
     const char *name = shmt_unique_name();
-    ezshm_writer_t *w = s_writer(name, layout, false);
-    s_configure(w, 0.0, 50);   /* srate 0: coordinate axis, per-frame times ring */
-    ezshm_mirror_t *m = s_mirror(name);
+    ezshm_writer_t *w = shmt_writer(name, layout, false);
+    shmt_configure(w, 0.0, 50);   /* srate 0: coordinate axis, per-frame times ring */
+    ezshm_mirror_t *m = shmt_mirror(name);
     double frames[50 * 2], t[50], coords[64];
     uint64_t next = 0, read_from = 0;
     double now = 12.5;
@@ -180,9 +152,9 @@ Test(shm_clock, coordinate_timestamps_every_value_across_wraps_v1) { s_coordinat
 Test(shm_clock, coordinate_chunks_without_values_read_nan_not_an_old_lap)
 {
     const char *name = shmt_unique_name();
-    ezshm_writer_t *w = s_writer(name, EZSHM_LAYOUT_LEGACY, false);
-    s_configure(w, 0.0, 8);
-    ezshm_mirror_t *m = s_mirror(name);
+    ezshm_writer_t *w = shmt_writer(name, EZSHM_LAYOUT_LEGACY, false);
+    shmt_configure(w, 0.0, 8);
+    ezshm_mirror_t *m = shmt_mirror(name);
     double coords[8] = {1, 2, 3, 4, 5, 6, 7, 8}, frames[16], t[8];
     ezshm_chunk_time_t ct = {1, NAN, coords, 0, EZSHM_SEQ_NONE};
     uint64_t next = 0, got, lost;
@@ -201,11 +173,11 @@ Test(shm_clock, coordinate_chunks_without_values_read_nan_not_an_old_lap)
 Test(shm_clock, writer_without_clock_reads_nan_and_wait_polls)
 {
     const char *name = shmt_unique_name();
-    ezshm_writer_t *w = s_writer(name, EZSHM_LAYOUT_LEGACY, true);
-    s_configure(w, 100.0, 40);
+    ezshm_writer_t *w = shmt_writer(name, EZSHM_LAYOUT_LEGACY, true);
+    shmt_configure(w, 100.0, 40);
     cr_expect_str_eq(ezshm_writer_clock_segment(w), "");
     cr_expect_not(shmt_seg_exists(shmt_clock_seg(name, 0)));
-    ezshm_mirror_t *m = s_mirror(name);
+    ezshm_mirror_t *m = shmt_mirror(name);
     uint64_t next = 0;
     ezshm_chunk_time_t ct = {3.0, 0.01, NULL, 0, 1};
     s_write_chunk(w, &next, 5, &ct);
@@ -232,10 +204,10 @@ Test(shm_clock, ezmsg_tools_view_unchanged_by_the_clock)
         bytes are identical (the names differ, the header does not hold them). */
     const char *a = shmt_unique_name(), *b = shmt_unique_name();
     for (int layout = 0; layout < 2; layout++) {
-        ezshm_writer_t *wa = s_writer(a, (ezshm_layout_t) layout, false);
-        ezshm_writer_t *wb = s_writer(b, (ezshm_layout_t) layout, true);
-        s_configure(wa, 250.0, 33);
-        s_configure(wb, 250.0, 33);
+        ezshm_writer_t *wa = shmt_writer(a, (ezshm_layout_t) layout, false);
+        ezshm_writer_t *wb = shmt_writer(b, (ezshm_layout_t) layout, true);
+        shmt_configure(wa, 250.0, 33);
+        shmt_configure(wb, 250.0, 33);
         uint64_t na = 0, nb = 0;
         for (int k = 0; k < 9; k++) {
             ezshm_chunk_time_t ct = {k * 0.1, 0.004, NULL, 0, (uint64_t) k};
@@ -269,13 +241,13 @@ Test(shm_clock, chunks_smaller_than_planned_lose_old_times_not_new_ones)
     /*  30 kHz plans for 30-frame chunks; 1-frame chunks overrun the anchors: the oldest
         frames' times become NaN, the newest stay exact. */
     const char *name = shmt_unique_name();
-    ezshm_writer_t *w = s_writer(name, EZSHM_LAYOUT_LEGACY, false);
-    s_configure(w, 30000.0, 3000);
+    ezshm_writer_t *w = shmt_writer(name, EZSHM_LAYOUT_LEGACY, false);
+    shmt_configure(w, 30000.0, 3000);
     uint64_t cap = ezshm_clock_anchor_capacity(3000, 30000.0);
     cr_expect_eq(cap, 3000 / 30 + 2);
     cr_expect_eq(shmt_seg_size(ezshm_writer_clock_segment(w)),
                  (long long) ezshm_clock_segment_bytes(3000, cap, false));
-    ezshm_mirror_t *m = s_mirror(name);
+    ezshm_mirror_t *m = shmt_mirror(name);
     uint64_t next = 0;
     for (int k = 0; k < 2000; k++) {
         ezshm_chunk_time_t ct = {k / 30000.0, 1 / 30000.0, NULL, 0, (uint64_t) k};
@@ -301,15 +273,15 @@ Test(shm_clock, chunks_smaller_than_planned_lose_old_times_not_new_ones)
 Test(shm_clock, hostile_clock_bytes_mean_no_timestamps)
 {
     const char *name = shmt_unique_name();
-    ezshm_writer_t *w = s_writer(name, EZSHM_LAYOUT_LEGACY, true);
-    s_configure(w, 100.0, 20);
+    ezshm_writer_t *w = shmt_writer(name, EZSHM_LAYOUT_LEGACY, true);
+    shmt_configure(w, 100.0, 20);
     /*  Another process put garbage where the clock segment would be. */
     uint8_t junk[8192];
     for (size_t i = 0; i < sizeof junk; i++)
         junk[i] = (uint8_t) (i * 131 + 7);
     memcpy(junk, "ZCLK", 4);
     cr_assert(shmt_write_file(shmt_seg_path(shmt_clock_seg(name, 0)), junk, sizeof junk));
-    ezshm_mirror_t *m = s_mirror(name);
+    ezshm_mirror_t *m = shmt_mirror(name);
     uint64_t next = 0;
     s_write_chunk(w, &next, 3, NULL);
     double frames[40], t[20];
@@ -320,14 +292,6 @@ Test(shm_clock, hostile_clock_bytes_mean_no_timestamps)
     cr_expect_eq(ezshm_mirror_wait(m, 20), EZSHM_ERR_TIMEOUT);
     ezshm_mirror_destroy(&m);
     ezshm_writer_destroy(&w);
-}
-
-static long long
-s_ms_since(const struct timespec *t0)
-{
-    struct timespec t1;
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    return (t1.tv_sec - t0->tv_sec) * 1000LL + (t1.tv_nsec - t0->tv_nsec) / 1000000LL;
 }
 
 typedef struct {
@@ -360,23 +324,23 @@ Test(shm_clock, wait_wakes_on_data_reset_rename_and_shutdown)
     static const int expect[4] = {EZSHM_OK, EZSHM_ERR_STALE, EZSHM_ERR_STALE, EZSHM_ERR_STALE};
     for (int action = 0; action < 4; action++) {
         const char *name = shmt_unique_name();
-        later_t l = {s_writer(name, EZSHM_LAYOUT_LEGACY, false), action, 0};
-        s_configure(l.w, 100.0, 64);
-        ezshm_mirror_t *m = s_mirror(name);
+        later_t l = {shmt_writer(name, EZSHM_LAYOUT_LEGACY, false), action, 0};
+        shmt_configure(l.w, 100.0, 64);
+        ezshm_mirror_t *m = shmt_mirror(name);
         cr_expect_eq(ezshm_mirror_wait(m, 0), EZSHM_ERR_TIMEOUT);
         pthread_t th;
         struct timespec t0;
         clock_gettime(CLOCK_MONOTONIC, &t0);
         pthread_create(&th, NULL, s_later, &l);
         int rc = ezshm_mirror_wait(m, 10000);
-        long long ms = s_ms_since(&t0);
+        long long ms = shmt_ms_since(&t0);
         pthread_join(th, NULL);
         cr_expect_eq(rc, expect[action], "action %d: %s", action, ezshm_strerror(rc));
         cr_expect_lt(ms, 5000, "action %d woke after %lld ms", action, ms);
         if (action == 1) {
             /*  Reset: the next wait polls quietly until the ring is back, then says STALE. */
             cr_expect_eq(ezshm_mirror_wait(m, 30), EZSHM_ERR_TIMEOUT);
-            s_configure(l.w, 100.0, 64);
+            shmt_configure(l.w, 100.0, 64);
             cr_expect_eq(ezshm_mirror_wait(m, 5000), EZSHM_ERR_STALE);
             uint64_t got, lost;
             double buf[128];
@@ -398,7 +362,7 @@ Test(shm_clock, readers_may_write_the_wake_segment_only)
     opt.mode = 0640;
     ezshm_writer_t *w = NULL;
     cr_assert_eq(ezshm_writer_new(name, &opt, &w), EZSHM_OK);
-    s_configure(w, 100.0, 64);
+    shmt_configure(w, 100.0, 64);
     cr_expect_eq(shmt_seg_mode(shmt_ring_seg(name, 0)), 0640);
     cr_expect_eq(shmt_seg_mode(shmt_clock_seg(name, 0)), 0640);
     cr_expect_eq(shmt_seg_mode(shmt_wake_seg(name, 0)), 0660);
@@ -409,13 +373,13 @@ Test(shm_clock, readers_may_write_the_wake_segment_only)
 Test(shm_clock, wait_times_out_and_leaves_no_waiter_counted)
 {
     const char *name = shmt_unique_name();
-    ezshm_writer_t *w = s_writer(name, EZSHM_LAYOUT_V1, false);
-    s_configure(w, 100.0, 64);
-    ezshm_mirror_t *m = s_mirror(name);
+    ezshm_writer_t *w = shmt_writer(name, EZSHM_LAYOUT_V1, false);
+    shmt_configure(w, 100.0, 64);
+    ezshm_mirror_t *m = shmt_mirror(name);
     struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     cr_expect_eq(ezshm_mirror_wait(m, 120), EZSHM_ERR_TIMEOUT);
-    cr_expect_geq(s_ms_since(&t0), 119);
+    cr_expect_geq(shmt_ms_since(&t0), 119);
     size_t size;
     uint8_t *clock = support_read_file(shmt_seg_path(ezshm_writer_clock_segment(w)), &size);
     uint8_t *wake = support_read_file(shmt_seg_path(shmt_wake_seg(name, 0)), &size);
@@ -486,14 +450,14 @@ Test(shm_clock, wait_wakes_on_writer_sigterm_and_times_out_after_sigkill)
     for (int i = 0; i < 2; i++) {
         const char *name = shmt_unique_name();
         pid_t pid = s_child_writer(name);
-        ezshm_mirror_t *m = s_mirror(name);
+        ezshm_mirror_t *m = shmt_mirror(name);
         int sig_pid[2] = {sigs[i], pid};
         pthread_t th;
         pthread_create(&th, NULL, s_signal_later, sig_pid);
         struct timespec t0;
         clock_gettime(CLOCK_MONOTONIC, &t0);
         int rc = ezshm_mirror_wait(m, i == 0 ? 10000 : 600);
-        long long ms = s_ms_since(&t0);
+        long long ms = shmt_ms_since(&t0);
         pthread_join(th, NULL);
         int status;
         waitpid(pid, &status, 0);

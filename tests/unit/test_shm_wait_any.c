@@ -30,28 +30,13 @@ TestSuite(shm_wait_any, .init = s_init, .fini = s_fini);
 #define N 3
 #define LATER_MS 50
 
-static const uint64_t s_shape2[1] = {2};
-
+/*  A stream of name with a ring of L frames. */
 static ezshm_writer_t *
 s_writer(const char *name, bool no_clock, uint64_t L)
 {
-    ezshm_writer_options_t opt;
-    ezshm_writer_options_init(&opt);
-    opt.no_clock = no_clock;
-    ezshm_writer_t *w = NULL;
-    cr_assert_eq(ezshm_writer_new(name, &opt, &w), EZSHM_OK);
-    ezshm_ring_spec_t spec = {'d', 100.0, L, 1, s_shape2, "k", 1};
-    cr_assert_eq(ezshm_writer_configure(w, &spec), EZSHM_OK);
+    ezshm_writer_t *w = shmt_writer(name, EZSHM_LAYOUT_LEGACY, no_clock);
+    shmt_configure(w, 100.0, L);
     return w;
-}
-
-static ezshm_mirror_t *
-s_mirror(const char *name)
-{
-    ezshm_mirror_t *m = NULL;
-    cr_assert_eq(ezshm_mirror_new(name, &m), EZSHM_OK);
-    cr_assert_eq(ezshm_mirror_attach(m), EZSHM_OK);
-    return m;
 }
 
 /*  Three streams, each with a writer and a mirror attached; stream no_clock_at (-1: none)
@@ -70,7 +55,7 @@ s_rig(rig_t *r, int no_clock_at)
         r->w[i] = s_writer(r->names[i], i == no_clock_at, 64);
     }
     for (int i = 0; i < N; i++)
-        r->m[i] = s_mirror(r->names[i]);
+        r->m[i] = shmt_mirror(r->names[i]);
 }
 
 static void
@@ -129,14 +114,6 @@ s_write(ezshm_writer_t *w, uint64_t n)
     cr_assert_eq(ezshm_writer_write(w, frames, n), EZSHM_OK);
 }
 
-static long long
-s_ms_since(const struct timespec *t0)
-{
-    struct timespec t1;
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    return (t1.tv_sec - t0->tv_sec) * 1000LL + (t1.tv_nsec - t0->tv_nsec) / 1000000LL;
-}
-
 static void
 s_sleep_ms(long ms)
 {
@@ -165,10 +142,8 @@ s_later(void *arg)
     ezshm_writer_t **w = &l->rig->w[l->target];
     if (l->action == ACT_WRITE)
         s_write(*w, 4);
-    else if (l->action == ACT_REBUILD) {
-        ezshm_ring_spec_t spec = {'d', 100.0, 48, 1, s_shape2, "k", 1};
-        cr_assert_eq(ezshm_writer_configure(*w, &spec), EZSHM_OK);
-    }
+    else if (l->action == ACT_REBUILD)
+        shmt_configure(*w, 100.0, 48);
     else if (l->action == ACT_DESTROY)
         ezshm_writer_destroy(w);
     return NULL;
@@ -183,9 +158,21 @@ s_wait_while(rig_t *r, later_t *l, int timeout_ms, size_t *ready, long long *ms)
     clock_gettime(CLOCK_MONOTONIC, &t0);
     pthread_create(&th, NULL, s_later, l);
     int rc = ezshm_mirror_wait_any(r->m, N, timeout_ms, ready);
-    *ms = s_ms_since(&t0);
+    *ms = shmt_ms_since(&t0);
     pthread_join(th, NULL);
     return rc;
+}
+
+/*  Waits on the rig while l acts; expects expect_rc for l's stream, well within the bound. */
+static void
+s_expect_woken(rig_t *r, later_t *l, int expect_rc)
+{
+    size_t ready = 99;
+    long long ms;
+    int rc = s_wait_while(r, l, 10000, &ready, &ms);
+    cr_expect_eq(rc, expect_rc, "stream %d, action %d: %s", l->target, l->action, ezshm_strerror(rc));
+    cr_expect_eq(ready, (size_t) l->target);
+    cr_expect_lt(ms, 5000, "stream %d, action %d: woke after %lld ms", l->target, l->action, ms);
 }
 
 Test(shm_wait_any, wakes_on_data_of_any_one_with_its_index)
@@ -196,11 +183,7 @@ Test(shm_wait_any, wakes_on_data_of_any_one_with_its_index)
     cr_expect_eq(ezshm_mirror_wait_any(r.m, N, 0, &ready), EZSHM_ERR_TIMEOUT);
     for (int target = N - 1; target >= 0; target--) {
         later_t l = {&r, target, ACT_WRITE, {0}};
-        long long ms;
-        int rc = s_wait_while(&r, &l, 10000, &ready, &ms);
-        cr_expect_eq(rc, EZSHM_OK, "stream %d: %s", target, ezshm_strerror(rc));
-        cr_expect_eq(ready, (size_t) target);
-        cr_expect_lt(ms, 5000, "stream %d woke after %lld ms", target, ms);
+        s_expect_woken(&r, &l, EZSHM_OK);
         for (int i = 0; i < N; i++)
             cr_expect_eq(l.waiters[i], 1, "asleep: counted a waiter on stream %d (%ld)", i, l.waiters[i]);
         s_expect_no_waiters(&r, "after data");
@@ -237,12 +220,7 @@ Test(shm_wait_any, wakes_on_a_rebuild_and_a_writer_shutdown_of_one)
         rig_t r;
         s_rig(&r, -1);
         later_t l = {&r, a == 0 ? 1 : 2, actions[a], {0}};
-        size_t ready = 99;
-        long long ms;
-        int rc = s_wait_while(&r, &l, 10000, &ready, &ms);
-        cr_expect_eq(rc, EZSHM_ERR_STALE, "action %d: %s", a, ezshm_strerror(rc));
-        cr_expect_eq(ready, (size_t) l.target);
-        cr_expect_lt(ms, 5000, "action %d woke after %lld ms", a, ms);
+        s_expect_woken(&r, &l, EZSHM_ERR_STALE);
         for (int i = 0; i < N; i++)
             cr_expect_eq(l.waiters[i], 1);
         s_expect_no_waiters(&r, "after a stale stream");
@@ -250,6 +228,7 @@ Test(shm_wait_any, wakes_on_a_rebuild_and_a_writer_shutdown_of_one)
             cr_expect_eq(s_waiters(r.names[1], 1), 0, "the new generation's count");
         /*  Once read (followed), quiet again; the others still wake it. */
         s_drain(&r);
+        size_t ready = 99;
         cr_expect_eq(ezshm_mirror_wait_any(r.m, N, 60, &ready), EZSHM_ERR_TIMEOUT);
         s_write(r.w[0], 2);
         cr_expect_eq(ezshm_mirror_wait_any(r.m, N, 5000, &ready), EZSHM_OK);
@@ -291,20 +270,13 @@ Test(shm_wait_any, polls_a_stream_without_a_clock_and_still_wakes)
     s_rig(&r, 1);
     cr_expect_eq(s_waiters(r.names[1], 0), -1, "no wake segment");
     later_t l = {&r, 1, ACT_WRITE, {0}};
-    size_t ready = 99;
-    long long ms;
-    int rc = s_wait_while(&r, &l, 10000, &ready, &ms);
-    cr_expect_eq(rc, EZSHM_OK, "%s", ezshm_strerror(rc));
-    cr_expect_eq(ready, 1);
-    cr_expect_lt(ms, 5000);
+    s_expect_woken(&r, &l, EZSHM_OK);
     cr_expect_eq(l.waiters[0], 1, "the others are slept on meanwhile");
     cr_expect_eq(l.waiters[2], 1);
     s_expect_no_waiters(&r, "after data on the polled stream");
     s_drain(&r);
     l.target = 2;
-    rc = s_wait_while(&r, &l, 10000, &ready, &ms);
-    cr_expect_eq(rc, EZSHM_OK);
-    cr_expect_eq(ready, 2);
+    s_expect_woken(&r, &l, EZSHM_OK);
     s_rig_destroy(&r);
 }
 
@@ -350,14 +322,10 @@ s_hostile_wake(bool other_owner)
     if (other_owner)
         cr_assert_eq(chown(path, 12345, 12345), 0);
     for (int i = 0; i < N; i++)
-        r.m[i] = s_mirror(r.names[i]);
-    size_t ready = 99;
-    cr_expect_eq(ezshm_mirror_wait_any(r.m, N, 30, &ready), EZSHM_ERR_TIMEOUT);
+        r.m[i] = shmt_mirror(r.names[i]);
+    cr_expect_eq(ezshm_mirror_wait_any(r.m, N, 30, NULL), EZSHM_ERR_TIMEOUT);
     later_t l = {&r, 1, ACT_WRITE, {0}};
-    long long ms;
-    int rc = s_wait_while(&r, &l, 10000, &ready, &ms);
-    cr_expect_eq(rc, EZSHM_OK, "%s", ezshm_strerror(rc));
-    cr_expect_eq(ready, 1);
+    s_expect_woken(&r, &l, EZSHM_OK);
     cr_expect_eq(l.waiters[0], 1);
     cr_expect_eq(l.waiters[2], 1);
     size_t size;
@@ -427,8 +395,8 @@ Test(shm_wait_any, more_than_128_streams_are_polled_and_still_wake)
     ezshm_writer_t *wi = s_writer(idle, false, 64), *wb = s_writer(busy, false, 64);
     ezshm_mirror_t *m[MANY];
     for (int i = 0; i < MANY - 1; i++)
-        m[i] = s_mirror(idle);
-    m[MANY - 1] = s_mirror(busy);
+        m[i] = shmt_mirror(idle);
+    m[MANY - 1] = shmt_mirror(busy);
     size_t ready = 0;
     cr_expect_eq(ezshm_mirror_wait_any(m, MANY, 30, &ready), EZSHM_ERR_TIMEOUT);
     cr_expect_eq(s_waiters(idle, 0), 0);
