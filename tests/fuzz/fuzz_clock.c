@@ -1,6 +1,8 @@
 /*  fuzz_clock.c — libFuzzer harness for the clock-segment reader: a mirror attached to a real
-    writer's ring whose clock segment (shm/ezshm_clock.h) holds hostile bytes, read with
-    timestamps, latest, newest and a zero-timeout wait, while the writer keeps writing.
+    writer's ring whose clock segment (shm/ezshm_clock.h) — or wake segment — holds hostile
+    bytes, read with timestamps, latest, newest, a zero-timeout wait and a 1 ms wait on it
+    twice at once (ezshm_mirror_wait_any: the kernel sleep on several words), while the
+    writer keeps writing.
 
     Input framing:
 
@@ -13,7 +15,10 @@
                                   hostile fields (capacity, offsets, anchors, counters)
                            bit 1: coordinate axis (srate 0: the per-frame times ring)
                            bit 2: the header is v1
-        rest               clock bytes (REPLACE, at most 64 KiB) or patches (PATCH)
+                           bit 3: REPLACE or PATCH the wake segment instead (what any
+                                  reader, who may write it, could put there: any size,
+                                  any words)
+        rest               segment bytes (REPLACE, at most 64 KiB) or patches (PATCH)
 
     Files go to a private directory (EZSHM_SHM_DIR), stream "fuzz". The writer never reads
     back what it wrote into its clock segment but the waiter count, so its state stays sane;
@@ -123,6 +128,10 @@ s_read_all(ezshm_mirror_t *m, double *dst, double *t, uint64_t cap)
     CHECK(rc == EZSHM_OK || rc == EZSHM_ERR_NOTREADY);
     rc = ezshm_mirror_wait(m, 0);
     CHECK(s_known_rc(rc));
+    ezshm_mirror_t *twice[2] = {m, m};
+    size_t which = 2;
+    rc = ezshm_mirror_wait_any(twice, 2, 1, &which);
+    CHECK(s_known_rc(rc) && which < 2);
 }
 
 int
@@ -133,7 +142,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     uint64_t L = ((uint64_t) data[0] | (uint64_t) data[1] << 8) % 4095 + EZSHM_RING_MIN_FRAMES;
     unsigned n = data[2];
     uint8_t mode = data[3];
-    bool replace = mode & 1, coordinate = mode & 2;
+    bool replace = mode & 1, coordinate = mode & 2, wake = mode & 8;
     data += 4;
     size -= 4;
 
@@ -148,7 +157,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     s_write(w, n, coordinate, &next);
 
     char path[PATH_MAX + 32];
-    snprintf(path, sizeof path, "%s/%s", s_dir, ezshm_writer_clock_segment(w));
+    char wake_name[EZSHM_SHORT_NAME_SIZE];
+    CHECK(ezshm_wake_segment_name("fuzz", 0, wake_name) == EZSHM_OK);
+    snprintf(path, sizeof path, "%s/%s", s_dir, wake ? wake_name : ezshm_writer_clock_segment(w));
     if (replace) {
         /*  The writer keeps its mapping of the unlinked file; readers find the new one. */
         CHECK(unlink(path) == 0);

@@ -143,7 +143,7 @@ write(os.path.join(mh, "v1_version2.bin"),
       mirror_input(b"SMZE\x02\x00\x00\x00" + bytes.fromhex(
           layout["versions"]["legacy"]["golden"]["header_after_first_message_hex"]) + b"\0" * 16, RING))
 
-# ---- clock: u16 L, u8 n, u8 mode + clock bytes (mode bit 0) or patches ----------------
+# ---- clock: u16 L, u8 n, u8 mode + segment bytes (mode bit 0) or patches; bit 3: wake --
 ck = os.path.join(HERE, "corpus", "clock")
 os.makedirs(ck, exist_ok=True)
 REPLACE, COORD, V1 = 1, 2, 4
@@ -201,6 +201,18 @@ replaced = {
 }
 for name, seg in replaced.items():
     write(os.path.join(ck, name + ".bin"), clock_input(100, 20, REPLACE, seg))
+# The wake segment (mode bit 3): its words patched under the writer, or another file there.
+WAKE = 8
+write(os.path.join(ck, "wake_patch_words.bin"),
+      clock_input(100, 20, WAKE, patches((0, 0xFF), (3, 0x80), (64, 0xFF), (67, 0xFF))))
+wake_files = {
+    "wake_replace_empty": b"",
+    "wake_replace_short": b"\xff" * 68,
+    "wake_replace_page": (b"\x07" + b"\0" * 63 + b"\x05").ljust(4096, b"\0"),
+    "wake_replace_long": b"\xa5" * 9000,
+}
+for name, seg in wake_files.items():
+    write(os.path.join(ck, name + ".bin"), clock_input(100, 20, WAKE | REPLACE, seg))
 
 # ---- wire: the ezmsg-zmq fixtures not yet in corpus/wire ----------------------------
 def frames(*fs):
