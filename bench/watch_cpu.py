@@ -94,7 +94,7 @@ def main():
     args = ap.parse_args()
     mirrors = [os.path.abspath(m) for m in args.mirrors]
     results = [one_run(args.bin, mirrors, args.seconds) for _ in range(args.runs)]
-    print(f"| ezshm-mirror | loaded: CPU % | loaded: wake-ups/s | idle: CPU % | idle: wake-ups/s |")
+    print("| ezshm-mirror | loaded: CPU % | loaded: wake-ups/s | idle: CPU % | idle: wake-ups/s |")
     print("| --- | --- | --- | --- | --- |")
     for m in mirrors:
         lc = [r[0][m][0] for r in results]
