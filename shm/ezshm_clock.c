@@ -469,21 +469,26 @@ _Static_assert(EZSHM_CLOCK_SLEEP_MAX == FUTEX_WAITV_MAX, "one futex_waitv call s
 #define WAKE_WORD(clock) U32((clock)->rw, OFF_WAKE)
 #define WAITERS(clock) U32((clock)->rw, OFF_WAITERS)
 
+/*  Uncounts this reader on one clock in a frame of its own: a second truncated wake
+    segment is skipped instead of ending the restore of the others. */
+static void
+s_uncount_one(ezshm_clock_t *clock)
+{
+    ezshm_guard_frame_t frame;
+    if (EZSHM_GUARD_ENTER(&frame)) {
+        __atomic_fetch_sub(WAITERS(clock), 1, __ATOMIC_SEQ_CST);
+        EZSHM_GUARD_LEAVE(&frame);
+    }
+}
+
 /*  Uncounts this reader on clocks [0, n) but a clock whose wake segment fault lies in: that
-    page is gone. Each decrement in a frame of its own, so a second truncated segment is
-    skipped the same way instead of ending the restore. */
+    page is gone. */
 static void
 s_uncount(ezshm_clock_t *const *clocks, size_t n, const void *fault)
 {
-    for (size_t i = 0; i < n; i++) {
-        ezshm_guard_frame_t frame;
-        if (ezshm_clock_hit(clocks[i], fault))
-            continue;
-        if (EZSHM_GUARD_ENTER(&frame)) {
-            __atomic_fetch_sub(WAITERS(clocks[i]), 1, __ATOMIC_SEQ_CST);
-            EZSHM_GUARD_LEAVE(&frame);
-        }
-    }
+    for (size_t i = 0; i < n; i++)
+        if (!ezshm_clock_hit(clocks[i], fault))
+            s_uncount_one(clocks[i]);
 }
 
 static bool

@@ -833,6 +833,20 @@ ezshm_mirror_newest(ezshm_mirror_t *self, ezshm_newest_t *out)
     return s_guarded(self, &call);
 }
 
+/*  The wait in a guard frame: a fault lets go of the mirror it hit only. */
+static int
+s_guarded_wait(ezshm_mirror_t *const *mirrors, size_t n, int timeout_ms, size_t *ready)
+{
+    ezshm_guard_frame_t frame;
+    if (EZSHM_GUARD_ENTER(&frame)) {
+        int rc = s_wait_any(mirrors, n, timeout_ms, ready);
+        EZSHM_GUARD_LEAVE(&frame);
+        return rc;
+    }
+    *ready = s_detach_hit(mirrors, n, frame.fault);
+    return EZSHM_ERR_BUS;
+}
+
 int
 ezshm_mirror_wait_any(ezshm_mirror_t *const *mirrors, size_t n, int timeout_ms, size_t *ready)
 {
@@ -842,17 +856,10 @@ ezshm_mirror_wait_any(ezshm_mirror_t *const *mirrors, size_t n, int timeout_ms, 
     for (size_t i = 0; i < n; i++)
         if (!mirrors[i])
             return EZSHM_ERR_INVAL;
-    if (!ready)
-        ready = &which;
-    *ready = 0;
-    ezshm_guard_frame_t frame;
-    if (EZSHM_GUARD_ENTER(&frame)) {
-        int rc = s_wait_any(mirrors, n, timeout_ms, ready);
-        EZSHM_GUARD_LEAVE(&frame);
-        return rc;
-    }
-    *ready = s_detach_hit(mirrors, n, frame.fault);
-    return EZSHM_ERR_BUS;
+    int rc = s_guarded_wait(mirrors, n, timeout_ms, &which);
+    if (ready)
+        *ready = which;
+    return rc;
 }
 
 int
