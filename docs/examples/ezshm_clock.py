@@ -4,7 +4,7 @@ Reads the clock segment that ezshmd writes next to each ring, and sleeps on the 
 wake segment (docs/shm-layout.md section 11), with nothing but ctypes and numpy, so it can sit next to ezmsg-tools' EZShmMirror, which
 reads the frames:
 
-    from ezshm_clock import ClockReader
+    from ezshm_clock import ClockReader, wait_any
 
     clock = ClockReader("eeg")                   # the stream's long name (shmem_name)
     while True:
@@ -13,6 +13,9 @@ reads the frames:
         pos = clock.position()                   # frames written so far
         t = clock.times(pos - 10, 10)            # the newest 10 frames' times (NaN unknown)
         newest = clock.newest()                  # position, time, ingest wall clock, seq
+
+    eeg, emg = ClockReader("eeg"), ClockReader("emg")
+    i = wait_any([eeg, emg], 1.0)                # asleep on both streams at once: 0, 1 or None
 
 A frame's time is its message's `offset + i * gain` (LinearAxis) or its coordinate value
 (CoordinateAxis), in the sender's unit. Frame p of the stream is ring slot p % L, where
@@ -26,6 +29,7 @@ woken late, never lost: every sleep is at most 10 ms).
 """
 import base64
 import ctypes
+import errno
 import hashlib
 import mmap
 import os
@@ -62,6 +66,83 @@ except OSError:
 
 class _Timespec(ctypes.Structure):
     _fields_ = [("tv_sec", ctypes.c_long), ("tv_nsec", ctypes.c_long)]
+
+
+class _FutexWaitv(ctypes.Structure):
+    """struct futex_waitv of <linux/futex.h>."""
+    _fields_ = [("val", ctypes.c_uint64), ("uaddr", ctypes.c_uint64), ("flags", ctypes.c_uint32),
+                ("reserved", ctypes.c_uint32)]
+
+
+SYS_FUTEX_WAITV, FUTEX_32, FUTEX_WAITV_MAX = 449, 2, 128   # syscall 449 on every architecture
+_no_waitv = False   # set when the kernel (older than 5.16) answers ENOSYS
+
+
+def _futex_sleep(words, seconds):
+    """Sleeps on the (mmap, seen) wake words for at most seconds: FUTEX_WAIT for one,
+    futex_waitv for several (shared futexes: the writer is another process). False when the
+    kernel has no futex_waitv."""
+    global _no_waitv
+    addrs = [ctypes.addressof(ctypes.c_uint32.from_buffer(m, OFF_WAKE)) for m, _ in words]
+    if len(words) == 1:
+        ts = _Timespec(int(seconds), int((seconds - int(seconds)) * 1e9))
+        _libc.syscall(ctypes.c_long(SYS_FUTEX), ctypes.c_void_p(addrs[0]), ctypes.c_long(FUTEX_WAIT),
+                      ctypes.c_long(words[0][1]), ctypes.byref(ts), None, ctypes.c_long(0))
+        return True
+    vec = (_FutexWaitv * len(words))(*[_FutexWaitv(seen, a, FUTEX_32, 0) for (_, seen), a in zip(words, addrs)])
+    end = time.clock_gettime(time.CLOCK_MONOTONIC) + seconds
+    ts = _Timespec(int(end), int((end - int(end)) * 1e9))
+    r = _libc.syscall(ctypes.c_long(SYS_FUTEX_WAITV), vec, ctypes.c_uint(len(words)), ctypes.c_uint(0),
+                      ctypes.byref(ts), ctypes.c_int(time.CLOCK_MONOTONIC))
+    if r < 0 and ctypes.get_errno() == errno.ENOSYS:
+        _no_waitv = True
+        return False
+    return True
+
+
+def wait_any(readers, timeout):
+    """Sleeps until one of the readers (ClockReader of several streams) has frames past its
+    position at the call or its ring changed, or timeout seconds pass: the index of the
+    first such reader, None on timeout. It sleeps in the kernel on every stream's wake word
+    at once (futex_waitv, Linux >= 5.16), counted a waiter on each (docs/shm-layout.md
+    section 11, waiting on several streams); streams without a wake segment are polled every
+    1 ms (10 ms while not ready), as are several streams on a kernel without futex_waitv."""
+    deadline = time.monotonic() + timeout
+    start = [(r.generation, r.position()) for r in readers]
+    while True:
+        words, news, period = [], [], 0.2 if _fetch_add is not None else 0.01
+        for i, r in enumerate(readers):
+            ready = r.header.valid()
+            if ready and (r.refresh() or r.generation != start[i][0]):
+                return i
+            seen = r._word()   # before the position: a publish after this moves it
+            if ready and r.header.position() > start[i][1]:
+                return i
+            if r.wake is None or not ready or len(words) == FUTEX_WAITV_MAX:
+                period = min(period, 0.001 if ready else 0.01)
+            else:
+                words.append((r.wake, seen))
+                news.append((r, start[i][1]))
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return None
+        left = min(left, period)
+        if not words or (len(words) > 1 and _no_waitv):
+            time.sleep(min(left, 0.001) if words else left)
+            continue
+        # Counted first, checked again, then asleep: the writer bumps the word and reads
+        # the count in the opposite order, so no publish is slept through.
+        for r, _ in news:
+            r._waiters_add(1)
+        try:
+            if any(r._word() != seen for (r, _), (_, seen) in zip(news, words)) \
+                    or any(r.header.position() > pos for r, pos in news):
+                continue
+            if not _futex_sleep(words, left):
+                time.sleep(min(left, 0.001))
+        finally:
+            for r, _ in news:
+                r._waiters_add(-1)
 
 
 def short_name(name):
@@ -243,38 +324,13 @@ class ClockReader:
             w = ctypes.c_uint32.from_buffer(self.wake, OFF_WAITERS)
             w.value = (w.value + delta) & 0xFFFFFFFF
 
+    def _word(self):
+        return int.from_bytes(self.wake[OFF_WAKE:OFF_WAKE + 4], "little") if self.wake else 0
+
     def wait(self, timeout):
         """Sleeps until frames past the position at the call land, the ring changes, or
         timeout seconds pass. True when something happened."""
-        deadline = time.monotonic() + timeout
-        start_gen, start = self.generation, self.position()
-        while True:
-            ready = self.header.valid()
-            if ready and (self.refresh() or self.generation != start_gen):
-                return True
-            seen = int.from_bytes(self.wake[OFF_WAKE:OFF_WAKE + 4], "little") if self.wake else 0
-            if ready and self.header.position() > start:
-                return True
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return False
-            if self.wake is None or not ready:
-                time.sleep(min(left, 0.001 if ready else 0.01))
-                continue
-            # Counted first, checked again, then asleep: the writer bumps the word and
-            # reads the count in the opposite order, so no publish is slept through.
-            self._waiters_add(1)
-            try:
-                if int.from_bytes(self.wake[OFF_WAKE:OFF_WAKE + 4], "little") != seen \
-                        or self.header.position() > start:
-                    continue
-                left = min(left, 0.2 if _fetch_add is not None else 0.01)
-                ts = _Timespec(int(left), int((left - int(left)) * 1e9))
-                addr = ctypes.addressof(ctypes.c_uint32.from_buffer(self.wake, OFF_WAKE))
-                _libc.syscall(ctypes.c_long(SYS_FUTEX), ctypes.c_void_p(addr), ctypes.c_long(FUTEX_WAIT),
-                              ctypes.c_long(seen), ctypes.byref(ts), None, ctypes.c_long(0))
-            finally:
-                self._waiters_add(-1)
+        return wait_any([self], timeout) is not None
 
     def _close_clock(self):
         self.anchors = self.coords = None

@@ -6,7 +6,7 @@ lines); (3) the Python reader docs/examples/ezshm_clock.py (ctypes + numpy): the
 timestamps as the C reader, a wait that times out while idle and wakes when data lands,
 the ingest wall clock and seq of the newest frame, no waiter left counted; `status`
 reports the transport delay only for a wall-clock sender; (4) without a clock segment
-readers get NaN and poll."""
+readers get NaN and poll; (5) the Python reader's wait_any sleeps on two streams at once."""
 import os
 import subprocess
 import sys
@@ -154,12 +154,49 @@ def case_without_clock_segment():
         s.close()
 
 
+def case_python_wait_any():
+    """wait_any over two streams (two ezshmd): times out while both idle, counted a waiter on
+    both while asleep, wakes with the index of the one that gets data, and leaves no count."""
+    import threading
+    from ezshm_clock import ClockReader, OFF_WAITERS, short_name, wait_any
+    s = Session("clockany")
+    try:
+        eps = [start_daemon(s, name) for name in ("clock-wa", "clock-wb")]
+        os.environ["EZSHM_SHM_DIR"] = s.dir
+        for (data, ctl) in eps:
+            pub(s, data, count=5).wait(timeout=30)
+            wait_until(lambda: get_status(s, ctl)["counters"]["written"] == 5, 10, "5 messages")
+        readers = [ClockReader("clock-wa"), ClockReader("clock-wb")]
+
+        def waiters(name, r):
+            with open(os.path.join(s.dir, short_name(f"{name}/wake{r.generation}")), "rb") as f:
+                return int.from_bytes(f.read(OFF_WAITERS + 4)[OFF_WAITERS:], "little")
+
+        assert wait_any(readers, 0.3) is None
+        got = []
+        th = threading.Thread(target=lambda: got.append(wait_any(readers, 20.0)))
+        th.start()
+        wait_until(lambda: waiters("clock-wa", readers[0]) == 1 and waiters("clock-wb", readers[1]) == 1, 10,
+                   "counted a waiter on both streams")
+        p = pub(s, eps[1][0], count=5)
+        th.join(timeout=30)
+        p.wait(timeout=30)
+        assert got == [1], got
+        assert waiters("clock-wa", readers[0]) == 0 and waiters("clock-wb", readers[1]) == 0
+        for r in readers:
+            r.close()
+    finally:
+        s.close()
+
+
 def main():
     res = Results()
     res.check("(1) --follow --timestamps: linear then coordinate, every frame's time", case_follow_timestamps)
     res.check("(2) --follow | head -n 5: exit 0", case_follow_into_head)
     res.check("(3) Python reader: timestamps, wait, newest, transport delay", case_python_reader)
     res.check("(4) no clock segment (EZSHM_CLOCK=0): nan timestamps, polling wait", case_without_clock_segment)
+    res.check("(5) Python reader: wait_any on two streams (futex_waitv), the index of the one with data",
+              case_python_wait_any)
     res.finish()
 
 
