@@ -97,12 +97,16 @@ s_identity(ezshm_segment_t *self, const struct stat *st)
     self->uid = (uint32_t) st->st_uid;
 }
 
+/*  How a segment is created: its fd kept (a header's lock, a ring reserved later), and its
+    pages reserved now or later (a sparse ring). */
+enum { CREATE_KEEP_FD = 1, CREATE_SPARSE = 2 };
+
 static int
-s_map(ezshm_segment_t *self, int fd, size_t size, int prot)
+s_map(ezshm_segment_t *self, int fd, size_t size, int prot, bool populate)
 {
-    /*  The writer maps with MAP_POPULATE: its page tables are filled now, so the first lap
-        of the ring takes no page faults on the data path. */
-    int flags = MAP_SHARED | ((prot & PROT_WRITE) ? MAP_POPULATE : 0);
+    /*  A reserved segment is mapped with MAP_POPULATE: its page tables are filled now, so the
+        first lap of the ring takes no page faults on the data path. */
+    int flags = MAP_SHARED | (populate ? MAP_POPULATE : 0);
     void *addr = mmap(NULL, size, prot, flags, fd, 0);
     if (addr == MAP_FAILED)
         return ezshm_segment_errno_code(errno);
@@ -124,31 +128,51 @@ s_reclaim(const char *path)
     return rc;
 }
 
-/*  Creates path exclusively, sizes, reserves and maps it; the fd stays open when keep_fd. */
+/*  A range of pages reserved (allocated) in the file; a file system that cannot reserve
+    (EINVAL, EOPNOTSUPP) is not an error: its pages come at first touch. */
 static int
-s_create_at(ezshm_segment_t *self, const char *path, size_t size, unsigned mode, bool keep_fd)
+s_reserve(int fd, uint64_t offset, uint64_t len)
+{
+    int err = posix_fallocate(fd, (off_t) offset, (off_t) len);
+    if (err == 0 || err == EINVAL || err == EOPNOTSUPP)
+        return EZSHM_OK;
+    return ezshm_segment_errno_code(err);
+}
+
+/*  A sparse segment reserves nothing at creation, but must fit in what the folder has free
+    now: a ring that cannot fit is refused here, like a reserved one. */
+static int
+s_check_fits(int fd, size_t size)
+{
+    struct statvfs st;
+    if (fstatvfs(fd, &st) != 0)
+        return ezshm_segment_errno_code(errno);
+    return (uint64_t) st.f_bavail * st.f_frsize >= size ? EZSHM_OK : EZSHM_ERR_NOSPACE;
+}
+
+/*  Creates path exclusively, sizes it, reserves its pages (unless CREATE_SPARSE) and maps it. */
+static int
+s_create_at(ezshm_segment_t *self, const char *path, size_t size, unsigned mode, unsigned how)
 {
     int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, (mode_t) mode);
     if (fd < 0)
         return errno == EEXIST ? EZSHM_ERR_INUSE : ezshm_segment_errno_code(errno);
     int rc = EZSHM_OK;
     struct stat st;
+    bool sparse = how & CREATE_SPARSE;
     /*  open() applied the umask; readers in other containers/uids need the mode as asked. */
     if (fchmod(fd, (mode_t) mode) != 0 || ftruncate(fd, (off_t) size) != 0 || fstat(fd, &st) != 0)
         rc = ezshm_segment_errno_code(errno);
-    if (rc == EZSHM_OK) {
-        /*  Reserve every page now: a full tmpfs is an error here, not a SIGBUS mid-stream,
-            and the first lap of the ring doesn't pay page allocation. */
-        int err = posix_fallocate(fd, 0, (off_t) size);
-        if (err != 0)
-            rc = err == EINVAL || err == EOPNOTSUPP ? EZSHM_OK : ezshm_segment_errno_code(err);
-    }
+    /*  Reserve every page now: a full tmpfs is an error here, not a SIGBUS mid-stream, and the
+        first lap of the ring doesn't pay page allocation. */
+    if (rc == EZSHM_OK)
+        rc = sparse ? s_check_fits(fd, size) : s_reserve(fd, 0, size);
     if (rc == EZSHM_OK) {
         s_identity(self, &st);
-        rc = s_map(self, fd, size, PROT_READ | PROT_WRITE);
+        rc = s_map(self, fd, size, PROT_READ | PROT_WRITE, !sparse);
     }
     int saved = errno;
-    if (rc == EZSHM_OK && keep_fd) {
+    if (rc == EZSHM_OK && (how & (CREATE_KEEP_FD | CREATE_SPARSE))) {
         self->fd = fd;
         self->has_fd = true;
     }
@@ -174,9 +198,8 @@ s_begin(ezshm_segment_t *self, const char *name, char *path, size_t path_size)
     return EZSHM_OK;
 }
 
-int
-ezshm_segment_create(ezshm_segment_t *self, const char *name, size_t size, unsigned mode,
-                     bool *replaced)
+static int
+s_create(ezshm_segment_t *self, const char *name, size_t size, unsigned mode, unsigned how, bool *replaced)
 {
     char path[PATH_MAX];
     if (replaced)
@@ -184,7 +207,7 @@ ezshm_segment_create(ezshm_segment_t *self, const char *name, size_t size, unsig
     int rc = size ? s_begin(self, name, path, sizeof path) : EZSHM_ERR_INVAL;
     if (rc != EZSHM_OK)
         return rc;
-    rc = s_create_at(self, path, size, mode, false);
+    rc = s_create_at(self, path, size, mode, how);
     if (rc == EZSHM_ERR_INUSE) {
         /*  A writer that crashed left its segment behind: the caller says the name is ours. */
         rc = s_reclaim(path);
@@ -192,9 +215,31 @@ ezshm_segment_create(ezshm_segment_t *self, const char *name, size_t size, unsig
             return rc;
         if (replaced)
             *replaced = true;
-        rc = s_create_at(self, path, size, mode, false);
+        rc = s_create_at(self, path, size, mode, how);
     }
     return rc;
+}
+
+int
+ezshm_segment_create(ezshm_segment_t *self, const char *name, size_t size, unsigned mode,
+                     bool *replaced)
+{
+    return s_create(self, name, size, mode, 0, replaced);
+}
+
+int
+ezshm_segment_create_sparse(ezshm_segment_t *self, const char *name, size_t size, unsigned mode,
+                            bool *replaced)
+{
+    return s_create(self, name, size, mode, CREATE_SPARSE, replaced);
+}
+
+int
+ezshm_segment_reserve(ezshm_segment_t *self, uint64_t offset, uint64_t len)
+{
+    if (!self || !self->has_fd || offset > self->size || len > self->size - offset)
+        return EZSHM_ERR_INVAL;
+    return len ? s_reserve(self->fd, offset, len) : EZSHM_OK;
 }
 
 int
@@ -210,7 +255,7 @@ ezshm_segment_create_unpublished(ezshm_segment_t *self, const char *name, size_t
              atomic_fetch_add(&counter, 1));
     if (ezshm_segment_path(path, sizeof path, self->temp) != EZSHM_OK)
         return EZSHM_ERR_INVAL;
-    rc = s_create_at(self, path, size, mode, true);
+    rc = s_create_at(self, path, size, mode, CREATE_KEEP_FD);
     if (rc != EZSHM_OK)
         self->temp[0] = '\0';
     return rc;
@@ -239,7 +284,7 @@ s_map_opened(ezshm_segment_t *self, int fd, size_t min_size)
     if (rc == EZSHM_OK && (st.st_size <= 0 || (uint64_t) st.st_size < min_size))
         rc = EZSHM_ERR_NOTREADY;   /* created, not yet sized by its writer */
     if (rc == EZSHM_OK)
-        rc = s_map(self, fd, (size_t) st.st_size, PROT_READ);
+        rc = s_map(self, fd, (size_t) st.st_size, PROT_READ, false);
     return rc;
 }
 
