@@ -45,7 +45,16 @@ struct ezshm_clock_t {
     uint64_t        capacity;
     uint64_t        times_offset;  /* 0: no times ring */
     uint64_t        written;       /* writer: anchors published (never read back from shm) */
+    uint32_t        empty_wakes;   /* writer: FUTEX_WAKEs in a row that found nobody asleep */
+    double          empty_since;   /* writer: when that run began (monotonic seconds) */
 };
+
+/*  A reader killed inside its wait leaves `waiters` one too high for good. A live waiter is
+    asleep in the kernel except for the few microseconds around its count, so wakes that find
+    nobody asleep, chunk after chunk for a whole second, mean the count is stale: the writer
+    then takes one off it (docs/shm-layout.md §11). */
+#define STALE_WAITER_WAKES 50
+#define STALE_WAITER_S 1.0
 
 #define U32(base, off) ((uint32_t *) ((uint8_t *) (base) + (off)))
 #define U64(base, off) ((uint64_t *) ((uint8_t *) (base) + (off)))
@@ -210,10 +219,27 @@ ezshm_clock_open(const char *name, uint32_t generation, uint64_t n_frames, long 
     return EZSHM_OK;
 }
 
-static void
+static long
 s_futex_wake(uint32_t *word)
 {
-    syscall(SYS_futex, word, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+    return syscall(SYS_futex, word, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+}
+
+/*  A wake that found nobody asleep while `waiters` said n: after enough of them in a row, one
+    waiter is taken back (CAS, so a count that moved meanwhile is left for the next run). A
+    live reader caught between its count and its sleep then sleeps one slice (200 ms) unwoken,
+    once; readers never take the count below 0 (§11), so it cannot go wrong for longer. */
+static void
+s_empty_wake(ezshm_clock_t *self, uint32_t n)
+{
+    double now = ezshm_time_mono();
+    if (self->empty_wakes++ == 0)
+        self->empty_since = now;
+    if (self->empty_wakes < STALE_WAITER_WAKES || now - self->empty_since < STALE_WAITER_S)
+        return;
+    __atomic_compare_exchange_n(U32(self->rw, OFF_WAITERS), &n, n - 1, false, __ATOMIC_SEQ_CST,
+                                __ATOMIC_SEQ_CST);
+    self->empty_wakes = 0;
 }
 
 void
@@ -225,8 +251,13 @@ ezshm_clock_notify(ezshm_clock_t *self)
         waiter count is read, and a reader that counted itself before this load is woken,
         one that counts itself after it sees the new word and does not sleep. */
     __atomic_fetch_add(U32(self->rw, OFF_WAKE), 1, __ATOMIC_SEQ_CST);
-    if (__atomic_load_n(U32(self->rw, OFF_WAITERS), __ATOMIC_SEQ_CST) != 0)
-        s_futex_wake(U32(self->rw, OFF_WAKE));
+    uint32_t n = __atomic_load_n(U32(self->rw, OFF_WAITERS), __ATOMIC_SEQ_CST);
+    if (n == 0)
+        return;
+    if (s_futex_wake(U32(self->rw, OFF_WAKE)) > 0)
+        self->empty_wakes = 0;
+    else
+        s_empty_wake(self, n);
 }
 
 void
@@ -471,6 +502,9 @@ ezshm_clock_sleep(ezshm_clock_t *self, uint32_t seen, double timeout_s,
         long r = syscall(SYS_futex, wake, FUTEX_WAIT, seen, &ts, NULL, 0);
         woke = r == 0 || errno == EAGAIN;
     }
-    __atomic_fetch_sub(waiters, 1, __ATOMIC_SEQ_CST);
+    /*  Never below 0: the writer may have taken our count back meanwhile (s_empty_wake). */
+    uint32_t n = __atomic_load_n(waiters, __ATOMIC_SEQ_CST);
+    while (n && !__atomic_compare_exchange_n(waiters, &n, n - 1, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
+        ;
     return woke;
 }
