@@ -78,6 +78,10 @@ int ezshm_segment_open(ezshm_segment_t *self, const char *name);
 /*  Same, and the file must belong to owner (EZSHM_ANY_OWNER: any), else EZSHM_ERR_OWNER. */
 int ezshm_segment_open_owned(ezshm_segment_t *self, const char *name, long owner);
 
+/*  Same, and the page tables of every page the file has allocated are filled now
+    (MADV_POPULATE_READ), so reading it takes no page faults; unallocated pages stay so. */
+int ezshm_segment_open_populated(ezshm_segment_t *self, const char *name, long owner);
+
 /*  Opens name read-only without mapping it, with the same checks; returns the descriptor in
     *fd and its identity in self (for locking a published header). */
 int ezshm_segment_open_fd(ezshm_segment_t *self, const char *name, long owner, int *fd);
