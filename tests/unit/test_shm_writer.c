@@ -46,25 +46,40 @@ s_on_log(void *arg, const char *message)
     snprintf(r->last_log, sizeof r->last_log, "%s", message);
 }
 
-static ezshm_writer_t *
-s_writer(const char *name, recorder_t *rec, ezshm_layout_t layout, unsigned mode)
+/*  The default options (checked), with rec's callbacks when rec is not NULL. */
+static ezshm_writer_options_t
+s_options(recorder_t *rec)
 {
     ezshm_writer_options_t opt;
     ezshm_writer_options_init(&opt);
     cr_expect_eq(opt.layout, EZSHM_LAYOUT_LEGACY);
     cr_expect_eq(opt.mode, 0600);
     cr_expect_eq(opt.max_ring_bytes, (uint64_t) 1 << 30);
-    opt.layout = layout;
-    if (mode)
-        opt.mode = mode;
+    cr_expect_not(opt.reserve_in_steps, "reserved at creation by default");
     if (rec) {
         opt.on_event = s_on_event;
         opt.on_log = s_on_log;
         opt.arg = rec;
     }
+    return opt;
+}
+
+static ezshm_writer_t *
+s_writer_with(const char *name, const ezshm_writer_options_t *opt)
+{
     ezshm_writer_t *w = NULL;
-    cr_assert_eq(ezshm_writer_new(name, &opt, &w), EZSHM_OK);
+    cr_assert_eq(ezshm_writer_new(name, opt, &w), EZSHM_OK);
     return w;
+}
+
+static ezshm_writer_t *
+s_writer(const char *name, recorder_t *rec, ezshm_layout_t layout, unsigned mode)
+{
+    ezshm_writer_options_t opt = s_options(rec);
+    opt.layout = layout;
+    if (mode)
+        opt.mode = mode;
+    return s_writer_with(name, &opt);
 }
 
 static const uint64_t s_shape8[1] = {8};
@@ -459,17 +474,10 @@ Test(shm_writer, answers_ring_questions)
 static ezshm_writer_t *
 s_stepped_writer(const char *name, recorder_t *rec)
 {
-    ezshm_writer_options_t opt;
-    ezshm_writer_options_init(&opt);
-    cr_expect_not(opt.reserve_in_steps, "reserved at creation by default");
+    ezshm_writer_options_t opt = s_options(rec);
     opt.reserve_in_steps = true;
     opt.no_clock = true;   /* the ring alone: the clock segment is reserved at creation */
-    opt.on_event = s_on_event;
-    opt.on_log = s_on_log;
-    opt.arg = rec;
-    ezshm_writer_t *w = NULL;
-    cr_assert_eq(ezshm_writer_new(name, &opt, &w), EZSHM_OK);
-    return w;
+    return s_writer_with(name, &opt);
 }
 
 /*  Bytes of the segment file that have pages (st_blocks), -1 when absent. */
