@@ -141,6 +141,14 @@ control_server_settings(control_server_t *self)
     return &self->settings;
 }
 
+void
+control_server_set_defaults(control_server_t *self, const settings_t *defaults)
+{
+    settings_t next = *defaults;
+    settings_copy_shared(&next, &self->settings);
+    self->settings = next;
+}
+
 static cJSON *
 s_error_reply(settings_code_t code, const char *message)
 {

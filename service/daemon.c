@@ -498,8 +498,8 @@ s_reconcile(daemon_t *self, const settings_t *fresh, const declaration_t *decls,
 }
 
 /*  SIGHUP: flags, environment and config file read again. A broken declaration changes
-    nothing; otherwise the shared fields are applied (a refusal changes nothing either), then
-    the declared streams are reconciled. Streams made over control or by auto mode are left
+    nothing; otherwise the shared fields are applied (a refusal changes nothing either), the
+    per-stream defaults taken for streams made later, then the declared streams reconciled. Streams made over control or by auto mode are left
     alone unless a declaration names them. Switching between the single stream and a stream
     table needs a restart. */
 static void
@@ -525,6 +525,12 @@ s_reload(daemon_t *self)
         log_msg(SETTINGS_LOG_WARNING, "reload: streams are declared, but this ezshmd runs one stream taking every "
                 "topic: restart it to serve them");
     bool applied = s_reload_settings(self, &fresh, one) == 0;
+    /*  Streams made later (auto mode, add_stream) start from the reloaded per-stream defaults;
+        the shared fields of fresh are in force by now. */
+    if (applied && !one) {
+        self->defaults = fresh;
+        control_server_set_defaults(self->control, &fresh);
+    }
     if (applied && one)
         log_msg(SETTINGS_LOG_INFO, "reloaded settings on SIGHUP");
     else if (applied && n == 0 && !*fresh.stream_per_topic)

@@ -281,6 +281,18 @@ def refusals(r):
             assert set(d.streams()) == {"bk-x", "bk-y"}
         r.check("refusals: a control-added stream the file names is adopted, then removed with its declaration",
                 adopted)
+
+        def defaults():
+            line = d.reload(text=json.dumps({"buf_dur": 6, "log_level": "info",
+                                             "streams": [decl("x", "bk-x"), decl("y", "bk-y", buf_dur=3)]}))
+            assert "updated 1 ('bk-x')" in line and "refused 0" in line, line
+            assert d.request({"op": "get", "stream": "bk-x"})["settings"]["buf_dur"] == 6
+            assert d.request({"op": "get", "stream": "bk-y"})["settings"]["buf_dur"] == 3
+            assert d.request({"op": "get"})["settings"]["buf_dur"] == 6
+            reply = d.request({"op": "add_stream", "stream": "bk-new", "topic": "n"})
+            assert reply["ok"] and reply["settings"]["buf_dur"] == 6, reply
+        r.check("refusals: the file's top-level buf_dur reaches declared streams without their own and later "
+                "streams", defaults)
         r.check("refusals: ezshmd stops cleanly after the reloads (exit 0, no sanitizer report)", d.stop)
     finally:
         d.close()
