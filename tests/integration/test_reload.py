@@ -15,15 +15,16 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "python"))
 import shm_layout  # noqa: E402
-from ezshm_harness import (MirrorFollow, Results, Session, check_counter_rows, get_status, helper_tool,  # noqa: E402
+from ezshm_harness import (MirrorFollow, Results, Session, check_counter_rows, helper_tool,  # noqa: E402
                            lost_reports, wait_until)
-from test_streams import FS, CHUNK, check_counter_ring  # noqa: E402
+from test_streams import FS, CHUNK, Rig, check_counter_ring  # noqa: E402
 import subprocess  # noqa: E402
 import time  # noqa: E402
 
 
-class Daemon:
-    """ezshmd from a config file, its log in a file, an events subscriber."""
+class Daemon(Rig):
+    """ezshmd from a config file, its log in a file, an events subscriber (a Rig of
+    test_streams otherwise: publish, ctl, request, streams, stream_status, wait_frames)."""
 
     def __init__(self, tag, streams):
         self.s = Session(tag)
@@ -68,44 +69,16 @@ class Daemon:
         with open(self.ev_path) as f:
             return [json.loads(line.partition("\t")[2]) for line in f.read().splitlines()]
 
-    def publish(self, topic, count, *extra, background=False):
-        args = ("ezshm-pub", "--connect", self.sub, "--topic", topic, "--pattern", "counter", "--fs", str(FS),
-                "--chunk", str(CHUNK), "--count", str(count), "--rate", "2000", "--wait-sub", "300", "--quiet",
-                *extra)
-        if background:
-            return self.s.start(*args)
-        r = self.s.run(*args)
-        assert r.returncode == 0, r.stderr
+    def publish_background(self, topic, count, *extra):
+        return self.s.start("ezshm-pub", "--connect", self.sub, "--topic", topic, "--pattern", "counter", "--fs",
+                            str(FS), "--chunk", str(CHUNK), "--count", str(count), "--wait-sub", "300", "--quiet",
+                            *extra)
 
-    def ctl(self, *args):
-        return self.s.ctl(self.ctl_ep, *args)
-
-    def request(self, obj):
-        path = os.path.join(self.s.sockdir, "request.txt")
-        with open(path, "w") as f:
-            f.write(json.dumps(obj).encode().hex() + "\n")
-        r = subprocess.run([helper_tool("ezshm-test-flood"), self.ctl_ep, path, "5000"], capture_output=True,
-                           timeout=60)
-        assert r.returncode == 0, r.stderr
-        return json.loads(r.stdout.decode().strip())
-
-    def streams(self):
-        rc, reply = self.ctl("streams")
+    def get(self, name=None):
+        """The settings of stream name (None: the daemon's)."""
+        rc, reply = self.request({"op": "get", **({"stream": name} if name else {})})
         assert rc == 0 and reply["ok"], reply
-        return {st["stream"]: st for st in reply["streams"]}
-
-    def stream_status(self, name):
-        reply = self.request({"op": "status", "stream": name})
-        assert reply["ok"], reply
-        return reply["status"]
-
-    def wait_frames(self, name, frames):
-        def done():
-            reply = self.request({"op": "status", "stream": name})
-            return reply["ok"] and reply["status"]["counters"]["frames"] >= frames
-        wait_until(done, timeout=30, what=f"{frames} frames in {name}")
-        c = self.stream_status(name)["counters"]
-        assert c["frames"] == frames and c["dropped"] == 0, c
+        return reply["settings"]
 
     def stop(self):
         """SIGTERM: ezshmd must exit 0 with no sanitizer report in its log (ASan build)."""
@@ -133,13 +106,13 @@ def edit(r):
         d.publish("acc", 10, "--channels", "2")
         d.wait_frames("rl-emg", 200)
         d.wait_frames("rl-acc", 100)
-        reply = d.request({"op": "add_stream", "stream": "rl-ctl", "topic": "ctl", "settings": {"buf_dur": 3}})
-        assert reply["ok"], reply
+        rc, reply = d.request({"op": "add_stream", "stream": "rl-ctl", "topic": "ctl", "settings": {"buf_dur": 3}})
+        assert rc == 0 and reply["ok"], reply
         d.publish("ctl", 5, "--channels", "2")
         d.wait_frames("rl-ctl", 50)
         # The untouched stream: a reader follows every frame while the reload happens mid-stream.
         mirror = MirrorFollow(d.s, "rl-eeg", 10**7, wait=20)
-        pub = d.publish("eeg", 300, "--channels", "8", "--rate", "150", background=True)
+        pub = d.publish_background("eeg", 300, "--channels", "8", "--rate", "150")
         wait_until(lambda: d.stream_status("rl-eeg")["counters"]["frames"] >= 500 and mirror.rows_so_far() > 0,
                    timeout=30, what="the untouched stream mid-way, its reader attached")
         before = set(d.s.segments())
@@ -152,7 +125,7 @@ def edit(r):
             st = d.streams()
             assert set(st) == {"rl-eeg", "rl-emg", "rl-mrk", "rl-ctl"}, st
             assert st["rl-mrk"]["topic"] == "mrk" and st["rl-ctl"]["topic"] == "ctl", st
-            assert d.request({"op": "get", "stream": "rl-ctl"})["settings"]["buf_dur"] == 3
+            assert d.get("rl-ctl")["buf_dur"] == 3
         r.check("edit: listing after the reload (added, removed, updated; the control-added stream kept)", listing)
 
         def segments():
@@ -225,7 +198,7 @@ def rename_and_topic(r):
             st = d.streams()
             assert set(st) == {"rn-a2", "rn-b", generated}, st
             assert st["rn-b"]["topic"] == "b2" and d.stream_status("rn-b")["counters"]["frames"] == 0
-            assert d.request({"op": "get", "stream": generated})["settings"]["buf_dur"] == 4
+            assert d.get(generated)["buf_dur"] == 4
             assert shm_layout.short_name("rn-a") not in d.s.segments()
             line2 = d.reload([decl("a", "rn-a2"), decl("b2", "rn-b"), {"topic": "c", "buf_dur": 4}])
             assert "added 0, removed 0, updated 0, replaced 0, refused 0" in line2, line2
@@ -261,8 +234,8 @@ def refusals(r):
                 "change: nothing changes, the log says why", broken)
 
         def one_refused():
-            reply = d.request({"op": "add_stream", "stream": "bk-ctl", "topic": "w"})
-            assert reply["ok"], reply
+            rc, reply = d.request({"op": "add_stream", "stream": "bk-ctl", "topic": "w"})
+            assert rc == 0 and reply["ok"], reply
             line = d.reload([decl("x", "bk-x"), decl("y", "bk-y", buf_dur=3), decl("w", "bk-w")])
             assert "refused 1 ('bk-w')" in line and "updated 1 ('bk-y')" in line, line
             log = "\n".join(d.log_lines())
@@ -275,7 +248,7 @@ def refusals(r):
         def adopted():
             line = d.reload([decl("x", "bk-x"), decl("y", "bk-y", buf_dur=3), decl("w", "bk-ctl", buf_dur=7)])
             assert "updated 1 ('bk-ctl')" in line and "refused 0" in line, line
-            assert d.request({"op": "get", "stream": "bk-ctl"})["settings"]["buf_dur"] == 7
+            assert d.get("bk-ctl")["buf_dur"] == 7
             line = d.reload([decl("x", "bk-x"), decl("y", "bk-y", buf_dur=3)])
             assert "removed 1 ('bk-ctl')" in line, line
             assert set(d.streams()) == {"bk-x", "bk-y"}
@@ -286,11 +259,11 @@ def refusals(r):
             line = d.reload(text=json.dumps({"buf_dur": 6, "log_level": "info",
                                              "streams": [decl("x", "bk-x"), decl("y", "bk-y", buf_dur=3)]}))
             assert "updated 1 ('bk-x')" in line and "refused 0" in line, line
-            assert d.request({"op": "get", "stream": "bk-x"})["settings"]["buf_dur"] == 6
-            assert d.request({"op": "get", "stream": "bk-y"})["settings"]["buf_dur"] == 3
-            assert d.request({"op": "get"})["settings"]["buf_dur"] == 6
-            reply = d.request({"op": "add_stream", "stream": "bk-new", "topic": "n"})
-            assert reply["ok"] and reply["settings"]["buf_dur"] == 6, reply
+            assert d.get("bk-x")["buf_dur"] == 6
+            assert d.get("bk-y")["buf_dur"] == 3
+            assert d.get()["buf_dur"] == 6
+            rc, reply = d.request({"op": "add_stream", "stream": "bk-new", "topic": "n"})
+            assert rc == 0 and reply["ok"] and reply["settings"]["buf_dur"] == 6, reply
         r.check("refusals: the file's top-level buf_dur reaches declared streams without their own and later "
                 "streams", defaults)
         r.check("refusals: ezshmd stops cleanly after the reloads (exit 0, no sanitizer report)", d.stop)
@@ -309,12 +282,12 @@ def single_stream(r):
         def as_before():
             line = d.reload(text=json.dumps({"buf_dur": 3, "log_level": "info", "shmem_name": "sg-one"}))
             assert "reloaded settings on SIGHUP" in line, line
-            assert d.request({"op": "get"})["settings"]["buf_dur"] == 3
+            assert d.get()["buf_dur"] == 3
             line = d.reload([decl("x", "sg-x")])
             assert "reloaded settings on SIGHUP" in line, line
             assert "streams are declared, but this ezshmd runs one stream taking every topic" in "\n".join(
                 d.log_lines())
-            assert set(d.streams()) == {"sg-one"} and d.request({"op": "get"})["settings"]["buf_dur"] == 10
+            assert set(d.streams()) == {"sg-one"} and d.get()["buf_dur"] == 10
         r.check("single stream: the reload applies every field to the one stream; declared streams only warned",
                 as_before)
         r.check("single: ezshmd stops cleanly after the reloads (exit 0, no sanitizer report)", d.stop)
@@ -323,13 +296,7 @@ def single_stream(r):
 
 
 def main():
-    r = Results()
-    for case in (edit, rename_and_topic, refusals, single_stream):
-        try:
-            case(r)
-        except Exception as e:  # a daemon that failed to start is one failure, the others still run
-            r.check(case.__name__, lambda: (_ for _ in ()).throw(e))
-    r.finish()
+    Results().run_cases(edit, rename_and_topic, refusals, single_stream)
 
 
 if __name__ == "__main__":
