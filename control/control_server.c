@@ -146,6 +146,7 @@ control_server_set_defaults(control_server_t *self, const settings_t *defaults)
 {
     settings_t next = *defaults;
     settings_copy_shared(&next, &self->settings);
+    memcpy(next.shmem_name, self->settings.shmem_name, sizeof next.shmem_name);
     self->settings = next;
 }
 

@@ -130,8 +130,8 @@ cJSON *control_server_remove_stream(control_server_t *self, const char *name);
     streams start from. With one stream and no stream table, that stream's settings. */
 const settings_t *control_server_settings(control_server_t *self);
 
-/*  Takes the per-stream fields of defaults (buf_dur, axis, header, max_stream_bytes, and the
-    unused shmem_name) as those new streams start from (add_stream; "get" without a stream
+/*  Takes the per-stream fields of defaults but shmem_name (buf_dur, axis, header,
+    max_stream_bytes) as those new streams start from (add_stream; "get" without a stream
     shows them); the shared fields stay as they are. For a reload with a stream table, whose
     per-stream defaults no request changes. */
 void control_server_set_defaults(control_server_t *self, const settings_t *defaults);

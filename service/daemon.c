@@ -499,9 +499,9 @@ s_reconcile(daemon_t *self, const settings_t *fresh, const declaration_t *decls,
 
 /*  SIGHUP: flags, environment and config file read again. A broken declaration changes
     nothing; otherwise the shared fields are applied (a refusal changes nothing either), the
-    per-stream defaults taken for streams made later, then the declared streams reconciled. Streams made over control or by auto mode are left
-    alone unless a declaration names them. Switching between the single stream and a stream
-    table needs a restart. */
+    per-stream defaults taken for streams made later, then the declared streams reconciled.
+    Streams made over control or by auto mode are left alone unless a declaration names them.
+    Switching between the single stream and a stream table needs a restart. */
 static void
 s_reload(daemon_t *self)
 {
