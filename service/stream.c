@@ -187,6 +187,12 @@ stream_takes_all(const stream_t *self)
     return self->takes_all;
 }
 
+const char *
+stream_topic(const stream_t *self)
+{
+    return self->takes_all ? NULL : self->topic;
+}
+
 const settings_t *
 stream_settings(const stream_t *self)
 {

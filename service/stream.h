@@ -56,6 +56,10 @@ bool stream_matches(const stream_t *self, const void *topic, size_t len);
 /*  True when the stream takes every topic (the single-stream flags of ezshmd). */
 bool stream_takes_all(const stream_t *self);
 
+/*  The exact topic (no NUL inside: every way a stream is made refuses one); NULL when the
+    stream takes every topic. */
+const char *stream_topic(const stream_t *self);
+
 /*  One message: decode, ingest, count. */
 void stream_process(stream_t *self, const wire_frame_t *frames, size_t nframes);
 
