@@ -138,7 +138,10 @@ s_reclaim(const char *path)
 static int
 s_reserve(int fd, uint64_t offset, uint64_t len)
 {
-    int err = posix_fallocate(fd, (off_t) offset, (off_t) len);
+    int err;
+    do
+        err = posix_fallocate(fd, (off_t) offset, (off_t) len);
+    while (err == EINTR);
     if (err == 0 || err == EINVAL || err == EOPNOTSUPP)
         return EZSHM_OK;
     return ezshm_segment_errno_code(err);
