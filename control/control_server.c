@@ -141,6 +141,15 @@ control_server_settings(control_server_t *self)
     return &self->settings;
 }
 
+void
+control_server_set_defaults(control_server_t *self, const settings_t *defaults)
+{
+    settings_t next = *defaults;
+    settings_copy_shared(&next, &self->settings);
+    memcpy(next.shmem_name, self->settings.shmem_name, sizeof next.shmem_name);
+    self->settings = next;
+}
+
 static cJSON *
 s_error_reply(settings_code_t code, const char *message)
 {
@@ -381,26 +390,19 @@ s_no_table(void)
     return s_error_reply(SETTINGS_ERR_APPLY_FAILED, "this server has no stream table");
 }
 
-/*  add_stream: {"stream": name, "topic": exact topic, "settings": {per-stream fields}}; the
-    new stream starts from the daemon's settings. */
+#define TOPIC_TEXT "topic must be a string of at most 255 bytes without '{' (the exact topic)"
+
+/*  A new stream name for messages of exactly topic, starting from the daemon's settings with
+    the per-stream fields (an object, or NULL); a request that came over the socket obeys
+    the limits of a change made over control too (settings_check_control). */
 static cJSON *
-s_op_add_stream(control_server_t *self, const cJSON *req, bool *quit)
+s_add_stream(control_server_t *self, const char *name, const char *topic, const cJSON *fields,
+             bool from_socket)
 {
-    (void) quit;
     if (!self->cb.add_stream || !self->cb.find)
         return s_no_table();
-    cJSON *bad;
-    const char *name = s_stream_name(req, &bad);
-    const cJSON *topic = cJSON_GetObjectItemCaseSensitive(req, "topic");
-    const cJSON *fields = cJSON_GetObjectItemCaseSensitive(req, "settings");
-    if (bad)
-        return bad;
-    if (!name || !topic)
-        return s_error_reply(SETTINGS_ERR_BAD_REQUEST, "request \"add_stream\" needs \"stream\" and \"topic\"");
-    if (!cJSON_IsString(topic) || strlen(topic->valuestring) > SETTINGS_NAME_MAX
-        || strchr(topic->valuestring, '{'))
-        return s_error_reply(SETTINGS_ERR_WRONG_TYPE,
-                             "topic must be a string of at most 255 bytes without '{' (the exact topic)");
+    if (strlen(topic) > SETTINGS_NAME_MAX || strchr(topic, '{'))
+        return s_error_reply(SETTINGS_ERR_WRONG_TYPE, TOPIC_TEXT);
     if (fields && !cJSON_IsObject(fields))
         return s_error_reply(SETTINGS_ERR_WRONG_TYPE, "settings must be a JSON object");
     settings_error_t err;
@@ -422,7 +424,7 @@ s_op_add_stream(control_server_t *self, const cJSON *req, bool *quit)
     if (rc == SETTINGS_OK && fields)
         rc = settings_set_fields(&next, fields, &err);
     /*  A new stream is a change made over control: the same limits as an update. */
-    if (rc == SETTINGS_OK)
+    if (rc == SETTINGS_OK && from_socket)
         rc = settings_check_control(&self->settings, &next, &err);
     if (rc != SETTINGS_OK)
         return s_error_reply(err.code, err.message);
@@ -436,7 +438,7 @@ s_op_add_stream(control_server_t *self, const cJSON *req, bool *quit)
     cJSON *applied = cJSON_CreateArray();
     if (!applied)
         return NULL;
-    rc = self->cb.add_stream(self->ctx, topic->valuestring, &next, applied, &err);
+    rc = self->cb.add_stream(self->ctx, topic, &next, applied, &err);
     cJSON *reply = rc == SETTINGS_OK ? s_ok_reply() : s_error_reply(err.code, err.message);
     if (rc == SETTINGS_OK)
         cJSON_AddItemToObject(reply, "settings", settings_to_json(&next));
@@ -444,21 +446,37 @@ s_op_add_stream(control_server_t *self, const cJSON *req, bool *quit)
     return reply;
 }
 
+cJSON *
+control_server_add_stream(control_server_t *self, const char *name, const char *topic, const cJSON *fields)
+{
+    return s_add_stream(self, name, topic, fields, false);
+}
+
+/*  add_stream: {"stream": name, "topic": exact topic, "settings": {per-stream fields}}. */
 static cJSON *
-s_op_remove_stream(control_server_t *self, const cJSON *req, bool *quit)
+s_op_add_stream(control_server_t *self, const cJSON *req, bool *quit)
 {
     (void) quit;
-    if (!self->cb.remove_stream || !self->cb.find)
-        return s_no_table();
     cJSON *bad;
     const char *name = s_stream_name(req, &bad);
+    const cJSON *topic = cJSON_GetObjectItemCaseSensitive(req, "topic");
     if (bad)
         return bad;
-    if (!name)
-        return s_error_reply(SETTINGS_ERR_BAD_REQUEST, "request \"remove_stream\" needs \"stream\"");
+    if (!name || !topic)
+        return s_error_reply(SETTINGS_ERR_BAD_REQUEST, "request \"add_stream\" needs \"stream\" and \"topic\"");
+    if (!cJSON_IsString(topic))
+        return s_error_reply(SETTINGS_ERR_WRONG_TYPE, TOPIC_TEXT);
+    return s_add_stream(self, name, topic->valuestring, cJSON_GetObjectItemCaseSensitive(req, "settings"), true);
+}
+
+cJSON *
+control_server_remove_stream(control_server_t *self, const char *name)
+{
+    if (!self->cb.remove_stream || !self->cb.find)
+        return s_no_table();
     const settings_t *target;
     size_t count;
-    bad = s_find(self, name, &target, &count);
+    cJSON *bad = s_find(self, name, &target, &count);
     if (bad)
         return bad;
     cJSON *applied = cJSON_CreateArray();
@@ -469,6 +487,19 @@ s_op_remove_stream(control_server_t *self, const cJSON *req, bool *quit)
     cJSON *reply = rc == SETTINGS_OK ? s_ok_reply() : s_error_reply(err.code, err.message);
     cJSON_AddItemToObject(reply, "applied", applied);
     return reply;
+}
+
+static cJSON *
+s_op_remove_stream(control_server_t *self, const cJSON *req, bool *quit)
+{
+    (void) quit;
+    cJSON *bad;
+    const char *name = s_stream_name(req, &bad);
+    if (bad)
+        return bad;
+    if (!name)
+        return s_error_reply(SETTINGS_ERR_BAD_REQUEST, "request \"remove_stream\" needs \"stream\"");
+    return control_server_remove_stream(self, name);
 }
 
 static cJSON *

@@ -115,9 +115,26 @@ int control_server_drain(control_server_t *self, int max);
     the reply object the request would have got (caller deletes), or NULL when out of memory. */
 cJSON *control_server_update(control_server_t *self, const char *stream, const cJSON *fields);
 
+/*  Adds a stream as an "add_stream" request {"stream": name, "topic": topic, "settings":
+    fields} would (fields: per-stream fields only, or NULL; the same checks and the add_stream
+    callback), without settings_check_control — for the reload of the declared streams. The
+    reply object, or NULL when out of memory. */
+cJSON *control_server_add_stream(control_server_t *self, const char *name, const char *topic,
+                                 const cJSON *fields);
+
+/*  Removes stream name as a "remove_stream" request would (its segments unlinked). The reply
+    object, or NULL when out of memory. */
+cJSON *control_server_remove_stream(control_server_t *self, const char *name);
+
 /*  The daemon-wide settings in force: the shared fields, and the per-stream fields new
     streams start from. With one stream and no stream table, that stream's settings. */
 const settings_t *control_server_settings(control_server_t *self);
+
+/*  Takes the per-stream fields of defaults but shmem_name (buf_dur, axis, header,
+    max_stream_bytes) as those new streams start from (add_stream; "get" without a stream
+    shows them); the shared fields stay as they are. For a reload with a stream table, whose
+    per-stream defaults no request changes. */
+void control_server_set_defaults(control_server_t *self, const settings_t *defaults);
 
 /*  Publishes ["ezshm.event", {"event": event, ...fields}] on the events socket;
     fields (an object, or NULL) is copied, not taken. No events socket: does nothing.

@@ -657,11 +657,15 @@ s_field_json(const settings_t *s, const field_t *f)
     }
 }
 
-cJSON *
-settings_to_json(const settings_t *s)
+/*  The fields of s as a JSON object: every field (part < 0), the shared ones (0) or the
+    per-stream ones (1). */
+static cJSON *
+s_to_json(const settings_t *s, int part)
 {
     cJSON *obj = cJSON_CreateObject();
     for (size_t i = 0; obj && i < N_FIELDS; i++) {
+        if (part >= 0 && s_fields[i].per_stream != (part == 1))
+            continue;
         cJSON *value = s_field_json(s, &s_fields[i]);
         if (!value || !cJSON_AddItemToObject(obj, s_fields[i].name, value)) {
             cJSON_Delete(value);
@@ -670,4 +674,16 @@ settings_to_json(const settings_t *s)
         }
     }
     return obj;
+}
+
+cJSON *
+settings_to_json(const settings_t *s)
+{
+    return s_to_json(s, -1);
+}
+
+cJSON *
+settings_part_to_json(const settings_t *s, bool per_stream)
+{
+    return s_to_json(s, per_stream ? 1 : 0);
 }

@@ -183,6 +183,10 @@ unsigned settings_diff(const settings_t *old, const settings_t *new_);
 /*  Every field as a JSON object (NULL on out of memory); parses back to the same. */
 cJSON *settings_to_json(const settings_t *s);
 
+/*  Only the per-stream fields (per_stream true: shmem_name, buf_dur, axis, header,
+    max_stream_bytes) or only the shared ones, as settings_to_json writes them. */
+cJSON *settings_part_to_json(const settings_t *s, bool per_stream);
+
 /*  Text of an enum value ("legacy", "v1" / "error", "warning", "info", "debug"). */
 const char *settings_header_name(settings_header_t h);
 const char *settings_log_level_name(settings_log_level_t level);

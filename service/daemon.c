@@ -2,6 +2,8 @@
 #include "daemon.h"
 #include "control_server.h"
 #include "counters.h"
+#include "declaration.h"
+#include "reload.h"
 #include "ezshm_utf8.h"
 #include "ezshm.h"
 #include "stream.h"
@@ -29,8 +31,13 @@
 /*  Control requests answered per wake-up before data gets a turn. */
 #define CONTROL_BATCH 64
 
+/*  Bytes of ring pages reserved per stream per turn of the loop: ≈ 30 µs of page zeroing,
+    so a message of another stream waits at most that long behind it. */
+#define RESERVE_SLICE_BYTES (128u * 1024u)
+
 struct daemon_t {
     stream_t        **streams;       /* the table, max_streams slots, n_streams used */
+    bool             *declared;      /* per slot: the stream came from a declaration (reload owns it) */
     size_t            n_streams;
     stream_t         *last;          /* the last stream a message went to: rig traffic repeats */
     settings_t        defaults;      /* what auto-mode streams start from */
@@ -45,6 +52,7 @@ struct daemon_t {
     int               stop_signal;   /* the signal that ended the loop, 0 if none */
     daemon_reload_fn *reload;
     void             *reload_arg;
+    bool              reserving;     /* a ring was created: its pages are being reserved */
 };
 
 /*  ---- the stream table ------------------------------------------------------------ */
@@ -53,6 +61,8 @@ static void
 s_on_stream_event(void *arg, stream_t *stream, ezshm_event_t code, uint32_t generation)
 {
     daemon_t *self = arg;
+    if (code == EZSHM_EVENT_BUFFER_RESET)
+        self->reserving = true;
     const char *event = ezshm_event_name(code);
     if (self->applied)
         cJSON_AddItemToArray(self->applied, cJSON_CreateString(event));
@@ -143,6 +153,7 @@ s_add(daemon_t *self, const void *topic, size_t len, const settings_t *settings,
     if (!stream)
         return settings_fail(err, shm_rc == EZSHM_ERR_INUSE ? SETTINGS_ERR_NAME_IN_USE : SETTINGS_ERR_APPLY_FAILED,
                              "%s", why);
+    self->declared[self->n_streams] = false;
     self->streams[self->n_streams++] = stream;
     /*  At startup the streams are logged once everything is up (a failed start logs one line). */
     if (self->control)
@@ -156,6 +167,7 @@ s_remove(daemon_t *self, stream_t *stream)
     for (size_t i = 0; i < self->n_streams; i++)
         if (self->streams[i] == stream) {
             memmove(&self->streams[i], &self->streams[i + 1], (self->n_streams - i - 1) * sizeof *self->streams);
+            memmove(&self->declared[i], &self->declared[i + 1], (self->n_streams - i - 1) * sizeof *self->declared);
             self->n_streams--;
             break;
         }
@@ -430,9 +442,73 @@ daemon_block_signals(void)
     return pthread_sigmask(SIG_BLOCK, &set, NULL) == 0 ? 0 : -1;
 }
 
-/*  Fresh settings as an update through the control server, so a reload obeys exactly the
-    rules of a control request (validation, startup-only fields, lifecycle). With several
-    streams (or none yet) only the shared fields are reloaded: streams are changed over control. */
+/*  ---- reload (SIGHUP) ------------------------------------------------------------- */
+
+/*  The reloaded settings as an update through the control server, so a reload obeys exactly
+    the rules of a control request (validation, startup-only fields, lifecycle). The single
+    stream taking every topic takes the per-stream fields too (without a configured name it
+    keeps its own: a generated name is the stream's until restart); with a stream table only
+    the shared fields go here, the streams are reconciled after. 0, or -1 (logged: nothing
+    changed). */
+static int
+s_reload_settings(daemon_t *self, const settings_t *fresh, bool one)
+{
+    cJSON *fields = one ? settings_to_json(fresh) : settings_part_to_json(fresh, false);
+    if (fields && !*fresh->shmem_name)
+        cJSON_DeleteItemFromObject(fields, "shmem_name");
+    const char *target = self->n_streams ? stream_name(self->streams[0]) : NULL;
+    cJSON *reply = fields ? control_server_update(self->control, target, fields) : NULL;
+    cJSON *error = cJSON_GetObjectItem(reply, "error");
+    int rc = cJSON_IsTrue(cJSON_GetObjectItem(reply, "ok")) ? 0 : -1;
+    if (rc != 0)
+        log_msg(SETTINGS_LOG_ERROR, "reload refused, nothing changed: %s",
+                error ? cJSON_GetStringValue(cJSON_GetObjectItem(error, "message")) : "out of memory");
+    cJSON_Delete(reply);
+    cJSON_Delete(fields);
+    return rc;
+}
+
+/*  reload_own_fn: the stream named name is a declared one from now on. */
+static void
+s_own(void *arg, const char *name)
+{
+    daemon_t *self = arg;
+    for (size_t i = 0; i < self->n_streams; i++)
+        if (strcmp(stream_name(self->streams[i]), name) == 0)
+            self->declared[i] = true;
+}
+
+/*  The declared streams made what decls declares (declaration_plan), step by step through
+    the control server; the running names are copied first, as removals free the streams. */
+static void
+s_reconcile(daemon_t *self, const settings_t *fresh, const declaration_t *decls, size_t n)
+{
+    size_t n_running = self->n_streams, n_steps = 0;
+    declaration_running_t *running = calloc(n_running + 1, sizeof *running);
+    char (*names)[SETTINGS_NAME_MAX + 1] = calloc(n_running + 1, sizeof *names);
+    declaration_step_t *steps = calloc(n_running + n + 1, sizeof *steps);
+    for (size_t i = 0; running && names && i < n_running; i++) {
+        snprintf(names[i], sizeof names[i], "%s", stream_name(self->streams[i]));
+        running[i] = (declaration_running_t) {names[i], stream_topic(self->streams[i]),
+                                              stream_settings(self->streams[i]), self->declared[i]};
+    }
+    char summary[2048];
+    if (!running || !names || !steps || declaration_plan(decls, n, fresh, running, n_running, steps, &n_steps) != 0)
+        snprintf(summary, sizeof summary, "reload: out of memory, streams unchanged");
+    else
+        reload_streams(self->control, fresh, decls, running, n_running, steps, n_steps, s_own, self, summary,
+                       sizeof summary);
+    log_msg(SETTINGS_LOG_INFO, "%s", summary);
+    free(steps);
+    free(names);
+    free(running);
+}
+
+/*  SIGHUP: flags, environment and config file read again. A broken declaration changes
+    nothing; otherwise the shared fields are applied (a refusal changes nothing either), the
+    per-stream defaults taken for streams made later, then the declared streams reconciled.
+    Streams made over control or by auto mode are left alone unless a declaration names them.
+    Switching between the single stream and a stream table needs a restart. */
 static void
 s_reload(daemon_t *self)
 {
@@ -441,32 +517,36 @@ s_reload(daemon_t *self)
         return;
     }
     settings_t fresh;
+    cJSON *decls = NULL;
     char err[512] = "";
-    if (self->reload(self->reload_arg, &fresh, err, sizeof err) != 0) {
-        log_msg(SETTINGS_LOG_ERROR, "reload failed, settings unchanged: %s", err);
+    bool one = self->n_streams == 1 && stream_takes_all(self->streams[0]);
+    declaration_t *list = NULL;
+    size_t n = 0;
+    if (self->reload(self->reload_arg, &fresh, &decls, err, sizeof err) != 0
+        || (!one && declaration_parse(&fresh, decls, (size_t) fresh.max_streams, &list, &n, err, sizeof err) != 0)) {
+        log_msg(SETTINGS_LOG_ERROR, "reload refused, nothing changed: %s", err);
+        cJSON_Delete(decls);
         return;
     }
-    cJSON *fields = settings_to_json(&fresh);
-    bool one = self->n_streams == 1 && stream_takes_all(self->streams[0]);
-    /*  No name configured: keep ours (a generated name is the stream's until restart). */
-    if (fields && !*fresh.shmem_name)
-        cJSON_DeleteItemFromObject(fields, "shmem_name");
-    for (cJSON *item = fields ? fields->child : NULL, *next; item && !one; item = next) {
-        next = item->next;
-        if (settings_is_stream_field(item->string))
-            cJSON_DeleteItemFromObject(fields, item->string);
+    if (one && cJSON_GetArraySize(decls) > 0)
+        log_msg(SETTINGS_LOG_WARNING, "reload: streams are declared, but this ezshmd runs one stream taking every "
+                "topic: restart it to serve them");
+    bool applied = s_reload_settings(self, &fresh, one) == 0;
+    /*  Streams made later (auto mode, add_stream) start from the reloaded per-stream defaults;
+        the shared fields of fresh are in force by now. */
+    if (applied && !one) {
+        self->defaults = fresh;
+        control_server_set_defaults(self->control, &fresh);
     }
-    const char *target = self->n_streams ? stream_name(self->streams[0]) : NULL;
-    cJSON *reply = fields ? control_server_update(self->control, target, fields) : NULL;
-    cJSON *ok = cJSON_GetObjectItem(reply, "ok");
-    cJSON *error = cJSON_GetObjectItem(reply, "error");
-    if (cJSON_IsTrue(ok))
+    if (applied && one)
         log_msg(SETTINGS_LOG_INFO, "reloaded settings on SIGHUP");
-    else
-        log_msg(SETTINGS_LOG_ERROR, "reload refused, settings unchanged: %s",
-                error ? cJSON_GetStringValue(cJSON_GetObjectItem(error, "message")) : "out of memory");
-    cJSON_Delete(reply);
-    cJSON_Delete(fields);
+    else if (applied && n == 0 && !*fresh.stream_per_topic)
+        log_msg(SETTINGS_LOG_WARNING, "reload: no stream is declared, which means one stream taking every topic: "
+                "restart ezshmd for that; the streams are left as they are");
+    else if (applied)
+        s_reconcile(self, &fresh, list, n);
+    free(list);
+    cJSON_Delete(decls);
 }
 
 /*  SIGHUP reloads; SIGINT/SIGTERM record the signal, which ends the loop. */
@@ -491,9 +571,9 @@ daemon_set_reload(daemon_t *self, daemon_reload_fn *reload, void *arg)
 
 /*  ---- lifecycle ------------------------------------------------------------------- */
 
-/*  The streams declared at startup: each object of decls is {"topic": exact topic, and
-    per-stream fields}, starting from the daemon's settings. Without any, and without auto
-    mode, one stream takes every topic (ezshmd's single-stream flags). */
+/*  The streams declared at startup (declaration.h), starting from the daemon's settings.
+    Without any, and without auto mode, one stream takes every topic (ezshmd's single-stream
+    flags). */
 static int
 s_declare(daemon_t *self, const settings_t *settings, const cJSON *decls, char *err, size_t errlen)
 {
@@ -511,40 +591,36 @@ s_declare(daemon_t *self, const settings_t *settings, const cJSON *decls, char *
     if (*settings->shmem_name)
         log_msg(SETTINGS_LOG_WARNING, "shmem_name '%s' is not used: with --stream/streams/--stream-per-topic "
                 "every stream has its own name", settings->shmem_name);
-    const cJSON *decl;
-    int i = 0;
-    cJSON_ArrayForEach(decl, decls) {
-        settings_t s = *settings;
-        *s.shmem_name = '\0';
-        const cJSON *topic = cJSON_GetObjectItemCaseSensitive(decl, "topic");
-        settings_code_t rc = cJSON_IsString(topic) && !strchr(topic->valuestring, '{') ? SETTINGS_OK
-            : settings_fail(&e, SETTINGS_ERR_WRONG_TYPE, "needs \"topic\": a string without '{' (the exact topic)");
-        const cJSON *item;
-        cJSON_ArrayForEach(item, decl) {
-            if (rc == SETTINGS_OK && strcmp(item->string, "topic") != 0 && !settings_is_stream_field(item->string))
-                rc = settings_fail(&e, SETTINGS_ERR_UNKNOWN_FIELD, "%.64s is not a per-stream field (shmem_name, "
-                                   "buf_dur, axis, header, max_stream_bytes)", item->string);
-            else if (rc == SETTINGS_OK && strcmp(item->string, "topic") != 0)
-                rc = settings_set_field(&s, item->string, item, &e);
-        }
-        if (rc == SETTINGS_OK && settings_resolve(&s) != 0)
-            rc = settings_fail(&e, SETTINGS_ERR_APPLY_FAILED, "could not generate a shmem_name");
-        if (rc == SETTINGS_OK)
-            rc = s_add(self, topic->valuestring, strlen(topic->valuestring), &s, &e);
-        if (rc != SETTINGS_OK)
-            return snprintf(err, errlen, "streams[%d]: %s", i, e.message), -1;
-        i++;
+    declaration_t *list;
+    size_t n;
+    if (declaration_parse(settings, decls, (size_t) settings->max_streams, &list, &n, err, errlen) != 0)
+        return -1;
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        settings_t s;
+        if (declaration_settings(&list[i], settings, NULL, &s, &e) != SETTINGS_OK
+            || s_add(self, list[i].topic, strlen(list[i].topic), &s, &e) != SETTINGS_OK)
+            rc = ezshm_fail(err, errlen, -1, "streams[%zu]: %s", i, e.message);
+        else
+            self->declared[self->n_streams - 1] = true;
     }
-    return 0;
+    free(list);
+    return rc;
 }
 
 daemon_t *
 daemon_new(const settings_t *settings, const cJSON *streams, char *err, size_t errlen)
 {
     daemon_t *self = calloc(1, sizeof *self);
-    if (self)
+    if (self) {
         self->streams = calloc((size_t) settings->max_streams, sizeof *self->streams);
-    if (!self || !self->streams) {
+        self->declared = calloc((size_t) settings->max_streams, sizeof *self->declared);
+    }
+    if (!self || !self->streams || !self->declared) {
+        if (self) {
+            free(self->streams);
+            free(self->declared);
+        }
         free(self);
         snprintf(err, errlen, "out of memory");
         return NULL;
@@ -591,6 +667,18 @@ daemon_new(const settings_t *settings, const cJSON *streams, char *err, size_t e
     return self;
 }
 
+/*  Rings are created sparse: reserving a 2 MB ring's pages takes ~1.5 ms, which inside a
+    rebuild would hold up every other stream's messages. They are reserved here instead, a
+    slice per stream per turn of the loop, between batches. False once none is left. */
+static bool
+s_reserve_rings(daemon_t *self)
+{
+    bool more = false;
+    for (size_t i = 0; i < self->n_streams; i++)
+        more |= stream_reserve(self->streams[i], RESERVE_SLICE_BYTES);
+    return more;
+}
+
 /*  The loop: one poll() over the signalfd and the two sockets' ZMQ_FDs, rather than zloop's
     zmq_poll, which asks every socket for ZMQ_EVENTS before and after each sleep — a poll(0) and
     a getpid() per socket per wake-up inside libzmq, about half the syscalls of a message at rig
@@ -608,7 +696,7 @@ daemon_run(daemon_t *self)
     bool sub_more = true, control_more = true;
     int rc = 0;
     while (!self->quit && !self->stop_signal) {
-        if (poll(fds, 3, sub_more || control_more ? 0 : -1) < 0) {
+        if (poll(fds, 3, sub_more || control_more || self->reserving ? 0 : -1) < 0) {
             if (errno == EINTR)
                 continue;
             log_msg(SETTINGS_LOG_ERROR, "poll failed: %s", strerror(errno));
@@ -630,6 +718,8 @@ daemon_run(daemon_t *self)
         }
         if (!self->quit && (fds[1].revents || sub_more))
             sub_more = s_drain_sub(self);
+        if (self->reserving)
+            self->reserving = s_reserve_rings(self);
     }
     log_msg(SETTINGS_LOG_INFO, "stopping (%s): unlinking segments",
             self->quit ? "quit request" : self->stop_signal ? strsignal(self->stop_signal) : "poll error");
@@ -649,6 +739,7 @@ daemon_destroy(daemon_t **self_p)
     while (self->n_streams)
         s_remove(self, self->streams[self->n_streams - 1]);
     free(self->streams);
+    free(self->declared);
     control_server_destroy(&self->control);
     subscriber_destroy(&self->sub);
     free(self);

@@ -30,9 +30,10 @@ typedef struct daemon_t daemon_t;
     line in err on failure (bad endpoint, address in use, segment error, bad declaration). */
 daemon_t *daemon_new(const settings_t *settings, const cJSON *streams, char *err, size_t errlen);
 
-/*  Where SIGHUP gets fresh settings (flags, environment, config file again): fills out,
-    or returns -1 with one line in err. */
-typedef int (daemon_reload_fn)(void *arg, settings_t *out, char *err, size_t errlen);
+/*  Where SIGHUP gets fresh settings (flags, environment, config file again): fills out and
+    *streams (the declared streams as daemon_new takes them; the caller deletes it), or
+    returns -1 with one line in err. */
+typedef int (daemon_reload_fn)(void *arg, settings_t *out, cJSON **streams, char *err, size_t errlen);
 
 /*  Enables reload on SIGHUP (without it SIGHUP is logged and ignored). */
 void daemon_set_reload(daemon_t *self, daemon_reload_fn *reload, void *arg);

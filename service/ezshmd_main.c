@@ -17,10 +17,10 @@ typedef struct {
 
 /*  SIGHUP: flags, environment and config file read again, as at startup. */
 static int
-s_reload(void *arg, settings_t *out, char *err, size_t errlen)
+s_reload(void *arg, settings_t *out, cJSON **streams, char *err, size_t errlen)
 {
     const command_line_t *cl = arg;
-    return config_load(cl->argc, cl->argv, NULL, out, NULL, err, errlen) == CONFIG_OK ? 0 : -1;
+    return config_load(cl->argc, cl->argv, NULL, out, streams, err, errlen) == CONFIG_OK ? 0 : -1;
 }
 
 int

@@ -126,6 +126,9 @@ stream_new(const void *topic, size_t topic_len, const settings_t *settings, cons
     opt.layout = s_layout(settings->header);
     opt.mode = settings->shm_mode;
     opt.max_ring_bytes = (uint64_t) settings->max_buffer_bytes;
+    /*  A rebuild must not stall the other streams of the loop: the daemon reserves the pages
+        in slices between batches (stream_reserve). */
+    opt.reserve_in_steps = true;
     opt.on_event = s_on_writer_event;
     opt.on_log = s_on_writer_log;
     opt.arg = self;
@@ -182,6 +185,12 @@ bool
 stream_takes_all(const stream_t *self)
 {
     return self->takes_all;
+}
+
+const char *
+stream_topic(const stream_t *self)
+{
+    return self->takes_all ? NULL : self->topic;
 }
 
 const settings_t *
@@ -272,6 +281,15 @@ stream_process(stream_t *self, const wire_frame_t *frames, size_t nframes)
     if (ingest_last_delay(self->ingest, &delay))
         delay_stats_add(&self->delays, delay);
     stream_meta_update(self->stream_meta, self->writer, self->decoder, msg, ingest_axis(self->ingest));
+}
+
+bool
+stream_reserve(stream_t *self, uint64_t max_bytes)
+{
+    uint64_t pending = 0;
+    /*  A failure dropped the ring and was logged by the writer; the next message rebuilds
+        it or is counted under no_space with the explanation. */
+    return ezshm_writer_reserve(self->writer, max_bytes, &pending) == EZSHM_OK && pending > 0;
 }
 
 int

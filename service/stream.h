@@ -56,8 +56,17 @@ bool stream_matches(const stream_t *self, const void *topic, size_t len);
 /*  True when the stream takes every topic (the single-stream flags of ezshmd). */
 bool stream_takes_all(const stream_t *self);
 
+/*  The exact topic (no NUL inside: every way a stream is made refuses one); NULL when the
+    stream takes every topic. */
+const char *stream_topic(const stream_t *self);
+
 /*  One message: decode, ingest, count. */
 void stream_process(stream_t *self, const wire_frame_t *frames, size_t nframes);
+
+/*  Reserves up to max_bytes more of the live ring's pages (rings are created sparse, so a
+    rebuild does not stall the loop); true while some remain. A folder that filled up
+    meanwhile drops the ring (logged); the next message rebuilds it or counts no_space. */
+bool stream_reserve(stream_t *self, uint64_t max_bytes);
 
 /*  The stream's settings in force (updated by stream_apply). */
 const settings_t *stream_settings(const stream_t *self);

@@ -52,7 +52,16 @@ struct ezshm_clock_t {
     uint64_t        capacity;
     uint64_t        times_offset;  /* 0: no times ring */
     uint64_t        written;       /* writer: anchors published (never read back from shm) */
+    uint32_t        empty_wakes;   /* writer: FUTEX_WAKEs in a row that found nobody asleep */
+    double          empty_since;   /* writer: when that run began (monotonic seconds) */
 };
+
+/*  A reader killed inside its wait leaves `waiters` one too high for good. A live waiter is
+    asleep in the kernel except for the few microseconds around its count, so wakes that find
+    nobody asleep, chunk after chunk for a whole second, mean the count is stale: the writer
+    then takes one off it (docs/shm-layout.md §11). */
+#define STALE_WAITER_WAKES 50
+#define STALE_WAITER_S 1.0
 
 #define U32(base, off) ((uint32_t *) ((uint8_t *) (base) + (off)))
 #define U64(base, off) ((uint64_t *) ((uint8_t *) (base) + (off)))
@@ -217,10 +226,27 @@ ezshm_clock_open(const char *name, uint32_t generation, uint64_t n_frames, long 
     return EZSHM_OK;
 }
 
-static void
+static long
 s_futex_wake(uint32_t *word)
 {
-    syscall(SYS_futex, word, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+    return syscall(SYS_futex, word, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+}
+
+/*  A wake that found nobody asleep while `waiters` said n: after enough of them in a row, one
+    waiter is taken back (CAS, so a count that moved meanwhile is left for the next run). A
+    live reader caught between its count and its sleep then sleeps one slice (200 ms) unwoken,
+    once; readers never take the count below 0 (§11), so it cannot go wrong for longer. */
+static void
+s_empty_wake(ezshm_clock_t *self, uint32_t n)
+{
+    double now = ezshm_time_mono();
+    if (self->empty_wakes++ == 0)
+        self->empty_since = now;
+    if (self->empty_wakes < STALE_WAITER_WAKES || now - self->empty_since < STALE_WAITER_S)
+        return;
+    __atomic_compare_exchange_n(U32(self->rw, OFF_WAITERS), &n, n - 1, false, __ATOMIC_SEQ_CST,
+                                __ATOMIC_SEQ_CST);
+    self->empty_wakes = 0;
 }
 
 void
@@ -232,8 +258,13 @@ ezshm_clock_notify(ezshm_clock_t *self)
         waiter count is read, and a reader that counted itself before this load is woken,
         one that counts itself after it sees the new word and does not sleep. */
     __atomic_fetch_add(U32(self->rw, OFF_WAKE), 1, __ATOMIC_SEQ_CST);
-    if (__atomic_load_n(U32(self->rw, OFF_WAITERS), __ATOMIC_SEQ_CST) != 0)
-        s_futex_wake(U32(self->rw, OFF_WAKE));
+    uint32_t n = __atomic_load_n(U32(self->rw, OFF_WAITERS), __ATOMIC_SEQ_CST);
+    if (n == 0)
+        return;
+    if (s_futex_wake(U32(self->rw, OFF_WAKE)) > 0)
+        self->empty_wakes = 0;
+    else
+        s_empty_wake(self, n);
 }
 
 void
@@ -469,6 +500,16 @@ _Static_assert(EZSHM_CLOCK_SLEEP_MAX == FUTEX_WAITV_MAX, "one futex_waitv call s
 #define WAKE_WORD(clock) U32((clock)->rw, OFF_WAKE)
 #define WAITERS(clock) U32((clock)->rw, OFF_WAITERS)
 
+/*  Takes this reader's count off a waiter count, never below 0: the writer may have taken
+    it back meanwhile (s_empty_wake). */
+static void
+s_uncount_word(uint32_t *waiters)
+{
+    uint32_t n = __atomic_load_n(waiters, __ATOMIC_SEQ_CST);
+    while (n && !__atomic_compare_exchange_n(waiters, &n, n - 1, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
+        ;
+}
+
 /*  Uncounts this reader on one clock in a frame of its own: a second truncated wake
     segment is skipped instead of ending the restore of the others. */
 static void
@@ -476,7 +517,7 @@ s_uncount_one(ezshm_clock_t *clock)
 {
     ezshm_guard_frame_t frame;
     if (EZSHM_GUARD_ENTER(&frame)) {
-        __atomic_fetch_sub(WAITERS(clock), 1, __ATOMIC_SEQ_CST);
+        s_uncount_word(WAITERS(clock));
         EZSHM_GUARD_LEAVE(&frame);
     }
 }
@@ -562,7 +603,7 @@ ezshm_clock_sleep_any(ezshm_clock_t *const *clocks, const uint32_t *seen, size_t
     if (!s_moved(clocks, seen, n) && !(ready && ready(arg)))
         rc = s_futex_sleep(clocks, seen, n, timeout_s);
     for (; counted > 0; counted--)
-        __atomic_fetch_sub(WAITERS(clocks[counted - 1]), 1, __ATOMIC_SEQ_CST);
+        s_uncount_word(WAITERS(clocks[counted - 1]));
     EZSHM_GUARD_LEAVE(&frame);
     return rc;
 }

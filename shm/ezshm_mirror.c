@@ -163,7 +163,7 @@ s_attach_ring(ezshm_mirror_t *self, bool from_start)
     rc = ezshm_ring_segment_name(self->name, snap.buffer_generation, ring_name);
     /*  The ring must belong to the header's owner: nobody else can slip in a ring of theirs. */
     if (rc == EZSHM_OK)
-        rc = ezshm_segment_open_owned(&self->ring, ring_name, (long) self->header.uid);
+        rc = ezshm_segment_open_populated(&self->ring, ring_name, (long) self->header.uid);
     if (rc == EZSHM_ERR_NOENT)
         return EZSHM_ERR_NOTREADY;   /* the writer is between unlink and create */
     if (rc != EZSHM_OK)

@@ -14,6 +14,11 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+/*  Linux 5.14; older headers lack the name, older kernels say EINVAL (then: lazy faults). */
+#ifndef MADV_POPULATE_READ
+#define MADV_POPULATE_READ 22
+#endif
+
 const char *
 ezshm_segment_dir(void)
 {
@@ -97,12 +102,16 @@ s_identity(ezshm_segment_t *self, const struct stat *st)
     self->uid = (uint32_t) st->st_uid;
 }
 
+/*  How a segment is created: its fd kept (a header's lock, a ring reserved later), and its
+    pages reserved now or later (a sparse ring). */
+enum { CREATE_KEEP_FD = 1, CREATE_SPARSE = 2 };
+
 static int
-s_map(ezshm_segment_t *self, int fd, size_t size, int prot)
+s_map(ezshm_segment_t *self, int fd, size_t size, int prot, bool populate)
 {
-    /*  The writer maps with MAP_POPULATE: its page tables are filled now, so the first lap
-        of the ring takes no page faults on the data path. */
-    int flags = MAP_SHARED | ((prot & PROT_WRITE) ? MAP_POPULATE : 0);
+    /*  A reserved segment is mapped with MAP_POPULATE: its page tables are filled now, so the
+        first lap of the ring takes no page faults on the data path. */
+    int flags = MAP_SHARED | (populate ? MAP_POPULATE : 0);
     void *addr = mmap(NULL, size, prot, flags, fd, 0);
     if (addr == MAP_FAILED)
         return ezshm_segment_errno_code(errno);
@@ -124,31 +133,54 @@ s_reclaim(const char *path)
     return rc;
 }
 
-/*  Creates path exclusively, sizes, reserves and maps it; the fd stays open when keep_fd. */
+/*  A range of pages reserved (allocated) in the file; a file system that cannot reserve
+    (EINVAL, EOPNOTSUPP) is not an error: its pages come at first touch. */
 static int
-s_create_at(ezshm_segment_t *self, const char *path, size_t size, unsigned mode, bool keep_fd)
+s_reserve(int fd, uint64_t offset, uint64_t len)
+{
+    int err;
+    do
+        err = posix_fallocate(fd, (off_t) offset, (off_t) len);
+    while (err == EINTR);
+    if (err == 0 || err == EINVAL || err == EOPNOTSUPP)
+        return EZSHM_OK;
+    return ezshm_segment_errno_code(err);
+}
+
+/*  A sparse segment reserves nothing at creation, but must fit in what the folder has free
+    now: a ring that cannot fit is refused here, like a reserved one. */
+static int
+s_check_fits(int fd, size_t size)
+{
+    struct statvfs st;
+    if (fstatvfs(fd, &st) != 0)
+        return ezshm_segment_errno_code(errno);
+    return (uint64_t) st.f_bavail * st.f_frsize >= size ? EZSHM_OK : EZSHM_ERR_NOSPACE;
+}
+
+/*  Creates path exclusively, sizes it, reserves its pages (unless CREATE_SPARSE) and maps it. */
+static int
+s_create_at(ezshm_segment_t *self, const char *path, size_t size, unsigned mode, unsigned how)
 {
     int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, (mode_t) mode);
     if (fd < 0)
         return errno == EEXIST ? EZSHM_ERR_INUSE : ezshm_segment_errno_code(errno);
     int rc = EZSHM_OK;
     struct stat st;
+    bool sparse = how & CREATE_SPARSE;
     /*  open() applied the umask; readers in other containers/uids need the mode as asked. */
     if (fchmod(fd, (mode_t) mode) != 0 || ftruncate(fd, (off_t) size) != 0 || fstat(fd, &st) != 0)
         rc = ezshm_segment_errno_code(errno);
-    if (rc == EZSHM_OK) {
-        /*  Reserve every page now: a full tmpfs is an error here, not a SIGBUS mid-stream,
-            and the first lap of the ring doesn't pay page allocation. */
-        int err = posix_fallocate(fd, 0, (off_t) size);
-        if (err != 0)
-            rc = err == EINVAL || err == EOPNOTSUPP ? EZSHM_OK : ezshm_segment_errno_code(err);
-    }
+    /*  Reserve every page now: a full tmpfs is an error here, not a SIGBUS mid-stream, and the
+        first lap of the ring doesn't pay page allocation. */
+    if (rc == EZSHM_OK)
+        rc = sparse ? s_check_fits(fd, size) : s_reserve(fd, 0, size);
     if (rc == EZSHM_OK) {
         s_identity(self, &st);
-        rc = s_map(self, fd, size, PROT_READ | PROT_WRITE);
+        rc = s_map(self, fd, size, PROT_READ | PROT_WRITE, !sparse);
     }
     int saved = errno;
-    if (rc == EZSHM_OK && keep_fd) {
+    if (rc == EZSHM_OK && (how & (CREATE_KEEP_FD | CREATE_SPARSE))) {
         self->fd = fd;
         self->has_fd = true;
     }
@@ -174,9 +206,8 @@ s_begin(ezshm_segment_t *self, const char *name, char *path, size_t path_size)
     return EZSHM_OK;
 }
 
-int
-ezshm_segment_create(ezshm_segment_t *self, const char *name, size_t size, unsigned mode,
-                     bool *replaced)
+static int
+s_create(ezshm_segment_t *self, const char *name, size_t size, unsigned mode, unsigned how, bool *replaced)
 {
     char path[PATH_MAX];
     if (replaced)
@@ -184,7 +215,7 @@ ezshm_segment_create(ezshm_segment_t *self, const char *name, size_t size, unsig
     int rc = size ? s_begin(self, name, path, sizeof path) : EZSHM_ERR_INVAL;
     if (rc != EZSHM_OK)
         return rc;
-    rc = s_create_at(self, path, size, mode, false);
+    rc = s_create_at(self, path, size, mode, how);
     if (rc == EZSHM_ERR_INUSE) {
         /*  A writer that crashed left its segment behind: the caller says the name is ours. */
         rc = s_reclaim(path);
@@ -192,9 +223,31 @@ ezshm_segment_create(ezshm_segment_t *self, const char *name, size_t size, unsig
             return rc;
         if (replaced)
             *replaced = true;
-        rc = s_create_at(self, path, size, mode, false);
+        rc = s_create_at(self, path, size, mode, how);
     }
     return rc;
+}
+
+int
+ezshm_segment_create(ezshm_segment_t *self, const char *name, size_t size, unsigned mode,
+                     bool *replaced)
+{
+    return s_create(self, name, size, mode, 0, replaced);
+}
+
+int
+ezshm_segment_create_sparse(ezshm_segment_t *self, const char *name, size_t size, unsigned mode,
+                            bool *replaced)
+{
+    return s_create(self, name, size, mode, CREATE_SPARSE, replaced);
+}
+
+int
+ezshm_segment_reserve(ezshm_segment_t *self, uint64_t offset, uint64_t len)
+{
+    if (!self || !self->has_fd || offset > self->size || len > self->size - offset)
+        return EZSHM_ERR_INVAL;
+    return len ? s_reserve(self->fd, offset, len) : EZSHM_OK;
 }
 
 int
@@ -210,7 +263,7 @@ ezshm_segment_create_unpublished(ezshm_segment_t *self, const char *name, size_t
              atomic_fetch_add(&counter, 1));
     if (ezshm_segment_path(path, sizeof path, self->temp) != EZSHM_OK)
         return EZSHM_ERR_INVAL;
-    rc = s_create_at(self, path, size, mode, true);
+    rc = s_create_at(self, path, size, mode, CREATE_KEEP_FD);
     if (rc != EZSHM_OK)
         self->temp[0] = '\0';
     return rc;
@@ -239,20 +292,67 @@ s_map_opened(ezshm_segment_t *self, int fd, size_t min_size)
     if (rc == EZSHM_OK && (st.st_size <= 0 || (uint64_t) st.st_size < min_size))
         rc = EZSHM_ERR_NOTREADY;   /* created, not yet sized by its writer */
     if (rc == EZSHM_OK)
-        rc = s_map(self, fd, (size_t) st.st_size, PROT_READ);
+        rc = s_map(self, fd, (size_t) st.st_size, PROT_READ, false);
     return rc;
 }
 
-int
-ezshm_segment_open_owned(ezshm_segment_t *self, const char *name, long owner)
+/*  Fills the page tables of a read-only mapping for the pages the file has allocated, so a
+    reader's first lap of a ring takes no page fault per 64 KiB. A fully allocated file (a
+    ring ezshmd reserved) is populated whole; otherwise (a ring written sparse, by ezmsg-tools
+    or still being reserved) only the pages already written (mincore), since faulting in an
+    unallocated page would allocate it, charged to the reader. Best effort: a kernel without
+    MADV_POPULATE_READ (< 5.14) faults lazily as before. */
+static void
+s_populate_allocated(const ezshm_segment_t *self, int fd)
+{
+    struct stat st;
+    if (fstat(fd, &st) != 0)
+        return;
+    if ((uint64_t) st.st_blocks * 512 >= self->size) {
+        madvise(self->addr, self->size, MADV_POPULATE_READ);
+        return;
+    }
+    size_t page = (size_t) sysconf(_SC_PAGESIZE), pages = (self->size + page - 1) / page;
+    unsigned char *resident = malloc(pages);
+    if (!resident || mincore(self->addr, self->size, resident) != 0) {
+        free(resident);
+        return;
+    }
+    for (size_t i = 0; i < pages;) {
+        size_t j = i;
+        while (j < pages && (resident[j] & 1))
+            j++;
+        if (j > i && madvise((uint8_t *) self->addr + i * page, (j - i) * page, MADV_POPULATE_READ) != 0)
+            break;
+        i = j + 1;
+    }
+    free(resident);
+}
+
+static int
+s_open_mapped(ezshm_segment_t *self, const char *name, long owner, bool populate)
 {
     int fd;
     int rc = ezshm_segment_open_fd(self, name, owner, &fd);
     if (rc != EZSHM_OK)
         return rc;
     rc = s_map_opened(self, fd, 1);
+    if (rc == EZSHM_OK && populate)
+        s_populate_allocated(self, fd);
     close(fd);
     return rc;
+}
+
+int
+ezshm_segment_open_owned(ezshm_segment_t *self, const char *name, long owner)
+{
+    return s_open_mapped(self, name, owner, false);
+}
+
+int
+ezshm_segment_open_populated(ezshm_segment_t *self, const char *name, long owner)
+{
+    return s_open_mapped(self, name, owner, true);
 }
 
 int

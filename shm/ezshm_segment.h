@@ -3,7 +3,9 @@
     Segments live in /dev/shm (glibc's shm_open is open() there), or in the directory named by
     the environment variable EZSHM_SHM_DIR (tests use it to put segments on a small tmpfs).
     A created segment is sized and its pages reserved with posix_fallocate, so a full /dev/shm
-    fails here with EZSHM_ERR_NOSPACE instead of raising SIGBUS on a later write.
+    fails here with EZSHM_ERR_NOSPACE instead of raising SIGBUS on a later write. A sparse one
+    (a daemon's ring) is only checked against the free space at creation and reserved later in
+    steps the caller paces: reserving 2 MB takes ~1.5 ms, too long to stall an event loop.
 
     The segment folder is world-writable in general, so whatever sits at a name is hostile until
     checked: every open is O_NOFOLLOW | O_NONBLOCK (a FIFO never blocks us), then fstat must show
@@ -52,9 +54,20 @@ int ezshm_segment_free_bytes(uint64_t *free_bytes);
 int ezshm_segment_create(ezshm_segment_t *self, const char *name, size_t size, unsigned mode,
                          bool *replaced);
 
-/*  Same, but under a fresh hidden temporary name in the segment folder (".sm_…-<pid>-<n>"),
-    with the file descriptor kept: the caller fills the mapping, then publishes the file under
-    name with ezshm_claim(), so no reader ever sees it half-written. */
+/*  Same, but sparse: nothing reserved, EZSHM_ERR_NOSPACE when the folder has less than size
+    bytes free now; mapped without populating, the fd kept for ezshm_segment_reserve. */
+int ezshm_segment_create_sparse(ezshm_segment_t *self, const char *name, size_t size, unsigned mode,
+                                bool *replaced);
+
+/*  Reserves (allocates) bytes [offset, offset + len) of a segment created with its fd kept.
+    EZSHM_ERR_NOSPACE when the folder is full, EZSHM_ERR_INVAL outside the segment or without
+    an fd. */
+int ezshm_segment_reserve(ezshm_segment_t *self, uint64_t offset, uint64_t len);
+
+/*  Same as ezshm_segment_create, but under a fresh hidden temporary name in the segment
+    folder (".sm_…-<pid>-<n>"), with the file descriptor kept: the caller fills the mapping,
+    then publishes the file under name with ezshm_claim(), so no reader ever sees it
+    half-written. */
 int ezshm_segment_create_unpublished(ezshm_segment_t *self, const char *name, size_t size,
                                      unsigned mode);
 
@@ -64,6 +77,10 @@ int ezshm_segment_open(ezshm_segment_t *self, const char *name);
 
 /*  Same, and the file must belong to owner (EZSHM_ANY_OWNER: any), else EZSHM_ERR_OWNER. */
 int ezshm_segment_open_owned(ezshm_segment_t *self, const char *name, long owner);
+
+/*  Same, and the page tables of every page the file has allocated are filled now
+    (MADV_POPULATE_READ), so reading it takes no page faults; unallocated pages stay so. */
+int ezshm_segment_open_populated(ezshm_segment_t *self, const char *name, long owner);
 
 /*  Opens name read-only without mapping it, with the same checks; returns the descriptor in
     *fd and its identity in self (for locking a published header). */

@@ -34,6 +34,7 @@ struct ezshm_writer_t {
     size_t                 key_len;
     uint64_t               frame_bytes;
     uint64_t               ring_bytes;
+    uint64_t               reserved;    /* bytes of the ring reserved (ring_bytes: all) */
     uint64_t               write_index; /* our copy of what is published */
     uint64_t               wrap_counter;
     uint64_t               faults;      /* SIGBUS caught on our segments */
@@ -227,8 +228,9 @@ s_invalidate(ezshm_writer_t *self)
     return true;
 }
 
-/*  A SIGBUS was caught while we touched a segment: another process truncated it. What
-    faulted is dropped without touching its memory again; a lost ring is rebuilt by the next
+/*  A SIGBUS was caught while we touched a segment: another process truncated it, or (a ring
+    reserved in steps) the folder had no page left for a part not yet reserved. What faulted
+    is dropped without touching its memory again; a lost ring is rebuilt by the next
     configure as a new generation, a lost header is recreated at once (placeholders, so
     readers re-attach), unless the writer is closing. */
 static void
@@ -237,10 +239,12 @@ s_fault(ezshm_writer_t *self, const void *fault)
     self->faults++;
     /*  A ring fault may come with a truncated header too: setting bvalid 0 then faults. */
     bool header = ezshm_guard_hit(fault, self->header.addr, self->header.size) || !s_invalidate(self);
-    char msg[256];
-    snprintf(msg, sizeof msg, "%s segment %s/%s of stream '%.80s' was truncated by another process (SIGBUS "
+    bool unreserved = !header && self->reserved < self->ring_bytes;
+    char msg[320];
+    snprintf(msg, sizeof msg, "%s segment %s/%s of stream '%.80s' was truncated by another process%s (SIGBUS "
              "caught): dropped, %s", header ? "header" : "ring", ezshm_segment_dir(),
              header ? self->header.name : self->ring.name, self->name,
+             unreserved ? ", or the folder had no page left for it" : "",
              self->closing ? "closing" : header ? "header recreated, ring rebuilt by the next chunk"
                                                 : "rebuilt by the next chunk");
     s_log(self, msg);
@@ -467,7 +471,9 @@ s_configure(ezshm_writer_t *self, const void *arg)
     rc = ezshm_ring_segment_name(self->name, self->meta->buffer_generation, segname);
     bool replaced = false;
     if (rc == EZSHM_OK)
-        rc = ezshm_segment_create(&self->ring, segname, (size_t) ring_bytes, self->opt.mode, &replaced);
+        rc = self->opt.reserve_in_steps
+                 ? ezshm_segment_create_sparse(&self->ring, segname, (size_t) ring_bytes, self->opt.mode, &replaced)
+                 : ezshm_segment_create(&self->ring, segname, (size_t) ring_bytes, self->opt.mode, &replaced);
     if (rc != EZSHM_OK) {
         self->ring.addr = NULL;
         return rc;
@@ -488,6 +494,7 @@ s_configure(ezshm_writer_t *self, const void *arg)
     self->ring_generation = self->meta->buffer_generation;
     self->frame_bytes = frame_bytes;
     self->ring_bytes = ring_bytes;
+    self->reserved = self->opt.reserve_in_steps ? 0 : ring_bytes;
     s_event(self, EZSHM_EVENT_BUFFER_RESET);
     ezshm_header_set_valid(self->meta, true);
     return EZSHM_OK;
@@ -588,6 +595,46 @@ ezshm_writer_write(ezshm_writer_t *self, const void *frames, uint64_t n)
         return EZSHM_ERR_INVAL;
     ezshm_contiguous_t source = {frames, self->frame_bytes};
     return ezshm_writer_write_with(self, n, ezshm_copy_contiguous, &source);
+}
+
+typedef struct {
+    uint64_t  max_bytes;
+    uint64_t *pending;
+} reserve_args_t;
+
+static int
+s_reserve(ezshm_writer_t *self, const void *arg)
+{
+    const reserve_args_t *r = arg;
+    uint64_t left = self->ring.addr ? self->ring_bytes - self->reserved : 0;
+    uint64_t step = left < r->max_bytes ? left : r->max_bytes;
+    int rc = ezshm_segment_reserve(&self->ring, self->reserved, step);
+    if (rc == EZSHM_OK) {
+        self->reserved += step;
+        *r->pending = left - step;
+        return EZSHM_OK;
+    }
+    char msg[256];
+    snprintf(msg, sizeof msg, "ring segment %s/%s of stream '%.80s' could not be reserved (%s): dropped, "
+             "rebuilt by the next chunk if it fits", ezshm_segment_dir(), self->ring.name, self->name,
+             ezshm_strerror(rc));
+    s_log(self, msg);
+    ezshm_header_set_valid(self->meta, false);
+    s_ring_drop(self);
+    return rc;
+}
+
+int
+ezshm_writer_reserve(ezshm_writer_t *self, uint64_t max_bytes, uint64_t *pending)
+{
+    if (!self || !pending)
+        return EZSHM_ERR_INVAL;
+    *pending = 0;
+    /*  The common case, without a guard frame: nothing left to reserve. */
+    if (!self->ring.addr || self->reserved >= self->ring_bytes)
+        return EZSHM_OK;
+    reserve_args_t args = {max_bytes, pending};
+    return s_guarded(self, s_reserve, &args);
 }
 
 int

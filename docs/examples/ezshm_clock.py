@@ -57,11 +57,15 @@ _libc = ctypes.CDLL(None, use_errno=True)
 _libc.syscall.restype = ctypes.c_long
 try:
     # (getattr: a name starting with __ would be mangled inside the class below)
-    _fetch_add = getattr(ctypes.CDLL("libatomic.so.1"), "__atomic_fetch_add_4")
+    _libatomic = ctypes.CDLL("libatomic.so.1")
+    _fetch_add = getattr(_libatomic, "__atomic_fetch_add_4")
     _fetch_add.argtypes = [ctypes.c_void_p, ctypes.c_uint32, ctypes.c_int]
     _fetch_add.restype = ctypes.c_uint32
+    _cas = getattr(_libatomic, "__atomic_compare_exchange_4")
+    _cas.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_uint32, ctypes.c_int, ctypes.c_int]
+    _cas.restype = ctypes.c_bool
 except OSError:
-    _fetch_add = None
+    _fetch_add = _cas = None
 
 
 class _Timespec(ctypes.Structure):
@@ -317,12 +321,18 @@ class ClockReader:
         return pos, t, int(a["wall_ns"]), None if int(a["seq"]) == SEQ_NONE else int(a["seq"])
 
     def _waiters_add(self, delta):
-        if _fetch_add is not None:
-            addr = ctypes.addressof(ctypes.c_uint32.from_buffer(self.wake, OFF_WAITERS))
-            _fetch_add(ctypes.c_void_p(addr), ctypes.c_uint32(delta & 0xFFFFFFFF), 5)   # seq_cst
+        """+1 before a sleep; -1 after it, never below 0 (the writer may have taken a count
+        it believed stale back meanwhile: docs/shm-layout.md §11)."""
+        word = ctypes.c_uint32.from_buffer(self.wake, OFF_WAITERS)
+        if _fetch_add is None:
+            word.value = max(0, word.value + delta) & 0xFFFFFFFF
+        elif delta > 0:
+            _fetch_add(ctypes.c_void_p(ctypes.addressof(word)), ctypes.c_uint32(delta), 5)   # seq_cst
         else:
-            w = ctypes.c_uint32.from_buffer(self.wake, OFF_WAITERS)
-            w.value = (w.value + delta) & 0xFFFFFFFF
+            seen = ctypes.c_uint32(word.value)
+            while seen.value and not _cas(ctypes.c_void_p(ctypes.addressof(word)), ctypes.byref(seen),
+                                          ctypes.c_uint32(seen.value - 1), 5, 5):
+                pass
 
     def _word(self):
         return int.from_bytes(self.wake[OFF_WAKE:OFF_WAKE + 4], "little") if self.wake else 0

@@ -26,6 +26,7 @@
     call returns a known code, a read never returns more frames than asked, a zero-timeout
     wait returns at once.
 */
+#include "fuzz_shm_dir.h"
 #include "ezshm_clock.h"
 #include "ezshm_error.h"
 #include "ezshm_mirror.h"
@@ -53,14 +54,7 @@
         }                                                                                    \
     } while (0)
 
-static char s_dir[PATH_MAX];
-
-static void
-s_cleanup(void)
-{
-    if (*s_dir)
-        rmdir(s_dir);
-}
+static const char *s_dir;
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -70,14 +64,8 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void) argc;
     (void) argv;
-    const char *base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
-    snprintf(s_dir, sizeof s_dir, "%s/ezshm-fuzzclock-XXXXXX", base);
-    if (!mkdtemp(s_dir)) {
-        perror("fuzz_clock: mkdtemp");
+    if (!(s_dir = fuzz_shm_dir_init("fuzzclock")))
         return -1;
-    }
-    setenv("EZSHM_SHM_DIR", s_dir, 1);
-    atexit(s_cleanup);
     return 0;
 }
 

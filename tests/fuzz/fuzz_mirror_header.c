@@ -28,6 +28,7 @@
     an attached mirror never believes in more ring bytes than the ring file has, nor in a
     header larger than the header file.
 */
+#include "fuzz_shm_dir.h"
 #include "ezshm_dtype.h"
 #include "ezshm_error.h"
 #include "ezshm_header.h"
@@ -55,22 +56,11 @@
         }                                                                                    \
     } while (0)
 
-static char s_dir[PATH_MAX];
+static const char *s_dir;
 static char s_header_path[PATH_MAX + 32];
 static char s_ring_path[PATH_MAX + 32];
 static size_t s_header_size, s_ring_size;
 static volatile uint64_t s_sink;
-
-static void
-s_cleanup(void)
-{
-    if (*s_ring_path)
-        unlink(s_ring_path);
-    if (*s_header_path)
-        unlink(s_header_path);
-    if (*s_dir)
-        rmdir(s_dir);
-}
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -80,14 +70,8 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void) argc;
     (void) argv;
-    const char *base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
-    snprintf(s_dir, sizeof s_dir, "%s/ezshm-fuzz-XXXXXX", base);
-    if (!mkdtemp(s_dir)) {
-        perror("fuzz_mirror_header: mkdtemp");
+    if (!(s_dir = fuzz_shm_dir_init("fuzz")))
         return -1;
-    }
-    setenv("EZSHM_SHM_DIR", s_dir, 1);
-    atexit(s_cleanup);
     char name[EZSHM_SHORT_NAME_SIZE];
     CHECK(ezshm_header_segment_name("fuzz", name) == EZSHM_OK);
     snprintf(s_header_path, sizeof s_header_path, "%s/%s", s_dir, name);

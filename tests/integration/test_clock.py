@@ -6,8 +6,10 @@ lines); (3) the Python reader docs/examples/ezshm_clock.py (ctypes + numpy): the
 timestamps as the C reader, a wait that times out while idle and wakes when data lands,
 the ingest wall clock and seq of the newest frame, no waiter left counted; `status`
 reports the transport delay only for a wall-clock sender; (4) without a clock segment
-readers get NaN and poll; (5) the Python reader's wait_any sleeps on two streams at once."""
+readers get NaN and poll; (5) a reader killed inside its wait: the writer takes its waiter
+count back; (6) the Python reader's wait_any sleeps on two streams at once."""
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -38,9 +40,9 @@ def start_daemon(s, name):
     return data, ctl
 
 
-def pub(s, data, *extra, count=600):
+def pub(s, data, *extra, count=600, rate=500):
     return s.start("ezshm-pub", "--connect", data, "--pattern", "counter", "--dtype", "i", "--fs", str(int(FS)),
-                   "--channels", "2", "--chunk", str(CHUNK), "--rate", "500", "--count", str(count), "--quiet", "--wait-sub", "300",
+                   "--channels", "2", "--chunk", str(CHUNK), "--rate", str(rate), "--count", str(count), "--quiet", "--wait-sub", "300",
                    *extra)
 
 
@@ -86,7 +88,7 @@ def case_follow_into_head():
 
 
 def case_python_reader():
-    from ezshm_clock import ClockReader, OFF_WAITERS, short_name
+    from ezshm_clock import ClockReader
     s = Session("clockpy")
     try:
         data, ctl = start_daemon(s, "clock-py")
@@ -118,9 +120,7 @@ def case_python_reader():
         assert 0 <= st["p50_ms"] <= st["p99_ms"] < 1000, st
         p.terminate()
         p.wait(timeout=10)
-        with open(os.path.join(s.dir, short_name(f"clock-py/wake{clock.generation}")), "rb") as f:
-            waiters = int.from_bytes(f.read(OFF_WAITERS + 4)[OFF_WAITERS:], "little")
-        assert waiters == 0, waiters
+        assert waiters_of(s, "clock-py", clock.generation) == 0
         clock.close()
     finally:
         s.close()
@@ -154,35 +154,67 @@ def case_without_clock_segment():
         s.close()
 
 
+def waiters_of(s, name, generation=0):
+    """The waiter count in a stream's wake segment, read as any process may."""
+    from ezshm_clock import OFF_WAITERS, short_name
+    with open(os.path.join(s.dir, short_name(f"{name}/wake{generation}")), "rb") as f:
+        return int.from_bytes(f.read(OFF_WAITERS + 4)[OFF_WAITERS:], "little")
+
+
+def case_killed_waiter():
+    """A reader SIGKILLed inside its wait leaves `waiters` counted; ezshmd's wakes then find
+    nobody asleep and it takes the count back (after ≥ 50 such wakes over ≥ 1 s)."""
+    s = Session("clockkill")
+    try:
+        data, ctl = start_daemon(s, "clock-kill")
+        p = pub(s, data, count=0, rate=100)           # 100 chunks a second: the reader mostly sleeps
+        wait_until(lambda: get_status(s, ctl)["stream"].get("bvalid"), 10, "ring")
+        mirror = MirrorFollow(s, "clock-kill", 10**7)
+        wait_until(lambda: mirror.rows_so_far() > 50, 10, "the reader following")
+        counted = 0
+        for _ in range(50):                           # catch it asleep (it is, ~99 % of the time)
+            mirror.proc.send_signal(signal.SIGSTOP)
+            counted = waiters_of(s, "clock-kill")
+            if counted == 1:
+                break
+            mirror.proc.send_signal(signal.SIGCONT)
+            time.sleep(0.01)
+        mirror.proc.send_signal(signal.SIGKILL)
+        mirror.proc.wait(timeout=10)
+        assert counted == 1, f"the reader was never caught inside its wait ({counted})"
+        assert waiters_of(s, "clock-kill") == 1, "a killed reader's count stays"
+        wait_until(lambda: waiters_of(s, "clock-kill") == 0, 10, "the stale waiter taken back")
+        assert get_status(s, ctl)["counters"]["dropped"] == 0
+        p.terminate()
+        p.wait(timeout=10)
+    finally:
+        s.close()
+
+
 def case_python_wait_any():
     """wait_any over two streams (two ezshmd): times out while both idle, counted a waiter on
     both while asleep, wakes with the index of the one that gets data, and leaves no count."""
     import threading
-    from ezshm_clock import ClockReader, OFF_WAITERS, short_name, wait_any
+    from ezshm_clock import ClockReader, wait_any
     s = Session("clockany")
     try:
-        eps = [start_daemon(s, name) for name in ("clock-wa", "clock-wb")]
+        names = ("clock-wa", "clock-wb")
+        eps = [start_daemon(s, name) for name in names]
         os.environ["EZSHM_SHM_DIR"] = s.dir
         for (data, ctl) in eps:
             pub(s, data, count=5).wait(timeout=30)
             wait_until(lambda: get_status(s, ctl)["counters"]["written"] == 5, 10, "5 messages")
-        readers = [ClockReader("clock-wa"), ClockReader("clock-wb")]
-
-        def waiters(name, r):
-            with open(os.path.join(s.dir, short_name(f"{name}/wake{r.generation}")), "rb") as f:
-                return int.from_bytes(f.read(OFF_WAITERS + 4)[OFF_WAITERS:], "little")
-
+        readers = [ClockReader(name) for name in names]
         assert wait_any(readers, 0.3) is None
         got = []
         th = threading.Thread(target=lambda: got.append(wait_any(readers, 20.0)))
         th.start()
-        wait_until(lambda: waiters("clock-wa", readers[0]) == 1 and waiters("clock-wb", readers[1]) == 1, 10,
-                   "counted a waiter on both streams")
+        wait_until(lambda: all(waiters_of(s, name) == 1 for name in names), 10, "counted a waiter on both streams")
         p = pub(s, eps[1][0], count=5)
         th.join(timeout=30)
         p.wait(timeout=30)
         assert got == [1], got
-        assert waiters("clock-wa", readers[0]) == 0 and waiters("clock-wb", readers[1]) == 0
+        assert all(waiters_of(s, name) == 0 for name in names)
         for r in readers:
             r.close()
     finally:
@@ -195,7 +227,9 @@ def main():
     res.check("(2) --follow | head -n 5: exit 0", case_follow_into_head)
     res.check("(3) Python reader: timestamps, wait, newest, transport delay", case_python_reader)
     res.check("(4) no clock segment (EZSHM_CLOCK=0): nan timestamps, polling wait", case_without_clock_segment)
-    res.check("(5) Python reader: wait_any on two streams (futex_waitv), the index of the one with data",
+    res.check("(5) a reader SIGKILLed inside its wait: its waiter count is taken back by the writer",
+              case_killed_waiter)
+    res.check("(6) Python reader: wait_any on two streams (futex_waitv), the index of the one with data",
               case_python_wait_any)
     res.finish()
 

@@ -13,7 +13,9 @@
  (e) sender faster than the service with HWMs of 10: seq_gaps > 0 and received + seq_gaps
      == the span of sequence numbers that reached the ring (exact);
  (f) 10 000 control requests (valid and invalid) through one REQ socket while ingesting:
-     all answered correctly, no frame lost.
+     all answered correctly, no frame lost;
+ (g) a new ring (created sparse, so a rebuild does not stall other streams) has all its pages
+     reserved by the loop soon after, also when no message follows.
 """
 import json
 import os
@@ -286,6 +288,8 @@ def case_no_space():
         gen = st["stream"]["generation"]
         assert sorted(os.listdir(seg_view)) == stream_segments("fault-d", gen), \
             (os.listdir(seg_view), gen)
+        ring = os.path.join(seg_view, st["stream"]["ring_segment"])
+        wait_until(lambda: allocated(ring) >= st["stream"]["ring_bytes"], 10, "the ring's pages reserved")
         rc, health = s.ctl(ctl, "health")
         assert rc == 0 and health["state"] == "ingesting", health
         d.send_signal(signal.SIGTERM)
@@ -297,6 +301,39 @@ def case_no_space():
         s.close()
         if mounted_here:
             subprocess.run(["umount", mounted_here])
+
+
+def allocated(path):
+    """Bytes of a segment file that have pages."""
+    return os.stat(path).st_blocks * 512
+
+
+# ---- (g) a new ring is reserved by the loop, in slices ----------------------------------
+
+def case_ring_reserved():
+    """Rings are created sparse (a rebuild must not stall the other streams) and the loop
+    reserves their pages between batches: also when the stream goes quiet right after."""
+    s = Session("fault-g")
+    try:
+        data, ctl = s.endpoint(), s.endpoint()
+        start_daemon(s, "fault-g", data, ctl, "--buf-dur", "20")     # 20000 × 64 × 4 = 5.12 MB
+        pub = s.start(*pub_args(data, "--count", "20", channels=64))
+        wait_until(lambda: written(s, ctl) >= 1, 10, "the first message")
+        pub.wait(timeout=30)
+        st = get_status(s, ctl)["stream"]
+        ring = os.path.join(s.dir, st["ring_segment"])
+        wait_until(lambda: allocated(ring) >= st["ring_bytes"], 10, "the ring's pages reserved")
+        rc, reply = s.ctl(ctl, "set", "buf_dur=10")                    # dropped now, rebuilt by a message
+        assert rc == 0 and reply["ok"], reply
+        s.start(*pub_args(data, "--count", "5", channels=64)).wait(timeout=30)
+        wait_until(lambda: get_status(s, ctl)["stream"].get("generation") == 1, 10, "the rebuilt ring")
+        st = get_status(s, ctl)["stream"]
+        ring = os.path.join(s.dir, st["ring_segment"])
+        assert st["ring_bytes"] == 10000 * 64 * 4, st
+        wait_until(lambda: allocated(ring) >= st["ring_bytes"], 10, "the rebuilt ring's pages reserved")
+        assert get_status(s, ctl)["counters"]["dropped"] == 0
+    finally:
+        s.close()
 
 
 # ---- (e) HWM drops counted as sequence gaps ---------------------------------------------
@@ -441,6 +478,8 @@ def main():
         res.check("(d) the no_space explanation is rate-limited like the drop warnings", no_space_log_rate_limited)
     res.check("(e) HWM 10, sender faster than the service: seq_gaps exact", case_hwm_gaps)
     res.check("(f) 10000 control requests while ingesting: all answered, no frame lost", case_control_flood)
+    res.check("(g) a new ring's pages are reserved by the loop after it is created, also on a quiet stream",
+              case_ring_reserved)
     print(f"runtime {time.time() - t0:.1f} s")
     res.finish()
 

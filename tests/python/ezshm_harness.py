@@ -151,6 +151,16 @@ class Results:
             self.failed += 1
             print(f"FAIL {label}: {e!r}", flush=True)
 
+    def run_cases(self, *cases):
+        """Runs case(self) for each case, then finish(). A case that raises outside its checks
+        (a daemon that did not start) is one failure; the other cases still run."""
+        for case in cases:
+            try:
+                case(self)
+            except Exception as e:  # noqa: BLE001 (reported as a failed check)
+                self.check(case.__name__, lambda err=e: (_ for _ in ()).throw(err))
+        self.finish()
+
     def finish(self):
         skipped = f", {self.skipped} skipped" if self.skipped else ""
         print(f"{self.passed} passed, {self.failed} failed{skipped}")

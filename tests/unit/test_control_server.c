@@ -11,11 +11,15 @@
 
 #include "control_server.h"
 
+#define FAKE_STREAMS 2
+
 typedef struct {
     int apply_calls, status_calls, health_calls, quit_calls;
     unsigned last_actions;
     int apply_result;          /* what apply returns */
     control_health_t health;
+    settings_t streams[FAKE_STREAMS];   /* the fake stream table (table_callbacks) */
+    size_t n_streams;
 } fake_t;
 
 static int
@@ -69,6 +73,52 @@ fake_quit(void *ctx)
 
 static const control_callbacks_t callbacks = { fake_apply, fake_status, fake_health, fake_quit, NULL, NULL, NULL, NULL };
 
+static const settings_t *
+fake_find(void *ctx, const char *name, size_t *count)
+{
+    fake_t *f = ctx;
+    *count = f->n_streams;
+    for (size_t i = 0; name && i < f->n_streams; i++)
+        if (strcmp(f->streams[i].shmem_name, name) == 0)
+            return &f->streams[i];
+    return !name && f->n_streams == 1 ? &f->streams[0] : NULL;
+}
+
+static settings_code_t
+fake_add_stream(void *ctx, const char *topic, const settings_t *s, cJSON *applied, settings_error_t *err)
+{
+    fake_t *f = ctx;
+    (void) topic;
+    if (f->n_streams == FAKE_STREAMS)
+        return settings_fail(err, SETTINGS_ERR_OUT_OF_RANGE, "table full");
+    f->streams[f->n_streams++] = *s;
+    cJSON_AddItemToArray(applied, cJSON_CreateString("meta reset"));
+    return SETTINGS_OK;
+}
+
+static settings_code_t
+fake_remove_stream(void *ctx, const settings_t *which, cJSON *applied, settings_error_t *err)
+{
+    fake_t *f = ctx;
+    (void) err;
+    size_t i = (size_t) (which - f->streams);
+    memmove(&f->streams[i], &f->streams[i + 1], (f->n_streams - i - 1) * sizeof *f->streams);
+    f->n_streams--;
+    cJSON_AddItemToArray(applied, cJSON_CreateString("close"));
+    return SETTINGS_OK;
+}
+
+static void
+fake_list(void *ctx, cJSON *streams)
+{
+    fake_t *f = ctx;
+    for (size_t i = 0; i < f->n_streams; i++)
+        cJSON_AddItemToArray(streams, cJSON_CreateString(f->streams[i].shmem_name));
+}
+
+static const control_callbacks_t table_callbacks = { fake_apply, fake_status, fake_health, fake_quit, fake_find,
+                                                     fake_add_stream, fake_remove_stream, fake_list };
+
 typedef struct {
     fake_t fake;
     settings_t settings;
@@ -76,19 +126,30 @@ typedef struct {
     zsock_t *client;
 } rig_t;
 
+/*  mutable: the one field control may change (NULL: the default, every runtime field). */
 static void
-rig_start(rig_t *r, const char *endpoint)
+rig_start_with(rig_t *r, const char *endpoint, const control_callbacks_t *cb, const char *mutable)
 {
     memset(r, 0, sizeof *r);
     settings_defaults(&r->settings);
     strcpy(r->settings.shmem_name, "live");
+    if (mutable) {
+        r->settings.control_mutable.count = 1;
+        snprintf(r->settings.control_mutable.item[0], sizeof r->settings.control_mutable.item[0], "%s", mutable);
+    }
     snprintf(r->settings.control, sizeof r->settings.control, "%s", endpoint);
     char err[256] = "";
-    r->server = control_server_new(&r->settings, &callbacks, &r->fake, err, sizeof err);
+    r->server = control_server_new(&r->settings, cb, &r->fake, err, sizeof err);
     cr_assert_not_null(r->server, "%s", err);
     r->client = zsock_new_req(endpoint);
     cr_assert_not_null(r->client);
     zsock_set_rcvtimeo(r->client, 2000);
+}
+
+static void
+rig_start(rig_t *r, const char *endpoint)
+{
+    rig_start_with(r, endpoint, &callbacks, NULL);
 }
 
 static void
@@ -182,6 +243,50 @@ assert_alive(rig_t *r, double buf_dur)
     cJSON *s = cJSON_GetObjectItem(reply, "settings");
     cr_assert_eq(cJSON_GetObjectItem(s, "buf_dur")->valuedouble, buf_dur);
     cJSON_Delete(reply);
+}
+
+/*  The reload's entry points (control_server_add_stream, _remove_stream, _set_defaults): the
+    ops' own checks, but not the limits of a change over the socket (control_mutable). */
+Test(control_server, reload_ops_skip_only_the_socket_rules)
+{
+    static rig_t r;    /* a fake_t holds two settings_t: off the test's stack */
+    rig_start_with(&r, "inproc://ctl-reload-ops", &table_callbacks, "log_level");
+    expect_error(&r, "{\"op\":\"add_stream\",\"stream\":\"a\",\"topic\":\"ta\",\"settings\":{\"buf_dur\":5}}",
+                 "immutable", NULL);
+    cJSON *fields = cJSON_Parse("{\"buf_dur\": 5, \"shmem_name\": \"a\"}");
+    cJSON *reply = control_server_add_stream(r.server, "a", "ta", fields);
+    cr_assert(cJSON_IsTrue(cJSON_GetObjectItem(reply, "ok")), "%s", cJSON_PrintUnformatted(reply));
+    cr_assert_eq(r.fake.n_streams, 1);
+    cr_assert(r.fake.streams[0].buf_dur == 5);
+    cJSON_Delete(reply);
+    /*  The op's own checks stay: a name in use, a topic with '{', a shared field. */
+    assert_error(control_server_add_stream(r.server, "a", "tb", NULL), "stream_exists",
+                 "stream \"a\" already exists");
+    assert_error(control_server_add_stream(r.server, "b", "t{", NULL), "wrong_type",
+                 "topic must be a string of at most 255 bytes without '{' (the exact topic)");
+    cJSON_Delete(fields);
+    fields = cJSON_Parse("{\"rcvhwm\": 5}");
+    assert_error(control_server_add_stream(r.server, "b", "tb", fields), "unknown_field", NULL);
+    cJSON_Delete(fields);
+    /*  New streams start from the defaults a reload sets; the shared fields are not taken. */
+    settings_t defaults = r.settings;
+    defaults.buf_dur = 7;
+    defaults.rcvhwm = 1;
+    control_server_set_defaults(r.server, &defaults);
+    cr_assert(control_server_settings(r.server)->buf_dur == 7);
+    cr_assert_eq(control_server_settings(r.server)->rcvhwm, r.settings.rcvhwm);
+    reply = control_server_add_stream(r.server, "b", "tb", NULL);
+    cr_assert(cJSON_IsTrue(cJSON_GetObjectItem(reply, "ok")));
+    cr_assert(r.fake.streams[1].buf_dur == 7);
+    cJSON_Delete(reply);
+    reply = control_server_remove_stream(r.server, "a");
+    cr_assert(cJSON_IsTrue(cJSON_GetObjectItem(reply, "ok")));
+    cr_assert_str_eq(cJSON_GetArrayItem(cJSON_GetObjectItem(reply, "applied"), 0)->valuestring, "close");
+    cr_assert_eq(r.fake.n_streams, 1);
+    cr_assert_str_eq(r.fake.streams[0].shmem_name, "b");
+    cJSON_Delete(reply);
+    assert_error(control_server_remove_stream(r.server, "a"), "unknown_stream", NULL);
+    rig_stop(&r);
 }
 
 Test(control_server, get_returns_settings)

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -476,4 +477,34 @@ Test(shm_clock, wait_wakes_on_writer_sigterm_and_times_out_after_sigkill)
         shmt_teardown();
         shmt_setup();
     }
+}
+
+/*  Readers killed inside their wait (here: two counted by hand, nobody asleep) leave
+    `waiters` too high; the writer's wakes find nobody and, after a second of them, it takes
+    the count back down one a second — not below what live sleepers need. */
+Test(shm_clock, waiters_left_by_killed_readers_are_taken_back)
+{
+    const char *name = shmt_unique_name();
+    ezshm_writer_t *w = shmt_writer(name, EZSHM_LAYOUT_LEGACY, false);
+    shmt_configure(w, 1000.0, 256);
+    size_t size = 0;
+    uint8_t *wake = shmt_map_rw(shmt_wake_seg(name, 0), &size);
+    cr_assert_not_null(wake);
+    uint32_t *waiters = (uint32_t *) (wake + 64);
+    __atomic_store_n(waiters, 2, __ATOMIC_SEQ_CST);
+    uint64_t next = 0;
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    uint32_t first_second = 2;
+    /*  160 chunks ≥ 20 ms apart: two runs of 50 empty wakes, each at least a second long. */
+    for (int i = 0; i < 160; i++) {
+        s_write_chunk(w, &next, 1, NULL);
+        nanosleep(&(struct timespec) {0, 20 * 1000 * 1000}, NULL);
+        if (shmt_ms_since(&t0) < 900)
+            first_second = __atomic_load_n(waiters, __ATOMIC_SEQ_CST);
+    }
+    cr_expect_eq(first_second, 2, "untouched within the first second");
+    cr_expect_eq(__atomic_load_n(waiters, __ATOMIC_SEQ_CST), 0, "both taken back, one a second");
+    munmap(wake, size);
+    ezshm_writer_destroy(&w);
 }

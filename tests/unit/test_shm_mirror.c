@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -798,4 +799,64 @@ Test(shm_mirror, tool_exit_codes_and_csv)
     cr_expect_eq(s_tool(args, out, sizeof out), 0);
     cr_expect_str_eq(out, "-32768,32767\n0,-1\n");
     ezshm_writer_destroy(&w);
+}
+
+/*  Resident kB of this process's read-only shared mapping of segment segname (the mirror's;
+    the writer's own is read-write), -1 when there is none. */
+static long
+s_reader_rss_kb(const char *segname)
+{
+    FILE *f = fopen("/proc/self/smaps", "r");
+    cr_assert_not_null(f);
+    char line[512];
+    bool in = false;
+    long rss = -1;
+    while (fgets(line, sizeof line, f)) {
+        if (strchr(line, '-') && strstr(line, " r--s ")) {
+            in = strstr(line, segname) != NULL;
+            continue;
+        }
+        if (strchr(line, '-') && strstr(line, " rw-s "))
+            in = false;
+        if (in && sscanf(line, "Rss: %ld kB", &rss) == 1)
+            break;
+    }
+    fclose(f);
+    return rss;
+}
+
+/*  A reader's first lap takes no page faults: attaching fills its page tables for the pages
+    the ring has — and only those, since faulting in one it lacks would allocate it. */
+Test(shm_mirror, attach_populates_what_the_ring_has_and_nothing_else)
+{
+    src_t s;
+    const char *name = shmt_unique_name();
+    s_src_open(&s, name, 20000, EZSHM_LAYOUT_LEGACY);             /* 160 000 bytes, reserved */
+    ezshm_mirror_t *m;
+    cr_assert_eq(ezshm_mirror_new(name, &m), EZSHM_OK);
+    cr_assert_eq(ezshm_mirror_attach(m), EZSHM_OK);
+    cr_expect_geq(s_reader_rss_kb(shmt_ring_seg(name, 0)), 156, "populated whole");
+    ezshm_mirror_destroy(&m);
+    ezshm_writer_destroy(&s.w);
+
+    /*  A sparse ring (an ezmsg-tools writer's, in its first lap): what is written, no more. */
+    name = shmt_unique_name();
+    ezshm_writer_options_t opt;
+    ezshm_writer_options_init(&opt);
+    opt.reserve_in_steps = true;
+    cr_assert_eq(ezshm_writer_new(name, &opt, &s.w), EZSHM_OK);
+    static const uint64_t shape[1] = {ELEMS};
+    ezshm_ring_spec_t spec = {'I', 1000.0, 20000, 1, shape, "counter", 7};
+    cr_assert_eq(ezshm_writer_configure(s.w, &spec), EZSHM_OK);
+    s.next = 0;
+    s_src_write(&s, 2048);                                         /* 16 KiB: 4 pages */
+    cr_assert_eq(ezshm_mirror_new(name, &m), EZSHM_OK);
+    cr_assert_eq(ezshm_mirror_attach(m), EZSHM_OK);
+    cr_expect_eq(s_reader_rss_kb(shmt_ring_seg(name, 0)), 16, "the written pages only");
+    cr_expect_eq(shmt_seg_size(shmt_ring_seg(name, 0)), 160000);
+    struct stat st;
+    cr_assert_eq(stat(shmt_seg_path(shmt_ring_seg(name, 0)), &st), 0);
+    cr_expect_eq((long long) st.st_blocks * 512, 16384, "the reader allocated nothing");
+    ezshm_mirror_destroy(&m);
+    ezshm_writer_destroy(&s.w);
 }

@@ -1,13 +1,19 @@
 /*  test_shm_writer.c — writer lifecycle: rebuilds, reset, rename, events, limits, stale
     segment reclaim, permissions. */
+#define _GNU_SOURCE   /* unshare */
 #include "support_shm.h"
 #include "ezshm.h"
 
 #include <criterion/criterion.h>
+#include <fcntl.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 static void s_init(void) { shmt_setup(); }
 static void s_fini(void) { shmt_teardown(); }
@@ -40,25 +46,40 @@ s_on_log(void *arg, const char *message)
     snprintf(r->last_log, sizeof r->last_log, "%s", message);
 }
 
-static ezshm_writer_t *
-s_writer(const char *name, recorder_t *rec, ezshm_layout_t layout, unsigned mode)
+/*  The default options (checked), with rec's callbacks when rec is not NULL. */
+static ezshm_writer_options_t
+s_options(recorder_t *rec)
 {
     ezshm_writer_options_t opt;
     ezshm_writer_options_init(&opt);
     cr_expect_eq(opt.layout, EZSHM_LAYOUT_LEGACY);
     cr_expect_eq(opt.mode, 0600);
     cr_expect_eq(opt.max_ring_bytes, (uint64_t) 1 << 30);
-    opt.layout = layout;
-    if (mode)
-        opt.mode = mode;
+    cr_expect_not(opt.reserve_in_steps, "reserved at creation by default");
     if (rec) {
         opt.on_event = s_on_event;
         opt.on_log = s_on_log;
         opt.arg = rec;
     }
+    return opt;
+}
+
+static ezshm_writer_t *
+s_writer_with(const char *name, const ezshm_writer_options_t *opt)
+{
     ezshm_writer_t *w = NULL;
-    cr_assert_eq(ezshm_writer_new(name, &opt, &w), EZSHM_OK);
+    cr_assert_eq(ezshm_writer_new(name, opt, &w), EZSHM_OK);
     return w;
+}
+
+static ezshm_writer_t *
+s_writer(const char *name, recorder_t *rec, ezshm_layout_t layout, unsigned mode)
+{
+    ezshm_writer_options_t opt = s_options(rec);
+    opt.layout = layout;
+    if (mode)
+        opt.mode = mode;
+    return s_writer_with(name, &opt);
 }
 
 static const uint64_t s_shape8[1] = {8};
@@ -446,4 +467,159 @@ Test(shm_writer, answers_ring_questions)
     rekeyed.key_len = 5;
     cr_expect_not(ezshm_writer_keeps_ring(w, &rekeyed), "another key");
     ezshm_writer_destroy(&w);
+}
+
+/*  ---- rings reserved in steps (a daemon's rings: a rebuild must not stall its loop) ---- */
+
+static ezshm_writer_t *
+s_stepped_writer(const char *name, recorder_t *rec)
+{
+    ezshm_writer_options_t opt = s_options(rec);
+    opt.reserve_in_steps = true;
+    opt.no_clock = true;   /* the ring alone: the clock segment is reserved at creation */
+    return s_writer_with(name, &opt);
+}
+
+/*  Bytes of the segment file that have pages (st_blocks), -1 when absent. */
+static long long
+s_allocated(const char *segname)
+{
+    struct stat st;
+    return stat(shmt_seg_path(segname), &st) == 0 ? (long long) st.st_blocks * 512 : -1;
+}
+
+Test(shm_writer, ring_reserved_in_steps_keeps_what_was_written)
+{
+    recorder_t rec = {0};
+    ezshm_writer_t *w = s_stepped_writer(shmt_unique_name(), &rec);
+    ezshm_ring_spec_t spec = s_spec('f', 10000, 1, s_shape8);   /* 320 000 bytes */
+    cr_assert_eq(ezshm_writer_configure(w, &spec), EZSHM_OK);
+    const char *ring = ezshm_writer_ring_segment(w);
+    cr_expect_lt(s_allocated(ring), 8192, "created sparse: %lld bytes allocated", s_allocated(ring));
+    float frames[100][8];
+    for (int i = 0; i < 100; i++)
+        for (int c = 0; c < 8; c++)
+            frames[i][c] = (float) (i * 8 + c);
+    cr_assert_eq(ezshm_writer_write(w, frames, 100), EZSHM_OK);
+
+    uint64_t pending = 0, left = 320000;
+    int steps = 0;
+    do {
+        cr_assert_eq(ezshm_writer_reserve(w, 65536, &pending), EZSHM_OK);
+        cr_expect_eq(pending, left > 65536 ? left - 65536 : 0);
+        left = pending;
+        steps++;
+    } while (pending && steps < 100);
+    cr_expect_eq(steps, 5);
+    cr_expect_geq(s_allocated(ring), 320000);
+    cr_expect_eq(ezshm_writer_reserve(w, 65536, &pending), EZSHM_OK);
+    cr_expect_eq(pending, 0, "nothing left once reserved");
+    size_t size = 0;
+    const float *mapped = shmt_map_rw(ring, &size);
+    cr_assert_not_null(mapped);
+    cr_expect_eq(memcmp(mapped, frames, sizeof frames), 0, "the frames written before the reservation");
+    munmap((void *) mapped, size);
+    cr_expect_eq(rec.n_logs, 0);
+
+    /*  A rebuild starts over; a writer without the option reserves at creation. */
+    ezshm_ring_spec_t other = s_spec('f', 10000, 2, s_shape4x2);
+    cr_assert_eq(ezshm_writer_configure(w, &other), EZSHM_OK);
+    cr_expect_eq(ezshm_writer_reserve(w, 0, &pending), EZSHM_OK);
+    cr_expect_eq(pending, 320000);
+    ezshm_writer_destroy(&w);
+    ezshm_writer_t *now = s_writer(shmt_unique_name(), NULL, EZSHM_LAYOUT_LEGACY, 0);
+    cr_assert_eq(ezshm_writer_configure(now, &spec), EZSHM_OK);
+    cr_expect_geq(s_allocated(ezshm_writer_ring_segment(now)), 320000);
+    cr_expect_eq(ezshm_writer_reserve(now, 65536, &pending), EZSHM_OK);
+    cr_expect_eq(pending, 0);
+    ezshm_writer_destroy(&now);
+}
+
+/*  EZSHM_SHM_DIR on a private tmpfs of size_kib for the rest of this test (Criterion runs
+    each test in a process of its own, so the mount namespace is the test's). False without
+    root or mount namespaces (the test is then skipped). */
+static bool
+s_small_tmpfs(unsigned size_kib, char *dir, size_t dirlen)
+{
+    snprintf(dir, dirlen, "%s/small", shmt_setup());
+    if (geteuid() != 0 || mkdir(dir, 0700) != 0)
+        return false;
+    char opts[32];
+    snprintf(opts, sizeof opts, "size=%uk", size_kib);
+    if (unshare(CLONE_NEWNS) != 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0
+        || mount("ezshm-small", dir, "tmpfs", 0, opts) != 0) {
+        rmdir(dir);
+        return false;
+    }
+    setenv("EZSHM_SHM_DIR", dir, 1);
+    return true;
+}
+
+static void
+s_small_tmpfs_done(const char *dir)
+{
+    umount2(dir, MNT_DETACH);
+    rmdir(dir);
+    /*  Back to the private folder (dir's parent), which the suite's teardown removes. */
+    char parent[512];
+    snprintf(parent, sizeof parent, "%.*s", (int) (strrchr(dir, '/') - dir), dir);
+    setenv("EZSHM_SHM_DIR", parent, 1);
+}
+
+/*  Fills the folder with a file of bytes (reserved), so what is left is less. */
+static void
+s_fill(const char *dir, size_t bytes)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/filler", dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(posix_fallocate(fd, 0, (off_t) bytes), 0);
+    close(fd);
+}
+
+Test(shm_writer, a_folder_full_before_the_reservation_drops_the_ring)
+{
+    char dir[512];
+    if (!s_small_tmpfs(256, dir, sizeof dir))
+        cr_skip_test("needs root and a mount namespace");
+    recorder_t rec = {0};
+    ezshm_writer_t *w = s_stepped_writer(shmt_unique_name(), &rec);
+    ezshm_ring_spec_t spec = s_spec('f', 5000, 1, s_shape8);   /* 160 000 of ~250 000 bytes free */
+    cr_assert_eq(ezshm_writer_configure(w, &spec), EZSHM_OK);
+    s_fill(dir, 120 * 1024);
+    uint64_t pending = 0;
+    cr_expect_eq(ezshm_writer_reserve(w, 1 << 20, &pending), EZSHM_ERR_NOSPACE);
+    cr_expect_eq(pending, 0);
+    cr_expect_not(ezshm_writer_has_ring(w), "the ring is dropped");
+    cr_expect_not(ezshm_header_valid(ezshm_writer_meta(w)), "bvalid 0");
+    cr_expect(strstr(rec.last_log, "could not be reserved"), "%s", rec.last_log);
+    cr_expect(strstr(rec.text, "buffer cleanup"), "%s", rec.text);
+    cr_expect_eq(ezshm_writer_configure(w, &spec), EZSHM_ERR_NOSPACE, "refused while it cannot fit");
+    char path[600];
+    snprintf(path, sizeof path, "%s/filler", dir);
+    unlink(path);
+    cr_expect_eq(ezshm_writer_configure(w, &spec), EZSHM_OK, "made again once it fits");
+    ezshm_writer_destroy(&w);
+    s_small_tmpfs_done(dir);
+}
+
+Test(shm_writer, a_page_the_full_folder_cannot_give_is_a_caught_fault)
+{
+    char dir[512];
+    if (!s_small_tmpfs(256, dir, sizeof dir))
+        cr_skip_test("needs root and a mount namespace");
+    cr_assert_eq(ezshm_guard_enable(), EZSHM_OK, "as ezshmd does");
+    recorder_t rec = {0};
+    ezshm_writer_t *w = s_stepped_writer(shmt_unique_name(), &rec);
+    ezshm_ring_spec_t spec = s_spec('f', 5000, 1, s_shape8);
+    cr_assert_eq(ezshm_writer_configure(w, &spec), EZSHM_OK);
+    s_fill(dir, 200 * 1024);
+    static float frames[5000][8];
+    cr_expect_eq(ezshm_writer_write(w, frames, 5000), EZSHM_ERR_BUS);
+    cr_expect_eq(ezshm_writer_faults(w), 1);
+    cr_expect_not(ezshm_writer_has_ring(w));
+    cr_expect(strstr(rec.last_log, "no page left"), "%s", rec.last_log);
+    ezshm_writer_destroy(&w);
+    s_small_tmpfs_done(dir);
 }
