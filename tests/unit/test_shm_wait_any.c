@@ -130,15 +130,35 @@ typedef struct {
     long   waiters[N];   /* each stream's count while the reader sleeps */
 } later_t;
 
-/*  After LATER_MS (the reader is asleep by then): notes every stream's waiter count, then
-    acts on one stream. */
+/*  Notes each stream's waiter count while the reader sleeps: the highest seen, looking until
+    no stream shows 0 (a reader on a loaded machine may take a while to fall asleep) or for
+    at most a second. */
+static void
+s_note_waiters(later_t *l)
+{
+    for (int i = 0; i < N; i++)
+        l->waiters[i] = -1;
+    for (int tries = 0; tries < 100; tries++) {
+        bool all = true;
+        for (int i = 0; i < N; i++) {
+            long n = s_waiters(l->rig->names[i], 0);
+            if (n > l->waiters[i])
+                l->waiters[i] = n;
+            all = all && n != 0;
+        }
+        if (all)
+            return;
+        s_sleep_ms(10);
+    }
+}
+
+/*  After LATER_MS and once the reader is seen asleep: acts on one stream. */
 static void *
 s_later(void *arg)
 {
     later_t *l = arg;
     s_sleep_ms(LATER_MS);
-    for (int i = 0; i < N; i++)
-        l->waiters[i] = s_waiters(l->rig->names[i], 0);
+    s_note_waiters(l);
     ezshm_writer_t **w = &l->rig->w[l->target];
     if (l->action == ACT_WRITE)
         s_write(*w, 4);
