@@ -17,6 +17,7 @@
 /*  Linux 5.14; older headers lack the name, older kernels say EINVAL (then: lazy faults). */
 #ifndef MADV_POPULATE_READ
 #define MADV_POPULATE_READ 22
+#define MADV_POPULATE_WRITE 23
 #endif
 
 const char *
@@ -247,7 +248,12 @@ ezshm_segment_reserve(ezshm_segment_t *self, uint64_t offset, uint64_t len)
 {
     if (!self || !self->has_fd || offset > self->size || len > self->size - offset)
         return EZSHM_ERR_INVAL;
-    return len ? s_reserve(self->fd, offset, len) : EZSHM_OK;
+    int rc = len ? s_reserve(self->fd, offset, len) : EZSHM_OK;
+    /*  And the page tables for it, as MAP_POPULATE does for a segment reserved at once: the
+        writer's first lap then takes no page fault (each would zero its page first). */
+    if (rc == EZSHM_OK && len)
+        madvise((uint8_t *) self->addr + offset, (size_t) len, MADV_POPULATE_WRITE);
+    return rc;
 }
 
 int
