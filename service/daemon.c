@@ -31,8 +31,8 @@
 /*  Control requests answered per wake-up before data gets a turn. */
 #define CONTROL_BATCH 64
 
-/*  Bytes of ring pages reserved per stream per turn of the loop: ≈ 30 µs of page zeroing,
-    so a message of another stream waits at most that long behind it. */
+/*  Bytes of ring pages reserved per stream per turn of the loop: ≈ 60 µs of allocation,
+    zeroing and page tables, so a message of another stream waits at most that long. */
 #define RESERVE_SLICE_BYTES (128u * 1024u)
 
 struct daemon_t {
