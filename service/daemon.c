@@ -6,6 +6,7 @@
 #include "reload.h"
 #include "ezshm_utf8.h"
 #include "ezshm.h"
+#include "reaper.h"
 #include "stream.h"
 #include "log.h"
 #include "subscriber.h"
@@ -53,9 +54,18 @@ struct daemon_t {
     daemon_reload_fn *reload;
     void             *reload_arg;
     bool              reserving;     /* a ring was created: its pages are being reserved */
+    reaper_t         *reaper;        /* unmaps dropped rings off the loop */
 };
 
 /*  ---- the stream table ------------------------------------------------------------ */
+
+/*  A stream dropped a ring: freeing its pages is the reaper's, not the loop's. */
+static void
+s_retire(void *arg, void *addr, size_t size, int fd)
+{
+    daemon_t *self = arg;
+    reaper_retire(self->reaper, addr, size, fd);
+}
 
 static void
 s_on_stream_event(void *arg, stream_t *stream, ezshm_event_t code, uint32_t generation)
@@ -146,7 +156,7 @@ s_add(daemon_t *self, const void *topic, size_t len, const settings_t *settings,
             || stream_matches(self->streams[i], topic, len))
             return settings_fail(err, SETTINGS_ERR_STREAM_EXISTS, "stream '%.200s' refused: its topic already "
                                  "goes to stream '%.200s'", settings->shmem_name, stream_name(self->streams[i]));
-    stream_hooks_t hooks = {s_on_stream_event, s_budget, self};
+    stream_hooks_t hooks = {.on_event = s_on_stream_event, .budget = s_budget, .retire = s_retire, .arg = self};
     char why[SETTINGS_MSG_MAX];
     int shm_rc;
     stream_t *stream = stream_new(topic, len, settings, &hooks, &shm_rc, why, sizeof why);
@@ -629,6 +639,11 @@ daemon_new(const settings_t *settings, const cJSON *streams, char *err, size_t e
     self->started = ezshm_time_mono();
     self->defaults = *settings;
     log_set_level(settings->log_level);
+    /*  Before any stream: their dropped rings go to it (the caller blocked the signals). */
+    if (!(self->reaper = reaper_new(err, errlen))) {
+        daemon_destroy(&self);
+        return NULL;
+    }
     /*  Stream names are decided here, once (settings_resolve generates one if none was set);
         from then on each stream holds its settings in force. */
     if (s_declare(self, settings, streams, err, errlen) != 0) {
@@ -738,6 +753,7 @@ daemon_destroy(daemon_t **self_p)
         "close") still go out on the events socket, which lingers to deliver them. */
     while (self->n_streams)
         s_remove(self, self->streams[self->n_streams - 1]);
+    reaper_destroy(&self->reaper);
     free(self->streams);
     free(self->declared);
     control_server_destroy(&self->control);

@@ -86,6 +86,13 @@ s_on_writer_event(void *arg, ezshm_event_t code, uint32_t generation)
 }
 
 static void
+s_on_writer_retire(void *arg, void *addr, size_t size, int fd)
+{
+    stream_t *self = arg;
+    self->hooks.retire(self->hooks.arg, addr, size, fd);
+}
+
+static void
 s_on_writer_log(void *arg, const char *message)
 {
     stream_t *self = arg;
@@ -129,6 +136,7 @@ stream_new(const void *topic, size_t topic_len, const settings_t *settings, cons
     /*  A rebuild must not stall the other streams of the loop: the daemon reserves the pages
         in slices between batches (stream_reserve). */
     opt.reserve_in_steps = true;
+    opt.on_retire = hooks->retire ? s_on_writer_retire : NULL;
     opt.on_event = s_on_writer_event;
     opt.on_log = s_on_writer_log;
     opt.arg = self;

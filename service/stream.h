@@ -34,6 +34,8 @@ typedef struct {
     void (*on_event)(void *arg, stream_t *self, ezshm_event_t code, uint32_t generation);
     /*  May stream self create a ring of ring_bytes? DROP_OK or a drop reason with errbuf. */
     int (*budget)(void *arg, stream_t *self, uint64_t ring_bytes, char *errbuf, size_t errlen);
+    /*  Optional: unmaps a ring the stream dropped (see ezshm_retire_fn); NULL: at once. */
+    void (*retire)(void *arg, void *addr, size_t size, int fd);
     void *arg;
 } stream_hooks_t;
 

@@ -184,6 +184,12 @@ s_ring_drop(ezshm_writer_t *self)
     /*  The clock goes first: closing it wakes the ring's waiting readers. */
     ezshm_clock_destroy(&self->clock);
     ezshm_segment_unlink_own(&self->ring);
+    if (self->opt.on_retire) {
+        self->opt.on_retire(self->opt.arg, self->ring.addr, self->ring.size,
+                            self->ring.has_fd ? self->ring.fd : -1);
+        self->ring.addr = NULL;
+        self->ring.has_fd = false;
+    }
     ezshm_segment_close(&self->ring);
     self->ring.name[0] = '\0';
     /*  The generation of the ring dropped: during a rebuild the header already names the next. */

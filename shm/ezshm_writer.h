@@ -58,6 +58,12 @@ typedef void (ezshm_event_fn)(void *arg, ezshm_event_t event, uint32_t generatio
     (a stale segment reclaimed). */
 typedef void (ezshm_log_fn)(void *arg, const char *message);
 
+/*  Takes a dropped ring's mapping (its name already unlinked) off the writer's hands: the
+    callee unmaps addr/size and closes fd when it is not -1 — now or later, from any thread.
+    Freeing a ring's pages when its last mapping goes takes ≈ 0.25 ms per MB, which an event
+    loop may rather not wait for. */
+typedef void (ezshm_retire_fn)(void *arg, void *addr, size_t size, int fd);
+
 typedef struct {
     ezshm_layout_t  layout;           /* default EZSHM_LAYOUT_LEGACY */
     unsigned        mode;             /* segment permission bits, default 0600 */
@@ -68,9 +74,11 @@ typedef struct {
                                          space; its pages are reserved by the caller's
                                          ezshm_writer_reserve() calls (an event loop's rebuild
                                          then takes ~0.1 ms, not ~1.5 ms per 2 MB); default false */
+    ezshm_retire_fn *on_retire;       /* optional: who unmaps a dropped ring (default: the
+                                         writer, at once) */
     ezshm_event_fn *on_event;         /* optional */
     ezshm_log_fn   *on_log;           /* optional */
-    void           *arg;              /* passed to both callbacks */
+    void           *arg;              /* passed to the callbacks */
 } ezshm_writer_options_t;
 
 /*  What a chunk needs of the ring. frame_shape has frame_ndim entries (0..63). */
