@@ -64,8 +64,8 @@ run_tests() {
     build build-asan -DEZSHM_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
     (cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
         ctest --output-on-failure -j2 --timeout 300)
-    echo "dev.sh: each libFuzzer harness for ${EZSHM_FUZZ_SECONDS:-30} s"
-    EZSHM_FUZZ_BUILD=build-fuzz EZSHM_FUZZ_JOBS=2 tests/fuzz/run.sh "${EZSHM_FUZZ_SECONDS:-30}"
+    echo "dev.sh: each libFuzzer harness for ${EZSHM_FUZZ_SECONDS:-20} s"
+    EZSHM_FUZZ_BUILD=build-fuzz EZSHM_FUZZ_JOBS=2 tests/fuzz/run.sh "${EZSHM_FUZZ_SECONDS:-20}"
     echo "dev.sh: the container image, built from deploy/Dockerfile and run with podman"
     deploy/test-image.sh
 }
