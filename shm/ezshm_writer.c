@@ -176,15 +176,16 @@ s_header_create(ezshm_writer_t *self)
     return rc;
 }
 
+/*  Drops the ring; its mapping goes to opt.on_retire unless free_now (or no callback). */
 static void
-s_ring_drop(ezshm_writer_t *self)
+s_ring_release(ezshm_writer_t *self, bool free_now)
 {
     if (!self->ring.addr)
         return;
     /*  The clock goes first: closing it wakes the ring's waiting readers. */
     ezshm_clock_destroy(&self->clock);
     ezshm_segment_unlink_own(&self->ring);
-    if (self->opt.on_retire) {
+    if (self->opt.on_retire && !free_now) {
         self->opt.on_retire(self->opt.arg, self->ring.addr, self->ring.size,
                             self->ring.has_fd ? self->ring.fd : -1);
         self->ring.addr = NULL;
@@ -194,6 +195,21 @@ s_ring_drop(ezshm_writer_t *self)
     self->ring.name[0] = '\0';
     /*  The generation of the ring dropped: during a rebuild the header already names the next. */
     s_event_of(self, EZSHM_EVENT_BUFFER_CLEANUP, self->ring_generation);
+}
+
+static void
+s_ring_drop(ezshm_writer_t *self)
+{
+    s_ring_release(self, false);
+}
+
+/*  A rebuild whose new ring of ring_bytes does not fit beside the old one's pages needs them
+    freed before it creates the new ring, not whenever on_retire gets to it. */
+static bool
+s_needs_old_pages(uint64_t ring_bytes)
+{
+    uint64_t free_bytes = 0;
+    return ezshm_segment_free_bytes(&free_bytes) != EZSHM_OK || free_bytes < ring_bytes;
 }
 
 /*  Unlinks our header (only if the name is still ours), then closes it, which releases the
@@ -471,7 +487,7 @@ s_configure(ezshm_writer_t *self, const void *arg)
     ezshm_header_set_valid(self->meta, false);
     s_write_fields(self, spec, key_len);
     s_event(self, EZSHM_EVENT_META_UPDATED);
-    s_ring_drop(self);
+    s_ring_release(self, self->ring.addr && self->opt.on_retire && s_needs_old_pages(ring_bytes));
 
     char segname[EZSHM_SHORT_NAME_SIZE];
     rc = ezshm_ring_segment_name(self->name, self->meta->buffer_generation, segname);

@@ -61,7 +61,8 @@ typedef void (ezshm_log_fn)(void *arg, const char *message);
 /*  Takes a dropped ring's mapping (its name already unlinked) off the writer's hands: the
     callee unmaps addr/size and closes fd when it is not -1 — now or later, from any thread.
     Freeing a ring's pages when its last mapping goes takes ≈ 0.25 ms per MB, which an event
-    loop may rather not wait for. */
+    loop may rather not wait for. A rebuild whose new ring does not fit in the free space
+    beside the old ring's pages frees them itself, at once. */
 typedef void (ezshm_retire_fn)(void *arg, void *addr, size_t size, int fd);
 
 typedef struct {

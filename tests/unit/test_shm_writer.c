@@ -623,3 +623,63 @@ Test(shm_writer, a_page_the_full_folder_cannot_give_is_a_caught_fault)
     ezshm_writer_destroy(&w);
     s_small_tmpfs_done(dir);
 }
+
+/*  An on_retire that keeps what it is handed until the test lets go: a reaper that is slow. */
+typedef struct {
+    int    calls;
+    void  *addr[4];
+    size_t size[4];
+    int    fd[4];
+} slow_reaper_t;
+
+static void
+s_slow_retire(void *arg, void *addr, size_t size, int fd)
+{
+    slow_reaper_t *r = arg;
+    cr_assert_lt(r->calls, 4);
+    r->addr[r->calls] = addr;
+    r->size[r->calls] = size;
+    r->fd[r->calls++] = fd;
+}
+
+static void
+s_slow_reaper_done(slow_reaper_t *r)
+{
+    for (int i = 0; i < r->calls; i++) {
+        munmap(r->addr[i], r->size[i]);
+        if (r->fd[i] >= 0)
+            close(r->fd[i]);
+    }
+}
+
+/*  ezshmd frees old rings on its reaper thread, a moment later; a rebuild whose new ring does
+    not fit beside the old ring's pages frees them at once instead of failing with no space. */
+Test(shm_writer, a_rebuild_that_needs_the_old_pages_frees_them_at_once)
+{
+    char dir[512];
+    if (!s_small_tmpfs(256, dir, sizeof dir))
+        cr_skip_test("needs root and a mount namespace");
+    slow_reaper_t reaper = {0};
+    ezshm_writer_options_t opt = s_options(NULL);
+    opt.reserve_in_steps = true;
+    opt.no_clock = true;
+    opt.on_retire = s_slow_retire;
+    opt.arg = &reaper;
+    ezshm_writer_t *w = s_writer_with(shmt_unique_name(), &opt);
+    uint64_t pending;
+    ezshm_ring_spec_t a = s_spec('f', 2500, 1, s_shape8);           /* 80 000 bytes */
+    cr_assert_eq(ezshm_writer_configure(w, &a), EZSHM_OK);
+    cr_assert_eq(ezshm_writer_reserve(w, 1 << 20, &pending), EZSHM_OK);
+    ezshm_ring_spec_t b = s_spec('f', 3125, 1, s_shape8);           /* 100 000: fits beside a */
+    cr_assert_eq(ezshm_writer_configure(w, &b), EZSHM_OK);
+    cr_expect_eq(reaper.calls, 1, "a handed over");
+    s_slow_reaper_done(&reaper);
+    reaper.calls = 0;
+    cr_assert_eq(ezshm_writer_reserve(w, 1 << 20, &pending), EZSHM_OK);
+    ezshm_ring_spec_t c = s_spec('f', 6250, 1, s_shape8);           /* 200 000: not beside b */
+    cr_expect_eq(ezshm_writer_configure(w, &c), EZSHM_OK, "b's pages freed first");
+    cr_expect_eq(reaper.calls, 0, "b freed at once, not handed over");
+    ezshm_writer_destroy(&w);
+    s_slow_reaper_done(&reaper);
+    s_small_tmpfs_done(dir);
+}
