@@ -23,6 +23,9 @@ struct ezshm_writer_t {
     ezshm_meta_t          *meta;        /* inside header.addr */
     ezshm_segment_t        ring;        /* ring.addr NULL: no ring */
     uint32_t               ring_generation; /* the generation ring was created for */
+    bool                   generation_unused; /* the header's generation names no ring: the
+                                                 folder had no space for it, the next try
+                                                 reuses it */
     ezshm_clock_t         *clock;       /* the ring's clock segment; NULL with opt.no_clock */
     /* The live ring's spec, compared per chunk. */
     char                   dtype;
@@ -163,6 +166,7 @@ s_header_install(ezshm_writer_t *self, const ezshm_segment_t *seg, ezshm_layout_
     self->opt.layout = layout;
     self->meta = ezshm_header_meta(self->header.addr, layout);
     self->aux.generation = 0;
+    self->generation_unused = false;   /* a new header counts generations from its own */
     s_event(self, EZSHM_EVENT_META_RESET);
 }
 
@@ -448,7 +452,10 @@ s_write_fields(ezshm_writer_t *self, const ezshm_ring_spec_t *spec, size_t key_l
         memcpy(m->key, spec->key, key_len);
     m->key_len = (uint32_t) key_len;
     ezshm_header_publish(m, 0, 0);
-    m->buffer_generation += 1;   /* 0xFFFFFFFF + 1 = 0: the first ring is generation 0 */
+    /*  0xFFFFFFFF + 1 = 0: the first ring is generation 0. */
+    if (!self->generation_unused)
+        m->buffer_generation += 1;
+    self->generation_unused = false;
 
     self->dtype = spec->dtype;
     self->srate = spec->srate;
@@ -496,8 +503,11 @@ s_configure(ezshm_writer_t *self, const void *arg)
         rc = self->opt.reserve_in_steps
                  ? ezshm_segment_create_sparse(&self->ring, segname, (size_t) ring_bytes, self->opt.mode, &replaced)
                  : ezshm_segment_create(&self->ring, segname, (size_t) ring_bytes, self->opt.mode, &replaced);
+    /*  A full folder costs no generation per retry (one per message while it stays full);
+        a name taken by something else does: the next generation's name escapes it. */
     if (rc != EZSHM_OK) {
         self->ring.addr = NULL;
+        self->generation_unused = rc == EZSHM_ERR_NOSPACE;
         return rc;
     }
     if (replaced)
@@ -508,6 +518,7 @@ s_configure(ezshm_writer_t *self, const void *arg)
         if (rc != EZSHM_OK) {
             ezshm_segment_unlink_own(&self->ring);
             ezshm_segment_close(&self->ring);
+            self->generation_unused = rc == EZSHM_ERR_NOSPACE;
             return rc;
         }
         if (replaced)

@@ -596,10 +596,14 @@ Test(shm_writer, a_folder_full_before_the_reservation_drops_the_ring)
     cr_expect(strstr(rec.last_log, "could not be reserved"), "%s", rec.last_log);
     cr_expect(strstr(rec.text, "buffer cleanup"), "%s", rec.text);
     cr_expect_eq(ezshm_writer_configure(w, &spec), EZSHM_ERR_NOSPACE, "refused while it cannot fit");
+    cr_expect_eq(ezshm_writer_meta(w)->buffer_generation, 1, "the next generation, for the ring that failed");
+    cr_expect_eq(ezshm_writer_configure(w, &spec), EZSHM_ERR_NOSPACE);
+    cr_expect_eq(ezshm_writer_meta(w)->buffer_generation, 1, "a retry into a full folder reuses it");
     char path[600];
     snprintf(path, sizeof path, "%s/filler", dir);
     unlink(path);
     cr_expect_eq(ezshm_writer_configure(w, &spec), EZSHM_OK, "made again once it fits");
+    cr_expect_eq(ezshm_writer_meta(w)->buffer_generation, 1);
     ezshm_writer_destroy(&w);
     s_small_tmpfs_done(dir);
 }
