@@ -77,7 +77,11 @@ reaper_new(char *err, size_t errlen)
 void
 reaper_retire(reaper_t *self, void *addr, size_t size, int fd)
 {
-    retired_t r = {addr, size, fd};
+    retired_t r;
+    memset(&r, 0, sizeof r);   /* the padding too: the whole record goes through the pipe */
+    r.addr = addr;
+    r.size = size;
+    r.fd = fd;
     if (!self || write(self->pipe_wr, &r, sizeof r) != (ssize_t) sizeof r)
         s_release(&r);
 }
