@@ -87,12 +87,6 @@ reaper_retire(reaper_t *self, void *addr, size_t size, int fd)
 }
 
 void
-reaper_retire_fn(void *arg, void *addr, size_t size, int fd)
-{
-    reaper_retire(arg, addr, size, fd);
-}
-
-void
 reaper_destroy(reaper_t **self_p)
 {
     if (!self_p || !*self_p)

@@ -2,8 +2,8 @@
     event loop while the kernel frees the old ring's pages.
 
         reaper_t *r = reaper_new(err, sizeof err);
-        opt.on_retire = reaper_retire_fn;  opt.arg = ... (see stream.c)   // the writer hands over
-        reaper_retire(r, addr, size, fd);  // returns at once; munmap + close happen on the thread
+        reaper_retire(r, addr, size, fd);  // from a writer's on_retire (ezshmd: daemon.c's
+                                           // s_retire); munmap + close happen on the thread
         reaper_destroy(&r);                // unmaps what is still queued, joins the thread
 
     Why a thread: when a ring's last mapping goes, the kernel frees its pages, ≈ 0.25 ms per
@@ -30,9 +30,6 @@ reaper_t *reaper_new(char *err, size_t errlen);
 /*  Unmaps addr/size and closes fd (-1: none) on the thread; done in the caller when the queue
     is full or the thread is gone, so nothing is ever leaked. NULL self: done in the caller. */
 void reaper_retire(reaper_t *self, void *addr, size_t size, int fd);
-
-/*  The writer's ezshm_retire_fn with arg = the reaper. */
-void reaper_retire_fn(void *arg, void *addr, size_t size, int fd);
 
 /*  Lets the thread finish what is queued, joins it, frees; NULL-safe. */
 void reaper_destroy(reaper_t **self_p);

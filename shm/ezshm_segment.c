@@ -173,7 +173,8 @@ s_create_at(ezshm_segment_t *self, const char *path, size_t size, unsigned mode,
     if (fchmod(fd, (mode_t) mode) != 0 || ftruncate(fd, (off_t) size) != 0 || fstat(fd, &st) != 0)
         rc = ezshm_segment_errno_code(errno);
     /*  Reserve every page now: a full tmpfs is an error here, not a SIGBUS mid-stream, and the
-        first lap of the ring doesn't pay page allocation. */
+        first lap of the ring doesn't pay page allocation. A sparse segment is only checked
+        against the free space: its owner reserves it later (ezshm_segment_reserve). */
     if (rc == EZSHM_OK)
         rc = sparse ? s_check_fits(fd, size) : s_reserve(fd, 0, size);
     if (rc == EZSHM_OK) {
