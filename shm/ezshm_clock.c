@@ -52,6 +52,9 @@ struct ezshm_clock_t {
     uint64_t        capacity;
     uint64_t        times_offset;  /* 0: no times ring */
     uint64_t        written;       /* writer: anchors published (never read back from shm) */
+    uint64_t        chunk_start;   /* writer: the position of the chunk begun last */
+    uint64_t        chunk_end;     /* writer: the position that chunk ends at (trimmed: cut short) */
+    uint64_t        woken_to;      /* writer: the position the last wake-up announced */
     uint32_t        empty_wakes;   /* writer: FUTEX_WAKEs in a row that found nobody asleep */
     double          empty_since;   /* writer: when that run began (monotonic seconds) */
 };
@@ -227,15 +230,37 @@ ezshm_clock_open(const char *name, uint32_t generation, uint64_t n_frames, long 
 }
 
 static long
-s_futex_wake(uint32_t *word)
+s_futex_wake(uint32_t *word, uint32_t bits)
 {
-    return syscall(SYS_futex, word, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+    return syscall(SYS_futex, word, FUTEX_WAKE_BITSET, INT_MAX, NULL, NULL, bits);
 }
 
-/*  A wake that found nobody asleep while `waiters` said n: after enough of them in a row, one
-    waiter is taken back (CAS, so a count that moved meanwhile is left for the next run). A
-    live reader caught between its count and its sleep then sleeps one slice (200 ms) unwoken,
-    once; readers never take the count below 0 (§11), so it cannot go wrong for longer. */
+uint32_t
+ezshm_wake_bits_crossed(uint64_t from, uint64_t to)
+{
+    /*  (from >> k) != (to >> k) exactly for k <= the highest bit in which they differ. */
+    if (from == to)
+        return 1u;
+    int h = 63 - __builtin_clzll(from ^ to);
+    return h >= 30 ? EZSHM_WAKE_FRAMES : (2u << h) - 1u;
+}
+
+uint32_t
+ezshm_wake_bits_until(uint64_t p, uint64_t target)
+{
+    if (p >= target)
+        return 1u;
+    int h = 63 - __builtin_clzll(p ^ target);
+    return 1u << (h > 30 ? 30 : h);
+}
+
+/*  A wake that found nobody asleep while `waiters` said n. After enough of them in a row a
+    probe wakes every waiter, whatever its bits: a reader asleep for a far boundary is alive
+    and only sleeps on (the probe costs it one spurious wake-up a second); when the probe too
+    finds nobody, one waiter is taken back (CAS, so a count that moved meanwhile is left for
+    the next run). A live reader caught between its count and its sleep then sleeps one
+    slice (200 ms) unwoken, once; readers never take the count below 0 (§11), so it cannot
+    go wrong for longer. */
 static void
 s_empty_wake(ezshm_clock_t *self, uint32_t n)
 {
@@ -244,9 +269,26 @@ s_empty_wake(ezshm_clock_t *self, uint32_t n)
         self->empty_since = now;
     if (self->empty_wakes < STALE_WAITER_WAKES || now - self->empty_since < STALE_WAITER_S)
         return;
-    __atomic_compare_exchange_n(U32(self->rw, OFF_WAITERS), &n, n - 1, false, __ATOMIC_SEQ_CST,
-                                __ATOMIC_SEQ_CST);
+    if (s_futex_wake(U32(self->rw, OFF_WAKE), EZSHM_WAKE_ANY) == 0)
+        __atomic_compare_exchange_n(U32(self->rw, OFF_WAITERS), &n, n - 1, false, __ATOMIC_SEQ_CST,
+                                    __ATOMIC_SEQ_CST);
     self->empty_wakes = 0;
+}
+
+/*  The increment is a full barrier: the frames' publication is visible before the waiter
+    count is read, and a reader that counted itself before this load is woken, one that
+    counts itself after it sees the new word and does not sleep. */
+static void
+s_wake(ezshm_clock_t *self, uint32_t bits)
+{
+    __atomic_fetch_add(U32(self->rw, OFF_WAKE), 1, __ATOMIC_SEQ_CST);
+    uint32_t n = __atomic_load_n(U32(self->rw, OFF_WAITERS), __ATOMIC_SEQ_CST);
+    if (n == 0)
+        return;
+    if (s_futex_wake(U32(self->rw, OFF_WAKE), bits) > 0)
+        self->empty_wakes = 0;
+    else
+        s_empty_wake(self, n);
 }
 
 void
@@ -254,17 +296,9 @@ ezshm_clock_notify(ezshm_clock_t *self)
 {
     if (!self || !self->rw)
         return;
-    /*  The increment is a full barrier: the frames' publication is visible before the
-        waiter count is read, and a reader that counted itself before this load is woken,
-        one that counts itself after it sees the new word and does not sleep. */
-    __atomic_fetch_add(U32(self->rw, OFF_WAKE), 1, __ATOMIC_SEQ_CST);
-    uint32_t n = __atomic_load_n(U32(self->rw, OFF_WAITERS), __ATOMIC_SEQ_CST);
-    if (n == 0)
-        return;
-    if (s_futex_wake(U32(self->rw, OFF_WAKE)) > 0)
-        self->empty_wakes = 0;
-    else
-        s_empty_wake(self, n);
+    uint32_t bits = ezshm_wake_bits_crossed(self->woken_to, self->chunk_end);
+    self->woken_to = self->chunk_end;
+    s_wake(self, bits);
 }
 
 void
@@ -275,7 +309,8 @@ ezshm_clock_destroy(ezshm_clock_t **self_p)
     ezshm_clock_t *self = *self_p;
     if (self->writer) {
         __atomic_store_n(U32(self->seg.addr, OFF_STATE), EZSHM_CLOCK_CLOSED, __ATOMIC_RELEASE);
-        ezshm_clock_notify(self);
+        if (self->rw)
+            s_wake(self, EZSHM_WAKE_ANY);
     }
     ezshm_clock_abandon(self_p);
 }
@@ -332,6 +367,10 @@ ezshm_clock_begin_chunk(ezshm_clock_t *self, uint64_t position, uint64_t count,
     uint8_t *slot = (uint8_t *) self->seg.addr + EZSHM_CLOCK_CONTROL_BYTES
                     + (self->written % self->capacity) * EZSHM_CLOCK_ANCHOR_BYTES;
     memcpy(slot, &a, sizeof a);
+    if (self->written == 0)
+        self->woken_to = position;
+    self->chunk_start = position;
+    self->chunk_end = position + count;
     self->written++;
     __atomic_store_n(U64(self->seg.addr, OFF_ANCHORS_WRITTEN), self->written, __ATOMIC_RELEASE);
 }
@@ -344,6 +383,7 @@ ezshm_clock_trim_chunk(ezshm_clock_t *self, uint64_t count)
     uint8_t *slot = (uint8_t *) self->seg.addr + EZSHM_CLOCK_CONTROL_BYTES
                     + ((self->written - 1) % self->capacity) * EZSHM_CLOCK_ANCHOR_BYTES;
     __atomic_store_n((uint64_t *) (slot + offsetof(ezshm_anchor_t, count)), count, __ATOMIC_RELEASE);
+    self->chunk_end = self->chunk_start + count;
 }
 
 void
@@ -541,16 +581,33 @@ s_moved(ezshm_clock_t *const *clocks, const uint32_t *seen, size_t n)
     return false;
 }
 
-/*  The kernel sleep itself: FUTEX_WAIT (relative timeout) for one word, so a single wait
-    works on any kernel; futex_waitv (Linux >= 5.16, absolute CLOCK_MONOTONIC timeout) for
-    several. Both shared (no FUTEX_PRIVATE_FLAG): the writer is another process. */
+/*  timeout_s from now as an absolute CLOCK_MONOTONIC time (FUTEX_WAIT_BITSET, futex_waitv). */
+static struct timespec
+s_monotonic_after(double timeout_s)
+{
+    struct timespec at;
+    clock_gettime(CLOCK_MONOTONIC, &at);
+    double end = (double) at.tv_nsec * 1e-9 + timeout_s;
+    at.tv_sec += (time_t) end;
+    at.tv_nsec = (long) ((end - (double) (time_t) end) * 1e9);
+    return at;
+}
+
+/*  The kernel sleep itself: FUTEX_WAIT (relative timeout) for one word woken by anything, so
+    the plain wait works on any kernel; FUTEX_WAIT_BITSET for one word woken only by the
+    wake-ups whose bits it names; futex_waitv (Linux >= 5.16) for several words, woken by
+    anything. All shared (no FUTEX_PRIVATE_FLAG): the writer is another process. */
 static int
-s_futex_sleep(ezshm_clock_t *const *clocks, const uint32_t *seen, size_t n, double timeout_s)
+s_futex_sleep(ezshm_clock_t *const *clocks, const uint32_t *seen, size_t n, double timeout_s, uint32_t bits)
 {
     long r;
-    if (n == 1) {
+    if (n == 1 && bits == EZSHM_WAKE_ANY) {
         struct timespec ts = {(time_t) timeout_s, (long) ((timeout_s - (double) (time_t) timeout_s) * 1e9)};
         r = syscall(SYS_futex, WAKE_WORD(clocks[0]), FUTEX_WAIT, seen[0], &ts, NULL, 0);
+    }
+    else if (n == 1) {
+        struct timespec at = s_monotonic_after(timeout_s);
+        r = syscall(SYS_futex, WAKE_WORD(clocks[0]), FUTEX_WAIT_BITSET, seen[0], &at, NULL, bits);
     }
     else {
         struct futex_waitv v[EZSHM_CLOCK_SLEEP_MAX];
@@ -560,11 +617,7 @@ s_futex_sleep(ezshm_clock_t *const *clocks, const uint32_t *seen, size_t n, doub
             v[i].uaddr = (uint64_t) (uintptr_t) WAKE_WORD(clocks[i]);
             v[i].flags = FUTEX_32;
         }
-        struct timespec at;
-        clock_gettime(CLOCK_MONOTONIC, &at);
-        double end = (double) at.tv_nsec * 1e-9 + timeout_s;
-        at.tv_sec += (time_t) end;
-        at.tv_nsec = (long) ((end - (double) (time_t) end) * 1e9);
+        struct timespec at = s_monotonic_after(timeout_s);
         r = syscall(SYS_futex_waitv, v, (unsigned) n, 0u, &at, CLOCK_MONOTONIC);
     }
     if (r >= 0 || errno == EAGAIN)
@@ -576,9 +629,10 @@ s_futex_sleep(ezshm_clock_t *const *clocks, const uint32_t *seen, size_t n, doub
 
 int
 ezshm_clock_sleep_any(ezshm_clock_t *const *clocks, const uint32_t *seen, size_t n, double timeout_s,
-                      bool (*ready)(void *arg), void *arg, void **fault)
+                      uint32_t bits, bool (*ready)(void *arg), void *arg, void **fault)
 {
-    if (!clocks || !seen || n == 0 || n > EZSHM_CLOCK_SLEEP_MAX || !(timeout_s > 0))
+    if (!clocks || !seen || n == 0 || n > EZSHM_CLOCK_SLEEP_MAX || !(timeout_s > 0)
+        || (n > 1 && bits != EZSHM_WAKE_ANY) || !(bits & EZSHM_WAKE_CLOSED))
         return EZSHM_ERR_INVAL;
     for (size_t i = 0; i < n; i++)
         if (!ezshm_clock_can_sleep(clocks[i]))
@@ -601,7 +655,7 @@ ezshm_clock_sleep_any(ezshm_clock_t *const *clocks, const uint32_t *seen, size_t
     __atomic_thread_fence(__ATOMIC_SEQ_CST);
     int rc = EZSHM_OK;
     if (!s_moved(clocks, seen, n) && !(ready && ready(arg)))
-        rc = s_futex_sleep(clocks, seen, n, timeout_s);
+        rc = s_futex_sleep(clocks, seen, n, timeout_s, bits);
     for (; counted > 0; counted--)
         s_uncount_word(WAITERS(clocks[counted - 1]));
     EZSHM_GUARD_LEAVE(&frame);

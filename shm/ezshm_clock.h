@@ -20,8 +20,10 @@
 
     The writer publishes an anchor (slot, then A with release) before the chunk's frames, and
     a piece's times before the piece's frames; after each chunk it increments `wake` and, only
-    when `waiters` is non-zero, calls FUTEX_WAKE (shared). A reader trusts anchor k only when
-    k >= A' - (C - 1), A' loaded after it read the anchor.
+    when `waiters` is non-zero, calls FUTEX_WAKE_BITSET (shared) with the chunk's wake bits:
+    bit k for every k <= 30 such that the chunk crossed a multiple of 2^k frames, bit 31 too
+    when the writer closes the clock. A reader trusts anchor k only when k >= A' - (C - 1),
+    A' loaded after it read the anchor.
 
     Writer side: ezshm_clock_create .. ezshm_clock_begin_chunk / put_times / notify ..
     ezshm_clock_destroy (closed state, bump, wake, unlink). Reader side: ezshm_clock_open ..
@@ -121,7 +123,27 @@ void ezshm_clock_trim_chunk(ezshm_clock_t *self, uint64_t count);
     (no wrap; the caller splits at the ring end, as for frames). Nothing without a times ring. */
 void ezshm_clock_put_times(ezshm_clock_t *self, uint64_t slot, const double *times, uint64_t count);
 
-/*  Writer: after a chunk is published: wake word + 1, FUTEX_WAKE when a reader waits. */
+/*  The bits of a wake-up (FUTEX_WAKE_BITSET / FUTEX_WAIT_BITSET, docs/shm-layout.md §11).
+    A publish that moved the position from `from` to `to` carries bit k (k <= 30) when it
+    crossed a multiple of 2^k frames, (from >> k) != (to >> k): bits 0..h, h the highest bit
+    in which from and to differ (capped at 30). A wake-up for anything else — the writer
+    closed the clock: shutdown, reset, rebuild, rename — carries every bit. A reader that
+    wants every publish sleeps on EZSHM_WAKE_ANY (plain FUTEX_WAIT); one that needs the
+    position to reach T sleeps on bit h = highest bit in which its position p < T and T
+    differ, plus EZSHM_WAKE_CLOSED: the first publish to cross (T >> h) << h, which lies in
+    (p, T], wakes it, and it then sleeps again on a lower bit until T is reached. */
+#define EZSHM_WAKE_ANY 0xFFFFFFFFu
+#define EZSHM_WAKE_FRAMES 0x7FFFFFFFu     /* bits 0..30 */
+#define EZSHM_WAKE_CLOSED 0x80000000u     /* bit 31 */
+uint32_t ezshm_wake_bits_crossed(uint64_t from, uint64_t to);
+
+/*  Reader: the one bit to sleep on (with EZSHM_WAKE_CLOSED) while the position is at p and
+    the reader needs it at target (p < target): the first publish that crosses
+    (target >> h) << h, which lies in (p, target]. */
+uint32_t ezshm_wake_bits_until(uint64_t p, uint64_t target);
+
+/*  Writer: after a chunk is published: wake word + 1, FUTEX_WAKE_BITSET with the bits it
+    crossed when a reader waits. */
 void ezshm_clock_notify(ezshm_clock_t *self);
 
 /*  Reader: the times of frames [first, first + n) from the anchors (t0 + (p - P) * gain);
@@ -159,7 +181,9 @@ bool ezshm_clock_can_sleep(const ezshm_clock_t *self);
 /*  Reader: sleeps on the wake words of n clocks at once (1 <= n <= EZSHM_CLOCK_SLEEP_MAX,
     each ezshm_clock_can_sleep). Counts itself a waiter on each; then, unless a word moved
     from seen[i] or ready(arg) says there is work, sleeps for at most timeout_s seconds —
-    FUTEX_WAIT for one clock (any kernel), futex_waitv for several (Linux >= 5.16), shared
+    FUTEX_WAIT for one clock (any kernel), FUTEX_WAIT_BITSET for one clock and bits other
+    than EZSHM_WAKE_ANY (only wake-ups carrying one of them end the sleep; bits must hold
+    EZSHM_WAKE_CLOSED), futex_waitv for several (Linux >= 5.16; bits EZSHM_WAKE_ANY), shared
     futexes —; uncounts itself on each, on every return path. EZSHM_OK: woken, a word moved,
     or ready; EZSHM_ERR_TIMEOUT: timed out or interrupted by a signal; EZSHM_ERR_SYS: the
     kernel refused to sleep (errno ENOSYS: no futex_waitv), sleep some other way;
@@ -167,7 +191,7 @@ bool ezshm_clock_can_sleep(const ezshm_clock_t *self);
     truncated under the call, SIGBUS caught: *fault (when fault is not NULL) gets the
     address, every other clock's count is restored; EZSHM_ERR_INVAL: bad arguments. */
 int ezshm_clock_sleep_any(ezshm_clock_t *const *clocks, const uint32_t *seen, size_t n, double timeout_s,
-                          bool (*ready)(void *arg), void *arg, void **fault);
+                          uint32_t bits, bool (*ready)(void *arg), void *arg, void **fault);
 
 /*  Transport delay = ingest wall clock − sample time, in seconds, when it means something:
     the sample time looks like a UNIX time in seconds (after 2001, > EZSHM_WALL_CLOCK_MIN) and

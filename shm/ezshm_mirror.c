@@ -43,6 +43,7 @@ struct ezshm_mirror_t {
     bool                was_attached;  /* info was handed out: a re-attach must say STALE */
     uint64_t            guard;
     uint64_t            cursor;        /* position of the next frame to return */
+    uint64_t            wanted;        /* the wait in progress returns at cursor + wanted frames */
     double              next_replaced_check;   /* monotonic seconds */
     bool                replaced;      /* a restarted writer was noticed, not yet followed */
 };
@@ -57,6 +58,7 @@ ezshm_mirror_new(const char *name, ezshm_mirror_t **out)
         free(self);
         return EZSHM_ERR_NOMEM;
     }
+    self->wanted = 1;
     *out = self;
     return EZSHM_OK;
 }
@@ -579,7 +581,17 @@ s_newest(ezshm_mirror_t *self, ezshm_newest_t *out)
     return EZSHM_OK;
 }
 
-/*  Attached: frames past the cursor, or the ring is no longer the one attached. */
+/*  The position the wait in progress returns at: `wanted` frames past the cursor, at most
+    half the ring (more would hand the oldest of them to the writer before they are read). */
+static uint64_t
+s_target(const ezshm_mirror_t *self)
+{
+    uint64_t half = self->info.n_frames / 2;
+    return self->cursor + (self->wanted < half ? self->wanted : half > 1 ? half : 1);
+}
+
+/*  Attached: the frames the wait wants past the cursor, or the ring is no longer the one
+    attached. */
 static bool
 s_has_news(void *arg)
 {
@@ -587,7 +599,18 @@ s_has_news(void *arg)
     if (!ezshm_header_valid(self->meta) || ezshm_header_generation(self->meta) != self->info.generation)
         return true;
     uint64_t pos;
-    return s_position(self, &pos) && pos > self->cursor;
+    return s_position(self, &pos) && pos >= s_target(self);
+}
+
+/*  The wake bits the sleep of an attached mirror waits for: any publish when one frame will
+    do, else the first publish past the boundary below the position it wants (§11). */
+static uint32_t
+s_wake_bits(const ezshm_mirror_t *self)
+{
+    uint64_t pos;
+    if (s_target(self) <= self->cursor + 1 || !s_position(self, &pos))
+        return EZSHM_WAKE_ANY;
+    return ezshm_wake_bits_until(pos, s_target(self)) | EZSHM_WAKE_CLOSED;
 }
 
 /*  Sleeps until deadline or at most max_s seconds. */
@@ -603,12 +626,12 @@ s_nap(double deadline, double max_s)
     nanosleep(&ts, NULL);
 }
 
-/*  One look at a mirror for a wait: EZSHM_OK when it has unread frames, EZSHM_ERR_STALE
-    when its stream changed, else EZSHM_ERR_TIMEOUT (nothing yet) with what to sleep on:
-    *clock and its word *seen (clock NULL: nothing, poll), and the longest sleep *period
-    before this mirror must be looked at again. */
+/*  One look at a mirror for a wait: EZSHM_OK when it has the unread frames the wait wants,
+    EZSHM_ERR_STALE when its stream changed, else EZSHM_ERR_TIMEOUT (not yet) with what to
+    sleep on: *clock, its word *seen and the wake *bits to wait for (clock NULL: nothing,
+    poll), and the longest sleep *period before this mirror must be looked at again. */
 static int
-s_look(ezshm_mirror_t *self, ezshm_clock_t **clock, uint32_t *seen, double *period)
+s_look(ezshm_mirror_t *self, ezshm_clock_t **clock, uint32_t *seen, uint32_t *bits, double *period)
 {
     *clock = NULL;
     if (!self->attached) {
@@ -636,6 +659,7 @@ s_look(ezshm_mirror_t *self, ezshm_clock_t **clock, uint32_t *seen, double *peri
     if (s_header_replaced(self))
         return EZSHM_ERR_STALE;
     *clock = sleepable ? self->clock : NULL;
+    *bits = s_wake_bits(self);
     *period = sleepable ? WAIT_SLICE_S : POLL_ATTACHED_S;
     return EZSHM_ERR_TIMEOUT;
 }
@@ -693,16 +717,16 @@ s_wait_any(ezshm_mirror_t *const *mirrors, size_t n, int timeout_ms, size_t *rea
 {
     double deadline = timeout_ms < 0 ? INFINITY : ezshm_time_mono() + timeout_ms * 1e-3;
     ezshm_clock_t *clocks[EZSHM_CLOCK_SLEEP_MAX];
-    uint32_t seen[EZSHM_CLOCK_SLEEP_MAX];
+    uint32_t seen[EZSHM_CLOCK_SLEEP_MAX], bits = EZSHM_WAKE_ANY;
     wait_set_t set = {mirrors, n};
     for (;;) {
         size_t k = 0;
         double slice = WAIT_SLICE_S;
         for (size_t i = 0; i < n; i++) {
             ezshm_clock_t *clock;
-            uint32_t word;
+            uint32_t word, b;
             double period;
-            int rc = s_look(mirrors[i], &clock, &word, &period);
+            int rc = s_look(mirrors[i], &clock, &word, &b, &period);
             if (rc != EZSHM_ERR_TIMEOUT) {
                 *ready = i;
                 return rc;
@@ -711,6 +735,7 @@ s_wait_any(ezshm_mirror_t *const *mirrors, size_t n, int timeout_ms, size_t *rea
                 period = POLL_ATTACHED_S;   /* past the kernel's limit: polled */
             else if (clock) {
                 clocks[k] = clock;
+                bits = b;   /* used when this is the only clock */
                 seen[k++] = word;
             }
             if (period < slice)
@@ -722,7 +747,8 @@ s_wait_any(ezshm_mirror_t *const *mirrors, size_t n, int timeout_ms, size_t *rea
         int rc = EZSHM_ERR_SYS;
         if (k == 1 || (k > 1 && !atomic_load_explicit(&s_no_waitv, memory_order_relaxed))) {
             void *fault = NULL;
-            rc = ezshm_clock_sleep_any(clocks, seen, k, left < slice ? left : slice, s_any_news, &set, &fault);
+            rc = ezshm_clock_sleep_any(clocks, seen, k, left < slice ? left : slice, k == 1 ? bits : EZSHM_WAKE_ANY,
+                                       s_any_news, &set, &fault);
             if (rc == EZSHM_ERR_BUS) {
                 *ready = s_detach_hit(mirrors, n, fault);
                 return rc;
@@ -866,6 +892,17 @@ int
 ezshm_mirror_wait(ezshm_mirror_t *self, int timeout_ms)
 {
     return ezshm_mirror_wait_any(&self, 1, timeout_ms, NULL);
+}
+
+int
+ezshm_mirror_wait_frames(ezshm_mirror_t *self, uint64_t min_frames, int timeout_ms)
+{
+    if (!self)
+        return EZSHM_ERR_INVAL;
+    self->wanted = min_frames > 1 ? min_frames : 1;
+    int rc = ezshm_mirror_wait_any(&self, 1, timeout_ms, NULL);
+    self->wanted = 1;
+    return rc;
 }
 
 uint64_t
