@@ -16,10 +16,13 @@
         ezshm_mirror_wait and stamps when ezshm_mirror_read has returned the frames (a reader
         that burns no CPU). --change-at K (shm only) sends channels + 1 from message K on and
         reports the time to the first frame of the new generation (ring rebuild).
-    ezshm-bench follow   --name S --mode wait|poll --timeout SECS
+    ezshm-bench follow   --name S --mode wait|block|poll|futex --timeout SECS [--frames F]
         A reader that takes every frame of ezshmd's stream for SECS seconds, sleeping in
-        ezshm_mirror_wait (wait) or 1 ms between reads (poll, a naive display); reports its
-        own CPU (getrusage) as % of one core, frames, losses and wake-ups.
+        ezshm_mirror_wait (wait), in ezshm_mirror_wait_frames (block: blocks of F frames) or
+        1 ms between reads (poll, a naive display); reports its own CPU (getrusage)
+        as % of one core, frames, losses and wake-ups. futex: the floor, a reader that
+        reads nothing and only sleeps on the stream's wake word (counted a waiter, as
+        ezshm_mirror_wait does) — the anchor's bare futex reader, in the same run.
     ezshm-bench ingest   --count N --runs R
         In-process decode + ingest of native 2 KiB messages (64 frames x 8 ch float32) into a
         writer with and one without the clock segment, both live, taking turns in blocks of
@@ -41,6 +44,7 @@
     ok=0 (and a reason) otherwise. Exit status 0 only when ok=1.
 */
 #include "ezshm.h"
+#include "ezshm_clock.h"
 #include "ingest.h"
 #include "wire.h"
 
@@ -681,21 +685,46 @@ s_latency(const opts_t *o)
 
 /*  ---- follow: a reader's CPU, waiting vs polling ------------------------------------------- */
 
+/*  This process's CPU seconds, and in *sleeps how often it went to sleep (voluntary context
+    switches: the kernel wake-ups that followed). */
 static double
-s_cpu_seconds(void)
+s_cpu_seconds(long *sleeps)
 {
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
+    *sleeps = ru.ru_nvcsw;
     return (double) ru.ru_utime.tv_sec + ru.ru_utime.tv_usec * 1e-6 + (double) ru.ru_stime.tv_sec
            + ru.ru_stime.tv_usec * 1e-6;
+}
+
+/*  The floor: sleeps on the wake word of the attached ring's clock until end, reading
+    nothing; wake-ups counted. */
+static uint64_t
+s_follow_futex(ezshm_mirror_t *m, const ezshm_stream_info_t *info, double end)
+{
+    ezshm_clock_t *clock = NULL;
+    uint64_t wakeups = 0;
+    if (ezshm_clock_open(ezshm_mirror_name(m), info->generation, info->n_frames, EZSHM_ANY_OWNER, &clock)
+        != EZSHM_OK || !ezshm_clock_can_sleep(clock)) {
+        ezshm_clock_destroy(&clock);
+        return 0;
+    }
+    for (double left; (left = end - ezshm_time_mono()) > 0; wakeups++) {
+        uint32_t seen = ezshm_clock_wake_word(clock);
+        ezshm_clock_sleep_any(&clock, &seen, 1, left, EZSHM_WAKE_ANY, NULL, NULL, NULL);
+    }
+    ezshm_clock_destroy(&clock);
+    return wakeups;
 }
 
 static int
 s_follow(const opts_t *o)
 {
-    bool poll_mode = o->mode && strcmp(o->mode, "poll") == 0;
-    if (!o->name || !o->mode || (!poll_mode && strcmp(o->mode, "wait") != 0) || o->timeout <= 0) {
-        fprintf(stderr, "follow: needs --name --mode wait|poll --timeout SECS\n");
+    bool poll_mode = o->mode && strcmp(o->mode, "poll") == 0, futex_mode = o->mode && strcmp(o->mode, "futex") == 0;
+    bool block_mode = o->mode && strcmp(o->mode, "block") == 0;
+    if (!o->name || !o->mode || (!poll_mode && !futex_mode && !block_mode && strcmp(o->mode, "wait") != 0)
+        || o->timeout <= 0) {
+        fprintf(stderr, "follow: needs --name --mode wait|block|poll|futex --timeout SECS\n");
         return 2;
     }
     ezshm_mirror_t *m = NULL;
@@ -707,13 +736,16 @@ s_follow(const opts_t *o)
     ezshm_mirror_info(m, &info);
     uint8_t *buf = malloc(info.n_frames * info.frame_bytes);
     uint64_t frames = 0, lost = 0, wakeups = 0, got, dropped;
-    double t0 = ezshm_time_mono(), c0 = s_cpu_seconds(), end = t0 + o->timeout;
-    while (ezshm_time_mono() < end) {
+    long sleeps0, sleeps1;
+    double t0 = ezshm_time_mono(), c0 = s_cpu_seconds(&sleeps0), end = t0 + o->timeout;
+    if (futex_mode)
+        wakeups = s_follow_futex(m, &info, end);
+    while (!futex_mode && ezshm_time_mono() < end) {
         if (poll_mode)
             s_sleep(0.001);
         else {
             double left = end - ezshm_time_mono();
-            ezshm_mirror_wait(m, left > 0 ? (int) (left * 1000) + 1 : 0);
+            ezshm_mirror_wait_frames(m, block_mode ? o->frames : 1, left > 0 ? (int) (left * 1000) + 1 : 0);
         }
         wakeups++;
         int rc = ezshm_mirror_read(m, buf, info.n_frames, &got, &dropped);
@@ -725,10 +757,12 @@ s_follow(const opts_t *o)
         frames += got;
         lost += dropped;
     }
-    double wall = ezshm_time_mono() - t0, cpu = s_cpu_seconds() - c0;
-    printf("bench=follow mode=%s ok=%d frames=%llu lost=%llu wakeups=%llu secs=%.3f cpu_pct=%.3f\n", o->mode,
-           lost == 0, (unsigned long long) frames, (unsigned long long) lost, (unsigned long long) wakeups, wall,
-           cpu / wall * 100.0);
+    double wall = ezshm_time_mono() - t0, cpu = s_cpu_seconds(&sleeps1) - c0;
+    printf("bench=follow mode=%s block=%llu ok=%d frames=%llu lost=%llu wakeups=%llu sleeps=%ld secs=%.3f "
+           "cpu_pct=%.3f\n",
+           o->mode, (unsigned long long) (block_mode && o->frames > 1 ? o->frames : 1),
+           lost == 0 && (!futex_mode || wakeups > 0), (unsigned long long) frames, (unsigned long long) lost,
+           (unsigned long long) wakeups, sleeps1 - sleeps0, wall, cpu / wall * 100.0);
     fflush(stdout);
     free(buf);
     ezshm_mirror_destroy(&m);

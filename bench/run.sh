@@ -433,17 +433,21 @@ if has storm; then
 fi
 
 # ---- 6. a waiting reader's CPU: idle and at rig load, vs a 1 ms poll loop ---------------------
-# Both readers follow the same ezshmd stream at the same time (each measures itself with
-# getrusage); first while the rig publisher runs, then with the stream idle.
+# Four readers follow the same ezshmd stream at the same time (each measures itself with
+# getrusage): wait (every chunk, ezshm_mirror_wait), block (10 ms blocks of 300 frames,
+# ezshm_mirror_wait_frames), futex (the floor: sleeps on the wake word, reads nothing) and
+# poll (1 ms sleeps); first while the rig publisher runs, then with the stream idle.
 if has wait; then
     idle_secs=10; [ "$quick" = 1 ] && idle_secs=5; [ "$smoke" = 1 ] && idle_secs=1
-    follow_both() {   # stream secs load rep: the waiting and the polling reader side by side
-        for mode in wait poll; do
-            "$bin/ezshm-bench" follow --name "$1" --mode "$mode" --timeout "$2" >"$work/f-$mode.out" &
-            eval "fp_$mode=\$!"; pids+=("$!")
+    follow_all() {   # stream secs load rep: the four readers side by side
+        local r fps=()
+        for r in wait:1 block:300 futex:1 poll:1; do
+            "$bin/ezshm-bench" follow --name "$1" --mode "${r%:*}" --frames "${r#*:}" --timeout "$2" \
+                >"$work/f-${r%:*}.out" &
+            fps+=("$!"); pids+=("$!")
         done
-        wait "$fp_wait"; wait "$fp_poll"
-        for mode in wait poll; do record "section=wait load=$3 rep=$4 $(grep '^bench=' "$work/f-$mode.out")"; done
+        for r in "${fps[@]}"; do wait "$r"; done
+        for r in wait block futex poll; do record "section=wait load=$3 rep=$4 $(grep '^bench=' "$work/f-$r.out")"; done
     }
     for rep in $(seq "$runs"); do
         ep="$(endpoint ipc)"; name="bench-$$-$seq_id"
@@ -453,9 +457,9 @@ if has wait; then
             --sndhwm 0 --wait-sub 300 --quiet --pattern counter &
         pp=$!; pids+=("$pp")
         sleep 1.3
-        follow_both "$name" "$rig_secs" rig "$rep"
+        follow_all "$name" "$rig_secs" rig "$rep"
         wait "$pp"; sleep 0.3
-        follow_both "$name" "$idle_secs" idle "$rep"
+        follow_all "$name" "$idle_secs" idle "$rep"
         stop_ezshmd
     done
 fi
@@ -685,19 +689,26 @@ if sel(section="rig"):
 
 if sel(section="wait"):
     print("## 6. A reader's CPU: asleep in ezshm_mirror_wait vs a 1 ms poll loop (% of one core)\n")
-    print("Both follow the same ezshmd stream at the same time and take every frame (`lost` must be 0); "
+    print("Four readers follow the same ezshmd stream at the same time; the three that read take every frame "
+          "(`lost` must be 0). wait: `ezshm_mirror_wait` + read, every chunk; block: "
+          "`ezshm_mirror_wait_frames(m, 300)` + read, 10 ms blocks; futex: the floor, the anchor's bare futex "
+          "reader (sleeps on the wake word, counted a waiter, reads nothing); poll: 1 ms sleeps + read. "
           "rig = 30 kHz × 256 ch int16 in 1 ms chunks, idle = the stream stays, nothing is sent.\n")
-    print("| load | waiting reader CPU % | 1 ms poll CPU % | waiting wake-ups/s | poll wake-ups/s |")
-    print("| --- | --- | --- | --- | --- |")
+    readers = ["wait", "block", "futex", "poll"]
+    print("| load | " + " | ".join(f"{r} CPU %" for r in readers) + " | " + " | ".join(f"{r} wake-ups/s" for r in readers) + " |")
+    print("| --- |" + " --- |" * (2 * len(readers)))
+    per_s = lambda rs: [float(r["wakeups"]) / float(r["secs"]) for r in rs]
     for load in ["rig", "idle"]:
-        w = [r for r in sel(section="wait", load=load, mode="wait") if r.get("ok") == "1"]
-        p = [r for r in sel(section="wait", load=load, mode="poll") if r.get("ok") == "1"]
-        if not w and not p:
+        got = {m: [r for r in sel(section="wait", load=load, mode=m) if r.get("ok") == "1"] for m in readers}
+        if not any(got.values()):
             continue
-        rate = lambda rs: [float(r["wakeups"]) / float(r["secs"]) for r in rs]
-        print(f"| {load} | {mmm(vals(w,'cpu_pct'),'.3f')} | {mmm(vals(p,'cpu_pct'),'.3f')} | "
-              f"{mmm(rate(w),'.0f')} | {mmm(rate(p),'.0f')} |")
+        print(f"| {load} | " + " | ".join(mmm(vals(got[m], 'cpu_pct'), '.3f') for m in readers) + " | "
+              + " | ".join(mmm(per_s(got[m]), '.0f') for m in readers) + " |")
     print()
+    wv, fw = paired("wait", "cpu_pct", dict(load="rig", mode="wait"), dict(load="rig", mode="futex"))
+    bv, fb = paired("wait", "cpu_pct", dict(load="rig", mode="block"), dict(load="rig", mode="futex"))
+    if wv and fw:
+        print(f"At rig load, per run: wait / futex floor = {ratio(wv, fw)}; block / futex floor = {ratio(bv, fb)}.\n")
 
 if sel(section="clockab"):
     print("## 7. Cost of the clock segment\n")
