@@ -43,9 +43,12 @@ mirror_report(const ezshm_mirror_t *m, int rc)
 }
 
 int
-mirror_wait(ezshm_mirror_t *const *m, size_t n, int timeout_ms, size_t *which)
+mirror_wait(ezshm_mirror_t *const *m, size_t n, uint64_t block, int timeout_ms, size_t *which)
 {
-    int rc = ezshm_mirror_wait_any(m, n, timeout_ms, which);
+    if (which)
+        *which = 0;
+    int rc = n == 1 && block > 1 ? ezshm_mirror_wait_frames(m[0], block, timeout_ms)
+                                 : ezshm_mirror_wait_any(m, n, timeout_ms, which);
     bool carry_on = rc == EZSHM_OK || rc == EZSHM_ERR_STALE || rc == EZSHM_ERR_TIMEOUT || rc == EZSHM_ERR_NOENT
                     || rc == EZSHM_ERR_NOTREADY;
     return carry_on ? EZSHM_OK : rc;
@@ -271,7 +274,7 @@ s_dump_follow(ezshm_mirror_t *m, uint64_t want, bool csv, bool stamps, bool head
         }
         /*  Asleep until frames land (or the stream changes); the short timeout keeps
             SIGINT/SIGTERM prompt, since a futex wait restarts after the handler. */
-        if ((rc = mirror_wait(&m, 1, 100, NULL)) != EZSHM_OK)
+        if ((rc = mirror_wait(&m, 1, 1, 100, NULL)) != EZSHM_OK)
             break;
     }
     fflush(stdout);

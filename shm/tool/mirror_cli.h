@@ -25,11 +25,11 @@ void mirror_sleep(double seconds);
 /*  One line on stderr: "ezshm-mirror: NAME: <what rc means>". */
 void mirror_report(const ezshm_mirror_t *m, int rc);
 
-/*  ezshm_mirror_wait_any on n mirrors for a mode's loop: EZSHM_OK whatever woke it (data, a
-    change the next read follows, the timeout), or the error that must end the mode (a
-    segment truncated under the reader: EZSHM_ERR_BUS), then *which (may be NULL) names the
-    mirror. */
-int mirror_wait(ezshm_mirror_t *const *m, size_t n, int timeout_ms, size_t *which);
+/*  ezshm_mirror_wait_any on n mirrors for a mode's loop (one mirror and block > 1:
+    ezshm_mirror_wait_frames for block frames): EZSHM_OK whatever woke it (data, a change the
+    next read follows, the timeout), or the error that must end the mode (a segment
+    truncated under the reader: EZSHM_ERR_BUS), then *which (may be NULL) names the mirror. */
+int mirror_wait(ezshm_mirror_t *const *m, size_t n, uint64_t block, int timeout_ms, size_t *which);
 
 /*  The exit code for a result of ezshm_mirror_attach/read. */
 int mirror_exit_code(int rc);

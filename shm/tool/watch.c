@@ -7,7 +7,8 @@
     max, and a sparkline of the history. Several streams share the terminal's rows evenly.
     When stdout is not a terminal it prints one summary line per stream and refresh instead.
     Between refreshes it sleeps in ezshm_mirror_wait_any on all the streams at once, so it
-    wakes when data lands on any of them, not on a fixed poll; each refresh shows
+    wakes when data lands on any of them, not on a fixed poll (one stream: in
+    ezshm_mirror_wait_frames for a refresh period's worth of frames); each refresh shows
     the newest frame's stream time and its transport delay (ingest wall clock − sample time)
     when the writer has a clock segment.
     Channels are named by the stream metadata when the stream publishes it (labels of the
@@ -237,6 +238,14 @@ s_reset_window(watch_t *w, double now)
     w->window_start = now;
 }
 
+/*  The frames one refresh period brings at the stream's rate (1 when it has none). */
+static uint64_t
+s_frames_per_refresh(const watch_t *w, double period)
+{
+    double f = w->info.srate * period;
+    return isfinite(f) && f >= 1.0 && f < 1e15 ? (uint64_t) f : 1;
+}
+
 int
 mirror_watch(ezshm_mirror_t **mirrors, size_t n, double refresh_hz)
 {
@@ -281,9 +290,11 @@ mirror_watch(ezshm_mirror_t **mirrors, size_t n, double refresh_hz)
         }
         if (!any && rc == EZSHM_OK) {
             /*  Asleep on every stream at once until data lands on one or the next refresh
-                is due. */
+                is due; one stream: until a refresh period's worth of frames is there, a
+                few wake-ups per refresh instead of one per chunk. */
             double left = next - ezshm_time_mono();
-            rc = mirror_wait(mirrors, n, left > 0 ? (int) (left * 1000.0) + 1 : 0, &failed);
+            rc = mirror_wait(mirrors, n, s_frames_per_refresh(&w[0], period),
+                             left > 0 ? (int) (left * 1000.0) + 1 : 0, &failed);
         }
     }
     for (size_t i = 0; w && i < n; i++) {

@@ -5,7 +5,9 @@ once the streams idle it sleeps in the kernel on all three wake words at once (e
 wait_any): it is counted a waiter on every stream (the waiter protocol of docs/shm-layout.md
 section 11), it sleeps a handful of times per refresh instead of every 5 ms (voluntary
 context switches, a count that a loaded machine can only lower), and its CPU time while idle
-is reported."""
+is reported. And --watch of one busy stream (1000 chunks/s) sleeps in
+ezshm_mirror_wait_frames for a refresh period's worth of frames: a few wake-ups per refresh,
+not one per chunk."""
 import os
 import signal
 import subprocess
@@ -115,9 +117,54 @@ def watch_three(r):
         s.close()
 
 
+def watch_one_busy(r):
+    s = Session("watchbusy")
+    try:
+        sub, ctl = s.endpoint(), s.endpoint()
+        name = f"wb-{os.getpid()}"
+        s.start("ezshmd", "--sub-bind", sub, "--control", ctl, "--buf-dur", "2", "--log-level", "error",
+                "--stream", f"busy={name}")
+        s.wait_ready(ctl)
+        os.environ["EZSHM_SHM_DIR"] = s.dir
+        pub = s.start("ezshm-pub", "--connect", sub, "--topic", "busy", "--fs", "2000", "--chunk", "2",
+                      "--channels", "2", "--pattern", "sine", "--count", "5000", "--wait-sub", "300", "--quiet")
+        watch = s.start("ezshm-mirror", "--wait", "30", "--watch", "--refresh", str(REFRESH_HZ), name,
+                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(1.5)
+        ticks0, vol0 = proc_counts(watch.pid)
+        t0 = time.monotonic()
+        time.sleep(2.0)
+        ticks1, vol1 = proc_counts(watch.pid)
+        elapsed = time.monotonic() - t0
+        assert pub.wait(timeout=60) == 0, "the sender failed"
+        watch.send_signal(signal.SIGINT)
+        out, err = watch.communicate(timeout=30)
+        assert watch.returncode == 0, (watch.returncode, err)
+        lines = [ln for ln in out.splitlines() if ln.startswith(f"{name} gen=0 dtype=f")]
+        rates = [float(ln.split("frames/s=")[1].split()[0]) for ln in lines]
+        lost = sum(int(ln.split("lost=")[1].split()[0]) for ln in lines)
+
+        def draws_every_frame():
+            assert rates and max(rates) > 1000, (rates, out)
+            assert lost == 0, lines
+        r.check("--watch of one stream at 1000 chunks/s draws it and loses nothing", draws_every_frame)
+
+        def few_wakeups():
+            rate = (vol1 - vol0) / elapsed
+            print(f"  busy {elapsed:.2f} s: {vol1 - vol0} wake-ups ({rate:.1f}/s for 1000 chunks/s), "
+                  f"cpu {100 * (ticks1 - ticks0) / os.sysconf('SC_CLK_TCK') / elapsed:.2f} % of a core")
+            # ezshm_mirror_wait would sleep once per chunk (1000/s); a refresh period's worth
+            # of frames (500 at 4 Hz) takes a few wake-ups, each refresh one more.
+            assert rate < 100, rate
+        r.check("--watch of one busy stream wakes a few times per refresh, not per chunk", few_wakeups)
+    finally:
+        s.close()
+
+
 def main():
     res = Results()
     watch_three(res)
+    watch_one_busy(res)
     res.finish()
 
 

@@ -183,7 +183,9 @@ Test(shm_wait_frames, reset_rename_and_shutdown_wake_a_block_reader)
         pthread_join(th, NULL);
         cr_expect_eq(rc, EZSHM_ERR_STALE, "action %d: %s", action, ezshm_strerror(rc));
         cr_expect_lt(ms, 190, "action %d: woken by the writer, not by the 200 ms slice (%lld ms)", action, ms);
-        cr_expect_leq(sleeps, 2, "action %d", action);
+        /*  A rename closes the old clock before the new header is in place: a look in
+            between finds a closed clock and naps 1 ms at a time until it is. */
+        cr_expect_leq(sleeps, 8, "action %d: %ld sleeps", action, sleeps);
         ezshm_mirror_destroy(&m);
         ezshm_writer_destroy(&e.w);
     }
