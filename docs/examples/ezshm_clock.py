@@ -10,6 +10,8 @@ reads the frames:
     while True:
         if not clock.wait(1.0):                  # sleeps in FUTEX_WAIT until data lands
             continue
+        # or, for blocks: clock.wait(1.0, min_frames=300) wakes a few times per block of
+        # 300 frames (FUTEX_WAIT_BITSET), not at every chunk
         pos = clock.position()                   # frames written so far
         t = clock.times(pos - 10, 10)            # the newest 10 frames' times (NaN unknown)
         newest = clock.newest()                  # position, time, ingest wall clock, seq
@@ -51,7 +53,8 @@ CONTROL = np.dtype([("magic", "<u4"), ("version", "<u4"), ("generation", "<u4"),
                     ("times_offset", "<u8"), ("anchors_written", "<u8"), ("state", "<u4"),
                     ("anchor_bytes", "<u4")])
 SYS_FUTEX = {"x86_64": 202, "aarch64": 98}[platform.machine()]
-FUTEX_WAIT, FUTEX_WAKE = 0, 1
+FUTEX_WAIT, FUTEX_WAKE, FUTEX_WAIT_BITSET = 0, 1, 9
+WAKE_ANY, WAKE_CLOSED = 0xFFFFFFFF, 0x80000000   # wake bits (docs/shm-layout.md section 11)
 
 _libc = ctypes.CDLL(None, use_errno=True)
 _libc.syscall.restype = ctypes.c_long
@@ -82,20 +85,38 @@ SYS_FUTEX_WAITV, FUTEX_32, FUTEX_WAITV_MAX = 449, 2, 128   # syscall 449 on ever
 _no_waitv = False   # set when the kernel (older than 5.16) answers ENOSYS
 
 
-def _futex_sleep(words, seconds):
-    """Sleeps on the (mmap, seen) wake words for at most seconds: FUTEX_WAIT for one,
+def wake_bits_until(p, target):
+    """The one wake bit to sleep on while the stream is at position p and the reader needs
+    target: the first publish to cross (target >> h) << h, which lies in (p, target]."""
+    if p >= target:
+        return 1
+    return 1 << min(30, (p ^ target).bit_length() - 1)
+
+
+def _monotonic_after(seconds):
+    end = time.clock_gettime(time.CLOCK_MONOTONIC) + seconds
+    return _Timespec(int(end), int((end - int(end)) * 1e9))
+
+
+def _futex_sleep(words, seconds, bits=WAKE_ANY):
+    """Sleeps on the (mmap, seen) wake words for at most seconds: FUTEX_WAIT for one woken by
+    anything, FUTEX_WAIT_BITSET for one woken only by wake-ups carrying one of bits,
     futex_waitv for several (shared futexes: the writer is another process). False when the
     kernel has no futex_waitv."""
     global _no_waitv
     addrs = [ctypes.addressof(ctypes.c_uint32.from_buffer(m, OFF_WAKE)) for m, _ in words]
-    if len(words) == 1:
+    if len(words) == 1 and bits == WAKE_ANY:
         ts = _Timespec(int(seconds), int((seconds - int(seconds)) * 1e9))
         _libc.syscall(ctypes.c_long(SYS_FUTEX), ctypes.c_void_p(addrs[0]), ctypes.c_long(FUTEX_WAIT),
                       ctypes.c_long(words[0][1]), ctypes.byref(ts), None, ctypes.c_long(0))
         return True
+    if len(words) == 1:
+        ts = _monotonic_after(seconds)
+        _libc.syscall(ctypes.c_long(SYS_FUTEX), ctypes.c_void_p(addrs[0]), ctypes.c_long(FUTEX_WAIT_BITSET),
+                      ctypes.c_long(words[0][1]), ctypes.byref(ts), None, ctypes.c_long(bits))
+        return True
     vec = (_FutexWaitv * len(words))(*[_FutexWaitv(seen, a, FUTEX_32, 0) for (_, seen), a in zip(words, addrs)])
-    end = time.clock_gettime(time.CLOCK_MONOTONIC) + seconds
-    ts = _Timespec(int(end), int((end - int(end)) * 1e9))
+    ts = _monotonic_after(seconds)
     r = _libc.syscall(ctypes.c_long(SYS_FUTEX_WAITV), vec, ctypes.c_uint(len(words)), ctypes.c_uint(0),
                       ctypes.byref(ts), ctypes.c_int(time.CLOCK_MONOTONIC))
     if r < 0 and ctypes.get_errno() == errno.ENOSYS:
@@ -104,15 +125,18 @@ def _futex_sleep(words, seconds):
     return True
 
 
-def wait_any(readers, timeout):
-    """Sleeps until one of the readers (ClockReader of several streams) has frames past its
-    position at the call or its ring changed, or timeout seconds pass: the index of the
-    first such reader, None on timeout. It sleeps in the kernel on every stream's wake word
-    at once (futex_waitv, Linux >= 5.16), counted a waiter on each (docs/shm-layout.md
-    section 11, waiting on several streams); streams without a wake segment are polled every
-    1 ms (10 ms while not ready), as are several streams on a kernel without futex_waitv."""
+def wait_any(readers, timeout, min_frames=1):
+    """Sleeps until one of the readers (ClockReader of several streams) has min_frames frames
+    past its position at the call (at most half its ring) or its ring changed, or timeout
+    seconds pass: the index of the first such reader, None on timeout. It sleeps in the
+    kernel on every stream's wake word at once (futex_waitv, Linux >= 5.16), counted a
+    waiter on each (docs/shm-layout.md section 11, waiting on several streams); one stream
+    waiting for a block sleeps on one wake bit at a time (FUTEX_WAIT_BITSET), a few
+    wake-ups per block; streams without a wake segment are polled every 1 ms (10 ms while
+    not ready), as are several streams on a kernel without futex_waitv."""
     deadline = time.monotonic() + timeout
-    start = [(r.generation, r.position()) for r in readers]
+    start = [(r.generation, r.position() + max(1, min(min_frames, r.header.length() // 2)) - 1)
+             for r in readers]
     while True:
         words, news, period = [], [], 0.2 if _fetch_add is not None else 0.01
         for i, r in enumerate(readers):
@@ -131,6 +155,9 @@ def wait_any(readers, timeout):
         if left <= 0:
             return None
         left = min(left, period)
+        bits = WAKE_ANY
+        if min_frames > 1 and len(words) == 1 and news[0][1] >= news[0][0].header.position():
+            bits = wake_bits_until(news[0][0].header.position(), news[0][1] + 1) | WAKE_CLOSED
         if not words or (len(words) > 1 and _no_waitv):
             time.sleep(min(left, 0.001) if words else left)
             continue
@@ -142,7 +169,7 @@ def wait_any(readers, timeout):
             if any(r._word() != seen for (r, _), (_, seen) in zip(news, words)) \
                     or any(r.header.position() > pos for r, pos in news):
                 continue
-            if not _futex_sleep(words, left):
+            if not _futex_sleep(words, left, bits):
                 time.sleep(min(left, 0.001))
         finally:
             for r, _ in news:
@@ -337,10 +364,11 @@ class ClockReader:
     def _word(self):
         return int.from_bytes(self.wake[OFF_WAKE:OFF_WAKE + 4], "little") if self.wake else 0
 
-    def wait(self, timeout):
-        """Sleeps until frames past the position at the call land, the ring changes, or
-        timeout seconds pass. True when something happened."""
-        return wait_any([self], timeout) is not None
+    def wait(self, timeout, min_frames=1):
+        """Sleeps until min_frames frames past the position at the call have landed (at most
+        half the ring), the ring changes, or timeout seconds pass. True when something
+        happened."""
+        return wait_any([self], timeout, min_frames) is not None
 
     def _close_clock(self):
         self.anchors = self.coords = None

@@ -3,7 +3,8 @@ segment. (1) `ezshm-mirror --follow --timestamps`: every frame's time equals the
 (LinearAxis offset + i*gain, then, after a switch to a CoordinateAxis and the ring rebuild it
 causes, every coordinate value); (2) `--follow | head` ends cleanly (exit 0, head gets its
 lines); (3) the Python reader docs/examples/ezshm_clock.py (ctypes + numpy): the same
-timestamps as the C reader, a wait that times out while idle and wakes when data lands,
+timestamps as the C reader, a wait that times out while idle and wakes when data lands, a
+wait for a block of frames that sleeps on wake bits,
 the ingest wall clock and seq of the newest frame, no waiter left counted; `status`
 reports the transport delay only for a wall-clock sender; (4) without a clock segment
 readers get NaN and poll; (5) a reader killed inside its wait: the writer takes its waiter
@@ -115,6 +116,15 @@ def case_python_reader():
         pos2, tn, wall_ns, seq = clock.newest()
         assert pos2 > pos and seq is not None, (pos2, seq)
         assert abs(tn - time.time()) < 60 and abs(wall_ns / 1e9 - time.time()) < 60, (tn, wall_ns)
+        # A block of 500 frames (50 chunks at 500 chunks/s): returned once it is there, after
+        # a few sleeps on wake bits (FUTEX_WAIT_BITSET), not one per chunk.
+        import resource
+        p0, nv0 = clock.position(), resource.getrusage(resource.RUSAGE_SELF).ru_nvcsw
+        assert clock.wait(10.0, min_frames=500) is True
+        nv, p1 = resource.getrusage(resource.RUSAGE_SELF).ru_nvcsw - nv0, clock.position()
+        print(f"  a block of 500 frames: {nv} sleeps, returned with {p1 - p0} frames past the call")
+        assert 500 <= p1 - p0 <= 600, (p0, p1)
+        assert nv <= 15, nv
         wait_until(lambda: get_status(s, ctl)["transport_delay"]["messages"] > 10, 10, "delays")
         st = get_status(s, ctl)["transport_delay"]
         assert 0 <= st["p50_ms"] <= st["p99_ms"] < 1000, st
