@@ -1,5 +1,6 @@
-/*  ezshm_mirror.c — attach, validate, follow generations, torn-read-safe copies. */
-#include "ezshm_mirror.h"
+/*  ezshm_mirror.c — attach, validate, follow generations, torn-read-safe copies (the wait
+    is ezshm_mirror_wait.c; the state both share, ezshm_mirror_state.h). */
+#include "ezshm_mirror_state.h"
 #include "ezshm_aux.h"
 #include "ezshm_clock.h"
 #include "ezshm_time.h"
@@ -17,36 +18,9 @@
 #include <string.h>
 #include <time.h>
 
-/*  How often an idle or not-ready mirror stats the header's name to notice a restarted
-    writer (which unlinks and recreates the segment). */
-#define REPLACED_CHECK_S 0.2
-
-/*  ezshm_mirror_wait(_any): the longest single sleep (so a writer that died without waking us is
-    noticed when restarted), the poll period without a clock segment (an ezmsg-tools writer,
-    or no write permission on the clock), and while no ring is attached. */
-#define WAIT_SLICE_S REPLACED_CHECK_S
-#define POLL_ATTACHED_S 0.001
-#define POLL_DETACHED_S 0.01
-
 /*  How long a copy waits for a position with write_index 0 to move on when there is no clock
     segment to tell (s_wrap_by_waiting). */
 #define AMBIGUOUS_WAIT_S 0.005
-
-struct ezshm_mirror_t {
-    char               *name;
-    ezshm_segment_t     header;
-    const ezshm_meta_t *meta;
-    ezshm_segment_t     ring;
-    ezshm_clock_t      *clock;         /* the ring's clock segment; NULL: none (timestamps NaN) */
-    ezshm_stream_info_t info;
-    bool                attached;      /* ring mapped and info valid */
-    bool                was_attached;  /* info was handed out: a re-attach must say STALE */
-    uint64_t            guard;
-    uint64_t            cursor;        /* position of the next frame to return */
-    uint64_t            wanted;        /* the wait in progress returns at cursor + wanted frames */
-    double              next_replaced_check;   /* monotonic seconds */
-    bool                replaced;      /* a restarted writer was noticed, not yet followed */
-};
 
 int
 ezshm_mirror_new(const char *name, ezshm_mirror_t **out)
@@ -63,18 +37,18 @@ ezshm_mirror_new(const char *name, ezshm_mirror_t **out)
     return EZSHM_OK;
 }
 
-static void
-s_detach_ring(ezshm_mirror_t *self)
+void
+ezshm_mirror_detach_ring(ezshm_mirror_t *self)
 {
     ezshm_clock_destroy(&self->clock);
     ezshm_segment_close(&self->ring);
     self->attached = false;
 }
 
-static void
-s_detach_all(ezshm_mirror_t *self)
+void
+ezshm_mirror_detach_all(ezshm_mirror_t *self)
 {
-    s_detach_ring(self);
+    ezshm_mirror_detach_ring(self);
     ezshm_segment_close(&self->header);
     self->meta = NULL;
     self->replaced = false;
@@ -85,7 +59,7 @@ ezshm_mirror_detach(ezshm_mirror_t *self)
 {
     if (!self)
         return;
-    s_detach_all(self);
+    ezshm_mirror_detach_all(self);
     self->was_attached = false;
 }
 
@@ -100,8 +74,8 @@ ezshm_mirror_destroy(ezshm_mirror_t **self_p)
     *self_p = NULL;
 }
 
-static int
-s_attach_header(ezshm_mirror_t *self)
+int
+ezshm_mirror_attach_header(ezshm_mirror_t *self)
 {
     char segname[EZSHM_SHORT_NAME_SIZE];
     int rc = ezshm_header_segment_name(self->name, segname);
@@ -128,8 +102,8 @@ s_attach_header(ezshm_mirror_t *self)
 }
 
 /*  Position P of the writer, or false when no consistent pair could be read. */
-static bool
-s_position(const ezshm_mirror_t *self, uint64_t *pos)
+bool
+ezshm_mirror_position(const ezshm_mirror_t *self, uint64_t *pos)
 {
     uint64_t index, wraps;
     if (!ezshm_header_position(self->meta, &index, &wraps))
@@ -143,7 +117,7 @@ s_position(const ezshm_mirror_t *self, uint64_t *pos)
 static int
 s_attach_ring(ezshm_mirror_t *self, bool from_start)
 {
-    s_detach_ring(self);
+    ezshm_mirror_detach_ring(self);
     if (!ezshm_header_valid(self->meta))
         return EZSHM_ERR_NOTREADY;
     uint32_t gen = ezshm_header_generation(self->meta);
@@ -202,8 +176,8 @@ s_attach_ring(ezshm_mirror_t *self, bool from_start)
     self->attached = true;
     self->was_attached = true;
     uint64_t pos = 0;
-    if (!from_start && !s_position(self, &pos)) {
-        s_detach_ring(self);
+    if (!from_start && !ezshm_mirror_position(self, &pos)) {
+        ezshm_mirror_detach_ring(self);
         return EZSHM_ERR_NOTREADY;
     }
     self->cursor = pos;
@@ -216,7 +190,7 @@ s_attach(ezshm_mirror_t *self)
     if (self->attached)
         return EZSHM_OK;
     if (!self->meta) {
-        int rc = s_attach_header(self);
+        int rc = ezshm_mirror_attach_header(self);
         if (rc != EZSHM_OK)
             return rc;
     }
@@ -229,8 +203,8 @@ static int
 s_current_header(ezshm_mirror_t *self)
 {
     if (self->meta && ezshm_segment_replaced(&self->header))
-        s_detach_all(self);
-    return self->meta ? EZSHM_OK : s_attach_header(self);
+        ezshm_mirror_detach_all(self);
+    return self->meta ? EZSHM_OK : ezshm_mirror_attach_header(self);
 }
 
 uint32_t
@@ -240,7 +214,7 @@ ezshm_mirror_meta_generation(ezshm_mirror_t *self)
     if (!self)
         return 0;
     if (!EZSHM_GUARD_ENTER(&frame)) {
-        s_detach_all(self);
+        ezshm_mirror_detach_all(self);
         return 0;
     }
     uint32_t gen = s_current_header(self) == EZSHM_OK && self->info.layout == EZSHM_LAYOUT_V1
@@ -259,7 +233,7 @@ ezshm_mirror_meta(ezshm_mirror_t *self, ezshm_tree_t *tree, uint32_t *generation
         return EZSHM_ERR_INVAL;
     ezshm_guard_frame_t frame;
     if (!EZSHM_GUARD_ENTER(&frame)) {
-        s_detach_all(self);
+        ezshm_mirror_detach_all(self);
         return EZSHM_ERR_BUS;
     }
     int rc = s_current_header(self);
@@ -286,8 +260,8 @@ ezshm_mirror_info(const ezshm_mirror_t *self, ezshm_stream_info_t *info)
 
 /*  A restarted writer unlinks our header and makes a new one; the old mapping then never
     changes again. Checked at most every REPLACED_CHECK_S, only when nothing new arrives. */
-static bool
-s_header_replaced(ezshm_mirror_t *self)
+bool
+ezshm_mirror_header_replaced(ezshm_mirror_t *self)
 {
     double now = ezshm_time_mono();
     if (self->replaced || now < self->next_replaced_check)
@@ -354,7 +328,7 @@ s_wrap_by_waiting(const ezshm_mirror_t *self, uint64_t *after)
         nanosleep(&ts, NULL);
         if (!s_same_ring(self))
             return false;
-        if (s_position(self, &again) && again > *after)
+        if (ezshm_mirror_position(self, &again) && again > *after)
             *after = again;
     }
     return true;
@@ -371,7 +345,7 @@ s_torn_frames(const ezshm_mirror_t *self, uint64_t before, uint64_t from, uint64
     int spins = 0;
     /*  after < before happens only inside the writer's two-store publication (a lap behind):
         wait it out briefly. */
-    while (s_same_ring(self) && s_position(self, &after) && after < before && spins < 1000) {
+    while (s_same_ring(self) && ezshm_mirror_position(self, &after) && after < before && spins < 1000) {
         spins++;
         sched_yield();
     }
@@ -395,17 +369,17 @@ s_torn_frames(const ezshm_mirror_t *self, uint64_t before, uint64_t from, uint64
 static int
 s_follow(ezshm_mirror_t *self)
 {
-    bool replaced = s_header_replaced(self);
+    bool replaced = ezshm_mirror_header_replaced(self);
     if (replaced) {
-        s_detach_all(self);
-        int rc = s_attach_header(self);
+        ezshm_mirror_detach_all(self);
+        int rc = ezshm_mirror_attach_header(self);
         if (rc != EZSHM_OK)
             return rc;
     }
     else if (!ezshm_header_valid(self->meta)) {
         /*  Let go of the old ring at once: on a tight /dev/shm its pages are what the writer
             needs for the new one. */
-        s_detach_ring(self);
+        ezshm_mirror_detach_ring(self);
         return EZSHM_ERR_NOTREADY;
     }
     else if (self->attached && ezshm_header_generation(self->meta) == self->info.generation)
@@ -422,7 +396,7 @@ s_follow(ezshm_mirror_t *self)
 static int
 s_reattach(ezshm_mirror_t *self)
 {
-    int rc = s_attach_header(self);
+    int rc = ezshm_mirror_attach_header(self);
     if (rc != EZSHM_OK)
         return rc;
     rc = s_attach_ring(self, true);
@@ -493,7 +467,7 @@ s_read(ezshm_mirror_t *self, void *dst, uint64_t max_frames, uint64_t *n_read, u
     }
 
     uint64_t pos;
-    if (!s_position(self, &pos) || pos < self->cursor)
+    if (!ezshm_mirror_position(self, &pos) || pos < self->cursor)
         return EZSHM_OK;   /* publication in progress: nothing new yet */
     uint64_t avail = pos - self->cursor;
     if (avail == 0) {
@@ -541,7 +515,7 @@ s_latest(ezshm_mirror_t *self, void *dst, uint64_t n, uint64_t *n_out, double *t
     if (!ezshm_header_valid(self->meta) || ezshm_header_generation(self->meta) != self->info.generation)
         return s_follow(self);
     uint64_t pos;
-    if (!s_position(self, &pos))
+    if (!ezshm_mirror_position(self, &pos))
         return EZSHM_ERR_NOTREADY;
     uint64_t safe = self->info.n_frames - self->guard;
     if (n > safe)
@@ -567,7 +541,7 @@ static int
 s_newest(ezshm_mirror_t *self, ezshm_newest_t *out)
 {
     *out = (ezshm_newest_t) {0, NAN, 0, EZSHM_SEQ_NONE};
-    if (!self->attached || !s_position(self, &out->position))
+    if (!self->attached || !ezshm_mirror_position(self, &out->position))
         return EZSHM_ERR_NOTREADY;
     ezshm_anchor_t a;
     if (out->position == 0 || !self->clock || !ezshm_clock_anchor_of(self->clock, out->position - 1, &a))
@@ -579,188 +553,6 @@ s_newest(ezshm_mirror_t *self, ezshm_newest_t *out)
     else
         ezshm_clock_times(self->clock, out->position - 1, 1, &out->time);
     return EZSHM_OK;
-}
-
-/*  The position the wait in progress returns at: `wanted` frames past the cursor, at most
-    half the ring (more would hand the oldest of them to the writer before they are read). */
-static uint64_t
-s_target(const ezshm_mirror_t *self)
-{
-    uint64_t half = self->info.n_frames / 2;
-    return self->cursor + (self->wanted < half ? self->wanted : half > 1 ? half : 1);
-}
-
-/*  Attached: the frames the wait wants past the cursor, or the ring is no longer the one
-    attached. */
-static bool
-s_has_news(void *arg)
-{
-    ezshm_mirror_t *self = arg;
-    if (!ezshm_header_valid(self->meta) || ezshm_header_generation(self->meta) != self->info.generation)
-        return true;
-    uint64_t pos;
-    return s_position(self, &pos) && pos >= s_target(self);
-}
-
-/*  The wake bits the sleep of an attached mirror waits for: any publish when one frame will
-    do, else the first publish past the boundary below the position it wants (§11). */
-static uint32_t
-s_wake_bits(const ezshm_mirror_t *self)
-{
-    uint64_t pos;
-    if (s_target(self) <= self->cursor + 1 || !s_position(self, &pos))
-        return EZSHM_WAKE_ANY;
-    return ezshm_wake_bits_until(pos, s_target(self)) | EZSHM_WAKE_CLOSED;
-}
-
-/*  Sleeps until deadline or at most max_s seconds. */
-static void
-s_nap(double deadline, double max_s)
-{
-    double s = deadline - ezshm_time_mono();
-    if (s > max_s)
-        s = max_s;
-    if (s <= 0)
-        return;
-    struct timespec ts = {(time_t) s, (long) ((s - (double) (time_t) s) * 1e9)};
-    nanosleep(&ts, NULL);
-}
-
-/*  One look at a mirror for a wait: EZSHM_OK when it has the unread frames the wait wants,
-    EZSHM_ERR_STALE when its stream changed, else EZSHM_ERR_TIMEOUT (not yet) with what to
-    sleep on: *clock, its word *seen and the wake *bits to wait for (clock NULL: nothing,
-    poll), and the longest sleep *period before this mirror must be looked at again. */
-static int
-s_look(ezshm_mirror_t *self, ezshm_clock_t **clock, uint32_t *seen, uint32_t *bits, double *period)
-{
-    *clock = NULL;
-    if (!self->attached) {
-        /*  Nothing mapped to sleep on: look for the stream (again) now and then. The read
-            that follows attaches and says EZSHM_ERR_STALE. */
-        if (!self->meta)
-            s_attach_header(self);
-        if (self->meta && (ezshm_header_valid(self->meta) || s_header_replaced(self)))
-            return EZSHM_ERR_STALE;
-        *period = POLL_DETACHED_S;
-        return EZSHM_ERR_TIMEOUT;
-    }
-    /*  The word before the checks: a publish after the checks moves it, and the sleep then
-        returns at once. */
-    bool sleepable = ezshm_clock_can_sleep(self->clock) && !ezshm_clock_closed(self->clock);
-    *seen = sleepable ? ezshm_clock_wake_word(self->clock) : 0;
-    if (!ezshm_header_valid(self->meta) || ezshm_header_generation(self->meta) != self->info.generation) {
-        /*  Reset, rebuild, rename or shutdown: say so once; until the stream is ready again
-            the waits poll it (detached) instead of returning at once. */
-        s_detach_ring(self);
-        return EZSHM_ERR_STALE;
-    }
-    if (s_has_news(self))
-        return EZSHM_OK;
-    if (s_header_replaced(self))
-        return EZSHM_ERR_STALE;
-    *clock = sleepable ? self->clock : NULL;
-    *bits = s_wake_bits(self);
-    *period = sleepable ? WAIT_SLICE_S : POLL_ATTACHED_S;
-    return EZSHM_ERR_TIMEOUT;
-}
-
-typedef struct {
-    ezshm_mirror_t *const *mirrors;
-    size_t                 n;
-} wait_set_t;
-
-/*  The sleep's last check, after it counted itself a waiter: news on any attached mirror. */
-static bool
-s_any_news(void *arg)
-{
-    const wait_set_t *set = arg;
-    for (size_t i = 0; i < set->n; i++)
-        if (set->mirrors[i]->attached && s_has_news(set->mirrors[i]))
-            return true;
-    return false;
-}
-
-/*  A segment of mirror self holds the fault address. */
-static bool
-s_hit(const ezshm_mirror_t *self, const void *fault)
-{
-    return ezshm_guard_hit(fault, self->header.addr, self->header.size)
-           || ezshm_guard_hit(fault, self->ring.addr, self->ring.size) || ezshm_clock_hit(self->clock, fault);
-}
-
-/*  After a SIGBUS in a wait: the mirror whose segment was truncated lets everything go
-    without another look at it (the next call attaches afresh), as after a fault in any
-    call; its index. An address of none of them (not expected): all let go, index 0. */
-static size_t
-s_detach_hit(ezshm_mirror_t *const *mirrors, size_t n, const void *fault)
-{
-    for (size_t i = 0; i < n; i++)
-        if (s_hit(mirrors[i], fault)) {
-            s_detach_all(mirrors[i]);
-            return i;
-        }
-    for (size_t i = 0; i < n; i++)
-        s_detach_all(mirrors[i]);
-    return 0;
-}
-
-/*  A kernel without futex_waitv (ENOSYS) is remembered: several streams are then polled. */
-static atomic_bool s_no_waitv;
-
-/*  The waits of one mirror and of several are this one loop: look at each mirror (the
-    lowest index with news ends the wait), then sleep in the kernel on every sleepable
-    mirror's wake word at once, for no longer than the shortest period a mirror without one
-    must be polled at (1 ms attached without a wake segment, 10 ms detached), the 200 ms
-    slice that notices a restarted writer, or what is left of the timeout. */
-static int
-s_wait_any(ezshm_mirror_t *const *mirrors, size_t n, int timeout_ms, size_t *ready)
-{
-    double deadline = timeout_ms < 0 ? INFINITY : ezshm_time_mono() + timeout_ms * 1e-3;
-    ezshm_clock_t *clocks[EZSHM_CLOCK_SLEEP_MAX];
-    uint32_t seen[EZSHM_CLOCK_SLEEP_MAX], bits = EZSHM_WAKE_ANY;
-    wait_set_t set = {mirrors, n};
-    for (;;) {
-        size_t k = 0;
-        double slice = WAIT_SLICE_S;
-        for (size_t i = 0; i < n; i++) {
-            ezshm_clock_t *clock;
-            uint32_t word, b;
-            double period;
-            int rc = s_look(mirrors[i], &clock, &word, &b, &period);
-            if (rc != EZSHM_ERR_TIMEOUT) {
-                *ready = i;
-                return rc;
-            }
-            if (clock && k == EZSHM_CLOCK_SLEEP_MAX)
-                period = POLL_ATTACHED_S;   /* past the kernel's limit: polled */
-            else if (clock) {
-                clocks[k] = clock;
-                bits = b;   /* used when this is the only clock */
-                seen[k++] = word;
-            }
-            if (period < slice)
-                slice = period;
-        }
-        double left = deadline - ezshm_time_mono();
-        if (left <= 0)
-            return EZSHM_ERR_TIMEOUT;
-        int rc = EZSHM_ERR_SYS;
-        if (k == 1 || (k > 1 && !atomic_load_explicit(&s_no_waitv, memory_order_relaxed))) {
-            void *fault = NULL;
-            rc = ezshm_clock_sleep_any(clocks, seen, k, left < slice ? left : slice, k == 1 ? bits : EZSHM_WAKE_ANY,
-                                       s_any_news, &set, &fault);
-            if (rc == EZSHM_ERR_BUS) {
-                *ready = s_detach_hit(mirrors, n, fault);
-                return rc;
-            }
-            if (rc == EZSHM_ERR_SYS && errno == ENOSYS)
-                atomic_store_explicit(&s_no_waitv, true, memory_order_relaxed);
-        }
-        if (k == 0)
-            s_nap(deadline, slice);
-        else if (rc == EZSHM_ERR_SYS)
-            s_nap(deadline, slice < POLL_ATTACHED_S ? slice : POLL_ATTACHED_S);
-    }
 }
 
 /*  ---- the public calls: each runs inside a guard frame (see ezshm_guard.h) ---------- */
@@ -785,7 +577,7 @@ s_call(ezshm_mirror_t *self, const mirror_call_t *c)
     case CALL_NEWEST: return s_newest(self, c->dst);
     default:
         *c->out1 = 0;
-        if (self->attached && !s_position(self, c->out1))
+        if (self->attached && !ezshm_mirror_position(self, c->out1))
             *c->out1 = 0;
         return EZSHM_OK;
     }
@@ -802,7 +594,7 @@ s_guarded(ezshm_mirror_t *self, const mirror_call_t *call)
         EZSHM_GUARD_LEAVE(&frame);
         return rc;
     }
-    s_detach_all(self);
+    ezshm_mirror_detach_all(self);
     return EZSHM_ERR_BUS;
 }
 
@@ -857,52 +649,6 @@ ezshm_mirror_newest(ezshm_mirror_t *self, ezshm_newest_t *out)
         return EZSHM_ERR_INVAL;
     mirror_call_t call = {CALL_NEWEST, out, 0, NULL, NULL, NULL};
     return s_guarded(self, &call);
-}
-
-/*  The wait in a guard frame: a fault lets go of the mirror it hit only. */
-static int
-s_guarded_wait(ezshm_mirror_t *const *mirrors, size_t n, int timeout_ms, size_t *ready)
-{
-    ezshm_guard_frame_t frame;
-    if (EZSHM_GUARD_ENTER(&frame)) {
-        int rc = s_wait_any(mirrors, n, timeout_ms, ready);
-        EZSHM_GUARD_LEAVE(&frame);
-        return rc;
-    }
-    *ready = s_detach_hit(mirrors, n, frame.fault);
-    return EZSHM_ERR_BUS;
-}
-
-int
-ezshm_mirror_wait_any(ezshm_mirror_t *const *mirrors, size_t n, int timeout_ms, size_t *ready)
-{
-    size_t which = 0;
-    if (!mirrors || n == 0)
-        return EZSHM_ERR_INVAL;
-    for (size_t i = 0; i < n; i++)
-        if (!mirrors[i])
-            return EZSHM_ERR_INVAL;
-    int rc = s_guarded_wait(mirrors, n, timeout_ms, &which);
-    if (ready)
-        *ready = which;
-    return rc;
-}
-
-int
-ezshm_mirror_wait(ezshm_mirror_t *self, int timeout_ms)
-{
-    return ezshm_mirror_wait_any(&self, 1, timeout_ms, NULL);
-}
-
-int
-ezshm_mirror_wait_frames(ezshm_mirror_t *self, uint64_t min_frames, int timeout_ms)
-{
-    if (!self)
-        return EZSHM_ERR_INVAL;
-    self->wanted = min_frames > 1 ? min_frames : 1;
-    int rc = ezshm_mirror_wait_any(&self, 1, timeout_ms, NULL);
-    self->wanted = 1;
-    return rc;
 }
 
 uint64_t
