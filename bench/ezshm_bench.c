@@ -711,7 +711,7 @@ s_follow_futex(ezshm_mirror_t *m, const ezshm_stream_info_t *info, double end)
     }
     for (double left; (left = end - ezshm_time_mono()) > 0; wakeups++) {
         uint32_t seen = ezshm_clock_wake_word(clock);
-        ezshm_clock_sleep_any(&clock, &seen, 1, left, EZSHM_WAKE_ANY, NULL, NULL, NULL);
+        ezshm_clock_sleep_any(&clock, &seen, 1, left, 0, NULL, NULL, NULL);
     }
     ezshm_clock_destroy(&clock);
     return wakeups;

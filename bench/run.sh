@@ -433,33 +433,35 @@ if has storm; then
 fi
 
 # ---- 6. a waiting reader's CPU: idle and at rig load, vs a 1 ms poll loop ---------------------
-# Four readers follow the same ezshmd stream at the same time (each measures itself with
-# getrusage): wait (every chunk, ezshm_mirror_wait), block (10 ms blocks of 300 frames,
-# ezshm_mirror_wait_frames), futex (the floor: sleeps on the wake word, reads nothing) and
-# poll (1 ms sleeps); first while the rig publisher runs, then with the stream idle.
+# Four readers of the same ezshmd stream, each alone for its window (a reader measures itself
+# with getrusage), in an order that rotates per rep: wait (every chunk, ezshm_mirror_wait),
+# block (10 ms blocks of 300 frames, ezshm_mirror_wait_frames), futex (the floor: sleeps on
+# the wake word, reads nothing) and poll (1 ms sleeps); first while the rig publisher runs,
+# then with the stream idle. Alone, because side by side they would wake together at every
+# chunk and charge each other the contention.
 if has wait; then
-    idle_secs=10; [ "$quick" = 1 ] && idle_secs=5; [ "$smoke" = 1 ] && idle_secs=1
-    follow_all() {   # stream secs load rep: the four readers side by side
-        local r fps=()
-        for r in wait:1 block:300 futex:1 poll:1; do
+    wait_secs=10; idle_secs=5; [ "$quick" = 1 ] && wait_secs=5; [ "$smoke" = 1 ] && wait_secs=1 idle_secs=1
+    readers=(wait:1 block:300 futex:1 poll:1)
+    follow_each() {   # stream secs load rep: each reader alone, order rotated by rep
+        local i r
+        for i in 0 1 2 3; do
+            r="${readers[$(( (i + $4) % 4 ))]}"
             "$bin/ezshm-bench" follow --name "$1" --mode "${r%:*}" --frames "${r#*:}" --timeout "$2" \
-                >"$work/f-${r%:*}.out" &
-            fps+=("$!"); pids+=("$!")
+                >"$work/f.out" || true
+            record "section=wait load=$3 rep=$4 $(grep '^bench=' "$work/f.out")"
         done
-        for r in "${fps[@]}"; do wait "$r"; done
-        for r in wait block futex poll; do record "section=wait load=$3 rep=$4 $(grep '^bench=' "$work/f-$r.out")"; done
     }
     for rep in $(seq "$runs"); do
         ep="$(endpoint ipc)"; name="bench-$$-$seq_id"
         start_ezshmd "$ep" "$name" 10 || continue
-        msgs=$(( (rig_secs + 3) * 1000 ))
+        msgs=$(( (4 * wait_secs + 4) * 1000 ))
         "$bin/ezshm-pub" --connect "$ep" --fs 30000 --channels 256 --dtype int16 --chunk 30 --count "$msgs" \
             --sndhwm 0 --wait-sub 300 --quiet --pattern counter &
         pp=$!; pids+=("$pp")
         sleep 1.3
-        follow_all "$name" "$rig_secs" rig "$rep"
+        follow_each "$name" "$wait_secs" rig "$rep"
         wait "$pp"; sleep 0.3
-        follow_all "$name" "$idle_secs" idle "$rep"
+        follow_each "$name" "$idle_secs" idle "$rep"
         stop_ezshmd
     done
 fi
@@ -689,15 +691,16 @@ if sel(section="rig"):
 
 if sel(section="wait"):
     print("## 6. A reader's CPU: asleep in ezshm_mirror_wait vs a 1 ms poll loop (% of one core)\n")
-    print("Four readers follow the same ezshmd stream at the same time; the three that read take every frame "
-          "(`lost` must be 0). wait: `ezshm_mirror_wait` + read, every chunk; block: "
+    print("Four readers of the same ezshmd stream, each alone for its window, in an order rotated per run; "
+          "the three that read take every frame (`lost` must be 0). wait: `ezshm_mirror_wait` + read, every chunk; block: "
           "`ezshm_mirror_wait_frames(m, 300)` + read, 10 ms blocks; futex: the floor, the anchor's bare futex "
           "reader (sleeps on the wake word, counted a waiter, reads nothing); poll: 1 ms sleeps + read. "
           "rig = 30 kHz × 256 ch int16 in 1 ms chunks, idle = the stream stays, nothing is sent.\n")
     readers = ["wait", "block", "futex", "poll"]
+    print("Wake-ups/s = the reader's voluntary context switches (its kernel sleeps) per second.\n")
     print("| load | " + " | ".join(f"{r} CPU %" for r in readers) + " | " + " | ".join(f"{r} wake-ups/s" for r in readers) + " |")
     print("| --- |" + " --- |" * (2 * len(readers)))
-    per_s = lambda rs: [float(r["wakeups"]) / float(r["secs"]) for r in rs]
+    per_s = lambda rs: [float(r["sleeps"]) / float(r["secs"]) for r in rs]
     for load in ["rig", "idle"]:
         got = {m: [r for r in sel(section="wait", load=load, mode=m) if r.get("ok") == "1"] for m in readers}
         if not any(got.values()):

@@ -40,7 +40,8 @@ enum {
     OFF_STATE = 56,
     OFF_ANCHOR_BYTES = 60,
     OFF_WAKE = 0,          /* in the wake segment */
-    OFF_WAITERS = 64
+    OFF_WAITERS = 64,
+    OFF_TARGET = 128
 };
 
 struct ezshm_clock_t {
@@ -54,7 +55,6 @@ struct ezshm_clock_t {
     uint64_t        written;       /* writer: anchors published (never read back from shm) */
     uint64_t        chunk_start;   /* writer: the position of the chunk begun last */
     uint64_t        chunk_end;     /* writer: the position that chunk ends at (trimmed: cut short) */
-    uint64_t        woken_to;      /* writer: the position the last wake-up announced */
     uint32_t        empty_wakes;   /* writer: FUTEX_WAKEs in a row that found nobody asleep */
     double          empty_since;   /* writer: when that run began (monotonic seconds) */
 };
@@ -148,6 +148,7 @@ ezshm_clock_create(const char *name, uint32_t generation, uint64_t n_frames, dou
     if (replaced)
         *replaced = *replaced || wake_replaced;
     self->rw = self->wake.addr;
+    *U64(self->rw, OFF_TARGET) = EZSHM_WAKE_NO_TARGET;
     uint8_t *b = self->seg.addr;
     *U32(b, OFF_VERSION) = EZSHM_CLOCK_VERSION;
     *U32(b, OFF_GENERATION) = generation;
@@ -235,25 +236,6 @@ s_futex_wake(uint32_t *word, uint32_t bits)
     return syscall(SYS_futex, word, FUTEX_WAKE_BITSET, INT_MAX, NULL, NULL, bits);
 }
 
-uint32_t
-ezshm_wake_bits_crossed(uint64_t from, uint64_t to)
-{
-    /*  (from >> k) != (to >> k) exactly for k <= the highest bit in which they differ. */
-    if (from == to)
-        return 1u;
-    int h = 63 - __builtin_clzll(from ^ to);
-    return h >= 30 ? EZSHM_WAKE_FRAMES : (2u << h) - 1u;
-}
-
-uint32_t
-ezshm_wake_bits_until(uint64_t p, uint64_t target)
-{
-    if (p >= target)
-        return 1u;
-    int h = 63 - __builtin_clzll(p ^ target);
-    return 1u << (h > 30 ? 30 : h);
-}
-
 /*  A wake that found nobody asleep while `waiters` said n. After enough of them in a row a
     probe wakes every waiter, whatever its bits: a reader asleep for a far boundary is alive
     and only sleeps on (the probe costs it one spurious wake-up a second); when the probe too
@@ -275,9 +257,24 @@ s_empty_wake(ezshm_clock_t *self, uint32_t n)
     self->empty_wakes = 0;
 }
 
+/*  The lowest position a block reader waits for has been published: the target is cleared
+    (CAS: a lower one a reader stored meanwhile is kept, and wakes at the next chunk). Every
+    block reader is woken by the target bit and registers its own target again. */
+static bool
+s_target_reached(ezshm_clock_t *self)
+{
+    uint64_t t = __atomic_load_n(U64(self->rw, OFF_TARGET), __ATOMIC_SEQ_CST);
+    if (self->chunk_end < t)
+        return false;
+    __atomic_compare_exchange_n(U64(self->rw, OFF_TARGET), &t, EZSHM_WAKE_NO_TARGET, false, __ATOMIC_SEQ_CST,
+                                __ATOMIC_SEQ_CST);
+    return true;
+}
+
 /*  The increment is a full barrier: the frames' publication is visible before the waiter
-    count is read, and a reader that counted itself before this load is woken, one that
-    counts itself after it sees the new word and does not sleep. */
+    count and the target are read, and a reader that counted itself (and stored its target)
+    before these loads is woken, one that does so after them sees the new word and does not
+    sleep. */
 static void
 s_wake(ezshm_clock_t *self, uint32_t bits)
 {
@@ -285,6 +282,8 @@ s_wake(ezshm_clock_t *self, uint32_t bits)
     uint32_t n = __atomic_load_n(U32(self->rw, OFF_WAITERS), __ATOMIC_SEQ_CST);
     if (n == 0)
         return;
+    if (bits != EZSHM_WAKE_ANY && s_target_reached(self))
+        bits |= EZSHM_WAKE_TARGET;
     if (s_futex_wake(U32(self->rw, OFF_WAKE), bits) > 0)
         self->empty_wakes = 0;
     else
@@ -296,9 +295,7 @@ ezshm_clock_notify(ezshm_clock_t *self)
 {
     if (!self || !self->rw)
         return;
-    uint32_t bits = ezshm_wake_bits_crossed(self->woken_to, self->chunk_end);
-    self->woken_to = self->chunk_end;
-    s_wake(self, bits);
+    s_wake(self, EZSHM_WAKE_DATA);
 }
 
 void
@@ -367,8 +364,6 @@ ezshm_clock_begin_chunk(ezshm_clock_t *self, uint64_t position, uint64_t count,
     uint8_t *slot = (uint8_t *) self->seg.addr + EZSHM_CLOCK_CONTROL_BYTES
                     + (self->written % self->capacity) * EZSHM_CLOCK_ANCHOR_BYTES;
     memcpy(slot, &a, sizeof a);
-    if (self->written == 0)
-        self->woken_to = position;
     self->chunk_start = position;
     self->chunk_end = position + count;
     self->written++;
@@ -536,9 +531,19 @@ ezshm_clock_can_sleep(const ezshm_clock_t *self)
 
 _Static_assert(EZSHM_CLOCK_SLEEP_MAX == FUTEX_WAITV_MAX, "one futex_waitv call sleeps on every clock");
 
-/*  Reader: the wake segment's two words, on the read-write map. */
+/*  Reader: the wake segment's words, on the read-write map. */
 #define WAKE_WORD(clock) U32((clock)->rw, OFF_WAKE)
 #define WAITERS(clock) U32((clock)->rw, OFF_WAITERS)
+#define TARGET(clock) U64((clock)->rw, OFF_TARGET)
+
+/*  Lowers the target to position t (never raises it: another block reader may need less). */
+static void
+s_lower_target(uint64_t *target, uint64_t t)
+{
+    uint64_t cur = __atomic_load_n(target, __ATOMIC_SEQ_CST);
+    while (t < cur && !__atomic_compare_exchange_n(target, &cur, t, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
+        ;
+}
 
 /*  Takes this reader's count off a waiter count, never below 0: the writer may have taken
     it back meanwhile (s_empty_wake). */
@@ -595,7 +600,7 @@ s_monotonic_after(double timeout_s)
 
 /*  The kernel sleep itself: FUTEX_WAIT (relative timeout) for one word woken by anything, so
     the plain wait works on any kernel; FUTEX_WAIT_BITSET for one word woken only by the
-    wake-ups whose bits it names; futex_waitv (Linux >= 5.16) for several words, woken by
+    wake-ups whose bits it names (a block: target reached, or closed); futex_waitv (Linux >= 5.16) for several words, woken by
     anything. All shared (no FUTEX_PRIVATE_FLAG): the writer is another process. */
 static int
 s_futex_sleep(ezshm_clock_t *const *clocks, const uint32_t *seen, size_t n, double timeout_s, uint32_t bits)
@@ -629,10 +634,10 @@ s_futex_sleep(ezshm_clock_t *const *clocks, const uint32_t *seen, size_t n, doub
 
 int
 ezshm_clock_sleep_any(ezshm_clock_t *const *clocks, const uint32_t *seen, size_t n, double timeout_s,
-                      uint32_t bits, bool (*ready)(void *arg), void *arg, void **fault)
+                      uint64_t target, bool (*ready)(void *arg), void *arg, void **fault)
 {
-    if (!clocks || !seen || n == 0 || n > EZSHM_CLOCK_SLEEP_MAX || !(timeout_s > 0)
-        || (n > 1 && bits != EZSHM_WAKE_ANY) || !(bits & EZSHM_WAKE_CLOSED))
+    if (!clocks || !seen || n == 0 || n > EZSHM_CLOCK_SLEEP_MAX || !(timeout_s > 0) || (n > 1 && target)
+        || target == EZSHM_WAKE_NO_TARGET)
         return EZSHM_ERR_INVAL;
     for (size_t i = 0; i < n; i++)
         if (!ezshm_clock_can_sleep(clocks[i]))
@@ -649,13 +654,17 @@ ezshm_clock_sleep_any(ezshm_clock_t *const *clocks, const uint32_t *seen, size_t
     }
     for (; counted < n; counted++)
         __atomic_fetch_add(WAITERS(clocks[counted]), 1, __ATOMIC_SEQ_CST);
-    /*  Counted first, checked second (the writer publishes first, reads the count second):
-        one of the two sees the other, so a publish is never missed by a sleeper. The fence
+    if (target)
+        s_lower_target(TARGET(clocks[0]), target);
+    /*  Counted (and the target stored) first, checked second (the writer publishes first,
+        reads the count and the target second): one of the two sees the other, so a publish
+        is never missed by a sleeper. The fence
         keeps the checks below after the counts on weakly ordered CPUs too. */
     __atomic_thread_fence(__ATOMIC_SEQ_CST);
     int rc = EZSHM_OK;
     if (!s_moved(clocks, seen, n) && !(ready && ready(arg)))
-        rc = s_futex_sleep(clocks, seen, n, timeout_s, bits);
+        rc = s_futex_sleep(clocks, seen, n, timeout_s,
+                           target ? EZSHM_WAKE_TARGET | EZSHM_WAKE_CLOSED : EZSHM_WAKE_ANY);
     for (; counted > 0; counted--)
         s_uncount_word(WAITERS(clocks[counted - 1]));
     EZSHM_GUARD_LEAVE(&frame);

@@ -5,6 +5,7 @@
     short(name + "/clock" + generation), read-only for readers, and the wake segment
     short(name + "/wake" + generation), one page that readers write to count themselves:
       wake segment [0, 4096)    0 wake u32 (futex word)    64 waiters u32
+                               128 target u64 (lowest position a block reader waits for)
     Clock segment layout (docs/shm-layout.md §11), little-endian, offsets in bytes:
 
       control page [0, 4096)
@@ -20,9 +21,9 @@
 
     The writer publishes an anchor (slot, then A with release) before the chunk's frames, and
     a piece's times before the piece's frames; after each chunk it increments `wake` and, only
-    when `waiters` is non-zero, calls FUTEX_WAKE_BITSET (shared) with the chunk's wake bits:
-    bit k for every k <= 30 such that the chunk crossed a multiple of 2^k frames, bit 31 too
-    when the writer closes the clock. A reader trusts anchor k only when k >= A' - (C - 1),
+    when `waiters` is non-zero, calls FUTEX_WAKE_BITSET (shared) with the data bit, plus the
+    target bit when the position reached `target` (which it then clears), every bit when it
+    closes the clock. A reader trusts anchor k only when k >= A' - (C - 1),
     A' loaded after it read the anchor.
 
     Writer side: ezshm_clock_create .. ezshm_clock_begin_chunk / put_times / notify ..
@@ -123,27 +124,20 @@ void ezshm_clock_trim_chunk(ezshm_clock_t *self, uint64_t count);
     (no wrap; the caller splits at the ring end, as for frames). Nothing without a times ring. */
 void ezshm_clock_put_times(ezshm_clock_t *self, uint64_t slot, const double *times, uint64_t count);
 
-/*  The bits of a wake-up (FUTEX_WAKE_BITSET / FUTEX_WAIT_BITSET, docs/shm-layout.md §11).
-    A publish that moved the position from `from` to `to` carries bit k (k <= 30) when it
-    crossed a multiple of 2^k frames, (from >> k) != (to >> k): bits 0..h, h the highest bit
-    in which from and to differ (capped at 30). A wake-up for anything else — the writer
-    closed the clock: shutdown, reset, rebuild, rename — carries every bit. A reader that
-    wants every publish sleeps on EZSHM_WAKE_ANY (plain FUTEX_WAIT); one that needs the
-    position to reach T sleeps on bit h = highest bit in which its position p < T and T
-    differ, plus EZSHM_WAKE_CLOSED: the first publish to cross (T >> h) << h, which lies in
-    (p, T], wakes it, and it then sleeps again on a lower bit until T is reached. */
+/*  The bits of a wake-up (FUTEX_WAKE_BITSET / FUTEX_WAIT_BITSET, docs/shm-layout.md §11):
+    every publish carries DATA; a publish that reaches the wake segment's `target` carries
+    TARGET too (and clears it to EZSHM_WAKE_NO_TARGET); closing the clock (shutdown, reset,
+    rebuild, rename) carries every bit. A reader that wants every publish sleeps on
+    EZSHM_WAKE_ANY (plain FUTEX_WAIT); a block reader lowers `target` to the position it
+    needs and sleeps on TARGET | CLOSED: one wake-up per block. */
 #define EZSHM_WAKE_ANY 0xFFFFFFFFu
-#define EZSHM_WAKE_FRAMES 0x7FFFFFFFu     /* bits 0..30 */
-#define EZSHM_WAKE_CLOSED 0x80000000u     /* bit 31 */
-uint32_t ezshm_wake_bits_crossed(uint64_t from, uint64_t to);
+#define EZSHM_WAKE_DATA 0x1u
+#define EZSHM_WAKE_TARGET 0x2u
+#define EZSHM_WAKE_CLOSED 0x80000000u
+#define EZSHM_WAKE_NO_TARGET UINT64_MAX
 
-/*  Reader: the one bit to sleep on (with EZSHM_WAKE_CLOSED) while the position is at p and
-    the reader needs it at target (p < target): the first publish that crosses
-    (target >> h) << h, which lies in (p, target]. */
-uint32_t ezshm_wake_bits_until(uint64_t p, uint64_t target);
-
-/*  Writer: after a chunk is published: wake word + 1, FUTEX_WAKE_BITSET with the bits it
-    crossed when a reader waits. */
+/*  Writer: after a chunk is published: wake word + 1, FUTEX_WAKE_BITSET (DATA, and TARGET
+    when the chunk reached the target) when a reader waits. */
 void ezshm_clock_notify(ezshm_clock_t *self);
 
 /*  Reader: the times of frames [first, first + n) from the anchors (t0 + (p - P) * gain);
@@ -181,17 +175,18 @@ bool ezshm_clock_can_sleep(const ezshm_clock_t *self);
 /*  Reader: sleeps on the wake words of n clocks at once (1 <= n <= EZSHM_CLOCK_SLEEP_MAX,
     each ezshm_clock_can_sleep). Counts itself a waiter on each; then, unless a word moved
     from seen[i] or ready(arg) says there is work, sleeps for at most timeout_s seconds —
-    FUTEX_WAIT for one clock (any kernel), FUTEX_WAIT_BITSET for one clock and bits other
-    than EZSHM_WAKE_ANY (only wake-ups carrying one of them end the sleep; bits must hold
-    EZSHM_WAKE_CLOSED), futex_waitv for several (Linux >= 5.16; bits EZSHM_WAKE_ANY), shared
-    futexes —; uncounts itself on each, on every return path. EZSHM_OK: woken, a word moved,
+    FUTEX_WAIT for one clock (any kernel); for one clock and a target position other than 0,
+    lowers the wake segment's target to it and sleeps in FUTEX_WAIT_BITSET on TARGET |
+    CLOSED, so only the publish that reaches the lowest target (or the close) wakes it;
+    futex_waitv for several (Linux >= 5.16; target 0) — shared futexes —; uncounts itself
+    on each, on every return path. EZSHM_OK: woken, a word moved,
     or ready; EZSHM_ERR_TIMEOUT: timed out or interrupted by a signal; EZSHM_ERR_SYS: the
     kernel refused to sleep (errno ENOSYS: no futex_waitv), sleep some other way;
     EZSHM_ERR_BUS: a segment touched here (a wake segment, or what ready reads) was
     truncated under the call, SIGBUS caught: *fault (when fault is not NULL) gets the
     address, every other clock's count is restored; EZSHM_ERR_INVAL: bad arguments. */
 int ezshm_clock_sleep_any(ezshm_clock_t *const *clocks, const uint32_t *seen, size_t n, double timeout_s,
-                          uint32_t bits, bool (*ready)(void *arg), void *arg, void **fault);
+                          uint64_t target, bool (*ready)(void *arg), void *arg, void **fault);
 
 /*  Transport delay = ingest wall clock − sample time, in seconds, when it means something:
     the sample time looks like a UNIX time in seconds (after 2001, > EZSHM_WALL_CLOCK_MIN) and

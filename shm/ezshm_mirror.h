@@ -110,11 +110,11 @@ int ezshm_mirror_wait(ezshm_mirror_t *self, int timeout_ms);
 /*  ezshm_mirror_wait until at least min_frames unread frames are there (0 and 1: one; at most
     half the ring's length, more would hand the oldest to the writer before they are read),
     the stream changed, or timeout_ms passed. For a reader that takes frames in blocks — a
-    display, a decoder fed 50 ms windows — it wakes only a few times per block instead of at
-    every chunk: it sleeps on the wake-up of one power-of-two boundary below the position it
-    needs at a time (FUTEX_WAIT_BITSET, docs/shm-layout.md §11), and returns at the first
-    publish that completes the block. A writer older than the wake bits wakes it at every
-    chunk: same answers, more wake-ups. */
+    display, a decoder fed 50 ms windows — it wakes once per block instead of at every
+    chunk: it stores the position it needs as the wake segment's target and sleeps in
+    FUTEX_WAIT_BITSET until the writer publishes that position (docs/shm-layout.md §11);
+    several block readers share the lowest target, and each one woken early sleeps again.
+    A writer older than the target wakes it at every chunk: same answers, more wake-ups. */
 int ezshm_mirror_wait_frames(ezshm_mirror_t *self, uint64_t min_frames, int timeout_ms);
 
 /*  ezshm_mirror_wait for n mirrors at once (several streams, or one stream twice): sleeps

@@ -39,15 +39,13 @@ s_has_news(void *arg)
     return ezshm_mirror_position(self, &pos) && pos >= s_target(self);
 }
 
-/*  The wake bits the sleep of an attached mirror waits for: any publish when one frame will
-    do, else the first publish past the boundary below the position it wants (§11). */
-static uint32_t
-s_wake_bits(const ezshm_mirror_t *self)
+/*  The position the sleep of an attached mirror registers as its target: 0 (woken by any
+    publish) when one frame will do, else the block's end (woken by the publish that
+    reaches it, §11). */
+static uint64_t
+s_wake_target(const ezshm_mirror_t *self)
 {
-    uint64_t pos;
-    if (s_target(self) <= self->cursor + 1 || !ezshm_mirror_position(self, &pos))
-        return EZSHM_WAKE_ANY;
-    return ezshm_wake_bits_until(pos, s_target(self)) | EZSHM_WAKE_CLOSED;
+    return self->wanted > 1 && s_target(self) > self->cursor + 1 ? s_target(self) : 0;
 }
 
 /*  Sleeps until deadline or at most max_s seconds. */
@@ -65,10 +63,10 @@ s_nap(double deadline, double max_s)
 
 /*  One look at a mirror for a wait: EZSHM_OK when it has the unread frames the wait wants,
     EZSHM_ERR_STALE when its stream changed, else EZSHM_ERR_TIMEOUT (not yet) with what to
-    sleep on: *clock, its word *seen and the wake *bits to wait for (clock NULL: nothing,
-    poll), and the longest sleep *period before this mirror must be looked at again. */
+    sleep on: *clock, its word *seen and the *target position to register (clock NULL:
+    nothing, poll), and the longest sleep *period before this mirror must be looked at again. */
 static int
-s_look(ezshm_mirror_t *self, ezshm_clock_t **clock, uint32_t *seen, uint32_t *bits, double *period)
+s_look(ezshm_mirror_t *self, ezshm_clock_t **clock, uint32_t *seen, uint64_t *target, double *period)
 {
     *clock = NULL;
     if (!self->attached) {
@@ -96,7 +94,7 @@ s_look(ezshm_mirror_t *self, ezshm_clock_t **clock, uint32_t *seen, uint32_t *bi
     if (ezshm_mirror_header_replaced(self))
         return EZSHM_ERR_STALE;
     *clock = sleepable ? self->clock : NULL;
-    *bits = s_wake_bits(self);
+    *target = s_wake_target(self);
     *period = sleepable ? WAIT_SLICE_S : POLL_ATTACHED_S;
     return EZSHM_ERR_TIMEOUT;
 }
@@ -154,16 +152,18 @@ s_wait_any(ezshm_mirror_t *const *mirrors, size_t n, int timeout_ms, size_t *rea
 {
     double deadline = timeout_ms < 0 ? INFINITY : ezshm_time_mono() + timeout_ms * 1e-3;
     ezshm_clock_t *clocks[EZSHM_CLOCK_SLEEP_MAX];
-    uint32_t seen[EZSHM_CLOCK_SLEEP_MAX], bits = EZSHM_WAKE_ANY;
+    uint32_t seen[EZSHM_CLOCK_SLEEP_MAX];
+    uint64_t target = 0;
     wait_set_t set = {mirrors, n};
     for (;;) {
         size_t k = 0;
         double slice = WAIT_SLICE_S;
         for (size_t i = 0; i < n; i++) {
             ezshm_clock_t *clock;
-            uint32_t word, b;
+            uint32_t word;
+            uint64_t t;
             double period;
-            int rc = s_look(mirrors[i], &clock, &word, &b, &period);
+            int rc = s_look(mirrors[i], &clock, &word, &t, &period);
             if (rc != EZSHM_ERR_TIMEOUT) {
                 *ready = i;
                 return rc;
@@ -172,7 +172,7 @@ s_wait_any(ezshm_mirror_t *const *mirrors, size_t n, int timeout_ms, size_t *rea
                 period = POLL_ATTACHED_S;   /* past the kernel's limit: polled */
             else if (clock) {
                 clocks[k] = clock;
-                bits = b;   /* used when this is the only clock */
+                target = t;   /* used when this is the only clock */
                 seen[k++] = word;
             }
             if (period < slice)
@@ -184,7 +184,7 @@ s_wait_any(ezshm_mirror_t *const *mirrors, size_t n, int timeout_ms, size_t *rea
         int rc = EZSHM_ERR_SYS;
         if (k == 1 || (k > 1 && !atomic_load_explicit(&s_no_waitv, memory_order_relaxed))) {
             void *fault = NULL;
-            rc = ezshm_clock_sleep_any(clocks, seen, k, left < slice ? left : slice, k == 1 ? bits : EZSHM_WAKE_ANY,
+            rc = ezshm_clock_sleep_any(clocks, seen, k, left < slice ? left : slice, k == 1 ? target : 0,
                                        s_any_news, &set, &fault);
             if (rc == EZSHM_ERR_BUS) {
                 *ready = s_detach_hit(mirrors, n, fault);

@@ -10,8 +10,8 @@ reads the frames:
     while True:
         if not clock.wait(1.0):                  # sleeps in FUTEX_WAIT until data lands
             continue
-        # or, for blocks: clock.wait(1.0, min_frames=300) wakes a few times per block of
-        # 300 frames (FUTEX_WAIT_BITSET), not at every chunk
+        # or, for blocks: clock.wait(1.0, min_frames=300) wakes once per block of 300
+        # frames (the wake segment's target, FUTEX_WAIT_BITSET), not at every chunk
         pos = clock.position()                   # frames written so far
         t = clock.times(pos - 10, 10)            # the newest 10 frames' times (NaN unknown)
         newest = clock.newest()                  # position, time, ingest wall clock, seq
@@ -42,7 +42,7 @@ import numpy as np
 
 CLOCK_MAGIC = 0x4B4C435A
 CONTROL_BYTES = 4096
-OFF_WAKE, OFF_WAITERS = 0, 64          # in the wake segment
+OFF_WAKE, OFF_WAITERS, OFF_TARGET = 0, 64, 128   # in the wake segment
 WAKE_BYTES = 4096
 SEQ_NONE = 0xFFFFFFFFFFFFFFFF
 V1_MAGIC = 0x455A4D53
@@ -54,7 +54,7 @@ CONTROL = np.dtype([("magic", "<u4"), ("version", "<u4"), ("generation", "<u4"),
                     ("anchor_bytes", "<u4")])
 SYS_FUTEX = {"x86_64": 202, "aarch64": 98}[platform.machine()]
 FUTEX_WAIT, FUTEX_WAKE, FUTEX_WAIT_BITSET = 0, 1, 9
-WAKE_ANY, WAKE_CLOSED = 0xFFFFFFFF, 0x80000000   # wake bits (docs/shm-layout.md section 11)
+WAKE_ANY, WAKE_TARGET, WAKE_CLOSED = 0xFFFFFFFF, 0x2, 0x80000000   # wake bits (docs/shm-layout.md section 11)
 
 _libc = ctypes.CDLL(None, use_errno=True)
 _libc.syscall.restype = ctypes.c_long
@@ -67,8 +67,11 @@ try:
     _cas = getattr(_libatomic, "__atomic_compare_exchange_4")
     _cas.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_uint32, ctypes.c_int, ctypes.c_int]
     _cas.restype = ctypes.c_bool
+    _cas8 = getattr(_libatomic, "__atomic_compare_exchange_8")
+    _cas8.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_uint64, ctypes.c_int, ctypes.c_int]
+    _cas8.restype = ctypes.c_bool
 except OSError:
-    _fetch_add = _cas = None
+    _fetch_add = _cas = _cas8 = None
 
 
 class _Timespec(ctypes.Structure):
@@ -83,14 +86,6 @@ class _FutexWaitv(ctypes.Structure):
 
 SYS_FUTEX_WAITV, FUTEX_32, FUTEX_WAITV_MAX = 449, 2, 128   # syscall 449 on every architecture
 _no_waitv = False   # set when the kernel (older than 5.16) answers ENOSYS
-
-
-def wake_bits_until(p, target):
-    """The one wake bit to sleep on while the stream is at position p and the reader needs
-    target: the first publish to cross (target >> h) << h, which lies in (p, target]."""
-    if p >= target:
-        return 1
-    return 1 << min(30, (p ^ target).bit_length() - 1)
 
 
 def _monotonic_after(seconds):
@@ -131,8 +126,8 @@ def wait_any(readers, timeout, min_frames=1):
     seconds pass: the index of the first such reader, None on timeout. It sleeps in the
     kernel on every stream's wake word at once (futex_waitv, Linux >= 5.16), counted a
     waiter on each (docs/shm-layout.md section 11, waiting on several streams); one stream
-    waiting for a block sleeps on one wake bit at a time (FUTEX_WAIT_BITSET), a few
-    wake-ups per block; streams without a wake segment are polled every 1 ms (10 ms while
+    waiting for a block stores the position it needs as the wake segment's target and
+    sleeps on the target bit (FUTEX_WAIT_BITSET): one wake-up per block; streams without a wake segment are polled every 1 ms (10 ms while
     not ready), as are several streams on a kernel without futex_waitv."""
     deadline = time.monotonic() + timeout
     start = [(r.generation, r.position() + max(1, min(min_frames, r.header.length() // 2)) - 1)
@@ -155,9 +150,7 @@ def wait_any(readers, timeout, min_frames=1):
         if left <= 0:
             return None
         left = min(left, period)
-        bits = WAKE_ANY
-        if min_frames > 1 and len(words) == 1 and news[0][1] >= news[0][0].header.position():
-            bits = wake_bits_until(news[0][0].header.position(), news[0][1] + 1) | WAKE_CLOSED
+        target = news[0][1] + 1 if min_frames > 1 and len(words) == 1 and _cas8 is not None else None
         if not words or (len(words) > 1 and _no_waitv):
             time.sleep(min(left, 0.001) if words else left)
             continue
@@ -165,11 +158,13 @@ def wait_any(readers, timeout, min_frames=1):
         # the count in the opposite order, so no publish is slept through.
         for r, _ in news:
             r._waiters_add(1)
+        if target is not None:
+            news[0][0]._lower_target(target)
         try:
             if any(r._word() != seen for (r, _), (_, seen) in zip(news, words)) \
                     or any(r.header.position() > pos for r, pos in news):
                 continue
-            if not _futex_sleep(words, left, bits):
+            if not _futex_sleep(words, left, WAKE_ANY if target is None else WAKE_TARGET | WAKE_CLOSED):
                 time.sleep(min(left, 0.001))
         finally:
             for r, _ in news:
@@ -360,6 +355,15 @@ class ClockReader:
             while seen.value and not _cas(ctypes.c_void_p(ctypes.addressof(word)), ctypes.byref(seen),
                                           ctypes.c_uint32(seen.value - 1), 5, 5):
                 pass
+
+    def _lower_target(self, t):
+        """The wake segment's target becomes t unless it is lower already (another block
+        reader needs less): the writer wakes target sleepers when it publishes it."""
+        word = ctypes.c_uint64.from_buffer(self.wake, OFF_TARGET)
+        seen = ctypes.c_uint64(word.value)
+        while t < seen.value and not _cas8(ctypes.c_void_p(ctypes.addressof(word)), ctypes.byref(seen),
+                                           ctypes.c_uint64(t), 5, 5):
+            pass
 
     def _word(self):
         return int.from_bytes(self.wake[OFF_WAKE:OFF_WAKE + 4], "little") if self.wake else 0

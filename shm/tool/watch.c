@@ -290,8 +290,8 @@ mirror_watch(ezshm_mirror_t **mirrors, size_t n, double refresh_hz)
         }
         if (!any && rc == EZSHM_OK) {
             /*  Asleep on every stream at once until data lands on one or the next refresh
-                is due; one stream: until a refresh period's worth of frames is there, a
-                few wake-ups per refresh instead of one per chunk. */
+                is due; one stream: until a refresh period's worth of frames is there, one
+                wake-up per refresh instead of one per chunk. */
             double left = next - ezshm_time_mono();
             rc = mirror_wait(mirrors, n, s_frames_per_refresh(&w[0], period),
                              left > 0 ? (int) (left * 1000.0) + 1 : 0, &failed);

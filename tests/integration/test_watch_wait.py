@@ -154,7 +154,7 @@ def watch_one_busy(r):
             print(f"  busy {elapsed:.2f} s: {vol1 - vol0} wake-ups ({rate:.1f}/s for 1000 chunks/s), "
                   f"cpu {100 * (ticks1 - ticks0) / os.sysconf('SC_CLK_TCK') / elapsed:.2f} % of a core")
             # ezshm_mirror_wait would sleep once per chunk (1000/s); a refresh period's worth
-            # of frames (500 at 4 Hz) takes a few wake-ups, each refresh one more.
+            # of frames (500 at 4 Hz) takes one wake-up, each refresh and 200 ms slice one more.
             assert rate < 100, rate
         r.check("--watch of one busy stream wakes a few times per refresh, not per chunk", few_wakeups)
     finally:

@@ -1,8 +1,8 @@
-/*  test_shm_wait_frames.c — wake bits: the bits a publish carries and the bit a reader
-    sleeps on (docs/shm-layout.md §11); ezshm_mirror_wait_frames returns at the publish that
-    completes the block, after a few wake-ups instead of one per chunk, and still at once on
-    reset, rename and shutdown; the stale-waiter repair never takes back a live reader that
-    sleeps on a far boundary. */
+/*  test_shm_wait_frames.c — block readers (docs/shm-layout.md §11, the wake segment's
+    target): ezshm_mirror_wait_frames returns at the publish that completes the block after
+    one wake-up instead of one per chunk, two block readers with different blocks each get
+    theirs, an unfinished block times out unwoken, reset, rename and shutdown still wake at
+    once, and the stale-waiter repair never takes back a live reader whose target is far. */
 #define _GNU_SOURCE
 #include "support_shm.h"
 #include "ezshm.h"
@@ -19,41 +19,6 @@
 static void s_init(void) { shmt_setup(); }
 static void s_fini(void) { shmt_teardown(); }
 TestSuite(shm_wait_frames, .init = s_init, .fini = s_fini);
-
-Test(shm_wait_frames, bits_a_publish_carries)
-{
-    cr_expect_eq(ezshm_wake_bits_crossed(0, 1), 0x1u);
-    cr_expect_eq(ezshm_wake_bits_crossed(1, 2), 0x3u);
-    cr_expect_eq(ezshm_wake_bits_crossed(3, 4), 0x7u);
-    cr_expect_eq(ezshm_wake_bits_crossed(5, 7), 0x3u);
-    cr_expect_eq(ezshm_wake_bits_crossed(240, 270), 0x1FFu, "crosses 256");
-    cr_expect_eq(ezshm_wake_bits_crossed(9, 9), 0x1u, "no frame: bit 0 only");
-    cr_expect_eq(ezshm_wake_bits_crossed(0, 1ull << 40), EZSHM_WAKE_FRAMES, "capped at bit 30");
-    cr_expect_eq(ezshm_wake_bits_crossed(0, 1ull << 40) & EZSHM_WAKE_CLOSED, 0u);
-}
-
-Test(shm_wait_frames, bit_a_reader_sleeps_on)
-{
-    cr_expect_eq(ezshm_wake_bits_until(1000, 1300), 1u << 10);
-    cr_expect_eq(ezshm_wake_bits_until(1050, 1300), 1u << 8);
-    cr_expect_eq(ezshm_wake_bits_until(1290, 1300), 1u << 4);
-    cr_expect_eq(ezshm_wake_bits_until(0, 1ull << 40), 1u << 30);
-    cr_expect_eq(ezshm_wake_bits_until(7, 7), 1u);
-    /*  For any p < T and any publish (a, b] from a >= p: the publish that first reaches the
-        boundary the reader sleeps for carries its bit, and that boundary is no later than T. */
-    srand(15);
-    for (int i = 0; i < 100000; i++) {
-        uint64_t p = (uint64_t) rand() * 977u, t = p + 1 + (uint64_t) (rand() % 100000);
-        uint32_t bit = ezshm_wake_bits_until(p, t);
-        int h = __builtin_ctz(bit);
-        uint64_t boundary = (t >> h) << h;
-        cr_assert(boundary > p && boundary <= t, "p %llu T %llu h %d", (unsigned long long) p,
-                  (unsigned long long) t, h);
-        uint64_t a = p + (uint64_t) rand() % (boundary - p), b = boundary + (uint64_t) (rand() % 64);
-        cr_assert(ezshm_wake_bits_crossed(a, b) & bit, "(%llu, %llu] misses bit %d", (unsigned long long) a,
-                  (unsigned long long) b, h);
-    }
-}
 
 typedef struct {
     ezshm_writer_t *w;
@@ -82,8 +47,8 @@ s_sleeps(void)
 }
 
 /*  30-frame chunks every 5 ms, a block of 300: the wait returns once the 10th chunk is in
-    (not one chunk later), after a few wake-ups; ezshm_mirror_wait would have taken ten. */
-Test(shm_wait_frames, returns_at_the_chunk_that_completes_the_block_after_few_wakeups)
+    (not one chunk later), after one wake-up; ezshm_mirror_wait would have taken ten. */
+Test(shm_wait_frames, returns_at_the_chunk_that_completes_the_block_after_one_wakeup)
 {
     const char *name = shmt_unique_name();
     ezshm_writer_t *w = shmt_writer(name, EZSHM_LAYOUT_V1, false);
@@ -100,7 +65,7 @@ Test(shm_wait_frames, returns_at_the_chunk_that_completes_the_block_after_few_wa
         long sleeps = s_sleeps() - s0;
         uint64_t written = ezshm_mirror_written(m);
         cr_expect_eq(rc, EZSHM_OK, "%s", ezshm_strerror(rc));
-        cr_expect_leq(sleeps, 5, "block %d: %ld wake-ups for 10 chunks", block, sleeps);
+        cr_expect_leq(sleeps, 2, "block %d: %ld wake-ups for 10 chunks", block, sleeps);
         pthread_join(th, NULL);
         cr_expect_eq(ezshm_mirror_read(m, buf, 300, &got, &lost), EZSHM_OK);
         cr_expect_eq(got, 300);
@@ -123,7 +88,7 @@ Test(shm_wait_frames, fewer_frames_than_asked_time_out_unwoken)
     ezshm_writer_t *w = shmt_writer(name, EZSHM_LAYOUT_LEGACY, false);
     shmt_configure(w, 1000.0, 4096);
     ezshm_mirror_t *m = shmt_mirror(name);
-    pacer_t p = {w, 20, 2, 10};   /* 40 frames over 200 ms: crosses bits 0..5 only */
+    pacer_t p = {w, 20, 2, 10};   /* 40 frames over 200 ms, the target is 100 */
     pthread_t th;
     pthread_create(&th, NULL, s_pace, &p);
     struct timespec t0;
@@ -134,7 +99,7 @@ Test(shm_wait_frames, fewer_frames_than_asked_time_out_unwoken)
     pthread_join(th, NULL);
     cr_expect_eq(rc, EZSHM_ERR_TIMEOUT, "%s", ezshm_strerror(rc));
     cr_expect_geq(shmt_ms_since(&t0), 299);
-    cr_expect_leq(sleeps, 4, "%ld wake-ups: the 20 chunks should not wake it", sleeps);
+    cr_expect_leq(sleeps, 3, "%ld wake-ups: the 20 chunks should not wake it", sleeps);
     cr_expect_eq(ezshm_mirror_wait_frames(m, 40, 0), EZSHM_OK, "40 are there");
     cr_expect_eq(ezshm_mirror_wait_frames(m, 3000, 0), EZSHM_ERR_TIMEOUT);
     double *more = calloc(2008 * 2, sizeof(double));
@@ -142,6 +107,51 @@ Test(shm_wait_frames, fewer_frames_than_asked_time_out_unwoken)
     free(more);
     cr_expect_eq(ezshm_mirror_wait_frames(m, 3000, 0), EZSHM_OK, "2048 there: asks at most half the ring");
     ezshm_mirror_destroy(&m);
+    ezshm_writer_destroy(&w);
+}
+
+typedef struct {
+    ezshm_mirror_t *m;
+    uint64_t        block;
+    int             rc;
+    uint64_t        written;   /* what the reader saw written when it returned */
+    long            sleeps;
+} block_reader_t;
+
+static void *
+s_read_block(void *arg)
+{
+    block_reader_t *b = arg;
+    long s0 = s_sleeps();
+    b->rc = ezshm_mirror_wait_frames(b->m, b->block, 10000);
+    b->sleeps = s_sleeps() - s0;
+    b->written = ezshm_mirror_written(b->m);
+    return NULL;
+}
+
+/*  Two block readers share the target (the lower one): the one with the larger block is
+    woken once early, registers its own target again, and returns at its own block. */
+Test(shm_wait_frames, two_block_readers_each_return_at_their_own_block)
+{
+    const char *name = shmt_unique_name();
+    ezshm_writer_t *w = shmt_writer(name, EZSHM_LAYOUT_V1, false);
+    shmt_configure(w, 1000.0, 4096);
+    block_reader_t r[2] = {{shmt_mirror(name), 100, -1, 0, 0}, {shmt_mirror(name), 250, -1, 0, 0}};
+    pthread_t th[2];
+    for (int i = 0; i < 2; i++)
+        pthread_create(&th[i], NULL, s_read_block, &r[i]);
+    nanosleep(&(struct timespec) {0, 50 * 1000 * 1000}, NULL);
+    pacer_t p = {w, 30, 10, 5};
+    s_pace(&p);
+    for (int i = 0; i < 2; i++) {
+        pthread_join(th[i], NULL);
+        cr_expect_eq(r[i].rc, EZSHM_OK, "reader %d: %s", i, ezshm_strerror(r[i].rc));
+        cr_expect(r[i].written >= r[i].block && r[i].written <= r[i].block + 10,
+                  "reader %d (block %llu) woke with %llu written", i, (unsigned long long) r[i].block,
+                  (unsigned long long) r[i].written);
+        cr_expect_leq(r[i].sleeps, 3, "reader %d: %ld wake-ups", i, r[i].sleeps);
+        ezshm_mirror_destroy(&r[i].m);
+    }
     ezshm_writer_destroy(&w);
 }
 
@@ -203,16 +213,16 @@ static void *
 s_sleep_far(void *arg)
 {
     sleeper_t *s = arg;
-    s->rc = ezshm_clock_sleep_any(&s->clock, &s->seen, 1, 2.8, (1u << 20) | EZSHM_WAKE_CLOSED, NULL, NULL, NULL);
+    s->rc = ezshm_clock_sleep_any(&s->clock, &s->seen, 1, 2.8, 1u << 20, NULL, NULL, NULL);
     s->woke = (double) shmt_ms_since(&s->t0) / 1000.0;
     return NULL;
 }
 
-/*  A live reader asleep on bit 20 is never woken by the 1-frame chunks, so every wake finds
-    nobody; after a second of those the writer probes with every bit: the probe finds the
-    reader (woken once, spuriously) and its count is left alone. Sampled: the count stays 1
-    all the while the reader sleeps. */
-Test(shm_wait_frames, stale_waiter_repair_spares_a_reader_asleep_on_a_far_boundary)
+/*  A live reader asleep until position 2^20 is never woken by the 1-frame chunks, so every
+    wake finds nobody; after a second of those the writer probes with every bit: the probe
+    finds the reader (woken once, spuriously) and its count is left alone. Sampled: the count
+    stays 1 all the while the reader sleeps. */
+Test(shm_wait_frames, stale_waiter_repair_spares_a_reader_asleep_for_a_far_target)
 {
     const char *name = shmt_unique_name();
     ezshm_writer_t *w = shmt_writer(name, EZSHM_LAYOUT_LEGACY, false);
