@@ -16,7 +16,11 @@
      error;
  (f) rings of L = 1 (made 2), 2, 3, 15, 16, 17 frames: a follower reads every frame;
  (g) a reader attached while the ring is rebuilt on a tmpfs that cannot hold two rings: it
-     lets go of the old ring, the rebuild succeeds, the reader follows it.
+     lets go of the old ring, the rebuild succeeds, the reader follows it;
+ (h) a reader that scribbles on the wake segment (the one segment readers may write: waiter
+     count, block target and futex word overwritten with garbage, thousands of times a
+     second): ezshmd keeps ingesting and loses nothing, a follower still gets every frame,
+     and a block reader (Python, docs/examples/ezshm_clock.py) still gets its blocks.
 """
 import os
 import signal
@@ -314,6 +318,55 @@ def case_huge_latest():
         s.close()
 
 
+# ---- (h) a reader scribbling on the wake segment ------------------------------------------
+
+SCRIBBLER = r"""
+import mmap, os, random, struct, sys, time
+fd = os.open(sys.argv[1], os.O_RDWR)
+m = mmap.mmap(fd, 4096)
+end = time.monotonic() + float(sys.argv[2])
+while time.monotonic() < end:
+    m[0:4] = struct.pack("<I", random.getrandbits(32))           # the futex word
+    m[64:68] = struct.pack("<I", random.choice((0, 1, 0xFFFFFFFF, random.getrandbits(32))))
+    m[128:136] = struct.pack("<Q", random.choice((0, 1, 2**64 - 1, random.getrandbits(64))))
+    time.sleep(0.0002)
+"""
+
+
+def case_wake_scribbler():
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "docs", "examples"))
+    from ezshm_clock import ClockReader
+    s = Session("hostile-h")
+    try:
+        data, ctl = s.endpoint(), s.endpoint()
+        name = "hostile-h"
+        start_daemon(s, name, data, ctl, "--buf-dur", "2")
+        s.start(*pub_args(data, fs=5000, chunk=10), "--count", "2000")
+        ingesting(s, ctl)
+        os.environ["EZSHM_SHM_DIR"] = s.dir
+        mirror = MirrorFollow(s, name, 5000)
+        scribbler = subprocess.Popen([sys.executable, "-c", SCRIBBLER, os.path.join(s.dir, wake_name(name, 0)), "3"])
+        clock = ClockReader(name)
+        blocks = 0
+        for _ in range(10):
+            p0 = clock.position()
+            assert clock.wait(5.0, min_frames=500), "a block of 500 frames never came"
+            assert clock.position() - p0 >= 500, (p0, clock.position())
+            blocks += 1
+        clock.close()
+        assert scribbler.wait(timeout=30) == 0
+        rc, rows, err = mirror.finish()
+        assert rc == 0, (rc, err)
+        assert len(rows) == 5000, len(rows)
+        check_counter_rows(rows, DTYPE, lost_reports(err))
+        assert not lost_reports(err), err
+        st = get_status(s, ctl)
+        assert st["counters"]["dropped"] == 0 and st["counters"]["written"] >= 1000, st["counters"]
+        print(f"  {blocks} blocks of 500 frames and 5000 frames followed while the wake segment was scribbled on")
+    finally:
+        s.close()
+
+
 # ---- (f) small rings --------------------------------------------------------------------
 
 def case_small_rings():
@@ -389,6 +442,8 @@ def main():
     res.check("(f) rings of L = 1 (made 2), 2, 3, 15, 16, 17 are readable", case_small_rings)
     label = "(g) a reader lets go of the old ring on a tight tmpfs: the rebuild succeeds"
     res.check(label, case_tight_rebuild, res, label)
+    res.check("(h) a reader scribbling on the wake segment: nothing lost, followers and block readers served",
+              case_wake_scribbler)
     if SECOND:
         print(f"second writer: exit {SECOND['code']}: {SECOND['message']}")
     if TRUNCATED:
