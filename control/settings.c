@@ -374,14 +374,22 @@ s_choice(const field_t *f, const cJSON *v, const char *const *names, int n, int 
     sending dataclasses.asdict(settings) includes them. Any value is accepted and ignored. */
 static const char *const s_ignored[] = {"conn"};
 
+bool
+settings_is_ignored(const char *name)
+{
+    for (size_t i = 0; i < sizeof s_ignored / sizeof s_ignored[0]; i++)
+        if (strcmp(name, s_ignored[i]) == 0)
+            return true;
+    return false;
+}
+
 settings_code_t
 settings_set_field(settings_t *s, const char *name, const cJSON *value, settings_error_t *err)
 {
     const field_t *f = s_find(name);
     char excerpt[64];
-    for (size_t i = 0; !f && i < sizeof s_ignored / sizeof s_ignored[0]; i++)
-        if (strcmp(name, s_ignored[i]) == 0)
-            return SETTINGS_OK;
+    if (!f && settings_is_ignored(name))
+        return SETTINGS_OK;
     if (!f) {
         json_excerpt(name, excerpt, sizeof excerpt);
         return settings_fail(err, SETTINGS_ERR_UNKNOWN_FIELD, "unknown field \"%s\"", excerpt);

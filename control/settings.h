@@ -133,6 +133,11 @@ settings_code_t settings_fail(settings_error_t *err, settings_code_t code, const
 /*  True if name is a settings field. */
 bool settings_is_field(const char *name);
 
+/*  True if name is a field of ezmsg-tools' ShMemCircBuffSettings that means nothing to ezshmd
+    ("conn"): settings_set_field accepts any value under it and changes nothing. Not a field:
+    settings_is_field is false for it and get never shows it. */
+bool settings_is_ignored(const char *name);
+
 /*  True if name is a startup-only field. */
 bool settings_is_startup_only(const char *name);
 
