@@ -1,5 +1,5 @@
 /*  ezshm_clock.c — the clock segment (anchors, per-frame times) and the wake segment (the
-    futex word and the waiter count). */
+    futex word, the waiter count, the block readers' target). */
 #include "ezshm_clock.h"
 #include "ezshm_error.h"
 #include "ezshm_guard_frame.h"
@@ -24,9 +24,9 @@
 #define SYS_futex_waitv 449
 #endif
 
-/*  Control page offsets (docs/shm-layout.md §11), and the two words of the wake segment,
-    each on a cache line of its own: readers write waiters, the writer bumps wake, neither
-    should drag the other's line around. */
+/*  Control page offsets (docs/shm-layout.md §11), and the three words of the wake segment,
+    each on a cache line of its own: the writer bumps wake, readers count themselves in
+    waiters and lower target; none should drag another's line around. */
 enum {
     OFF_MAGIC = 0,
     OFF_VERSION = 4,
@@ -237,7 +237,7 @@ s_futex_wake(uint32_t *word, uint32_t bits)
 }
 
 /*  A wake that found nobody asleep while `waiters` said n. After enough of them in a row a
-    probe wakes every waiter, whatever its bits: a reader asleep for a far boundary is alive
+    probe wakes every waiter, whatever its bits: a reader asleep for a far target is alive
     and only sleeps on (the probe costs it one spurious wake-up a second); when the probe too
     finds nobody, one waiter is taken back (CAS, so a count that moved meanwhile is left for
     the next run). A live reader caught between its count and its sleep then sleeps one
@@ -272,9 +272,12 @@ s_target_reached(ezshm_clock_t *self)
 }
 
 /*  The increment is a full barrier: the frames' publication is visible before the waiter
-    count and the target are read, and a reader that counted itself (and stored its target)
-    before these loads is woken, one that does so after them sees the new word and does not
-    sleep. */
+    count and the target are read, and a reader that counted itself before these loads is
+    woken, one that does so after them sees the new word and does not sleep. A cleared
+    target takes a second increment: a block reader that read the word after the first one
+    but offered its target while a lower one still stood stored nothing; the second
+    increment makes it look again (and offer its target to the cleared word) instead of
+    sleeping on a target nobody holds. */
 static void
 s_wake(ezshm_clock_t *self, uint32_t bits)
 {
@@ -282,8 +285,10 @@ s_wake(ezshm_clock_t *self, uint32_t bits)
     uint32_t n = __atomic_load_n(U32(self->rw, OFF_WAITERS), __ATOMIC_SEQ_CST);
     if (n == 0)
         return;
-    if (bits != EZSHM_WAKE_ANY && s_target_reached(self))
+    if (bits != EZSHM_WAKE_ANY && s_target_reached(self)) {
         bits |= EZSHM_WAKE_TARGET;
+        __atomic_fetch_add(U32(self->rw, OFF_WAKE), 1, __ATOMIC_SEQ_CST);
+    }
     if (s_futex_wake(U32(self->rw, OFF_WAKE), bits) > 0)
         self->empty_wakes = 0;
     else
@@ -541,7 +546,8 @@ static void
 s_lower_target(uint64_t *target, uint64_t t)
 {
     uint64_t cur = __atomic_load_n(target, __ATOMIC_SEQ_CST);
-    while (t < cur && !__atomic_compare_exchange_n(target, &cur, t, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
+    while (t < cur
+           && !__atomic_compare_exchange_n(target, &cur, t, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
         ;
 }
 
@@ -600,8 +606,9 @@ s_monotonic_after(double timeout_s)
 
 /*  The kernel sleep itself: FUTEX_WAIT (relative timeout) for one word woken by anything, so
     the plain wait works on any kernel; FUTEX_WAIT_BITSET for one word woken only by the
-    wake-ups whose bits it names (a block: target reached, or closed); futex_waitv (Linux >= 5.16) for several words, woken by
-    anything. All shared (no FUTEX_PRIVATE_FLAG): the writer is another process. */
+    wake-ups whose bits it names (a block: target reached, or closed); futex_waitv
+    (Linux >= 5.16) for several words, woken by anything. All shared (no FUTEX_PRIVATE_FLAG):
+    the writer is another process. */
 static int
 s_futex_sleep(ezshm_clock_t *const *clocks, const uint32_t *seen, size_t n, double timeout_s, uint32_t bits)
 {
@@ -656,10 +663,11 @@ ezshm_clock_sleep_any(ezshm_clock_t *const *clocks, const uint32_t *seen, size_t
         __atomic_fetch_add(WAITERS(clocks[counted]), 1, __ATOMIC_SEQ_CST);
     if (target)
         s_lower_target(TARGET(clocks[0]), target);
-    /*  Counted (and the target stored) first, checked second (the writer publishes first,
-        reads the count and the target second): one of the two sees the other, so a publish
-        is never missed by a sleeper. The fence
-        keeps the checks below after the counts on weakly ordered CPUs too. */
+    /*  Counted (and the target offered) first, checked second (the writer publishes first,
+        reads the count and the target second, and moves the word again when it clears the
+        target): one of the two sees the other, so neither a publish nor a reached target is
+        missed by a sleeper. The fence keeps the checks below after the counts on weakly
+        ordered CPUs too. */
     __atomic_thread_fence(__ATOMIC_SEQ_CST);
     int rc = EZSHM_OK;
     if (!s_moved(clocks, seen, n) && !(ready && ready(arg)))

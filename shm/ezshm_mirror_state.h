@@ -35,7 +35,6 @@ struct ezshm_mirror_t {
     bool                replaced;      /* a restarted writer was noticed, not yet followed */
 };
 
-
 /*  Unmaps the ring and its clock (the header stays). */
 EZSHM_HIDDEN void ezshm_mirror_detach_ring(ezshm_mirror_t *self);
 

@@ -45,7 +45,7 @@ s_has_news(void *arg)
 static uint64_t
 s_wake_target(const ezshm_mirror_t *self)
 {
-    return self->wanted > 1 && s_target(self) > self->cursor + 1 ? s_target(self) : 0;
+    return s_target(self) > self->cursor + 1 ? s_target(self) : 0;
 }
 
 /*  Sleeps until deadline or at most max_s seconds. */

@@ -356,7 +356,7 @@ Test(shm_clock, wait_wakes_on_data_reset_rename_and_shutdown)
 Test(shm_clock, readers_may_write_the_wake_segment_only)
 {
     /*  A group-readable stream: the clock is as read-only to the group as the ring; the wake
-        segment (nothing but the two words) gets group write so group readers can sleep. */
+        segment (nothing but the wake words) gets group write so group readers can sleep. */
     const char *name = shmt_unique_name();
     ezshm_writer_options_t opt;
     ezshm_writer_options_init(&opt);

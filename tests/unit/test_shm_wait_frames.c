@@ -174,7 +174,7 @@ s_event_later(void *arg)
     return NULL;
 }
 
-/*  A reader asleep for a far boundary is woken by the writer closing the clock (every bit). */
+/*  A reader asleep for a far target is woken by the writer closing the clock (every bit). */
 Test(shm_wait_frames, reset_rename_and_shutdown_wake_a_block_reader)
 {
     for (int action = 1; action <= 3; action++) {
