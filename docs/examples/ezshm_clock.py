@@ -70,7 +70,7 @@ try:
     _cas8 = getattr(_libatomic, "__atomic_compare_exchange_8")
     _cas8.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_uint64, ctypes.c_int, ctypes.c_int]
     _cas8.restype = ctypes.c_bool
-except OSError:
+except (OSError, AttributeError):   # no libatomic, or one without these entry points
     _fetch_add = _cas = _cas8 = None
 
 
@@ -126,12 +126,14 @@ def wait_any(readers, timeout, min_frames=1):
     seconds pass: the index of the first such reader, None on timeout. It sleeps in the
     kernel on every stream's wake word at once (futex_waitv, Linux >= 5.16), counted a
     waiter on each (docs/shm-layout.md section 11, waiting on several streams); one stream
-    waiting for a block stores the position it needs as the wake segment's target and
-    sleeps on the target bit (FUTEX_WAIT_BITSET): one wake-up per block; streams without a wake segment are polled every 1 ms (10 ms while
-    not ready), as are several streams on a kernel without futex_waitv."""
+    waiting for a block of more than one frame stores the position it needs as the wake
+    segment's target and sleeps on the target bit (FUTEX_WAIT_BITSET): one wake-up per block
+    (this needs libatomic's 64-bit compare-and-swap; without it every chunk wakes the
+    reader). Streams without a wake segment are polled every 1 ms (10 ms while not ready),
+    as are several streams on a kernel without futex_waitv."""
     deadline = time.monotonic() + timeout
-    start = [(r.generation, r.position() + max(1, min(min_frames, r.header.length() // 2)) - 1)
-             for r in readers]
+    want = [max(1, min(min_frames, r.header.length() // 2)) for r in readers]
+    start = [(r.generation, r.position() + w - 1) for r, w in zip(readers, want)]
     while True:
         words, news, period = [], [], 0.2 if _fetch_add is not None else 0.01
         for i, r in enumerate(readers):
@@ -150,7 +152,8 @@ def wait_any(readers, timeout, min_frames=1):
         if left <= 0:
             return None
         left = min(left, period)
-        target = news[0][1] + 1 if min_frames > 1 and len(words) == 1 and _cas8 is not None else None
+        block = len(words) == 1 and want[readers.index(news[0][0])] > 1 and _cas8 is not None
+        target = news[0][1] + 1 if block else None
         if not words or (len(words) > 1 and _no_waitv):
             time.sleep(min(left, 0.001) if words else left)
             continue
