@@ -188,7 +188,7 @@ def main():
         manifest = json.load(f)
     entries = {e["name"]: e for e in manifest["fixtures"] + manifest["fixtures_more"]}
     identical = set()
-    plain = []
+    plain, replays = [], []
     for sub in ("ezmsg-zmq", "ezmsg-zmq-more"):
         folder = os.path.join(FIXTURES, sub)
         with open(os.path.join(folder, "manifest.json")) as f:
@@ -198,10 +198,10 @@ def main():
             #  rightly lacks it, so only that blob cannot be identical.
             if sub == "ezmsg-zmq" and not entries[fixture["name"]]["decoded"]["attrs"].get("count"):
                 plain.append(fixture["name"])
-            for single in (False, True):
-                res.check(f"{sub}/{fixture['name']} {'single part' if single else 'multipart'}: pickle.loads "
-                          "of the aux blob is the manifest's value", replay, folder, fixture,
-                          entries[fixture["name"]], single, identical)
+            replays += [(f"{sub}/{fixture['name']} {'single part' if single else 'multipart'}: pickle.loads "
+                         "of the aux blob is the manifest's value", replay, folder, fixture,
+                         entries[fixture["name"]], single, identical) for single in (False, True)]
+    res.check_parallel(replays)   # each its own daemon and segment folder
     res.check("every ezmsg-zmq fixture's blob (but the _pickle one) is byte-identical to ezmsg-tools 0.6's",
               lambda: (sorted(set(plain) - identical) == []) or (_ for _ in ()).throw(
                   AssertionError(f"differ: {sorted(set(plain) - identical)}")))

@@ -49,12 +49,10 @@ def run_case(dtype, fmt="native", layout="legacy", time_dim_index=0, transport="
 
 def main():
     res = Results()
-    for dtype in "?bBhHiIlLqQefdFD":
-        res.check(f"native ipc legacy dtype {dtype}", run_case, dtype)
-    for fmt in ("native", "ezmsg", "ezmsg-single"):
-        for layout in ("legacy", "v1"):
-            for tdi in (0, 1):
-                res.check(f"{fmt} tcp {layout} time_dim_index {tdi}", run_case, "f", fmt, layout, tdi, "tcp")
+    cases = [(f"native ipc legacy dtype {dtype}", run_case, dtype) for dtype in "?bBhHiIlLqQefdFD"]
+    cases += [(f"{fmt} tcp {layout} time_dim_index {tdi}", run_case, "f", fmt, layout, tdi, "tcp")
+              for fmt in ("native", "ezmsg", "ezmsg-single") for layout in ("legacy", "v1") for tdi in (0, 1)]
+    res.check_parallel(cases)
     res.finish()
 
 

@@ -131,6 +131,15 @@ class Skip(Exception):
     """Raised by a check that cannot run here (say why): reported as SKIP, counted apart."""
 
 
+def outcome(fn, *args):
+    """None when fn(*args) returns, else the exception it raised."""
+    try:
+        fn(*args)
+        return None
+    except Exception as e:  # noqa: BLE001 (the caller reports it)
+        return e
+
+
 class Results:
     """Counts checks and prints the closing 'N passed, N failed[, N skipped]' line."""
 
@@ -140,16 +149,28 @@ class Results:
         self.skipped = 0
 
     def check(self, label, fn, *args):
-        try:
-            fn(*args)
+        self.report(label, outcome(fn, *args))
+
+    def check_parallel(self, checks, workers=2):
+        """checks: (label, fn, *args) tuples of independent checks (each its own Session), run
+        `workers` at a time — under memcheck a case is mostly waiting on its slowed daemon —
+        and reported in the order given."""
+        from concurrent.futures import ThreadPoolExecutor
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            futures = [(c[0], pool.submit(outcome, *c[1:])) for c in checks]
+            for label, future in futures:
+                self.report(label, future.result())
+
+    def report(self, label, error):
+        if error is None:
             self.passed += 1
             print(f"ok   {label}", flush=True)
-        except Skip as why:  # not a pass: the line and the count say it did not run
+        elif isinstance(error, Skip):  # not a pass: the line and the count say it did not run
             self.skipped += 1
-            print(f"SKIP {label}: {why}", flush=True)
-        except Exception as e:  # a failed check is reported, the others still run
+            print(f"SKIP {label}: {error}", flush=True)
+        else:  # a failed check is reported, the others still run
             self.failed += 1
-            print(f"FAIL {label}: {e!r}", flush=True)
+            print(f"FAIL {label}: {error!r}", flush=True)
 
     def run_cases(self, *cases):
         """Runs case(self) for each case, then finish(). A case that raises outside its checks
