@@ -60,21 +60,24 @@ run_tests() {
     local rootfs=$!
     build build
     (cd build && ctest --output-on-failure -j2 --timeout 300)
+    # Integration tests run again under memcheck (ctest -R prefixes), two at a time, then one at
+    # a time: the second set's readers keep real time, so the slowed daemon gets a core of its own.
+    local memcheck_j2='pipeline|control|curve_sub|watch' memcheck_j1='faults|rebuild_replay|resubscribe'
     echo "dev.sh: the pipeline, control, CURVE and live-view tests again with ezshmd and ezshm-mirror under valgrind memcheck"
-    (cd build && EZSHM_VALGRIND=1 ctest --output-on-failure -j2 -R 'integration.test_(pipeline|control|curve_sub|watch)' --timeout 900)
-    echo "dev.sh: the fault, replay and resubscription tests with ezshmd under valgrind memcheck (their readers keep real time:"
-    echo "        one at a time, so the slowed daemon has a core of its own)"
-    (cd build && EZSHM_VALGRIND=ezshmd ctest --output-on-failure -j1 -R 'integration.test_(faults|rebuild_replay|resubscribe)' --timeout 900)
+    (cd build && EZSHM_VALGRIND=1 ctest --output-on-failure -j2 -R "integration.test_($memcheck_j2)" --timeout 900)
+    echo "dev.sh: the fault, replay and resubscription tests with ezshmd under valgrind memcheck, one at a time"
+    (cd build && EZSHM_VALGRIND=ezshmd ctest --output-on-failure -j1 -R "integration.test_($memcheck_j1)" --timeout 900)
     echo "dev.sh: again under AddressSanitizer + UndefinedBehaviorSanitizer"
     build build-asan -DEZSHM_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
-    # Not again: the checks of sources, docs and packaging (layering, manpages, deploy files,
-    # install) and the benchmark smoke run, whose daemon paths the other tests cover. The
-    # cross-process stress runs 3 s a case (5 s above): its five cases still cover every layout.
+    # Every unit test and every integration test but those memcheck just ran (their code paths
+    # are also in the unit tests and the fuzzers, which are sanitized), the checks of sources,
+    # docs and packaging (layering, manpages, deploy files, install) and the benchmark smoke run.
+    # The cross-process stress runs 3 s a case (5 s above): its five cases still cover every layout.
     (cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-        EZSHM_STRESS_SECONDS=3 \
-        ctest --output-on-failure -j2 --timeout 300 -E 'integration.test_(layering|manpages|deploy_files|install|bench_smoke)$')
-    echo "dev.sh: each libFuzzer harness for ${EZSHM_FUZZ_SECONDS:-15} s"
-    EZSHM_FUZZ_BUILD=build-fuzz EZSHM_FUZZ_JOBS=2 tests/fuzz/run.sh "${EZSHM_FUZZ_SECONDS:-15}"
+        EZSHM_STRESS_SECONDS=3 ctest --output-on-failure -j2 --timeout 300 \
+        -E "integration.test_($memcheck_j2|$memcheck_j1|layering|manpages|deploy_files|install|bench_smoke)")
+    echo "dev.sh: each libFuzzer harness for ${EZSHM_FUZZ_SECONDS:-10} s"
+    EZSHM_FUZZ_BUILD=build-fuzz EZSHM_FUZZ_JOBS=2 tests/fuzz/run.sh "${EZSHM_FUZZ_SECONDS:-10}"
     echo "dev.sh: the container image, built from deploy/Dockerfile and run with podman"
     wait "$rootfs" || true
     deploy/test-image.sh
