@@ -1,6 +1,7 @@
 """ezshm-pub --pattern counter → ezshmd → ezshm-mirror, with the real binaries: every frame
-value checked for every dtype (under memcheck one per item size), both header layouts, the three wire formats, time-first and
-[ch x time] senders, over ipc:// and tcp://127.0.0.1; segments gone after SIGTERM."""
+value checked for every dtype (under memcheck one per item size), both header layouts, the
+three wire formats, time-first and [ch x time] senders, over ipc:// and tcp://127.0.0.1;
+segments gone after SIGTERM."""
 import os
 import signal
 import subprocess
