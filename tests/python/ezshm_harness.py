@@ -7,6 +7,7 @@ import signal
 import subprocess
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 BIN = os.environ.get("EZSHM_BIN", os.path.join(os.path.dirname(__file__), "..", "..", "build", "bin"))
 
@@ -155,7 +156,6 @@ class Results:
         """checks: (label, fn, *args) tuples of independent checks (each its own Session), run
         `workers` at a time — under memcheck a case is mostly waiting on its slowed daemon —
         and reported in the order given."""
-        from concurrent.futures import ThreadPoolExecutor
         with ThreadPoolExecutor(max_workers=workers) as pool:
             futures = [(c[0], pool.submit(outcome, *c[1:])) for c in checks]
             for label, future in futures:
@@ -179,7 +179,7 @@ class Results:
             try:
                 case(self)
             except Exception as e:  # noqa: BLE001 (reported as a failed check)
-                self.check(case.__name__, lambda err=e: (_ for _ in ()).throw(err))
+                self.report(case.__name__, e)
         self.finish()
 
     def finish(self):
