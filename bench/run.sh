@@ -445,7 +445,10 @@ fi
 # then with the stream idle. Alone, because side by side they would wake together at every
 # chunk and charge each other the contention.
 if has wait; then
-    wait_secs=10; idle_secs=5; [ "$quick" = 1 ] && wait_secs=5; [ "$smoke" = 1 ] && wait_secs=1 idle_secs=1
+    # lead: the rig publisher's seconds beyond the four rig windows (1.3 s before them, and each
+    # reader's start-up)
+    wait_secs=10 idle_secs=5 lead=4; [ "$quick" = 1 ] && wait_secs=5
+    [ "$smoke" = 1 ] && wait_secs=1 idle_secs=0.5 lead=2
     readers=(wait:1 block:300 futex:1 poll:1)
     follow_each() {   # stream secs load rep: each reader alone, order rotated by rep
         local i r
@@ -459,7 +462,7 @@ if has wait; then
     for rep in $(seq "$runs"); do
         ep="$(endpoint ipc)"; name="bench-$$-$seq_id"
         start_ezshmd "$ep" "$name" 10 || continue
-        msgs=$(( (4 * wait_secs + 4) * 1000 ))
+        msgs=$(( (4 * wait_secs + lead) * 1000 ))
         "$bin/ezshm-pub" --connect "$ep" --fs 30000 --channels 256 --dtype int16 --chunk 30 --count "$msgs" \
             --sndhwm 0 --wait-sub 300 --quiet --pattern counter &
         pp=$!; pids+=("$pp")

@@ -373,12 +373,14 @@ def case_small_rings():
     s = Session("hostile-f")
     try:
         fs = 64                                                   # L / 64 is exact in binary
+        rings = []                                                # all six at once: 40 frames take 0.6 s
         for want in (1, 2, 3, 15, 16, 17):
             data, ctl = s.endpoint(), s.endpoint()
             name = f"hostile-f{want}"
             d = start_daemon(s, name, data, ctl, "--buf-dur", repr(want / fs))
             mirror = MirrorFollow(s, name, 40, extra=())
-            pub = s.start(*pub_args(data, fs=fs, chunk=1, channels=2))
+            rings.append((want, ctl, d, mirror, s.start(*pub_args(data, fs=fs, chunk=1, channels=2))))
+        for want, ctl, d, mirror, pub in rings:
             rc, rows, err = mirror.finish(timeout=30)
             assert rc == 0 and len(rows) == 40, (want, rc, len(rows), err)
             # 40 frames returned and every gap accounted for: the ring is readable (with L = 1

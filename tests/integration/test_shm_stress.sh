@@ -6,11 +6,11 @@
 # without (it waits, as for an ezmsg-tools writer). Fails on any corrupt, duplicated or
 # misplaced frame, a gap whose size was not reported as lost, or a reader that did not see
 # the clock segment it was meant to. Env: EZSHM_BIN (ezshm-stress), EZSHM_STRESS_SECONDS
-# (default 5 per case), EZSHM_STRESS_CLOCK: "on" or "off" runs every case with or without
+# (default 4 per case), EZSHM_STRESS_CLOCK: "on" or "off" runs every case with or without
 # the clock (to measure one path), default: as each case says.
 set -u
 here="$(cd "$(dirname "$0")" && pwd)"
-secs="${EZSHM_STRESS_SECONDS:-5}"
+secs="${EZSHM_STRESS_SECONDS:-4}"
 work="$(mktemp -d /dev/shm/ezshm-stress-XXXXXX)"
 export EZSHM_SHM_DIR="$work"
 pids=()
