@@ -53,12 +53,12 @@ run_demo() {
 }
 
 run_tests() {
+    build build
     # The image test's Debian root (debootstrap, about a minute of download and unpacking) is
-    # fetched while the suites run; test-image.sh waits on its lock, or fetches it itself if this failed.
-    mkdir -p build
+    # fetched while the tests run (not during the build: both would take twice as long);
+    # test-image.sh waits on its lock, or fetches it itself if this failed.
     deploy/debian-rootfs.sh >build/debian-rootfs.log 2>&1 &
     local rootfs=$!
-    build build
     (cd build && ctest --output-on-failure -j2 --timeout 300)
     # Integration tests run again under memcheck (ctest -R prefixes), two at a time, then one at
     # a time: the second set's readers keep real time, so the slowed daemon gets a core of its own.
