@@ -44,7 +44,7 @@ def start_daemon(s, name):
 
 def pub(s, data, *extra, count=600, rate=500):
     return s.start("ezshm-pub", "--connect", data, "--pattern", "counter", "--dtype", "i", "--fs", str(int(FS)),
-                   "--channels", "2", "--chunk", str(CHUNK), "--rate", str(rate), "--count", str(count), "--quiet", "--wait-sub", "300",
+                   "--channels", "2", "--chunk", str(CHUNK), "--rate", str(rate), "--count", str(count), "--quiet",
                    *extra)
 
 
