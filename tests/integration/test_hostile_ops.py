@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
 """Hostile senders, clients and files against the real ezshmd, the operations side (issue 21):
 (4) a topic flood under a low file descriptor limit is refused before the limit (fd_limit),
-control and the streams already made keep being served, SIGTERM leaves no segment behind."""
+control and the streams already made keep being served, SIGTERM leaves no segment behind;
+(6) a process that truncates the wake and clock segments kills neither the Python ClockReader
+nor ezshm-mirror --follow: both go on with the rebuilt ring; and (issue 22) a follower started
+before the stream's first message waits for it."""
 import base64
 import json
 import os
@@ -9,9 +12,27 @@ import resource
 import signal
 import subprocess
 import sys
+import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "python"))
-from ezshm_harness import STOP_TIMEOUT, Results, Session, get_status, helper_tool, wait_until  # noqa: E402
+from ezshm_harness import (STOP_TIMEOUT, MirrorFollow, Results, Session, counter_runs, counter_values,  # noqa: E402
+                           get_status, helper_tool, read_header_file, wait_until)
+import shm_layout  # noqa: E402
+
+EXAMPLES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "docs", "examples")
+
+# A ClockReader (docs/examples/ezshm_clock.py) that prints "generation position time" after
+# every wait, until stopped.
+CLOCK_READER = """
+import sys
+sys.path.insert(0, sys.argv[1])
+from ezshm_clock import ClockReader
+c = ClockReader(sys.argv[2])
+while True:
+    c.wait(0.2)
+    pos, t, _, _ = c.newest()
+    print(c.generation, pos, t, flush=True)
+"""
 
 
 def single_part(topic, frames=10, channels=2):
@@ -96,10 +117,95 @@ def case_fd_flood():
         s.close()
 
 
+def start_single(s, name):
+    """ezshmd with one stream name, and a counter publisher at 1 kHz in chunks of 10 (until
+    stopped); returns (daemon, control endpoint)."""
+    data, ctl = s.endpoint(), s.endpoint()
+    d = s.start("ezshmd", "--sub-bind", data, "--control", ctl, "--shmem-name", name, "--buf-dur", "2",
+                "--log-level", "error")
+    s.wait_ready(ctl)
+    s.start("ezshm-pub", "--connect", data, "--pattern", "counter", "--dtype", "i", "--fs", "1000", "--chunk", "10",
+            "--quiet", "--wait-sub", "300")
+    return d, ctl
+
+
+def case_truncated_wake():
+    """ezshm-mirror --follow and a Python ClockReader on a live stream; another process
+    truncates the ring's wake and clock segments (as a group member may with shm_mode 0660).
+    Both readers live on: the mirror says so and re-attaches, the ClockReader reads the
+    rebuilt ring's times; the mirror's rows stay the counter, with the gap reported."""
+    s = Session("ops-wake")
+    try:
+        name = f"ops-wake-{os.getpid()}"
+        d, ctl = start_single(s, name)
+        header = os.path.join(s.dir, shm_layout.short_name(name))
+        wait_until(lambda: os.path.exists(header) and read_header_file(header)["bvalid"], 10, "the ring")
+        mirror = MirrorFollow(s, name, 10**7)
+        lines = os.path.join(s.sockdir, "clock.out")
+        with open(lines, "w") as out:
+            reader = subprocess.Popen([sys.executable, "-c", CLOCK_READER, EXAMPLES, name], env=s.env, stdout=out)
+            s.procs.append(reader)
+
+        def clock_lines():
+            with open(lines) as f:
+                return [ln.split() for ln in f.read().splitlines()]
+        wait_until(lambda: mirror.rows_so_far() > 50 and len(clock_lines()) > 5, 20, "both readers reading")
+        gen = read_header_file(header)["generation"]
+        for segment in (shm_layout.wake_name(name, gen), shm_layout.clock_name(name, gen)):
+            os.truncate(os.path.join(s.dir, segment), 0)
+        wait_until(lambda: read_header_file(header)["generation"] > gen, 20, "ezshmd to rebuild the ring")
+        rows = mirror.rows_so_far()
+
+        def resumed():
+            after = [ln for ln in clock_lines() if int(ln[0]) > gen and ln[2] != "nan"]
+            return mirror.rows_so_far() > rows + 50 and len(after) > 3
+        wait_until(resumed, 20, "both readers on the rebuilt ring")
+        assert reader.poll() is None, f"the ClockReader died ({reader.returncode})"
+        assert mirror.proc.poll() is None, f"the follower ended ({mirror.proc.returncode})"
+        mirror.interrupt()
+        rc, got, err = mirror.finish(timeout=STOP_TIMEOUT)
+        assert rc == 0, (rc, err)
+        assert "truncated" in err and "re-attaching" in err, err
+        runs = counter_runs(counter_values(got, "i"), "i")
+        assert all(n > 0 for _, _, n in runs) and len(runs) <= 3, runs[:5]
+        assert d.poll() is None, "ezshmd died"
+    finally:
+        s.close()
+
+
+def case_follow_before_first_message():
+    """ezshm-mirror --follow without --wait, started while the stream has a header but no ring
+    yet, waits for it (like tail -F) and prints the frames; --wait still bounds a stream that
+    does not exist."""
+    s = Session("ops-follow")
+    try:
+        name = f"ops-follow-{os.getpid()}"
+        data, ctl = s.endpoint(), s.endpoint()
+        s.start("ezshmd", "--sub-bind", data, "--control", ctl, "--shmem-name", name, "--log-level", "error")
+        s.wait_ready(ctl)
+        mirror = MirrorFollow(s, name, 30, wait=0)
+        time.sleep(0.3)
+        assert mirror.proc.poll() is None, f"the follower exited before the first message: {mirror.proc.returncode}"
+        s.start("ezshm-pub", "--connect", data, "--pattern", "counter", "--dtype", "i", "--fs", "1000", "--chunk",
+                "10", "--quiet", "--wait-sub", "300")
+        rc, rows, err = mirror.finish(timeout=STOP_TIMEOUT * 2)
+        assert rc == 0 and len(rows) == 30, (rc, len(rows), err)
+        assert len(counter_runs(counter_values(rows, "i"), "i")) == 1, rows
+        t = time.monotonic()
+        r = s.run("ezshm-mirror", "--follow", "--wait", "0.3", f"{name}-missing")
+        assert r.returncode == 2 and time.monotonic() - t >= 0.3, (r.returncode, r.stderr)
+    finally:
+        s.close()
+
+
 def main():
     res = Results()
     res.check("(4) a topic flood at RLIMIT_NOFILE 64: refused as fd_limit before the limit, control and "
               "streams served, nothing left after SIGTERM", case_fd_flood)
+    res.check("(6) wake and clock segments truncated: the ClockReader and ezshm-mirror --follow read on",
+              case_truncated_wake)
+    res.check("(22) --follow before the first message waits for the ring; --wait bounds a missing stream",
+              case_follow_before_first_message)
     res.finish()
 
 
