@@ -4,7 +4,8 @@
 control and the streams already made keep being served, SIGTERM leaves no segment behind;
 (6) a process that truncates the wake and clock segments kills neither the Python ClockReader
 nor ezshm-mirror --follow: both go on with the rebuilt ring; and (issue 22) a follower started
-before the stream's first message waits for it."""
+before the stream's first message waits for it; (9) a config path that is (a link to) a FIFO
+neither blocks startup nor a SIGHUP reload."""
 import base64
 import json
 import os
@@ -198,6 +199,41 @@ def case_follow_before_first_message():
         s.close()
 
 
+def case_config_fifo():
+    """The config path a symbolic link, pointed at a FIFO nobody writes: SIGHUP refuses the
+    reload (not a regular file) and the loop goes on: control answers, SIGTERM stops it.
+    Started on a FIFO, ezshmd exits with the reason instead of waiting for a writer."""
+    s = Session("ops-fifo")
+    try:
+        config, fifo, link = (os.path.join(s.sockdir, f) for f in ("ezshmd.json", "fifo", "config.json"))
+        with open(config, "w") as f:
+            json.dump({"log_level": "error"}, f)
+        os.mkfifo(fifo)
+        os.symlink(config, link)
+        ctl = s.endpoint()
+        log = open(os.path.join(s.sockdir, "ezshmd.log"), "w")
+        d = s.start("ezshmd", "--config", link, "--sub-bind", s.endpoint(), "--control", ctl, "--shmem-name",
+                    f"ops-fifo-{os.getpid()}", stderr=log)
+        s.wait_ready(ctl)
+        os.unlink(link)
+        os.symlink(fifo, link)
+        d.send_signal(signal.SIGHUP)
+        for _ in range(3):
+            rc, reply = s.ctl(ctl, "get")
+            assert rc == 0 and reply["settings"]["log_level"] == "error", (rc, reply)
+        d.send_signal(signal.SIGTERM)
+        d.wait(timeout=STOP_TIMEOUT)
+        log.close()
+        assert d.returncode == 0, d.returncode
+        with open(log.name) as f:
+            text = f.read()
+        assert "not a regular file" in text, text
+        r = s.run("ezshmd", "--config", fifo, "--control", s.endpoint(), timeout=20)
+        assert r.returncode != 0 and "not a regular file" in r.stderr, (r.returncode, r.stderr)
+    finally:
+        s.close()
+
+
 def main():
     res = Results()
     res.check("(4) a topic flood at RLIMIT_NOFILE 64: refused as fd_limit before the limit, control and "
@@ -206,6 +242,8 @@ def main():
               case_truncated_wake)
     res.check("(22) --follow before the first message waits for the ring; --wait bounds a missing stream",
               case_follow_before_first_message)
+    res.check("(9) a config path linked to a FIFO: SIGHUP refused, control answers; startup refused",
+              case_config_fifo)
     res.finish()
 
 
