@@ -5,7 +5,8 @@ control and the streams already made keep being served, SIGTERM leaves no segmen
 (6) a process that truncates the wake and clock segments kills neither the Python ClockReader
 nor ezshm-mirror --follow: both go on with the rebuilt ring; and (issue 22) a follower started
 before the stream's first message waits for it; (9) a config path that is (a link to) a FIFO
-neither blocks startup nor a SIGHUP reload."""
+neither blocks startup nor a SIGHUP reload; (11) with a narrow control_mutable, remove_stream
+and add_stream are refused like an update."""
 import base64
 import json
 import os
@@ -234,6 +235,33 @@ def case_config_fifo():
         s.close()
 
 
+def case_control_mutable_streams():
+    """control_mutable = log_level: remove_stream cannot unlink a stream's segments, add_stream
+    cannot make one (both immutable); log_level still changes."""
+    s = Session("ops-mutable")
+    try:
+        pid = os.getpid()
+        names = (f"ops-ma-{pid}", f"ops-mb-{pid}")
+        data, ctl = s.endpoint(), s.endpoint()
+        s.start("ezshmd", "--sub-bind", data, "--control", ctl, "--stream", f"a={names[0]}", "--stream",
+                f"b={names[1]}", "--control-mutable", "log_level", "--log-level", "error")
+        s.wait_ready(ctl)
+        before = s.segments()
+        assert shm_layout.short_name(names[1]) in before, before
+        rc, reply = s.ctl(ctl, "--stream", names[1], "remove-stream")
+        assert rc == 1 and reply["error"]["code"] == "immutable" and "control_mutable" in reply["error"]["message"], \
+            reply
+        rc, reply = s.ctl(ctl, "--stream", f"ops-mc-{pid}", "add-stream", "c")
+        assert rc == 1 and reply["error"]["code"] == "immutable", reply
+        assert s.segments() == before, (before, s.segments())
+        rc, reply = s.ctl(ctl, "streams")
+        assert sorted(x["stream"] for x in reply["streams"]) == sorted(names), reply
+        rc, reply = s.ctl(ctl, "--stream", names[0], "set", "log_level=warning")
+        assert rc == 0 and reply["settings"]["log_level"] == "warning", reply
+    finally:
+        s.close()
+
+
 def main():
     res = Results()
     res.check("(4) a topic flood at RLIMIT_NOFILE 64: refused as fd_limit before the limit, control and "
@@ -244,6 +272,8 @@ def main():
               case_follow_before_first_message)
     res.check("(9) a config path linked to a FIFO: SIGHUP refused, control answers; startup refused",
               case_config_fifo)
+    res.check("(11) control_mutable=log_level: remove_stream and add_stream refused as immutable, segments kept",
+              case_control_mutable_streams)
     res.finish()
 
 
