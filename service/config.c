@@ -103,11 +103,9 @@ s_find_flag(const char *flag, size_t len)
 static cJSON *
 s_value(value_kind_t kind, const char *text)
 {
-    if (kind == V_NUMBER) {
-        char *end;
-        double v = strtod(text, &end);
-        return *text && !*end ? cJSON_CreateNumber(v) : cJSON_CreateString(text);
-    }
+    double v;
+    if (kind == V_NUMBER)
+        return ezshm_value_parse_double(text, &v) ? cJSON_CreateNumber(v) : cJSON_CreateString(text);
     if (kind != V_LIST)
         return cJSON_CreateString(text);
     cJSON *array = cJSON_CreateArray();

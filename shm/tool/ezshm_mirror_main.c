@@ -371,22 +371,21 @@ main(int argc, char **argv)
     long long latest = -1, frames = -1, count = -1;
     bool follow = false, watch = false, refresh_given = false, stamps = false, meta = false;
     bool header_row = false;
-    char *end;
     int opt;
     while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
         switch (opt) {
-        case 'w': wait = strtod(optarg, &end); if (*end || !(wait >= 0)) goto usage; break;
+        case 'w': if (!ezshm_value_parse_double(optarg, &wait) || wait < 0) goto usage; break;
         case 'd': dump = optarg; if (strcmp(dump, "csv") && strcmp(dump, "raw")) goto usage; break;
-        case 'l': errno = 0; latest = strtoll(optarg, &end, 10); if (*end || latest < 0 || errno) goto usage; break;
-        case 'n': errno = 0; frames = strtoll(optarg, &end, 10); if (*end || frames < 0 || errno) goto usage; break;
+        case 'l': if (!ezshm_value_parse_int(optarg, &latest) || latest < 0) goto usage; break;
+        case 'n': if (!ezshm_value_parse_int(optarg, &frames) || frames < 0) goto usage; break;
         case 'f': follow = true; break;
         case 'W': watch = true; break;
         case 'T': stamps = true; break;
         case 'M': meta = true; break;
-        case 'c': errno = 0; count = strtoll(optarg, &end, 10); if (*end || count < 1 || errno) goto usage; break;
+        case 'c': if (!ezshm_value_parse_int(optarg, &count) || count < 1) goto usage; break;
         case 'H': header_row = true; break;
         case 'a': all = optarg; break;
-        case 'r': refresh = strtod(optarg, &end); refresh_given = true; if (*end || !(refresh > 0)) goto usage; break;
+        case 'r': refresh_given = true; if (!ezshm_value_parse_double(optarg, &refresh) || refresh <= 0) goto usage; break;
         case 'h': s_usage(stdout); return MIRROR_EXIT_OK;
         case 'V': printf("ezshm-mirror %s\n", EZSHM_VERSION); return MIRROR_EXIT_OK;
         default: goto usage;

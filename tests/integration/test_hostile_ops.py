@@ -6,7 +6,8 @@ control and the streams already made keep being served, SIGTERM leaves no segmen
 nor ezshm-mirror --follow: both go on with the rebuilt ring; and (issue 22) a follower started
 before the stream's first message waits for it; (9) a config path that is (a link to) a FIFO
 neither blocks startup nor a SIGHUP reload; (11) with a narrow control_mutable, remove_stream
-and add_stream are refused like an update."""
+and add_stream are refused like an update; (13) the CLIs read numbers strictly (decimal, the
+whole text) and a usage error is 64."""
 import base64
 import json
 import os
@@ -262,6 +263,37 @@ def case_control_mutable_streams():
         s.close()
 
 
+def case_cli_numbers():
+    """Usage errors exit 64 before anything is asked of a daemon: ezshm-ctl set without '=',
+    an empty, hexadecimal or infinite number to ezshm-mirror, ezshm-ctl, ezshm-pub; ezshmd
+    refuses --buf-dur 0x10 as not a number. Plain decimals (.5) are still read."""
+    s = Session("ops-cli")
+    try:
+        ctl = s.endpoint()
+        usage = [("ezshm-ctl", "--endpoint", ctl, "set", "novalue"),
+                 ("ezshm-ctl", "--endpoint", ctl, "--timeout", "0x10", "get"),
+                 ("ezshm-ctl", "--endpoint", ctl, "--timeout", "", "get"),
+                 ("ezshm-mirror", "--dump", "csv", "--latest", "", "x"),
+                 ("ezshm-mirror", "--dump", "csv", "--latest", "0x10", "x"),
+                 ("ezshm-mirror", "--wait", "", "x"),
+                 ("ezshm-mirror", "--wait", "inf", "x"),
+                 ("ezshm-mirror", "--follow", "--frames", " 3", "x"),
+                 ("ezshm-mirror", "--watch", "--refresh", "nan", "x")]
+        for args in usage:
+            r = s.run(*args)
+            assert r.returncode == 64, (args, r.returncode, r.stderr)
+        r = s.run("ezshm-pub", "--fs", "inf", "--count", "1")
+        assert r.returncode == 2 and "non-negative number" in r.stderr, (r.returncode, r.stderr)
+        r = s.run("ezshm-pub", "--count", "0x10")
+        assert r.returncode == 2 and "non-negative integer" in r.stderr, (r.returncode, r.stderr)
+        r = s.run("ezshmd", "--buf-dur", "0x10", "--control", ctl)
+        assert r.returncode != 0 and "buf_dur must be" in r.stderr and "0x10" in r.stderr, (r.returncode, r.stderr)
+        r = s.run("ezshm-mirror", "--wait", ".2", "--follow", "missing")
+        assert r.returncode == 2, (r.returncode, r.stderr)
+    finally:
+        s.close()
+
+
 def main():
     res = Results()
     res.check("(4) a topic flood at RLIMIT_NOFILE 64: refused as fd_limit before the limit, control and "
@@ -274,6 +306,7 @@ def main():
               case_config_fifo)
     res.check("(11) control_mutable=log_level: remove_stream and add_stream refused as immutable, segments kept",
               case_control_mutable_streams)
+    res.check("(13) CLI numbers: decimal only, the whole text; usage errors exit 64", case_cli_numbers)
     res.finish()
 
 
