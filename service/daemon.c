@@ -158,8 +158,8 @@ s_fd_budget(daemon_t *self)
         if (raised.rlim_cur > rl.rlim_cur && setrlimit(RLIMIT_NOFILE, &raised) == 0)
             rl = raised;
     }
-    rlim_t spare = rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= need ? need - open - FD_RESERVE
-                   : rl.rlim_cur > open + FD_RESERVE ? rl.rlim_cur - open - FD_RESERVE : 0;
+    rlim_t kept = (rlim_t) (open + FD_RESERVE);
+    rlim_t spare = rl.rlim_cur == RLIM_INFINITY ? need - kept : rl.rlim_cur > kept ? rl.rlim_cur - kept : 0;
     self->fd_streams = (size_t) (spare / FDS_PER_STREAM);
     if (self->fd_streams < want)
         log_msg(SETTINGS_LOG_WARNING, "RLIMIT_NOFILE %llu (%zu open) leaves file descriptors for %zu of max_streams "
@@ -175,6 +175,22 @@ s_fd_refuse(const daemon_t *self, const char *name, settings_error_t *err)
                          "leaves room for %zu streams (%d each, %d kept for ZeroMQ and the daemon)",
                          name ? "stream '" : "the stream of a new topic", name ? name : "", name ? "'" : "",
                          self->fd_streams, FDS_PER_STREAM, FD_RESERVE);
+}
+
+/*  Auto mode: true (counted as fd_limit, logged once) when a new topic's stream would go
+    beyond the file descriptor budget. */
+static bool
+s_fd_refuse_topic(daemon_t *self)
+{
+    if (self->n_streams < self->fd_streams)
+        return false;
+    counters_count(&self->unrouted, ROUTE_ERR_FD_LIMIT, "a new topic beyond the file descriptor limit");
+    settings_error_t err;
+    if (!self->fd_logged && s_fd_refuse(self, NULL, &err))
+        log_msg(SETTINGS_LOG_WARNING, "%s: messages of new topics are counted under fd_limit and dropped",
+                err.message);
+    self->fd_logged = true;
+    return true;
 }
 
 static stream_t *
@@ -283,16 +299,8 @@ s_auto_stream(daemon_t *self, const void *topic, size_t len)
     }
     settings_t settings = self->defaults;
     settings_error_t err;
-    if (self->n_streams >= self->fd_streams) {
-        counters_count(&self->unrouted, ROUTE_ERR_FD_LIMIT, "a new topic beyond the file descriptor limit");
-        if (!self->fd_logged) {
-            s_fd_refuse(self, NULL, &err);
-            log_msg(SETTINGS_LOG_WARNING, "%s: messages of new topics are counted under fd_limit and dropped",
-                    err.message);
-        }
-        self->fd_logged = true;
+    if (s_fd_refuse_topic(self))
         return NULL;
-    }
     if (s_auto_name(self, topic, len, settings.shmem_name, sizeof settings.shmem_name) != 0) {
         counters_drop(&self->unrouted, ROUTE_ERR_STREAM_FAILED,
                       "the topic gives no valid shmem_name (UTF-8 without NUL, at most 255 bytes)");
