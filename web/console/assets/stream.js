@@ -14,7 +14,7 @@
   const S = {
     ws: null, shown: false, name: null, id: 0, info: null, state: null,
     paused: false, hidden: new Set(), slice: [], generation: null,
-    pending: null, drawing: false, lastBuf: null, retry: null, resizeTimer: null, bannerTimer: null,
+    pending: null, drawing: false, lastBuf: null, img: null, px: null, retry: null, resizeTimer: null, bannerTimer: null,
     geometry: null, /* the last draw's layout, for the cursor */
   };
 
@@ -150,7 +150,8 @@
     const lx = Math.round(LABEL_W * r), ah = Math.round(AXIS_H * r);
     const pw = Math.max(1, W - lx), ph = Math.max(1, H - ah);
     ctx.fillStyle = '#0b0e11';
-    ctx.fillRect(0, 0, W, H);
+    ctx.fillRect(0, 0, lx, H);
+    ctx.fillRect(lx, ph, W - lx, H - ph);
     if (S.generation !== null && f.generation !== S.generation) {
       banner('ring rebuilt: generation ' + f.generation + (S.info && S.info.shape ? ', shape [' + S.info.shape.join(', ') + ']' : ''));
     }
@@ -158,8 +159,14 @@
     const visible = [];
     for (let n = 0; n < f.channels; n++) if (!S.hidden.has(f.channelFirst + n)) visible.push(n);
     const lane = visible.length ? ph / visible.length : ph;
-    const img = ctx.createImageData(pw, ph);
-    const px = new Uint32Array(img.data.buffer);
+    /* One ImageData per plot size, cleared in place: a new 4 MB buffer per frame cost more
+       than drawing the traces. */
+    if (!S.img || S.img.width !== pw || S.img.height !== ph) {
+      S.img = ctx.createImageData(pw, ph);
+      S.px = new Uint32Array(S.img.data.buffer);
+    }
+    const img = S.img, px = S.px;
+    px.fill(0xff110e0b); /* the background #0b0e11, ABGR */
     const cols = Math.min(f.columns, pw);
     const ranges = [];
     visible.forEach((n, i) => {
@@ -205,14 +212,17 @@
     const span = f.t1 - f.t0;
     if (Number.isFinite(span) && span > 0) {
       const step = tickStep(span, pw);
+      const newest = timeText(f.tNewest) + (f.clock ? '' : ' (frame count)');
+      const free = W - ctx.measureText(newest).width - 12 * r; /* tick labels stop short of it */
       ctx.textBaseline = 'top';
       for (let t = Math.ceil(f.t0 / step) * step; t <= f.t1; t += step) {
-        const x = lx + (t - f.t0) / span * f.columns * (pw / Math.max(1, f.columns));
-        ctx.fillRect(Math.round(x), ph, 1, 4 * r);
-        ctx.fillText((t - f.t1).toFixed(step < 1 ? 2 : 0) + ' s', Math.round(x) + 2 * r, ph + 5 * r);
+        const x = Math.round(lx + (t - f.t0) / span * Math.min(f.columns, pw));
+        const text = (t - f.t1).toFixed(step < 1 ? 2 : 0) + ' s';
+        ctx.fillRect(x, ph, 1, 4 * r);
+        if (x + 2 * r + ctx.measureText(text).width < free) ctx.fillText(text, x + 2 * r, ph + 5 * r);
       }
       ctx.textAlign = 'right';
-      ctx.fillText(timeText(f.tNewest) + (f.clock ? '' : ' (frame count)'), W - 4 * r, ph + 5 * r);
+      ctx.fillText(newest, W - 4 * r, ph + 5 * r);
       ctx.textAlign = 'left';
     }
     S.geometry = {f: f, lx: lx, pw: pw, ph: ph, lane: lane, visible: visible, ranges: ranges};
