@@ -151,300 +151,294 @@ s_expect_column(const console_columns_t *c, uint32_t k, uint64_t first, uint64_t
 
 static const console_view_t s_view8 = {.window = 1.0, .columns = 8};
 
-Test(web_decimate, exact_min_max_per_column_and_time_axis)
+/*  A rig and a decimator of its stream, attached; c: the plot after the last s_look. */
+typedef struct {
+    rig_t               r;
+    console_decimate_t *d;
+    console_columns_t   c;
+} plot_t;
+
+static plot_t
+s_plot(char dtype, uint32_t channels, uint32_t freqs, uint64_t ring, bool no_clock, const console_view_t *view)
 {
     const char *name = shmt_unique_name();
-    rig_t r = s_rig(name, 'd', 3, 0, 1024, false);
-    console_decimate_t *d = s_decimate(name, &s_view8);
-    s_pump(d);                            /* attaches: nothing written yet */
-    s_write_chunks(&r, 200, 7);           /* frames 0..199, in chunks that straddle columns */
-    s_pump(d);
-    console_columns_t c;
-    console_decimate_columns(d, &c);
-    cr_assert(c.attached);
-    cr_expect_eq(c.channels, 3);
-    cr_expect_eq(c.channels_total, 3);
-    cr_expect_eq(c.columns, 8);
-    cr_expect(c.clock);
-    cr_expect_eq(c.frames, 200);
-    cr_expect_eq(c.lost, 0);
+    plot_t p = {s_rig(name, dtype, channels, freqs, ring, no_clock), s_decimate(name, view), {0}};
+    s_pump(p.d);
+    return p;
+}
+
+/*  Takes what arrived into the plot and returns it. */
+static const console_columns_t *
+s_look(plot_t *p)
+{
+    s_pump(p->d);
+    console_decimate_columns(p->d, &p->c);
+    return &p->c;
+}
+
+static void
+s_close(plot_t *p)
+{
+    console_decimate_destroy(&p->d);
+    cr_expect_null(p->d);
+    ezshm_writer_destroy(&p->r.w);
+}
+
+/*  Columns k in [from, to) of c have no frame: flags 0, min/max NaN. */
+static void
+s_expect_empty(const console_columns_t *c, uint32_t from, uint32_t to)
+{
+    for (uint32_t k = from; k < to; k++) {
+        cr_expect_eq(s_flags(c, k), 0, "column %u", k);
+        for (uint32_t ch = 0; ch < c->channels; ch++)
+            cr_expect(isnan(s_min(c, ch, k)) && isnan(s_max(c, ch, k)), "column %u channel %u", k, ch);
+    }
+}
+
+Test(web_decimate, exact_min_max_per_column_and_time_axis)
+{
+    plot_t p = s_plot('d', 3, 0, 1024, false, &s_view8);
+    s_write_chunks(&p.r, 200, 7);         /* frames 0..199, in chunks that straddle columns */
+    const console_columns_t *c = s_look(&p);
+    cr_assert(c->attached);
+    cr_expect_eq(c->channels, 3);
+    cr_expect_eq(c->channels_total, 3);
+    cr_expect_eq(c->columns, 8);
+    cr_expect(c->clock);
+    cr_expect_eq(c->frames, 200);
+    cr_expect_eq(c->lost, 0);
     /*  Frame 199 is in grid column 8·1024 + 12: the plot is columns 8197..8204. */
-    cr_expect_eq(c.first_column, 8192 + 12 - 7);
-    cr_expect_eq(c.t0, T0 + 5.0 / 8);
-    cr_expect_eq(c.t1, T0 + 13.0 / 8);
-    cr_expect_eq(c.t_newest, T0 + 199.0 / RATE);
+    cr_expect_eq(c->first_column, 8192 + 12 - 7);
+    cr_expect_eq(c->t0, T0 + 5.0 / 8);
+    cr_expect_eq(c->t1, T0 + 13.0 / 8);
+    cr_expect_eq(c->t_newest, T0 + 199.0 / RATE);
     for (uint32_t k = 0; k < 7; k++)
-        s_expect_column(&c, k, (k + 5) * PER_COLUMN, (k + 5) * PER_COLUMN + 15, 0);
-    s_expect_column(&c, 7, 12 * PER_COLUMN, 199, 0);   /* the newest, partly filled */
+        s_expect_column(c, k, (k + 5) * PER_COLUMN, (k + 5) * PER_COLUMN + 15, 0);
+    s_expect_column(c, 7, 12 * PER_COLUMN, 199, 0);   /* the newest, partly filled */
 
     /*  One more frame moves nothing but the newest column's max. */
-    uint64_t changes = c.changes;
-    s_write(&r, 1);
-    s_pump(d);
-    console_decimate_columns(d, &c);
-    cr_expect_gt(c.changes, changes);
-    cr_expect_eq(c.first_column, 8192 + 12 - 7);
-    s_expect_column(&c, 7, 12 * PER_COLUMN, 200, 0);
-    console_decimate_destroy(&d);
-    cr_expect_null(d);
-    ezshm_writer_destroy(&r.w);
+    uint64_t changes = c->changes;
+    s_write(&p.r, 1);
+    c = s_look(&p);
+    cr_expect_gt(c->changes, changes);
+    cr_expect_eq(c->first_column, 8192 + 12 - 7);
+    s_expect_column(c, 7, 12 * PER_COLUMN, 200, 0);
+    s_close(&p);
 }
 
 Test(web_decimate, every_dtype)
 {
     static const char dtypes[] = "bBhHiIlLqQfdFD";
     for (const char *dt = dtypes; *dt; dt++) {
-        const char *name = shmt_unique_name();
-        rig_t r = s_rig(name, *dt, 2, 0, 512, false);
-        console_decimate_t *d = s_decimate(name, &s_view8);
-        s_pump(d);
-        s_write_chunks(&r, 60, 5);   /* values up to 59·2 = 118: int8 holds them */
-        s_pump(d);
-        console_columns_t c;
-        console_decimate_columns(d, &c);
-        cr_assert_eq(c.dtype, *dt);
-        cr_assert_eq(c.channels, 2, "dtype %c", *dt);
+        plot_t p = s_plot(*dt, 2, 0, 512, false, &s_view8);
+        s_write_chunks(&p.r, 60, 5);   /* values up to 59·2 = 118: int8 holds them */
+        const console_columns_t *c = s_look(&p);
+        cr_assert_eq(c->dtype, *dt);
+        cr_assert_eq(c->channels, 2, "dtype %c", *dt);
         /*  Frames 0..59: columns 8192..8195 hold 16 frames each but the last (12). */
-        cr_expect_eq(c.first_column, 8192 + 3 - 7, "dtype %c", *dt);
+        cr_expect_eq(c->first_column, 8192 + 3 - 7, "dtype %c", *dt);
         for (uint32_t k = 4; k < 7; k++)
-            s_expect_column(&c, k, (k - 4) * PER_COLUMN, (k - 4) * PER_COLUMN + 15, 0);
-        s_expect_column(&c, 7, 48, 59, 0);
-        for (uint32_t k = 0; k < 4; k++)
-            cr_expect_eq(s_flags(&c, k), 0, "dtype %c: column %u before the first frame", *dt, k);
-        console_decimate_destroy(&d);
-        ezshm_writer_destroy(&r.w);
+            s_expect_column(c, k, (k - 4) * PER_COLUMN, (k - 4) * PER_COLUMN + 15, 0);
+        s_expect_column(c, 7, 48, 59, 0);
+        s_expect_empty(c, 0, 4);
+        s_close(&p);
     }
 }
 
 Test(web_decimate, bool_dtype_is_zero_or_one)
 {
-    const char *name = shmt_unique_name();
-    rig_t r = s_rig(name, '?', 2, 0, 512, false);
-    console_decimate_t *d = s_decimate(name, &s_view8);
-    s_pump(d);
-    s_write_chunks(&r, 32, 8);   /* channel values p·(c+1): false only at p = 0 */
-    s_pump(d);
-    console_columns_t c;
-    console_decimate_columns(d, &c);
-    cr_expect_eq(s_min(&c, 0, 6), 0.0f);
-    cr_expect_eq(s_max(&c, 0, 6), 1.0f);
-    cr_expect_eq(s_min(&c, 1, 7), 1.0f);
-    cr_expect_eq(s_max(&c, 1, 7), 1.0f);
-    console_decimate_destroy(&d);
-    ezshm_writer_destroy(&r.w);
+    plot_t p = s_plot('?', 2, 0, 512, false, &s_view8);
+    s_write_chunks(&p.r, 32, 8);   /* channel values p·(c+1): false only at p = 0 */
+    const console_columns_t *c = s_look(&p);
+    cr_expect_eq(s_min(c, 0, 6), 0.0f);
+    cr_expect_eq(s_max(c, 0, 6), 1.0f);
+    cr_expect_eq(s_min(c, 1, 7), 1.0f);
+    cr_expect_eq(s_max(c, 1, 7), 1.0f);
+    s_close(&p);
 }
 
 Test(web_decimate, slice_of_a_three_dim_stream_and_channel_range)
 {
-    const char *name = shmt_unique_name();
-    rig_t r = s_rig(name, 'f', 4, 3, 512, false);   /* time × 4 ch × 3 freq */
     console_view_t v = {.window = 1.0, .columns = 8, .channel_first = 1, .channel_count = 2,
                         .n_slice = 1, .slice = {2}};
-    console_decimate_t *d = s_decimate(name, &v);
-    s_pump(d);
-    s_write_chunks(&r, 64, 16);
-    s_pump(d);
-    console_columns_t c;
-    console_decimate_columns(d, &c);
-    cr_expect_eq(c.channels_total, 4);
-    cr_expect_eq(c.channel_first, 1);
-    cr_expect_eq(c.channels, 2);
-    cr_expect_eq(c.n_slice, 1);
-    cr_expect_eq(c.slice[0], 2);
+    plot_t p = s_plot('f', 4, 3, 512, false, &v);   /* time × 4 ch × 3 freq */
+    s_write_chunks(&p.r, 64, 16);
+    const console_columns_t *c = s_look(&p);
+    cr_expect_eq(c->channels_total, 4);
+    cr_expect_eq(c->channel_first, 1);
+    cr_expect_eq(c->channels, 2);
+    cr_expect_eq(c->n_slice, 1);
+    cr_expect_eq(c->slice[0], 2);
     for (uint32_t k = 4; k < 8; k++)
-        s_expect_column(&c, k, (k - 4) * PER_COLUMN, (k - 4) * PER_COLUMN + 15, 2);
+        s_expect_column(c, k, (k - 4) * PER_COLUMN, (k - 4) * PER_COLUMN + 15, 2);
 
     /*  A slice beyond the dim is taken as 0; the plot restarts from the ring's frames. */
     v.slice[0] = 7;
-    cr_assert_eq(console_decimate_set_view(d, &v), EZSHM_OK);
-    s_pump(d);
-    console_decimate_columns(d, &c);
-    cr_expect_eq(c.slice[0], 0);
+    cr_assert_eq(console_decimate_set_view(p.d, &v), EZSHM_OK);
+    c = s_look(&p);
+    cr_expect_eq(c->slice[0], 0);
     for (uint32_t k = 4; k < 8; k++)
-        s_expect_column(&c, k, (k - 4) * PER_COLUMN, (k - 4) * PER_COLUMN + 15, 0);
-    console_decimate_destroy(&d);
-    ezshm_writer_destroy(&r.w);
+        s_expect_column(c, k, (k - 4) * PER_COLUMN, (k - 4) * PER_COLUMN + 15, 0);
+    s_close(&p);
 }
 
 Test(web_decimate, new_view_refills_the_window_from_the_ring)
 {
     const char *name = shmt_unique_name();
-    rig_t r = s_rig(name, 'h', 2, 0, 1024, false);
-    s_write_chunks(&r, 100, 10);    /* before the decimator exists */
-    console_decimate_t *d = s_decimate(name, &s_view8);
-    s_pump(d);
-    console_columns_t c;
-    console_decimate_columns(d, &c);
+    plot_t p = {s_rig(name, 'h', 2, 0, 1024, false), NULL, {0}};
+    s_write_chunks(&p.r, 100, 10);    /* before the decimator exists */
+    p.d = s_decimate(name, &s_view8);
+    const console_columns_t *c = s_look(&p);
     /*  Attached after the frames: they fill the window all the same. */
-    cr_expect_eq(c.first_column, 8192 + 6 - 7);
+    cr_expect_eq(c->first_column, 8192 + 6 - 7);
     for (uint32_t k = 1; k < 7; k++)
-        s_expect_column(&c, k, (k - 1) * PER_COLUMN, (k - 1) * PER_COLUMN + 15, 0);
-    s_expect_column(&c, 7, 96, 99, 0);
+        s_expect_column(c, k, (k - 1) * PER_COLUMN, (k - 1) * PER_COLUMN + 15, 0);
+    s_expect_column(c, 7, 96, 99, 0);
 
     /*  Twice the columns over half the window: 32 columns of 1/64 s (2 frames each). */
     console_view_t v = {.window = 0.5, .columns = 32};
-    cr_assert_eq(console_decimate_set_view(d, &v), EZSHM_OK);
-    s_pump(d);
-    console_decimate_columns(d, &c);
-    cr_expect_eq(c.columns, 32);
-    cr_expect_eq(c.window, 0.5);
-    cr_expect_eq(c.first_column, 1024 * 64 + 49 - 31);
+    cr_assert_eq(console_decimate_set_view(p.d, &v), EZSHM_OK);
+    c = s_look(&p);
+    cr_expect_eq(c->columns, 32);
+    cr_expect_eq(c->window, 0.5);
+    cr_expect_eq(c->first_column, 1024 * 64 + 49 - 31);
     for (uint32_t k = 0; k < 32; k++)
-        s_expect_column(&c, k, (18 + k) * 2, (18 + k) * 2 + 1, 0);
-    console_decimate_destroy(&d);
-    ezshm_writer_destroy(&r.w);
+        s_expect_column(c, k, (18 + k) * 2, (18 + k) * 2 + 1, 0);
+    s_close(&p);
+}
+
+/*  Frames 0..31 at the sender's times, then 32..63 with skip seconds added to their times. */
+static const console_columns_t *
+s_two_runs(plot_t *p, double skip)
+{
+    s_write(&p->r, 32);              /* columns 8192, 8193 */
+    p->r.time_skip = skip;
+    s_write(&p->r, 32);
+    return s_look(p);
 }
 
 Test(web_decimate, time_without_frames_is_a_gap)
 {
-    const char *name = shmt_unique_name();
-    rig_t r = s_rig(name, 'd', 1, 0, 1024, false);
-    console_decimate_t *d = s_decimate(name, &s_view8);
-    s_pump(d);
-    s_write(&r, 32);                 /* columns 8192, 8193 */
-    r.time_skip = 3.0 / 8;           /* the sender sent nothing for three columns */
-    s_write(&r, 32);                 /* columns 8197, 8198 */
-    s_pump(d);
-    console_columns_t c;
-    console_decimate_columns(d, &c);
-    cr_expect_eq(c.first_column, 8198 - 7);
-    cr_expect_eq(c.lost, 0);
-    static const uint8_t want[8] = {0, 1, 1, 0, 0, 0, 1, 1};
-    for (uint32_t k = 0; k < 8; k++) {
-        uint8_t f = s_flags(&c, k);
-        cr_expect_eq(f & CONSOLE_COLUMN_DATA, want[k] ? CONSOLE_COLUMN_DATA : 0, "column %u", k);
-        cr_expect_eq(f & CONSOLE_COLUMN_LOST, 0, "column %u: nothing was lost", k);
-        if (!want[k])
-            cr_expect(isnan(s_min(&c, 0, k)) && isnan(s_max(&c, 0, k)), "column %u", k);
-    }
-    console_decimate_destroy(&d);
-    ezshm_writer_destroy(&r.w);
+    plot_t p = s_plot('d', 1, 0, 1024, false, &s_view8);
+    /*  The sender sent nothing for three columns: the second run is in columns 8197, 8198. */
+    const console_columns_t *c = s_two_runs(&p, 3.0 / 8);
+    cr_expect_eq(c->first_column, 8198 - 7);
+    cr_expect_eq(c->lost, 0);
+    s_expect_empty(c, 0, 1);
+    s_expect_column(c, 1, 0, 15, 0);
+    s_expect_column(c, 2, 16, 31, 0);
+    s_expect_empty(c, 3, 6);
+    s_expect_column(c, 6, 32, 47, 0);
+    s_expect_column(c, 7, 48, 63, 0);
+    s_close(&p);
+}
+
+Test(web_decimate, a_restarted_sender_clock_starts_the_plot_again)
+{
+    plot_t p = s_plot('d', 1, 0, 512, false, &s_view8);
+    /*  The sender's clock now starts at 0: the second run is in columns 2, 3. */
+    const console_columns_t *c = s_two_runs(&p, -T0);
+    cr_expect_eq(c->first_column, 3 - 7);
+    s_expect_empty(c, 0, 6);
+    s_expect_column(c, 6, 32, 47, 0);
+    s_expect_column(c, 7, 48, 63, 0);
+    cr_expect_eq(c->t_newest, 63.0 / RATE);
+    s_close(&p);
 }
 
 Test(web_decimate, frames_lost_by_a_slow_reader_are_marked)
 {
-    const char *name = shmt_unique_name();
-    rig_t r = s_rig(name, 'd', 2, 0, 64, false);   /* a ring of half a second */
     console_view_t v = {.window = 4.0, .columns = 32};   /* 1/8 s columns over 4 s */
-    console_decimate_t *d = s_decimate(name, &v);
-    s_pump(d);
-    s_write(&r, 16);                 /* column 8192 read */
-    s_pump(d);
-    s_write_chunks(&r, 200, 8);      /* 200 more: the oldest ~150 are overwritten unread */
-    s_pump(d);
-    console_columns_t c;
-    console_decimate_columns(d, &c);
-    cr_assert_gt(c.lost, 100);
-    cr_expect_eq(c.frames + c.lost, 216);
-    uint64_t first_read = 216 - (c.frames - 16);  /* the first frame read after the loss */
+    plot_t p = s_plot('d', 2, 0, 64, false, &v);           /* a ring of half a second */
+    s_write(&p.r, 16);               /* column 8192 read */
+    s_look(&p);
+    s_write_chunks(&p.r, 200, 8);    /* 200 more: the oldest ~150 are overwritten unread */
+    const console_columns_t *c = s_look(&p);
+    cr_assert_gt(c->lost, 100);
+    cr_expect_eq(c->frames + c->lost, 216);
+    uint64_t first_read = 216 - (c->frames - 16);  /* the first frame read after the loss */
     int64_t lost_from = 8192 + 1, lost_to = 8192 + (int64_t) (first_read / PER_COLUMN);
-    cr_expect_eq(c.first_column, 8192 + 13 - 31);
+    cr_expect_eq(c->first_column, 8192 + 13 - 31);
     for (uint32_t k = 0; k < 32; k++) {
-        int64_t b = c.first_column + k;
-        uint8_t f = s_flags(&c, k);
+        int64_t b = c->first_column + k;
+        uint8_t f = s_flags(c, k);
         bool lost = b >= lost_from && b <= lost_to;
         cr_expect_eq(!!(f & CONSOLE_COLUMN_LOST), lost, "grid column %lld flags %u", (long long) b, f);
         bool data = b == 8192 || (b >= lost_to && b <= 8192 + 13);
         cr_expect_eq(!!(f & CONSOLE_COLUMN_DATA), data, "grid column %lld flags %u", (long long) b, f);
     }
-    s_expect_column(&c, (uint32_t) (8192 - c.first_column), 0, 15, 0);
-    s_expect_column(&c, 31, 13 * PER_COLUMN, 215, 0);
-    console_decimate_destroy(&d);
-    ezshm_writer_destroy(&r.w);
+    s_expect_column(c, (uint32_t) (8192 - c->first_column), 0, 15, 0);
+    s_expect_column(c, 31, 13 * PER_COLUMN, 215, 0);
+    s_close(&p);
 }
 
 Test(web_decimate, rebuild_is_followed_with_the_new_shape)
 {
-    const char *name = shmt_unique_name();
-    rig_t r = s_rig(name, 'd', 2, 0, 512, false);
-    console_decimate_t *d = s_decimate(name, &s_view8);
-    s_pump(d);
-    s_write_chunks(&r, 40, 8);
-    s_pump(d);
-    console_columns_t c;
-    console_decimate_columns(d, &c);
-    uint32_t gen = c.generation;
-    cr_expect_eq(c.rebuilds, 0);
-    cr_expect_eq(c.channels, 2);
+    plot_t p = s_plot('d', 2, 0, 512, false, &s_view8);
+    s_write_chunks(&p.r, 40, 8);
+    const console_columns_t *c = s_look(&p);
+    uint32_t gen = c->generation;
+    cr_expect_eq(c->rebuilds, 0);
+    cr_expect_eq(c->channels, 2);
 
-    r.channels = 5;                  /* a new shape: generation + 1 */
-    s_configure(&r, 512);
-    s_write_chunks(&r, 24, 8);
-    s_pump(d);
-    console_decimate_columns(d, &c);
-    cr_expect_eq(c.generation, gen + 1);
-    cr_expect_eq(c.rebuilds, 1);
-    cr_expect_eq(c.channels, 5);
-    cr_expect_eq(c.channels_total, 5);
+    p.r.channels = 5;                /* a new shape: generation + 1 */
+    s_configure(&p.r, 512);
+    s_write_chunks(&p.r, 24, 8);
+    c = s_look(&p);
+    cr_expect_eq(c->generation, gen + 1);
+    cr_expect_eq(c->rebuilds, 1);
+    cr_expect_eq(c->channels, 5);
+    cr_expect_eq(c->channels_total, 5);
     /*  Only the new ring's frames (0..23 again): the old ones are gone from the plot. */
-    cr_expect_eq(c.first_column, 8192 + 1 - 7);
-    s_expect_column(&c, 6, 0, 15, 0);
-    s_expect_column(&c, 7, 16, 23, 0);
-    for (uint32_t k = 0; k < 6; k++)
-        cr_expect_eq(s_flags(&c, k), 0, "column %u", k);
-    console_decimate_destroy(&d);
-    ezshm_writer_destroy(&r.w);
+    cr_expect_eq(c->first_column, 8192 + 1 - 7);
+    s_expect_column(c, 6, 0, 15, 0);
+    s_expect_column(c, 7, 16, 23, 0);
+    s_expect_empty(c, 0, 6);
+    s_close(&p);
 }
 
 Test(web_decimate, without_a_clock_frames_are_spaced_by_srate)
 {
-    const char *name = shmt_unique_name();
-    rig_t r = s_rig(name, 'd', 1, 0, 512, true);
-    console_decimate_t *d = s_decimate(name, &s_view8);
-    cr_assert_eq(console_decimate_pump(d, 100, NULL), EZSHM_OK);
-    s_write_chunks(&r, 40, 8);
-    /*  Without a wake segment a reader polls; the frames are there already. */
-    s_pump(d);
-    console_columns_t c;
-    console_decimate_columns(d, &c);
-    cr_expect_not(c.clock);
-    cr_expect_eq(c.frames, 40);
+    plot_t p = s_plot('d', 1, 0, 512, true, &s_view8);
+    s_write_chunks(&p.r, 40, 8);     /* without a wake segment the frames are simply there */
+    const console_columns_t *c = s_look(&p);
+    cr_expect_not(c->clock);
+    cr_expect_eq(c->frames, 40);
     /*  Time = frame count / 128 from the first frame read: columns 0..2. */
-    cr_expect_eq(c.first_column, 2 - 7);
-    s_expect_column(&c, 5, 0, 15, 0);
-    s_expect_column(&c, 7, 32, 39, 0);
-    console_decimate_destroy(&d);
-    ezshm_writer_destroy(&r.w);
+    cr_expect_eq(c->first_column, 2 - 7);
+    s_expect_column(c, 5, 0, 15, 0);
+    s_expect_column(c, 7, 32, 39, 0);
+    s_close(&p);
 }
 
 Test(web_decimate, budget_bounds_one_pump)
 {
-    const char *name = shmt_unique_name();
-    rig_t r = s_rig(name, 'd', 1, 0, 1024, false);
-    console_decimate_t *d = s_decimate(name, &s_view8);
-    s_pump(d);
-    s_write_chunks(&r, 100, 10);
+    plot_t p = s_plot('d', 1, 0, 1024, false, &s_view8);
+    s_write_chunks(&p.r, 100, 10);
     bool more = false;
-    cr_assert_eq(console_decimate_pump(d, 30, &more), EZSHM_OK);
+    cr_assert_eq(console_decimate_pump(p.d, 30, &more), EZSHM_OK);
     cr_expect(more);
-    console_columns_t c;
-    console_decimate_columns(d, &c);
-    cr_expect_eq(c.frames, 30);
-    s_pump(d);
-    console_decimate_columns(d, &c);
-    cr_expect_eq(c.frames, 100);
-    console_decimate_destroy(&d);
-    ezshm_writer_destroy(&r.w);
+    console_decimate_columns(p.d, &p.c);
+    cr_expect_eq(p.c.frames, 30);
+    cr_expect_eq(s_look(&p)->frames, 100);
+    s_close(&p);
 }
 
 Test(web_decimate, no_stream_yet_then_it_appears)
 {
     const char *name = shmt_unique_name();
-    console_decimate_t *d = s_decimate(name, &s_view8);
-    cr_expect_eq(console_decimate_pump(d, 100, NULL), EZSHM_ERR_NOENT);
-    console_columns_t c;
-    console_decimate_columns(d, &c);
-    cr_expect_not(c.attached);
-    cr_expect_eq(c.columns, 0);
-    cr_expect(isnan(c.t0));
-    rig_t r = s_rig(name, 'd', 1, 0, 512, false);
-    s_write(&r, 8);
-    s_pump(d);
-    console_decimate_columns(d, &c);
-    cr_expect(c.attached);
-    s_expect_column(&c, 7, 0, 7, 0);
-    console_decimate_destroy(&d);
-    ezshm_writer_destroy(&r.w);
+    plot_t p = {{0}, s_decimate(name, &s_view8), {0}};
+    cr_expect_eq(console_decimate_pump(p.d, 100, NULL), EZSHM_ERR_NOENT);
+    console_decimate_columns(p.d, &p.c);
+    cr_expect_not(p.c.attached);
+    cr_expect_eq(p.c.columns, 0);
+    cr_expect(isnan(p.c.t0));
+    p.r = s_rig(name, 'd', 1, 0, 512, false);
+    s_write(&p.r, 8);
+    const console_columns_t *c = s_look(&p);
+    cr_expect(c->attached);
+    s_expect_column(c, 7, 0, 7, 0);
+    s_close(&p);
 }
 
 Test(web_decimate, view_bounds_and_the_cell_cap)
@@ -469,59 +463,28 @@ Test(web_decimate, view_bounds_and_the_cell_cap)
     v.n_slice = 0;
 
     /*  300 channels at the widest plot: cut to the cells the cap allows. */
-    const char *name = shmt_unique_name();
-    rig_t r = s_rig(name, 'h', 300, 0, 256, false);
     console_view_t wide = {.window = 1.0, .columns = CONSOLE_DECIMATE_MAX_COLUMNS};
-    d = s_decimate(name, &wide);
-    s_pump(d);
-    console_columns_t c;
-    console_decimate_columns(d, &c);
-    cr_expect_eq(c.channels_total, 300);
-    cr_expect_eq(c.channels, CONSOLE_DECIMATE_MAX_CELLS / CONSOLE_DECIMATE_MAX_COLUMNS);
-    cr_expect_eq(console_decimate_set_view(d, &v), EZSHM_OK);
+    plot_t p = s_plot('h', 300, 0, 256, false, &wide);
+    const console_columns_t *c = s_look(&p);
+    cr_expect_eq(c->channels_total, 300);
+    cr_expect_eq(c->channels, CONSOLE_DECIMATE_MAX_CELLS / CONSOLE_DECIMATE_MAX_COLUMNS);
+    cr_expect_eq(console_decimate_set_view(p.d, &v), EZSHM_OK);
     v.columns = 0;
-    cr_expect_eq(console_decimate_set_view(d, &v), EZSHM_ERR_INVAL);
-    s_pump(d);
-    console_decimate_columns(d, &c);
-    cr_expect_eq(c.columns, 8, "the invalid view did not replace the valid one");
-    cr_expect_eq(c.channels, 300);
-    console_decimate_destroy(&d);
-    ezshm_writer_destroy(&r.w);
+    cr_expect_eq(console_decimate_set_view(p.d, &v), EZSHM_ERR_INVAL);
+    c = s_look(&p);
+    cr_expect_eq(c->columns, 8, "the invalid view did not replace the valid one");
+    cr_expect_eq(c->channels, 300);
+    s_close(&p);
 }
 
 Test(web_decimate, sleeps_on_its_mirror)
 {
-    const char *name = shmt_unique_name();
-    rig_t r = s_rig(name, 'd', 1, 0, 512, false);
-    console_decimate_t *d = s_decimate(name, &s_view8);
-    s_pump(d);
-    cr_expect_eq(ezshm_mirror_wait(console_decimate_mirror(d), 0), EZSHM_ERR_TIMEOUT);
-    s_write(&r, 4);
-    cr_expect_eq(ezshm_mirror_wait(console_decimate_mirror(d), 0), EZSHM_OK);
-    s_pump(d);
-    cr_expect_eq(ezshm_mirror_wait(console_decimate_mirror(d), 0), EZSHM_ERR_TIMEOUT);
-    console_decimate_destroy(&d);
-    ezshm_writer_destroy(&r.w);
-}
-
-Test(web_decimate, a_restarted_sender_clock_starts_the_plot_again)
-{
-    const char *name = shmt_unique_name();
-    rig_t r = s_rig(name, 'd', 1, 0, 512, false);
-    console_decimate_t *d = s_decimate(name, &s_view8);
-    s_pump(d);
-    s_write(&r, 32);                 /* columns 8192, 8193 */
-    r.time_skip = -T0;               /* the sender's clock now starts at 0: columns 2, 3 */
-    s_write(&r, 32);
-    s_pump(d);
-    console_columns_t c;
-    console_decimate_columns(d, &c);
-    cr_expect_eq(c.first_column, 3 - 7);
-    for (uint32_t k = 0; k < 6; k++)
-        cr_expect_eq(s_flags(&c, k), 0, "column %u", k);
-    s_expect_column(&c, 6, 32, 47, 0);
-    s_expect_column(&c, 7, 48, 63, 0);
-    cr_expect_eq(c.t_newest, 63.0 / RATE);
-    console_decimate_destroy(&d);
-    ezshm_writer_destroy(&r.w);
+    plot_t p = s_plot('d', 1, 0, 512, false, &s_view8);
+    ezshm_mirror_t *m = console_decimate_mirror(p.d);
+    cr_expect_eq(ezshm_mirror_wait(m, 0), EZSHM_ERR_TIMEOUT);
+    s_write(&p.r, 4);
+    cr_expect_eq(ezshm_mirror_wait(m, 0), EZSHM_OK);
+    s_look(&p);
+    cr_expect_eq(ezshm_mirror_wait(m, 0), EZSHM_ERR_TIMEOUT);
+    s_close(&p);
 }
