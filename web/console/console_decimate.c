@@ -117,6 +117,17 @@ console_decimate_set_view(console_decimate_t *self, const console_view_t *view)
     return EZSHM_OK;
 }
 
+int
+console_decimate_info(const console_decimate_t *self, ezshm_stream_info_t *info)
+{
+    if (!self || !info)
+        return EZSHM_ERR_INVAL;
+    if (!self->attached)
+        return EZSHM_ERR_NOTREADY;
+    *info = self->info;
+    return EZSHM_OK;
+}
+
 ezshm_mirror_t *
 console_decimate_mirror(console_decimate_t *self)
 {

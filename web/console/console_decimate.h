@@ -125,6 +125,10 @@ int console_decimate_pump(console_decimate_t *self, uint64_t max_frames, bool *m
 /*  The plot now (see console_columns_t). */
 void console_decimate_columns(const console_decimate_t *self, console_columns_t *out);
 
+/*  The attached ring's description (dtype, shape, srate, generation): EZSHM_ERR_NOTREADY
+    before the first attach. */
+int console_decimate_info(const console_decimate_t *self, ezshm_stream_info_t *info);
+
 /*  The mirror the decimator reads, for ezshm_mirror_wait / _wait_frames / _wait_any (never
     read it directly: the decimator counts positions). */
 ezshm_mirror_t *console_decimate_mirror(console_decimate_t *self);
