@@ -201,8 +201,9 @@ Test(web_console_session, one_frame_in_flight_then_fps_and_changes)
     cr_expect_null(console_session_mirror(s, NULL), "no subscription yet");
     cr_expect_not(console_session_frame_due(s, 0));
     s_subscribe(s, name, 3, ",\"fps\":20");
-    uint64_t block = 0;
-    cr_expect_not_null(console_session_mirror(s, &block));
+    uint64_t block = 1;
+    cr_expect_null(console_session_mirror(s, &block), "the subscription waits for the pump");
+    cr_expect_eq(block, 0, "pump at once");
     s_write(w, 100, 5.0);
     cr_assert_eq(console_session_pump(s, 1000, NULL), EZSHM_OK);
     cJSON *state = s_expect_type(s, "state");
@@ -243,6 +244,15 @@ Test(web_console_session, one_frame_in_flight_then_fps_and_changes)
     cr_assert_eq(console_session_pump(s, 1000, NULL), EZSHM_OK);
     cr_expect_not(console_session_frame_due(s, 100.0));
     cr_expect_eq(console_session_encode(s, 100.0, (uint8_t[96]){0}, 96, &(size_t){0}), EZSHM_ERR_INVAL);
+    /*  Another stream (absent yet): the new subscription waits, its id in the state. */
+    s_subscribe(s, shmt_unique_name(), 4, "");
+    cr_expect_not(console_session_frame_due(s, 200.0));
+    cr_expect_eq(console_session_pump(s, 1000, NULL), EZSHM_ERR_NOENT);
+    state = s_expect_type(s, "state");
+    cr_expect_str_eq(s_str(state, "state"), "waiting");
+    cr_expect_eq(s_num(state, "id"), 4);
+    cJSON_Delete(state);
+    cr_expect_not(console_session_frame_due(s, 200.0));
     s_close(&f);
 }
 
@@ -270,8 +280,8 @@ Test(web_console_session, pause_sends_one_frozen_frame)
     s_drawn(s, 1, 1);
     cr_expect_not(console_session_frame_due(s, 50.0), "one frozen frame");
     cr_assert_null(s_send(s, "{\"type\":\"resume\"}"));
-    cr_expect_not_null(console_session_mirror(s, NULL));
     cr_assert_eq(console_session_pump(s, 1000, NULL), EZSHM_OK);
+    cr_expect_not_null(console_session_mirror(s, NULL));
     cr_expect(console_session_frame_due(s, 50.0));
     s_encode(s, 50.0, &seq, &flags);
     cr_expect_eq(flags & CONSOLE_FRAME_PAUSED, 0);

@@ -16,8 +16,11 @@ static const char *const s_state_names[] = {"none", "waiting", "live", "rebuildi
 struct console_session_t {
     console_stream_known_fn *known;
     void                    *arg;
-    console_decimate_t      *dec;             /* the subscription's plot, NULL without one */
-    char                     stream[STREAM_NAME_MAX + 1];
+    console_decimate_t      *dec;             /* the plot, NULL without one                 */
+    char                     stream[STREAM_NAME_MAX + 1];   /* dec's stream                 */
+    bool                     subscribed;      /* as the browser asked                       */
+    bool                     pending;         /* a change for the next pump to carry out    */
+    char                     want[STREAM_NAME_MAX + 1];     /* the stream asked for         */
     console_view_t           view;
     uint32_t                 id;              /* the subscription's id                      */
     uint32_t                 fps;
@@ -169,17 +172,9 @@ s_subscribe(console_session_t *self, const cJSON *msg)
     }
     if (self->known && !self->known(self->arg, name))
         return s_error(self, "unknown_stream", "no configured ezshmd has a stream of that name");
-    if (self->dec && strcmp(name, self->stream) == 0) {
-        console_decimate_set_view(self->dec, &view);
-    } else {
-        console_decimate_t *dec = NULL;
-        if (console_decimate_new(name, &view, &dec) != EZSHM_OK)
-            return s_error(self, "bad_request", "subscribe: out of memory");
-        console_decimate_destroy(&self->dec);
-        self->dec = dec;
-        snprintf(self->stream, sizeof self->stream, "%s", name);
-        self->state = STATE_NONE;
-    }
+    snprintf(self->want, sizeof self->want, "%s", name);
+    self->subscribed = self->pending = true;
+    self->state = STATE_NONE;
     self->view = view;
     self->id = id;
     self->fps = fps;
@@ -227,15 +222,14 @@ console_session_receive(console_session_t *self, const char *text, size_t len)
         code = s_drawn(self, msg);
     else if (type && (strcmp(type, "pause") == 0 || strcmp(type, "resume") == 0)) {
         bool pause = type[0] == 'p';
-        if (self->dec && pause != self->paused) {
+        if (self->subscribed && pause != self->paused) {
             self->paused = self->frozen_due = pause;
-            if (!pause)
-                console_decimate_set_view(self->dec, &self->view);   /* live again: refill */
+            self->pending |= !pause;   /* live again: the view again, the plot refilled */
         }
     }
     else if (type && strcmp(type, "unsubscribe") == 0) {
-        console_decimate_destroy(&self->dec);
-        self->stream[0] = '\0';
+        self->subscribed = false;
+        self->pending = true;
     }
     else
         code = s_error(self, "unknown_type", "type is one of subscribe, drawn, pause, resume, unsubscribe");
@@ -300,6 +294,24 @@ s_post_stream(console_session_t *self, const console_columns_t *c)
     self->sent_rebuilds = c->rebuilds;
 }
 
+/*  Carries out what the browser asked since the last pump. Decimators are made and dropped
+    here only: the pump's thread may be asleep on the old one's mirror until now. */
+static int
+s_apply(console_session_t *self)
+{
+    self->pending = false;
+    if (self->subscribed && self->dec && strcmp(self->want, self->stream) == 0)
+        return console_decimate_set_view(self->dec, &self->view);
+    console_decimate_destroy(&self->dec);
+    self->stream[0] = '\0';
+    if (!self->subscribed)
+        return EZSHM_OK;
+    int rc = console_decimate_new(self->want, &self->view, &self->dec);
+    if (rc == EZSHM_OK)
+        snprintf(self->stream, sizeof self->stream, "%s", self->want);
+    return rc;
+}
+
 int
 console_session_pump(console_session_t *self, uint64_t max_frames, bool *more)
 {
@@ -307,9 +319,12 @@ console_session_pump(console_session_t *self, uint64_t max_frames, bool *more)
         *more = false;
     if (!self)
         return EZSHM_ERR_INVAL;
-    if (!self->dec || self->paused)
+    int rc = self->pending ? s_apply(self) : EZSHM_OK;
+    if (rc != EZSHM_OK)
+        return rc;
+    if (!self->subscribed || !self->dec || self->paused)
         return EZSHM_OK;
-    int rc = console_decimate_pump(self->dec, max_frames, more);
+    rc = console_decimate_pump(self->dec, max_frames, more);
     state_t state = rc == EZSHM_OK ? STATE_LIVE : rc == EZSHM_ERR_NOENT ? STATE_WAITING
                   : rc == EZSHM_ERR_NOTREADY ? STATE_REBUILDING : STATE_ERROR;
     s_post_state(self, state, rc);
@@ -324,8 +339,8 @@ ezshm_mirror_t *
 console_session_mirror(console_session_t *self, uint64_t *block)
 {
     if (block)
-        *block = 1;
-    if (!self || !self->dec || self->paused)
+        *block = self && self->pending ? 0 : 1;
+    if (!self || self->pending || !self->subscribed || !self->dec || self->paused)
         return NULL;
     ezshm_stream_info_t info;
     if (block && console_decimate_info(self->dec, &info) == EZSHM_OK && info.srate > 0) {
@@ -338,7 +353,7 @@ console_session_mirror(console_session_t *self, uint64_t *block)
 bool
 console_session_frame_due(const console_session_t *self, double now)
 {
-    if (!self || !self->dec || !self->stream_sent || self->awaiting)
+    if (!self || !self->subscribed || self->pending || !self->dec || !self->stream_sent || self->awaiting)
         return false;
     if (self->paused)
         return self->frozen_due;

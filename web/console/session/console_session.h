@@ -53,14 +53,20 @@ void console_session_destroy(console_session_t **self_p);
     message in the outbox, and nothing else changed. */
 const char *console_session_receive(console_session_t *self, const char *text, size_t len);
 
-/*  Takes what arrived into the subscription's plot (console_decimate_pump) and notes changes
-    of state and of the stream for the browser. Nothing to do (no subscription, paused):
-    EZSHM_OK, *more false. Otherwise the pump's result. */
+/*  Carries out the browser's requests since the last call (a new stream, view, resume,
+    unsubscribe: the only place a decimator is made or dropped), takes what arrived into the
+    plot (console_decimate_pump) and notes changes of state and of the stream for the
+    browser. Nothing to read (no subscription, paused): EZSHM_OK, *more false. Otherwise the
+    pump's result (EZSHM_ERR_NOMEM when the decimator could not be made). */
 int console_session_pump(console_session_t *self, uint64_t max_frames, bool *more);
 
 /*  The mirror a pump thread sleeps on and the frames per wake-up (srate / fps, at least 1;
-    1 before the first attach): NULL without a subscription or while paused (sleep on the
-    connection's own signal then). */
+    1 before the first attach). NULL with *block 0: a request waits for the next pump (call
+    it now); NULL with *block 1: nothing to read (no subscription, paused: sleep on the
+    connection's own signal). The mirror stays valid until the next console_session_pump
+    (receive never frees one: a pump thread may be asleep on it), so a pump thread that
+    sleeps on it without the lock is safe; it sees a new request at its next wake-up (the
+    wait's timeout bounds how late). */
 ezshm_mirror_t *console_session_mirror(console_session_t *self, uint64_t *block);
 
 /*  The next text message for the browser (malloc'd, NUL-terminated; the caller frees it),
