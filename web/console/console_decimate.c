@@ -33,6 +33,9 @@ struct console_decimate_t {
     double   *times;
     uint64_t  scratch_frames;
     float    *row;
+    float    *acc_min, *acc_max;         /* the pending column's run, per channel */
+    int64_t   acc_column;
+    uint64_t  acc_n;                     /* frames in the run (0: none pending)   */
 
     /*  The sequential reads: frames since the geometry, the last clock time seen and where,
         the last frame taken, lost frames not yet marked. */
@@ -87,6 +90,10 @@ s_free_plot(console_decimate_t *self)
     free(self->scratch);
     free(self->times);
     free(self->row);
+    free(self->acc_min);
+    free(self->acc_max);
+    self->acc_min = self->acc_max = NULL;
+    self->acc_n = 0;
     self->min = self->max = NULL;
     self->flags = NULL;
     self->scratch = NULL;
@@ -159,17 +166,25 @@ s_clear_plot(console_decimate_t *self)
     for (uint32_t s = 0; s < self->columns; s++)
         s_clear_slot(self, s);
     self->have_column = false;
+    self->acc_n = 0;
     self->t_newest = NAN;
 }
 
 /*  Fast paths for the rig dtypes: a switch per element (ezshm_value_to_double) costs more
     than the min/max itself at 30 kHz × 256 channels. */
-#define GATHER(type) do {                                             \
+#define GATHER_STRIDE(type, step) do {                                \
         for (uint32_t c = 0; c < n; c++) {                            \
             type v;                                                   \
-            memcpy(&v, p + c * stride, sizeof v);                     \
+            memcpy(&v, p + c * (step), sizeof v);                     \
             row[c] = (float) v;                                       \
         }                                                             \
+    } while (0)
+/*  Channels side by side (a 2-D stream) is a constant stride the compiler vectorizes. */
+#define GATHER(type) do {                                             \
+        if (stride == sizeof(type))                                   \
+            GATHER_STRIDE(type, sizeof(type));                        \
+        else                                                          \
+            GATHER_STRIDE(type, stride);                              \
     } while (0)
 
 static void
@@ -189,8 +204,38 @@ s_gather(const console_decimate_t *self, const uint8_t *frame, float *row)
     }
 }
 
+/*  Puts the frames taken into the pending column (acc_*) into the plot: per channel, the
+    run's min and max merged into the column's. A run of only NaN samples leaves the
+    column's values as they are. */
+static void
+s_flush(console_decimate_t *self)
+{
+    if (!self->acc_n)
+        return;
+    self->acc_n = 0;
+    if (self->acc_column <= self->newest - (int64_t) self->columns)
+        return;
+    uint32_t slot = s_slot(self, self->acc_column);
+    float *mn = self->min + slot, *mx = self->max + slot;
+    size_t C = self->columns;
+    bool fresh = !(self->flags[slot] & CONSOLE_COLUMN_DATA);
+    for (uint32_t c = 0; c < self->channels; c++) {
+        float lo = self->acc_min[c], hi = self->acc_max[c];
+        if (!(lo <= hi))
+            continue;
+        if (fresh || lo < mn[c * C] || mn[c * C] != mn[c * C])
+            mn[c * C] = lo;
+        if (fresh || hi > mx[c * C] || mx[c * C] != mx[c * C])
+            mx[c * C] = hi;
+    }
+    self->flags[slot] |= CONSOLE_COLUMN_DATA;
+}
+
 /*  Takes one frame at time t into the plot, its grid index in *column; false when t lies off
-    any grid index a column can hold (not finite, or beyond ±4e18 columns). */
+    any grid index a column can hold (not finite, or beyond ±4e18 columns). Frames of one
+    column are gathered in acc_min/acc_max (contiguous: the loop vectorizes) and merged into
+    the plot's strided rows once per column (s_flush): the strided writes per frame cost
+    more than the min/max itself at 256 channels. */
 static bool
 s_take(console_decimate_t *self, const uint8_t *frame, double t, int64_t *column)
 {
@@ -199,42 +244,39 @@ s_take(console_decimate_t *self, const uint8_t *frame, double t, int64_t *column
         return false;
     int64_t b = (int64_t) g;
     *column = b;
-    if (!self->have_column) {
-        self->newest = b;
-        self->have_column = true;
+    if (!self->acc_n || b != self->acc_column) {
+        s_flush(self);
+        if (!self->have_column) {
+            self->newest = b;
+            self->have_column = true;
+        }
+        else if (b > self->newest) {
+            /*  The window slides: columns it uncovers start empty. */
+            uint64_t steps = (uint64_t) b - (uint64_t) self->newest;
+            if (steps >= self->columns)
+                s_clear_plot(self);
+            else
+                for (uint64_t k = 1; k <= steps; k++)
+                    s_clear_slot(self, s_slot(self, self->newest + (int64_t) k));
+            self->have_column = true;
+            self->newest = b;
+        }
+        if (b <= self->newest - (int64_t) self->columns)
+            return true;   /* older than the window: not drawn */
+        self->acc_column = b;
+        for (uint32_t c = 0; c < self->channels; c++) {
+            self->acc_min[c] = INFINITY;
+            self->acc_max[c] = -INFINITY;
+        }
     }
-    else if (b > self->newest) {
-        /*  The window slides: columns it uncovers start empty. */
-        uint64_t steps = (uint64_t) b - (uint64_t) self->newest;
-        if (steps >= self->columns)
-            s_clear_plot(self);
-        else
-            for (uint64_t k = 1; k <= steps; k++)
-                s_clear_slot(self, s_slot(self, self->newest + (int64_t) k));
-        self->have_column = true;
-        self->newest = b;
-    }
-    if (b <= self->newest - (int64_t) self->columns)
-        return true;   /* older than the window: not drawn */
+    self->acc_n++;
     if (!(t <= self->t_newest))
         self->t_newest = t;
-    uint32_t slot = s_slot(self, b);
     s_gather(self, frame, self->row);
-    float *mn = self->min + slot, *mx = self->max + slot;
-    size_t C = self->columns;
-    if (!(self->flags[slot] & CONSOLE_COLUMN_DATA)) {
-        for (uint32_t c = 0; c < self->channels; c++)
-            mn[c * C] = mx[c * C] = self->row[c];
-        self->flags[slot] |= CONSOLE_COLUMN_DATA;
-        return true;
-    }
-    /*  A NaN sample changes nothing, unless the column held only NaN so far. */
     for (uint32_t c = 0; c < self->channels; c++) {
         float v = self->row[c];
-        if (v < mn[c * C] || mn[c * C] != mn[c * C])
-            mn[c * C] = v;
-        if (v > mx[c * C] || mx[c * C] != mx[c * C])
-            mx[c * C] = v;
+        self->acc_min[c] = v < self->acc_min[c] ? v : self->acc_min[c];
+        self->acc_max[c] = v > self->acc_max[c] ? v : self->acc_max[c];
     }
     return true;
 }
@@ -310,10 +352,14 @@ s_geometry(console_decimate_t *self)
     self->min = malloc((cells ? cells : 1) * sizeof(float));
     self->max = malloc((cells ? cells : 1) * sizeof(float));
     self->flags = malloc(C);
-    self->row = malloc((self->channels ? self->channels : 1) * sizeof(float));
+    size_t per_channel = (self->channels ? self->channels : 1) * sizeof(float);
+    self->row = malloc(per_channel);
+    self->acc_min = malloc(per_channel);
+    self->acc_max = malloc(per_channel);
     self->scratch = malloc(sf * fb);
     self->times = malloc(sf * sizeof(double));
-    if (!self->min || !self->max || !self->flags || !self->row || !self->scratch || !self->times) {
+    if (!self->min || !self->max || !self->flags || !self->row || !self->acc_min || !self->acc_max
+        || !self->scratch || !self->times) {
         s_free_plot(self);
         self->attached = false;
         return EZSHM_ERR_NOMEM;
@@ -371,6 +417,7 @@ s_fill(console_decimate_t *self)
     for (uint64_t i = 0; i < n; i++)
         if (isfinite(self->times[i]))
             s_take(self, self->scratch + i * self->info.frame_bytes, self->times[i], &column);
+    s_flush(self);
     if (n)
         self->changes++;
     return EZSHM_OK;
@@ -413,6 +460,7 @@ s_sequential(console_decimate_t *self, uint64_t got, uint64_t lost)
         self->last_column = column;
         self->last_time = t;
     }
+    s_flush(self);
     self->frames += got;
     if (got || lost)
         self->changes++;

@@ -32,17 +32,21 @@ s_f64(uint8_t *p, double v)
     s_u64(p, bits);
 }
 
-/*  Channel ch's row of a ring of slots, oldest column first, as little-endian float32. */
+/*  The rows are copied as they lie in memory: the frame is little-endian, and so is every
+    host ezshm runs on (the ring itself is native little-endian, docs/shm-layout.md). */
+#if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "console_frame.c copies float32 rows as they are: a little-endian host is needed"
+#endif
+
+/*  Channel ch's row of a ring of slots, oldest column first: two copies around the wrap. */
 static uint8_t *
 s_row(uint8_t *p, const float *ring, const console_columns_t *c, uint32_t ch)
 {
     const float *row = ring + (size_t) ch * c->columns;
-    for (uint32_t k = 0; k < c->columns; k++, p += 4) {
-        uint32_t bits;
-        memcpy(&bits, &row[(c->start + k) % c->columns], sizeof bits);
-        s_u32(p, bits);
-    }
-    return p;
+    size_t tail = c->columns - c->start;
+    memcpy(p, row + c->start, tail * sizeof(float));
+    memcpy(p + tail * sizeof(float), row, (size_t) c->start * sizeof(float));
+    return p + (size_t) c->columns * sizeof(float);
 }
 
 /*  Bit k (byte k/8, least significant bit first) set when column k has flag bit (when_set)
