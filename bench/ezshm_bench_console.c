@@ -1,7 +1,8 @@
 /*  ezshm-bench-console — the console's server-side cost in one process: a writer at rig load
     (default 30 kHz × 256 channels int16 in 1 ms chunks, the sender's clock on every chunk)
     and one decimator reading it as ezshm-web would, pumped every 16 chunks (≈ 60 frames/s),
-    each plot encoded as the columns frame. Prints the CPU time (this thread's, so a loaded
+    each plot encoded as the columns frame (the first full, the others delta frames, as a
+    session sends them). Prints the CPU time (this thread's, so a loaded
     machine's preemption is not counted) per frame taken and per encoded frame, and what
     they come to as a share of a core at the stream's rate and at 60 frames/s.
 
@@ -65,7 +66,7 @@ main(int argc, char **argv)
     ezshm_contiguous_t src = {data, channels * sizeof *data};
     double pump_s = 0, encode_s = 0, t0 = 1.7e9;
     uint64_t chunks = (uint64_t) (seconds * fs / (double) chunk), encoded = 0;
-    size_t len = 0;
+    size_t len = 0, bytes = 0;
     for (uint64_t k = 0; k < chunks; k++) {
         ezshm_chunk_time_t ct = {t0 + (double) (k * chunk) / fs, 1.0 / fs, NULL, 0, EZSHM_SEQ_NONE};
         ezshm_writer_write_timed(w, chunk, ezshm_copy_contiguous, &src, &ct);
@@ -76,9 +77,11 @@ main(int argc, char **argv)
         double b = s_cpu();
         console_columns_t c;
         console_decimate_columns(d, &c);
-        console_frame_ids_t ids = {1, (uint32_t) encoded, 0};
+        console_frame_ids_t ids = {1, (uint32_t) encoded, 0, encoded > 0};
         console_frame_encode(&c, &ids, frame, CONSOLE_FRAME_MAX_BYTES, &len);
+        console_decimate_clean(d);
         encode_s += s_cpu() - b;
+        bytes += len;
         pump_s += b - a;
         encoded++;
     }
@@ -88,8 +91,10 @@ main(int argc, char **argv)
            window, (unsigned long long) c.frames, (unsigned long long) c.lost);
     printf("decimate: %.0f ns CPU a frame = %.2f %% of a core at %.0f Hz\n", pump_s / (double) c.frames * 1e9,
            pump_s / (double) c.frames * fs * 100, fs);
-    printf("encode: %.3f ms CPU a frame of %zu bytes = %.2f %% of a core at 60 frames/s\n",
-           encode_s / (double) encoded * 1e3, len, encode_s / (double) encoded * 60 * 100);
+    printf("encode: %.3f ms CPU a frame of %.0f bytes on average = %.2f %% of a core at 60 frames/s\n",
+           encode_s / (double) encoded * 1e3, (double) bytes / (double) encoded,
+           encode_s / (double) encoded * 60 * 100);
+    printf("a full frame: %zu bytes\n", console_frame_size(&c, false));
     console_decimate_destroy(&d);
     ezshm_writer_destroy(&w);
     free(data);

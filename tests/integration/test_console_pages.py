@@ -80,16 +80,27 @@ def pattern(columns):
     return mins, maxs, gaps, lost
 
 
-def columns_frame(sub, seq, gen, columns, t1=1700000010.0, window=5.0):
-    """A columns frame as docs/console.md section 2 lays it out."""
+FIRST_COLUMN = 340000000000   # the grid index of column 0 (t0 / dt), as a wall clock gives
+
+
+def columns_frame(sub, seq, gen, columns, first_column=FIRST_COLUMN, span_first=0, value=None):
+    """A columns frame as docs/console.md section 2 lays it out: the pattern, full; or, with
+    span_first > 0, a delta frame of columns span_first.. holding value everywhere."""
     mins, maxs, gaps, lost = pattern(columns)
-    head = struct.pack("<IHH" + "I" * 10 + "dddqQQ", 0x31435A45, 1, 1, 96, 1, sub, seq, gen, 0, columns, 3, 0, 3,
-                       t1 - window, t1, t1 - 0.001, 0, 5000, 3)
-    assert len(head) == 96
-    body = b"".join(struct.pack(f"<{columns}f", *row) for row in mins + maxs)
+    if span_first:
+        mins = [[value] * (columns - span_first) for _ in range(3)]
+        maxs = [[value + 1.0] * (columns - span_first) for _ in range(3)]
+        gaps, lost = set(), set()
+    span = columns - span_first
+    dt = 5.0 / columns
+    head = struct.pack("<IHH" + "I" * 10 + "dddqQQIIQ", 0x31435A45, 1, 1, 112, 1 | (4 if span_first else 0), sub, seq,
+                       gen, 0, columns, 3, 0, 3, first_column * dt, (first_column + columns) * dt,
+                       (first_column + columns) * dt - 0.001, first_column, 5000, 3, span_first, span, 0)
+    assert len(head) == 112
+    body = b"".join(struct.pack(f"<{span}f", *row) for row in mins + maxs)
 
     def bitmap(cols):
-        b = bytearray((columns + 7) // 8)
+        b = bytearray((span + 7) // 8)
         for k in cols:
             b[k // 8] |= 1 << (k % 8)
         return bytes(b)
@@ -365,7 +376,7 @@ def main():
                     else:
                         assert f["min"][n * C + k] == mins[n][k] and f["max"][n * C + k] == maxs[n][k], (n, k)
             assert [k for k in range(C) if f["lost"][k]] == sorted(lost)
-            assert f["t1"] == 1700000010.0
+            assert f["t1"] == (FIRST_COLUMN + C) * 5.0 / C
             # Pixels: a column with data has trace colour in its lane, a gap column none.
             lanes = driver.execute_script(
                 "const c = document.getElementById('plot'), x = c.getContext('2d'), lx = Math.round(80 * devicePixelRatio);"
@@ -383,14 +394,32 @@ def main():
                 "  t.push(C.lastDraw.ms); step(i + 1); })); }; step(0);",
                 base64.b64encode(columns_frame(sub["id"], 0, 4, C)).decode())
             print(f"     median time per drawn frame ({C} columns x 3 channels): {ms:.2f} ms", flush=True)
+            # A delta frame: the window slid by two columns, the newest three are new; the
+            # page keeps the rest from the frame before, moved with the window.
+            server.ws_out.put(columns_frame(sub["id"], 1, 4, C, FIRST_COLUMN + 2, C - 3, 7777.0))
+            assert next_ws(server, "drawn")["sequence"] == 1
+            d = driver.execute_script(
+                "const f = window.ezshmConsole.lastFrame; return {min: Array.from(f.min), max: Array.from(f.max),"
+                " gaps: Array.from({length: f.columns}, (_, k) => f.gap(k)), delta: f.delta}")
+            assert d["delta"], d["delta"]
+            for n in range(3):
+                for k in range(C):
+                    got = (d["min"][n * C + k], d["max"][n * C + k], d["gaps"][k])
+                    if k >= C - 3:
+                        want = (7777.0, 7778.0, 0)
+                    elif k + 2 in gaps:
+                        want = (None, None, 1)
+                    else:
+                        want = (mins[n][k + 2], maxs[n][k + 2], 0)
+                    assert got == want, (n, k, got, want)
             shot(driver, "stream")
             no_errors(driver)
 
         def rebuild():
             server.ws_out.put(stream_message(ctx["sub"], 5))
-            server.ws_out.put(columns_frame(ctx["sub"], 1, 5, ctx["columns"]))
+            server.ws_out.put(columns_frame(ctx["sub"], 2, 5, ctx["columns"]))
             drawn = next_ws(server, "drawn")
-            assert drawn["sequence"] == 1, drawn
+            assert drawn["sequence"] == 2, drawn
             banner = wait_until(lambda: driver.execute_script(
                 "const b = document.getElementById('stream-banner'); return b.hidden ? null : b.textContent"),
                 what="the rebuild banner")

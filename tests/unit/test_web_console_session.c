@@ -225,7 +225,7 @@ Test(web_console_session, one_frame_in_flight_then_fps_and_changes)
     cr_assert(console_session_frame_due(s, 10.0));
     s_encode(s, 10.0, &seq, &flags);
     cr_expect_eq(seq, 0);
-    cr_expect_eq(flags & CONSOLE_FRAME_PAUSED, 0);
+    cr_expect_eq(flags & (CONSOLE_FRAME_PAUSED | CONSOLE_FRAME_DELTA), 0, "the first frame is full");
     /*  In flight: new data, time passing, a wrong "drawn" — still nothing. */
     s_write(w, 10, 5.1);
     cr_assert_eq(console_session_pump(s, 1000, NULL), EZSHM_OK);
@@ -239,6 +239,7 @@ Test(web_console_session, one_frame_in_flight_then_fps_and_changes)
     cr_expect(console_session_frame_due(s, 10.05));
     s_encode(s, 10.05, &seq, &flags);
     cr_expect_eq(seq, 1);
+    cr_expect_eq(flags & CONSOLE_FRAME_DELTA, CONSOLE_FRAME_DELTA, "the browser has the rest");
     s_drawn(s, 3, 1);
     /*  Nothing new: nothing to send, however long. */
     cr_assert_eq(console_session_pump(s, 1000, NULL), EZSHM_OK);

@@ -51,6 +51,9 @@ struct console_decimate_t {
     double    t_newest;
     bool      clock;
     uint64_t  frames, lost, changes;
+    int64_t   dirty_from;                /* grid index of the oldest column changed since
+                                            console_decimate_clean (INT64_MIN: all, MAX: none) */
+    uint64_t  geometry;                  /* plots laid out since new                       */
 };
 
 bool
@@ -77,6 +80,7 @@ console_decimate_new(const char *name, const console_view_t *view, console_decim
     }
     self->view = *view;
     self->t_newest = NAN;
+    self->dirty_from = INT64_MIN;
     *out = self;
     return EZSHM_OK;
 }
@@ -150,6 +154,14 @@ s_slot(const console_decimate_t *self, int64_t column)
     return (uint32_t) (r < 0 ? r + self->columns : r);
 }
 
+/*  Grid column b (and every one after it) changed since the last console_decimate_clean. */
+static void
+s_dirty(console_decimate_t *self, int64_t b)
+{
+    if (b < self->dirty_from)
+        self->dirty_from = b;
+}
+
 static void
 s_clear_slot(console_decimate_t *self, uint32_t slot)
 {
@@ -168,6 +180,7 @@ s_clear_plot(console_decimate_t *self)
     self->have_column = false;
     self->acc_n = 0;
     self->t_newest = NAN;
+    self->dirty_from = INT64_MIN;
 }
 
 /*  Fast paths for the rig dtypes: a switch per element (ezshm_value_to_double) costs more
@@ -229,6 +242,7 @@ s_flush(console_decimate_t *self)
             mx[c * C] = hi;
     }
     self->flags[slot] |= CONSOLE_COLUMN_DATA;
+    s_dirty(self, self->acc_column);
 }
 
 /*  Takes one frame at time t into the plot, its grid index in *column; false when t lies off
@@ -255,9 +269,11 @@ s_take(console_decimate_t *self, const uint8_t *frame, double t, int64_t *column
             uint64_t steps = (uint64_t) b - (uint64_t) self->newest;
             if (steps >= self->columns)
                 s_clear_plot(self);
-            else
+            else {
                 for (uint64_t k = 1; k <= steps; k++)
                     s_clear_slot(self, s_slot(self, self->newest + (int64_t) k));
+                s_dirty(self, self->newest + 1);
+            }
             self->have_column = true;
             self->newest = b;
         }
@@ -292,6 +308,8 @@ s_mark_lost(console_decimate_t *self, int64_t from, int64_t to)
         to = self->newest;
     for (int64_t b = from; b <= to; b++)
         self->flags[s_slot(self, b)] |= CONSOLE_COLUMN_LOST;
+    if (from <= to)
+        s_dirty(self, from);
 }
 
 /*  ---- geometry: the stream's shape and the view -------------------------------------- */
@@ -375,6 +393,7 @@ s_geometry(console_decimate_t *self)
     self->have_anchor = self->have_last = self->pending_lost = false;
     self->clock = false;
     self->changes++;
+    self->geometry++;
     return EZSHM_OK;
 }
 
@@ -556,4 +575,19 @@ console_decimate_columns(const console_decimate_t *self, console_columns_t *out)
     out->frames = self->frames;
     out->lost = self->lost;
     out->changes = self->changes;
+    out->geometry = self->geometry;
+    out->changed_first = self->columns;
+    if (self->have_column) {
+        if (self->dirty_from <= out->first_column)
+            out->changed_first = 0;
+        else if (self->dirty_from <= self->newest)
+            out->changed_first = (uint32_t) (self->dirty_from - out->first_column);
+    }
+}
+
+void
+console_decimate_clean(console_decimate_t *self)
+{
+    if (self)
+        self->dirty_from = INT64_MAX;
 }

@@ -99,6 +99,11 @@ typedef struct {
     uint64_t       frames;         /* frames taken into the plot since new                  */
     uint64_t       lost;           /* frames lost since new                                 */
     uint64_t       changes;        /* bumped by every call that changed what is above       */
+    uint64_t       geometry;       /* bumped whenever the plot is laid out anew (a view, a
+                                      rebuild): columns of different layouts never mix     */
+    uint32_t       changed_first;  /* column k ≥ this changed since console_decimate_clean
+                                      (columns: nothing did; the columns before it are as
+                                      they were, shifted with the window)                 */
 } console_columns_t;
 
 typedef struct console_decimate_t console_decimate_t;
@@ -124,6 +129,10 @@ int console_decimate_pump(console_decimate_t *self, uint64_t max_frames, bool *m
 
 /*  The plot now (see console_columns_t). */
 void console_decimate_columns(const console_decimate_t *self, console_columns_t *out);
+
+/*  Marks every column unchanged: the columns' changed_first says what changed after this
+    (the frame encoder sends only that part, console_frame.h). */
+void console_decimate_clean(console_decimate_t *self);
 
 /*  The attached ring's description (dtype, shape, srate, generation): EZSHM_ERR_NOTREADY
     before the first attach. */

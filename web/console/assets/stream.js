@@ -14,7 +14,7 @@
   const S = {
     ws: null, shown: false, name: null, id: 0, info: null, state: null,
     paused: false, hidden: new Set(), slice: [], generation: null,
-    pending: null, drawing: false, lastBuf: null, img: null, px: null, retry: null, resizeTimer: null, bannerTimer: null,
+    pending: null, drawing: false, shownFrame: null, plot: new C.Plot(), img: null, px: null, retry: null, resizeTimer: null, bannerTimer: null,
     geometry: null, /* the last draw's layout, for the cursor */
   };
 
@@ -85,11 +85,17 @@
     } else if (m.type === 'error') status((m.code || 'error') + ': ' + (m.message || ''), true);
   }
 
+  /* Every frame goes into the plot at once (a delta frame needs the ones before it); the
+     newest plot is drawn at the next animation frame. */
   function onFrame(buf, live) {
-    S.lastBuf = buf;
     let f;
-    try { f = C.decodeFrame(buf); } catch (e) { status(e.message, true); return; }
-    S.pending = {frame: f, live: live};
+    try { f = S.plot.apply(C.decodeFrame(buf)); } catch (e) { status(e.message, true); return; }
+    schedule(f, live);
+  }
+
+  function schedule(f, live) {
+    S.shownFrame = f;
+    S.pending = {frame: f, live: live || (S.pending !== null && S.pending.live)};
     if (!S.drawing) {
       S.drawing = true;
       requestAnimationFrame(drawPending);
@@ -302,7 +308,7 @@
   }
 
   function redraw() {
-    if (S.lastBuf) onFrame(S.lastBuf, false);
+    if (S.shownFrame) schedule(S.shownFrame, false);
   }
 
   function setPaused(p) {

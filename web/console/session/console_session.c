@@ -34,6 +34,7 @@ struct console_session_t {
     bool                     awaiting;        /* a frame went, its "drawn" did not come     */
     double                   last_sent;
     uint64_t                 last_changes;
+    uint64_t                 sent_geometry;   /* the layout of the last frame sent           */
     char                    *outbox[CONSOLE_SESSION_OUTBOX];
     size_t                   out_first, out_n;
 };
@@ -362,12 +363,20 @@ console_session_frame_due(const console_session_t *self, double now)
     return c.attached && c.changes != self->last_changes && now - self->last_sent >= 1.0 / self->fps;
 }
 
+/*  A delta frame when the browser holds the previous frame of this layout: not the first
+    of the subscription, the same geometry (view, shape, generation) as the last one. */
+static bool
+s_delta(const console_session_t *self, const console_columns_t *c)
+{
+    return self->sequence > 0 && c->geometry == self->sent_geometry;
+}
+
 size_t
 console_session_frame_size(const console_session_t *self)
 {
     console_columns_t c;
     console_decimate_columns(self ? self->dec : NULL, &c);
-    return console_frame_size(&c);
+    return console_frame_size(&c, self && s_delta(self, &c));
 }
 
 int
@@ -377,10 +386,13 @@ console_session_encode(console_session_t *self, double now, uint8_t *dst, size_t
         return EZSHM_ERR_INVAL;
     console_columns_t c;
     console_decimate_columns(self->dec, &c);
-    console_frame_ids_t ids = {self->id, self->sequence, self->paused ? CONSOLE_FRAME_PAUSED : 0};
+    console_frame_ids_t ids = {self->id, self->sequence, self->paused ? CONSOLE_FRAME_PAUSED : 0,
+                               s_delta(self, &c)};
     int rc = console_frame_encode(&c, &ids, dst, cap, len);
     if (rc != EZSHM_OK)
         return rc;
+    console_decimate_clean(self->dec);
+    self->sent_geometry = c.geometry;
     self->sequence++;
     self->awaiting = true;
     self->last_sent = now;
