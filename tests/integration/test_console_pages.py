@@ -425,8 +425,13 @@ def main():
                 what="the rebuild banner")
             assert "generation 5" in banner, banner
             assert driver.execute_script("return document.getElementById('plot').dataset.generation") == "5"
-            # Pause: the page says so to the server.
-            driver.find_element("tag name", "body").send_keys(" ")
+            # Shortcuts: "]" a longer window (a new subscribe), space pauses.
+            body = driver.find_element("tag name", "body")
+            body.send_keys("]")
+            sub = wait_until(lambda: (lambda m: m if m["window"] == 10 else None)(next_ws(server, "subscribe")),
+                             what="a subscribe with the 10 s window")
+            assert sub["id"] > ctx["sub"], sub
+            body.send_keys(" ")
             assert next_ws(server, "pause") == {"type": "pause"}
             shot(driver, "stream-rebuilt")
 
@@ -482,7 +487,7 @@ def main():
 
         results.check("overview lists the streams with their status values, no inline script", overview)
         results.check("stream view subscribes at its width, draws the frame exactly, acknowledges it", stream_view)
-        results.check("a rebuild is shown; pause is sent", rebuild)
+        results.check("a rebuild is shown; keyboard: ] widens the window, space pauses", rebuild)
         results.check("settings are read-only without control; a forged PUT is refused", settings_read_only)
         results.check("events log shows the SSE events", events)
         results.check("phone width: no horizontal overflow, fewer columns", phone_width)

@@ -268,10 +268,14 @@
     const c = canvas(), r = dpr();
     const w = Math.round(c.clientWidth * r), h = Math.round(c.clientHeight * r);
     if (w === c.width && h === c.height) return;
+    const wider = w !== c.width;
     c.width = w;
     c.height = h;
-    clearTimeout(S.resizeTimer);
-    S.resizeTimer = setTimeout(subscribe, 200);
+    /* Only the width is the server's business (the columns); a new height is a redraw. */
+    if (wider) {
+      clearTimeout(S.resizeTimer);
+      S.resizeTimer = setTimeout(subscribe, 200);
+    }
   }
 
   function channelList() {
