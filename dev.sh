@@ -16,6 +16,9 @@ PACKAGES=(build-essential cmake pkg-config libzmq3-dev libczmq-dev libcjson-dev 
 # Only for `test`: deploy/test-image.sh builds and runs the image with podman on runc, its
 # base image bootstrapped with debootstrap.
 IMAGE_PACKAGES=(podman runc debootstrap)
+# Only for `test`: tests/integration/test_console_pages.py drives the console's pages in a
+# headless Chromium through Selenium.
+BROWSER_PACKAGES=(chromium chromium-driver python3-selenium)
 
 deps() {   # deps PACKAGE...
     local missing=()
@@ -84,9 +87,9 @@ run_tests() {
 }
 
 case "${1:-}" in
-    deps)  deps "${PACKAGES[@]}" "${IMAGE_PACKAGES[@]}" ;;
+    deps)  deps "${PACKAGES[@]}" "${IMAGE_PACKAGES[@]}" "${BROWSER_PACKAGES[@]}" ;;
     build) deps "${PACKAGES[@]}"; build build ;;
     run)   deps "${PACKAGES[@]}"; run_demo ;;
-    test)  deps "${PACKAGES[@]}" "${IMAGE_PACKAGES[@]}"; run_tests ;;
+    test)  deps "${PACKAGES[@]}" "${IMAGE_PACKAGES[@]}" "${BROWSER_PACKAGES[@]}"; run_tests ;;
     *) echo "usage: $0 run|test|build|deps" >&2; exit 64 ;;
 esac

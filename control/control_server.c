@@ -452,6 +452,20 @@ control_server_add_stream(control_server_t *self, const char *name, const char *
     return s_add_stream(self, name, topic, fields, false);
 }
 
+/*  add_stream and remove_stream create or unlink a name's segments, as a rename does: over
+    the socket they need "shmem_name" in control_mutable (a reload is the operator's own and
+    goes through control_server_add_stream/_remove_stream ungated). NULL when allowed. */
+static cJSON *
+s_gate_streams(const control_server_t *self, const char *op)
+{
+    if (settings_list_has(&self->settings.control_mutable, "shmem_name"))
+        return NULL;
+    settings_error_t err;
+    settings_fail(&err, SETTINGS_ERR_IMMUTABLE, "%s may not be done over control (shmem_name is not in "
+                  "control_mutable)", op);
+    return s_error_reply(err.code, err.message);
+}
+
 /*  add_stream: {"stream": name, "topic": exact topic, "settings": {per-stream fields}}. */
 static cJSON *
 s_op_add_stream(control_server_t *self, const cJSON *req, bool *quit)
@@ -460,6 +474,8 @@ s_op_add_stream(control_server_t *self, const cJSON *req, bool *quit)
     cJSON *bad;
     const char *name = s_stream_name(req, &bad);
     const cJSON *topic = cJSON_GetObjectItemCaseSensitive(req, "topic");
+    if (!bad)
+        bad = s_gate_streams(self, "add_stream");
     if (bad)
         return bad;
     if (!name || !topic)
@@ -495,6 +511,8 @@ s_op_remove_stream(control_server_t *self, const cJSON *req, bool *quit)
     (void) quit;
     cJSON *bad;
     const char *name = s_stream_name(req, &bad);
+    if (!bad)
+        bad = s_gate_streams(self, "remove_stream");
     if (bad)
         return bad;
     if (!name)

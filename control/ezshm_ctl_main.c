@@ -435,9 +435,7 @@ s_parse_option(const char *name, const char *value, options_t *opt)
     if (strcmp(name, "--endpoint") == 0)
         opt->endpoint = value;
     else if (strcmp(name, "--timeout") == 0) {
-        char *end;
-        opt->timeout = strtod(value, &end);
-        if (*end || end == value || !(opt->timeout > 0 && opt->timeout <= 86400)) {
+        if (!ezshm_value_parse_double(value, &opt->timeout) || !(opt->timeout > 0 && opt->timeout <= 86400)) {
             s_usage_error("--timeout needs seconds > 0, got", value);
             return false;
         }
@@ -532,9 +530,11 @@ main(int argc, char **argv)
     if (s_commands[c].fields && rest < 1)
         return s_usage_error(add ? "add-stream needs a TOPIC" : "set needs at least one KEY=VALUE", NULL);
     cJSON *req;
-    if (s_commands[c].fields)
+    if (s_commands[c].fields) {
         req = s_build_set(s_commands[c].op, rest - add, argv + at + 1 + add, &code);
-    else {
+        if (!req)
+            return code;
+    } else {
         req = cJSON_CreateObject();
         cJSON_AddStringToObject(req, "op", s_commands[c].op);
     }

@@ -42,7 +42,8 @@ typedef enum {
     SETTINGS_ERR_APPLY_FAILED,   /* "apply_failed"  the daemon could not apply it     */
     SETTINGS_ERR_NAME_IN_USE,    /* "name_in_use"   another live writer holds shmem_name */
     SETTINGS_ERR_UNKNOWN_STREAM, /* "unknown_stream" no stream of that name           */
-    SETTINGS_ERR_STREAM_EXISTS   /* "stream_exists"  name or topic already taken      */
+    SETTINGS_ERR_STREAM_EXISTS,  /* "stream_exists"  name or topic already taken      */
+    SETTINGS_ERR_FD_LIMIT        /* "fd_limit"      no file descriptors left for a stream */
 } settings_code_t;
 
 typedef struct {

@@ -5,8 +5,11 @@
 #include "ezshm.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 extern char **environ;
 
@@ -100,11 +103,9 @@ s_find_flag(const char *flag, size_t len)
 static cJSON *
 s_value(value_kind_t kind, const char *text)
 {
-    if (kind == V_NUMBER) {
-        char *end;
-        double v = strtod(text, &end);
-        return *text && !*end ? cJSON_CreateNumber(v) : cJSON_CreateString(text);
-    }
+    double v;
+    if (kind == V_NUMBER)
+        return ezshm_value_parse_double(text, &v) ? cJSON_CreateNumber(v) : cJSON_CreateString(text);
     if (kind != V_LIST)
         return cJSON_CreateString(text);
     cJSON *array = cJSON_CreateArray();
@@ -181,23 +182,56 @@ s_parse_flags(int argc, char **argv, cJSON *flags, const char **config_path, cha
     return CONFIG_OK;
 }
 
+/*  Up to size bytes of the regular file at path (symbolic links followed) into text; the
+    byte count, or -1 with errno (EINVAL: not a regular file). Opened non-blocking and checked
+    before any read: a FIFO (or a device) at the path would otherwise hold the loop in open()
+    or read() until someone writes to it, at startup or on SIGHUP. */
+static ssize_t
+s_read_regular(const char *path, char *text, size_t size)
+{
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    struct stat st;
+    ssize_t n = 0;
+    if (fstat(fd, &st) != 0)
+        n = -1;
+    else if (!S_ISREG(st.st_mode)) {
+        errno = EINVAL;
+        n = -1;
+    }
+    while (n >= 0 && (size_t) n < size) {
+        ssize_t got = read(fd, text + n, size - (size_t) n);
+        if (got == 0)
+            break;
+        if (got > 0)
+            n += got;
+        else if (errno != EINTR)
+            n = -1;
+    }
+    int saved = errno;
+    close(fd);
+    errno = saved;
+    return n;
+}
+
 static int
 s_load_file(settings_t *s, cJSON **streams, const char *path, char *errbuf, size_t errlen)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return ezshm_fail(errbuf, errlen, CONFIG_ERROR, "%s: %s", path, strerror(errno));
     char *text = malloc(CONFIG_FILE_MAX + 1);
-    size_t n = text ? fread(text, 1, CONFIG_FILE_MAX + 1, f) : 0;
-    bool read_error = ferror(f);
-    fclose(f);
+    if (!text)
+        return ezshm_fail(errbuf, errlen, CONFIG_ERROR, "%s: %s", path, "out of memory");
+    ssize_t got = s_read_regular(path, text, CONFIG_FILE_MAX + 1);
+    if (got < 0) {
+        int e = errno;
+        free(text);
+        return ezshm_fail(errbuf, errlen, CONFIG_ERROR, "%s: %s", path,
+                          e == EINVAL ? "not a regular file" : strerror(e));
+    }
+    size_t n = (size_t) got;
     char why[SETTINGS_MSG_MAX];
     cJSON *root = NULL;
-    if (!text)
-        snprintf(why, sizeof why, "out of memory");
-    else if (read_error)
-        snprintf(why, sizeof why, "read error");
-    else if (n > CONFIG_FILE_MAX)
+    if (n > CONFIG_FILE_MAX)
         snprintf(why, sizeof why, "larger than %d bytes", CONFIG_FILE_MAX);
     else
         root = json_parse_tolerant(text, n, why, sizeof why);

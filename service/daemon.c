@@ -13,10 +13,12 @@
 #include "wire.h"
 
 #include <czmq.h>
+#include <dirent.h>
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 #include <stdlib.h>
@@ -36,6 +38,14 @@
     zeroing and page tables, so a message of another stream waits at most that long. */
 #define RESERVE_SLICE_BYTES (128u * 1024u)
 
+/*  File descriptors a stream holds for its life: its header's (the writer's flock) and its
+    ring's. Those kept free for everything else: ZeroMQ's (a mailbox per socket, the I/O and
+    reaper threads, a listener per bound endpoint, one per connected peer — libzmq aborts
+    when an accept finds none), the signalfd, the reaper's pipe, and the one or two a ring
+    rebuild, an aux publication or a ring waiting for the reaper hold for a moment. */
+#define FDS_PER_STREAM 2
+#define FD_RESERVE 48
+
 struct daemon_t {
     stream_t        **streams;       /* the table, max_streams slots, n_streams used */
     bool             *declared;      /* per slot: the stream came from a declaration (reload owns it) */
@@ -46,6 +56,8 @@ struct daemon_t {
     control_server_t *control;
     counters_t        unrouted;      /* messages no stream took, by reason */
     bool              max_logged;    /* the stream limit is logged once */
+    size_t            fd_streams;    /* streams the file descriptor limit leaves room for */
+    bool              fd_logged;     /* that limit is logged once */
     cJSON            *applied;       /* collects lifecycle events during an update */
     double            started;
     bool              quit;
@@ -112,6 +124,75 @@ s_budget(void *arg, stream_t *stream, uint64_t ring_bytes, char *errbuf, size_t 
     return DROP_OK;
 }
 
+/*  The open file descriptors of this process (those /proc/self/fd lists, less the one that
+    reads it); 3 when it cannot be read. */
+static size_t
+s_fds_open(void)
+{
+    DIR *dir = opendir("/proc/self/fd");
+    if (!dir)
+        return 3;
+    size_t n = 0;
+    for (struct dirent *e; (e = readdir(dir));)
+        n += e->d_name[0] != '.';
+    closedir(dir);
+    return n ? n - 1 : 0;
+}
+
+/*  How many streams the file descriptor limit leaves room for (fd_streams), before anything
+    of the daemon's is open: a stream beyond it is refused (fd_limit) rather than left to
+    make ZeroMQ abort. The soft limit is raised first, up to the hard one, as far as
+    max_streams needs. Logged when it holds fewer than max_streams. */
+static void
+s_fd_budget(daemon_t *self)
+{
+    size_t open = s_fds_open(), want = (size_t) self->defaults.max_streams;
+    rlim_t need = (rlim_t) (open + FD_RESERVE + want * FDS_PER_STREAM);
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0) {
+        self->fd_streams = want;
+        return;
+    }
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need) {
+        struct rlimit raised = {rl.rlim_max == RLIM_INFINITY || rl.rlim_max > need ? need : rl.rlim_max, rl.rlim_max};
+        if (raised.rlim_cur > rl.rlim_cur && setrlimit(RLIMIT_NOFILE, &raised) == 0)
+            rl = raised;
+    }
+    rlim_t kept = (rlim_t) (open + FD_RESERVE);
+    rlim_t spare = rl.rlim_cur == RLIM_INFINITY ? need - kept : rl.rlim_cur > kept ? rl.rlim_cur - kept : 0;
+    self->fd_streams = (size_t) (spare / FDS_PER_STREAM);
+    if (self->fd_streams < want)
+        log_msg(SETTINGS_LOG_WARNING, "RLIMIT_NOFILE %llu (%zu open) leaves file descriptors for %zu of max_streams "
+                "(%zu) streams: more are refused (fd_limit); raise it with ulimit -n or LimitNOFILE=",
+                (unsigned long long) rl.rlim_cur, open, self->fd_streams, want);
+}
+
+/*  Stream name (NULL: a new topic's) refused for want of file descriptors, the reason in err. */
+static settings_code_t
+s_fd_refuse(const daemon_t *self, const char *name, settings_error_t *err)
+{
+    return settings_fail(err, SETTINGS_ERR_FD_LIMIT, "%s%.200s%s refused: the file descriptor limit (RLIMIT_NOFILE) "
+                         "leaves room for %zu streams (%d each, %d kept for ZeroMQ and the daemon)",
+                         name ? "stream '" : "the stream of a new topic", name ? name : "", name ? "'" : "",
+                         self->fd_streams, FDS_PER_STREAM, FD_RESERVE);
+}
+
+/*  Auto mode: true (counted as fd_limit, logged once) when a new topic's stream would go
+    beyond the file descriptor budget. */
+static bool
+s_fd_refuse_topic(daemon_t *self)
+{
+    if (self->n_streams < self->fd_streams)
+        return false;
+    counters_count(&self->unrouted, ROUTE_ERR_FD_LIMIT, "a new topic beyond the file descriptor limit");
+    settings_error_t err;
+    if (!self->fd_logged && s_fd_refuse(self, NULL, &err))
+        log_msg(SETTINGS_LOG_WARNING, "%s: messages of new topics are counted under fd_limit and dropped",
+                err.message);
+    self->fd_logged = true;
+    return true;
+}
+
 static stream_t *
 s_find_name(daemon_t *self, const char *name)
 {
@@ -149,6 +230,8 @@ s_add(daemon_t *self, const void *topic, size_t len, const settings_t *settings,
     if (self->n_streams >= (size_t) self->defaults.max_streams)
         return settings_fail(err, SETTINGS_ERR_OUT_OF_RANGE, "stream '%.200s' refused: the daemon already has "
                              "max_streams (%d) streams", settings->shmem_name, self->defaults.max_streams);
+    if (self->n_streams >= self->fd_streams)
+        return s_fd_refuse(self, settings->shmem_name, err);
     if (s_find_name(self, settings->shmem_name))
         return settings_fail(err, SETTINGS_ERR_STREAM_EXISTS, "stream '%.200s' already exists", settings->shmem_name);
     for (size_t i = 0; i < self->n_streams; i++)
@@ -216,6 +299,8 @@ s_auto_stream(daemon_t *self, const void *topic, size_t len)
     }
     settings_t settings = self->defaults;
     settings_error_t err;
+    if (s_fd_refuse_topic(self))
+        return NULL;
     if (s_auto_name(self, topic, len, settings.shmem_name, sizeof settings.shmem_name) != 0) {
         counters_drop(&self->unrouted, ROUTE_ERR_STREAM_FAILED,
                       "the topic gives no valid shmem_name (UTF-8 without NUL, at most 255 bytes)");
@@ -639,6 +724,7 @@ daemon_new(const settings_t *settings, const cJSON *streams, char *err, size_t e
     self->started = ezshm_time_mono();
     self->defaults = *settings;
     log_set_level(settings->log_level);
+    s_fd_budget(self);
     /*  Before any stream: their dropped rings go to it (the caller blocked the signals). */
     if (!(self->reaper = reaper_new(err, errlen))) {
         daemon_destroy(&self);

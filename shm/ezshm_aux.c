@@ -136,7 +136,9 @@ s_copy(const char *name, const void *header, long owner, unsigned char **out, si
     uint32_t nbytes = ezshm_aux_nbytes(header);
     if (*gen == 0)
         return EZSHM_ERR_NOENT;
-    if (nbytes == 0 || nbytes > EZSHM_UNPICKLE_MAX_BYTES)
+    if (nbytes > EZSHM_UNPICKLE_MAX_BYTES)
+        return EZSHM_ERR_TOOBIG;
+    if (nbytes == 0)
         return EZSHM_ERR_NOTREADY;
     char segname[EZSHM_SHORT_NAME_SIZE];
     ezshm_segment_t seg = {0};
@@ -180,6 +182,9 @@ ezshm_aux_read(const char *name, const void *header, long owner, ezshm_tree_t *t
         rc = s_copy(name, header, owner, &blob, &len, &gen);
     if (generation)
         *generation = gen;
+    if (rc == EZSHM_ERR_TOOBIG)
+        return ezshm_fail(err, errlen, rc, "the blob is %u bytes, over the reader's limit of %u",
+                          ezshm_aux_nbytes(header), EZSHM_UNPICKLE_MAX_BYTES);
     if (rc != EZSHM_OK)
         return rc;
     rc = ezshm_unpickle(blob, len, tree, err, errlen);

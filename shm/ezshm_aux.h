@@ -62,7 +62,8 @@ void ezshm_aux_retract(ezshm_aux_t *self, void *header);
     segment must belong to owner (the header's owner; EZSHM_ANY_OWNER: any). *generation
     gets the generation read. EZSHM_ERR_NOENT: nothing published; EZSHM_ERR_NOTREADY: the
     writer replaced it meanwhile, try again; EZSHM_ERR_OWNER and the other refusals of
-    ezshm_segment_open_fd; EZSHM_ERR_PICKLE (err says why) or EZSHM_ERR_NOMEM. The header's
+    ezshm_segment_open_fd; EZSHM_ERR_TOOBIG (a blob over EZSHM_UNPICKLE_MAX_BYTES, err says
+    its size), EZSHM_ERR_PICKLE (err says why) or EZSHM_ERR_NOMEM. The header's
     two fields are read from its mapping: call it inside a guard frame (ezshm_guard.h). */
 int ezshm_aux_read(const char *name, const void *header, long owner, ezshm_tree_t *tree,
                    uint32_t *generation, char *err, size_t errlen);

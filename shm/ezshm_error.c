@@ -17,7 +17,7 @@ ezshm_strerror(int code)
     case EZSHM_ERR_HEADER:   return "invalid header";
     case EZSHM_ERR_DTYPE:    return "unknown dtype";
     case EZSHM_ERR_OVERFLOW: return "size overflow";
-    case EZSHM_ERR_TOOBIG:   return "ring larger than the configured maximum";
+    case EZSHM_ERR_TOOBIG:   return "ring or metadata blob larger than its maximum";
     case EZSHM_ERR_NOSPACE:  return "not enough space in /dev/shm";
     case EZSHM_ERR_STALE:    return "ring rebuilt by the writer";
     case EZSHM_ERR_PERM:     return "permission denied";

@@ -24,7 +24,8 @@ typedef enum {
     EZSHM_ERR_HEADER = -6,     /* header bytes fail validation                    */
     EZSHM_ERR_DTYPE = -7,      /* dtype character is not a known numpy code       */
     EZSHM_ERR_OVERFLOW = -8,   /* a size computation overflows 64 bits            */
-    EZSHM_ERR_TOOBIG = -9,     /* ring larger than the configured maximum         */
+    EZSHM_ERR_TOOBIG = -9,     /* ring over the configured maximum, or a metadata
+                                  blob over EZSHM_UNPICKLE_MAX_BYTES              */
     EZSHM_ERR_NOSPACE = -10,   /* /dev/shm cannot hold the segment                */
     EZSHM_ERR_STALE = -11,     /* the ring was rebuilt under the reader: re-attach */
     EZSHM_ERR_PERM = -12,      /* permission denied on a segment                  */

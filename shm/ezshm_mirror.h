@@ -161,6 +161,7 @@ const char *ezshm_mirror_name(const ezshm_mirror_t *self);
     decoded into tree (docs/shm-layout.md; ezshm_tree.h walks it); *generation gets its
     meta_generation. Attaches the header if needed. EZSHM_ERR_NOENT: nothing published (or a
     legacy stream, which has none); EZSHM_ERR_NOTREADY: being replaced, or no header yet;
+    EZSHM_ERR_TOOBIG: the blob is over the reader's limit (err says its size);
     EZSHM_ERR_PICKLE: the blob was refused (err says why). */
 int ezshm_mirror_meta(ezshm_mirror_t *self, ezshm_tree_t *tree, uint32_t *generation,
                       char *err, size_t errlen);

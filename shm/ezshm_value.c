@@ -1,6 +1,7 @@
 /*  ezshm_value.c — element conversion for the mirror's dumps and live view; doubles as text. */
 #include "ezshm_value.h"
 
+#include <errno.h>
 #include <float.h>
 #include <math.h>
 #include <stdint.h>
@@ -137,4 +138,56 @@ ezshm_value_compare_double(const void *a, const void *b)
 {
     double x = *(const double *) a, y = *(const double *) b;
     return (x > y) - (x < y);
+}
+
+/*  Length of the decimal number text starts with: [+-] digits [. digits] [(e|E) [+-] digits],
+    a digit before the exponent at least (integer: sign and digits only); 0 when there is none. */
+static size_t
+s_decimal_span(const char *text, bool integer)
+{
+    const char *p = text + (*text == '+' || *text == '-');
+    size_t digits = strspn(p, "0123456789");
+    p += digits;
+    if (!integer && *p == '.') {
+        size_t fraction = strspn(p + 1, "0123456789");
+        digits += fraction;
+        p += 1 + fraction;
+    }
+    if (!digits)
+        return 0;
+    if (!integer && (*p == 'e' || *p == 'E')) {
+        const char *e = p + 1 + (p[1] == '+' || p[1] == '-');
+        size_t exponent = strspn(e, "0123456789");
+        if (!exponent)
+            return 0;
+        p = e + exponent;
+    }
+    return (size_t) (p - text);
+}
+
+bool
+ezshm_value_parse_double(const char *text, double *out)
+{
+    size_t n = text ? s_decimal_span(text, false) : 0;
+    if (!n || text[n])
+        return false;
+    double v = strtod(text, NULL);
+    if (!isfinite(v))
+        return false;
+    *out = v;
+    return true;
+}
+
+bool
+ezshm_value_parse_int(const char *text, long long *out)
+{
+    size_t n = text ? s_decimal_span(text, true) : 0;
+    if (!n || text[n])
+        return false;
+    errno = 0;
+    long long v = strtoll(text, NULL, 10);
+    if (errno == ERANGE)
+        return false;
+    *out = v;
+    return true;
 }

@@ -25,6 +25,15 @@ int ezshm_value_format(char c, const void *p, char *buf, size_t size);
     "1.5e+16"), and NaN, Infinity, -Infinity. Returns the length (snprintf semantics). */
 int ezshm_value_format_double(double v, char *buf, size_t size);
 
+/*  Reads text as a decimal number, the whole text: an optional sign, digits with an optional
+    fraction ("2", "2.5", ".5", "5."), an optional exponent ("1e-3") — no whitespace,
+    hexadecimal, inf, nan or empty text, so a command-line value means what it reads. True and
+    *out set, or false (also for a value beyond a finite double). The CLIs' one number parser. */
+bool ezshm_value_parse_double(const char *text, double *out);
+
+/*  The same for a decimal integer (an optional sign, digits) that fits a long long. */
+bool ezshm_value_parse_int(const char *text, long long *out);
+
 /*  qsort's comparison of two doubles, ascending (NaN compares equal to everything: sort
     finite values). */
 int ezshm_value_compare_double(const void *a, const void *b);

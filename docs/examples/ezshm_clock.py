@@ -24,6 +24,16 @@ A frame's time is its message's `offset + i * gain` (LinearAxis) or its coordina
 EZShmMirror reads it. When the writer rebuilds the ring (new generation), `refresh()`
 reattaches (wait() and position() call it); positions restart at 0.
 
+Truncated segments: whoever may write a segment may truncate it (every reader the wake segment,
+a group given write by `shm_mode` 0660 every segment), and a mapped access past the new end
+raises SIGBUS, which no Python code can catch. So this reader maps nothing it reads: the
+header, the clock and the wake word are read through copies (`os.pread`), which come back
+short instead; the reader then drops the clock and wake segments and attaches them again
+once ezshmd has rebuilt the ring (a truncated clock or wake segment makes it rebuild at its
+next chunk): times read NaN and `wait()` polls meanwhile. Only the wake page's waiter count
+and target are stored into a mapping (atomics need one), each right after `fstat` found the
+segment whole; a truncation within those microseconds still kills the reader.
+
 Limits of this example: one reader object per thread; Linux on x86-64 or aarch64; the waiter
 count is incremented atomically through libatomic when it is installed (Debian: libatomic1),
 otherwise with a plain read-modify-write and short sleeps (a concurrent reader may then be
@@ -100,7 +110,7 @@ def _futex_sleep(words, seconds, bits=WAKE_ANY):
     futex_waitv for several (shared futexes: the writer is another process). False when the
     kernel has no futex_waitv."""
     global _no_waitv
-    addrs = [ctypes.addressof(ctypes.c_uint32.from_buffer(m, OFF_WAKE)) for m, _ in words]
+    addrs = [ctypes.addressof(ctypes.c_uint32.from_buffer(m.map, OFF_WAKE)) for m, _ in words]
     if len(words) == 1 and bits == WAKE_ANY:
         ts = _Timespec(int(seconds), int((seconds - int(seconds)) * 1e9))
         _libc.syscall(ctypes.c_long(SYS_FUTEX), ctypes.c_void_p(addrs[0]), ctypes.c_long(FUTEX_WAIT),
@@ -185,19 +195,60 @@ def _path(segment):
     return os.path.join(os.environ.get("EZSHM_SHM_DIR") or "/dev/shm", segment)
 
 
-def _map(segment, writable=False):
-    """The whole segment mapped read-only, or read-write (None when that is not allowed)."""
-    try:
-        fd = os.open(_path(segment), (os.O_RDWR if writable else os.O_RDONLY) | os.O_NOFOLLOW)
-    except PermissionError:
-        if writable:
-            return None
-        raise
-    try:
-        prot = mmap.PROT_READ | (mmap.PROT_WRITE if writable else 0)
-        return mmap.mmap(fd, os.fstat(fd).st_size, mmap.MAP_SHARED, prot)
-    finally:
-        os.close(fd)
+class _Segment:
+    """One segment read through copies (os.pread): a truncated segment gives a short read
+    where a mapped access would die of SIGBUS. `truncated` turns True at the first short read
+    (or size lost), and stays. writable: also mapped read-write, for the futex word and the
+    atomics (PermissionError when that is not allowed)."""
+
+    def __init__(self, segment, writable=False):
+        self.fd = os.open(_path(segment), (os.O_RDWR if writable else os.O_RDONLY) | os.O_NOFOLLOW | os.O_CLOEXEC)
+        self.size = os.fstat(self.fd).st_size
+        self.truncated = False
+        try:
+            self.map = mmap.mmap(self.fd, self.size, mmap.MAP_SHARED) if writable and self.size else None
+        except OSError:
+            os.close(self.fd)
+            raise
+
+    def read(self, offset, n):
+        """n bytes at offset, or None (truncated) when the segment no longer holds them."""
+        data = b"" if self.truncated else os.pread(self.fd, n, offset)
+        if len(data) == n:
+            return data
+        self.truncated = True
+        return None
+
+    def intact(self):
+        """True while the segment keeps its size: checked right before a store into the map."""
+        self.truncated = self.truncated or os.fstat(self.fd).st_size < self.size
+        return not self.truncated
+
+    def close(self):
+        if self.map is not None:
+            self.map.close()
+        os.close(self.fd)
+
+
+class _Records:
+    """count records of dtype at offset in a _Segment, indexed like a numpy array (an int, or an
+    array of ints) and read as copies; records a truncation took read blank (zeros, NaN for
+    floats: no anchor covers them, no time comes from them)."""
+
+    def __init__(self, seg, dtype, count, offset):
+        self.seg, self.dtype, self.count, self.offset = seg, np.dtype(dtype), count, offset
+        self.blank = np.full(1, np.nan if self.dtype.kind == "f" else 0, self.dtype)[0] \
+            if self.dtype.names is None else np.zeros(1, self.dtype)[0]
+
+    def __getitem__(self, i):
+        idx = np.asarray(i, dtype=np.int64)
+        if idx.size == 0:
+            return np.empty(idx.shape, self.dtype)
+        lo, hi, size = int(idx.min()), int(idx.max()) + 1, self.dtype.itemsize
+        raw = self.seg.read(self.offset + lo * size, (hi - lo) * size)
+        if raw is None:
+            return np.full(idx.shape, self.blank, self.dtype)[()]
+        return np.frombuffer(raw, self.dtype)[idx - lo]
 
 
 class _Header:
@@ -205,18 +256,19 @@ class _Header:
 
     def __init__(self, name):
         self.path = _path(short_name(name))
-        self.ino = os.stat(self.path).st_ino
-        self.map = _map(short_name(name))
-        v1 = len(self.map) >= 1334 and int.from_bytes(self.map[0:4], "little") == V1_MAGIC
+        self.seg = _Segment(short_name(name))
+        self.ino = os.fstat(self.seg.fd).st_ino
+        v1 = self.seg.size >= 1334 and self._u(0, 4) == V1_MAGIC
         base = 8 if v1 else 0
         self.off_bvalid, self.off_len = base, base + 14
         self.off_gen, self.off_wrap, self.off_index = base + 270, base + 274, base + 1310
 
     def _u(self, off, size):
-        return int.from_bytes(self.map[off:off + size], "little")
+        raw = self.seg.read(off, size)
+        return int.from_bytes(raw, "little") if raw else 0
 
     def valid(self):
-        return self.map[self.off_bvalid] == 1
+        return self._u(self.off_bvalid, 1) == 1
 
     def generation(self):
         return self._u(self.off_gen, 4)
@@ -234,14 +286,15 @@ class _Header:
         raise RuntimeError("position never settled")
 
     def replaced(self):
-        """A restarted writer unlinks the header and creates a new one."""
+        """A restarted writer unlinks the header and creates a new one (so does ezshmd for a
+        truncated one)."""
         try:
-            return os.stat(self.path).st_ino != self.ino
+            return self.seg.truncated or os.stat(self.path).st_ino != self.ino
         except FileNotFoundError:
             return True
 
     def close(self):
-        self.map.close()
+        self.seg.close()
 
 
 class ClockReader:
@@ -266,40 +319,45 @@ class ClockReader:
             self._close_clock()
             self.header.close()
             self.header, self.generation = header, None
+        if any(m is not None and m.truncated for m in (self.clock, self.wake)):
+            self._close_clock()   # attached again below, or at the rebuilt ring's generation
+            self.generation = None
         gen = self.header.generation()
         if gen == self.generation or not self.header.valid():
             return False
         self._close_clock()
         self.generation, self.length = gen, self.header.length()
         try:
-            self.clock = _map(short_name(f"{self.name}/clock{gen}"))
+            self.clock = _Segment(short_name(f"{self.name}/clock{gen}"))
         except FileNotFoundError:
             return True
         try:   # the waiter count lives in its own page, the only one readers write
-            self.wake = _map(short_name(f"{self.name}/wake{gen}"), writable=True)
-        except FileNotFoundError:
+            self.wake = _Segment(short_name(f"{self.name}/wake{gen}"), writable=True)
+        except (FileNotFoundError, PermissionError):
             self.wake = None
-        if self.wake is not None and len(self.wake) < WAKE_BYTES:
+        if self.wake is not None and self.wake.size < WAKE_BYTES:
             self.wake.close()
             self.wake = None
-        c = np.frombuffer(self.clock, CONTROL, 1).copy()[0]   # a copy: no export to close
-        ok = (c["magic"] == CLOCK_MAGIC and c["version"] == 1 and c["generation"] == gen
+        raw = self.clock.read(0, CONTROL.itemsize)
+        c = np.frombuffer(raw, CONTROL, 1)[0] if raw else None
+        ok = (c is not None and c["magic"] == CLOCK_MAGIC and c["version"] == 1 and c["generation"] == gen
               and c["n_frames"] == self.length and c["anchor_bytes"] == ANCHOR.itemsize
               and c["anchor_offset"] == CONTROL_BYTES and c["capacity"] >= 2
-              and CONTROL_BYTES + c["capacity"] * ANCHOR.itemsize <= len(self.clock))
-        times_off = int(c["times_offset"])
+              and CONTROL_BYTES + c["capacity"] * ANCHOR.itemsize <= self.clock.size)
+        times_off = int(c["times_offset"]) if ok else 0
         if ok and c["flags"] & 1:
-            ok = times_off >= CONTROL_BYTES and times_off + 8 * self.length <= len(self.clock)
+            ok = times_off >= CONTROL_BYTES and times_off + 8 * self.length <= self.clock.size
         if not ok:
             self._close_clock()
             return True
         self.capacity = int(c["capacity"])
-        self.anchors = np.frombuffer(self.clock, ANCHOR, self.capacity, CONTROL_BYTES)
-        self.coords = np.frombuffer(self.clock, "<f8", self.length, times_off) if c["flags"] & 1 else None
+        self.anchors = _Records(self.clock, ANCHOR, self.capacity, CONTROL_BYTES)
+        self.coords = _Records(self.clock, "<f8", self.length, times_off) if c["flags"] & 1 else None
         return True
 
     def _written(self):
-        return int.from_bytes(self.clock[48:56], "little")
+        raw = self.clock.read(48, 8)
+        return int.from_bytes(raw, "little") if raw else 0
 
     def position(self):
         """Frames written to the current ring (the newest is position() - 1)."""
@@ -399,7 +457,9 @@ class ClockReader:
     def _waiters_add(self, delta):
         """+1 before a sleep; -1 after it, never below 0 (the writer may have taken a count
         it believed stale back meanwhile: docs/shm-layout.md §11)."""
-        word = ctypes.c_uint32.from_buffer(self.wake, OFF_WAITERS)
+        if not self.wake.intact():
+            return
+        word = ctypes.c_uint32.from_buffer(self.wake.map, OFF_WAITERS)
         if _fetch_add is None:
             word.value = max(0, word.value + delta) & 0xFFFFFFFF
         elif delta > 0:
@@ -413,14 +473,17 @@ class ClockReader:
     def _lower_target(self, t):
         """The wake segment's target becomes t unless it is lower already (another block
         reader needs less): the writer wakes target sleepers when it publishes it."""
-        word = ctypes.c_uint64.from_buffer(self.wake, OFF_TARGET)
+        if not self.wake.intact():
+            return
+        word = ctypes.c_uint64.from_buffer(self.wake.map, OFF_TARGET)
         seen = ctypes.c_uint64(word.value)
         while t < seen.value and not _cas8(ctypes.c_void_p(ctypes.addressof(word)), ctypes.byref(seen),
                                            ctypes.c_uint64(t), 5, 5):
             pass
 
     def _word(self):
-        return int.from_bytes(self.wake[OFF_WAKE:OFF_WAKE + 4], "little") if self.wake else 0
+        raw = self.wake.read(OFF_WAKE, 4) if self.wake else None
+        return int.from_bytes(raw, "little") if raw else 0
 
     def wait(self, timeout, min_frames=1):
         """Sleeps until min_frames frames past the position at the call have landed (at most

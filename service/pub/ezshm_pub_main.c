@@ -102,24 +102,20 @@ s_usage(FILE *out)
 static bool
 s_parse_u64(const char *flag, const char *text, uint64_t *out)
 {
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(text, &end, 10);
-    if (errno || end == text || *end || text[0] == '-') {
+    long long v;
+    if (!ezshm_value_parse_int(text, &v) || v < 0) {
         fprintf(stderr, "ezshm-pub: %s needs a non-negative integer, got '%s'\n", flag, text);
         return false;
     }
-    *out = v;
+    *out = (uint64_t) v;
     return true;
 }
 
 static bool
 s_parse_double(const char *flag, const char *text, double *out)
 {
-    char *end;
-    errno = 0;
-    double v = strtod(text, &end);
-    if (errno || end == text || *end || !(v >= 0)) {
+    double v;
+    if (!ezshm_value_parse_double(text, &v) || v < 0) {
         fprintf(stderr, "ezshm-pub: %s needs a non-negative number, got '%s'\n", flag, text);
         return false;
     }

@@ -32,10 +32,12 @@ typedef enum {
                                      than the rebuild rate limit allows                     */
     ROUTE_ERR_NO_STREAM = -16,    /* "no_stream":      the topic matches no stream          */
     ROUTE_ERR_MAX_STREAMS = -17,  /* "max_streams":    a new topic beyond max_streams       */
-    ROUTE_ERR_STREAM_FAILED = -18 /* "stream_failed":  its stream could not be created      */
+    ROUTE_ERR_STREAM_FAILED = -18,/* "stream_failed":  its stream could not be created      */
+    ROUTE_ERR_FD_LIMIT = -19      /* "fd_limit":       a new topic beyond the streams the
+                                     file descriptor limit (RLIMIT_NOFILE) leaves room for  */
 } drop_reason_t;
 
-#define DROP_REASON_COUNT 19      /* codes 0 .. -18 */
+#define DROP_REASON_COUNT 20      /* codes 0 .. -19 */
 #define WIRE_REASON_COUNT 9       /* the decoder's codes: 0 .. -8 */
 
 /*  A stable snake_case name for a code ("shape_mismatch"), the counter's name; "ok" for 0,

@@ -92,16 +92,21 @@ s_usage(FILE *out)
         "exit: 0 ok, 1 error, 2 no such stream, 3 invalid header, 64 usage\n");
 }
 
-/*  Attaches, retrying retryable states until the deadline. */
+/*  Attaches, retrying the retryable states: a missing stream (NOENT) until the deadline; a
+    stream without a ring yet (NOTREADY: before its first message, or a rebuild) too, except
+    for a follower, which — like tail -F — waits for the ring of a stream it has seen for as
+    long as it takes. */
 static int
-s_attach(ezshm_mirror_t *m, double wait)
+s_attach(ezshm_mirror_t *m, double wait, bool follow)
 {
     double deadline = ezshm_time_mono() + wait;
+    bool seen = false;
     for (;;) {
         int rc = ezshm_mirror_attach(m);
-        if (rc == EZSHM_OK || (rc != EZSHM_ERR_NOENT && rc != EZSHM_ERR_NOTREADY))
+        if (rc == EZSHM_OK || (rc != EZSHM_ERR_NOENT && rc != EZSHM_ERR_NOTREADY) || mirror_interrupted)
             return rc;
-        if (ezshm_time_mono() >= deadline || mirror_interrupted)
+        seen |= follow && rc == EZSHM_ERR_NOTREADY;
+        if (!seen && ezshm_time_mono() >= deadline)
             return rc;
         mirror_sleep(0.02);
     }
@@ -234,6 +239,18 @@ s_stdout_closed(void)
     return (fflush(stdout) != 0 || ferror(stdout)) && errno == EPIPE;
 }
 
+/*  A segment was truncated under the follower (whoever may write it can: the owner, root, a
+    group with write — the wake segment gives a reader group write): the library has unmapped
+    everything, ezshmd rebuilds the ring with its next chunk, and the next read attaches to
+    what is there (STALE: the stream's shape again). A follower, like tail -F, goes on; the
+    pause keeps a segment truncated again and again from spinning the loop. */
+static void
+s_reattach_after_fault(ezshm_mirror_t *m)
+{
+    fprintf(stderr, "ezshm-mirror: %s: %s: re-attaching\n", ezshm_mirror_name(m), ezshm_strerror(EZSHM_ERR_BUS));
+    mirror_sleep(0.01);
+}
+
 static int
 s_dump_follow(ezshm_mirror_t *m, uint64_t want, bool csv, bool stamps, bool header_row)
 {
@@ -262,6 +279,10 @@ s_dump_follow(ezshm_mirror_t *m, uint64_t want, bool csv, bool stamps, bool head
             }
             continue;
         }
+        if (rc == EZSHM_ERR_BUS) {
+            s_reattach_after_fault(m);
+            continue;
+        }
         if (rc != EZSHM_OK && rc != EZSHM_ERR_NOTREADY && rc != EZSHM_ERR_NOENT)
             break;
         rc = EZSHM_OK;
@@ -274,8 +295,11 @@ s_dump_follow(ezshm_mirror_t *m, uint64_t want, bool csv, bool stamps, bool head
         }
         /*  Asleep until frames land (or the stream changes); the short timeout keeps
             SIGINT/SIGTERM prompt, since a futex wait restarts after the handler. */
-        if ((rc = mirror_wait(&m, 1, 1, 100, NULL)) != EZSHM_OK)
+        if ((rc = mirror_wait(&m, 1, 1, 100, NULL)) == EZSHM_ERR_BUS)
+            s_reattach_after_fault(m);
+        else if (rc != EZSHM_OK)
             break;
+        rc = EZSHM_OK;
     }
     fflush(stdout);
     free(buf);
@@ -347,22 +371,21 @@ main(int argc, char **argv)
     long long latest = -1, frames = -1, count = -1;
     bool follow = false, watch = false, refresh_given = false, stamps = false, meta = false;
     bool header_row = false;
-    char *end;
     int opt;
     while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
         switch (opt) {
-        case 'w': wait = strtod(optarg, &end); if (*end || !(wait >= 0)) goto usage; break;
+        case 'w': if (!ezshm_value_parse_double(optarg, &wait) || wait < 0) goto usage; break;
         case 'd': dump = optarg; if (strcmp(dump, "csv") && strcmp(dump, "raw")) goto usage; break;
-        case 'l': errno = 0; latest = strtoll(optarg, &end, 10); if (*end || latest < 0 || errno) goto usage; break;
-        case 'n': errno = 0; frames = strtoll(optarg, &end, 10); if (*end || frames < 0 || errno) goto usage; break;
+        case 'l': if (!ezshm_value_parse_int(optarg, &latest) || latest < 0) goto usage; break;
+        case 'n': if (!ezshm_value_parse_int(optarg, &frames) || frames < 0) goto usage; break;
         case 'f': follow = true; break;
         case 'W': watch = true; break;
         case 'T': stamps = true; break;
         case 'M': meta = true; break;
-        case 'c': errno = 0; count = strtoll(optarg, &end, 10); if (*end || count < 1 || errno) goto usage; break;
+        case 'c': if (!ezshm_value_parse_int(optarg, &count) || count < 1) goto usage; break;
         case 'H': header_row = true; break;
         case 'a': all = optarg; break;
-        case 'r': refresh = strtod(optarg, &end); refresh_given = true; if (*end || !(refresh > 0)) goto usage; break;
+        case 'r': refresh_given = true; if (!ezshm_value_parse_double(optarg, &refresh) || refresh <= 0) goto usage; break;
         case 'h': s_usage(stdout); return MIRROR_EXIT_OK;
         case 'V': printf("ezshm-mirror %s\n", EZSHM_VERSION); return MIRROR_EXIT_OK;
         default: goto usage;
@@ -414,8 +437,10 @@ main(int argc, char **argv)
     if (rc != EZSHM_OK)
         fprintf(stderr, "ezshm-mirror: %s\n", ezshm_strerror(rc));
     for (i = 0; i < n && rc == EZSHM_OK; i++)
-        rc = s_attach(m[i], wait);
-    if (m && rc != EZSHM_OK && i > 0 && m[i - 1]) {
+        rc = s_attach(m[i], wait, follow);
+    if (rc != EZSHM_OK && follow && mirror_interrupted)
+        code = MIRROR_EXIT_OK;
+    else if (m && rc != EZSHM_OK && i > 0 && m[i - 1]) {
         mirror_report(m[i - 1], rc);
         code = mirror_exit_code(rc);
     }

@@ -10,8 +10,8 @@
      says which;
  (c) another uid truncates the ring and the header while ezshmd writes (setpriv): ezshmd
      survives, rebuilds (new generation, new header), counts segment_faults, logs it;
- (d) a segment truncated under ezshm-mirror --dump --latest, --follow, --watch and the
-     monitor: a clear error and exit 1, never a SIGBUS death;
+ (d) a segment truncated under ezshm-mirror --dump --latest, --watch and the monitor: a clear
+     error and exit 1, never a SIGBUS death; --follow says so, re-attaches and goes on;
  (e) ezshm-mirror --latest with a huge N: clamped to what the ring holds; beyond 2^63 a usage
      error;
  (f) rings of L = 1 (made 2), 2, 3, 15, 16, 17 frames: a follower reads every frame;
@@ -253,6 +253,19 @@ def mirror_dies_cleanly(p, err_path, what):
     assert rc == 1 and "truncated" in err, f"{what}: exit {rc}, stderr {err!r}"
 
 
+def mirror_reattaches(p, out_path, err_path):
+    """--follow, like tail -F, says what happened, re-attaches and goes on; SIGINT ends it."""
+    def said():
+        with open(err_path) as f:
+            text = f.read()
+        return "truncated" in text and "re-attaching" in text
+    wait_until(said, 15, "the follower to re-attach")
+    size = os.path.getsize(out_path)
+    wait_until(lambda: os.path.getsize(out_path) > size, 15, "the follower reading again")
+    p.send_signal(signal.SIGINT)
+    assert p.wait(timeout=15) == 0
+
+
 def case_truncated_under_readers():
     s = Session("hostile-d")
     try:
@@ -274,7 +287,10 @@ def case_truncated_under_readers():
             p = s.start("ezshm-mirror", "--wait", "5", *args, name, stdout=out, stderr=err)
             wait_until(lambda: os.path.getsize(out.name) > 0, 10, f"{mode} output")
             subprocess.run(["truncate", "-s", "0", header], check=True)
-            mirror_dies_cleanly(p, err_path, mode)
+            if mode == "follow":
+                mirror_reattaches(p, out.name, err_path)
+            else:
+                mirror_dies_cleanly(p, err_path, mode)
             out.close()
             err.close()
             wait_until(lambda: get_status(s, ctl)["stream"]["bvalid"], 10, "the stream back")

@@ -11,7 +11,7 @@ check() { if [ -z "$2" ]; then echo "ok   $1"; pass=$((pass + 1)); else echo "FA
 # Undefined symbols of a library that belong to ZeroMQ, czmq or cJSON.
 foreign_symbols() { nm -u "$1" 2>/dev/null | awk '{print $NF}' | grep -E '^(zmq_|zsock_|zactor_|zstr_|zframe_|zmsg_|cJSON)' | sort -u; }
 
-for lib in "$build/lib/libezshm_wire.a" "$build/lib/libezshm.so"; do
+for lib in "$build/lib/libezshm_wire.a" "$build/lib/libezshm.so" "$build/lib/libezshm_console.a"; do
     if [ -f "$lib" ]; then
         check "$(basename "$lib") references no ZeroMQ, czmq or cJSON symbol" "$(foreign_symbols "$lib")"
     else
@@ -56,6 +56,8 @@ check "the include scan sees service/'s includes of control/ and czmq.h" "$seen"
 check "shm/ includes no ZeroMQ, czmq, cJSON, control/ or service/ header" \
     "$(includes_of "$root/shm" "$control_headers"$'\n'"$service_headers" "$messaging")"
 check "control/ includes no service/ header" "$(includes_of "$root/control" "$service_headers" "")"
+check "web/console/ (but session/, the protocol) includes no ZeroMQ, czmq, cJSON, control/ or service/ header" \
+    "$(includes_of "$root/web/console" "$control_headers"$'\n'"$service_headers" "$messaging" | grep -v '^web/console/session/')"
 check "service/wire/ includes no ZeroMQ, czmq, cJSON, control/ or daemon header" \
     "$(includes_of "$root/service/wire" "$control_headers"$'\n'"$daemon_headers" "$messaging")"
 

@@ -176,8 +176,14 @@ Test(config, bad_values_give_one_clear_line)
                 (char *[]) { "--buf-dur", "-1", NULL });
     expect_fail(no_env, "--buf-dur: buf_dur must be a finite number > 0 and <= 86400, got \"abc\"",
                 (char *[]) { "--buf-dur", "abc", NULL });
-    expect_fail(no_env, "--buf-dur: buf_dur must be a finite number > 0 and <= 86400, got NaN",
+    /*  A flag's number is decimal, the whole text (ezshm_value_parse_double): anything else
+        stays text and is the wrong type, never 16 for "0x10" nor 0 for "". */
+    expect_fail(no_env, "--buf-dur: buf_dur must be a finite number > 0 and <= 86400, got \"nan\"",
                 (char *[]) { "--buf-dur=nan", NULL });
+    expect_fail(no_env, "--buf-dur: buf_dur must be a finite number > 0 and <= 86400, got \"0x10\"",
+                (char *[]) { "--buf-dur", "0x10", NULL });
+    expect_fail(no_env, "--buf-dur: buf_dur must be a finite number > 0 and <= 86400, got \"\"",
+                (char *[]) { "--buf-dur=", NULL });
     expect_fail(no_env, "--header: header must be \"legacy\" or \"v1\", got \"v3\"",
                 (char *[]) { "--header", "v3", NULL });
     expect_fail(no_env,

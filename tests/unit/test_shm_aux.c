@@ -238,3 +238,20 @@ Test(shm_aux, mirror_refuses_a_hostile_blob)
     ezshm_mirror_destroy(&m);
     ezshm_writer_destroy(&w);
 }
+
+Test(shm_aux, a_blob_over_the_reader_limit_is_too_big_not_not_ready)
+{
+    /*  A header naming a blob over EZSHM_UNPICKLE_MAX_BYTES: refused before any segment is
+        opened, as too big (it used to read as "ring being rebuilt", retried for ever). */
+    static ezshm_header_v1_t fake;
+    fake.meta_generation = 1;
+    fake.aux_nbytes = EZSHM_UNPICKLE_MAX_BYTES + 1;
+    ezshm_tree_t *tree = ezshm_tree_new();
+    char err[160] = "";
+    uint32_t gen = 0;
+    cr_expect_eq(ezshm_aux_read(shmt_unique_name(), &fake, EZSHM_ANY_OWNER, tree, &gen, err, sizeof err),
+                 EZSHM_ERR_TOOBIG);
+    cr_expect_eq(gen, 1);
+    cr_expect_not_null(strstr(err, "16777217 bytes, over the reader's limit of 16777216"), "%s", err);
+    ezshm_tree_destroy(&tree);
+}
