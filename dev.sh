@@ -74,11 +74,11 @@ run_tests() {
     build build-asan -DEZSHM_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
     # Every unit test and every integration test but those memcheck just ran (their code paths
     # are also in the unit tests and the fuzzers, which are sanitized), the checks of sources,
-    # docs and packaging (layering, manpages, deploy files, install) and the benchmark smoke run.
+    # docs and packaging (layering, manpages, deploy files, doc links, install) and the benchmark smoke run.
     # The cross-process stress runs 3 s a case (4 s above): its five cases still cover every layout.
     (cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
         EZSHM_STRESS_SECONDS=3 ctest --output-on-failure -j2 --timeout 300 \
-        -E "integration.test_($memcheck_j2|$memcheck_j1|layering|manpages|deploy_files|install|bench_smoke)")
+        -E "integration.test_($memcheck_j2|$memcheck_j1|layering|manpages|deploy_files|doc_links|install|bench_smoke)")
     echo "dev.sh: each libFuzzer harness for ${EZSHM_FUZZ_SECONDS:-10} s"
     EZSHM_FUZZ_BUILD=build-fuzz EZSHM_FUZZ_JOBS=2 tests/fuzz/run.sh "${EZSHM_FUZZ_SECONDS:-10}"
     echo "dev.sh: the container image, built from deploy/Dockerfile and run with podman"

@@ -117,7 +117,7 @@ except Exception:
 send() {
     if [ "$1" = pub ]; then
         "$bin/ezshm-pub" --connect "$3" --fs 1000 --chunk "$4" --channels "$5" --rate 0 --count "$6" \
-            --sndhwm 0 --wait-sub 300 --linger 10000 --quiet --pattern counter --format "$2" "${send_args[@]}"
+            --sndhwm 0 --linger 10000 --quiet --pattern counter --format "$2" "${send_args[@]}"
     else
         "$bin/ezshm-bench" send --connect "$3" --mode "$2" --frames "$4" --channels "$5" --count "$6" \
             "${send_args[@]}" 2>/dev/null
@@ -250,10 +250,10 @@ if has rig; then
     msgs=$(( (rig_secs + 2) * 1000 ))
     rig_pub() {   # endpoint
         "$bin/ezshm-pub" --connect "$1" --fs 30000 --channels 256 --dtype int16 --chunk 30 --count "$msgs" \
-            --sndhwm 0 --wait-sub 300 --quiet --pattern counter &
+            --sndhwm 0 --quiet --pattern counter &
         pp=$!; pids+=("$pp")
     }
-    cpu_window() {   # pid -> CPU % of one core over rig_secs, after wait-sub + 1 s of warm-up
+    cpu_window() {   # pid -> CPU % of one core over rig_secs, after 1.3 s (the sender waits for the subscription, then warms up)
         sleep 1.3
         local c0 t0 c1 t1
         c0="$(cpu_ticks "$1")"; t0="$(date +%s.%N)"
@@ -464,7 +464,7 @@ if has wait; then
         start_ezshmd "$ep" "$name" 10 || continue
         msgs=$(( (4 * wait_secs + lead) * 1000 ))
         "$bin/ezshm-pub" --connect "$ep" --fs 30000 --channels 256 --dtype int16 --chunk 30 --count "$msgs" \
-            --sndhwm 0 --wait-sub 300 --quiet --pattern counter &
+            --sndhwm 0 --quiet --pattern counter &
         pp=$!; pids+=("$pp")
         sleep 1.3
         follow_each "$name" "$wait_secs" rig "$rep"
@@ -538,7 +538,7 @@ if has syscalls && command -v strace >/dev/null && [ "$smoke" = 0 ]; then
             rpid=$dpid
         fi
         "$bin/ezshm-pub" --connect "$ep" --fs 30000 --channels 256 --dtype int16 --chunk 30 --count "$n" \
-            --sndhwm 0 --wait-sub 300 --quiet --pattern counter &
+            --sndhwm 0 --quiet --pattern counter &
         pp=$!; pids+=("$pp")
         sleep 1.5
         t0="$(date +%s.%N)"; strace_start "$rpid"; sleep 2.7; t1="$(date +%s.%N)"

@@ -185,6 +185,13 @@ s_call(const options_t *opt, const cJSON *req, int *exit_code)
     return reply;
 }
 
+/*  A status counter object printed on one line (s_print_reasons). */
+static bool
+s_is_reasons(const cJSON *item)
+{
+    return cJSON_IsObject(item) && strcmp(item->string, "dropped_by_reason") == 0;
+}
+
 /*  Widest "a.b.c" key of obj, nested objects flattened. */
 static int
 s_key_width(const cJSON *obj, int prefix)
@@ -193,7 +200,7 @@ s_key_width(const cJSON *obj, int prefix)
     const cJSON *item;
     cJSON_ArrayForEach(item, obj) {
         int n = prefix + (int) strlen(item->string);
-        int w = cJSON_IsObject(item) && item->child ? s_key_width(item, n + 1) : n;
+        int w = cJSON_IsObject(item) && item->child && !s_is_reasons(item) ? s_key_width(item, n + 1) : n;
         width = w > width ? w : width;
     }
     return width;
@@ -222,6 +229,106 @@ static void
 s_print_fields(const cJSON *obj)
 {
     s_print_object(obj, "", s_key_width(obj, 0));
+}
+
+/*  A duration as a person reads it: "42.3 s", "3 min 07 s", "2 h 05 min", "4 d 03 h". */
+static void
+s_duration(double seconds, char *buf, size_t len)
+{
+    unsigned long long t = seconds > 0 ? (unsigned long long) seconds : 0;
+    if (t < 60)
+        snprintf(buf, len, "%.1f s", seconds);
+    else if (t < 3600)
+        snprintf(buf, len, "%llu min %02llu s", t / 60, t % 60);
+    else if (t < 86400)
+        snprintf(buf, len, "%llu h %02llu min", t / 3600, t / 60 % 60);
+    else
+        snprintf(buf, len, "%llu d %02llu h", t / 86400, t / 3600 % 24);
+}
+
+/*  One status value for people: whole numbers as integers, others with at most three
+    decimals (--json keeps every digit), the uptime as a duration, strings bare ("" when
+    empty), null as "-", arrays and booleans as JSON. */
+static void
+s_print_status_value(const cJSON *item)
+{
+    char text[64];
+    double v = item->valuedouble;
+    if (cJSON_IsNumber(item) && strcmp(item->string, "uptime") == 0) {
+        s_duration(v, text, sizeof text);
+        puts(text);
+    }
+    else if (cJSON_IsNumber(item) && v == floor(v) && fabs(v) < 9007199254740992.0)
+        printf("%.0f\n", v);
+    else if (cJSON_IsNumber(item)) {
+        snprintf(text, sizeof text, "%.3f", v);
+        char *end = text + strlen(text);
+        while (end[-1] == '0')
+            *--end = '\0';
+        if (end[-1] == '.')
+            end[-1] = '\0';
+        puts(text);
+    }
+    else if (cJSON_IsString(item))
+        puts(*item->valuestring ? item->valuestring : "\"\"");
+    else if (cJSON_IsNull(item))
+        puts("-");
+    else {
+        char *json = cJSON_PrintUnformatted(item);
+        puts(json ? json : "?");
+        cJSON_free(json);
+    }
+}
+
+/*  A dropped_by_reason object on one line: only the reasons that dropped something (the
+    twenty-odd zeros would hide them), "none" when no reason did. */
+static void
+s_print_reasons(const cJSON *reasons)
+{
+    const cJSON *r;
+    int n = 0;
+    cJSON_ArrayForEach(r, reasons) {
+        if (cJSON_GetNumberValue(r) > 0)
+            printf("%s%s %.0f", n++ ? ", " : "", r->string, r->valuedouble);
+    }
+    printf("%s\n", n ? "" : "none");
+}
+
+/*  "key: value" lines of a status object after indent, values aligned at width, nested
+    objects as "outer.inner" keys; the streams array is left to s_print_status. */
+static void
+s_print_status_object(const cJSON *obj, const char *prefix, int width, const char *indent)
+{
+    const cJSON *item;
+    cJSON_ArrayForEach(item, obj) {
+        char key[256];
+        snprintf(key, sizeof key, "%s%s%s", prefix, *prefix ? "." : "", item->string);
+        if (!*prefix && cJSON_IsArray(item) && strcmp(item->string, "streams") == 0)
+            continue;
+        if (cJSON_IsObject(item) && item->child && !s_is_reasons(item)) {
+            s_print_status_object(item, key, width, indent);
+            continue;
+        }
+        printf("%s%s:%*s ", indent, key, width - (int) strlen(key), "");
+        if (s_is_reasons(item))
+            s_print_reasons(item);
+        else
+            s_print_status_value(item);
+    }
+}
+
+/*  The status reply for people: the daemon's fields (with one stream, its fields as
+    "stream.*" keys), then, with several, a block per stream under a "stream NAME" line. */
+static void
+s_print_status(const cJSON *status)
+{
+    s_print_status_object(status, "", s_key_width(status, 0), "");
+    const cJSON *st;
+    cJSON_ArrayForEach(st, cJSON_GetObjectItemCaseSensitive(status, "streams")) {
+        const char *name = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(st, "shmem_name"));
+        printf("\nstream %s\n", name ? name : "?");
+        s_print_status_object(st, "", s_key_width(st, 0), "  ");
+    }
 }
 
 static void
@@ -292,7 +399,7 @@ s_print_reply(const char *command, const cJSON *reply)
     else if (strcmp(command, "remove-stream") == 0)
         ;
     else if (strcmp(command, "status") == 0)
-        s_print_fields(cJSON_GetObjectItemCaseSensitive(reply, "status"));
+        s_print_status(cJSON_GetObjectItemCaseSensitive(reply, "status"));
     else if (strcmp(command, "quit") == 0)
         printf("ok\n");
     else

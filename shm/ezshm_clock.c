@@ -424,15 +424,30 @@ s_written(const ezshm_clock_t *self)
     return __atomic_load_n(CU64(self->seg.addr, OFF_ANCHORS_WRITTEN), __ATOMIC_ACQUIRE);
 }
 
-/*  The newest anchor index k <= hi - 1 whose position is <= p, by bisection over the
-    anchors kept; false when p is older than all of them or one moved away under us. */
+/*  The newest anchor index k in [lo, hi) whose position is <= p: galloping back from the
+    newest (hi - 1, hi - 2, hi - 4, ...), then bisection between the last two steps. Readers
+    mostly ask for recent frames, and the oldest anchors kept are the slots the writer
+    reuses next: starting there, a search would lose the race to a busy writer. False when
+    p is older than every anchor kept, or an anchor read was reused under us. */
 static bool
-s_find(const ezshm_clock_t *self, uint64_t lo, uint64_t hi, uint64_t p, uint64_t *k)
+s_bisect(const ezshm_clock_t *self, uint64_t lo, uint64_t hi, uint64_t p, uint64_t *k)
 {
     ezshm_anchor_t a;
-    if (lo >= hi || !s_anchor(self, lo, &a) || a.position > p)
+    uint64_t step = 1, bottom;
+    if (lo >= hi)
         return false;
-    while (hi - lo > 1) {
+    for (;;) {   /* anchors [hi, ...) start after p */
+        bottom = hi - lo > step ? hi - step : lo;
+        if (!s_anchor(self, bottom, &a))
+            return false;
+        if (a.position <= p)
+            break;
+        if (bottom == lo)
+            return false;
+        hi = bottom;
+        step *= 2;
+    }
+    for (lo = bottom; hi - lo > 1;) {
         uint64_t mid = lo + (hi - lo) / 2;
         if (!s_anchor(self, mid, &a))
             return false;
@@ -445,8 +460,29 @@ s_find(const ezshm_clock_t *self, uint64_t lo, uint64_t hi, uint64_t p, uint64_t
     return true;
 }
 
-static double
-s_time_of(const ezshm_anchor_t *a, uint64_t p)
+/*  How often a search the writer overtook is run again before it gives up. */
+#define FIND_TRIES 64
+
+/*  The anchors kept are [*lo, *hi); *k the newest of them whose position is <= p, *a its
+    intact copy. A search that failed while anchors_written moved (the writer reused a slot
+    it read) is run again, at most FIND_TRIES times: false means that no anchor kept starts
+    at or before p, unless the writer overtook every try. */
+static bool
+s_find(const ezshm_clock_t *self, uint64_t p, uint64_t *lo, uint64_t *hi, uint64_t *k, ezshm_anchor_t *a)
+{
+    for (int i = 0; i < FIND_TRIES; i++) {
+        *hi = s_written(self);
+        *lo = *hi > self->capacity - 1 ? *hi - (self->capacity - 1) : 0;
+        if (s_bisect(self, *lo, *hi, p, k) && s_anchor(self, *k, a))
+            return true;
+        if (s_written(self) == *hi)
+            return false;
+    }
+    return false;
+}
+
+double
+ezshm_clock_anchor_time(const ezshm_anchor_t *a, uint64_t p)
 {
     if (!isfinite(a->t0) || !isfinite(a->gain))
         return NAN;
@@ -460,10 +496,9 @@ ezshm_clock_times(const ezshm_clock_t *self, uint64_t first, uint64_t n, double 
         t[i] = NAN;
     if (!self || n == 0)
         return;
-    uint64_t hi = s_written(self);
-    uint64_t lo = hi > self->capacity - 1 ? hi - (self->capacity - 1) : 0;
-    uint64_t k;
-    if (!s_find(self, lo, hi, first, &k))
+    uint64_t lo, hi, k;
+    ezshm_anchor_t found;
+    if (!s_find(self, first, &lo, &hi, &k, &found))
         k = lo;   /* the first frames are older than every anchor kept: NaN for them */
     /*  Anchors are in position order within a generation; walking them forward fills every
         frame in at most n + C steps, whatever a hostile segment holds. */
@@ -474,7 +509,7 @@ ezshm_clock_times(const ezshm_clock_t *self, uint64_t first, uint64_t n, double 
         if (a.position > first + i)
             i = a.position - first < n ? a.position - first : n;
         for (; i < n && first + i - a.position < a.count; i++)
-            t[i] = s_time_of(&a, first + i);
+            t[i] = ezshm_clock_anchor_time(&a, first + i);
     }
 }
 
@@ -502,9 +537,8 @@ ezshm_clock_anchor_of(const ezshm_clock_t *self, uint64_t p, ezshm_anchor_t *anc
 {
     if (!self || !anchor)
         return false;
-    uint64_t hi = s_written(self);
-    uint64_t lo = hi > self->capacity - 1 ? hi - (self->capacity - 1) : 0, k;
-    return s_find(self, lo, hi, p, &k) && s_anchor(self, k, anchor) && p - anchor->position < anchor->count;
+    uint64_t lo, hi, k;
+    return s_find(self, p, &lo, &hi, &k, anchor) && p - anchor->position < anchor->count;
 }
 
 bool

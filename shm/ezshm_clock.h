@@ -152,8 +152,14 @@ bool ezshm_clock_has_times(const ezshm_clock_t *self);
     piece's times right before the piece's frames. */
 void ezshm_clock_copy_times(const ezshm_clock_t *self, uint64_t first, uint64_t n, double *t);
 
-/*  Reader: the anchor of frame p, still intact; false when none is kept. */
+/*  Reader: the anchor of frame p, still intact; false when none is kept. A lookup the
+    writer overtook (it reused a slot the search read) is run again, so a frame whose anchor
+    is kept is found while the writer races on. */
 bool ezshm_clock_anchor_of(const ezshm_clock_t *self, uint64_t p, ezshm_anchor_t *anchor);
+
+/*  The time of frame p by its anchor a (t0 + (p - position) * gain), NaN when a carries no
+    finite t0 and gain (a coordinate axis: its times are in the times ring). */
+double ezshm_clock_anchor_time(const ezshm_anchor_t *a, uint64_t p);
 
 /*  Reader: the newest anchor published (index anchors_written - 1, loaded with acquire),
     still intact after it was copied; false when none was published or the writer reused

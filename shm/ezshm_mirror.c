@@ -403,22 +403,19 @@ s_reattach(ezshm_mirror_t *self)
     return rc == EZSHM_OK ? EZSHM_ERR_STALE : rc;
 }
 
-/*  Times of frames [from, from + n) when asked for (t not NULL): a coordinate axis' values
-    are copied with the frames (before the torn check, which covers them too); a linear
-    axis' are computed from the anchors afterwards (s_anchor_times). */
+/*  Times of frames [from, from + n) when asked for (t not NULL), taken with the frames and
+    before the torn check that judges both: a coordinate axis' values copied from the times
+    ring, a linear axis' computed from the anchors (the writer reuses an anchor's slot only
+    about a ring after its frames, so anchors read after the check could be gone for frames
+    it kept), NaN without a clock segment. */
 static void
 s_copy_times(const ezshm_mirror_t *self, double *t, uint64_t from, uint64_t n)
 {
-    if (t && ezshm_clock_has_times(self->clock))
-        ezshm_clock_copy_times(self->clock, from, n, t);
-}
-
-static void
-s_anchor_times(const ezshm_mirror_t *self, double *t, uint64_t from, uint64_t n)
-{
-    if (!t || ezshm_clock_has_times(self->clock))
+    if (!t)
         return;
-    if (self->clock)
+    if (ezshm_clock_has_times(self->clock))
+        ezshm_clock_copy_times(self->clock, from, n, t);
+    else if (self->clock)
         ezshm_clock_times(self->clock, from, n, t);
     else
         for (uint64_t i = 0; i < n; i++)
@@ -495,7 +492,6 @@ s_read(ezshm_mirror_t *self, void *dst, uint64_t max_frames, uint64_t *n_read, u
         s_drop_front(self, dst, t, n, torn);
         *n_lost += torn;
     }
-    s_anchor_times(self, t, self->cursor + torn, n - torn);
     self->cursor += n;
     *n_read = n - torn;
     return EZSHM_OK;
@@ -532,27 +528,51 @@ s_latest(ezshm_mirror_t *self, void *dst, uint64_t n, uint64_t *n_out, double *t
         return EZSHM_ERR_NOTREADY;
     if (torn)
         s_drop_front(self, dst, t, n, torn);
-    s_anchor_times(self, t, from + torn, n - torn);
     *n_out = n - torn;
     return EZSHM_OK;
 }
+
+/*  One frame's answer, whole: the position P, then the anchor of frame P - 1 (its wall
+    clock, seq and, on a linear axis, its time). The anchor is immutable once found intact;
+    a coordinate axis' time comes from the times ring, which the writer's next lap
+    overwrites: judged by the ring reader's torn check, and read again (with a newer P) when
+    torn. An anchor not found while the writer moved on (this reader was preempted for
+    a ring's worth of anchors) is looked for again with a newer P; a frame with no anchor
+    kept while the writer held still (no clock segment, hostile bytes) has unknown time,
+    wall clock and seq. EZSHM_ERR_NOTREADY: not attached, the ring changed under the read
+    (the next read follows it), or NEWEST_TRIES torn reads in a row. */
+#define NEWEST_TRIES 64
 
 static int
 s_newest(ezshm_mirror_t *self, ezshm_newest_t *out)
 {
     *out = (ezshm_newest_t) {0, NAN, 0, EZSHM_SEQ_NONE};
-    if (!self->attached || !ezshm_mirror_position(self, &out->position))
-        return EZSHM_ERR_NOTREADY;
-    ezshm_anchor_t a;
-    if (out->position == 0 || !self->clock || !ezshm_clock_anchor_of(self->clock, out->position - 1, &a))
+    for (int i = 0; i < NEWEST_TRIES && self->attached && s_same_ring(self); i++) {
+        ezshm_newest_t nw = {0, NAN, 0, EZSHM_SEQ_NONE};
+        ezshm_anchor_t a;
+        if (!ezshm_mirror_position(self, &nw.position))
+            continue;
+        bool found = nw.position > 0 && ezshm_clock_anchor_of(self->clock, nw.position - 1, &a);
+        bool times_ring = found && ezshm_clock_has_times(self->clock);
+        if (found) {
+            nw.wall_ns = a.wall_ns;
+            nw.seq = a.seq;
+            if (times_ring)
+                ezshm_clock_copy_times(self->clock, nw.position - 1, 1, &nw.time);
+            else
+                nw.time = ezshm_clock_anchor_time(&a, nw.position - 1);
+        }
+        if (!s_same_ring(self))
+            break;
+        if (times_ring && s_torn_frames(self, nw.position, nw.position - 1, 1))
+            continue;
+        uint64_t again;
+        if (!found && self->clock && (!ezshm_mirror_position(self, &again) || again != nw.position))
+            continue;   /* the writer moved on meanwhile: the anchor may be gone, not missing */
+        *out = nw;
         return EZSHM_OK;
-    out->wall_ns = a.wall_ns;
-    out->seq = a.seq;
-    if (ezshm_clock_has_times(self->clock))
-        ezshm_clock_copy_times(self->clock, out->position - 1, 1, &out->time);
-    else
-        ezshm_clock_times(self->clock, out->position - 1, 1, &out->time);
-    return EZSHM_OK;
+    }
+    return EZSHM_ERR_NOTREADY;
 }
 
 /*  ---- the public calls: each runs inside a guard frame (see ezshm_guard.h) ---------- */

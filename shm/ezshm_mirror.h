@@ -145,7 +145,10 @@ typedef struct {
     uint64_t seq;        /* its chunk's message sequence number, EZSHM_SEQ_NONE unknown    */
 } ezshm_newest_t;
 
-/*  Fills *out for the attached ring; EZSHM_ERR_NOTREADY when not attached. */
+/*  Fills *out for the attached ring: every field describes the same frame, position - 1
+    (a read the writer overtook is made again, at most 64 times). EZSHM_ERR_NOTREADY when
+    not attached, while the ring is being rebuilt or replaced (the next read follows it), or
+    when the writer overtook every try. */
 int ezshm_mirror_newest(ezshm_mirror_t *self, ezshm_newest_t *out);
 
 /*  Frames written to the attached ring so far (wrap_counter * n_frames + write_index). */

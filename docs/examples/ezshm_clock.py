@@ -55,6 +55,7 @@ CONTROL_BYTES = 4096
 OFF_WAKE, OFF_WAITERS, OFF_TARGET = 0, 64, 128   # in the wake segment
 WAKE_BYTES = 4096
 SEQ_NONE = 0xFFFFFFFFFFFFFFFF
+NEWEST_TRIES = 64   # reads of newest() the writer may overtake before it gives up
 V1_MAGIC = 0x455A4D53
 ANCHOR = np.dtype([("position", "<u8"), ("count", "<u8"), ("t0", "<f8"), ("gain", "<f8"),
                    ("wall_ns", "<i8"), ("seq", "<u8")])
@@ -392,16 +393,66 @@ class ClockReader:
         return out
 
     def newest(self):
-        """(position, time of the newest frame, ingest wall clock ns or 0, seq or None)."""
-        pos = self.position()
-        if pos == 0 or self.clock is None:
-            return pos, float("nan"), 0, None
-        t = float(self.times(pos - 1, 1)[0])
+        """(position, time of the newest frame, ingest wall clock ns or 0, seq or None), every
+        field of the same frame, position - 1. The writer publishes a chunk's anchor before
+        its frames and moves on while we read, so this looks up the anchor of that very frame
+        (not the newest anchor: it may be a chunk still being written) and reads again, with
+        a fresh position, when the writer overtook the read: a coordinate time the next lap
+        overwrote, or an anchor gone while the position moved (this reader preempted for a
+        ring's worth of chunks). No frame yet, no clock segment (an ezmsg-tools writer), or
+        no anchor kept while the writer held still: (position, nan, 0, None). While the ring
+        is being rebuilt: (0, nan, 0, None). RuntimeError when the writer overtook
+        NEWEST_TRIES reads in a row."""
+        for _ in range(NEWEST_TRIES):
+            pos = self.position()
+            gen = self.generation
+            if not self.header.valid():
+                return 0, float("nan"), 0, None
+            if pos == 0 or self.clock is None:
+                return pos, float("nan"), 0, None
+            a = self._anchor_of(pos - 1)
+            t = float("nan")
+            if a is not None and self.coords is not None:
+                t = float(self.coords[(pos - 1) % self.length])
+            elif a is not None:
+                t = float(a["t0"] + float(pos - 1 - int(a["position"])) * a["gain"])
+            if not self.header.valid() or self.header.generation() != gen:
+                continue   # rebuilt under the read
+            if a is not None and self.coords is not None and self._overwritten(pos - 1):
+                continue
+            if a is None and self.header.position() != pos:
+                continue
+            if a is None:
+                return pos, t, 0, None
+            return pos, t, int(a["wall_ns"]), None if int(a["seq"]) == SEQ_NONE else int(a["seq"])
+        raise RuntimeError(f"newest frame of {self.name}: the writer overtook {NEWEST_TRIES} reads")
+
+    def _anchor(self, k):
+        """A copy of anchor k, None when the writer reused its slot (for anchor k + C) before
+        the copy was done."""
+        a = self.anchors[k % self.capacity].copy()
+        return a if k + self.capacity - 1 >= self._written() else None
+
+    def _anchor_of(self, p):
+        """The anchor of frame p (a copy), None when none kept covers it. Searched from the
+        newest back: a reader mostly asks for recent frames, and the oldest anchors kept are
+        the slots the writer reuses next."""
         hi = self._written()
-        a = self.anchors[(hi - 1) % self.capacity].copy() if hi else None
-        if a is None or not a["position"] <= pos - 1 < a["position"] + a["count"]:
-            return pos, t, 0, None
-        return pos, t, int(a["wall_ns"]), None if int(a["seq"]) == SEQ_NONE else int(a["seq"])
+        for k in range(hi - 1, max(0, hi - (self.capacity - 1)) - 1, -1):
+            a = self._anchor(k)
+            if a is None:
+                return None
+            if a["position"] <= p:
+                return a if p - int(a["position"]) < int(a["count"]) else None
+        return None
+
+    def _overwritten(self, p):
+        """After a read of frame p's time from the times ring: whether the writer may have
+        begun the next lap over its slot. It publishes a chunk's anchor before the chunk's
+        times, so the newest anchor (loaded after the read) bounds what it touched."""
+        hi = self._written()
+        a = self._anchor(hi - 1) if hi else None
+        return a is None or int(a["position"]) + int(a["count"]) > p + self.length
 
     def _waiters_add(self, delta):
         """+1 before a sleep; -1 after it, never below 0 (the writer may have taken a count

@@ -45,7 +45,7 @@ typedef struct {
     bool wall_clock;   /* time axis in wall-clock seconds, newest sample = now at send */
     uint64_t change_after;
     change_t change;
-    int sndhwm, linger, wait_sub_ms;
+    int sndhwm, linger, wait_sub_ms;   /* wait_sub_ms: longest wait for a subscriber */
     const char *curve_server_cert;   /* czmq certificate with secret key, or NULL */
     bool quiet;
 } options_t;
@@ -89,7 +89,9 @@ s_usage(FILE *out)
           "                           labels E0.. instead of Ch0.. (with --labels)\n"
           "  --sndhwm N               ZMQ_SNDHWM (default libzmq's 1000)\n"
           "  --linger MS              ZMQ_LINGER at exit (default 1000)\n"
-          "  --wait-sub MS            wait before sending (default 500 when binding, else 0)\n"
+          "  --wait-sub MS            wait up to MS for a subscriber of the topic before sending\n"
+          "                           (default 10000 with --count, else 500 when binding, 0\n"
+          "                           when connecting); with --count, none is an error (exit 3)\n"
           "  --curve-server-cert F    be a CURVE server with the certificate F (its _secret file,\n"
           "                           e.g. from ezshm-ctl keygen); subscribers need its public key\n"
           "  --quiet                  no summary line\n"
@@ -286,7 +288,7 @@ s_parse_args(int argc, char **argv, options_t *o)
     if (!rate_set)
         o->rate = o->fs / (double) o->chunk;
     if (o->wait_sub_ms < 0)
-        o->wait_sub_ms = o->bind ? 500 : 0;
+        o->wait_sub_ms = o->count ? 10000 : o->bind ? 500 : 0;
     return 0;
 }
 
@@ -479,6 +481,38 @@ s_setup_signals(void)
     return 0;
 }
 
+/*  Waits up to ms milliseconds for a subscriber whose subscription covers the topic. The
+    socket is an XPUB: it receives each new subscription ("\x01" + prefix) once the
+    subscriber's connection is up and the subscription has reached it, and from then on
+    every message sent reaches that subscriber (within the high-water marks). A fixed sleep
+    only guesses how long connecting, the handshake and the subscription's trip back take
+    (the slow-joiner gap: the first messages of a --count run were lost). True when one
+    came; false on timeout or a stop signal. */
+static bool
+s_wait_subscriber(void *sock, const char *topic, int ms)
+{
+    double deadline = ezshm_time_mono() + ms / 1000.0;
+    size_t topic_len = strlen(topic);
+    bool found = false;
+    while (!found && !s_stop) {
+        double left = deadline - ezshm_time_mono();
+        if (left <= 0)
+            break;
+        zmq_pollitem_t item = {sock, 0, ZMQ_POLLIN, 0};
+        if (zmq_poll(&item, 1, (long) ceil(left * 1000.0)) <= 0)
+            continue;   /* timed out, or a signal: the loop's conditions decide */
+        zmq_msg_t msg;
+        zmq_msg_init(&msg);
+        if (zmq_msg_recv(&msg, sock, ZMQ_DONTWAIT) >= 1) {
+            const char *sub = zmq_msg_data(&msg);
+            size_t prefix = zmq_msg_size(&msg) - 1;
+            found = sub[0] == 1 && prefix <= topic_len && memcmp(sub + 1, topic, prefix) == 0;
+        }
+        zmq_msg_close(&msg);
+    }
+    return found;
+}
+
 /*  Makes the PUB socket a CURVE server: traffic encrypted, subscribers must know our public
     key (ezshmd --sub-curve-serverkey). Without a ZAP handler any client key is accepted. */
 static int
@@ -513,7 +547,7 @@ main(int argc, char **argv)
         return 1;
     }
     void *ctx = zmq_ctx_new();
-    void *sock = ctx ? zmq_socket(ctx, ZMQ_PUB) : NULL;
+    void *sock = ctx ? zmq_socket(ctx, ZMQ_XPUB) : NULL;
     if (!sock) {
         fprintf(stderr, "ezshm-pub: cannot create a PUB socket: %s\n", zmq_strerror(errno));
         if (ctx)
@@ -535,9 +569,14 @@ main(int argc, char **argv)
         zmq_ctx_term(ctx);
         return 1;
     }
-    /*  PUB drops messages until subscribers have connected (the slow-joiner gap). */
-    if (o.wait_sub_ms > 0) {
-        s_sleep_until(ezshm_time_mono() + o.wait_sub_ms / 1000.0);
+    /*  A run with a count must deliver every message: without a subscriber nothing is sent.
+        A rig without one publishes anyway, as a real one would. */
+    if (o.wait_sub_ms > 0 && !s_wait_subscriber(sock, o.topic, o.wait_sub_ms) && o.count && !s_stop) {
+        fprintf(stderr, "ezshm-pub: no subscriber of topic '%s' within %d ms; nothing sent\n", o.topic,
+                o.wait_sub_ms);
+        zmq_close(sock);
+        zmq_ctx_term(ctx);
+        return 3;
     }
     totals_t totals = {0};
     double t0 = ezshm_time_mono();

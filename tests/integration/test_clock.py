@@ -8,7 +8,8 @@ wait for a block of frames that sleeps on wake bits,
 the ingest wall clock and seq of the newest frame, no waiter left counted; `status`
 reports the transport delay only for a wall-clock sender; (4) without a clock segment
 readers get NaN and poll; (5) a reader killed inside its wait: the writer takes its waiter
-count back; (6) the Python reader's wait_any sleeps on two streams at once."""
+count back; (6) the Python reader's wait_any sleeps on two streams at once; (7) the Python
+reader's newest() under a publisher at 10 000 messages/s: every answer one frame's, whole."""
 import os
 import signal
 import subprocess
@@ -43,7 +44,7 @@ def start_daemon(s, name):
 
 def pub(s, data, *extra, count=600, rate=500):
     return s.start("ezshm-pub", "--connect", data, "--pattern", "counter", "--dtype", "i", "--fs", str(int(FS)),
-                   "--channels", "2", "--chunk", str(CHUNK), "--rate", str(rate), "--count", str(count), "--quiet", "--wait-sub", "300",
+                   "--channels", "2", "--chunk", str(CHUNK), "--rate", str(rate), "--count", str(count), "--quiet",
                    *extra)
 
 
@@ -234,6 +235,42 @@ def case_python_wait_any():
         s.close()
 
 
+def case_python_newest_under_load():
+    """newest() while ezshm-pub sends 10 000 messages a second (100 kHz, chunks of 10, with
+    seq and wall clock): every answer is one frame's, whole — a seq (every message has one),
+    the time of that very frame (an independent lookup agrees), positions and seqs never
+    going back. The reader used to pair the position with the newest anchor, which is
+    published before its chunk's frames: most calls then got seq None."""
+    from ezshm_clock import ClockReader
+    s = Session("clockload")
+    try:
+        data, ctl = start_daemon(s, "clock-load")
+        os.environ["EZSHM_SHM_DIR"] = s.dir
+        p = s.start("ezshm-pub", "--connect", data, "--fs", "100000", "--chunk", "10", "--seq", "--wall-clock",
+                    "--quiet")
+        wait_until(lambda: get_status(s, ctl)["counters"]["written"] > 100, 10, "100 messages")
+        clock = ClockReader("clock-load")
+        calls, w0 = 5000, get_status(s, ctl)["counters"]["written"]
+        last_pos = last_seq = -1
+        bad = []
+        for _ in range(calls):
+            pos, t, wall_ns, seq = clock.newest()
+            again = clock.times(pos - 1, 1)[0]
+            if seq is None or wall_ns <= 0 or not t == t or (again == again and again != t) \
+                    or pos < last_pos or seq < last_seq:
+                bad.append((pos, t, again, wall_ns, seq))
+            last_pos, last_seq = pos, seq if seq is not None else last_seq
+        moved = get_status(s, ctl)["counters"]["written"] - w0
+        p.terminate()
+        p.wait(timeout=10)
+        clock.close()
+        print(f"  {calls} calls while {moved} messages landed: {len(bad)} inconsistent")
+        assert moved > 0, "the publisher sent nothing during the calls"
+        assert not bad, f"{len(bad)} of {calls} inconsistent, e.g. {bad[:3]}"
+    finally:
+        s.close()
+
+
 def main():
     res = Results()
     res.check("(1) --follow --timestamps: linear then coordinate, every frame's time", case_follow_timestamps)
@@ -244,6 +281,8 @@ def main():
               case_killed_waiter)
     res.check("(6) Python reader: wait_any on two streams (futex_waitv), the index of the one with data",
               case_python_wait_any)
+    res.check("(7) Python reader: newest() under 10 000 messages/s, every answer one frame's",
+              case_python_newest_under_load)
     res.finish()
 
 

@@ -28,9 +28,11 @@ def ingest_with(serverkey):
             args += ["--sub-curve-serverkey", key]
         s.start(*args)
         s.wait_ready(ctl_ep)
+        # Without the right key no subscription ever gets through: ezshm-pub says so (exit 3).
+        wait = () if key == rig_key else ("--wait-sub", "1000")
         pub = s.start("ezshm-pub", "--bind", data_ep, "--curve-server-cert",
-                      os.path.join(s.sockdir, "rig.cert_secret"), "--count", "60", "--rate", "200", "--quiet")
-        assert pub.wait(timeout=30) == 0
+                      os.path.join(s.sockdir, "rig.cert_secret"), "--count", "60", "--rate", "200", "--quiet", *wait)
+        assert pub.wait(timeout=30) == (0 if key == rig_key else 3)
         time.sleep(0.3)
         return get_status(s, ctl_ep)["counters"]
     finally:

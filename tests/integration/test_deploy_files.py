@@ -608,6 +608,50 @@ def check_unit():
         check_config_json("deploy/ezshmd.json", cfg_text)
 
 
+def check_rootfs():
+    """deploy/debian-rootfs.sh names no mirror host: it takes the one this machine's APT uses
+    (one-line and deb822 sources, options, disabled stanzas, deb-src and other suites
+    skipped), EZSHM_DEBIAN_MIRROR overriding, and says so when there is none. Nothing under
+    deploy/ names a Debian host either."""
+    import subprocess
+    import tempfile
+    hosts = []
+    for folder, _, files in os.walk(DEPLOY):
+        for name in files:
+            text = open(os.path.join(folder, name), encoding="utf-8", errors="replace").read()
+            hosts += [f"{name}: {h}" for h in re.findall(r"[\w.-]*debian\.(?:org|net)\b", text)]
+    check("deploy/: no Debian mirror host named (the machine's own APT sources are used)", not hosts,
+          ", ".join(hosts))
+    script = os.path.join(DEPLOY, "debian-rootfs.sh")
+    with tempfile.TemporaryDirectory() as etc:
+        os.makedirs(os.path.join(etc, "sources.list.d"))
+        with open(os.path.join(etc, "sources.list.d", "site.sources"), "w") as f:
+            f.write("Types: deb\nURIs: http://off.example/debian\nSuites: bookworm\nEnabled: no\n\n"
+                    "Types: deb-src\nURIs: http://src.example/debian\nSuites: bookworm\n\n"
+                    "# the archive\nTypes: deb\nURIs: http://site.example/debian\n"
+                    "Suites: bookworm bookworm-updates\nComponents: main\n")
+        with open(os.path.join(etc, "sources.list"), "w") as f:
+            f.write("deb [arch=amd64 signed-by=/k.gpg] https://other.example/apt cloud-sdk main\n"
+                    "deb http://sec.example/debian-security bookworm-security main  # security\n")
+
+        def mirrors(**env):
+            r = subprocess.run(["bash", script, "--mirrors"], capture_output=True, text=True, timeout=30,
+                               env=dict(os.environ, EZSHM_APT_ETC=etc, **env))
+            return r.returncode, r.stdout.split("\n"), r.stderr
+        rc, out, err = mirrors()
+        check("debian-rootfs.sh --mirrors: the mirror and security URIs of this machine's APT sources",
+              rc == 0 and out[:2] == ["mirror http://site.example/debian", "security http://sec.example/debian-security"],
+              f"{rc} {out} {err}")
+        rc, out, err = mirrors(EZSHM_DEBIAN_MIRROR="http://env.example/debian")
+        check("debian-rootfs.sh --mirrors: EZSHM_DEBIAN_MIRROR overrides",
+              rc == 0 and out[0] == "mirror http://env.example/debian", f"{rc} {out} {err}")
+        for f in ("sources.list", os.path.join("sources.list.d", "site.sources")):
+            os.remove(os.path.join(etc, f))
+        rc, out, err = mirrors()
+        check("debian-rootfs.sh --mirrors: no APT source, no default: exit 2, says which variable to set",
+              rc == 2 and "EZSHM_DEBIAN_MIRROR" in err, f"{rc} {out} {err}")
+
+
 def main():
     global ENV_NAMES, ENV_SOURCE, FIELDS, FIELDS_SOURCE, STREAM_FIELDS
     print(f"source: {SRC}")
@@ -618,6 +662,7 @@ def main():
     check_compose(image_env)
     check_k8s(image_env)
     check_unit()
+    check_rootfs()
     print(f"{passed} passed, {failed} failed")
     return 1 if failed else 0
 

@@ -71,7 +71,7 @@ class Daemon(Rig):
 
     def publish_background(self, topic, count, *extra):
         return self.s.start("ezshm-pub", "--connect", self.sub, "--topic", topic, "--pattern", "counter", "--fs",
-                            str(FS), "--chunk", str(CHUNK), "--count", str(count), "--wait-sub", "300", "--quiet",
+                            str(FS), "--chunk", str(CHUNK), "--count", str(count), "--quiet",
                             *extra)
 
     def get(self, name=None):

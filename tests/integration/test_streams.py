@@ -34,7 +34,7 @@ class Rig:
     def publish(self, topic, count, *extra):
         """Sends count counter-pattern messages of CHUNK frames on topic; waits for the sender."""
         r = self.s.run("ezshm-pub", "--connect", self.sub, "--topic", topic, "--pattern", "counter", "--fs",
-                       str(FS), "--chunk", str(CHUNK), "--count", str(count), "--rate", "2000", "--wait-sub", "300",
+                       str(FS), "--chunk", str(CHUNK), "--count", str(count), "--rate", "2000",
                        "--quiet", *extra)
         assert r.returncode == 0, r.stderr
 
@@ -217,7 +217,7 @@ def isolation(r):
     try:
         os.environ["EZSHM_SHM_DIR"] = rig.s.dir
         pub = rig.s.start("ezshm-pub", "--connect", rig.sub, "--topic", "good", "--pattern", "counter", "--fs",
-                          str(FS), "--chunk", str(CHUNK), "--count", "300", "--rate", "500", "--wait-sub", "300",
+                          str(FS), "--chunk", str(CHUNK), "--count", "300", "--rate", "500",
                           "--quiet", "--channels", "8")
         rig.publish("bad", 40, "--channels", "8", "--change-after", "20", "--change", "dtype")
         rig.publish("bad", 20, "--channels", "8", "--dtype", "int8", "--format", "ezmsg-single")

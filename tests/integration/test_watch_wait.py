@@ -56,7 +56,7 @@ def watch_three(r):
         watch = s.start("ezshm-mirror", "--wait", "30", "--watch", "--refresh", str(REFRESH_HZ),
                         *(name_of(t) for t in TOPICS), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         pubs = [s.start("ezshm-pub", "--connect", sub, "--topic", t, "--fs", str(FS), "--chunk", str(CHUNK),
-                        "--channels", "2", "--pattern", "sine", "--count", str(MESSAGES), "--wait-sub", "300",
+                        "--channels", "2", "--pattern", "sine", "--count", str(MESSAGES),
                         "--quiet") for t in TOPICS]
         for p in pubs:
             assert p.wait(timeout=60) == 0, "a sender failed"
@@ -127,7 +127,7 @@ def watch_one_busy(r):
         s.wait_ready(ctl)
         os.environ["EZSHM_SHM_DIR"] = s.dir
         pub = s.start("ezshm-pub", "--connect", sub, "--topic", "busy", "--fs", "2000", "--chunk", "2",
-                      "--channels", "2", "--pattern", "sine", "--count", "5000", "--wait-sub", "300", "--quiet")
+                      "--channels", "2", "--pattern", "sine", "--count", "5000", "--quiet")
         watch = s.start("ezshm-mirror", "--wait", "30", "--watch", "--refresh", str(REFRESH_HZ), name,
                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         time.sleep(1.5)

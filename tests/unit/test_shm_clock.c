@@ -508,3 +508,90 @@ Test(shm_clock, waiters_left_by_killed_readers_are_taken_back)
     munmap(wake, size);
     ezshm_writer_destroy(&w);
 }
+
+/*  A writer thread as fast as it can go: chunks of 1 to 3 frames, frame p carries the value
+    p, its time p / 2 (exact in binary), chunk k the seq k; linear (an anchor per chunk) or
+    coordinate (a times ring, srate 0) axis. */
+typedef struct {
+    ezshm_writer_t *w;
+    bool            coordinate;
+    uint64_t        chunks;
+    uint64_t       *seq_at;     /* seq_at[p]: the seq of frame p's chunk */
+    volatile int    done;
+    int             rc;
+} racer_t;
+
+static int
+s_copy_values(void *arg, void *dst, uint64_t first, uint64_t count)
+{
+    const uint64_t *start = arg;
+    double *d = dst;
+    for (uint64_t i = 0; i < count; i++)
+        d[2 * i] = d[2 * i + 1] = (double) (*start + first + i);
+    return 0;
+}
+
+static void *
+s_racer(void *arg)
+{
+    racer_t *r = arg;
+    uint64_t p = 0;
+    double times[3];
+    for (uint64_t k = 0; k < r->chunks && r->rc == EZSHM_OK; k++) {
+        uint64_t n = 1 + k % 3;
+        for (uint64_t i = 0; i < n; i++) {
+            times[i] = (double) (p + i) * 0.5;
+            r->seq_at[p + i] = k;
+        }
+        ezshm_chunk_time_t ct = {(double) p * 0.5, r->coordinate ? NAN : 0.5, r->coordinate ? times : NULL, 0, k};
+        r->rc = ezshm_writer_write_timed(r->w, n, s_copy_values, &p, &ct);
+        p += n;
+    }
+    __atomic_store_n(&r->done, 1, __ATOMIC_RELEASE);
+    return NULL;
+}
+
+/*  ezshm_mirror_newest and ezshm_mirror_read_ts while the writer races on: every answer is
+    one frame's, whole — position, time and seq of frame position - 1; every frame read has
+    its own time. Before, newest looked its anchor up from the oldest one kept, the first
+    the writer reuses, and said "no seq, no time" whenever it did. */
+static void
+s_race(bool coordinate)
+{
+    const char *name = shmt_unique_name();
+    racer_t r = {shmt_writer(name, EZSHM_LAYOUT_V1, false), coordinate, 300000, NULL, 0, EZSHM_OK};
+    shmt_configure(r.w, coordinate ? 0.0 : 100.0, 64);
+    r.seq_at = calloc(2 * r.chunks + 3, sizeof *r.seq_at);
+    ezshm_mirror_t *m = shmt_mirror(name);
+    pthread_t th;
+    pthread_create(&th, NULL, s_racer, &r);
+    uint64_t calls = 0, bad_newest = 0, reads = 0, bad_times = 0;
+    double frames[64 * 2], t[64];
+    while (!__atomic_load_n(&r.done, __ATOMIC_ACQUIRE)) {
+        ezshm_newest_t nw;
+        int rc = ezshm_mirror_newest(m, &nw);
+        calls++;
+        if (rc != EZSHM_OK || (nw.position > 0 && (nw.seq != r.seq_at[nw.position - 1]
+                                                   || nw.time != (double) (nw.position - 1) * 0.5)))
+            bad_newest++;
+        uint64_t got = 0, lost = 0;
+        if (ezshm_mirror_read_ts(m, frames, 64, &got, &lost, t) == EZSHM_OK && got) {
+            reads++;
+            for (uint64_t i = 0; i < got; i++)
+                bad_times += t[i] != frames[2 * i] * 0.5;
+        }
+    }
+    pthread_join(th, NULL);
+    cr_assert_eq(r.rc, EZSHM_OK);
+    cr_expect_gt(calls, 0);
+    cr_expect_eq(bad_newest, 0, "%llu of %llu newest calls inconsistent", (unsigned long long) bad_newest,
+                 (unsigned long long) calls);
+    cr_expect_eq(bad_times, 0, "%llu frames without their time in %llu reads", (unsigned long long) bad_times,
+                 (unsigned long long) reads);
+    free(r.seq_at);
+    ezshm_mirror_destroy(&m);
+    ezshm_writer_destroy(&r.w);
+}
+
+Test(shm_clock, newest_and_read_ts_are_consistent_under_a_racing_writer_linear) { s_race(false); }
+Test(shm_clock, newest_and_read_ts_are_consistent_under_a_racing_writer_coordinate) { s_race(true); }

@@ -89,7 +89,7 @@ s_run_rig(const char *format, int expect_frames)
                     "--format", (char *) format, "--pattern", "counter", "--dtype", "int16",
                     "--channels", "3", "--chunk", "4", "--fs", "500", "--rate", "0",
                     "--count", "12", "--seq", "--labels", "--key", "k",
-                    "--change-after", "6", "--change", "shape", "--wait-sub", "500",
+                    "--change-after", "6", "--change", "shape",
                     "--quiet", NULL};
     pid_t pid;
     cr_assert_eq(posix_spawn(&pid, argv[0], NULL, NULL, argv, environ), 0);
