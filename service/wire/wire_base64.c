@@ -50,17 +50,20 @@ static const char s_alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrst
 typedef struct {
     const char *name;
     wire_base64_decode_fn decode;   /* NULL: scalar only */
+    wire_base64_validate_fn validate;
     wire_base64_encode_fn encode;
 } path_t;
 
 static const path_t s_paths[WIRE_BASE64_NPATHS] = {
-    [WIRE_BASE64_SCALAR] = {"scalar", NULL, NULL},
+    [WIRE_BASE64_SCALAR] = {"scalar", NULL, NULL, NULL},
 #ifdef WIRE_BASE64_X86
-    [WIRE_BASE64_SSSE3] = {"ssse3", wire_base64_decode_ssse3, wire_base64_encode_ssse3},
-    [WIRE_BASE64_AVX2] = {"avx2", wire_base64_decode_avx2, wire_base64_encode_avx2},
+    [WIRE_BASE64_SSSE3] = {"ssse3", wire_base64_decode_ssse3, wire_base64_validate_ssse3,
+                           wire_base64_encode_ssse3},
+    [WIRE_BASE64_AVX2] = {"avx2", wire_base64_decode_avx2, wire_base64_validate_avx2,
+                          wire_base64_encode_avx2},
 #else
-    [WIRE_BASE64_SSSE3] = {"ssse3", NULL, NULL},
-    [WIRE_BASE64_AVX2] = {"avx2", NULL, NULL},
+    [WIRE_BASE64_SSSE3] = {"ssse3", NULL, NULL, NULL},
+    [WIRE_BASE64_AVX2] = {"avx2", NULL, NULL, NULL},
 #endif
 };
 
@@ -183,77 +186,92 @@ s_decode_last(const unsigned char *s, unsigned char out[3], size_t *n)
     return 0;
 }
 
-/*  Byte k of the output at position `at` of the two spans joined (dst0 is n0 long). */
-static void
-s_scatter(unsigned char *dst0, size_t n0, unsigned char *dst1, size_t at,
-          const unsigned char *bytes, size_t k)
-{
-    for (size_t i = 0; i < k; i++, at++) {
-        if (at < n0)
-            dst0[at] = bytes[i];
-        else
-            dst1[at - n0] = bytes[i];
-    }
-}
-
-/*  The decoder behind both entry points: output bytes [0, n0) go to dst0, the rest to dst1
-    (the caller made room for all of them). The group the split cuts, if any, and the last
-    group go through a 3-byte buffer; every other group is decoded in place. */
+/*  Bytes [from, to) of what the n groups at s decode to (the last one possibly padded), into
+    dst: whole unpadded groups are decoded in place, a group the range cuts and the last group
+    through a 3-byte buffer. Only the groups holding the range are looked at. */
 static int
-s_decode(unsigned char *dst0, size_t n0, unsigned char *dst1, const char *src, size_t len,
-         size_t *decoded)
+s_decode_range(const path_t *path, unsigned char *dst, const unsigned char *s, size_t n,
+               size_t from, size_t to)
 {
-    const path_t *path = &s_paths[wire_base64_selected()];
-    const unsigned char *s = (const unsigned char *) src;
-    *decoded = 0;
-    if (len % 4)
-        return -1;
-    if (len == 0)
-        return 0;
-    size_t full = len / 4 - 1, g = n0 / 3 < full ? n0 / 3 : full;
-    unsigned char three[3];
-    size_t k;
-    if (s_decode_groups(path, dst0, s, g))
-        return -1;
-    if (g < full && 3 * g < n0) {
-        if (s_decode_groups(path, three, s + 4 * g, 1))
+    size_t full = n - 1;
+    for (size_t at = from; at < to;) {
+        size_t g = at / 3;
+        if (at % 3 == 0 && g < full && to - at >= 3) {
+            size_t k = (to - at) / 3 < full - g ? (to - at) / 3 : full - g;
+            if (s_decode_groups(path, dst + (at - from), s + 4 * g, k))
+                return -1;
+            at += 3 * k;
+            continue;
+        }
+        unsigned char three[3];
+        size_t got = 3;
+        if (g < full ? s_decode_groups(path, three, s + 4 * g, 1) : s_decode_last(s + 4 * g, three, &got))
             return -1;
-        s_scatter(dst0, n0, dst1, 3 * g, three, 3);
-        g++;
+        if (at % 3 >= got)
+            return -1;
+        size_t take = got - at % 3 < to - at ? got - at % 3 : to - at;
+        memcpy(dst + (at - from), three + at % 3, take);
+        at += take;
     }
-    if (g < full && s_decode_groups(path, dst1 + (3 * g - n0), s + 4 * g, full - g))
-        return -1;
-    if (s_decode_last(s + 4 * full, three, &k))
-        return -1;
-    s_scatter(dst0, n0, dst1, 3 * full, three, k);
-    *decoded = 3 * full + k;
     return 0;
 }
 
-int
-wire_base64_decode(unsigned char *dst, const char *src, size_t len, size_t *decoded)
-{
-    return s_decode(dst, WIRE_BASE64_MAX_DECODED(len), NULL, src, len, decoded);
-}
-
-size_t
-wire_base64_decoded_size(const char *src, size_t len)
+/*  The size valid text of len characters decodes to: len / 4 * 3 less one byte per '=' of
+    the last group. SIZE_MAX when len is not a multiple of 4. */
+static size_t
+s_decoded_size(const char *src, size_t len)
 {
     if (len % 4)
-        return (size_t) -1;
+        return SIZE_MAX;
     if (len == 0)
         return 0;
     return len / 4 * 3 - (src[len - 1] == '=') - (src[len - 2] == '=');
 }
 
 int
-wire_base64_decode_split(unsigned char *dst0, size_t n0, unsigned char *dst1, size_t n1,
-                         const char *src, size_t len)
+wire_base64_decode(unsigned char *dst, const char *src, size_t len, size_t *decoded)
 {
-    size_t decoded;
-    if (wire_base64_decoded_size(src, len) != n0 + n1)
+    size_t size = s_decoded_size(src, len);
+    *decoded = 0;
+    if (size == SIZE_MAX)
         return -1;
-    return s_decode(dst0, n0, dst1, src, len, &decoded);
+    if (s_decode_range(&s_paths[wire_base64_selected()], dst, (const unsigned char *) src, len / 4, 0, size))
+        return -1;
+    *decoded = size;
+    return 0;
+}
+
+int
+wire_base64_validate(const char *src, size_t len, size_t *decoded)
+{
+    const path_t *path = &s_paths[wire_base64_selected()];
+    const unsigned char *s = (const unsigned char *) src;
+    size_t size = s_decoded_size(src, len);
+    *decoded = 0;
+    if (size == SIZE_MAX)
+        return -1;
+    if (len == 0)
+        return 0;
+    size_t full = len / 4 - 1, g = path->validate ? path->validate(s, full) : 0;
+    for (s += 4 * g; g < full; g++, s += 4)
+        if ((s_at0[s[0]] | s_at1[s[1]] | s_at2[s[2]] | s_at3[s[3]]) & BADBIT)
+            return -1;
+    unsigned char three[3];
+    size_t got;
+    if (s_decode_last(s, three, &got))
+        return -1;
+    *decoded = size;
+    return 0;
+}
+
+int
+wire_base64_decode_range(unsigned char *dst, const char *src, size_t len, size_t from, size_t to)
+{
+    size_t size = s_decoded_size(src, len);
+    if (size == SIZE_MAX || from > to || to > size)
+        return -1;
+    return s_decode_range(&s_paths[wire_base64_selected()], dst, (const unsigned char *) src,
+                          len / 4, from, to);
 }
 
 /*  ---- Encoding -------------------------------------------------------------------- */

@@ -42,16 +42,17 @@ typedef enum {
     *decoded. Returns 0, or -1 when src is not valid padded base64. */
 int wire_base64_decode(unsigned char *dst, const char *src, size_t len, size_t *decoded);
 
-/*  The size src[0..len) decodes to if it is valid (from its length and padding alone),
-    or -1 cast to size_t when len is not a multiple of 4. */
-size_t wire_base64_decoded_size(const char *src, size_t len);
+/*  The verdict wire_base64_decode would give, without writing: 0 with the decoded size in
+    *decoded, or -1. */
+int wire_base64_validate(const char *src, size_t len, size_t *decoded);
 
-/*  Decodes src[0..len), whose wire_base64_decoded_size() must be n0 + n1, into dst0[0..n0)
-    followed by dst1[0..n1): two spans of exactly the decoded size, such as the two halves
-    of a ring write that wraps (the split may fall inside a 3-byte group). Writes nothing
-    outside the spans. Returns 0 or -1 (invalid base64, or a size that is not n0 + n1). */
-int wire_base64_decode_split(unsigned char *dst0, size_t n0, unsigned char *dst1, size_t n1,
-                             const char *src, size_t len);
+/*  Decodes bytes [from, to) of what src[0..len) decodes to into dst[0..to - from): one
+    piece of a ring write, which may start or end inside a 3-byte group. Looks only at the
+    characters of the groups holding those bytes, so src should have passed
+    wire_base64_validate. Writes nothing outside dst[0..to - from). Returns 0, or -1 (a bad
+    group, from > to, or to past the decoded size). */
+int wire_base64_decode_range(unsigned char *dst, const char *src, size_t len, size_t from,
+                             size_t to);
 
 /*  Encodes bytes[0..n) into dst (WIRE_BASE64_ENCODED_LEN(n) characters, no NUL). */
 void wire_base64_encode(char *dst, const void *bytes, size_t n);

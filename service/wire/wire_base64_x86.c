@@ -39,22 +39,38 @@
     [12] '/' - 63, [13] 'A'. */
 #define ALPHA_OFFSET 71, -4, -4, -4, -4, -4, -4, -4, -4, -4, -4, -19, -16, 65, 0, 0
 
+/*  Non-zero bytes where a character is outside the alphabet. */
+__attribute__((target("ssse3"))) static inline __m128i
+s_bad16(__m128i in, __m128i *hi)
+{
+    const __m128i low4 = _mm_set1_epi8(0x0F);
+    *hi = _mm_and_si128(_mm_srli_epi32(in, 4), low4);
+    return _mm_and_si128(_mm_shuffle_epi8(_mm_setr_epi8(NIBBLES(LO)), _mm_and_si128(in, low4)),
+                         _mm_shuffle_epi8(_mm_setr_epi8(NIBBLES(HI)), *hi));
+}
+
+__attribute__((target("avx2"))) static inline __m256i
+s_bad32(__m256i in, __m256i *hi)
+{
+    const __m256i low4 = _mm256_set1_epi8(0x0F);
+    *hi = _mm256_and_si256(_mm256_srli_epi32(in, 4), low4);
+    return _mm256_and_si256(
+        _mm256_shuffle_epi8(_mm256_setr_epi8(NIBBLES(LO), NIBBLES(LO)), _mm256_and_si256(in, low4)),
+        _mm256_shuffle_epi8(_mm256_setr_epi8(NIBBLES(HI), NIBBLES(HI)), *hi));
+}
+
 __attribute__((target("ssse3"))) size_t
 wire_base64_decode_ssse3(unsigned char *dst, const unsigned char *src, size_t n)
 {
-    const __m128i lut_lo = _mm_setr_epi8(NIBBLES(LO)), lut_hi = _mm_setr_epi8(NIBBLES(HI));
     const __m128i roll_lut = _mm_setr_epi8(ROLL), pack = _mm_setr_epi8(PACK);
-    const __m128i low4 = _mm_set1_epi8(0x0F), slash = _mm_set1_epi8('/'), zero = _mm_setzero_si128();
+    const __m128i slash = _mm_set1_epi8('/'), zero = _mm_setzero_si128();
     const __m128i m_ab = _mm_set1_epi32(0x01400140), m_abcd = _mm_set1_epi32(0x00011000);
     size_t g = 0;
     /*  A block reads 16 characters (4 groups) and stores 16 bytes of which 12 count: the
         store must stay inside the 3n bytes, hence g + 6 <= n. */
     for (; g + 6 <= n; g += 4) {
-        __m128i in = _mm_loadu_si128((const __m128i *) (src + 4 * g));
-        __m128i hi = _mm_and_si128(_mm_srli_epi32(in, 4), low4);
-        __m128i bad = _mm_and_si128(_mm_shuffle_epi8(lut_lo, _mm_and_si128(in, low4)),
-                                    _mm_shuffle_epi8(lut_hi, hi));
-        if (_mm_movemask_epi8(_mm_cmpeq_epi8(bad, zero)) != 0xFFFF)
+        __m128i in = _mm_loadu_si128((const __m128i *) (src + 4 * g)), hi;
+        if (_mm_movemask_epi8(_mm_cmpeq_epi8(s_bad16(in, &hi), zero)) != 0xFFFF)
             break;
         __m128i roll = _mm_shuffle_epi8(roll_lut, _mm_add_epi8(_mm_cmpeq_epi8(in, slash), hi));
         __m128i abcd = _mm_madd_epi16(_mm_maddubs_epi16(_mm_add_epi8(in, roll), m_ab), m_abcd);
@@ -66,20 +82,16 @@ wire_base64_decode_ssse3(unsigned char *dst, const unsigned char *src, size_t n)
 __attribute__((target("avx2"))) size_t
 wire_base64_decode_avx2(unsigned char *dst, const unsigned char *src, size_t n)
 {
-    const __m256i lut_lo = _mm256_setr_epi8(NIBBLES(LO), NIBBLES(LO));
-    const __m256i lut_hi = _mm256_setr_epi8(NIBBLES(HI), NIBBLES(HI));
     const __m256i roll_lut = _mm256_setr_epi8(ROLL, ROLL), pack = _mm256_setr_epi8(PACK, PACK);
     /*  The two lanes' 12 bytes side by side. */
     const __m256i join = _mm256_setr_epi32(0, 1, 2, 4, 5, 6, 3, 7);
-    const __m256i low4 = _mm256_set1_epi8(0x0F), slash = _mm256_set1_epi8('/');
+    const __m256i slash = _mm256_set1_epi8('/');
     const __m256i m_ab = _mm256_set1_epi32(0x01400140), m_abcd = _mm256_set1_epi32(0x00011000);
     size_t g = 0;
     /*  32 characters (8 groups) in, 32 bytes stored of which 24 count: g + 11 <= n. */
     for (; g + 11 <= n; g += 8) {
-        __m256i in = _mm256_loadu_si256((const __m256i *) (src + 4 * g));
-        __m256i hi = _mm256_and_si256(_mm256_srli_epi32(in, 4), low4);
-        __m256i bad = _mm256_and_si256(_mm256_shuffle_epi8(lut_lo, _mm256_and_si256(in, low4)),
-                                       _mm256_shuffle_epi8(lut_hi, hi));
+        __m256i in = _mm256_loadu_si256((const __m256i *) (src + 4 * g)), hi;
+        __m256i bad = s_bad32(in, &hi);
         if (!_mm256_testz_si256(bad, bad))
             break;
         __m256i roll = _mm256_shuffle_epi8(roll_lut,
@@ -88,6 +100,53 @@ wire_base64_decode_avx2(unsigned char *dst, const unsigned char *src, size_t n)
                                          m_abcd);
         __m256i out = _mm256_permutevar8x32_epi32(_mm256_shuffle_epi8(abcd, pack), join);
         _mm256_storeu_si256((__m256i *) (dst + 3 * g), out);
+    }
+    return g;
+}
+
+/*  Validation alone: four blocks a turn while all are clean, then one at a time up to the
+    first bad block. */
+__attribute__((target("ssse3"))) size_t
+wire_base64_validate_ssse3(const unsigned char *src, size_t n)
+{
+    const __m128i zero = _mm_setzero_si128();
+    __m128i hi;
+    size_t g = 0;
+    for (; g + 16 <= n; g += 16) {
+        const __m128i *p = (const __m128i *) (src + 4 * g);
+        __m128i bad = _mm_or_si128(_mm_or_si128(s_bad16(_mm_loadu_si128(p), &hi),
+                                                s_bad16(_mm_loadu_si128(p + 1), &hi)),
+                                   _mm_or_si128(s_bad16(_mm_loadu_si128(p + 2), &hi),
+                                                s_bad16(_mm_loadu_si128(p + 3), &hi)));
+        if (_mm_movemask_epi8(_mm_cmpeq_epi8(bad, zero)) != 0xFFFF)
+            break;
+    }
+    for (; g + 4 <= n; g += 4) {
+        __m128i bad = s_bad16(_mm_loadu_si128((const __m128i *) (src + 4 * g)), &hi);
+        if (_mm_movemask_epi8(_mm_cmpeq_epi8(bad, zero)) != 0xFFFF)
+            break;
+    }
+    return g;
+}
+
+__attribute__((target("avx2"))) size_t
+wire_base64_validate_avx2(const unsigned char *src, size_t n)
+{
+    __m256i hi;
+    size_t g = 0;
+    for (; g + 32 <= n; g += 32) {
+        const __m256i *p = (const __m256i *) (src + 4 * g);
+        __m256i bad = _mm256_or_si256(_mm256_or_si256(s_bad32(_mm256_loadu_si256(p), &hi),
+                                                      s_bad32(_mm256_loadu_si256(p + 1), &hi)),
+                                      _mm256_or_si256(s_bad32(_mm256_loadu_si256(p + 2), &hi),
+                                                      s_bad32(_mm256_loadu_si256(p + 3), &hi)));
+        if (!_mm256_testz_si256(bad, bad))
+            break;
+    }
+    for (; g + 8 <= n; g += 8) {
+        __m256i bad = s_bad32(_mm256_loadu_si256((const __m256i *) (src + 4 * g)), &hi);
+        if (!_mm256_testz_si256(bad, bad))
+            break;
     }
     return g;
 }

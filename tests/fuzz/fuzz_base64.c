@@ -7,8 +7,9 @@
                         decoded, with one character replaced when mode bit 1 is set (its
                         position from mode and the first byte, its value the last byte).
     Every path the CPU has decodes the text into an exact-size heap block and must give the
-    scalar path's verdict and, when valid, its bytes; valid text is also decoded into two
-    exact-size spans split at a point the input chooses (a wrapping ring write).
+    scalar path's verdict and, when valid, its bytes; wire_base64_validate must agree, and
+    valid text is also decoded as two ranges into exact-size blocks split at a point the
+    input chooses (a wrapping ring write).
 */
 #include "wire_base64.h"
 
@@ -48,14 +49,18 @@ s_decode(wire_base64_path_t path, const char *text, size_t len, size_t *n)
     return out;
 }
 
+/*  validate's verdict and size, and the text decoded as two ranges split at cut (a ring
+    write that wraps) into exact-size blocks. */
 static void
-s_check_split(wire_base64_path_t path, const char *text, size_t len, const unsigned char *ref,
-              size_t n, size_t cut)
+s_check_ranges(wire_base64_path_t path, const char *text, size_t len, const unsigned char *ref,
+               size_t n, size_t cut)
 {
     CHECK(wire_base64_select(path) == 0);
-    CHECK(wire_base64_decoded_size(text, len) == n);
+    size_t size;
+    CHECK(wire_base64_validate(text, len, &size) == 0 && size == n);
     unsigned char *a = s_alloc(cut), *b = s_alloc(n - cut);
-    CHECK(wire_base64_decode_split(a, cut, b, n - cut, text, len) == 0);
+    CHECK(wire_base64_decode_range(a, text, len, 0, cut) == 0);
+    CHECK(wire_base64_decode_range(b, text, len, cut, n) == 0);
     CHECK(memcmp(a, ref, cut) == 0 && memcmp(b, ref + cut, n - cut) == 0);
     free(a);
     free(b);
@@ -75,7 +80,11 @@ s_check_text(const char *text, size_t len, size_t split_seed)
         CHECK((got == NULL) == (ref == NULL));
         if (ref) {
             CHECK(n == nref && memcmp(got, ref, n) == 0);
-            s_check_split((wire_base64_path_t) p, text, len, ref, n, split_seed % (n + 1));
+            s_check_ranges((wire_base64_path_t) p, text, len, ref, n, split_seed % (n + 1));
+        }
+        else {
+            size_t size;
+            CHECK(wire_base64_validate(text, len, &size) == -1 && size == 0);
         }
         free(got);
     }

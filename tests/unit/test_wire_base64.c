@@ -1,6 +1,6 @@
 /*  The base64 paths (scalar, SSSE3, AVX2) against each other and against libsodium: every
     path on by turns, tails around every block size, every padding form, a bad character at
-    every position, the two-span decode at every split. Buffers are exactly as large as the
+    every position, validation alone, range decodes cut at every byte. Buffers are exactly as large as the
     contract says, so the ASan build catches a vector load or store past either end. */
 #include "wire_base64.h"
 
@@ -188,8 +188,9 @@ Test(wire_base64, random_corruptions_agree)
     }
 }
 
-/*  Two spans of exactly the decoded size, split at every byte (inside a group too). */
-Test(wire_base64, split_at_every_byte_on_every_path)
+/*  A ring write that wraps: bytes [0, cut) and [cut, n) decoded as two ranges into two
+    exactly sized blocks, at every cut (inside a group too), and a middle piece. */
+Test(wire_base64, ranges_at_every_cut_on_every_path)
 {
     cr_assert_eq(sodium_init() >= 0, 1);
     unsigned char bin[100];
@@ -201,30 +202,59 @@ Test(wire_base64, split_at_every_byte_on_every_path)
                 continue;
             for (size_t cut = 0; cut <= n; cut++) {
                 unsigned char *a = s_alloc(cut), *b = s_alloc(n - cut);
-                cr_assert_eq(wire_base64_decode_split(a, cut, b, n - cut, text, len), 0);
+                cr_assert_eq(wire_base64_decode_range(a, text, len, 0, cut), 0);
+                cr_assert_eq(wire_base64_decode_range(b, text, len, cut, n), 0);
                 cr_assert(memcmp(a, bin, cut) == 0 && memcmp(b, bin + cut, n - cut) == 0,
                           "%s n %zu cut %zu", wire_base64_path_name((wire_base64_path_t) p), n, cut);
-                /*  Spans that do not add up to the decoded size are refused. */
-                cr_assert_eq(wire_base64_decode_split(a, cut, b, n - cut + 1, text, len), -1);
                 free(a);
                 free(b);
+                size_t mid = (n - cut) / 2;
+                unsigned char *m = s_alloc(mid);
+                cr_assert_eq(wire_base64_decode_range(m, text, len, cut, cut + mid), 0);
+                cr_assert(memcmp(m, bin + cut, mid) == 0);
+                free(m);
             }
+            /*  Past the end, or backwards: refused. */
+            unsigned char one[1];
+            cr_assert_eq(wire_base64_decode_range(one, text, len, n, n + 1), -1);
+            cr_assert_eq(wire_base64_decode_range(one, text, len, 1, 0), -1);
         }
         free(text);
     }
 }
 
-Test(wire_base64, split_rejects_what_decode_rejects)
+/*  validate gives decode's verdict and size on every path, and a range over a bad group fails. */
+Test(wire_base64, validate_agrees_with_decode)
 {
-    char text[] = "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo=";
-    unsigned char a[13], b[13];
-    size_t len = strlen(text);
-    cr_assert_eq(wire_base64_decoded_size(text, len), 26);
-    cr_assert_eq(wire_base64_decoded_size(text, len - 1), (size_t) -1);
-    text[20] = '-';
+    cr_assert_eq(sodium_init() >= 0, 1);
+    unsigned char bin[300];
+    for (unsigned round = 0; round < 600; round++) {
+        size_t len;
+        char *text = s_text(bin, randombytes_uniform(sizeof bin), &len);
+        if (round % 2 && len)
+            text[randombytes_uniform((uint32_t) len)] = (char) s_bad[randombytes_uniform(sizeof s_bad)];
+        bool valid = s_same_everywhere(text, len);
+        for (int p = 0; p < WIRE_BASE64_NPATHS; p++) {
+            if (wire_base64_select((wire_base64_path_t) p))
+                continue;
+            size_t n = 1;
+            cr_assert_eq(wire_base64_validate(text, len, &n), valid ? 0 : -1, "round %u", round);
+            cr_assert_eq(n, valid ? WIRE_BASE64_MAX_DECODED(len) - (len && text[len - 1] == '=')
+                                    - (len && text[len - 2] == '=') : 0);
+        }
+        free(text);
+    }
+    char bad[] = "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo=";
+    size_t len = strlen(bad), n;
+    unsigned char out[26];
+    bad[20] = '-';
     for (int p = 0; p < WIRE_BASE64_NPATHS; p++)
-        if (wire_base64_select((wire_base64_path_t) p) == 0)
-            cr_assert_eq(wire_base64_decode_split(a, 13, b, 13, text, len), -1);
+        if (wire_base64_select((wire_base64_path_t) p) == 0) {
+            cr_assert_eq(wire_base64_validate(bad, len, &n), -1);
+            cr_assert_eq(wire_base64_decode_range(out, bad, len, 0, 26), -1);
+            cr_assert_eq(wire_base64_decode_range(out, bad, len, 0, 15), 0);
+            cr_assert_eq(wire_base64_validate(bad, len - 1, &n), -1);
+        }
 }
 
 Test(wire_base64, encode_matches_libsodium_on_every_path)
