@@ -307,11 +307,12 @@ if has wire; then
     for s in "${sizes[@]}"; do
         set -- $s
         for rep in $(seq "$runs"); do
-            tp_ceiling "$1" "$2" "$3" ipc fast "$rep" native wire
+            # --smoke: the JSON pair only (section 1 runs the native one).
+            [ "$smoke" = 1 ] || tp_ceiling "$1" "$2" "$3" ipc fast "$rep" native wire
             tp_ceiling "$1" "$2" "$3" ipc fast "$rep" ezmsg wire
-            tp_ezshmd "$1" "$2" "$3" ipc fast "$rep" native wire
+            [ "$smoke" = 1 ] || tp_ezshmd "$1" "$2" "$3" ipc fast "$rep" native wire
             tp_ezshmd "$1" "$2" "$3" ipc fast "$rep" ezmsg wire
-            [ "$1" = 1MiB ] || tp_ezshmd "$1" "$2" "$3" ipc pub "$rep" ezmsg wire
+            [ "$1" = 1MiB ] || [ "$smoke" = 1 ] || tp_ezshmd "$1" "$2" "$3" ipc pub "$rep" ezmsg wire
         done
     done
     # --smoke: one span, and no rig pair (the rig section runs its machinery).
