@@ -5,6 +5,7 @@
 #include "ezshm_error.h"
 #include "json_relaxed.h"
 #include "wire_attrs.h"
+#include "wire_base64.h"
 #include "wire_header_cache.h"
 #include "wire_ndarray.h"
 #include "ezshm_utf8.h"
@@ -444,8 +445,11 @@ s_data(wire_decoder_t *self, const jr_node_t *obj, const wire_frame_t *raw)
         return 0;
     }
     /*  Deferred: the reader decodes straight into the ring. Escaped text (unescaped into a
-        scratch the rest of the decode reuses) and data to swap are decoded here. */
-    if (self->defer_data && nd.base64 && !nd.base64->escaped && !(nd.dtype.big_endian && component > 1))
+        scratch the rest of the decode reuses) and data to swap are decoded here, and so is
+        everything on the scalar path, whose validation costs as much as its decode (a
+        second pass would cost more than the copy it saves). */
+    if (self->defer_data && nd.base64 && !nd.base64->escaped && !(nd.dtype.big_endian && component > 1)
+        && wire_base64_selected() != WIRE_BASE64_SCALAR)
         return wire_ndarray_validate_base64(self->doc, &nd, "data", &msg->base64, &msg->base64_len,
                                             self->error, sizeof self->error);
     rc = wire_ndarray_decode_base64(self->doc, &nd, "data", &self->data, &self->text,
