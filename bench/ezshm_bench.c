@@ -1,9 +1,12 @@
 /*  ezshm-bench — the measuring side of bench/run.sh (docs/benchmarks.md).
 
     ezshm-bench ceiling  --bind E --frame-bytes FB --frames F --ring-frames L --count N [--warmup W]
-        [--pos-file P] The raw ceiling: a bare libzmq SUB that receives native 3-frame messages and memcpy's
+        [--pos-file P] [--mode ezmsg] The raw ceiling: a bare libzmq SUB that receives native 3-frame messages and memcpy's
         frame 3 into a ring of L frames (wrap-around, like the writer). Timed from the first
-        timed message landed to the last landed: rate = (N - 1) / elapsed.
+        timed message landed to the last landed: rate = (N - 1) / elapsed. --mode ezmsg: the
+        JSON ceiling, which receives ezmsg-zmq multipart messages (2 frames, base64 payload) and
+        memcpy's F * FB bytes of frame 2 (the decoded payload's size) the same way: what no
+        decoder can beat.
     ezshm-bench watch    (--name S | --pos-file P --frame-bytes FB) --frames F --count N [--warmup W]
         Attaches a mirror to ezshmd's stream (or maps the ceiling's --pos-file), waits for the W warm-up messages, then polls the
         ring position (100 us sleeps, so it does not steal a core) and times the same way.
@@ -39,6 +42,10 @@
         whose channel count alternates every MS ms (a ring rebuild per message).
     ezshm-bench mirror   --span-bytes B --runs R
         ezshm_mirror_read() of B bytes vs memcpy() of the same ring bytes, alternating.
+    ezshm-bench base64   --span-bytes B --runs R
+        Base64 of B random bytes, per run and in turn: memcpy of B bytes, then decode,
+        validate and encode with every path the CPU has (scalar, ssse3, avx2), each repeated
+        to ~50 ms; GB/s of decoded bytes, one line per run.
 
     Every sub-command prints one line "key=value ..." with ok=1 when the frame counts matched,
     ok=0 (and a reason) otherwise. Exit status 0 only when ok=1.
@@ -47,6 +54,7 @@
 #include "ezshm_clock.h"
 #include "ingest.h"
 #include "wire.h"
+#include "wire_base64.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -165,6 +173,9 @@ s_ceiling(const opts_t *o)
         return 2;
     }
     uint64_t fb = o->frame_bytes, L = o->ring_frames, payload = o->frames * fb;
+    /*  The JSON ceiling lands as many bytes, taken from the JSON frame (frame 2 of 2). */
+    bool json = o->mode && strcmp(o->mode, "ezmsg") == 0;
+    int want_parts = json ? 2 : 3;
     uint8_t *ring = malloc(L * fb);
     if (!ring)
         return 1;
@@ -210,12 +221,13 @@ s_ceiling(const opts_t *o)
         }
         if (timed_out)
             break;
-        if (n != 3 || zmq_msg_size(&part[2]) != payload) {
+        zmq_msg_t *body = &part[want_parts - 1];
+        if (n != want_parts || (json ? zmq_msg_size(body) < payload : zmq_msg_size(body) != payload)) {
             bad++;
             continue;
         }
         /*  Land the payload: memcpy into the ring with wrap-around. */
-        const uint8_t *src = zmq_msg_data(&part[2]);
+        const uint8_t *src = zmq_msg_data(body);
         uint64_t left = o->frames;
         while (left) {
             uint64_t slot = pos % L, run = L - slot < left ? L - slot : left;
@@ -1088,11 +1100,78 @@ s_mirror(const opts_t *o)
     return ok ? 0 : 1;
 }
 
+/*  ---- base64: the decoder paths against memcpy -------------------------------------------- */
+
+/*  Seconds per call of one operation, repeated until ~50 ms have passed. */
+typedef enum { B64_MEMCPY, B64_DECODE, B64_VALIDATE, B64_ENCODE } b64_op_t;
+
+static double
+s_b64_time(b64_op_t op, unsigned char *bin, char *text, unsigned char *out, size_t span)
+{
+    size_t len = WIRE_BASE64_ENCODED_LEN(span), got;
+    int reps = 0;
+    double t0 = ezshm_time_mono(), t;
+    do {
+        switch (op) {
+        case B64_MEMCPY: memcpy(out, bin, span); break;
+        case B64_DECODE: wire_base64_decode(out, text, len, &got); break;
+        case B64_VALIDATE: wire_base64_validate(text, len, &got); break;
+        case B64_ENCODE: wire_base64_encode(text, bin, span); break;
+        }
+        __asm__ volatile("" : : "r"(out), "r"(text) : "memory");
+        reps++;
+        t = ezshm_time_mono() - t0;
+    } while (t < 0.05);
+    return t / reps;
+}
+
+static int
+s_base64(const opts_t *o)
+{
+    size_t span = o->span_bytes ? o->span_bytes : 1 << 20;
+    uint64_t runs = o->runs ? o->runs : 5;
+    unsigned char *bin = malloc(span), *out = malloc(span + 64), *back = malloc(span + 64);
+    char *text = malloc(WIRE_BASE64_ENCODED_LEN(span));
+    if (!bin || !out || !back || !text)
+        return 1;
+    for (size_t i = 0; i < span; i++)
+        bin[i] = (unsigned char) (i * 2654435761u >> 13);
+    wire_base64_encode(text, bin, span);
+    static const char *ops[] = {"dec", "val", "enc"};
+    int all_ok = 1;
+    for (uint64_t r = 0; r < runs; r++) {
+        int ok = 1;
+        char line[1024];
+        int at = snprintf(line, sizeof line, "span_bytes=%zu run=%llu memcpy_GBps=%.3f", span, (unsigned long long) r,
+                          span / s_b64_time(B64_MEMCPY, bin, text, out, span) / 1e9);
+        for (int p = 0; p < WIRE_BASE64_NPATHS; p++) {
+            if (wire_base64_select((wire_base64_path_t) p))
+                continue;
+            for (int k = 0; k < 3 && at < (int) sizeof line; k++)
+                at += snprintf(line + at, sizeof line - (size_t) at, " %s_%s_GBps=%.3f",
+                               wire_base64_path_name((wire_base64_path_t) p), ops[k],
+                               span / s_b64_time((b64_op_t) (B64_DECODE + k), bin, text, out, span) / 1e9);
+            /*  Every path must give back the bytes. */
+            size_t got = 0;
+            ok &= wire_base64_decode(back, text, WIRE_BASE64_ENCODED_LEN(span), &got) == 0 && got == span
+                  && memcmp(back, bin, span) == 0;
+        }
+        printf("bench=base64 ok=%d %s\n", ok, line);
+        fflush(stdout);
+        all_ok &= ok;
+    }
+    free(bin);
+    free(out);
+    free(back);
+    free(text);
+    return all_ok ? 0 : 1;
+}
+
 int
 main(int argc, char **argv)
 {
     if (argc < 2) {
-        fprintf(stderr, "usage: ezshm-bench ceiling|watch|latency|send|multisend|mirror|follow|ingest [options] (see the source header)\n");
+        fprintf(stderr, "usage: ezshm-bench ceiling|watch|latency|send|multisend|mirror|follow|ingest|base64 [options] (see the source header)\n");
         return 2;
     }
     opts_t o = {0};
@@ -1116,6 +1195,8 @@ main(int argc, char **argv)
         return s_follow(&o);
     if (strcmp(cmd, "ingest") == 0)
         return s_ingest(&o);
+    if (strcmp(cmd, "base64") == 0)
+        return s_base64(&o);
     fprintf(stderr, "ezshm-bench: unknown command '%s'\n", cmd);
     return 2;
 }

@@ -7,7 +7,7 @@
 #   --smoke      CI: one run of everything at tiny counts (~ seconds); checks, never timings
 #   --runs N     runs per figure (>= 5 for published numbers)
 #   --only LIST  comma list of sections: throughput,latency,rebuild,rig,wait,clock,mirror,syscalls,
-#                meta,streams,storm
+#                meta,streams,storm,wire
 #   --sizes LIST throughput payloads, a comma list of 2KiB,32KiB,1MiB (default: all three)
 #   --senders L  throughput senders, a comma list of pub,fast (default: both)
 #   --bin DIR    where ezshmd, ezshm-pub, ezshm-ctl, ezshm-bench are (default: $EZSHM_BIN,
@@ -23,7 +23,7 @@ here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/.." && pwd)"
 
 cmdline="$0 $*"
-runs=5 quick=0 smoke=0 only="throughput,latency,rebuild,rig,wait,clock,mirror,syscalls,meta,streams,storm" bin="${EZSHM_BIN:-}" rawout=""
+runs=5 quick=0 smoke=0 only="throughput,latency,rebuild,rig,wait,clock,mirror,syscalls,meta,streams,storm,wire" bin="${EZSHM_BIN:-}" rawout=""
 size_list="2KiB,32KiB,1MiB" sender_list="pub,fast"
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -146,27 +146,30 @@ count_for() {   # label sender format
 }
 BUF_DUR=10   # ring = 10 s at fs 1000: 2KiB 320 KB, 32KiB 5 MB, 1MiB 10 MB (ceiling: the same bytes)
 
-tp_ceiling() {   # label frames channels transport sender rep
-    local ep n out cout; ep="$(endpoint "$4")"; n="$(count_for "$1" "$5" native)"
+# format ezmsg: the JSON ceiling (ezmsg messages received, their decoded size memcpy'd), rx=ceiling_json.
+tp_ceiling() {   # label frames channels transport sender rep [format [section]]
+    local ep n out cout fmt="${7:-native}" sec="${8:-tp}" rx=ceiling
+    [ "$fmt" = ezmsg ] && rx=ceiling_json
+    ep="$(endpoint "$4")"; n="$(count_for "$1" "$5" "$fmt")"
     rm -f "$work/pos"
-    "$bin/ezshm-bench" ceiling --bind "$ep" --frame-bytes $(($3 * 4)) --frames "$2" \
+    "$bin/ezshm-bench" ceiling --bind "$ep" --frame-bytes $(($3 * 4)) --frames "$2" --mode "$fmt" \
         --ring-frames $((BUF_DUR * 1000)) --count "$n" --warmup 1 --timeout 30 --pos-file "$work/pos" >"$work/c.out" &
     local cp=$!; pids+=("$cp")
     if ! wait_ready "$work/c.out" "$cp"; then
-        record "section=tp size=$1 tr=$4 sender=$5 rx=ceiling rep=$6 n=$n bench=ceiling ok=0 reason=not_ready"
+        record "section=$sec size=$1 tr=$4 sender=$5 rx=$rx rep=$6 n=$n bench=ceiling ok=0 reason=not_ready"
         return
     fi
     # The same observer as for ezshmd times it: polls the landed position every 100 us.
     "$bin/ezshm-bench" watch --pos-file "$work/pos" --frame-bytes $(($3 * 4)) --frames "$2" --count "$n" \
         --warmup 1 --timeout 30 >"$work/w.out" &
     local wp=$!; pids+=("$wp")
-    send "$5" native "$ep" "$2" "$3" 1 && send "$5" native "$ep" "$2" "$3" "$n"
+    send "$5" "$fmt" "$ep" "$2" "$3" 1 && send "$5" "$fmt" "$ep" "$2" "$3" "$n"
     wait "$cp"; wait "$wp"
     cout="$(grep '^bench=' "$work/c.out")"
     out="$(grep '^bench=' "$work/w.out")"
     # ok only when the ceiling itself counted every message too.
     case "$cout" in *ok=1*) ;; *) out="${out/ok=1/ok=0 reason=ceiling_count}" ;; esac
-    record "section=tp size=$1 tr=$4 sender=$5 rx=ceiling rep=$6 n=$n ${out/bench=watch/bench=ceiling} self_msg_per_s=$(sed -n 's/.*msg_per_s=\([0-9.]*\).*/\1/p' <<<"$cout")"
+    record "section=$sec size=$1 tr=$4 sender=$5 rx=$rx rep=$6 n=$n ${out/bench=watch/bench=ceiling} self_msg_per_s=$(sed -n 's/.*msg_per_s=\([0-9.]*\).*/\1/p' <<<"$cout")"
 }
 
 tp_ezshmd() {   # label frames channels transport sender rep format [section]
@@ -245,47 +248,82 @@ fi
 # ---- 3. rig load CPU ------------------------------------------------------------------------
 rig_secs=30; [ "$quick" = 1 ] && rig_secs=5; [ "$smoke" = 1 ] && rig_secs=1
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+hz="$(getconf CLK_TCK)"
+msgs=$(( (rig_secs + 2) * 1000 ))
+rig_pub() {   # endpoint [format]
+    "$bin/ezshm-pub" --connect "$1" --fs 30000 --channels 256 --dtype int16 --chunk 30 --count "$msgs" \
+        --sndhwm 0 --quiet --pattern counter --format "${2:-native}" &
+    pp=$!; pids+=("$pp")
+}
+cpu_window() {   # pid -> CPU % of one core over rig_secs, after 1.3 s (the sender waits for the subscription, then warms up)
+    sleep 1.3
+    local c0 t0 c1 t1
+    c0="$(cpu_ticks "$1")"; t0="$(date +%s.%N)"
+    sleep "$rig_secs"
+    c1="$(cpu_ticks "$1")"; t1="$(date +%s.%N)"
+    awk -v a="$c0" -v b="$c1" -v t0="$t0" -v t1="$t1" -v hz="$hz" 'BEGIN{printf "%.3f", (b-a)/hz/(t1-t0)*100}'
+}
+# One rep of the rig-load pair: the raw ceiling (JSON ceiling for ezmsg), then ezshmd.
+rig_pair() {   # rep format section
+    local rx=ceiling; [ "$2" = ezmsg ] && rx=ceiling_json
+    ep="$(endpoint ipc)"
+    "$bin/ezshm-bench" ceiling --bind "$ep" --frame-bytes 512 --frames 30 --ring-frames 300000 \
+        --count "$msgs" --timeout 30 --mode "$2" >"$work/c.out" &
+    cp=$!; pids+=("$cp")
+    if ! wait_ready "$work/c.out" "$cp"; then
+        record "section=$3 rx=$rx rep=$1 bench=rig ok=0 reason=not_ready"
+        return
+    fi
+    rig_pub "$ep" "$2"
+    cpu="$(cpu_window "$cp")"
+    wait "$pp"; wait "$cp"
+    ok=0; grep -q 'ok=1' "$work/c.out" && ok=1
+    record "section=$3 rx=$rx rep=$1 bench=rig ok=$ok cpu_pct=$cpu secs=$rig_secs"
+
+    ep="$(endpoint ipc)"; name="bench-$$-$seq_id"
+    start_ezshmd "$ep" "$name" 10 || return
+    rig_pub "$ep" "$2"
+    cpu="$(cpu_window "$dpid")"
+    wait "$pp"; sleep 0.2
+    read -r frames dropped received <<<"$(ctl_counters)"
+    ok=1; [ "$frames" = "$((msgs * 30))" ] && [ "$dropped" = 0 ] || ok=0
+    record "section=$3 rx=ezshmd rep=$1 bench=rig ok=$ok cpu_pct=$cpu frames=$frames expected=$((msgs * 30)) dropped=$dropped secs=$rig_secs"
+    stop_ezshmd
+}
 if has rig; then
-    hz="$(getconf CLK_TCK)"
-    msgs=$(( (rig_secs + 2) * 1000 ))
-    rig_pub() {   # endpoint
-        "$bin/ezshm-pub" --connect "$1" --fs 30000 --channels 256 --dtype int16 --chunk 30 --count "$msgs" \
-            --sndhwm 0 --quiet --pattern counter &
-        pp=$!; pids+=("$pp")
-    }
-    cpu_window() {   # pid -> CPU % of one core over rig_secs, after 1.3 s (the sender waits for the subscription, then warms up)
-        sleep 1.3
-        local c0 t0 c1 t1
-        c0="$(cpu_ticks "$1")"; t0="$(date +%s.%N)"
-        sleep "$rig_secs"
-        c1="$(cpu_ticks "$1")"; t1="$(date +%s.%N)"
-        awk -v a="$c0" -v b="$c1" -v t0="$t0" -v t1="$t1" -v hz="$hz" 'BEGIN{printf "%.3f", (b-a)/hz/(t1-t0)*100}'
-    }
     for rep in $(seq "$runs"); do   # ceiling, ezshmd, ceiling, ezshmd ...
         # The raw ceiling under the same load: what libzmq alone costs at 1000 msg/s.
-        ep="$(endpoint ipc)"
-        "$bin/ezshm-bench" ceiling --bind "$ep" --frame-bytes 512 --frames 30 --ring-frames 300000 \
-            --count "$msgs" --timeout 30 >"$work/c.out" &
-        cp=$!; pids+=("$cp")
-        if ! wait_ready "$work/c.out" "$cp"; then
-            record "section=rig rx=ceiling rep=$rep bench=rig ok=0 reason=not_ready"
-            continue
-        fi
-        rig_pub "$ep"
-        cpu="$(cpu_window "$cp")"
-        wait "$pp"; wait "$cp"
-        ok=0; grep -q 'ok=1' "$work/c.out" && ok=1
-        record "section=rig rx=ceiling rep=$rep bench=rig ok=$ok cpu_pct=$cpu secs=$rig_secs"
+        rig_pair "$rep" native rig
+    done
+fi
 
-        ep="$(endpoint ipc)"; name="bench-$$-$seq_id"
-        start_ezshmd "$ep" "$name" 10 || continue
-        rig_pub "$ep"
-        cpu="$(cpu_window "$dpid")"
-        wait "$pp"; sleep 0.2
-        read -r frames dropped received <<<"$(ctl_counters)"
-        ok=1; [ "$frames" = "$((msgs * 30))" ] && [ "$dropped" = 0 ] || ok=0
-        record "section=rig rx=ezshmd rep=$rep bench=rig ok=$ok cpu_pct=$cpu frames=$frames expected=$((msgs * 30)) dropped=$dropped secs=$rig_secs"
-        stop_ezshmd
+# ---- W. the ezmsg wire: JSON + base64 against its own ceiling (issue 24) ----------------------
+# Per size and rep, in turn over ipc with the fast sender: the native ceiling, the JSON ceiling
+# (ezmsg messages received, their decoded size memcpy'd), ezshmd native, ezshmd JSON; then ezshmd
+# JSON fed by ezshm-pub (2 and 32 KiB: how fast the publisher's encoder offers the format).
+# The base64 paths against memcpy (ezshm-bench base64) at the three payload sizes, and the rig
+# load sent in the ezmsg format (ezshm-pub --format ezmsg): ezshmd's CPU against the JSON ceiling's.
+if has wire; then
+    for s in "${sizes[@]}"; do
+        set -- $s
+        for rep in $(seq "$runs"); do
+            # --smoke: the JSON pair only (section 1 runs the native one).
+            [ "$smoke" = 1 ] || tp_ceiling "$1" "$2" "$3" ipc fast "$rep" native wire
+            tp_ceiling "$1" "$2" "$3" ipc fast "$rep" ezmsg wire
+            [ "$smoke" = 1 ] || tp_ezshmd "$1" "$2" "$3" ipc fast "$rep" native wire
+            tp_ezshmd "$1" "$2" "$3" ipc fast "$rep" ezmsg wire
+            [ "$1" = 1MiB ] || [ "$smoke" = 1 ] || tp_ezshmd "$1" "$2" "$3" ipc pub "$rep" ezmsg wire
+        done
+    done
+    # --smoke: one span, and no rig pair (the rig section runs its machinery).
+    spans="2048 32768 1048576"; [ "$smoke" = 1 ] && spans=2048
+    for span in $spans; do
+        "$bin/ezshm-bench" base64 --span-bytes "$span" --runs "$runs" | while read -r line; do
+            record "section=b64 rep=$(sed -n 's/.* run=\([0-9]*\).*/\1/p' <<<"$line") $line"
+        done
+    done
+    for rep in $(seq "$runs"); do
+        [ "$smoke" = 1 ] || rig_pair "$rep" ezmsg wirerig
     done
 fi
 
@@ -805,6 +843,57 @@ if sel(section="storm"):
               f"{mmm(vals(rs, 'max_us'), '.1f')} | {mmm(vals(rs, 'storm_rebuilds'), '.0f')} | {lost} frames |")
     q, st = paired("storm", "p99_us", dict(mode="quiet"), dict(mode="storm"))
     print(f"\np99 storm / quiet: {ratio(st, q)} (goal ≤ 2)\n")
+
+if sel(section="wire") or sel(section="b64") or sel(section="wirerig"):
+    flags = set()
+    for l in open("/proc/cpuinfo"):
+        if l.startswith("flags"):
+            flags = set(l.split(":", 1)[1].split())
+            break
+    have = " ".join(x for x in ("ssse3", "sse4_1", "avx2", "avx512bw", "avx512vbmi") if x in flags)
+    print("## W. The ezmsg wire: JSON + base64 against its ceilings (issue 24)\n")
+    print(f"CPU flags: {have or 'none of ssse3 sse4_1 avx2'}. ezshmd's base64 path: the best of them "
+          "(`EZSHM_BASE64` unset). ipc, fast sender (`ezshm-bench send`); the JSON ceiling receives the "
+          "same ezmsg messages and memcpy's their decoded size. Ratios per rep, then the median.\n")
+    print("| payload | native ceiling msg/s | JSON ceiling msg/s | ezshmd native | ezshmd JSON | JSON / native ceiling | "
+          "JSON / JSON ceiling | ezshmd JSON MB/s | JSON fed by ezshm-pub msg/s | pub / fast |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    for size in ("2KiB", "32KiB", "1MiB"):
+        if not sel(section="wire", size=size):
+            continue
+        w = lambda **kw: sel(section="wire", size=size, **kw)
+        c1, j1 = paired("wire", "msg_per_s", dict(size=size, rx="ceiling"), dict(size=size, rx="ezmsg", sender="fast"))
+        c2, j2 = paired("wire", "msg_per_s", dict(size=size, rx="ceiling_json"), dict(size=size, rx="ezmsg", sender="fast"))
+        f1, p1 = paired("wire", "msg_per_s", dict(size=size, rx="ezmsg", sender="fast"), dict(size=size, rx="ezmsg", sender="pub"))
+        print(f"| {size} | {mmm(vals(w(rx='ceiling'), 'msg_per_s'))} | {mmm(vals(w(rx='ceiling_json'), 'msg_per_s'))} | "
+              f"{mmm(vals(w(rx='native'), 'msg_per_s'))} | {mmm(vals(w(rx='ezmsg', sender='fast'), 'msg_per_s'))} | "
+              f"{ratio(j1, c1)} | {ratio(j2, c2)} | {mmm(vals(w(rx='ezmsg', sender='fast'), 'MB_per_s'))} | "
+              f"{mmm(vals(w(rx='ezmsg', sender='pub'), 'msg_per_s'))} | {ratio(p1, f1)} |")
+    print("\nGoals: JSON / native ceiling ≥ 0.9 (2 KiB), ≥ 0.8 (32 KiB), ≥ 0.7 (1 MiB); JSON / JSON ceiling ≥ 0.9; "
+          "pub / fast ≥ 0.9.\n")
+    if sel(section="b64"):
+        paths = [p for p in ("scalar", "ssse3", "avx2") if any(f"{p}_dec_GBps" in r for r in sel(section="b64"))]
+        print("Base64 (`ezshm-bench base64`: random bytes, GB/s of decoded bytes, one core; memcpy of the decoded size "
+              "in the same run):\n")
+        print("| bytes | memcpy | " + " | ".join(f"{p} decode | {p} validate | {p} encode" for p in paths)
+              + " | best decode / memcpy |")
+        print("|" + " --- |" * (2 + 3 * len(paths) + 1))
+        for span in sorted({int(r["span_bytes"]) for r in sel(section="b64")}):
+            rs = sel(section="b64", span_bytes=str(span))
+            cells = [mmm(vals(rs, f"{p}_{op}_GBps"), ".2f") for p in paths for op in ("dec", "val", "enc")]
+            best = [float(r[f"{paths[-1]}_dec_GBps"]) for r in rs if r.get("ok") == "1"]
+            mem = [float(r["memcpy_GBps"]) for r in rs if r.get("ok") == "1"]
+            print(f"| {span} | {mmm(vals(rs, 'memcpy_GBps'), '.2f')} | " + " | ".join(cells) + f" | {ratio(best, mem)} |")
+        print()
+    if sel(section="wirerig"):
+        c, e = paired("wirerig", "cpu_pct", dict(rx="ceiling_json"), dict(rx="ezshmd"))
+        rs = sel(section="wirerig")
+        print(f"Rig load in the ezmsg format (30 kHz × 256 ch int16, 1 ms chunks, `ezshm-pub --format ezmsg`), "
+              f"CPU % of one core ({rs[0].get('secs')} s windows):\n")
+        print("| JSON ceiling (libzmq SUB + memcpy) | ezshmd | ezshmd / JSON ceiling (goal ≤ 1.1) |")
+        print("| --- | --- | --- |")
+        print(f"| {mmm(vals(sel(section='wirerig', rx='ceiling_json'), 'cpu_pct'), '.2f')} | "
+              f"{mmm(vals(sel(section='wirerig', rx='ezshmd'), 'cpu_pct'), '.2f')} | {ratio(e, c)} |\n")
 
 if fails:
     print("## Failed checks\n")

@@ -11,6 +11,7 @@
 #include "log.h"
 #include "subscriber.h"
 #include "wire.h"
+#include "wire_base64.h"
 
 #include <czmq.h>
 #include <dirent.h>
@@ -763,8 +764,9 @@ daemon_new(const settings_t *settings, const cJSON *streams, char *err, size_t e
                 (long long) settings->max_buffer_bytes);
     for (size_t i = 0; i < self->n_streams; i++)
         stream_log(self->streams[i]);
-    log_msg(SETTINGS_LOG_INFO, "%zu stream%s%s, control %s", self->n_streams, self->n_streams == 1 ? "" : "s",
-            *settings->stream_per_topic ? " (more by topic)" : "", settings->control);
+    log_msg(SETTINGS_LOG_INFO, "%zu stream%s%s, control %s, base64 %s", self->n_streams,
+            self->n_streams == 1 ? "" : "s", *settings->stream_per_topic ? " (more by topic)" : "",
+            settings->control, wire_base64_path_name(wire_base64_selected()));
     return self;
 }
 

@@ -27,6 +27,10 @@ struct ingest_t {
     /*  The last message written: its newest sample's time and when it was ingested. */
     double          last_sample_time;
     int64_t         last_wall_ns;
+    /*  Deferred base64 data (axisarray_copy_data) of a message whose buffered axis must move
+        is decoded here once, then moved; a straight message decodes into the ring itself. */
+    uint8_t        *unmoved;
+    size_t          unmoved_cap;
 };
 
 /*  Where the buffered axis sits: the data is [outer][n][inner] with inner in bytes. */
@@ -61,6 +65,7 @@ ingest_destroy(ingest_t **self_p)
     if (!self_p || !*self_p)
         return;
     free((*self_p)->axis);
+    free((*self_p)->unmoved);
     free(*self_p);
     *self_p = NULL;
 }
@@ -244,21 +249,54 @@ ingest_last_delay(const ingest_t *self, double *seconds)
     return ezshm_clock_transport_delay(self->last_sample_time, self->last_wall_ns, seconds);
 }
 
+/*  Frames [first, first + count) of a message whose frames lie end to end in its data (the
+    buffered axis first, or only size-1 dims before it): copied, or decoded from deferred
+    base64 straight into the ring. */
+typedef struct {
+    const axisarray_t *msg;
+    uint64_t           frame_bytes;
+} straight_t;
+
+static int
+s_copy_straight(void *arg, void *dst, uint64_t first, uint64_t count)
+{
+    const straight_t *s = arg;
+    return axisarray_copy_data(s->msg, dst, first * s->frame_bytes, (first + count) * s->frame_bytes);
+}
+
+/*  The message's bytes for a move: its data, or deferred base64 decoded into self->unmoved.
+    NULL when out of memory. */
+static const uint8_t *
+s_unmoved(ingest_t *self, const axisarray_t *msg)
+{
+    if (axisarray_data(msg))
+        return axisarray_data(msg);
+    size_t need = axisarray_nbytes(msg);
+    if (need > self->unmoved_cap) {
+        uint8_t *grown = realloc(self->unmoved, need);
+        if (!grown)
+            return NULL;
+        self->unmoved = grown;
+        self->unmoved_cap = need;
+    }
+    return axisarray_copy_data(msg, self->unmoved, 0, need) ? NULL : self->unmoved;
+}
+
 /*  Matches the ring to spec when rebuild (the caller found that it does not match: the steady
     path skips a second comparison and guard frame), then writes the message's frames with
-    their timing: straight, or moving the buffered axis to the front (and swapping bytes) on
-    the way. *configured: the ring matched, so a failure came from the write. */
+    their timing: straight (mv->src NULL), or moving the buffered axis to the front (and
+    swapping bytes) on the way. *configured: the ring matched, so a failure came from the write. */
 static int
-s_store(ingest_t *self, const ezshm_ring_spec_t *spec, axis_move_t *mv, bool straight,
+s_store(ingest_t *self, const ezshm_ring_spec_t *spec, const axisarray_t *msg, axis_move_t *mv,
         const ezshm_chunk_time_t *time, bool rebuild, bool *configured)
 {
     int rc = rebuild ? ezshm_writer_configure(self->writer, spec) : EZSHM_OK;
     *configured = rc == EZSHM_OK;
     if (rc != EZSHM_OK)
         return rc;
-    if (straight) {
-        ezshm_contiguous_t src = {mv->src, ezshm_writer_frame_bytes(self->writer)};
-        return ezshm_writer_write_timed(self->writer, mv->n, ezshm_copy_contiguous, &src, time);
+    if (!mv->src) {
+        straight_t src = {msg, ezshm_writer_frame_bytes(self->writer)};
+        return ezshm_writer_write_timed(self->writer, mv->n, s_copy_straight, &src, time);
     }
     return ezshm_writer_write_timed(self->writer, mv->n, s_copy_moved, mv, time);
 }
@@ -328,16 +366,22 @@ ingest_message(ingest_t *self, const axisarray_t *msg, uint64_t *frames, char *e
                           "the ring's shape changes faster than %g rebuilds a second (burst %g): message dropped",
                           INGEST_REBUILDS_PER_SECOND, INGEST_REBUILD_BURST);
     bool swap = axisarray_needs_byteswap(msg);
-    axis_move_t mv = {axisarray_data(msg), n, outer, inner * axisarray_itemsize(msg),
+    /*  Frames lie end to end when nothing but size-1 dims precede the buffered axis: then
+        they go in as they are (mv.src NULL), else the axis moves from mv.src on the way. */
+    bool straight = outer == 1 && !swap;
+    axis_move_t mv = {straight ? NULL : s_unmoved(self, msg), n, outer, inner * axisarray_itemsize(msg),
                       swap ? ezshm_dtype_component_size(spec.dtype) : 0};
-    bool configured = false, straight = k == 0 && !swap;
+    if (!straight && !mv.src)
+        return ezshm_fail(errbuf, errlen, WIRE_ERR_NOMEM, "out of memory for a %zu-byte message",
+                          axisarray_nbytes(msg));
+    bool configured = false;
     ezshm_chunk_time_t time;
     s_chunk_time(self, msg, ax, n, &time);
-    rc = s_store(self, &spec, &mv, straight, &time, rebuild, &configured);
+    rc = s_store(self, &spec, msg, &mv, &time, rebuild, &configured);
     /*  Another process truncated a segment under the writer (SIGBUS caught): the writer
         dropped it; rebuild now, as a new generation, and write the message there. Once. */
     if (rc == EZSHM_ERR_BUS)
-        rc = s_store(self, &spec, &mv, straight, &time, true, &configured);
+        rc = s_store(self, &spec, msg, &mv, &time, true, &configured);
     if (configured && rebuild)
         self->rebuild_tokens -= 1.0;
     if (!configured && rc == EZSHM_ERR_NOSPACE)

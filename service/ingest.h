@@ -5,6 +5,8 @@
     turns a message into a ring spec (dtype, srate, ring length, frame shape, key), asks the
     writer to match it (a rebuild when anything differs), and copies the frames straight into
     the ring, moving the buffered axis to the front on the way (no intermediate buffer).
+    Base64 data the decoder deferred (wire_decoder_defer_data) is decoded straight into the
+    ring the same way when the frames lie end to end; a move decodes it once into a buffer.
 */
 #ifndef EZSHM_INGEST_H
 #define EZSHM_INGEST_H

@@ -157,6 +157,8 @@ stream_new(const void *topic, size_t topic_len, const settings_t *settings, cons
         return NULL;
     }
     ingest_set_budget(self->ingest, s_budget, self);
+    /*  Base64 data is decoded by ingest, straight into the ring when its layout allows. */
+    wire_decoder_defer_data(self->decoder, true);
     return self;
 }
 

@@ -1,5 +1,6 @@
 /*  axisarray.c — the decoded message: accessors and the pools the decoder fills. */
 #include "axisarray_build.h"
+#include "wire_base64.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -60,6 +61,8 @@ axisarray_build_reset(axisarray_t *self)
     self->dtype = '\0';
     self->itemsize = 0;
     self->data = NULL;
+    self->base64 = NULL;
+    self->base64_len = 0;
     self->nbytes = 0;
     self->needs_byteswap = false;
     self->has_seq = false;
@@ -262,6 +265,19 @@ const void *
 axisarray_data(const axisarray_t *self)
 {
     return self->data;
+}
+
+int
+axisarray_copy_data(const axisarray_t *self, void *dst, size_t from, size_t to)
+{
+    if (from > to || to > self->nbytes)
+        return -1;
+    if (self->base64)
+        return wire_base64_decode_range((unsigned char *) dst, self->base64, self->base64_len,
+                                        from, to);
+    if (to > from)
+        memcpy(dst, (const unsigned char *) self->data + from, to - from);
+    return 0;
 }
 
 size_t

@@ -100,9 +100,16 @@ size_t axisarray_itemsize(const axisarray_t *self);
 
 /*  The data bytes, C order, nelem * itemsize long. Base64 payloads are decoded into a
     buffer owned by the decoder and are always little-endian; native payloads point into
-    the caller's data frame and may be big-endian (see axisarray_needs_byteswap). */
+    the caller's data frame and may be big-endian (see axisarray_needs_byteswap). NULL when
+    the decoder deferred the base64 decode (wire_decoder_defer_data): use axisarray_copy_data. */
 const void *axisarray_data(const axisarray_t *self);
 size_t axisarray_nbytes(const axisarray_t *self);
+
+/*  Bytes [from, to) of the data into dst, whatever form the message holds them in: a copy,
+    or, for deferred base64 data, a decode of just those bytes from the text straight into
+    dst (it was validated when decoded: the bytes are those axisarray_data would have held).
+    Returns 0, or -1 when from > to or to > nbytes. */
+int axisarray_copy_data(const axisarray_t *self, void *dst, size_t from, size_t to);
 
 /*  True when the data bytes are big-endian: copy them with wire_byteswap() using
     ezshm_dtype_component_size(dtype) (complex swaps each float). Only native messages set it. */

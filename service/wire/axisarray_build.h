@@ -36,6 +36,8 @@ struct _axisarray_t {
     char dtype;
     size_t itemsize;
     const void *data;
+    const char *base64;                     /* deferred data: its validated base64 text */
+    size_t base64_len;
     size_t nbytes;
     bool needs_byteswap;
     bool has_seq;

@@ -72,6 +72,13 @@ void wire_decoder_destroy(wire_decoder_t **self_p);
 int wire_decode(wire_decoder_t *self, const wire_frame_t *frames, size_t nframes,
                 const axisarray_t **out);
 
+/*  With defer on, the base64 data of a JSON message whose bytes need no swapping is
+    validated and sized (the same checks and errors, at the same point) but not decoded
+    (on a vector base64 path only: see wire_base64.h; the scalar path decodes as before):
+    axisarray_data() is then NULL and the reader decodes the bytes straight to where they go
+    with axisarray_copy_data() (ezshmd: into the ring, no scratch copy). Off by default. */
+void wire_decoder_defer_data(wire_decoder_t *self, bool defer);
+
 /*  The topic of a message without decoding it: frame 1 (2 or 3 frames) or the bytes before
     the first '{' (1 frame). 0, or WIRE_ERR_FRAME_COUNT / WIRE_ERR_JSON (no '{') with *topic
     NULL. The topic points into the frames. */

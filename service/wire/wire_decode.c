@@ -5,6 +5,7 @@
 #include "ezshm_error.h"
 #include "json_relaxed.h"
 #include "wire_attrs.h"
+#include "wire_base64.h"
 #include "wire_header_cache.h"
 #include "wire_ndarray.h"
 #include "ezshm_utf8.h"
@@ -31,6 +32,7 @@ struct _wire_decoder_t {
     wire_scratch_t sig[2];      /* static signatures: [0] the last one, [1] being built */
     size_t sig_len[2];
     bool parsed;                /* the last successful decode parsed its JSON (no cache hit) */
+    bool defer_data;            /* wire_decoder_defer_data */
     char error[192];
 };
 
@@ -65,6 +67,12 @@ wire_decoder_destroy(wire_decoder_t **self_p)
     wire_header_cache_free(&self->cache);
     free(self);
     *self_p = NULL;
+}
+
+void
+wire_decoder_defer_data(wire_decoder_t *self, bool defer)
+{
+    self->defer_data = defer;
 }
 
 const char *
@@ -436,6 +444,14 @@ s_data(wire_decoder_t *self, const jr_node_t *obj, const wire_frame_t *raw)
         msg->needs_byteswap = nd.dtype.big_endian && component > 1;
         return 0;
     }
+    /*  Deferred: the reader decodes straight into the ring. Escaped text (unescaped into a
+        scratch the rest of the decode reuses) and data to swap are decoded here, and so is
+        everything on the scalar path, whose validation costs as much as its decode (a
+        second pass would cost more than the copy it saves). */
+    if (self->defer_data && nd.base64 && !nd.base64->escaped && !(nd.dtype.big_endian && component > 1)
+        && wire_base64_selected() != WIRE_BASE64_SCALAR)
+        return wire_ndarray_validate_base64(self->doc, &nd, "data", &msg->base64, &msg->base64_len,
+                                            self->error, sizeof self->error);
     rc = wire_ndarray_decode_base64(self->doc, &nd, "data", &self->data, &self->text,
                                     self->error, sizeof self->error);
     if (rc)

@@ -8,10 +8,10 @@
 #include "ezshm_dtype.h"
 #include "ezshm_value.h"
 #include "numpy_dtype.h"
+#include "wire_base64.h"
 #include "ezshm_utf8.h"
 
 #include <math.h>
-#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -133,12 +133,12 @@ s_put_double(out_t *o, double v)
 static void
 s_put_base64(out_t *o, const void *bytes, size_t n)
 {
-    size_t room = sodium_base64_ENCODED_LEN(n, sodium_base64_VARIANT_ORIGINAL);
+    size_t room = WIRE_BASE64_ENCODED_LEN(n);
     char *dst = s_room(o, room);
     if (!dst)
         return;
-    sodium_bin2base64(dst, room, (const unsigned char *) bytes, n, sodium_base64_VARIANT_ORIGINAL);
-    o->buf->size += room - 1;
+    wire_base64_encode(dst, bytes, n);
+    o->buf->size += room;
 }
 
 /*  numpy's str(dtype) as a JSON string: the name for native (little-endian) data,

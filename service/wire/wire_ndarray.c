@@ -109,15 +109,37 @@ wire_ndarray_read_shape(const jr_doc_t *doc, const jr_node_t *node, const char *
     return 0;
 }
 
+/*  The checks around a decode that returned rc with decoded bytes: the sentence for each. */
+static int
+s_base64_verdict(const wire_ndarray_t *nd, const char *what, int rc, size_t decoded, char *err,
+                 size_t errlen)
+{
+    if (rc) {
+        snprintf(err, errlen, "%s is not valid base64", what);
+        return WIRE_ERR_JSON;
+    }
+    if (decoded != nd->nbytes) {
+        snprintf(err, errlen, "%s has %zu bytes but shape and dtype need %zu", what, decoded,
+                 nd->nbytes);
+        return WIRE_ERR_SHAPE;
+    }
+    return 0;
+}
+
+static int
+s_no_base64(const char *what, char *err, size_t errlen)
+{
+    snprintf(err, errlen, "%s has no base64 data string", what);
+    return WIRE_ERR_MISSING_FIELD;
+}
+
 int
 wire_ndarray_decode_base64(const jr_doc_t *doc, const wire_ndarray_t *nd, const char *what,
                            wire_scratch_t *scratch, wire_scratch_t *text,
                            char *err, size_t errlen)
 {
-    if (!nd->base64) {
-        snprintf(err, errlen, "%s has no base64 data string", what);
-        return WIRE_ERR_MISSING_FIELD;
-    }
+    if (!nd->base64)
+        return s_no_base64(what, err, errlen);
     size_t len;
     const char *b64 = jr_raw(doc, nd->base64, &len);
     /*  Python never escapes base64 characters, but JSON allows "\/" for "/". */
@@ -130,16 +152,20 @@ wire_ndarray_decode_base64(const jr_doc_t *doc, const wire_ndarray_t *nd, const 
     if (!wire_scratch_reserve(scratch, WIRE_BASE64_MAX_DECODED(len) + 1))
         return WIRE_ERR_NOMEM;
     size_t decoded;
-    if (wire_base64_decode(scratch->data, b64, len, &decoded)) {
-        snprintf(err, errlen, "%s is not valid base64", what);
-        return WIRE_ERR_JSON;
-    }
-    if (decoded != nd->nbytes) {
-        snprintf(err, errlen, "%s has %zu bytes but shape and dtype need %zu", what, decoded,
-                 nd->nbytes);
-        return WIRE_ERR_SHAPE;
-    }
-    return 0;
+    int rc = wire_base64_decode(scratch->data, b64, len, &decoded);
+    return s_base64_verdict(nd, what, rc, decoded, err, errlen);
+}
+
+int
+wire_ndarray_validate_base64(const jr_doc_t *doc, const wire_ndarray_t *nd, const char *what,
+                             const char **b64, size_t *len, char *err, size_t errlen)
+{
+    if (!nd->base64)
+        return s_no_base64(what, err, errlen);
+    *b64 = jr_raw(doc, nd->base64, len);
+    size_t decoded;
+    int rc = wire_base64_validate(*b64, *len, &decoded);
+    return s_base64_verdict(nd, what, rc, decoded, err, errlen);
 }
 
 double

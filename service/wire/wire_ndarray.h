@@ -49,6 +49,11 @@ int wire_ndarray_decode_base64(const jr_doc_t *doc, const wire_ndarray_t *nd, co
                                wire_scratch_t *scratch, wire_scratch_t *text,
                                char *err, size_t errlen);
 
+/*  wire_ndarray_decode_base64's checks without the decode, for an unescaped "data" string:
+    sets *b64 and *len to the validated text. Same results and sentences. */
+int wire_ndarray_validate_base64(const jr_doc_t *doc, const wire_ndarray_t *nd, const char *what,
+                                 const char **b64, size_t *len, char *err, size_t errlen);
+
 /*  Element i of numeric bytes as a double (bool, integers, float16/32/64); big says the
     bytes are big-endian. Complex codes give the real part. */
 double wire_ndarray_element(const unsigned char *bytes, size_t i, char code, bool big);

@@ -4,8 +4,8 @@
 #
 #   tests/fuzz/run.sh [SECONDS]
 #   EZSHM_FUZZ_BUILD=dir      build directory (default: <repo>/build-fuzz)
-#   EZSHM_FUZZ_TARGETS="..."  subset of: fuzz_wire fuzz_control fuzz_mirror_header fuzz_clock
-#                             fuzz_pickle
+#   EZSHM_FUZZ_TARGETS="..."  subset of: fuzz_wire fuzz_base64 fuzz_control fuzz_mirror_header
+#                             fuzz_clock fuzz_pickle
 #   EZSHM_FUZZ_JOBS=N         harnesses run at the same time (default 1)
 #   EZSHM_FUZZ_KEEP=dir       keep the grown corpora and crash files in dir
 #   EZSHM_FUZZ_NICE=N         nice level (default 0; use 19 next to a benchmark)
@@ -15,7 +15,7 @@ case $secs in ''|*[!0-9]*) echo "usage: $0 [SECONDS]" >&2; exit 64;; esac
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 build=${EZSHM_FUZZ_BUILD:-$root/build-fuzz}
-targets=${EZSHM_FUZZ_TARGETS:-fuzz_wire fuzz_control fuzz_mirror_header fuzz_clock fuzz_pickle}
+targets=${EZSHM_FUZZ_TARGETS:-fuzz_wire fuzz_base64 fuzz_control fuzz_mirror_header fuzz_clock fuzz_pickle}
 jobs=${EZSHM_FUZZ_JOBS:-1}
 nicelvl=${EZSHM_FUZZ_NICE:-0}
 
@@ -37,6 +37,7 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 corpus_of() {
   case $1 in
     fuzz_wire) echo wire;;
+    fuzz_base64) echo base64;;
     fuzz_control) echo control;;
     fuzz_mirror_header) echo mirror_header;;
     fuzz_clock) echo clock;;
@@ -46,6 +47,7 @@ corpus_of() {
 max_len_of() {
   case $1 in
     fuzz_wire) echo 65536;;           # several frames of a realistic message
+    fuzz_base64) echo 4096;;          # many vector blocks of every width, and every tail
     fuzz_control) echo 16384;;        # one request (the socket allows 1 MiB; parsing is linear)
     fuzz_mirror_header) echo 2048;;   # 8 + 1334-byte v1 header + a few patches
     fuzz_clock) echo 16384;;          # 4 + a clock segment of a 100-frame ring, or patches

@@ -25,7 +25,7 @@ fail=0
 if [ "$rc" -ne 0 ]; then echo "FAIL: run.sh exited $rc"; fail=1; fi
 if ! grep -q '^CHECKS: PASS' "$work/out.md"; then echo "FAIL: frame-count checks did not pass"; fail=1; fi
 # Every section produced results, each with ok=1.
-for section in tp lat rebuild rig wait clock clockab mirror; do
+for section in tp lat rebuild rig wait clock clockab mirror wire b64; do
     if ! grep -q "^section=$section " "$work/raw.txt"; then echo "FAIL: no result for section $section"; fail=1; fi
 done
 if grep -v ' ok=1 ' "$work/raw.txt" | grep -q .; then
@@ -41,7 +41,7 @@ if ! grep -q "^section=lat .* rx=shm-wait .* ok=1" "$work/raw.txt"; then
     echo "FAIL: no passing latency run of a mirror asleep in ezshm_mirror_wait"; fail=1
 fi
 for t in "Ingest throughput" "Latency" "A reader that burns no CPU" "Ring rebuild" "Rig load" "A reader's CPU" \
-         "Cost of the clock segment" "Mirror read"; do
+         "Cost of the clock segment" "Mirror read" "The ezmsg wire"; do
     grep -q "$t" "$work/out.md" || { echo "FAIL: table '$t' missing"; fail=1; }
 done
 if [ "$fail" -ne 0 ]; then echo "VERDICT: FAIL"; exit 1; fi
