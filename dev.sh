@@ -4,6 +4,7 @@
 #   ./dev.sh test   install what is missing, build, run the whole test suite (normal + ASan/UBSan,
 #                   fuzzers, the container image built and run with podman)
 #   ./dev.sh build  install what is missing and build into build/
+#   ./dev.sh package  install what is missing, build the Debian packages into build/deb/
 #   ./dev.sh deps   only install missing Debian packages (those of run and test)
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -16,6 +17,8 @@ PACKAGES=(build-essential cmake pkg-config libzmq3-dev libczmq-dev libcjson-dev 
 # Only for `test`: deploy/test-image.sh builds and runs the image with podman on runc, its
 # base image bootstrapped with debootstrap.
 IMAGE_PACKAGES=(podman runc debootstrap)
+# For `package` (dpkg-buildpackage with dh) and the packages' test (lintian).
+DEB_PACKAGES=(debhelper lintian)
 
 deps() {   # deps PACKAGE...
     local missing=()
@@ -34,6 +37,19 @@ build() {   # build DIR [cmake args...]
     local dir=$1; shift
     cmake -S . -B "$dir" -DEZSHM_WERROR=ON "$@" >/dev/null
     cmake --build "$dir" -j"$(nproc)" >/dev/null
+}
+
+# The Debian packages (debian/) into build/deb/ (or $EZSHM_DEB_DIR), built from a copy of the
+# working tree (tracked and untracked files, not the ignored build folders): dpkg-buildpackage
+# writes its results next to the source, which must not be the repository's parent.
+package() {
+    local out=${EZSHM_DEB_DIR:-build/deb} version
+    version=$(dpkg-parsechangelog -l debian/changelog -SVersion)
+    rm -rf "$out" && mkdir -p "$out/ezshm-$version"
+    git ls-files -z --cached --others --exclude-standard | xargs -0 tar -cf - | tar -C "$out/ezshm-$version" -xf -
+    (cd "$out/ezshm-$version" && dpkg-buildpackage -us -uc -b -j"$(nproc)") >"$out/build.log" 2>&1 \
+        || { tail -n 30 "$out/build.log" >&2; echo "dev.sh: package build failed (log: $out/build.log)" >&2; return 1; }
+    ls "$out"/*.deb
 }
 
 run_demo() {
@@ -84,9 +100,10 @@ run_tests() {
 }
 
 case "${1:-}" in
-    deps)  deps "${PACKAGES[@]}" "${IMAGE_PACKAGES[@]}" ;;
+    deps)  deps "${PACKAGES[@]}" "${IMAGE_PACKAGES[@]}" "${DEB_PACKAGES[@]}" ;;
     build) deps "${PACKAGES[@]}"; build build ;;
+    package) deps "${PACKAGES[@]}" "${DEB_PACKAGES[@]}"; package ;;
     run)   deps "${PACKAGES[@]}"; run_demo ;;
-    test)  deps "${PACKAGES[@]}" "${IMAGE_PACKAGES[@]}"; run_tests ;;
-    *) echo "usage: $0 run|test|build|deps" >&2; exit 64 ;;
+    test)  deps "${PACKAGES[@]}" "${IMAGE_PACKAGES[@]}" "${DEB_PACKAGES[@]}"; run_tests ;;
+    *) echo "usage: $0 run|test|build|package|deps" >&2; exit 64 ;;
 esac
