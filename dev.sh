@@ -75,7 +75,8 @@ run_tests() {
     # test-image.sh waits on its lock, or fetches it itself if this failed.
     deploy/debian-rootfs.sh >build/debian-rootfs.log 2>&1 &
     local rootfs=$!
-    (cd build && ctest --output-on-failure -j2 --timeout 300)
+    # test_debian_package runs at the end, beside the image test (below).
+    (cd build && ctest --output-on-failure -j2 --timeout 300 -E integration.test_debian_package)
     # Integration tests run again under memcheck (ctest -R prefixes), two at a time, then one at
     # a time: the second set's readers keep real time, so the slowed daemon gets a core of its own.
     local memcheck_j2='pipeline|control|curve_sub|watch' memcheck_j1='faults|rebuild_replay|resubscribe'
@@ -91,12 +92,23 @@ run_tests() {
     # The cross-process stress runs 3 s a case (4 s above): its five cases still cover every layout.
     (cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
         EZSHM_STRESS_SECONDS=3 ctest --output-on-failure -j2 --timeout 300 \
-        -E "integration.test_($memcheck_j2|$memcheck_j1|layering|manpages|deploy_files|install|bench_smoke)")
-    echo "dev.sh: each libFuzzer harness for ${EZSHM_FUZZ_SECONDS:-10} s"
+        -E "integration.test_($memcheck_j2|$memcheck_j1|layering|manpages|deploy_files|install|bench_smoke|debian_package)")
+    # The fuzzers run for a fixed time, whatever else runs: the Debian packages are built beside them.
+    package >/dev/null &
+    local packages=$!
+    echo "dev.sh: each libFuzzer harness for ${EZSHM_FUZZ_SECONDS:-10} s (the Debian packages built meanwhile)"
     EZSHM_FUZZ_BUILD=build-fuzz EZSHM_FUZZ_JOBS=2 tests/fuzz/run.sh "${EZSHM_FUZZ_SECONDS:-10}"
-    echo "dev.sh: the container image, built from deploy/Dockerfile and run with podman"
+    wait "$packages"
+    echo "dev.sh: the container image, built from deploy/Dockerfile and run with podman, beside the Debian packages' test"
     wait "$rootfs" || true
-    deploy/test-image.sh
+    EZSHM_BUILD_DIR=build EZSHM_SOURCE_DIR=$PWD timeout 1500 tests/integration/test_debian_package.sh \
+        >build/test_debian_package.log 2>&1 &
+    local debian=$!
+    local status=0
+    deploy/test-image.sh || status=$?
+    wait "$debian" || status=$?
+    cat build/test_debian_package.log
+    return "$status"
 }
 
 case "${1:-}" in
