@@ -17,8 +17,9 @@ PACKAGES=(build-essential cmake pkg-config libzmq3-dev libczmq-dev libcjson-dev 
 # Only for `test`: deploy/test-image.sh builds and runs the image with podman on runc, its
 # base image bootstrapped with debootstrap.
 IMAGE_PACKAGES=(podman runc debootstrap)
-# For `package` (dpkg-buildpackage with dh) and the packages' test (lintian).
-DEB_PACKAGES=(debhelper lintian)
+# For `package` (dpkg-buildpackage with dh) and the packages' test (lintian; iproute2 brings
+# up the loopback of the network namespace its ezshmd runs in).
+DEB_PACKAGES=(debhelper lintian iproute2)
 
 deps() {   # deps PACKAGE...
     local missing=()
@@ -46,7 +47,7 @@ package() {
     local out=${EZSHM_DEB_DIR:-build/deb} version
     version=$(dpkg-parsechangelog -l debian/changelog -SVersion)
     rm -rf "$out" && mkdir -p "$out/ezshm-$version"
-    git ls-files -z --cached --others --exclude-standard | xargs -0 tar -cf - | tar -C "$out/ezshm-$version" -xf -
+    git ls-files -z --cached --others --exclude-standard | xargs -0 tar --ignore-failed-read -cf - | tar -C "$out/ezshm-$version" -xf -
     (cd "$out/ezshm-$version" && dpkg-buildpackage -us -uc -b -j"$(nproc)") >"$out/build.log" 2>&1 \
         || { tail -n 30 "$out/build.log" >&2; echo "dev.sh: package build failed (log: $out/build.log)" >&2; return 1; }
     ls "$out"/*.deb

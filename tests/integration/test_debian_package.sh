@@ -27,6 +27,8 @@
 #             file is as before the install (APT's and dpkg's own records aside)
 #
 # Prints one ok/FAIL line per check, then "N passed, N failed"; exit 1 if a check failed.
+# shellcheck disable=SC2016,SC2034,SC2086  # check() evals its single-quoted condition (which
+#                                          # reads the variables); $debs, $deps are word lists
 set -u
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 src=${EZSHM_SOURCE_DIR:-$(cd "$here/../.." && pwd)}
