@@ -158,7 +158,7 @@ C
     start_daemon
     for _ in $(seq 100); do [ -n "$(ls -A /dev/shm)" ] && break; sleep 0.1; done
     kill -KILL "$daemon"; wait "$daemon" 2>/dev/null
-    left=$(ls -A /dev/shm | wc -l)
+    left=$(find /dev/shm -mindepth 1 | wc -l)
     rm -f "$envfile"
     userdel member; userdel outsider
     apt_q purge ezshm libezshm0 libezshm-dev
@@ -221,7 +221,8 @@ if ! ls "$debs"/ezshm_*.deb >/dev/null 2>&1; then
     echo "no packages in $debs: building them (./dev.sh package)"
     EZSHM_DEB_DIR=$debs "$src/dev.sh" package >/dev/null || { echo "FAIL package build"; exit 1; }
 fi
-version=$(dpkg-deb -f "$(ls "$debs"/ezshm_*.deb | head -n 1)" Version)
+ezshm_debs=("$debs"/ezshm_*.deb)
+version=$(dpkg-deb -f "${ezshm_debs[0]}" Version)
 pkgs=("$debs/ezshm_${version}_"*.deb "$debs/libezshm0_${version}_"*.deb "$debs/libezshm-dev_${version}_"*.deb)
 check "packages of version $version: ${pkgs[*]##*/}" '[ "$version" = "$changelog" ] && [ -f "${pkgs[2]}" ]'
 
