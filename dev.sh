@@ -4,6 +4,7 @@
 #   ./dev.sh test   install what is missing, build, run the whole test suite (normal + ASan/UBSan,
 #                   fuzzers, the container image built and run with podman)
 #   ./dev.sh build  install what is missing and build into build/
+#   ./dev.sh package  install what is missing, build the Debian packages into build/deb/
 #   ./dev.sh deps   only install missing Debian packages (those of run and test)
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -19,6 +20,9 @@ IMAGE_PACKAGES=(podman runc debootstrap)
 # Only for `test`: tests/integration/test_console_pages.py drives the console's pages in a
 # headless Chromium through Selenium.
 BROWSER_PACKAGES=(chromium chromium-driver python3-selenium)
+# For `package` (dpkg-buildpackage with dh) and the packages' test (lintian; iproute2 brings
+# up the loopback of the network namespace its ezshmd runs in).
+DEB_PACKAGES=(debhelper lintian iproute2)
 
 deps() {   # deps PACKAGE...
     local missing=()
@@ -37,6 +41,19 @@ build() {   # build DIR [cmake args...]
     local dir=$1; shift
     cmake -S . -B "$dir" -DEZSHM_WERROR=ON "$@" >/dev/null
     cmake --build "$dir" -j"$(nproc)" >/dev/null
+}
+
+# The Debian packages (debian/) into build/deb/ (or $EZSHM_DEB_DIR), built from a copy of the
+# working tree (tracked and untracked files, not the ignored build folders): dpkg-buildpackage
+# writes its results next to the source, which must not be the repository's parent.
+package() {
+    local out=${EZSHM_DEB_DIR:-build/deb} version
+    version=$(dpkg-parsechangelog -l debian/changelog -SVersion)
+    rm -rf "$out" && mkdir -p "$out/ezshm-$version"
+    git ls-files -z --cached --others --exclude-standard | xargs -0 tar --ignore-failed-read -cf - | tar -C "$out/ezshm-$version" -xf -
+    (cd "$out/ezshm-$version" && dpkg-buildpackage -us -uc -b -j"$(nproc)") >"$out/build.log" 2>&1 \
+        || { tail -n 30 "$out/build.log" >&2; echo "dev.sh: package build failed (log: $out/build.log)" >&2; return 1; }
+    ls "$out"/*.deb
 }
 
 run_demo() {
@@ -62,7 +79,8 @@ run_tests() {
     # test-image.sh waits on its lock, or fetches it itself if this failed.
     deploy/debian-rootfs.sh >build/debian-rootfs.log 2>&1 &
     local rootfs=$!
-    (cd build && ctest --output-on-failure -j2 --timeout 300)
+    # test_debian_package runs at the end, beside the image test (below).
+    (cd build && ctest --output-on-failure -j2 --timeout 300 -E integration.test_debian_package)
     # Integration tests run again under memcheck (ctest -R prefixes), two at a time, then one at
     # a time: the second set's readers keep real time, so the slowed daemon gets a core of its own.
     local memcheck_j2='pipeline|control|curve_sub|watch' memcheck_j1='faults|rebuild_replay|resubscribe'
@@ -78,18 +96,30 @@ run_tests() {
     # The cross-process stress runs 3 s a case (4 s above): its five cases still cover every layout.
     (cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
         EZSHM_STRESS_SECONDS=3 ctest --output-on-failure -j2 --timeout 300 \
-        -E "integration.test_($memcheck_j2|$memcheck_j1|layering|manpages|deploy_files|doc_links|install|bench_smoke)")
-    echo "dev.sh: each libFuzzer harness for ${EZSHM_FUZZ_SECONDS:-10} s"
+        -E "integration.test_($memcheck_j2|$memcheck_j1|layering|manpages|deploy_files|doc_links|install|bench_smoke|debian_package)")
+    # The fuzzers run for a fixed time, whatever else runs: the Debian packages are built beside them.
+    package >/dev/null &
+    local packages=$!
+    echo "dev.sh: each libFuzzer harness for ${EZSHM_FUZZ_SECONDS:-10} s (the Debian packages built meanwhile)"
     EZSHM_FUZZ_BUILD=build-fuzz EZSHM_FUZZ_JOBS=2 tests/fuzz/run.sh "${EZSHM_FUZZ_SECONDS:-10}"
-    echo "dev.sh: the container image, built from deploy/Dockerfile and run with podman"
+    wait "$packages"
+    echo "dev.sh: the container image, built from deploy/Dockerfile and run with podman, beside the Debian packages' test"
     wait "$rootfs" || true
-    deploy/test-image.sh
+    EZSHM_BUILD_DIR=build EZSHM_SOURCE_DIR=$PWD timeout 1500 tests/integration/test_debian_package.sh \
+        >build/test_debian_package.log 2>&1 &
+    local debian=$!
+    local status=0
+    deploy/test-image.sh || status=$?
+    wait "$debian" || status=$?
+    cat build/test_debian_package.log
+    return "$status"
 }
 
 case "${1:-}" in
-    deps)  deps "${PACKAGES[@]}" "${IMAGE_PACKAGES[@]}" "${BROWSER_PACKAGES[@]}" ;;
+    deps)  deps "${PACKAGES[@]}" "${IMAGE_PACKAGES[@]}" "${BROWSER_PACKAGES[@]}" "${DEB_PACKAGES[@]}" ;;
     build) deps "${PACKAGES[@]}"; build build ;;
+    package) deps "${PACKAGES[@]}" "${DEB_PACKAGES[@]}"; package ;;
     run)   deps "${PACKAGES[@]}"; run_demo ;;
-    test)  deps "${PACKAGES[@]}" "${IMAGE_PACKAGES[@]}" "${BROWSER_PACKAGES[@]}"; run_tests ;;
-    *) echo "usage: $0 run|test|build|deps" >&2; exit 64 ;;
+    test)  deps "${PACKAGES[@]}" "${IMAGE_PACKAGES[@]}" "${BROWSER_PACKAGES[@]}" "${DEB_PACKAGES[@]}"; run_tests ;;
+    *) echo "usage: $0 run|test|build|package|deps" >&2; exit 64 ;;
 esac
