@@ -141,6 +141,23 @@ s_find_settings(daemon_t *self, const settings_t *settings)
     return NULL;
 }
 
+/*  A stream named name (other than except) must not share a segment name with any stream of
+    the table: "x/buffer0" is the ring of "x", "x/meta2" its aux, for any generation, so the
+    names are reserved by pattern, whatever generation "x" has reached. SETTINGS_OK, or
+    SETTINGS_ERR_NAME_CONFLICT with err naming the other stream. */
+static settings_code_t
+s_name_conflict(const daemon_t *self, const char *name, const stream_t *except, settings_error_t *err)
+{
+    for (size_t i = 0; i < self->n_streams; i++) {
+        const char *other = stream_name(self->streams[i]);
+        if (self->streams[i] != except && strcmp(other, name) != 0 && ezshm_names_collide(name, other))
+            return settings_fail(err, SETTINGS_ERR_NAME_CONFLICT, "stream '%.200s' refused: its segment names "
+                                 "collide with those of stream '%.200s' (a stream's name plus /buffer<n>, "
+                                 "/meta<n>, /clock<n> or /wake<n> names its segments)", name, other);
+    }
+    return SETTINGS_OK;
+}
+
 /*  A new stream in the table: settings resolved (a name), topic NULL = every topic. The limit
     and the name and topic being free are checked here too, so every path obeys them. */
 static settings_code_t
@@ -151,6 +168,8 @@ s_add(daemon_t *self, const void *topic, size_t len, const settings_t *settings,
                              "max_streams (%d) streams", settings->shmem_name, self->defaults.max_streams);
     if (s_find_name(self, settings->shmem_name))
         return settings_fail(err, SETTINGS_ERR_STREAM_EXISTS, "stream '%.200s' already exists", settings->shmem_name);
+    if (s_name_conflict(self, settings->shmem_name, NULL, err) != SETTINGS_OK)
+        return err->code;
     for (size_t i = 0; i < self->n_streams; i++)
         if (stream_takes_all(self->streams[i]) || !topic
             || stream_matches(self->streams[i], topic, len))
@@ -221,8 +240,12 @@ s_auto_stream(daemon_t *self, const void *topic, size_t len)
                       "the topic gives no valid shmem_name (UTF-8 without NUL, at most 255 bytes)");
         return NULL;
     }
-    if (s_add(self, topic, len, &settings, &err) != SETTINGS_OK) {
-        counters_drop(&self->unrouted, ROUTE_ERR_STREAM_FAILED, err.message);
+    settings_code_t rc = s_add(self, topic, len, &settings, &err);
+    if (rc != SETTINGS_OK) {
+        /*  A topic whose stream would take (or give up) another stream's segments, here or in
+            another writer, is an attack or a naming mistake, not a failure of ours. */
+        bool conflict = rc == SETTINGS_ERR_NAME_CONFLICT || rc == SETTINGS_ERR_NAME_IN_USE;
+        counters_drop(&self->unrouted, conflict ? ROUTE_ERR_NAME_CONFLICT : ROUTE_ERR_STREAM_FAILED, err.message);
         return NULL;
     }
     return self->streams[self->n_streams - 1];
@@ -292,6 +315,13 @@ s_apply(void *ctx, const settings_t *old, const settings_t *next, unsigned actio
         char *err, size_t errlen)
 {
     daemon_t *self = ctx;
+    stream_t *stream = s_find_settings(self, old);
+    settings_error_t conflict;
+    if (stream && strcmp(old->shmem_name, next->shmem_name) != 0
+        && s_name_conflict(self, next->shmem_name, stream, &conflict) != SETTINGS_OK) {
+        snprintf(err, errlen, "%s", conflict.message);
+        return conflict.code;
+    }
     /*  Resubscribing is the step that can fail on bad input (an endpoint), so it goes
         first: when it fails nothing else has been touched. */
     if (actions & SETTINGS_ACT_RESUBSCRIBE) {
@@ -299,7 +329,6 @@ s_apply(void *ctx, const settings_t *old, const settings_t *next, unsigned actio
             return -1;
         cJSON_AddItemToArray(applied, cJSON_CreateString("resubscribed"));
     }
-    stream_t *stream = s_find_settings(self, old);
     self->applied = applied;
     int failed = stream ? stream_apply(stream, next, actions, err, errlen) : 0;
     self->applied = NULL;

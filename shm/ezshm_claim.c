@@ -7,6 +7,8 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -30,9 +32,24 @@ s_link_new(const char *temp, const char *final)
     return 0;
 }
 
+/*  An unlocked file at stream's header name is a dead header, unless the name is also one
+    that another stream generates (stream "x/buffer0" is the ring of stream "x"): rings, clock,
+    wake and aux segments carry no lock, so such a file is provably dead only while that
+    stream has no live writer. */
+static bool
+s_generated_by_live(const char *stream)
+{
+    size_t size = strlen(stream) + 1;
+    char *owner = malloc(size);
+    long pid;
+    bool live = owner && ezshm_name_generated_by(stream, owner, size) && ezshm_claim_holder(owner, &pid) == EZSHM_OK;
+    free(owner);
+    return live;
+}
+
 /*  The object now at the name, locked by us; or why not. */
 static int
-s_lock_existing(const ezshm_segment_t *seg, const char *final, int *fd_out)
+s_lock_existing(const ezshm_segment_t *seg, const char *stream, const char *final, int *fd_out)
 {
     ezshm_segment_t existing;
     int fd;
@@ -49,6 +66,10 @@ s_lock_existing(const ezshm_segment_t *seg, const char *final, int *fd_out)
         close(fd);
         return EZSHM_ERR_OWNER;
     }
+    if (s_generated_by_live(stream)) {
+        close(fd);
+        return EZSHM_ERR_INUSE;
+    }
     /*  Locked: but is it still the object at the name? A writer that won the same race may
         have renamed its own header over it meanwhile. */
     struct stat st;
@@ -61,12 +82,12 @@ s_lock_existing(const ezshm_segment_t *seg, const char *final, int *fd_out)
 }
 
 int
-ezshm_claim(ezshm_segment_t *seg, ezshm_reclaim_fn *reclaim, void *arg, bool *replaced)
+ezshm_claim(ezshm_segment_t *seg, const char *stream, ezshm_reclaim_fn *reclaim, void *arg, bool *replaced)
 {
     char temp[PATH_MAX], final[PATH_MAX];
     if (replaced)
         *replaced = false;
-    if (!seg || !seg->has_fd || !seg->temp[0])
+    if (!seg || !stream || !seg->has_fd || !seg->temp[0])
         return EZSHM_ERR_INVAL;
     int rc = ezshm_segment_path(temp, sizeof temp, seg->temp) == EZSHM_OK
              && ezshm_segment_path(final, sizeof final, seg->name) == EZSHM_OK ? EZSHM_OK : EZSHM_ERR_INVAL;
@@ -80,7 +101,7 @@ ezshm_claim(ezshm_segment_t *seg, ezshm_reclaim_fn *reclaim, void *arg, bool *re
             break;
         }
         int stale_fd = -1;
-        rc = s_lock_existing(seg, final, &stale_fd);
+        rc = s_lock_existing(seg, stream, final, &stale_fd);
         if (rc == EZSHM_ERR_STALE || rc == EZSHM_ERR_NOENT) {
             rc = EZSHM_OK;   /* the name changed under us: look again */
             continue;

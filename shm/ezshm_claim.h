@@ -11,6 +11,10 @@
       an unlocked header       a leftover of a writer that died: the caller's reclaim
                                callback removes what it names (its ring), then the new
                                header replaces it in one rename(); *replaced is set;
+      an unlocked file whose   (the name is also a segment name another stream generates:
+        generator is live      "x/buffer0" is the ring of stream "x", whose header is
+                               locked) possibly that stream's live ring, clock, wake or
+                               aux segment: EZSHM_ERR_INUSE, nothing touched;
       a FIFO, link, directory… reported (EZSHM_ERR_FIFO, _SYMLINK, _ISDIR, _NOTREG), left alone;
       another user's file      EZSHM_ERR_OWNER, left alone.
 
@@ -36,10 +40,11 @@ extern "C" {
     replaced. */
 typedef void (ezshm_reclaim_fn)(void *arg, const char *segment);
 
-/*  Publishes seg (from ezshm_segment_create_unpublished, filled) under its name, locked, as
-    above. On failure the temporary file is removed and seg closed. Returns EZSHM_OK,
+/*  Publishes seg (from ezshm_segment_create_unpublished, filled), the header of stream, under
+    its name, locked, as above. On failure the temporary file is removed and seg closed. Returns EZSHM_OK,
     EZSHM_ERR_INUSE, EZSHM_ERR_OWNER, EZSHM_ERR_FIFO/_SYMLINK/_ISDIR/_NOTREG, EZSHM_ERR_SYS. */
-int ezshm_claim(ezshm_segment_t *seg, ezshm_reclaim_fn *reclaim, void *arg, bool *replaced);
+int ezshm_claim(ezshm_segment_t *seg, const char *stream, ezshm_reclaim_fn *reclaim, void *arg,
+                bool *replaced);
 
 /*  The writer holding the stream name's lock: EZSHM_OK and *pid (0: holder not visible from
     this pid namespace), EZSHM_ERR_NOENT when no lock is held on the header (or no header). */

@@ -129,13 +129,11 @@ s_reclaim_stale_ring(void *arg, const char *header_segment)
         || ezshm_wake_segment_name(r->name, gen, wake) != EZSHM_OK)
         return;
     const char *left[3] = {ring, clock, wake};
-    for (int i = 0; i < 3; i++) {
-        if (ezshm_segment_open_owned(&stale, left[i], (long) geteuid()) != EZSHM_OK)
-            continue;
-        ezshm_segment_close(&stale);
-        if (ezshm_segment_unlink_own(&stale) == EZSHM_OK)
+    /*  Each only when provably dead: a live header of another stream may sit at one of
+        these names ("x/buffer0" beside "x"). */
+    for (int i = 0; i < 3; i++)
+        if (ezshm_segment_reclaim(left[i]) == EZSHM_OK)
             s_log_reclaimed(r->self, r->name, left[i]);
-    }
 }
 
 /*  Creates the header segment of name with placeholders and publishes it under our lock,
@@ -152,7 +150,7 @@ s_header_claim(ezshm_writer_t *self, const char *name, ezshm_layout_t layout, ez
     ezshm_header_init(seg->addr, layout);
     reclaim_t reclaim = {self, name};
     bool replaced = false;
-    rc = ezshm_claim(seg, s_reclaim_stale_ring, &reclaim, &replaced);
+    rc = ezshm_claim(seg, name, s_reclaim_stale_ring, &reclaim, &replaced);
     if (rc == EZSHM_OK && replaced)
         s_log_reclaimed(self, name, segname);
     return rc;

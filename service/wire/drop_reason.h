@@ -32,10 +32,16 @@ typedef enum {
                                      than the rebuild rate limit allows                     */
     ROUTE_ERR_NO_STREAM = -16,    /* "no_stream":      the topic matches no stream          */
     ROUTE_ERR_MAX_STREAMS = -17,  /* "max_streams":    a new topic beyond max_streams       */
-    ROUTE_ERR_STREAM_FAILED = -18 /* "stream_failed":  its stream could not be created      */
+    ROUTE_ERR_STREAM_FAILED = -18,/* "stream_failed":  its stream could not be created      */
+    ROUTE_ERR_NAME_CONFLICT = -19,/* "name_conflict":  the topic's stream name equals or
+                                     generates a segment name of another stream, or its
+                                     header name is held by another live writer            */
+    INGEST_ERR_META = -20         /* "meta_not_published": the message's metadata could not
+                                     be published (aux over the budget, no space, ...): its
+                                     frames are not written, readers keep the old labels   */
 } drop_reason_t;
 
-#define DROP_REASON_COUNT 19      /* codes 0 .. -18 */
+#define DROP_REASON_COUNT 21      /* codes 0 .. -20 */
 #define WIRE_REASON_COUNT 9       /* the decoder's codes: 0 .. -8 */
 
 /*  A stable snake_case name for a code ("shape_mismatch"), the counter's name; "ok" for 0,
