@@ -62,6 +62,13 @@ ezshm_segment_free_bytes(uint64_t *free_bytes)
     return EZSHM_OK;
 }
 
+uint64_t
+ezshm_segment_pages(uint64_t bytes)
+{
+    uint64_t page = (uint64_t) sysconf(_SC_PAGESIZE);
+    return (bytes + page - 1) / page * page;
+}
+
 /*  What an fstat says about the object at a segment's name: a regular file of the expected
     owner, or the code naming what else it is. */
 static int

@@ -45,6 +45,9 @@ const char *ezshm_segment_dir(void);
 /*  Free bytes in that folder (statvfs). */
 int ezshm_segment_free_bytes(uint64_t *free_bytes);
 
+/*  bytes rounded up to whole pages: what a segment of that size takes in the folder. */
+uint64_t ezshm_segment_pages(uint64_t bytes);
+
 /*  Creates, sizes, reserves and maps name read-write with the given mode (umask ignored).
     An existing object of that name is reclaimed (unlinked, *replaced set true) only when it is
     provably dead (ezshm_segment_reclaim): the caller must know no live writer of its own

@@ -16,6 +16,9 @@
 #include <string.h>
 #include <unistd.h>
 
+/*  Generations a rebuild tries when ring names are taken by live segments of other streams. */
+#define NAME_ATTEMPTS 4
+
 struct ezshm_writer_t {
     char                  *name;
     ezshm_writer_options_t opt;
@@ -205,13 +208,21 @@ s_ring_drop(ezshm_writer_t *self)
     s_ring_release(self, false);
 }
 
-/*  A rebuild whose new ring of ring_bytes does not fit beside the old one's pages needs them
-    freed before it creates the new ring, not whenever on_retire gets to it. */
+/*  What a ring of spec takes in the folder with its clock and wake segments. */
+static uint64_t
+s_footprint(const ezshm_writer_t *self, const ezshm_ring_spec_t *spec, uint64_t ring_bytes)
+{
+    uint64_t clock = self->opt.no_clock ? 0 : ezshm_clock_footprint(spec->n_frames, spec->srate);
+    return ezshm_segment_pages(ring_bytes) + clock;
+}
+
+/*  A rebuild whose new segments (need bytes) do not fit beside the old ring's pages needs
+    them freed before it creates the new ring, not whenever on_retire gets to it. */
 static bool
-s_needs_old_pages(uint64_t ring_bytes)
+s_needs_old_pages(uint64_t need)
 {
     uint64_t free_bytes = 0;
-    return ezshm_segment_free_bytes(&free_bytes) != EZSHM_OK || free_bytes < ring_bytes;
+    return ezshm_segment_free_bytes(&free_bytes) != EZSHM_OK || free_bytes < need;
 }
 
 /*  Unlinks our header (only if the name is still ours), then closes it, which releases the
@@ -467,6 +478,44 @@ s_write_fields(ezshm_writer_t *self, const ezshm_ring_spec_t *spec, size_t key_l
     self->wrap_counter = 0;
 }
 
+/*  Creates the ring of the header's generation and its clock and wake segments, all or
+    none. The three must fit in the free space together before any is made: a ring whose
+    clock then finds the folder full would burn a generation per message, and a sparse ring
+    whose clock took its room would fail its reservation after messages were counted
+    written into it. */
+static int
+s_create_ring(ezshm_writer_t *self, const ezshm_ring_spec_t *spec, uint64_t ring_bytes)
+{
+    uint32_t gen = self->meta->buffer_generation;
+    uint64_t free_bytes = 0;
+    if (ezshm_segment_free_bytes(&free_bytes) == EZSHM_OK && free_bytes < s_footprint(self, spec, ring_bytes))
+        return EZSHM_ERR_NOSPACE;
+    char segname[EZSHM_SHORT_NAME_SIZE];
+    bool replaced = false;
+    int rc = ezshm_ring_segment_name(self->name, gen, segname);
+    if (rc == EZSHM_OK)
+        rc = self->opt.reserve_in_steps
+                 ? ezshm_segment_create_sparse(&self->ring, segname, (size_t) ring_bytes, self->opt.mode, &replaced)
+                 : ezshm_segment_create(&self->ring, segname, (size_t) ring_bytes, self->opt.mode, &replaced);
+    if (rc != EZSHM_OK) {
+        self->ring.addr = NULL;
+        return rc;
+    }
+    if (replaced)
+        s_log_reclaimed(self, self->name, segname);
+    if (self->opt.no_clock)
+        return EZSHM_OK;
+    rc = ezshm_clock_create(self->name, gen, spec->n_frames, spec->srate, self->opt.mode, &self->clock, &replaced);
+    if (rc != EZSHM_OK) {
+        ezshm_segment_unlink_own(&self->ring);
+        ezshm_segment_close(&self->ring);
+        return rc;
+    }
+    if (replaced)
+        s_log_reclaimed(self, self->name, ezshm_clock_segment(self->clock));
+    return EZSHM_OK;
+}
+
 static int
 s_configure(ezshm_writer_t *self, const void *arg)
 {
@@ -492,36 +541,21 @@ s_configure(ezshm_writer_t *self, const void *arg)
     ezshm_header_set_valid(self->meta, false);
     s_write_fields(self, spec, key_len);
     s_event(self, EZSHM_EVENT_META_UPDATED);
-    s_ring_release(self, self->ring.addr && self->opt.on_retire && s_needs_old_pages(ring_bytes));
+    bool free_now = self->ring.addr && self->opt.on_retire && s_needs_old_pages(s_footprint(self, spec, ring_bytes));
+    s_ring_release(self, free_now);
 
-    char segname[EZSHM_SHORT_NAME_SIZE];
-    rc = ezshm_ring_segment_name(self->name, self->meta->buffer_generation, segname);
-    bool replaced = false;
-    if (rc == EZSHM_OK)
-        rc = self->opt.reserve_in_steps
-                 ? ezshm_segment_create_sparse(&self->ring, segname, (size_t) ring_bytes, self->opt.mode, &replaced)
-                 : ezshm_segment_create(&self->ring, segname, (size_t) ring_bytes, self->opt.mode, &replaced);
-    /*  A full folder costs no generation per retry (one per message while it stays full);
-        a name taken by something else does: the next generation's name escapes it. */
-    if (rc != EZSHM_OK) {
-        self->ring.addr = NULL;
-        self->generation_unused = rc == EZSHM_ERR_NOSPACE;
+    /*  A name taken by something live (another stream's header: a stream named "x/buffer1"
+        beside "x") costs its generation: the next generation's name escapes it. */
+    rc = EZSHM_ERR_INUSE;
+    for (int attempt = 0; attempt < NAME_ATTEMPTS && rc == EZSHM_ERR_INUSE; attempt++) {
+        if (attempt)
+            self->meta->buffer_generation += 1;
+        rc = s_create_ring(self, spec, ring_bytes);
+    }
+    /*  A full folder costs no generation per retry (one per message while it stays full). */
+    self->generation_unused = rc == EZSHM_ERR_NOSPACE;
+    if (rc != EZSHM_OK)
         return rc;
-    }
-    if (replaced)
-        s_log_reclaimed(self, self->name, segname);
-    if (!self->opt.no_clock) {
-        rc = ezshm_clock_create(self->name, self->meta->buffer_generation, spec->n_frames, spec->srate,
-                                self->opt.mode, &self->clock, &replaced);
-        if (rc != EZSHM_OK) {
-            ezshm_segment_unlink_own(&self->ring);
-            ezshm_segment_close(&self->ring);
-            self->generation_unused = rc == EZSHM_ERR_NOSPACE;
-            return rc;
-        }
-        if (replaced)
-            s_log_reclaimed(self, self->name, ezshm_clock_segment(self->clock));
-    }
     self->ring_generation = self->meta->buffer_generation;
     self->frame_bytes = frame_bytes;
     self->ring_bytes = ring_bytes;
