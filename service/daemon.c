@@ -87,26 +87,31 @@ s_on_stream_event(void *arg, stream_t *stream, ezshm_event_t code, uint32_t gene
     }
 }
 
-/*  Before a stream creates a ring: its own cap, then the total across streams (the ring it
-    replaces does not count: configure drops it first). */
+/*  Before a stream creates a ring or publishes its metadata: its own cap, then the total
+    across streams. A stream's share is its ring plus its aux (metadata) segment; the one it
+    replaces does not count (configure drops the old ring first, and the old aux goes once
+    the new one is out). */
 static int
-s_budget(void *arg, stream_t *stream, uint64_t ring_bytes, char *errbuf, size_t errlen)
+s_budget(void *arg, stream_t *stream, uint64_t ring_bytes, uint64_t aux_bytes, char *errbuf, size_t errlen)
 {
     daemon_t *self = arg;
     const settings_t *s = stream_settings(stream);
-    if (s->max_stream_bytes > 0 && ring_bytes > (uint64_t) s->max_stream_bytes) {
-        snprintf(errbuf, errlen, "stream '%s': a ring of %llu bytes exceeds its max_stream_bytes (%lld)",
-                 stream_name(stream), (unsigned long long) ring_bytes, (long long) s->max_stream_bytes);
+    uint64_t own = ring_bytes + aux_bytes;
+    if (s->max_stream_bytes > 0 && own > (uint64_t) s->max_stream_bytes) {
+        snprintf(errbuf, errlen, "stream '%s': a ring of %llu bytes and metadata of %llu bytes exceed its "
+                 "max_stream_bytes (%lld)", stream_name(stream), (unsigned long long) ring_bytes,
+                 (unsigned long long) aux_bytes, (long long) s->max_stream_bytes);
         return INGEST_ERR_TOO_BIG;
     }
     uint64_t others = 0;
     for (size_t i = 0; i < self->n_streams; i++)
         if (self->streams[i] != stream)
-            others += stream_ring_bytes(self->streams[i]);
-    if (others + ring_bytes > (uint64_t) s->max_buffer_bytes) {
-        snprintf(errbuf, errlen, "stream '%s': a ring of %llu bytes does not fit in max_buffer_bytes (%lld, "
-                 "%llu used by the other %zu streams)", stream_name(stream), (unsigned long long) ring_bytes,
-                 (long long) s->max_buffer_bytes, (unsigned long long) others, self->n_streams - 1);
+            others += stream_ring_bytes(self->streams[i]) + stream_aux_bytes(self->streams[i]);
+    if (others + own > (uint64_t) s->max_buffer_bytes) {
+        snprintf(errbuf, errlen, "stream '%s': a ring of %llu bytes and metadata of %llu bytes do not fit in "
+                 "max_buffer_bytes (%lld, %llu used by the other %zu streams)", stream_name(stream),
+                 (unsigned long long) ring_bytes, (unsigned long long) aux_bytes, (long long) s->max_buffer_bytes,
+                 (unsigned long long) others, self->n_streams - 1);
         return INGEST_ERR_TOO_BIG;
     }
     return DROP_OK;

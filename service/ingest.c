@@ -20,6 +20,8 @@ struct ingest_t {
     uint64_t        coord_frames;
     ingest_budget_fn *budget;
     void           *budget_arg;
+    ingest_publish_fn *publish;
+    void           *publish_arg;
     /*  Rebuild token bucket: a sender that changes the ring's shape with every message would
         otherwise make the daemon spend its time allocating rings (see INGEST_REBUILD_*). */
     double          rebuild_tokens;
@@ -88,6 +90,13 @@ ingest_set_budget(ingest_t *self, ingest_budget_fn *budget, void *arg)
 {
     self->budget = budget;
     self->budget_arg = arg;
+}
+
+void
+ingest_set_publish(ingest_t *self, ingest_publish_fn *publish, void *arg)
+{
+    self->publish = publish;
+    self->publish_arg = arg;
 }
 
 /*  Asked only when configure would create a ring (the caller checks ezshm_writer_matches),
@@ -244,18 +253,30 @@ ingest_last_delay(const ingest_t *self, double *seconds)
     return ezshm_clock_transport_delay(self->last_sample_time, self->last_wall_ns, seconds);
 }
 
+/*  What s_store did: whether the ring matched (a failure then came from the write), and the
+    publish hook's verdict (DROP_OK, or why nothing was written, explained in errbuf). */
+typedef struct {
+    bool   configured;
+    int    publish_rc;
+    char  *errbuf;
+    size_t errlen;
+} store_t;
+
 /*  Matches the ring to spec when rebuild (the caller found that it does not match: the steady
-    path skips a second comparison and guard frame), then writes the message's frames with
-    their timing: straight, or moving the buffered axis to the front (and swapping bytes) on
-    the way. *configured: the ring matched, so a failure came from the write. */
+    path skips a second comparison and guard frame), lets the publish hook put out what
+    describes the frames, then writes the message's frames with their timing: straight, or
+    moving the buffered axis to the front (and swapping bytes) on the way. */
 static int
 s_store(ingest_t *self, const ezshm_ring_spec_t *spec, axis_move_t *mv, bool straight,
-        const ezshm_chunk_time_t *time, bool rebuild, bool *configured)
+        const ezshm_chunk_time_t *time, bool rebuild, store_t *out)
 {
     int rc = rebuild ? ezshm_writer_configure(self->writer, spec) : EZSHM_OK;
-    *configured = rc == EZSHM_OK;
+    out->configured = rc == EZSHM_OK;
     if (rc != EZSHM_OK)
         return rc;
+    out->publish_rc = self->publish ? self->publish(self->publish_arg, out->errbuf, out->errlen) : DROP_OK;
+    if (out->publish_rc != DROP_OK)
+        return EZSHM_OK;
     if (straight) {
         ezshm_contiguous_t src = {mv->src, ezshm_writer_frame_bytes(self->writer)};
         return ezshm_writer_write_timed(self->writer, mv->n, ezshm_copy_contiguous, &src, time);
@@ -330,16 +351,22 @@ ingest_message(ingest_t *self, const axisarray_t *msg, uint64_t *frames, char *e
     bool swap = axisarray_needs_byteswap(msg);
     axis_move_t mv = {axisarray_data(msg), n, outer, inner * axisarray_itemsize(msg),
                       swap ? ezshm_dtype_component_size(spec.dtype) : 0};
-    bool configured = false, straight = k == 0 && !swap;
+    bool straight = k == 0 && !swap;
+    store_t store = {false, DROP_OK, errbuf, errlen};
     ezshm_chunk_time_t time;
     s_chunk_time(self, msg, ax, n, &time);
-    rc = s_store(self, &spec, &mv, straight, &time, rebuild, &configured);
+    rc = s_store(self, &spec, &mv, straight, &time, rebuild, &store);
     /*  Another process truncated a segment under the writer (SIGBUS caught): the writer
         dropped it; rebuild now, as a new generation, and write the message there. Once. */
     if (rc == EZSHM_ERR_BUS)
-        rc = s_store(self, &spec, &mv, straight, &time, true, &configured);
+        rc = s_store(self, &spec, &mv, straight, &time, true, &store);
+    bool configured = store.configured;
     if (configured && rebuild)
         self->rebuild_tokens -= 1.0;
+    if (configured && store.publish_rc != DROP_OK) {
+        self->last_sample_time = NAN;
+        return store.publish_rc;
+    }
     if (!configured && rc == EZSHM_ERR_NOSPACE)
         return s_no_space(self, &spec, errbuf, errlen);
     if (!configured) {

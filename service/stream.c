@@ -21,6 +21,7 @@ struct stream_t {
     ingest_t       *ingest;
     wire_decoder_t *decoder;
     stream_meta_t  *stream_meta;     /* the aux segment's content (v1 layout) */
+    const axisarray_t *message;      /* the message being ingested, for its metadata */
     uint64_t        axes_left_out;   /* wire_decoder_skipped_axes() when last looked at */
     char            left_out_logged[128];
     counters_t      counters;
@@ -99,11 +100,32 @@ s_on_writer_log(void *arg, const char *message)
     log_msg(SETTINGS_LOG_WARNING, "stream '%s': %s", self->settings.shmem_name, message);
 }
 
+/*  A new ring beside the stream's published metadata. */
 static int
 s_budget(void *arg, uint64_t ring_bytes, char *errbuf, size_t errlen)
 {
     stream_t *self = arg;
-    return self->hooks.budget ? self->hooks.budget(self->hooks.arg, self, ring_bytes, errbuf, errlen) : DROP_OK;
+    uint64_t aux = ezshm_writer_aux_bytes(self->writer);
+    return self->hooks.budget ? self->hooks.budget(self->hooks.arg, self, ring_bytes, aux, errbuf, errlen) : DROP_OK;
+}
+
+/*  New metadata beside the stream's ring (it replaces the metadata published before). */
+static int
+s_aux_budget(void *arg, size_t aux_bytes, char *errbuf, size_t errlen)
+{
+    stream_t *self = arg;
+    uint64_t ring = ezshm_writer_ring_bytes(self->writer);
+    return self->hooks.budget ? self->hooks.budget(self->hooks.arg, self, ring, aux_bytes, errbuf, errlen) : DROP_OK;
+}
+
+/*  Once the ring matches the message, before its frames: its metadata (docs/shm-layout.md,
+    "metadata before frames"). */
+static int
+s_publish_meta(void *arg, char *errbuf, size_t errlen)
+{
+    stream_t *self = arg;
+    return stream_meta_update(self->stream_meta, self->writer, self->decoder, self->message,
+                              ingest_axis(self->ingest), s_aux_budget, self, errbuf, errlen);
 }
 
 stream_t *
@@ -157,6 +179,7 @@ stream_new(const void *topic, size_t topic_len, const settings_t *settings, cons
         return NULL;
     }
     ingest_set_budget(self->ingest, s_budget, self);
+    ingest_set_publish(self->ingest, s_publish_meta, self);
     return self;
 }
 
@@ -243,6 +266,12 @@ stream_ring_bytes(const stream_t *self)
     return ezshm_writer_ring_bytes(self->writer);
 }
 
+uint64_t
+stream_aux_bytes(const stream_t *self)
+{
+    return ezshm_writer_aux_bytes(self->writer);
+}
+
 /*  A coordinate axis the metadata cannot carry is no reason to drop the message; it is
     logged once per distinct axis and dtype (the count is in status). */
 static void
@@ -260,7 +289,8 @@ s_note_left_out_axes(stream_t *self)
             stream_name(self), why);
 }
 
-/*  One message: frames → decode → ingest; every failure is counted under its reason. */
+/*  One message: frames → decode → ingest (the ring matched, the metadata published, then the
+    frames); every failure is counted under its reason. */
 void
 stream_process(stream_t *self, const wire_frame_t *frames, size_t nframes)
 {
@@ -279,7 +309,9 @@ stream_process(stream_t *self, const wire_frame_t *frames, size_t nframes)
         counters_seq(c, topic, tlen, axisarray_seq(msg));
     }
     uint64_t n = 0;
+    self->message = msg;
     rc = ingest_message(self->ingest, msg, &n, self->errbuf, sizeof self->errbuf);
+    self->message = NULL;
     if (rc != DROP_OK) {
         counters_drop(c, rc, self->errbuf);
         return;
@@ -288,7 +320,6 @@ stream_process(stream_t *self, const wire_frame_t *frames, size_t nframes)
     double delay;
     if (ingest_last_delay(self->ingest, &delay))
         delay_stats_add(&self->delays, delay);
-    stream_meta_update(self->stream_meta, self->writer, self->decoder, msg, ingest_axis(self->ingest));
 }
 
 bool
