@@ -119,8 +119,12 @@ void ezshm_writer_destroy(ezshm_writer_t **self_p);
 
 /*  Makes the live ring match spec: nothing when it does already; else bvalid 0, fields,
     counters 0, generation + 1, old ring unlinked, new ring created, bvalid 1. n_frames must
-    be at least EZSHM_RING_MIN_FRAMES.
-    EZSHM_ERR_TOOBIG / EZSHM_ERR_OVERFLOW / EZSHM_ERR_NOSPACE leave no ring (bvalid 0);
+    be at least EZSHM_RING_MIN_FRAMES. The ring, its clock and wake segments must fit in the
+    folder's free space together before any is created (EZSHM_ERR_NOSPACE, no generation
+    used); a generation whose ring or clock name a live header holds (another stream named
+    "<name>/buffer<g>") is skipped for the next, a few at most (then EZSHM_ERR_INUSE).
+    EZSHM_ERR_TOOBIG / EZSHM_ERR_OVERFLOW / EZSHM_ERR_NOSPACE / EZSHM_ERR_INUSE leave no ring
+    (bvalid 0);
     EZSHM_ERR_INVAL / EZSHM_ERR_DTYPE change nothing. */
 int ezshm_writer_configure(ezshm_writer_t *self, const ezshm_ring_spec_t *spec);
 
