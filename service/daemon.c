@@ -615,6 +615,28 @@ daemon_set_reload(daemon_t *self, daemon_reload_fn *reload, void *arg)
 
 /*  ---- lifecycle ------------------------------------------------------------------- */
 
+static void
+s_log_reclaimed(void *arg, const char *message)
+{
+    (void) arg;
+    log_msg(SETTINGS_LOG_WARNING, "%s", message);
+}
+
+/*  What writers killed before this start left (a header renamed away before a kill -9, a
+    temporary header), removed before any stream is made: the flock says who is alive. */
+static void
+s_reclaim_dead(void)
+{
+    unsigned removed = 0;
+    int rc = ezshm_writer_reclaim_dead(s_log_reclaimed, NULL, &removed);
+    if (rc != EZSHM_OK)
+        log_msg(SETTINGS_LOG_WARNING, "cannot look for segments dead writers left in %s: %s", ezshm_segment_dir(),
+                ezshm_strerror(rc));
+    else if (removed)
+        log_msg(SETTINGS_LOG_WARNING, "reclaimed %u header%s dead writers left in %s", removed, removed == 1 ? "" : "s",
+                ezshm_segment_dir());
+}
+
 /*  The streams declared at startup (declaration.h), starting from the daemon's settings.
     Without any, and without auto mode, one stream takes every topic (ezshmd's single-stream
     flags). */
@@ -678,6 +700,7 @@ daemon_new(const settings_t *settings, const cJSON *streams, char *err, size_t e
         daemon_destroy(&self);
         return NULL;
     }
+    s_reclaim_dead();
     /*  Stream names are decided here, once (settings_resolve generates one if none was set);
         from then on each stream holds its settings in force. */
     if (s_declare(self, settings, streams, err, errlen) != 0) {

@@ -113,7 +113,7 @@ s_identity(ezshm_segment_t *self, const struct stat *st)
 
 /*  How a segment is created: its fd kept (a header's lock, a ring reserved later), and its
     pages reserved now or later (a sparse ring). */
-enum { CREATE_KEEP_FD = 1, CREATE_SPARSE = 2 };
+enum { CREATE_KEEP_FD = 1, CREATE_SPARSE = 2, CREATE_LOCKED = 4 };
 
 static int
 s_map(ezshm_segment_t *self, int fd, size_t size, int prot, bool populate)
@@ -196,6 +196,14 @@ s_create_at(ezshm_segment_t *self, const char *path, size_t size, unsigned mode,
     int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, (mode_t) mode);
     if (fd < 0)
         return errno == EEXIST ? EZSHM_ERR_INUSE : ezshm_segment_errno_code(errno);
+    /*  A header to be published is locked from its first moment: an unlocked temporary file
+        is then provably a dead writer's (ezshm_claim_reclaim_dead). */
+    if ((how & CREATE_LOCKED) && flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        int err = errno;
+        close(fd);
+        unlink(path);
+        return ezshm_segment_errno_code(err);
+    }
     int rc = EZSHM_OK;
     struct stat st;
     bool sparse = how & CREATE_SPARSE;
@@ -300,7 +308,7 @@ ezshm_segment_create_unpublished(ezshm_segment_t *self, const char *name, size_t
              atomic_fetch_add(&counter, 1));
     if (ezshm_segment_path(path, sizeof path, self->temp) != EZSHM_OK)
         return EZSHM_ERR_INVAL;
-    rc = s_create_at(self, path, size, mode, CREATE_KEEP_FD);
+    rc = s_create_at(self, path, size, mode, CREATE_KEEP_FD | CREATE_LOCKED);
     if (rc != EZSHM_OK)
         self->temp[0] = '\0';
     return rc;

@@ -46,6 +46,7 @@ struct ezshm_writer_t {
     uint64_t               faults;      /* SIGBUS caught on our segments */
     ezshm_aux_t            aux;         /* the published metadata blob (v1 only) */
     bool                   closing;     /* in destroy: a lost header is not recreated */
+    bool                   recorded;    /* the header has a record (a rename's, see s_rename) */
 };
 
 void
@@ -97,46 +98,70 @@ s_log(ezshm_writer_t *self, const char *msg)
         self->opt.on_log(self->opt.arg, msg);
 }
 
+/*  "reclaimed stale segment …" through log (NULL: not logged). */
+static void
+s_report_reclaimed(ezshm_log_fn *log, void *arg, const char *name, const char *segment)
+{
+    char msg[320];
+    snprintf(msg, sizeof msg, "reclaimed stale segment %s/%s of stream '%.120s' (left by a writer that did not exit cleanly)",
+             ezshm_segment_dir(), segment, name);
+    if (log)
+        log(arg, msg);
+}
+
 static void
 s_log_reclaimed(ezshm_writer_t *self, const char *name, const char *segment)
 {
-    char msg[256];
-    snprintf(msg, sizeof msg, "reclaimed stale segment %s/%s of stream '%.120s' (left by a writer that did not exit cleanly)",
-             ezshm_segment_dir(), segment, name);
-    s_log(self, msg);
+    s_report_reclaimed(self->opt.on_log, self->opt.arg, name, segment);
 }
 
+/*  Who hears of reclaimed segments. */
 typedef struct {
-    ezshm_writer_t *self;
-    const char     *name;   /* the stream being claimed */
+    ezshm_log_fn *log;
+    void         *arg;
 } reclaim_t;
 
-/*  A crashed writer's header names the ring it left behind, of whatever generation: remove
-    that ring and its clock and wake segments before the header is replaced. Called by
-    ezshm_claim while we hold the stale header's lock, so no live writer owns any of them. */
+/*  A crashed writer's header names the ring it left behind, of whatever generation, and (v1)
+    its aux segment: remove that ring, its clock and wake segments and the aux before the
+    header is replaced or removed. Called by ezshm_claim / ezshm_claim_reclaim_dead while
+    they hold the stale header's lock, so no live writer of the stream owns any of them. The
+    header is read with pread, not mapped: a file truncated meanwhile is a short read. */
 static void
-s_reclaim_stale_ring(void *arg, const char *header_segment)
+s_reclaim_stale_ring(void *arg, const char *stream, const char *header_segment)
 {
     const reclaim_t *r = arg;
     ezshm_segment_t stale;
-    if (ezshm_segment_open(&stale, header_segment) != EZSHM_OK)
+    unsigned char raw[2048];
+    int fd;
+    if (ezshm_segment_open_fd(&stale, header_segment, EZSHM_ANY_OWNER, &fd) != EZSHM_OK)
         return;
+    ssize_t n = pread(fd, raw, sizeof raw, 0);
+    close(fd);
     ezshm_layout_t layout;
-    uint32_t gen = EZSHM_GENERATION_NONE;
-    if (ezshm_header_detect(stale.addr, stale.size, &layout) == EZSHM_OK)
-        gen = ezshm_header_generation(ezshm_header_meta(stale.addr, layout));
-    ezshm_segment_close(&stale);
-    char ring[EZSHM_SHORT_NAME_SIZE], clock[EZSHM_SHORT_NAME_SIZE], wake[EZSHM_SHORT_NAME_SIZE];
-    if (gen == EZSHM_GENERATION_NONE || ezshm_ring_segment_name(r->name, gen, ring) != EZSHM_OK
-        || ezshm_clock_segment_name(r->name, gen, clock) != EZSHM_OK
-        || ezshm_wake_segment_name(r->name, gen, wake) != EZSHM_OK)
+    if (n <= 0 || ezshm_header_detect(raw, (size_t) n, &layout) != EZSHM_OK)
         return;
-    const char *left[3] = {ring, clock, wake};
+    uint32_t gen = ezshm_header_generation(ezshm_header_meta(raw, layout));
+    uint32_t meta = layout == EZSHM_LAYOUT_V1 ? ezshm_aux_generation(raw) : 0;
+    char left[4][EZSHM_SHORT_NAME_SIZE];
+    int count = 0;
+    if (gen != EZSHM_GENERATION_NONE && ezshm_ring_segment_name(stream, gen, left[0]) == EZSHM_OK
+        && ezshm_clock_segment_name(stream, gen, left[1]) == EZSHM_OK
+        && ezshm_wake_segment_name(stream, gen, left[2]) == EZSHM_OK)
+        count = 3;
+    if (meta && ezshm_aux_segment_name(stream, meta, left[count]) == EZSHM_OK)
+        count++;
     /*  Each only when provably dead: a live header of another stream may sit at one of
         these names ("x/buffer0" beside "x"). */
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < count; i++)
         if (ezshm_segment_reclaim(left[i]) == EZSHM_OK)
-            s_log_reclaimed(r->self, r->name, left[i]);
+            s_report_reclaimed(r->log, r->arg, stream, left[i]);
+}
+
+int
+ezshm_writer_reclaim_dead(ezshm_log_fn *log, void *arg, unsigned *removed)
+{
+    reclaim_t reclaim = {log, arg};
+    return ezshm_claim_reclaim_dead(s_reclaim_stale_ring, &reclaim, removed);
 }
 
 /*  Creates the header segment of name with placeholders and publishes it under our lock,
@@ -151,7 +176,7 @@ s_header_claim(ezshm_writer_t *self, const char *name, ezshm_layout_t layout, ez
     if (rc != EZSHM_OK)
         return rc;
     ezshm_header_init(seg->addr, layout);
-    reclaim_t reclaim = {self, name};
+    reclaim_t reclaim = {self->opt.on_log, self->opt.arg};
     bool replaced = false;
     rc = ezshm_claim(seg, name, s_reclaim_stale_ring, &reclaim, &replaced);
     if (rc == EZSHM_OK && replaced)
@@ -232,6 +257,9 @@ s_header_release(ezshm_writer_t *self)
 {
     ezshm_aux_retract(&self->aux, NULL);
     ezshm_segment_unlink_own(&self->header);
+    if (self->recorded)
+        ezshm_claim_record(self->name, false);
+    self->recorded = false;
     ezshm_segment_close(&self->header);
     self->header.name[0] = '\0';
     self->meta = NULL;
@@ -715,6 +743,17 @@ typedef struct {
     ezshm_layout_t layout;
 } rename_args_t;
 
+/*  The header of a rename's new name, claimed with its record (none left on failure). */
+static int
+s_recorded_claim(ezshm_writer_t *self, const rename_args_t *r, ezshm_segment_t *seg)
+{
+    ezshm_claim_record(r->name, true);
+    int rc = s_header_claim(self, r->name, r->layout, seg);
+    if (rc != EZSHM_OK)
+        ezshm_claim_record(r->name, false);
+    return rc;
+}
+
 /*  The new name is claimed before the old stream is touched, so a name held by another
     writer (or anything else that fails the claim) leaves everything as it was. Only a new
     layout under the same name drops the header first: we hold that name's lock ourselves. */
@@ -728,15 +767,20 @@ s_rename(ezshm_writer_t *self, const void *arg)
         return rc;
     bool same = self->header.addr && strcmp(segname, self->header.name) == 0;
     ezshm_segment_t seg;
-    if (!same && (rc = s_header_claim(self, r->name, r->layout, &seg)) != EZSHM_OK)
+    /*  A kill from the new header's claim on would leave it to no one: a restart under the
+        old (configured) name reclaims only the old stream. So a renamed stream's header is
+        recorded from before its claim to its release, and the next start-up reclaims it
+        (ezshm_writer_reclaim_dead). */
+    if (!same && (rc = s_recorded_claim(self, r, &seg)) != EZSHM_OK)
         return rc;
     s_reset(self, NULL);
     s_header_drop(self);
-    if (same && (rc = s_header_claim(self, r->name, r->layout, &seg)) != EZSHM_OK)
+    if (same && (rc = s_recorded_claim(self, r, &seg)) != EZSHM_OK)
         return rc;
     free(self->name);
     self->name = r->name;
     s_header_install(self, &seg, r->layout);
+    self->recorded = true;
     return EZSHM_OK;
 }
 

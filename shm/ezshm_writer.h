@@ -114,6 +114,16 @@ void ezshm_writer_options_init(ezshm_writer_options_t *opt);
     (nothing touched; ezshm_claim_holder names it); a leftover of a dead writer is reclaimed. */
 int ezshm_writer_new(const char *name, const ezshm_writer_options_t *opt, ezshm_writer_t **out);
 
+/*  Removes what writers that died (SIGKILL, a crash) left in the segment folder, whatever
+    their names — a stream renamed before the kill is never claimed again under a restart's
+    configured name — but only what is provably dead: a recorded header (a renamed stream's)
+    nobody holds the lock of, with the ring,
+    clock, wake and aux segments it names; a hidden temporary header nobody holds whose
+    creator is gone (ezshm_claim_reclaim_dead). Each removal is logged through log (NULL:
+    silent); *removed (if not NULL) counts headers and temporary files. A daemon calls it at
+    start-up. */
+int ezshm_writer_reclaim_dead(ezshm_log_fn *log, void *arg, unsigned *removed);
+
 /*  Unlinks ring and header (event "close"), frees, sets *self_p NULL. */
 void ezshm_writer_destroy(ezshm_writer_t **self_p);
 

@@ -53,6 +53,7 @@ s_stream(const char *name, const ezshm_ring_spec_t *spec)
     return w;
 }
 
+/*  Hidden temporary headers (".sm_…-<pid>-<n>"), not the records of live headers. */
 static int
 s_count_hidden(void)
 {
@@ -60,7 +61,7 @@ s_count_hidden(void)
     int n = 0;
     struct dirent *e;
     while ((e = readdir(d)))
-        n += e->d_name[0] == '.' && strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
+        n += e->d_name[0] == '.' && strchr(e->d_name, '-') != NULL;
     closedir(d);
     return n;
 }
