@@ -326,9 +326,14 @@ bool
 stream_reserve(stream_t *self, uint64_t max_bytes)
 {
     uint64_t pending = 0;
-    /*  A failure dropped the ring and was logged by the writer; the next message rebuilds
-        it or is counted under no_space with the explanation. */
-    return ezshm_writer_reserve(self->writer, max_bytes, &pending) == EZSHM_OK && pending > 0;
+    /*  A failure dropped the ring (the writer logged it): the frames in it are lost to
+        readers, one no_space drop that health reports; the next message rebuilds it or is
+        counted under no_space with the explanation. */
+    int rc = ezshm_writer_reserve(self->writer, max_bytes, &pending);
+    if (rc != EZSHM_OK)
+        counters_count(&self->counters, rc == EZSHM_ERR_NOSPACE ? INGEST_ERR_NO_SPACE : INGEST_ERR_SHM,
+                       "the ring's pages could not be reserved: ring dropped with its frames");
+    return rc == EZSHM_OK && pending > 0;
 }
 
 int
@@ -449,8 +454,14 @@ stream_health(stream_t *self, char *detail, size_t detail_len)
     }
     const counters_t *c = &self->counters;
     double now = ezshm_time_mono();
-    if (c->last_write_mono > 0 && now - c->last_write_mono < INGESTING_WINDOW)
+    /*  Written lately but nothing readable now (the ring was dropped since): not ingesting. */
+    bool lost = c->last_error_mono > c->last_write_mono && !ezshm_writer_has_ring(self->writer);
+    if (c->last_write_mono > 0 && now - c->last_write_mono < INGESTING_WINDOW && !lost)
         return CONTROL_HEALTH_INGESTING;
+    if (lost) {
+        snprintf(detail, detail_len, "%s: %s", c->last_reason, c->last_error);
+        return CONTROL_HEALTH_ERROR;
+    }
     if (c->last_error_mono > 0 && now - c->last_error_mono < INGESTING_WINDOW
         && c->last_error_mono > c->last_write_mono) {
         snprintf(detail, detail_len, "%s: %s", c->last_reason, c->last_error);

@@ -69,7 +69,8 @@ void stream_process(stream_t *self, const wire_frame_t *frames, size_t nframes);
 
 /*  Reserves up to max_bytes more of the live ring's pages (rings are created sparse, so a
     rebuild does not stall the loop); true while some remain. A folder that filled up
-    meanwhile drops the ring (logged); the next message rebuilds it or counts no_space. */
+    meanwhile drops the ring (logged, counted as one no_space drop, health error); the next
+    message rebuilds it or counts no_space. */
 bool stream_reserve(stream_t *self, uint64_t max_bytes);
 
 /*  The stream's settings in force (updated by stream_apply). */
