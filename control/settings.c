@@ -102,7 +102,7 @@ static const field_t s_fields[] = {
 static const char *const s_code_names[] = {
     "ok", "bad_json", "not_object", "bad_request", "unknown_op", "unknown_field",
     "wrong_type", "out_of_range", "not_finite", "immutable", "apply_failed",
-    "name_in_use", "unknown_stream", "stream_exists", "fd_limit",
+    "name_in_use", "unknown_stream", "stream_exists", "fd_limit", "name_conflict",
 };
 static const char *const s_header_names[] = { "legacy", "v1" };
 static const char *const s_log_level_names[] = { "error", "warning", "info", "debug" };

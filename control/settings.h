@@ -43,7 +43,9 @@ typedef enum {
     SETTINGS_ERR_NAME_IN_USE,    /* "name_in_use"   another live writer holds shmem_name */
     SETTINGS_ERR_UNKNOWN_STREAM, /* "unknown_stream" no stream of that name           */
     SETTINGS_ERR_STREAM_EXISTS,  /* "stream_exists"  name or topic already taken      */
-    SETTINGS_ERR_FD_LIMIT        /* "fd_limit"      no file descriptors left for a stream */
+    SETTINGS_ERR_FD_LIMIT,       /* "fd_limit"      no file descriptors left for a stream */
+    SETTINGS_ERR_NAME_CONFLICT   /* "name_conflict"  the name equals or generates a segment
+                                    name of another stream (x/buffer0 beside x)       */
 } settings_code_t;
 
 typedef struct {

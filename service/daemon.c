@@ -100,26 +100,31 @@ s_on_stream_event(void *arg, stream_t *stream, ezshm_event_t code, uint32_t gene
     }
 }
 
-/*  Before a stream creates a ring: its own cap, then the total across streams (the ring it
-    replaces does not count: configure drops it first). */
+/*  Before a stream creates a ring or publishes its metadata: its own cap, then the total
+    across streams. A stream's share is its ring plus its aux (metadata) segment; the one it
+    replaces does not count (configure drops the old ring first, and the old aux goes once
+    the new one is out). */
 static int
-s_budget(void *arg, stream_t *stream, uint64_t ring_bytes, char *errbuf, size_t errlen)
+s_budget(void *arg, stream_t *stream, uint64_t ring_bytes, uint64_t aux_bytes, char *errbuf, size_t errlen)
 {
     daemon_t *self = arg;
     const settings_t *s = stream_settings(stream);
-    if (s->max_stream_bytes > 0 && ring_bytes > (uint64_t) s->max_stream_bytes) {
-        snprintf(errbuf, errlen, "stream '%s': a ring of %llu bytes exceeds its max_stream_bytes (%lld)",
-                 stream_name(stream), (unsigned long long) ring_bytes, (long long) s->max_stream_bytes);
+    uint64_t own = ring_bytes + aux_bytes;
+    if (s->max_stream_bytes > 0 && own > (uint64_t) s->max_stream_bytes) {
+        snprintf(errbuf, errlen, "stream '%s': a ring of %llu bytes and metadata of %llu bytes exceed its "
+                 "max_stream_bytes (%lld)", stream_name(stream), (unsigned long long) ring_bytes,
+                 (unsigned long long) aux_bytes, (long long) s->max_stream_bytes);
         return INGEST_ERR_TOO_BIG;
     }
     uint64_t others = 0;
     for (size_t i = 0; i < self->n_streams; i++)
         if (self->streams[i] != stream)
-            others += stream_ring_bytes(self->streams[i]);
-    if (others + ring_bytes > (uint64_t) s->max_buffer_bytes) {
-        snprintf(errbuf, errlen, "stream '%s': a ring of %llu bytes does not fit in max_buffer_bytes (%lld, "
-                 "%llu used by the other %zu streams)", stream_name(stream), (unsigned long long) ring_bytes,
-                 (long long) s->max_buffer_bytes, (unsigned long long) others, self->n_streams - 1);
+            others += stream_ring_bytes(self->streams[i]) + stream_aux_bytes(self->streams[i]);
+    if (others + own > (uint64_t) s->max_buffer_bytes) {
+        snprintf(errbuf, errlen, "stream '%s': a ring of %llu bytes and metadata of %llu bytes do not fit in "
+                 "max_buffer_bytes (%lld, %llu used by the other %zu streams)", stream_name(stream),
+                 (unsigned long long) ring_bytes, (unsigned long long) aux_bytes, (long long) s->max_buffer_bytes,
+                 (unsigned long long) others, self->n_streams - 1);
         return INGEST_ERR_TOO_BIG;
     }
     return DROP_OK;
@@ -223,6 +228,23 @@ s_find_settings(daemon_t *self, const settings_t *settings)
     return NULL;
 }
 
+/*  A stream named name (other than except) must not share a segment name with any stream of
+    the table: "x/buffer0" is the ring of "x", "x/meta2" its aux, for any generation, so the
+    names are reserved by pattern, whatever generation "x" has reached. SETTINGS_OK, or
+    SETTINGS_ERR_NAME_CONFLICT with err naming the other stream. */
+static settings_code_t
+s_name_conflict(const daemon_t *self, const char *name, const stream_t *except, settings_error_t *err)
+{
+    for (size_t i = 0; i < self->n_streams; i++) {
+        const char *other = stream_name(self->streams[i]);
+        if (self->streams[i] != except && strcmp(other, name) != 0 && ezshm_names_collide(name, other))
+            return settings_fail(err, SETTINGS_ERR_NAME_CONFLICT, "stream '%.200s' refused: its segment names "
+                                 "collide with those of stream '%.200s' (a stream's name plus /buffer<n>, "
+                                 "/meta<n>, /clock<n> or /wake<n> names its segments)", name, other);
+    }
+    return SETTINGS_OK;
+}
+
 /*  A new stream in the table: settings resolved (a name), topic NULL = every topic. The limit
     and the name and topic being free are checked here too, so every path obeys them. */
 static settings_code_t
@@ -235,6 +257,8 @@ s_add(daemon_t *self, const void *topic, size_t len, const settings_t *settings,
         return s_fd_refuse(self, settings->shmem_name, err);
     if (s_find_name(self, settings->shmem_name))
         return settings_fail(err, SETTINGS_ERR_STREAM_EXISTS, "stream '%.200s' already exists", settings->shmem_name);
+    if (s_name_conflict(self, settings->shmem_name, NULL, err) != SETTINGS_OK)
+        return err->code;
     for (size_t i = 0; i < self->n_streams; i++)
         if (stream_takes_all(self->streams[i]) || !topic
             || stream_matches(self->streams[i], topic, len))
@@ -307,8 +331,12 @@ s_auto_stream(daemon_t *self, const void *topic, size_t len)
                       "the topic gives no valid shmem_name (UTF-8 without NUL, at most 255 bytes)");
         return NULL;
     }
-    if (s_add(self, topic, len, &settings, &err) != SETTINGS_OK) {
-        counters_drop(&self->unrouted, ROUTE_ERR_STREAM_FAILED, err.message);
+    settings_code_t rc = s_add(self, topic, len, &settings, &err);
+    if (rc != SETTINGS_OK) {
+        /*  A topic whose stream would take (or give up) another stream's segments, here or in
+            another writer, is an attack or a naming mistake, not a failure of ours. */
+        bool conflict = rc == SETTINGS_ERR_NAME_CONFLICT || rc == SETTINGS_ERR_NAME_IN_USE;
+        counters_drop(&self->unrouted, conflict ? ROUTE_ERR_NAME_CONFLICT : ROUTE_ERR_STREAM_FAILED, err.message);
         return NULL;
     }
     return self->streams[self->n_streams - 1];
@@ -378,6 +406,13 @@ s_apply(void *ctx, const settings_t *old, const settings_t *next, unsigned actio
         char *err, size_t errlen)
 {
     daemon_t *self = ctx;
+    stream_t *stream = s_find_settings(self, old);
+    settings_error_t conflict;
+    if (stream && strcmp(old->shmem_name, next->shmem_name) != 0
+        && s_name_conflict(self, next->shmem_name, stream, &conflict) != SETTINGS_OK) {
+        snprintf(err, errlen, "%s", conflict.message);
+        return conflict.code;
+    }
     /*  Resubscribing is the step that can fail on bad input (an endpoint), so it goes
         first: when it fails nothing else has been touched. */
     if (actions & SETTINGS_ACT_RESUBSCRIBE) {
@@ -385,7 +420,6 @@ s_apply(void *ctx, const settings_t *old, const settings_t *next, unsigned actio
             return -1;
         cJSON_AddItemToArray(applied, cJSON_CreateString("resubscribed"));
     }
-    stream_t *stream = s_find_settings(self, old);
     self->applied = applied;
     int failed = stream ? stream_apply(stream, next, actions, err, errlen) : 0;
     self->applied = NULL;
@@ -667,6 +701,28 @@ daemon_set_reload(daemon_t *self, daemon_reload_fn *reload, void *arg)
 
 /*  ---- lifecycle ------------------------------------------------------------------- */
 
+static void
+s_log_reclaimed(void *arg, const char *message)
+{
+    (void) arg;
+    log_msg(SETTINGS_LOG_WARNING, "%s", message);
+}
+
+/*  What writers killed before this start left (a header renamed away before a kill -9, a
+    temporary header), removed before any stream is made: the flock says who is alive. */
+static void
+s_reclaim_dead(void)
+{
+    unsigned removed = 0;
+    int rc = ezshm_writer_reclaim_dead(s_log_reclaimed, NULL, &removed);
+    if (rc != EZSHM_OK)
+        log_msg(SETTINGS_LOG_WARNING, "cannot look for segments dead writers left in %s: %s", ezshm_segment_dir(),
+                ezshm_strerror(rc));
+    else if (removed)
+        log_msg(SETTINGS_LOG_WARNING, "reclaimed %u header%s dead writers left in %s", removed, removed == 1 ? "" : "s",
+                ezshm_segment_dir());
+}
+
 /*  The streams declared at startup (declaration.h), starting from the daemon's settings.
     Without any, and without auto mode, one stream takes every topic (ezshmd's single-stream
     flags). */
@@ -731,6 +787,7 @@ daemon_new(const settings_t *settings, const cJSON *streams, char *err, size_t e
         daemon_destroy(&self);
         return NULL;
     }
+    s_reclaim_dead();
     /*  Stream names are decided here, once (settings_resolve generates one if none was set);
         from then on each stream holds its settings in force. */
     if (s_declare(self, settings, streams, err, errlen) != 0) {

@@ -1,6 +1,7 @@
 /*  declaration.c — see declaration.h. */
 #include "declaration.h"
 #include "ezshm_error.h"
+#include "ezshm_name.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -46,8 +47,9 @@ s_check(const cJSON *decl, const settings_t *defaults, declaration_t *out, setti
     return SETTINGS_OK;
 }
 
-/*  Two declarations of one name or one topic would make two streams write the same segments
-    or fight over a topic: the whole list is refused rather than the second one dropped. */
+/*  Two declarations of one name or one topic, or of names of which one is a segment name the
+    other generates, would make two streams write the same segments or fight over a topic:
+    the whole list is refused rather than the second one dropped. */
 static settings_code_t
 s_unique(const declaration_t *list, size_t i, settings_error_t *err)
 {
@@ -55,6 +57,10 @@ s_unique(const declaration_t *list, size_t i, settings_error_t *err)
         if (*list[i].name && strcmp(list[i].name, list[j].name) == 0)
             return settings_fail(err, SETTINGS_ERR_STREAM_EXISTS, "shmem_name '%.200s' is declared twice (also "
                                  "streams[%zu])", list[i].name, j);
+        if (*list[i].name && *list[j].name && ezshm_names_collide(list[i].name, list[j].name))
+            return settings_fail(err, SETTINGS_ERR_NAME_CONFLICT, "shmem_name '%.200s' and streams[%zu]'s "
+                                 "'%.200s' would share segments (a stream's name plus /buffer<n>, /meta<n>, "
+                                 "/clock<n> or /wake<n> names its segments)", list[i].name, j, list[j].name);
         if (strcmp(list[i].topic, list[j].topic) == 0)
             return settings_fail(err, SETTINGS_ERR_STREAM_EXISTS, "topic '%.200s' is declared twice (also "
                                  "streams[%zu])", list[i].topic, j);

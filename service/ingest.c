@@ -20,6 +20,8 @@ struct ingest_t {
     uint64_t        coord_frames;
     ingest_budget_fn *budget;
     void           *budget_arg;
+    ingest_publish_fn *publish;
+    void           *publish_arg;
     /*  Rebuild token bucket: a sender that changes the ring's shape with every message would
         otherwise make the daemon spend its time allocating rings (see INGEST_REBUILD_*). */
     double          rebuild_tokens;
@@ -93,6 +95,13 @@ ingest_set_budget(ingest_t *self, ingest_budget_fn *budget, void *arg)
 {
     self->budget = budget;
     self->budget_arg = arg;
+}
+
+void
+ingest_set_publish(ingest_t *self, ingest_publish_fn *publish, void *arg)
+{
+    self->publish = publish;
+    self->publish_arg = arg;
 }
 
 /*  Asked only when configure would create a ring (the caller checks ezshm_writer_matches),
@@ -282,18 +291,30 @@ s_unmoved(ingest_t *self, const axisarray_t *msg)
     return axisarray_copy_data(msg, self->unmoved, 0, need) ? NULL : self->unmoved;
 }
 
+/*  What s_store did: whether the ring matched (a failure then came from the write), and the
+    publish hook's verdict (DROP_OK, or why nothing was written, explained in errbuf). */
+typedef struct {
+    bool   configured;
+    int    publish_rc;
+    char  *errbuf;
+    size_t errlen;
+} store_t;
+
 /*  Matches the ring to spec when rebuild (the caller found that it does not match: the steady
-    path skips a second comparison and guard frame), then writes the message's frames with
-    their timing: straight (mv->src NULL), or moving the buffered axis to the front (and
-    swapping bytes) on the way. *configured: the ring matched, so a failure came from the write. */
+    path skips a second comparison and guard frame), lets the publish hook put out what
+    describes the frames, then writes the message's frames with their timing: straight
+    (mv->src NULL), or moving the buffered axis to the front (and swapping bytes) on the way. */
 static int
 s_store(ingest_t *self, const ezshm_ring_spec_t *spec, const axisarray_t *msg, axis_move_t *mv,
-        const ezshm_chunk_time_t *time, bool rebuild, bool *configured)
+        const ezshm_chunk_time_t *time, bool rebuild, store_t *out)
 {
     int rc = rebuild ? ezshm_writer_configure(self->writer, spec) : EZSHM_OK;
-    *configured = rc == EZSHM_OK;
+    out->configured = rc == EZSHM_OK;
     if (rc != EZSHM_OK)
         return rc;
+    out->publish_rc = self->publish ? self->publish(self->publish_arg, out->errbuf, out->errlen) : DROP_OK;
+    if (out->publish_rc != DROP_OK)
+        return EZSHM_OK;
     if (!mv->src) {
         straight_t src = {msg, ezshm_writer_frame_bytes(self->writer)};
         return ezshm_writer_write_timed(self->writer, mv->n, s_copy_straight, &src, time);
@@ -374,16 +395,21 @@ ingest_message(ingest_t *self, const axisarray_t *msg, uint64_t *frames, char *e
     if (!straight && !mv.src)
         return ezshm_fail(errbuf, errlen, WIRE_ERR_NOMEM, "out of memory for a %zu-byte message",
                           axisarray_nbytes(msg));
-    bool configured = false;
+    store_t store = {false, DROP_OK, errbuf, errlen};
     ezshm_chunk_time_t time;
     s_chunk_time(self, msg, ax, n, &time);
-    rc = s_store(self, &spec, msg, &mv, &time, rebuild, &configured);
+    rc = s_store(self, &spec, msg, &mv, &time, rebuild, &store);
     /*  Another process truncated a segment under the writer (SIGBUS caught): the writer
         dropped it; rebuild now, as a new generation, and write the message there. Once. */
     if (rc == EZSHM_ERR_BUS)
-        rc = s_store(self, &spec, msg, &mv, &time, true, &configured);
+        rc = s_store(self, &spec, msg, &mv, &time, true, &store);
+    bool configured = store.configured;
     if (configured && rebuild)
         self->rebuild_tokens -= 1.0;
+    if (configured && store.publish_rc != DROP_OK) {
+        self->last_sample_time = NAN;
+        return store.publish_rc;
+    }
     if (!configured && rc == EZSHM_ERR_NOSPACE)
         return s_no_space(self, &spec, errbuf, errlen);
     if (!configured) {

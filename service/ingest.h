@@ -51,6 +51,15 @@ typedef int (ingest_budget_fn)(void *arg, uint64_t ring_bytes, char *errbuf, siz
 /*  Installs the budget check (NULL: none; the writer's max_ring_bytes still applies). */
 void ingest_set_budget(ingest_t *self, ingest_budget_fn *budget, void *arg);
 
+/*  Called for each message once the ring matches it and before any of its frames is written:
+    the caller publishes what describes the frames (the stream metadata), so a reader never
+    finds frames whose description is older than they are. DROP_OK to write them, or a drop
+    reason with one line in errbuf: then nothing is written. */
+typedef int (ingest_publish_fn)(void *arg, char *errbuf, size_t errlen);
+
+/*  Installs the publish step (NULL: none). */
+void ingest_set_publish(ingest_t *self, ingest_publish_fn *publish, void *arg);
+
 /*  Ingest wall clock minus the newest sample's time of the last message written, in seconds;
     false when the message's time base is not wall clock (ezshm_clock_transport_delay) or it
     was not written. */

@@ -21,6 +21,7 @@ struct stream_t {
     ingest_t       *ingest;
     wire_decoder_t *decoder;
     stream_meta_t  *stream_meta;     /* the aux segment's content (v1 layout) */
+    const axisarray_t *message;      /* the message being ingested, for its metadata */
     uint64_t        axes_left_out;   /* wire_decoder_skipped_axes() when last looked at */
     char            left_out_logged[128];
     counters_t      counters;
@@ -99,11 +100,32 @@ s_on_writer_log(void *arg, const char *message)
     log_msg(SETTINGS_LOG_WARNING, "stream '%s': %s", self->settings.shmem_name, message);
 }
 
+/*  A new ring beside the stream's published metadata. */
 static int
 s_budget(void *arg, uint64_t ring_bytes, char *errbuf, size_t errlen)
 {
     stream_t *self = arg;
-    return self->hooks.budget ? self->hooks.budget(self->hooks.arg, self, ring_bytes, errbuf, errlen) : DROP_OK;
+    uint64_t aux = ezshm_writer_aux_bytes(self->writer);
+    return self->hooks.budget ? self->hooks.budget(self->hooks.arg, self, ring_bytes, aux, errbuf, errlen) : DROP_OK;
+}
+
+/*  New metadata beside the stream's ring (it replaces the metadata published before). */
+static int
+s_aux_budget(void *arg, size_t aux_bytes, char *errbuf, size_t errlen)
+{
+    stream_t *self = arg;
+    uint64_t ring = ezshm_writer_ring_bytes(self->writer);
+    return self->hooks.budget ? self->hooks.budget(self->hooks.arg, self, ring, aux_bytes, errbuf, errlen) : DROP_OK;
+}
+
+/*  Once the ring matches the message, before its frames: its metadata (docs/shm-layout.md,
+    "metadata before frames"). */
+static int
+s_publish_meta(void *arg, char *errbuf, size_t errlen)
+{
+    stream_t *self = arg;
+    return stream_meta_update(self->stream_meta, self->writer, self->decoder, self->message,
+                              ingest_axis(self->ingest), s_aux_budget, self, errbuf, errlen);
 }
 
 stream_t *
@@ -159,6 +181,7 @@ stream_new(const void *topic, size_t topic_len, const settings_t *settings, cons
     ingest_set_budget(self->ingest, s_budget, self);
     /*  Base64 data is decoded by ingest, straight into the ring when its layout allows. */
     wire_decoder_defer_data(self->decoder, true);
+    ingest_set_publish(self->ingest, s_publish_meta, self);
     return self;
 }
 
@@ -245,6 +268,12 @@ stream_ring_bytes(const stream_t *self)
     return ezshm_writer_ring_bytes(self->writer);
 }
 
+uint64_t
+stream_aux_bytes(const stream_t *self)
+{
+    return ezshm_writer_aux_bytes(self->writer);
+}
+
 /*  A coordinate axis the metadata cannot carry is no reason to drop the message; it is
     logged once per distinct axis and dtype (the count is in status). */
 static void
@@ -262,7 +291,8 @@ s_note_left_out_axes(stream_t *self)
             stream_name(self), why);
 }
 
-/*  One message: frames → decode → ingest; every failure is counted under its reason. */
+/*  One message: frames → decode → ingest (the ring matched, the metadata published, then the
+    frames); every failure is counted under its reason. */
 void
 stream_process(stream_t *self, const wire_frame_t *frames, size_t nframes)
 {
@@ -281,7 +311,9 @@ stream_process(stream_t *self, const wire_frame_t *frames, size_t nframes)
         counters_seq(c, topic, tlen, axisarray_seq(msg));
     }
     uint64_t n = 0;
+    self->message = msg;
     rc = ingest_message(self->ingest, msg, &n, self->errbuf, sizeof self->errbuf);
+    self->message = NULL;
     if (rc != DROP_OK) {
         counters_drop(c, rc, self->errbuf);
         return;
@@ -290,16 +322,20 @@ stream_process(stream_t *self, const wire_frame_t *frames, size_t nframes)
     double delay;
     if (ingest_last_delay(self->ingest, &delay))
         delay_stats_add(&self->delays, delay);
-    stream_meta_update(self->stream_meta, self->writer, self->decoder, msg, ingest_axis(self->ingest));
 }
 
 bool
 stream_reserve(stream_t *self, uint64_t max_bytes)
 {
     uint64_t pending = 0;
-    /*  A failure dropped the ring and was logged by the writer; the next message rebuilds
-        it or is counted under no_space with the explanation. */
-    return ezshm_writer_reserve(self->writer, max_bytes, &pending) == EZSHM_OK && pending > 0;
+    /*  A failure dropped the ring (the writer logged it): the frames in it are lost to
+        readers, one no_space drop that health reports; the next message rebuilds it or is
+        counted under no_space with the explanation. */
+    int rc = ezshm_writer_reserve(self->writer, max_bytes, &pending);
+    if (rc != EZSHM_OK)
+        counters_count(&self->counters, rc == EZSHM_ERR_NOSPACE ? INGEST_ERR_NO_SPACE : INGEST_ERR_SHM,
+                       "the ring's pages could not be reserved: ring dropped with its frames");
+    return rc == EZSHM_OK && pending > 0;
 }
 
 int
@@ -420,8 +456,14 @@ stream_health(stream_t *self, char *detail, size_t detail_len)
     }
     const counters_t *c = &self->counters;
     double now = ezshm_time_mono();
-    if (c->last_write_mono > 0 && now - c->last_write_mono < INGESTING_WINDOW)
+    /*  Written lately but nothing readable now (the ring was dropped since): not ingesting. */
+    bool lost = c->last_error_mono > c->last_write_mono && !ezshm_writer_has_ring(self->writer);
+    if (c->last_write_mono > 0 && now - c->last_write_mono < INGESTING_WINDOW && !lost)
         return CONTROL_HEALTH_INGESTING;
+    if (lost) {
+        snprintf(detail, detail_len, "%s: %s", c->last_reason, c->last_error);
+        return CONTROL_HEALTH_ERROR;
+    }
     if (c->last_error_mono > 0 && now - c->last_error_mono < INGESTING_WINDOW
         && c->last_error_mono > c->last_write_mono) {
         snprintf(detail, detail_len, "%s: %s", c->last_reason, c->last_error);

@@ -32,8 +32,10 @@ typedef struct stream_t stream_t;
 typedef struct {
     /*  A writer lifecycle event of stream self. */
     void (*on_event)(void *arg, stream_t *self, ezshm_event_t code, uint32_t generation);
-    /*  May stream self create a ring of ring_bytes? DROP_OK or a drop reason with errbuf. */
-    int (*budget)(void *arg, stream_t *self, uint64_t ring_bytes, char *errbuf, size_t errlen);
+    /*  May stream self hold a ring of ring_bytes and an aux (metadata) segment of aux_bytes?
+        Asked before either is created. DROP_OK or a drop reason with errbuf. */
+    int (*budget)(void *arg, stream_t *self, uint64_t ring_bytes, uint64_t aux_bytes, char *errbuf,
+                  size_t errlen);
     /*  Optional: unmaps a ring the stream dropped (see ezshm_retire_fn); NULL: at once. */
     void (*retire)(void *arg, void *addr, size_t size, int fd);
     void *arg;
@@ -67,7 +69,8 @@ void stream_process(stream_t *self, const wire_frame_t *frames, size_t nframes);
 
 /*  Reserves up to max_bytes more of the live ring's pages (rings are created sparse, so a
     rebuild does not stall the loop); true while some remain. A folder that filled up
-    meanwhile drops the ring (logged); the next message rebuilds it or counts no_space. */
+    meanwhile drops the ring (logged, counted as one no_space drop, health error); the next
+    message rebuilds it or counts no_space. */
 bool stream_reserve(stream_t *self, uint64_t max_bytes);
 
 /*  The stream's settings in force (updated by stream_apply). */
@@ -93,6 +96,8 @@ void stream_share(stream_t *self, const settings_t *shared);
 
 /*  Ring bytes of the live ring (0 without one). */
 uint64_t stream_ring_bytes(const stream_t *self);
+/*  Bytes of the stream's published metadata (its aux segment; 0 when none). */
+uint64_t stream_aux_bytes(const stream_t *self);
 
 /*  The stream's status object (name, segments, ring fields, counters) into out. */
 void stream_status(stream_t *self, cJSON *out);

@@ -150,18 +150,31 @@ s_build(stream_meta_t *self, wire_decoder_t *decoder, const axisarray_t *msg, co
     return b.ok;
 }
 
-void
+/*  Publishes blob through writer once budget lets the stream hold it; an ezshm code, or
+    EZSHM_ERR_TOOBIG with errbuf saying why. */
+static int
+s_publish(ezshm_writer_t *writer, const unsigned char *blob, size_t len, stream_meta_budget_fn *budget,
+          void *arg, char *errbuf, size_t errlen)
+{
+    if (budget && budget(arg, len, errbuf, errlen) != DROP_OK)
+        return EZSHM_ERR_TOOBIG;
+    return ezshm_writer_publish_aux(writer, blob, len);
+}
+
+int
 stream_meta_update(stream_meta_t *self, ezshm_writer_t *writer, wire_decoder_t *decoder,
-                   const axisarray_t *msg, const char *axis)
+                   const axisarray_t *msg, const char *axis, stream_meta_budget_fn *budget, void *arg,
+                   char *errbuf, size_t errlen)
 {
     if (ezshm_writer_layout(writer) != EZSHM_LAYOUT_V1)
-        return;
+        return DROP_OK;
     int rc = EZSHM_OK;
+    char why[200] = "";
     bool same = wire_decoder_static_same(decoder, axis);
     if (same && self->blob) {
         /*  Same static half as before: only a header made anew (rename) needs the blob again. */
         if (ezshm_writer_aux_generation(writer) == 0)
-            rc = ezshm_writer_publish_aux(writer, self->blob, self->len);
+            rc = s_publish(writer, self->blob, self->len, budget, arg, why, sizeof why);
     }
     else {
         char dropped[256] = "";
@@ -173,7 +186,7 @@ stream_meta_update(stream_meta_t *self, ezshm_writer_t *writer, wire_decoder_t *
             self->blob = NULL;
         else {
             self->builds++;
-            rc = ezshm_writer_publish_aux(writer, self->blob, self->len);
+            rc = s_publish(writer, self->blob, self->len, budget, arg, why, sizeof why);
         }
         if (dropped[0] && strcmp(dropped, self->logged_dropped) != 0) {
             log_msg(SETTINGS_LOG_WARNING, "stream '%s': attrs left out of the stream metadata (not plain "
@@ -181,7 +194,13 @@ stream_meta_update(stream_meta_t *self, ezshm_writer_t *writer, wire_decoder_t *
             snprintf(self->logged_dropped, sizeof self->logged_dropped, "%s", dropped);
         }
     }
-    if (rc != EZSHM_OK)
-        log_limited(&self->limit, SETTINGS_LOG_WARNING, "stream '%s': stream metadata not published: %s",
-                    ezshm_writer_name(writer), ezshm_strerror(rc));
+    if (rc == EZSHM_OK)
+        return DROP_OK;
+    /*  Not published: a new blob is built again by the next message (a kept blob means "out");
+        a republish of the kept one is tried again while the header names none. */
+    if (!(same && self->blob))
+        self->blob = NULL;
+    return ezshm_fail(errbuf, errlen, INGEST_ERR_META, "stream metadata of '%.80s' not published (%s), so its "
+                      "frames are not written: readers keep the previous metadata and frames", ezshm_writer_name(writer),
+                      *why ? why : ezshm_strerror(rc));
 }

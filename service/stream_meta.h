@@ -1,7 +1,7 @@
 /*  stream_meta.h — the stream metadata a v1 stream publishes beside its ring: the static half
     of each AxisArray as ezmsg-tools 0.6 writes it (docs/shm-layout.md, aux segment).
 
-    After a message landed in the ring, stream_meta_update maps it to the format's plain-value
+    Before a message's frames land in the ring, stream_meta_update maps it to the format's plain-value
     tree — {"version": 1, "dims": [buffered axis first, the others in message order],
     "axes": {name: axis}, "attrs": {plain attrs}, "key", "buffered_axis"}, an axis being
     {"kind": "linear", "unit", "gain", "offset"} or {"kind": "coord", "unit", "dims", "data"}
@@ -33,11 +33,18 @@ typedef struct stream_meta_t stream_meta_t;
 stream_meta_t *stream_meta_new(void);
 void stream_meta_destroy(stream_meta_t **self_p);
 
-/*  Publishes msg's metadata through writer (v1 layouts only; legacy: nothing). Call right
-    after the decode of msg, before the next one (the attrs are read from the decoder).
-    Failures are logged (rate-limited), never a reason to drop the message. */
-void stream_meta_update(stream_meta_t *self, ezshm_writer_t *writer, wire_decoder_t *decoder,
-                        const axisarray_t *msg, const char *axis);
+/*  Asked before a blob of aux_bytes is published: DROP_OK, or a drop reason with one line in
+    errbuf (the daemon's budget: aux segments count in max_buffer_bytes). */
+typedef int (stream_meta_budget_fn)(void *arg, size_t aux_bytes, char *errbuf, size_t errlen);
+
+/*  Publishes msg's metadata through writer (v1 layouts only; legacy: nothing), within budget
+    (NULL: none). Call after the decode of msg and before its frames are written (the attrs
+    are read from the decoder; a reader must never find frames newer than their metadata).
+    DROP_OK, or INGEST_ERR_META with errbuf saying why (over the budget, no space, out of
+    memory...): then the frames must not be written, the previous metadata stays. */
+int stream_meta_update(stream_meta_t *self, ezshm_writer_t *writer, wire_decoder_t *decoder,
+                       const axisarray_t *msg, const char *axis, stream_meta_budget_fn *budget, void *arg,
+                       char *errbuf, size_t errlen);
 
 /*  Metadata trees built and pickled so far (messages whose JSON was parsed), for tests. */
 uint64_t stream_meta_builds(const stream_meta_t *self);

@@ -24,6 +24,9 @@ s_field(const void *header, size_t offset)
 #define GENERATION offsetof(ezshm_header_v1_t, meta_generation)
 #define NBYTES offsetof(ezshm_header_v1_t, aux_nbytes)
 
+/*  Generations a publish tries when names are taken by live segments of other streams. */
+#define NAME_ATTEMPTS 4
+
 /*  A reader retries this often when the writer republishes under it. */
 #define READ_ATTEMPTS 8
 
@@ -89,13 +92,21 @@ ezshm_aux_publish(ezshm_aux_t *self, const char *name, void *header, const void 
     unsigned char *copy = (unsigned char *) malloc(len);
     if (!copy)
         return EZSHM_ERR_NOMEM;
-    uint32_t generation = self->generation + 1 ? self->generation + 1 : 1;
+    uint32_t generation = self->generation;
     ezshm_segment_t seg = {0};
-    char segname[EZSHM_SHORT_NAME_SIZE];
-    bool replaced = false;
-    int rc = ezshm_aux_segment_name(name, generation, segname);
-    if (rc == EZSHM_OK)
-        rc = ezshm_segment_create(&seg, segname, len, mode, &replaced);
+    int rc = EZSHM_ERR_INUSE;
+    /*  A name taken by something live (another stream's header: a stream named "x/meta3"
+        beside "x") costs its generation, as a ring's does: the next one escapes it. */
+    for (int attempt = 0; attempt < NAME_ATTEMPTS && rc == EZSHM_ERR_INUSE; attempt++) {
+        char segname[EZSHM_SHORT_NAME_SIZE];
+        bool replaced = false;
+        generation = generation + 1 ? generation + 1 : 1;
+        rc = ezshm_aux_segment_name(name, generation, segname);
+        if (rc == EZSHM_OK)
+            rc = ezshm_segment_create(&seg, segname, len, mode, &replaced);
+        if (rc == EZSHM_ERR_INUSE)
+            self->generation = generation;
+    }
     if (rc != EZSHM_OK) {
         free(copy);
         return rc;

@@ -48,8 +48,10 @@ typedef struct {
 
 /*  Publishes blob (len > 0, at most UINT32_MAX bytes) for stream name whose mapped v1 header
     is header, creating the segment with mode. Bytes equal to the published ones: nothing
-    happens. EZSHM_OK, EZSHM_ERR_INVAL, EZSHM_ERR_NOMEM, EZSHM_ERR_NOSPACE, EZSHM_ERR_PERM or
-    EZSHM_ERR_SYS; on failure the previous blob stays published. */
+    happens. A generation whose name a live header holds (a stream named "<name>/meta<g>") is
+    skipped, a few at most. EZSHM_OK, EZSHM_ERR_INVAL, EZSHM_ERR_NOMEM, EZSHM_ERR_NOSPACE,
+    EZSHM_ERR_PERM, EZSHM_ERR_INUSE or EZSHM_ERR_SYS; on failure the previous blob stays
+    published. */
 int ezshm_aux_publish(ezshm_aux_t *self, const char *name, void *header, const void *blob,
                       size_t len, unsigned mode);
 

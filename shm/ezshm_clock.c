@@ -110,6 +110,13 @@ ezshm_clock_transport_delay(double sample_time, int64_t wall_ns, double *seconds
     return true;
 }
 
+uint64_t
+ezshm_clock_footprint(uint64_t n_frames, double srate)
+{
+    uint64_t clock = ezshm_clock_segment_bytes(n_frames, ezshm_clock_anchor_capacity(n_frames, srate), srate == 0.0);
+    return ezshm_segment_pages(clock) + ezshm_segment_pages(EZSHM_WAKE_BYTES);
+}
+
 int
 ezshm_clock_create(const char *name, uint32_t generation, uint64_t n_frames, double srate,
                    unsigned mode, ezshm_clock_t **out, bool *replaced)

@@ -82,6 +82,11 @@ uint64_t ezshm_clock_anchor_capacity(uint64_t n_frames, double srate);
 /*  Bytes of a clock segment (control page, anchors, times ring when with_times). */
 uint64_t ezshm_clock_segment_bytes(uint64_t n_frames, uint64_t capacity, bool with_times);
 
+/*  Bytes the clock and wake segments of a ring of n_frames at srate take in the segment
+    folder (each rounded up to whole pages): what must be free, beside the ring, before a
+    writer creates any of the three. */
+uint64_t ezshm_clock_footprint(uint64_t n_frames, double srate);
+
 /*  Writer: creates the clock and wake segments of (name, generation) for a ring of n_frames;
     srate 0.0 (coordinate axis) adds the per-frame times ring. The clock gets mode, the wake
     segment mode plus write wherever mode grants read. *replaced as ezshm_segment_create. */

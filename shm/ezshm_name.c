@@ -68,6 +68,66 @@ ezshm_wake_segment_name(const char *name, uint32_t gen, char out[EZSHM_SHORT_NAM
     return s_generation_name(name, "/wake", gen, out);
 }
 
+/*  The suffixes a stream appends to its name for its generated segments. */
+static const char *const GENERATED_SUFFIX[] = {"/buffer", "/clock", "/wake", "/meta"};
+
+/*  True when s[0..len) is a uint32 as "%u" prints it. */
+static bool
+s_is_generation(const char *s, size_t len)
+{
+    if (len == 0 || len > 10 || (len > 1 && s[0] == '0'))
+        return false;
+    uint64_t v = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+        v = v * 10 + (uint64_t) (s[i] - '0');
+    }
+    return v <= UINT32_MAX;
+}
+
+bool
+ezshm_name_generated_by(const char *name, char *owner, size_t size)
+{
+    if (!name)
+        return false;
+    size_t len = strlen(name), digits = 0;
+    while (digits < len && name[len - 1 - digits] >= '0' && name[len - 1 - digits] <= '9')
+        digits++;
+    if (!s_is_generation(name + len - digits, digits))
+        return false;
+    for (size_t i = 0; i < sizeof GENERATED_SUFFIX / sizeof *GENERATED_SUFFIX; i++) {
+        size_t slen = strlen(GENERATED_SUFFIX[i]), stem = len - digits;
+        if (stem < slen || memcmp(name + stem - slen, GENERATED_SUFFIX[i], slen) != 0)
+            continue;
+        if (!owner || stem - slen >= size)
+            return false;
+        memcpy(owner, name, stem - slen);
+        owner[stem - slen] = '\0';
+        return true;
+    }
+    return false;
+}
+
+/*  True when name is a segment name stream generates. */
+static bool
+s_generates(const char *stream, const char *name)
+{
+    size_t size = strlen(name) + 1;
+    char *owner = malloc(size);
+    bool yes = owner && ezshm_name_generated_by(name, owner, size) && strcmp(owner, stream) == 0;
+    free(owner);
+    return yes;
+}
+
+bool
+ezshm_names_collide(const char *a, const char *b)
+{
+    if (!a || !b)
+        return false;
+    return strcmp(a, b) == 0 || s_generates(a, b) || s_generates(b, a);
+}
+
 int
 ezshm_generate_name(char *out, size_t size)
 {

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -61,6 +62,13 @@ ezshm_segment_free_bytes(uint64_t *free_bytes)
     return EZSHM_OK;
 }
 
+uint64_t
+ezshm_segment_pages(uint64_t bytes)
+{
+    uint64_t page = (uint64_t) sysconf(_SC_PAGESIZE);
+    return (bytes + page - 1) / page * page;
+}
+
 /*  What an fstat says about the object at a segment's name: a regular file of the expected
     owner, or the code naming what else it is. */
 static int
@@ -105,7 +113,7 @@ s_identity(ezshm_segment_t *self, const struct stat *st)
 
 /*  How a segment is created: its fd kept (a header's lock, a ring reserved later), and its
     pages reserved now or later (a sparse ring). */
-enum { CREATE_KEEP_FD = 1, CREATE_SPARSE = 2 };
+enum { CREATE_KEEP_FD = 1, CREATE_SPARSE = 2, CREATE_LOCKED = 4 };
 
 static int
 s_map(ezshm_segment_t *self, int fd, size_t size, int prot, bool populate)
@@ -121,17 +129,39 @@ s_map(ezshm_segment_t *self, int fd, size_t size, int prot, bool populate)
     return EZSHM_OK;
 }
 
-/*  A leftover at a segment's name may be reclaimed only when it is a regular file of ours. */
+/*  A leftover at a segment's name may be reclaimed only when it is provably dead: a regular
+    file of ours that no live writer holds. Only a header is locked (ezshm_claim.h), so a file
+    whose flock we cannot take is another stream's live header sitting at one of our names
+    (a stream named "x/buffer0" beside a stream "x"): EZSHM_ERR_INUSE, left alone. The lock is
+    held across the unlink, so a claimant cannot take the name meanwhile, and the object is
+    checked to still be the one at the name. */
 static int
 s_reclaim(const char *path)
 {
-    struct stat st;
-    if (lstat(path, &st) != 0)
-        return errno == ENOENT ? EZSHM_OK : ezshm_segment_errno_code(errno);
-    int rc = s_check_stat(&st, (long) geteuid());
-    if (rc == EZSHM_OK && unlink(path) != 0 && errno != ENOENT)
+    struct stat st, now;
+    int fd;
+    int rc = s_open_checked(path, O_RDONLY, (long) geteuid(), &st, &fd);
+    if (rc != EZSHM_OK)
+        return rc;
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0)
+        rc = errno == EWOULDBLOCK ? EZSHM_ERR_INUSE : ezshm_segment_errno_code(errno);
+    else if (lstat(path, &now) != 0)
         rc = ezshm_segment_errno_code(errno);
+    else if (now.st_dev != st.st_dev || now.st_ino != st.st_ino)
+        rc = EZSHM_ERR_INUSE;   /* replaced meanwhile: someone else's now */
+    else if (unlink(path) != 0 && errno != ENOENT)
+        rc = ezshm_segment_errno_code(errno);
+    close(fd);
     return rc;
+}
+
+int
+ezshm_segment_reclaim(const char *name)
+{
+    char path[PATH_MAX];
+    if (!name || ezshm_segment_path(path, sizeof path, name) != EZSHM_OK)
+        return EZSHM_ERR_INVAL;
+    return s_reclaim(path);
 }
 
 /*  A range of pages reserved (allocated) in the file; a file system that cannot reserve
@@ -166,6 +196,14 @@ s_create_at(ezshm_segment_t *self, const char *path, size_t size, unsigned mode,
     int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, (mode_t) mode);
     if (fd < 0)
         return errno == EEXIST ? EZSHM_ERR_INUSE : ezshm_segment_errno_code(errno);
+    /*  A header to be published is locked from its first moment: an unlocked temporary file
+        is then provably a dead writer's (ezshm_claim_reclaim_dead). */
+    if ((how & CREATE_LOCKED) && flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        int err = errno;
+        close(fd);
+        unlink(path);
+        return ezshm_segment_errno_code(err);
+    }
     int rc = EZSHM_OK;
     struct stat st;
     bool sparse = how & CREATE_SPARSE;
@@ -221,7 +259,7 @@ s_create(ezshm_segment_t *self, const char *name, size_t size, unsigned mode, un
     if (rc == EZSHM_ERR_INUSE) {
         /*  A writer that crashed left its segment behind: the caller says the name is ours. */
         rc = s_reclaim(path);
-        if (rc != EZSHM_OK)
+        if (rc != EZSHM_OK && rc != EZSHM_ERR_NOENT)
             return rc;
         if (replaced)
             *replaced = true;
@@ -270,7 +308,7 @@ ezshm_segment_create_unpublished(ezshm_segment_t *self, const char *name, size_t
              atomic_fetch_add(&counter, 1));
     if (ezshm_segment_path(path, sizeof path, self->temp) != EZSHM_OK)
         return EZSHM_ERR_INVAL;
-    rc = s_create_at(self, path, size, mode, CREATE_KEEP_FD);
+    rc = s_create_at(self, path, size, mode, CREATE_KEEP_FD | CREATE_LOCKED);
     if (rc != EZSHM_OK)
         self->temp[0] = '\0';
     return rc;

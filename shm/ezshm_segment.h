@@ -45,12 +45,16 @@ const char *ezshm_segment_dir(void);
 /*  Free bytes in that folder (statvfs). */
 int ezshm_segment_free_bytes(uint64_t *free_bytes);
 
+/*  bytes rounded up to whole pages: what a segment of that size takes in the folder. */
+uint64_t ezshm_segment_pages(uint64_t bytes);
+
 /*  Creates, sizes, reserves and maps name read-write with the given mode (umask ignored).
     An existing object of that name is reclaimed (unlinked, *replaced set true) only when it is
-    a regular file owned by this process's user: the caller must know it is a leftover (the
-    writer does: it holds the stream's lock). Anything else at the name is reported (see above;
-    EZSHM_ERR_OWNER for another user's file). Returns EZSHM_OK, EZSHM_ERR_NOSPACE,
-    EZSHM_ERR_PERM, one of those, or EZSHM_ERR_SYS. */
+    provably dead (ezshm_segment_reclaim): the caller must know no live writer of its own
+    stream owns it (the writer does: it holds the stream's lock). Anything else at the name is
+    reported (see above; EZSHM_ERR_OWNER for another user's file, EZSHM_ERR_INUSE for a live
+    header). Returns EZSHM_OK, EZSHM_ERR_NOSPACE, EZSHM_ERR_PERM, one of those, or
+    EZSHM_ERR_SYS. */
 int ezshm_segment_create(ezshm_segment_t *self, const char *name, size_t size, unsigned mode,
                          bool *replaced);
 
@@ -58,6 +62,13 @@ int ezshm_segment_create(ezshm_segment_t *self, const char *name, size_t size, u
     bytes free now; mapped without populating, the fd kept for ezshm_segment_reserve. */
 int ezshm_segment_create_sparse(ezshm_segment_t *self, const char *name, size_t size, unsigned mode,
                                 bool *replaced);
+
+/*  Removes a leftover at name, only when it is provably dead: a regular file of this
+    process's user on which no live process holds a flock (a live writer locks its header,
+    ezshm_claim.h), still the object at the name when unlinked under our lock. EZSHM_OK when
+    removed, EZSHM_ERR_NOENT when absent, EZSHM_ERR_INUSE when locked (another stream's live header), else the
+    refusals of a checked open (EZSHM_ERR_OWNER, _FIFO, _SYMLINK, ...). */
+int ezshm_segment_reclaim(const char *name);
 
 /*  Reserves (allocates) bytes [offset, offset + len) of a segment created with its fd kept.
     EZSHM_ERR_NOSPACE when the folder is full, EZSHM_ERR_INVAL outside the segment or without

@@ -16,6 +16,9 @@
 #include <string.h>
 #include <unistd.h>
 
+/*  Generations a rebuild tries when ring names are taken by live segments of other streams. */
+#define NAME_ATTEMPTS 4
+
 struct ezshm_writer_t {
     char                  *name;
     ezshm_writer_options_t opt;
@@ -43,6 +46,7 @@ struct ezshm_writer_t {
     uint64_t               faults;      /* SIGBUS caught on our segments */
     ezshm_aux_t            aux;         /* the published metadata blob (v1 only) */
     bool                   closing;     /* in destroy: a lost header is not recreated */
+    bool                   recorded;    /* the header has a record (a rename's, see s_rename) */
 };
 
 void
@@ -94,48 +98,70 @@ s_log(ezshm_writer_t *self, const char *msg)
         self->opt.on_log(self->opt.arg, msg);
 }
 
+/*  "reclaimed stale segment …" through log (NULL: not logged). */
+static void
+s_report_reclaimed(ezshm_log_fn *log, void *arg, const char *name, const char *segment)
+{
+    char msg[320];
+    snprintf(msg, sizeof msg, "reclaimed stale segment %s/%s of stream '%.120s' (left by a writer that did not exit cleanly)",
+             ezshm_segment_dir(), segment, name);
+    if (log)
+        log(arg, msg);
+}
+
 static void
 s_log_reclaimed(ezshm_writer_t *self, const char *name, const char *segment)
 {
-    char msg[256];
-    snprintf(msg, sizeof msg, "reclaimed stale segment %s/%s of stream '%.120s' (left by a writer that did not exit cleanly)",
-             ezshm_segment_dir(), segment, name);
-    s_log(self, msg);
+    s_report_reclaimed(self->opt.on_log, self->opt.arg, name, segment);
 }
 
+/*  Who hears of reclaimed segments. */
 typedef struct {
-    ezshm_writer_t *self;
-    const char     *name;   /* the stream being claimed */
+    ezshm_log_fn *log;
+    void         *arg;
 } reclaim_t;
 
-/*  A crashed writer's header names the ring it left behind, of whatever generation: remove
-    that ring and its clock and wake segments before the header is replaced. Called by
-    ezshm_claim while we hold the stale header's lock, so no live writer owns any of them. */
+/*  A crashed writer's header names the ring it left behind, of whatever generation, and (v1)
+    its aux segment: remove that ring, its clock and wake segments and the aux before the
+    header is replaced or removed. Called by ezshm_claim / ezshm_claim_reclaim_dead while
+    they hold the stale header's lock, so no live writer of the stream owns any of them. The
+    header is read with pread, not mapped: a file truncated meanwhile is a short read. */
 static void
-s_reclaim_stale_ring(void *arg, const char *header_segment)
+s_reclaim_stale_ring(void *arg, const char *stream, const char *header_segment)
 {
     const reclaim_t *r = arg;
     ezshm_segment_t stale;
-    if (ezshm_segment_open(&stale, header_segment) != EZSHM_OK)
+    unsigned char raw[2048];
+    int fd;
+    if (ezshm_segment_open_fd(&stale, header_segment, EZSHM_ANY_OWNER, &fd) != EZSHM_OK)
         return;
+    ssize_t n = pread(fd, raw, sizeof raw, 0);
+    close(fd);
     ezshm_layout_t layout;
-    uint32_t gen = EZSHM_GENERATION_NONE;
-    if (ezshm_header_detect(stale.addr, stale.size, &layout) == EZSHM_OK)
-        gen = ezshm_header_generation(ezshm_header_meta(stale.addr, layout));
-    ezshm_segment_close(&stale);
-    char ring[EZSHM_SHORT_NAME_SIZE], clock[EZSHM_SHORT_NAME_SIZE], wake[EZSHM_SHORT_NAME_SIZE];
-    if (gen == EZSHM_GENERATION_NONE || ezshm_ring_segment_name(r->name, gen, ring) != EZSHM_OK
-        || ezshm_clock_segment_name(r->name, gen, clock) != EZSHM_OK
-        || ezshm_wake_segment_name(r->name, gen, wake) != EZSHM_OK)
+    if (n <= 0 || ezshm_header_detect(raw, (size_t) n, &layout) != EZSHM_OK)
         return;
-    const char *left[3] = {ring, clock, wake};
-    for (int i = 0; i < 3; i++) {
-        if (ezshm_segment_open_owned(&stale, left[i], (long) geteuid()) != EZSHM_OK)
-            continue;
-        ezshm_segment_close(&stale);
-        if (ezshm_segment_unlink_own(&stale) == EZSHM_OK)
-            s_log_reclaimed(r->self, r->name, left[i]);
-    }
+    uint32_t gen = ezshm_header_generation(ezshm_header_meta(raw, layout));
+    uint32_t meta = layout == EZSHM_LAYOUT_V1 ? ezshm_aux_generation(raw) : 0;
+    char left[4][EZSHM_SHORT_NAME_SIZE];
+    int count = 0;
+    if (gen != EZSHM_GENERATION_NONE && ezshm_ring_segment_name(stream, gen, left[0]) == EZSHM_OK
+        && ezshm_clock_segment_name(stream, gen, left[1]) == EZSHM_OK
+        && ezshm_wake_segment_name(stream, gen, left[2]) == EZSHM_OK)
+        count = 3;
+    if (meta && ezshm_aux_segment_name(stream, meta, left[count]) == EZSHM_OK)
+        count++;
+    /*  Each only when provably dead: a live header of another stream may sit at one of
+        these names ("x/buffer0" beside "x"). */
+    for (int i = 0; i < count; i++)
+        if (ezshm_segment_reclaim(left[i]) == EZSHM_OK)
+            s_report_reclaimed(r->log, r->arg, stream, left[i]);
+}
+
+int
+ezshm_writer_reclaim_dead(ezshm_log_fn *log, void *arg, unsigned *removed)
+{
+    reclaim_t reclaim = {log, arg};
+    return ezshm_claim_reclaim_dead(s_reclaim_stale_ring, &reclaim, removed);
 }
 
 /*  Creates the header segment of name with placeholders and publishes it under our lock,
@@ -150,9 +176,9 @@ s_header_claim(ezshm_writer_t *self, const char *name, ezshm_layout_t layout, ez
     if (rc != EZSHM_OK)
         return rc;
     ezshm_header_init(seg->addr, layout);
-    reclaim_t reclaim = {self, name};
+    reclaim_t reclaim = {self->opt.on_log, self->opt.arg};
     bool replaced = false;
-    rc = ezshm_claim(seg, s_reclaim_stale_ring, &reclaim, &replaced);
+    rc = ezshm_claim(seg, name, s_reclaim_stale_ring, &reclaim, &replaced);
     if (rc == EZSHM_OK && replaced)
         s_log_reclaimed(self, name, segname);
     return rc;
@@ -207,13 +233,21 @@ s_ring_drop(ezshm_writer_t *self)
     s_ring_release(self, false);
 }
 
-/*  A rebuild whose new ring of ring_bytes does not fit beside the old one's pages needs them
-    freed before it creates the new ring, not whenever on_retire gets to it. */
+/*  What a ring of spec takes in the folder with its clock and wake segments. */
+static uint64_t
+s_footprint(const ezshm_writer_t *self, const ezshm_ring_spec_t *spec, uint64_t ring_bytes)
+{
+    uint64_t clock = self->opt.no_clock ? 0 : ezshm_clock_footprint(spec->n_frames, spec->srate);
+    return ezshm_segment_pages(ring_bytes) + clock;
+}
+
+/*  A rebuild whose new segments (need bytes) do not fit beside the old ring's pages needs
+    them freed before it creates the new ring, not whenever on_retire gets to it. */
 static bool
-s_needs_old_pages(uint64_t ring_bytes)
+s_needs_old_pages(uint64_t need)
 {
     uint64_t free_bytes = 0;
-    return ezshm_segment_free_bytes(&free_bytes) != EZSHM_OK || free_bytes < ring_bytes;
+    return ezshm_segment_free_bytes(&free_bytes) != EZSHM_OK || free_bytes < need;
 }
 
 /*  Unlinks our header (only if the name is still ours), then closes it, which releases the
@@ -223,6 +257,9 @@ s_header_release(ezshm_writer_t *self)
 {
     ezshm_aux_retract(&self->aux, NULL);
     ezshm_segment_unlink_own(&self->header);
+    if (self->recorded)
+        ezshm_claim_record(self->name, false);
+    self->recorded = false;
     ezshm_segment_close(&self->header);
     self->header.name[0] = '\0';
     self->meta = NULL;
@@ -469,6 +506,44 @@ s_write_fields(ezshm_writer_t *self, const ezshm_ring_spec_t *spec, size_t key_l
     self->wrap_counter = 0;
 }
 
+/*  Creates the ring of the header's generation and its clock and wake segments, all or
+    none. The three must fit in the free space together before any is made: a ring whose
+    clock then finds the folder full would burn a generation per message, and a sparse ring
+    whose clock took its room would fail its reservation after messages were counted
+    written into it. */
+static int
+s_create_ring(ezshm_writer_t *self, const ezshm_ring_spec_t *spec, uint64_t ring_bytes)
+{
+    uint32_t gen = self->meta->buffer_generation;
+    uint64_t free_bytes = 0;
+    if (ezshm_segment_free_bytes(&free_bytes) == EZSHM_OK && free_bytes < s_footprint(self, spec, ring_bytes))
+        return EZSHM_ERR_NOSPACE;
+    char segname[EZSHM_SHORT_NAME_SIZE];
+    bool replaced = false;
+    int rc = ezshm_ring_segment_name(self->name, gen, segname);
+    if (rc == EZSHM_OK)
+        rc = self->opt.reserve_in_steps
+                 ? ezshm_segment_create_sparse(&self->ring, segname, (size_t) ring_bytes, self->opt.mode, &replaced)
+                 : ezshm_segment_create(&self->ring, segname, (size_t) ring_bytes, self->opt.mode, &replaced);
+    if (rc != EZSHM_OK) {
+        self->ring.addr = NULL;
+        return rc;
+    }
+    if (replaced)
+        s_log_reclaimed(self, self->name, segname);
+    if (self->opt.no_clock)
+        return EZSHM_OK;
+    rc = ezshm_clock_create(self->name, gen, spec->n_frames, spec->srate, self->opt.mode, &self->clock, &replaced);
+    if (rc != EZSHM_OK) {
+        ezshm_segment_unlink_own(&self->ring);
+        ezshm_segment_close(&self->ring);
+        return rc;
+    }
+    if (replaced)
+        s_log_reclaimed(self, self->name, ezshm_clock_segment(self->clock));
+    return EZSHM_OK;
+}
+
 static int
 s_configure(ezshm_writer_t *self, const void *arg)
 {
@@ -494,36 +569,21 @@ s_configure(ezshm_writer_t *self, const void *arg)
     ezshm_header_set_valid(self->meta, false);
     s_write_fields(self, spec, key_len);
     s_event(self, EZSHM_EVENT_META_UPDATED);
-    s_ring_release(self, self->ring.addr && self->opt.on_retire && s_needs_old_pages(ring_bytes));
+    bool free_now = self->ring.addr && self->opt.on_retire && s_needs_old_pages(s_footprint(self, spec, ring_bytes));
+    s_ring_release(self, free_now);
 
-    char segname[EZSHM_SHORT_NAME_SIZE];
-    rc = ezshm_ring_segment_name(self->name, self->meta->buffer_generation, segname);
-    bool replaced = false;
-    if (rc == EZSHM_OK)
-        rc = self->opt.reserve_in_steps
-                 ? ezshm_segment_create_sparse(&self->ring, segname, (size_t) ring_bytes, self->opt.mode, &replaced)
-                 : ezshm_segment_create(&self->ring, segname, (size_t) ring_bytes, self->opt.mode, &replaced);
-    /*  A full folder costs no generation per retry (one per message while it stays full);
-        a name taken by something else does: the next generation's name escapes it. */
-    if (rc != EZSHM_OK) {
-        self->ring.addr = NULL;
-        self->generation_unused = rc == EZSHM_ERR_NOSPACE;
+    /*  A name taken by something live (another stream's header: a stream named "x/buffer1"
+        beside "x") costs its generation: the next generation's name escapes it. */
+    rc = EZSHM_ERR_INUSE;
+    for (int attempt = 0; attempt < NAME_ATTEMPTS && rc == EZSHM_ERR_INUSE; attempt++) {
+        if (attempt)
+            self->meta->buffer_generation += 1;
+        rc = s_create_ring(self, spec, ring_bytes);
+    }
+    /*  A full folder costs no generation per retry (one per message while it stays full). */
+    self->generation_unused = rc == EZSHM_ERR_NOSPACE;
+    if (rc != EZSHM_OK)
         return rc;
-    }
-    if (replaced)
-        s_log_reclaimed(self, self->name, segname);
-    if (!self->opt.no_clock) {
-        rc = ezshm_clock_create(self->name, self->meta->buffer_generation, spec->n_frames, spec->srate,
-                                self->opt.mode, &self->clock, &replaced);
-        if (rc != EZSHM_OK) {
-            ezshm_segment_unlink_own(&self->ring);
-            ezshm_segment_close(&self->ring);
-            self->generation_unused = rc == EZSHM_ERR_NOSPACE;
-            return rc;
-        }
-        if (replaced)
-            s_log_reclaimed(self, self->name, ezshm_clock_segment(self->clock));
-    }
     self->ring_generation = self->meta->buffer_generation;
     self->frame_bytes = frame_bytes;
     self->ring_bytes = ring_bytes;
@@ -683,6 +743,17 @@ typedef struct {
     ezshm_layout_t layout;
 } rename_args_t;
 
+/*  The header of a rename's new name, claimed with its record (none left on failure). */
+static int
+s_recorded_claim(ezshm_writer_t *self, const rename_args_t *r, ezshm_segment_t *seg)
+{
+    ezshm_claim_record(r->name, true);
+    int rc = s_header_claim(self, r->name, r->layout, seg);
+    if (rc != EZSHM_OK)
+        ezshm_claim_record(r->name, false);
+    return rc;
+}
+
 /*  The new name is claimed before the old stream is touched, so a name held by another
     writer (or anything else that fails the claim) leaves everything as it was. Only a new
     layout under the same name drops the header first: we hold that name's lock ourselves. */
@@ -696,15 +767,20 @@ s_rename(ezshm_writer_t *self, const void *arg)
         return rc;
     bool same = self->header.addr && strcmp(segname, self->header.name) == 0;
     ezshm_segment_t seg;
-    if (!same && (rc = s_header_claim(self, r->name, r->layout, &seg)) != EZSHM_OK)
+    /*  A kill from the new header's claim on would leave it to no one: a restart under the
+        old (configured) name reclaims only the old stream. So a renamed stream's header is
+        recorded from before its claim to its release, and the next start-up reclaims it
+        (ezshm_writer_reclaim_dead). */
+    if (!same && (rc = s_recorded_claim(self, r, &seg)) != EZSHM_OK)
         return rc;
     s_reset(self, NULL);
     s_header_drop(self);
-    if (same && (rc = s_header_claim(self, r->name, r->layout, &seg)) != EZSHM_OK)
+    if (same && (rc = s_recorded_claim(self, r, &seg)) != EZSHM_OK)
         return rc;
     free(self->name);
     self->name = r->name;
     s_header_install(self, &seg, r->layout);
+    self->recorded = true;
     return EZSHM_OK;
 }
 

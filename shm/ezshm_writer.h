@@ -114,13 +114,27 @@ void ezshm_writer_options_init(ezshm_writer_options_t *opt);
     (nothing touched; ezshm_claim_holder names it); a leftover of a dead writer is reclaimed. */
 int ezshm_writer_new(const char *name, const ezshm_writer_options_t *opt, ezshm_writer_t **out);
 
+/*  Removes what writers that died (SIGKILL, a crash) left in the segment folder, whatever
+    their names — a stream renamed before the kill is never claimed again under a restart's
+    configured name — but only what is provably dead: a recorded header (a renamed stream's)
+    nobody holds the lock of, with the ring,
+    clock, wake and aux segments it names; a hidden temporary header nobody holds whose
+    creator is gone (ezshm_claim_reclaim_dead). Each removal is logged through log (NULL:
+    silent); *removed (if not NULL) counts headers and temporary files. A daemon calls it at
+    start-up. */
+int ezshm_writer_reclaim_dead(ezshm_log_fn *log, void *arg, unsigned *removed);
+
 /*  Unlinks ring and header (event "close"), frees, sets *self_p NULL. */
 void ezshm_writer_destroy(ezshm_writer_t **self_p);
 
 /*  Makes the live ring match spec: nothing when it does already; else bvalid 0, fields,
     counters 0, generation + 1, old ring unlinked, new ring created, bvalid 1. n_frames must
-    be at least EZSHM_RING_MIN_FRAMES.
-    EZSHM_ERR_TOOBIG / EZSHM_ERR_OVERFLOW / EZSHM_ERR_NOSPACE leave no ring (bvalid 0);
+    be at least EZSHM_RING_MIN_FRAMES. The ring, its clock and wake segments must fit in the
+    folder's free space together before any is created (EZSHM_ERR_NOSPACE, no generation
+    used); a generation whose ring or clock name a live header holds (another stream named
+    "<name>/buffer<g>") is skipped for the next, a few at most (then EZSHM_ERR_INUSE).
+    EZSHM_ERR_TOOBIG / EZSHM_ERR_OVERFLOW / EZSHM_ERR_NOSPACE / EZSHM_ERR_INUSE leave no ring
+    (bvalid 0);
     EZSHM_ERR_INVAL / EZSHM_ERR_DTYPE change nothing. */
 int ezshm_writer_configure(ezshm_writer_t *self, const ezshm_ring_spec_t *spec);
 

@@ -33,11 +33,17 @@ typedef enum {
     ROUTE_ERR_NO_STREAM = -16,    /* "no_stream":      the topic matches no stream          */
     ROUTE_ERR_MAX_STREAMS = -17,  /* "max_streams":    a new topic beyond max_streams       */
     ROUTE_ERR_STREAM_FAILED = -18,/* "stream_failed":  its stream could not be created      */
-    ROUTE_ERR_FD_LIMIT = -19      /* "fd_limit":       a new topic beyond the streams the
+    ROUTE_ERR_FD_LIMIT = -19,     /* "fd_limit":       a new topic beyond the streams the
                                      file descriptor limit (RLIMIT_NOFILE) leaves room for  */
+    ROUTE_ERR_NAME_CONFLICT = -20,/* "name_conflict":  the topic's stream name equals or
+                                     generates a segment name of another stream, or its
+                                     header name is held by another live writer            */
+    INGEST_ERR_META = -21         /* "meta_not_published": the message's metadata could not
+                                     be published (aux over the budget, no space, ...): its
+                                     frames are not written, readers keep the old labels   */
 } drop_reason_t;
 
-#define DROP_REASON_COUNT 20      /* codes 0 .. -19 */
+#define DROP_REASON_COUNT 22      /* codes 0 .. -21 */
 #define WIRE_REASON_COUNT 9       /* the decoder's codes: 0 .. -8 */
 
 /*  A stable snake_case name for a code ("shape_mismatch"), the counter's name; "ok" for 0,

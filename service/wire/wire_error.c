@@ -5,7 +5,7 @@ static const char *const s_names[DROP_REASON_COUNT] = {
     "ok", "frame_count", "invalid_json", "missing_field", "unknown_dtype", "shape_mismatch", "bad_ndim",
     "size_overflow", "out_of_memory", "axis_missing", "bad_gain", "empty_chunk", "ring_too_big", "no_space",
     "shm_error", "rebuild_rate_limited", "no_stream", "max_streams", "stream_failed",
-    "fd_limit",
+    "fd_limit", "name_conflict", "meta_not_published",
 };
 
 static const char *const s_sentences[WIRE_REASON_COUNT] = {

@@ -69,7 +69,11 @@ class Session:
         raise AssertionError(f"control endpoint {endpoint} never answered")
 
     def segments(self):
-        return sorted(os.listdir(self.dir))
+        """The segment files, without the record (".sm_….stream") of a renamed stream's live
+        header (docs/shm-layout.md §8): a record whose header is gone is listed."""
+        names = os.listdir(self.dir)
+        return sorted(n for n in names if not (n.startswith(".") and n.endswith(".stream")
+                                                and n[1:-len(".stream")] in names))
 
     def close(self):
         for p in self.procs:

@@ -203,6 +203,20 @@ shmt_wake_seg(const char *name, uint32_t gen)
     return buf;
 }
 
+/*  The record of a renamed stream's live header (".sm_….stream" beside "sm_…"), which
+    shmt_count_files leaves out: it is not a segment. A record whose header is gone counts. */
+static bool
+s_live_record(const char *file)
+{
+    size_t len = strlen(file), suffix = strlen(".stream");
+    if (file[0] != '.' || len != 1 + EZSHM_SHORT_NAME_LEN + suffix || strcmp(file + len - suffix, ".stream") != 0)
+        return false;
+    char header[EZSHM_SHORT_NAME_SIZE];
+    memcpy(header, file + 1, EZSHM_SHORT_NAME_LEN);
+    header[EZSHM_SHORT_NAME_LEN] = '\0';
+    return shmt_seg_exists(header);
+}
+
 int
 shmt_count_files(void)
 {
@@ -212,7 +226,7 @@ shmt_count_files(void)
     int n = 0;
     struct dirent *e;
     while ((e = readdir(d)))
-        if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..") && !s_live_record(e->d_name))
             n++;
     closedir(d);
     return n;

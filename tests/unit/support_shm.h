@@ -55,7 +55,7 @@ const char *shmt_ring_seg(const char *name, uint32_t gen);
 const char *shmt_clock_seg(const char *name, uint32_t gen);
 const char *shmt_wake_seg(const char *name, uint32_t gen);
 
-/*  Number of files in the private directory. */
+/*  Number of files in the private directory (a live renamed header's record left out). */
 int shmt_count_files(void);
 
 /*  A writer of name (Criterion-asserted): layout, with a clock segment unless no_clock. */

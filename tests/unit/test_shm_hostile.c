@@ -53,6 +53,7 @@ s_stream(const char *name, const ezshm_ring_spec_t *spec)
     return w;
 }
 
+/*  Hidden temporary headers (".sm_…-<pid>-<n>"), not the records of live headers. */
 static int
 s_count_hidden(void)
 {
@@ -60,7 +61,7 @@ s_count_hidden(void)
     int n = 0;
     struct dirent *e;
     while ((e = readdir(d)))
-        n += e->d_name[0] == '.' && strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
+        n += e->d_name[0] == '.' && strchr(e->d_name, '-') != NULL;
     closedir(d);
     return n;
 }
@@ -447,4 +448,39 @@ Test(shm_hostile, guard_without_fault_and_outside_frames)
     cr_expect(ezshm_guard_hit((char *) &x + 1, &x, sizeof x));
     cr_expect_not(ezshm_guard_hit((char *) &x + sizeof x, &x, sizeof x));
     cr_expect_not(ezshm_guard_hit(&x, NULL, 100));
+}
+
+/*  A stream named "<x>/buffer1" beside a live stream "<x>": neither may take the other's
+    segment. The header of the one is the ring name of generation 1 of the other. */
+Test(shm_hostile, live_segments_of_colliding_names_never_reclaimed)
+{
+    const char *x = shmt_unique_name();
+    char squatter[128];
+    snprintf(squatter, sizeof squatter, "%s/buffer1", x);
+    ezshm_writer_t *a = s_stream(x, &(ezshm_ring_spec_t) {'I', 100.0, 16, 1, s_shape, "k", 1});
+    ezshm_writer_t *b = NULL;
+    /*  The live ring of x at generation 0 is unlocked: still no leftover while x lives. */
+    char ring0[128];
+    snprintf(ring0, sizeof ring0, "%s/buffer0", x);
+    struct stat before, after;
+    cr_assert_eq(stat(shmt_seg_path(shmt_ring_seg(x, 0)), &before), 0);
+    cr_expect_eq(ezshm_writer_new(ring0, NULL, &b), EZSHM_ERR_INUSE);
+    cr_assert_eq(stat(shmt_seg_path(shmt_ring_seg(x, 0)), &after), 0);
+    cr_expect_eq(after.st_ino, before.st_ino, "the live ring was taken as a leftover header");
+    cr_expect_eq(s_count_hidden(), 0);
+
+    /*  The live, locked header of "<x>/buffer1" is never reclaimed as x's ring of generation
+        1: x's rebuild skips that name for the next generation's. */
+    cr_assert_eq(ezshm_writer_new(squatter, NULL, &b), EZSHM_OK);
+    cr_assert_eq(stat(shmt_seg_path(shmt_header_seg(squatter)), &before), 0);
+    ezshm_ring_spec_t wider = s_spec(32);
+    cr_expect_eq(ezshm_writer_configure(a, &wider), EZSHM_OK);
+    cr_assert_eq(stat(shmt_seg_path(shmt_header_seg(squatter)), &after), 0);
+    cr_expect_eq(after.st_ino, before.st_ino, "the live header was reclaimed as a ring");
+    cr_expect_eq(ezshm_writer_meta(b)->buffer_generation, EZSHM_GENERATION_NONE);
+    cr_expect_eq(ezshm_writer_meta(a)->buffer_generation, 2u);
+    cr_expect(shmt_seg_exists(shmt_ring_seg(x, 2)));
+    ezshm_writer_destroy(&b);
+    ezshm_writer_destroy(&a);
+    cr_expect_eq(shmt_count_files(), 0);
 }

@@ -135,3 +135,33 @@ Test(shm_name, generated_names_are_unique_and_formatted)
     for (size_t k = (size_t) n; a[k]; k++)
         cr_expect(isxdigit((unsigned char) a[k]) && !isupper((unsigned char) a[k]));
 }
+
+Test(shm_name, generated_segment_names_by_pattern)
+{
+    char owner[64];
+    cr_expect(ezshm_name_generated_by("rig/eeg/buffer0", owner, sizeof owner));
+    cr_expect_str_eq(owner, "rig/eeg");
+    cr_expect(ezshm_name_generated_by("x/meta4294967295", owner, sizeof owner));
+    cr_expect_str_eq(owner, "x");
+    cr_expect(ezshm_name_generated_by("x/clock7", owner, sizeof owner) && strcmp(owner, "x") == 0);
+    cr_expect(ezshm_name_generated_by("x/wake12", owner, sizeof owner) && strcmp(owner, "x") == 0);
+    /*  Only what "%u" prints: no leading zero, no sign, at most 2^32 - 1; the exact suffixes. */
+    cr_expect_not(ezshm_name_generated_by("x/buffer01", owner, sizeof owner));
+    cr_expect_not(ezshm_name_generated_by("x/buffer4294967296", owner, sizeof owner));
+    cr_expect_not(ezshm_name_generated_by("x/buffer", owner, sizeof owner));
+    cr_expect_not(ezshm_name_generated_by("x/buffers1", owner, sizeof owner));
+    cr_expect_not(ezshm_name_generated_by("xbuffer1", owner, sizeof owner));
+    cr_expect_not(ezshm_name_generated_by("rig/eeg/buffer0", owner, 7), "owner does not fit");
+
+    cr_expect(ezshm_names_collide("rig/eeg", "rig/eeg/buffer0"));
+    cr_expect(ezshm_names_collide("rig/emg/buffer1", "rig/emg"));
+    cr_expect(ezshm_names_collide("a", "a"));
+    cr_expect_not(ezshm_names_collide("rig/eeg", "rig/eeg/buffer"));
+    cr_expect_not(ezshm_names_collide("rig/eeg", "rig/eeg/x/buffer0"));
+    cr_expect_not(ezshm_names_collide("rig/eeg", "rig/emg"));
+    /*  The hashes agree: the one segment name both would use. */
+    char ring[EZSHM_SHORT_NAME_SIZE], header[EZSHM_SHORT_NAME_SIZE];
+    ezshm_ring_segment_name("rig/eeg", 0, ring);
+    ezshm_header_segment_name("rig/eeg/buffer0", header);
+    cr_expect_str_eq(ring, header);
+}

@@ -48,7 +48,7 @@ s_rig_free(rig_t *r)
     ezshm_writer_destroy(&r->writer);
 }
 
-/*  Decodes folder/file multipart, ingests it and updates the metadata, as the daemon does. */
+/*  Decodes folder/file multipart, publishes its metadata and ingests it, as the daemon does. */
 static void
 s_feed(rig_t *r, const char *folder, const char *file)
 {
@@ -60,8 +60,9 @@ s_feed(rig_t *r, const char *folder, const char *file)
     cr_assert_eq(wire_decode(r->decoder, frames, 2, &msg), 0, "%s", wire_decoder_last_error(r->decoder));
     char err[256];
     uint64_t n;
+    cr_assert_eq(stream_meta_update(r->meta, r->writer, r->decoder, msg, ingest_axis(r->ingest), NULL, NULL, err,
+                                    sizeof err), 0, "%s", err);
     cr_assert_eq(ingest_message(r->ingest, msg, &n, err, sizeof err), 0, "%s", err);
-    stream_meta_update(r->meta, r->writer, r->decoder, msg, ingest_axis(r->ingest));
 }
 
 /*  The published blob, read back through a mirror. */
