@@ -30,18 +30,19 @@ main(int argc, char **argv)
         fprintf(stderr, "ezshm-web: %s\n", err);
         return 64;
     }
-    /*  No handler with SA_RESTART: the signal must break the service loop's poll(). */
+    web_server_t *server = web_server_new(&opt, err, sizeof err);
+    if (!server) {
+        fprintf(stderr, "ezshm-web: %s\n", err);
+        return 1;
+    }
+    /*  After the sockets exist: czmq installs its own SIGINT/SIGTERM handlers when it
+        starts, and these replace them. No SA_RESTART: the signal breaks the loop's poll(). */
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = s_on_signal;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
-    web_server_t *server = web_server_new(&opt, err, sizeof err);
-    if (!server) {
-        fprintf(stderr, "ezshm-web: %s\n", err);
-        return 1;
-    }
     fprintf(stderr, "ezshm-web: listening on http://%s%s%s:%d/ (%zu ezshmd, control %s)\n",
             strchr(opt.listen_host, ':') ? "[" : "", opt.listen_host, strchr(opt.listen_host, ':') ? "]" : "",
             opt.listen_port, opt.n_control, opt.allow_control ? "allowed" : "read only");

@@ -323,6 +323,11 @@ s_self_families(FILE *out, const web_self_stats_t *self)
     fprintf(out, "ezshm_web_control_timeouts_total %llu\n", (unsigned long long) self->control_timeouts);
     s_head(out, "ezshm_web_clients_dropped_total", "counter", "HTTP clients cut off for not reading what they asked for.");
     fprintf(out, "ezshm_web_clients_dropped_total %llu\n", (unsigned long long) self->clients_dropped);
+    s_head(out, "ezshm_web_connections_total", "counter", "TCP connections accepted.");
+    fprintf(out, "ezshm_web_connections_total %llu\n", (unsigned long long) self->connections);
+    s_head(out, "ezshm_web_connections_refused_total", "counter",
+           "Connections closed before a request was routed: malformed HTTP, headers too large, too slow.");
+    fprintf(out, "ezshm_web_connections_refused_total %llu\n", (unsigned long long) self->connections_refused);
     s_head(out, "ezshm_web_sse_clients", "gauge", "Clients of /api/v1/events now.");
     fprintf(out, "ezshm_web_sse_clients %d\n", self->sse_clients);
 }

@@ -33,6 +33,8 @@ typedef struct {
     uint64_t responses[WEB_HTTP_CODES];
     uint64_t control_timeouts;         /* ezshmd calls that got no reply in time */
     uint64_t clients_dropped;          /* clients cut for not reading            */
+    uint64_t connections;              /* TCP connections accepted               */
+    uint64_t connections_refused;      /* closed before any request was routed   */
     int sse_clients;                   /* event-stream clients now               */
 } web_self_stats_t;
 

@@ -723,9 +723,19 @@ s_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *
     pss_t *pss = user;
     web_server_t *srv = lws_context_user(lws_get_context(wsi));
     switch (reason) {
+    case LWS_CALLBACK_FILTER_NETWORK_CONNECTION:
+        srv->stats.connections++;
+        return 0;
+    case LWS_CALLBACK_WSI_DESTROY:
+        /*  A connection closed before any request of it was routed: libwebsockets refused
+            it (malformed, headers too large, too slow) without asking us. */
+        if (!lws_get_opaque_user_data(wsi) && lws_get_network_wsi(wsi) == wsi)
+            srv->stats.connections_refused++;
+        return 0;
     case LWS_CALLBACK_HTTP:
         if (pss->state != PSS_IDLE)
             return -1;
+        lws_set_opaque_user_data(wsi, srv);
         pss->srv = srv;
         pss->wsi = wsi;
         return s_on_http(pss, in);
