@@ -9,6 +9,7 @@
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #define CHUNK 16384               /* bytes written per writable callback            */
@@ -401,7 +402,14 @@ s_tick(lws_sorted_usec_list_t *sul)
     double now = ezshm_time_mono();
     for (size_t d = 0; d < self->n; d++)
         web_backend_process(self->backends[d], now);
-    /*  A comment now and then: a client that went away is noticed by the failed write. */
+    /*  libwebsockets does not read a connection while its response is streaming, so a
+        client that went away is seen here: its socket reads end-of-file. And a comment now
+        and then, for the proxies between. */
+    for (pss_t *c = self->sse_clients; c; c = c->sse_next) {
+        char byte;
+        if (recv(lws_get_socket_fd(c->wsi), &byte, 1, MSG_PEEK | MSG_DONTWAIT) == 0)
+            lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+    }
     if (now >= self->next_ping) {
         self->next_ping = now + SSE_PING;
         s_sse_append(self, ": ping\n\n");
