@@ -178,18 +178,17 @@ s_learned(void *arg, cJSON *reply)
     cJSON_Delete(reply);
 }
 
-/*  Sends the head call if none is in flight; one that cannot go (no connection) is
-    answered NULL at once. */
+/*  Sends the head call if none is in flight. Without a completed connection (ZMQ_IMMEDIATE)
+    the send fails and the call stays queued: it goes when the connection completes (the
+    socket's fd fires) or fails at its deadline, never sitting in a pipe for a daemon that
+    is down. */
 static bool
 s_send_next(web_backend_t *self)
 {
     if (self->in_flight || self->count == 0)
         return false;
-    call_t *c = &self->queue[self->head];
-    if (zstr_send(self->req, c->request) != 0) {
-        s_finish(self, NULL);
-        return true;
-    }
+    if (zstr_send(self->req, self->queue[self->head].request) != 0)
+        return false;
     self->in_flight = true;
     return true;
 }

@@ -4,8 +4,9 @@
     Calls are queued and sent one at a time (REQ); each has a deadline counted from the
     call, and a call past it is answered with NULL ("no answer") while the socket moves
     on: ZMQ_REQ_RELAXED lets the next request go without the late reply, which
-    ZMQ_REQ_CORRELATE then discards. ZMQ_IMMEDIATE makes a request fail at once while no
-    connection to ezshmd is complete, instead of queueing for a daemon that is down.
+    ZMQ_REQ_CORRELATE then discards. ZMQ_IMMEDIATE keeps a request out of ZeroMQ's pipes
+    while no connection to ezshmd is complete: it waits in the queue for one (until its
+    deadline), so an update never reaches a restarted daemon long after it timed out.
 
     No thread and no blocking call: the caller polls the two fds (ZMQ_FD: a change of the
     socket's state, edge-style) with its other fds and calls web_backend_process when one

@@ -11,6 +11,8 @@
 typedef enum { FROM_STREAM, FROM_COUNTERS, FROM_DELAY } source_t;
 
 typedef struct {
+    const char *daemon;      /* its daemon's endpoint                            */
+    const char *name;        /* its shmem_name                                   */
     const cJSON *stream;     /* the "stream" fields (shmem_name, generation, ...) */
     const cJSON *counters;
     const cJSON *delay;      /* transport_delay                                 */
@@ -150,74 +152,60 @@ s_ok(const cJSON *reply)
     return cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(reply, "ok"));
 }
 
-/*  Stream i of a daemon's status (several streams: the "streams" array; one: the
-    top-level "stream", "counters", "transport_delay"). Returns false past the end. */
-static bool
-s_stream(const web_daemon_view_t *d, int i, stream_view_t *v)
+/*  Appends the streams of one daemon's status to rows (several streams: the "streams"
+    array; one: the top-level "stream", "counters", "transport_delay"), each with its entry
+    of the streams reply. Returns the new row count. */
+static size_t
+s_collect(const web_daemon_view_t *d, stream_view_t *rows, size_t n, size_t max)
 {
     const cJSON *status = s_ok(d->status) ? cJSON_GetObjectItemCaseSensitive(d->status, "status") : NULL;
     const cJSON *list = cJSON_GetObjectItemCaseSensitive(status, "streams");
     const cJSON *one = cJSON_GetObjectItemCaseSensitive(status, "stream");
-    if (cJSON_IsArray(list)) {
-        const cJSON *item = cJSON_GetArrayItem(list, i);
-        if (!item)
-            return false;
+    const cJSON *item = cJSON_IsArray(list) ? list->child : cJSON_IsObject(one) ? one : NULL;
+    for (; item && n < max; item = cJSON_IsArray(list) ? item->next : NULL) {
+        stream_view_t *v = &rows[n];
+        const cJSON *holder = cJSON_IsArray(list) ? item : status;
+        v->daemon = d->endpoint;
+        v->name = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(item, "shmem_name"));
         v->stream = item;
-        v->counters = cJSON_GetObjectItemCaseSensitive(item, "counters");
-        v->delay = cJSON_GetObjectItemCaseSensitive(item, "transport_delay");
-    } else if (cJSON_IsObject(one) && i == 0) {
-        v->stream = one;
-        v->counters = cJSON_GetObjectItemCaseSensitive(status, "counters");
-        v->delay = cJSON_GetObjectItemCaseSensitive(status, "transport_delay");
-    } else
-        return false;
-    v->summary = NULL;
-    const char *name = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(v->stream, "shmem_name"));
-    const cJSON *summary;
-    cJSON_ArrayForEach(summary, cJSON_GetObjectItemCaseSensitive(d->streams, "streams")) {
-        const char *other = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(summary, "stream"));
-        if (name && other && strcmp(name, other) == 0)
-            v->summary = summary;
+        v->counters = cJSON_GetObjectItemCaseSensitive(holder, "counters");
+        v->delay = cJSON_GetObjectItemCaseSensitive(holder, "transport_delay");
+        v->summary = NULL;
+        const cJSON *summary;
+        cJSON_ArrayForEach(summary, cJSON_GetObjectItemCaseSensitive(d->streams, "streams")) {
+            const char *other = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(summary, "stream"));
+            if (v->name && other && strcmp(v->name, other) == 0)
+                v->summary = summary;
+        }
+        n += v->name != NULL;
     }
-    return name != NULL;
-}
-
-static const char *
-s_name(const stream_view_t *v)
-{
-    return cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(v->stream, "shmem_name"));
+    return n;
 }
 
 static void
-s_plain_family(FILE *out, const family_t *f, const web_daemon_view_t *daemons, size_t n)
+s_plain_family(FILE *out, const family_t *f, const stream_view_t *rows, size_t n)
 {
     s_head(out, f->name, f->type, f->help);
-    for (size_t d = 0; d < n; d++) {
-        stream_view_t v;
-        for (int i = 0; s_stream(&daemons[d], i, &v); i++) {
-            const cJSON *base = f->source == FROM_STREAM ? v.stream : f->source == FROM_COUNTERS ? v.counters : v.delay;
-            const cJSON *item = s_at(base, f->path);
-            if (cJSON_IsNumber(item) || cJSON_IsBool(item))
-                s_sample(out, f->name, daemons[d].endpoint, s_name(&v), NULL, NULL,
-                         cJSON_IsBool(item) ? cJSON_IsTrue(item) : item->valuedouble * f->scale);
-        }
+    for (const stream_view_t *v = rows; v < rows + n; v++) {
+        const cJSON *base = f->source == FROM_STREAM ? v->stream : f->source == FROM_COUNTERS ? v->counters : v->delay;
+        const cJSON *item = s_at(base, f->path);
+        if (cJSON_IsNumber(item) || cJSON_IsBool(item))
+            s_sample(out, f->name, v->daemon, v->name, NULL, NULL,
+                     cJSON_IsBool(item) ? cJSON_IsTrue(item) : item->valuedouble * f->scale);
     }
 }
 
 /*  Drops by reason: one family, one sample per reason ezshmd reports. */
 static void
-s_drops(FILE *out, const web_daemon_view_t *daemons, size_t n)
+s_drops(FILE *out, const stream_view_t *rows, size_t n)
 {
     const char *name = "ezshm_stream_messages_dropped_total";
     s_head(out, name, "counter", "Messages dropped, by reason (docs/control-protocol.md, ingest drop reasons).");
-    for (size_t d = 0; d < n; d++) {
-        stream_view_t v;
-        for (int i = 0; s_stream(&daemons[d], i, &v); i++) {
-            const cJSON *r;
-            cJSON_ArrayForEach(r, cJSON_GetObjectItemCaseSensitive(v.counters, "dropped_by_reason"))
-                if (cJSON_IsNumber(r))
-                    s_sample(out, name, daemons[d].endpoint, s_name(&v), "reason", r->string, r->valuedouble);
-        }
+    for (const stream_view_t *v = rows; v < rows + n; v++) {
+        const cJSON *r;
+        cJSON_ArrayForEach(r, cJSON_GetObjectItemCaseSensitive(v->counters, "dropped_by_reason"))
+            if (cJSON_IsNumber(r))
+                s_sample(out, name, v->daemon, v->name, "reason", r->string, r->valuedouble);
     }
 }
 
@@ -231,42 +219,36 @@ s_states_of(FILE *out, const char *name, const char *daemon, const char *stream,
 
 /*  shape and dtype as labels of an info metric; the stream's health as a state set. */
 static void
-s_info_and_health(FILE *out, const web_daemon_view_t *daemons, size_t n)
+s_info_and_health(FILE *out, const stream_view_t *rows, size_t n)
 {
     s_head(out, "ezshm_stream_info", "gauge", "Stream description as labels: topic, dtype, frame shape, header layout.");
-    for (size_t d = 0; d < n; d++) {
-        stream_view_t v;
-        for (int i = 0; s_stream(&daemons[d], i, &v); i++) {
-            const char *topic = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(v.stream, "topic"));
-            const char *dtype = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(v.stream, "dtype"));
-            const char *layout = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(v.stream, "layout"));
-            /*  The frame shape: the ring's shape without its length, as ezshm-ctl streams shows it. */
-            cJSON *frame = cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(v.stream, "shape"), 1);
-            if (cJSON_IsArray(frame) && cJSON_GetArraySize(frame) > 0)
-                cJSON_DeleteItemFromArray(frame, 0);
-            char *shape = frame ? cJSON_PrintUnformatted(frame) : NULL;
-            cJSON_Delete(frame);
-            fputs("ezshm_stream_info{daemon=\"", out);
-            web_metrics_label(out, daemons[d].endpoint);
-            fputs("\",stream=\"", out);
-            web_metrics_label(out, s_name(&v));
-            const char *labels[][2] = {{"topic", topic}, {"dtype", dtype}, {"shape", shape}, {"layout", layout}};
-            for (size_t k = 0; k < 4; k++) {
-                fprintf(out, "\",%s=\"", labels[k][0]);
-                web_metrics_label(out, labels[k][1] ? labels[k][1] : "");
-            }
-            fputs("\"} 1\n", out);
-            cJSON_free(shape);
+    for (const stream_view_t *v = rows; v < rows + n; v++) {
+        const char *topic = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(v->stream, "topic"));
+        const char *dtype = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(v->stream, "dtype"));
+        const char *layout = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(v->stream, "layout"));
+        /*  The frame shape: the ring's shape without its length, as ezshm-ctl streams shows it. */
+        cJSON *frame = cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(v->stream, "shape"), 1);
+        if (cJSON_IsArray(frame) && cJSON_GetArraySize(frame) > 0)
+            cJSON_DeleteItemFromArray(frame, 0);
+        char *shape = frame ? cJSON_PrintUnformatted(frame) : NULL;
+        cJSON_Delete(frame);
+        fputs("ezshm_stream_info{daemon=\"", out);
+        web_metrics_label(out, v->daemon);
+        fputs("\",stream=\"", out);
+        web_metrics_label(out, v->name);
+        const char *labels[][2] = {{"topic", topic}, {"dtype", dtype}, {"shape", shape}, {"layout", layout}};
+        for (size_t k = 0; k < 4; k++) {
+            fprintf(out, "\",%s=\"", labels[k][0]);
+            web_metrics_label(out, labels[k][1] ? labels[k][1] : "");
         }
+        fputs("\"} 1\n", out);
+        cJSON_free(shape);
     }
     s_head(out, "ezshm_stream_health", "gauge", "Stream health as a state set: ingesting, idle or error.");
-    for (size_t d = 0; d < n; d++) {
-        stream_view_t v;
-        for (int i = 0; s_stream(&daemons[d], i, &v); i++) {
-            const char *state = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(v.summary, "health"));
-            if (state)
-                s_states_of(out, "ezshm_stream_health", daemons[d].endpoint, s_name(&v), state);
-        }
+    for (const stream_view_t *v = rows; v < rows + n; v++) {
+        const char *state = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(v->summary, "health"));
+        if (state)
+            s_states_of(out, "ezshm_stream_health", v->daemon, v->name, state);
     }
 }
 
@@ -335,10 +317,20 @@ s_self_families(FILE *out, const web_self_stats_t *self)
 void
 web_metrics_render(FILE *out, const web_daemon_view_t *daemons, size_t n, const web_self_stats_t *self)
 {
+    /*  Every stream of every daemon, looked up once: the families below each walk them. */
+    size_t max = 0, rows_n = 0;
+    for (size_t d = 0; d < n; d++) {
+        const cJSON *list = s_at(daemons[d].status, "status.streams");
+        max += cJSON_IsArray(list) ? (size_t) cJSON_GetArraySize(list) : 1;
+    }
+    stream_view_t *rows = calloc(max ? max : 1, sizeof *rows);
+    for (size_t d = 0; rows && d < n; d++)
+        rows_n = s_collect(&daemons[d], rows, rows_n, max);
     s_daemon_families(out, daemons, n);
     for (size_t f = 0; f < sizeof s_stream_families / sizeof s_stream_families[0]; f++)
-        s_plain_family(out, &s_stream_families[f], daemons, n);
-    s_drops(out, daemons, n);
-    s_info_and_health(out, daemons, n);
+        s_plain_family(out, &s_stream_families[f], rows, rows_n);
+    s_drops(out, rows, rows_n);
+    s_info_and_health(out, rows, rows_n);
     s_self_families(out, self);
+    free(rows);
 }

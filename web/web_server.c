@@ -64,6 +64,7 @@ struct _web_server_t {
     web_backend_t *backends[WEB_MAX_CONTROL];
     size_t n;
     lws_sorted_usec_list_t sul;
+    double tick_at;                 /* when the timer fires (monotonic), 0: not set */
     web_self_stats_t stats;
     pss_t *sse_clients;
     double next_ping;               /* when SSE clients get a keep-alive comment */
@@ -400,6 +401,7 @@ s_tick(lws_sorted_usec_list_t *sul)
 {
     web_server_t *self = lws_container_of(sul, web_server_t, sul);
     double now = ezshm_time_mono();
+    self->tick_at = 0;
     for (size_t d = 0; d < self->n; d++)
         web_backend_process(self->backends[d], now);
     /*  libwebsockets does not read a connection while its response is streaming, so a
@@ -418,7 +420,8 @@ s_tick(lws_sorted_usec_list_t *sul)
 }
 
 /*  The timer fires at the earliest call deadline, and at least every second (events
-    endpoint learning, SSE keep-alive). */
+    endpoint learning, SSE clients gone, keep-alive). It only ever moves earlier: requests
+    arriving faster than once a second must not keep pushing the tick away. */
 static void
 s_reschedule(web_server_t *self)
 {
@@ -428,6 +431,9 @@ s_reschedule(web_server_t *self)
         if (deadline > 0 && deadline < next)
             next = deadline;
     }
+    if (self->tick_at > 0 && self->tick_at <= next)
+        return;
+    self->tick_at = next;
     lws_usec_t us = (lws_usec_t) ((next - now) * 1e6);
     lws_sul_schedule(self->ctx, 0, &self->sul, s_tick, us > 0 ? us : 1);
 }

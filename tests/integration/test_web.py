@@ -92,6 +92,8 @@ class SSE:
             pass
 
     def close(self):
+        # shutdown sends the FIN now: a plain close waits for the reader thread's recv.
+        self.sock.shutdown(socket.SHUT_RDWR)
         self.sock.close()
 
 
@@ -158,7 +160,7 @@ class Prometheus:
         """The instant vector of expr as [(labels, value)]; [] while Prometheus is not up."""
         try:
             status, body = api(self.port, "GET", "/api/v1/query?" + urllib.parse.urlencode({"query": expr}))
-        except OSError:
+        except (OSError, ValueError):   # not listening, or not ready (a text answer)
             return []
         return [(r["metric"], float(r["value"][1])) for r in body.get("data", {}).get("result", [])]
 
@@ -410,8 +412,10 @@ def case_down(res, rig):
     def two():
         dead = rig.s.endpoint("tcp")
         port = rig.web("--control", dead, "--timeout", "0.5")
-        text = http(port, "GET", "/metrics")[2]
-        assert metric(text, "ezshm_up", daemon=rig.ctl_ep) == 1 and metric(text, "ezshm_up", daemon=dead) == 0
+        # Right after the start the connection to the live daemon may not be complete yet.
+        text = wait_until(lambda: (lambda t: metric(t, "ezshm_up", daemon=rig.ctl_ep) == 1 and t)(
+            http(port, "GET", "/metrics")[2]), 10, "the live daemon up")
+        assert metric(text, "ezshm_up", daemon=dead) == 0, text[:300]
         status, body = api(port, "GET", "/api/v1/streams")
         assert status == 200 and body["unreachable"] == [dead] and len(body["streams"]) == 1, body
         status, body = api(port, "GET", "/api/v1/settings")
