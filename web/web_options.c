@@ -1,5 +1,6 @@
 /*  web_options.c — see web_options.h. */
 #include "web_options.h"
+#include "cli_options.h"
 #include "ezshm.h"
 #include "settings.h"
 
@@ -44,23 +45,8 @@ web_options_usage(FILE *out)
     fprintf(out, "usage: ezshm-web [OPTION]...\n"
                  "Serve ezshmd's state over HTTP: /metrics (Prometheus), /healthz, /readyz, /api/v1/.\n"
                  "Precedence: flags > environment > defaults.\n\n");
-    for (size_t i = 0; i < N_OPTIONS; i++) {
-        const option_t *o = &s_options[i];
-        char left[64];
-        snprintf(left, sizeof left, "%s%s%s", o->flag, o->metavar ? " " : "", o->metavar ? o->metavar : "");
-        fprintf(out, "  %-24s %s%s%s%s\n", left, o->help, o->env ? " [" : "", o->env ? o->env : "",
-                o->env ? "]" : "");
-    }
-}
-
-static const char *
-s_getenv(char **envp, const char *name)
-{
-    size_t n = strlen(name);
-    for (char **e = envp; *e; e++)
-        if (strncmp(*e, name, n) == 0 && (*e)[n] == '=')
-            return (*e)[n + 1] ? *e + n + 1 : NULL;
-    return NULL;
+    for (size_t i = 0; i < N_OPTIONS; i++)
+        cli_usage_line(out, 24, s_options[i].flag, s_options[i].metavar, s_options[i].help, s_options[i].env);
 }
 
 /*  "HOST:PORT" or "[V6]:PORT" into out; loopback set for 127/8, ::1 and localhost. */
@@ -178,15 +164,6 @@ s_apply(web_options_t *out, const option_t *o, const char *where, const char *te
     return WEB_OPTIONS_OK;
 }
 
-static const option_t *
-s_find_flag(const char *flag, size_t len)
-{
-    for (size_t i = 0; i < N_OPTIONS; i++)
-        if (strlen(s_options[i].flag) == len && strncmp(s_options[i].flag, flag, len) == 0)
-            return &s_options[i];
-    return NULL;
-}
-
 /*  The final checks: a default endpoint, CURVE options in pairs, a token where needed. */
 static int
 s_check(web_options_t *out, const char *token_file, char **envp, char *errbuf, size_t errlen)
@@ -195,7 +172,7 @@ s_check(web_options_t *out, const char *token_file, char **envp, char *errbuf, s
         strcpy(out->control[out->n_control++], SETTINGS_DEFAULT_CONTROL);
     if (!out->curve_client != !out->curve_server)
         return ezshm_fail(errbuf, errlen, WEB_OPTIONS_ERROR, "--curve-client and --curve-server go together");
-    const char *env_token = s_getenv(envp, "EZSHM_WEB_TOKEN");
+    const char *env_token = cli_getenv(envp, "EZSHM_WEB_TOKEN");
     if (token_file) {
         if (s_read_token(token_file, out, errbuf, errlen) != WEB_OPTIONS_OK)
             return WEB_OPTIONS_ERROR;
@@ -225,14 +202,15 @@ web_options_load(int argc, char **argv, char **envp, web_options_t *out, char *e
     bool control_flag = false;
     /*  Environment first, then the flags over it (a --control flag replaces the list). */
     for (size_t i = 0; rc == WEB_OPTIONS_OK && i < N_OPTIONS; i++) {
-        const char *text = s_options[i].env ? s_getenv(envp, s_options[i].env) : NULL;
+        const char *text = s_options[i].env ? cli_getenv(envp, s_options[i].env) : NULL;
         if (text)
             rc = s_apply(out, &s_options[i], s_options[i].env, text, &token_file, errbuf, errlen);
     }
     for (int i = 1; rc == WEB_OPTIONS_OK && i < argc; i++) {
         const char *arg = argv[i];
         const char *eq = strchr(arg, '=');
-        const option_t *o = strncmp(arg, "--", 2) == 0 ? s_find_flag(arg, eq ? (size_t) (eq - arg) : strlen(arg))
+        const option_t *o = strncmp(arg, "--", 2) == 0 ? cli_find_flag(s_options, N_OPTIONS, sizeof s_options[0], arg,
+                                                                       eq ? (size_t) (eq - arg) : strlen(arg))
                                                        : NULL;
         if (!o)
             return ezshm_fail(errbuf, errlen, WEB_OPTIONS_ERROR, "%s: unknown option (see --help)", arg);
