@@ -6,6 +6,7 @@
 #include "ezshm.h"
 
 #include <libwebsockets.h>
+#include <math.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
@@ -361,6 +362,9 @@ s_start(pss_t *pss, const char *const *requests, int n_requests, int daemon)
     job->pss = pss;
     pss->job = job;
     pss->state = PSS_WAIT;
+    /*  libwebsockets' own request timeout must not cut a request that waits for ezshmd:
+        the calls' deadline (--timeout) answers it first. */
+    lws_set_timeout(pss->wsi, PENDING_TIMEOUT_HTTP_CONTENT, (int) ceil(srv->opt.timeout) + SEND_TIMEOUT);
     /*  Count every call before the first goes out: a call may be answered at once. */
     job->pending = 1;
     for (size_t d = 0; d < srv->n; d++) {
@@ -819,7 +823,7 @@ web_server_new(const web_options_t *opt, char *err, size_t errlen)
     info.max_http_header_data = 4096;
     info.max_http_header_pool = (unsigned short) (opt->max_clients < 1024 ? opt->max_clients : 1024);
     info.fd_limit_per_thread = (unsigned) (opt->max_clients + 2 * (int) opt->n_control + 8);
-    info.timeout_secs = 10;
+    info.timeout_secs = 5;
     info.timeout_secs_ah_idle = 5;
     info.keepalive_timeout = 5;
     info.server_string = "ezshm-web";
