@@ -10,6 +10,7 @@
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -575,7 +576,7 @@ s_authorized(web_server_t *srv, struct lws *wsi)
     const char *token = NULL;
     size_t len = sizeof given;
     if (lws_hdr_copy(wsi, given, sizeof given, WSI_TOKEN_HTTP_AUTHORIZATION) > 0
-        && strncmp(given, "Bearer ", 7) == 0)
+        && strncasecmp(given, "Bearer ", 7) == 0)   /* the scheme is case-insensitive */
         token = given + 7;
     else if (lws_http_cookie_get(wsi, "ezshm_token", given, &len) == 0)
         token = given;
