@@ -15,8 +15,9 @@ PACKAGES=(build-essential cmake pkg-config libzmq3-dev libczmq-dev libcjson-dev 
           libcriterion-dev python3 python3-numpy python3-yaml valgrind clang libclang-rt-14-dev
           groff-base man-db strace libwebsockets-dev prometheus)
 # Only for `test`: deploy/test-image.sh builds and runs the image with podman on runc, its
-# base image bootstrapped with debootstrap.
-IMAGE_PACKAGES=(podman runc debootstrap)
+# base image bootstrapped with debootstrap; catatonit is the pod's infra process when it
+# plays the Kubernetes manifest (podman kube play).
+IMAGE_PACKAGES=(podman runc debootstrap catatonit)
 
 deps() {   # deps PACKAGE...
     local missing=()
