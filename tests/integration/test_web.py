@@ -433,6 +433,38 @@ def case_down(res, rig):
     res.check("two --control: one up, one down; ?daemon= picks one", two)
 
 
+def case_curve(res, rig):
+    def curve():
+        d = rig.s.sockdir
+        os.makedirs(os.path.join(d, "clients"))
+        for name in ("server.cert", "me.cert"):
+            r = rig.s.run("ezshm-ctl", "keygen", os.path.join(d, name))
+            assert r.returncode == 0, r.stderr
+        shutil.copy(os.path.join(d, "me.cert"), os.path.join(d, "clients"))
+        ctl, events = rig.s.endpoint("tcp"), rig.s.endpoint("tcp")
+        rig.s.start("ezshmd", "--shmem-name", "web-curve", "--control", ctl, "--events", events,
+                    "--curve-server-cert", os.path.join(d, "server.cert"), "--curve-clients-dir",
+                    os.path.join(d, "clients"), "--log-level", "error")
+        port = rig.web("--allow-control", "--curve-client", os.path.join(d, "me.cert"), "--curve-server",
+                       os.path.join(d, "server.cert"), control=ctl)
+        wait_until(lambda: metric(http(port, "GET", "/metrics")[2], "ezshm_up") == 1, 15, "ezshmd up over CURVE")
+        plain = rig.web("--timeout", "0.5", control=ctl)
+        assert metric(http(plain, "GET", "/metrics")[2], "ezshm_up") == 0, "no key, no answer"
+        sse = SSE(port)
+        try:
+            wait_until(lambda: sse.head, 5, "SSE headers")
+            # The events socket is a CURVE server too: the rename's events come through it.
+            def renamed():
+                api(port, "PATCH", "/api/v1/settings", json.dumps({"shmem_name": f"web-curve-{time.monotonic_ns()}"}))
+                time.sleep(0.5)
+                return [e for e in sse.events if e["event"] == "meta reset"]
+            wait_until(renamed, 15, "a meta reset event over CURVE", interval=0.5)
+        finally:
+            sse.close()
+    res.check("CURVE: ezshm-web with the client certificate reads status and events; without it ezshm_up 0",
+              curve)
+
+
 def main():
     res = Results()
     rig = Rig()
@@ -440,7 +472,8 @@ def main():
         port = rig.web("--allow-control")
         cases = [lambda: case_prometheus(res, rig, port), lambda: case_exposition(res, rig, port),
                  lambda: case_api(res, rig, port), lambda: case_abuse(res, rig, port),
-                 lambda: case_limits(res, rig), lambda: case_auth(res, rig), lambda: case_down(res, rig)]
+                 lambda: case_limits(res, rig), lambda: case_auth(res, rig), lambda: case_down(res, rig),
+                 lambda: case_curve(res, rig)]
         for case in cases:
             try:
                 case()
