@@ -110,15 +110,17 @@ class Rig:
                               "--control", self.ctl_ep, "--events", self.events_ep, "--buf-dur", "2",
                               "--log-level", "error")
         self.s.wait_ready(self.ctl_ep)
+        self.webs = []
         self.pub = self.s.start("ezshm-pub", "--bind", self.pub_ep, "--fs", str(FS), "--chunk", str(CHUNK),
                                 "--pattern", "counter", "--seq", "--quiet")
 
     def web(self, *flags, env=None, control=None):
         """Starts ezshm-web on a free port; returns the port once it accepts connections."""
         port = free_port()
-        self.s.procs.append(subprocess.Popen(
+        self.webs.append(subprocess.Popen(
             [os.path.join(BIN, "ezshm-web"), "--control", control or self.ctl_ep, "--listen", f"127.0.0.1:{port}",
              *flags], env=dict(self.s.env, **(env or {}))))
+        self.s.procs.append(self.webs[-1])
 
         def up():
             try:
@@ -479,6 +481,14 @@ def main():
                 case()
             except Skip as e:
                 res.report("Prometheus", e)
+
+        def stops():
+            # SIGTERM ends the service loop; exit 0 (under ASan: no leak, no error at exit).
+            for p in rig.webs:
+                p.terminate()
+            codes = [p.wait(timeout=30) for p in rig.webs]
+            assert codes == [0] * len(codes), codes
+        res.check("every ezshm-web exits 0 on SIGTERM", stops)
     finally:
         rig.s.close()
     res.finish()
