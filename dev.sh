@@ -10,13 +10,15 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 # Debian 12 packages: to build, to test, to run the demo (a minbase Debian 12 has the rest:
-# deploy/test-fresh-clone.sh checks that on a fresh root).
+# deploy/test-fresh-clone.sh checks that on a fresh root). libwebsockets-dev builds ezshm-web;
+# prometheus (with promtool) is the real scraper of tests/integration/test_web.py.
 PACKAGES=(build-essential cmake pkg-config libzmq3-dev libczmq-dev libcjson-dev libsodium-dev
           libcriterion-dev python3 python3-numpy python3-yaml valgrind clang libclang-rt-14-dev
-          groff-base man-db strace)
+          groff-base man-db strace libwebsockets-dev prometheus)
 # Only for `test`: deploy/test-image.sh builds and runs the image with podman on runc, its
-# base image bootstrapped with debootstrap.
-IMAGE_PACKAGES=(podman runc debootstrap)
+# base image bootstrapped with debootstrap; catatonit is the pod's infra process when it
+# plays the Kubernetes manifest (podman kube play).
+IMAGE_PACKAGES=(podman runc debootstrap catatonit)
 # Only for `test`: tests/integration/test_console_pages.py drives the console's pages in a
 # headless Chromium through Selenium.
 BROWSER_PACKAGES=(chromium chromium-driver python3-selenium)

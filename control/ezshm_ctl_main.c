@@ -1,6 +1,7 @@
 /*  ezshm-ctl — command-line client of ezshmd's control endpoint.
     Exit codes: 0 ok, 1 error reply (or unhealthy, or a local failure such as an
     unreadable certificate), 2 no answer, 64 usage. */
+#include "control_client.h"
 #include "json_tolerant.h"
 #include "ezshm.h"
 #include "settings.h"
@@ -114,32 +115,6 @@ s_build_set(const char *op, int argc, char **argv, int *exit_code)
     return req;
 }
 
-/*  Applies the client certificate and the server key (text or from a cert file). */
-static int
-s_setup_curve(zsock_t *sock, const options_t *opt)
-{
-    zcert_t *client = zcert_load(opt->curve_client);
-    if (!client) {
-        fprintf(stderr, "ezshm-ctl: cannot load --curve-client %s\n", opt->curve_client);
-        return -1;
-    }
-    zcert_apply(client, sock);
-    zcert_destroy(&client);
-    if (strlen(opt->curve_server) == 40 && !zsys_file_exists(opt->curve_server)) {
-        zsock_set_curve_serverkey(sock, opt->curve_server);
-        return 0;
-    }
-    zcert_t *server = zcert_load(opt->curve_server);
-    if (!server) {
-        fprintf(stderr, "ezshm-ctl: --curve-server %s is neither a key nor a certificate\n",
-                opt->curve_server);
-        return -1;
-    }
-    zsock_set_curve_serverkey(sock, zcert_public_txt(server));
-    zcert_destroy(&server);
-    return 0;
-}
-
 /*  Sends the request and returns the parsed reply, or NULL after printing why
     (*exit_code: no answer or error). */
 static cJSON *
@@ -155,7 +130,11 @@ s_call(const options_t *opt, const cJSON *req, int *exit_code)
     zsock_set_linger(sock, 0);
     zsock_set_rcvtimeo(sock, timeout_ms);
     zsock_set_sndtimeo(sock, timeout_ms);
-    bool ready = !opt->curve_client || s_setup_curve(sock, opt) == 0;
+    char why[512];
+    bool ready = !opt->curve_client || control_client_curve(sock, opt->curve_client, opt->curve_server, why,
+                                                            sizeof why) == 0;
+    if (!ready)
+        fprintf(stderr, "ezshm-ctl: %s\n", why);
     if (ready && zsock_connect(sock, "%s", opt->endpoint) != 0) {
         fprintf(stderr, "ezshm-ctl: cannot connect to %s: %s\n", opt->endpoint,
                 zmq_strerror(zmq_errno()));

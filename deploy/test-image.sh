@@ -24,6 +24,9 @@
 #             shape [4000, 8], and consecutive counters again.
 #   stop      `podman stop` exits 0, ezshmd's exit code is 0 (not killed), and the IPC
 #             namespace's /dev/shm is empty afterwards.
+#   kube      `podman kube play` of deploy/k8s/ezshm-pod.yaml (the image swapped in, network
+#             none): the pod starts, ezshm-web's /readyz and /healthz answer 200 from inside
+#             the pod and its /metrics lists both streams; `kube play --down` tears it down.
 #
 # Podman runs with its own configuration (written to a temporary directory, passed through
 # CONTAINERS_CONF / CONTAINERS_STORAGE_CONF; the machine's is left untouched):
@@ -102,6 +105,7 @@ remove_containers() {
 cleanup() {
     trap '' INT TERM HUP   # a second signal must not cut the cleanup short (each step is bounded)
     remove_containers
+    [ ! -f "$work/pod.yaml" ] || timeout 120 podman kube play --down "$work/pod.yaml" >/dev/null 2>&1 || true
     # Untagged leftovers of earlier builds; the current image and its layers stay cached.
     timeout 120 podman image prune -f >/dev/null 2>&1 || true
     rm -rf "$work"
@@ -227,6 +231,40 @@ code=$(pm 30 inspect --format '{{.State.ExitCode}}' "$daemon")
 left=$(pm 30 exec "$reader" ls -A /dev/shm)
 [ -z "$left" ] && ok "no segment left in the IPC namespace's /dev/shm" || fail "segments left: $left"
 pm 30 logs "$daemon" 2>&1 | grep -q "unlinking segments" || fail "ezshmd did not log its shutdown"
+
+# ------------------------------------------------------------------------------ kube
+# deploy/k8s/ezshm-pod.yaml played for real with the image (podman kube play, loopback-only
+# network): the pod starts, ezshm-web's probe endpoints answer from inside the pod, its
+# /metrics lists the manifest's two streams, then the pod is torn down. Two things podman
+# does not do as Kubernetes does are left out of the copy played: port mappings (refused
+# without a container network: ezshm-web's `ports:` go, its probes name the port by number)
+# and fsGroup (podman's emptyDir stays root's, so ezshmd, uid 10001, could not create its
+# segments: the /dev/shm mounts go, the pod's own shared /dev/shm serves instead).
+t1=$SECONDS
+sed -e "s#image: ezshm:0.1.0#image: $image#" -e '/^          ports:$/,+2d' -e 's/port: http$/port: 8080/' \
+    -e '/^            - name: dshm$/,+1d' "$src/deploy/k8s/ezshm-pod.yaml" >"$work/pod.yaml"
+kube_get() {   # kube_get PATH: the HTTP answer of ezshm-web inside the pod, read with bash's /dev/tcp
+    pm 30 exec ezshmd-pod-0-ezshm-web bash -c "exec 3<>/dev/tcp/127.0.0.1/8080 && printf 'GET $1 HTTP/1.0\\r\\n\\r\\n' >&3 && cat <&3" 2>/dev/null
+}
+if pm 300 kube play --network none "$work/pod.yaml" >"$work/kube.log" 2>&1; then
+    ok "podman kube play deploy/k8s/ezshm-pod.yaml: the pod starts"
+    ready=""
+    for _ in $(seq 60); do
+        ready=$(kube_get /readyz | head -1 || true)   # the container may still be starting
+        case $ready in *" 200 "*) break ;; esac
+        sleep 1
+    done
+    case $ready in *" 200 "*) ok "kube: ezshm-web /readyz 200 (ezshmd ingesting)" ;; *) fail "kube: /readyz: $ready" ;; esac
+    kube_get /healthz | head -1 | grep -q " 200 " && ok "kube: ezshm-web /healthz 200" || fail "kube: /healthz"
+    metrics=$(kube_get /metrics || true)
+    grep -q 'ezshm_stream_frames_total{daemon="tcp://127.0.0.1:5560",stream="demo"}' <<<"$metrics" \
+        && grep -q 'ezshm_stream_frames_total{daemon="tcp://127.0.0.1:5560",stream="acc"}' <<<"$metrics" \
+        && ok "kube: ezshm-web /metrics lists the streams demo and acc" || fail "kube: /metrics: $(head -c 300 <<<"$metrics")"
+    pm 120 kube play --down "$work/pod.yaml" >/dev/null 2>&1 && ok "kube: pod torn down" || fail "podman kube play --down"
+else
+    fail "podman kube play: $(tail -n 5 "$work/kube.log")"
+fi
+log "kube play checked in $((SECONDS - t1)) s"
 
 if [ "$status" -eq 0 ]; then
     log "PASS: image built and checked with real containers in $((SECONDS - started)) s"

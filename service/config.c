@@ -1,5 +1,6 @@
 /*  config.c — see config.h. */
 #include "config.h"
+#include "cli_options.h"
 #include "json_tolerant.h"
 
 #include "ezshm.h"
@@ -70,33 +71,8 @@ config_usage(FILE *out)
     fprintf(out, "usage: ezshmd [OPTION]...\n"
                  "Ingest ezmsg AxisArray messages from ZeroMQ into a shared-memory ring.\n"
                  "Precedence: flags > environment > config file > defaults.\n\n");
-    for (size_t i = 0; i < N_OPTIONS; i++) {
-        const option_t *o = &s_options[i];
-        char left[64];
-        snprintf(left, sizeof left, "%s%s%s", o->flag, o->metavar ? " " : "",
-                 o->metavar ? o->metavar : "");
-        fprintf(out, "  %-26s %s%s%s%s\n", left, o->help, o->env ? " [" : "",
-                o->env ? o->env : "", o->env ? "]" : "");
-    }
-}
-
-static const char *
-s_getenv(char **envp, const char *name)
-{
-    size_t n = strlen(name);
-    for (char **e = envp; *e; e++)
-        if (strncmp(*e, name, n) == 0 && (*e)[n] == '=')
-            return (*e)[n + 1] ? *e + n + 1 : NULL;
-    return NULL;
-}
-
-static const option_t *
-s_find_flag(const char *flag, size_t len)
-{
     for (size_t i = 0; i < N_OPTIONS; i++)
-        if (strlen(s_options[i].flag) == len && strncmp(s_options[i].flag, flag, len) == 0)
-            return &s_options[i];
-    return NULL;
+        cli_usage_line(out, 26, s_options[i].flag, s_options[i].metavar, s_options[i].help, s_options[i].env);
 }
 
 /*  The JSON value of text for an option of kind (a list gets text split at commas). */
@@ -144,7 +120,8 @@ s_parse_flags(int argc, char **argv, cJSON *flags, const char **config_path, cha
         const char *arg = argv[i];
         const char *eq = strchr(arg, '=');
         const option_t *o = strncmp(arg, "--", 2) == 0
-                                ? s_find_flag(arg, eq ? (size_t) (eq - arg) : strlen(arg))
+                                ? cli_find_flag(s_options, N_OPTIONS, sizeof s_options[0], arg,
+                                                eq ? (size_t) (eq - arg) : strlen(arg))
                                 : NULL;
         if (!o)
             return ezshm_fail(errbuf, errlen, CONFIG_ERROR, "%s: %s", arg, "unknown option (see --help)");
@@ -309,7 +286,7 @@ s_load_env(settings_t *s, cJSON **streams, char **envp, char *errbuf, size_t err
 {
     for (size_t i = 0; i < N_OPTIONS; i++) {
         const option_t *o = &s_options[i];
-        const char *text = o->env && o->field ? s_getenv(envp, o->env) : NULL;
+        const char *text = o->env && o->field ? cli_getenv(envp, o->env) : NULL;
         if (!text)
             continue;
         cJSON *value = s_value(o->kind, text);
@@ -347,7 +324,7 @@ config_load(int argc, char **argv, char **envp, settings_t *out, cJSON **streams
         cJSON_Delete(table);
         return ezshm_fail(errbuf, errlen, CONFIG_ERROR, "%s: %s", "ezshmd", "out of memory");
     }
-    const char *config_path = s_getenv(envp, "EZSHM_CONFIG");
+    const char *config_path = cli_getenv(envp, "EZSHM_CONFIG");
     int rc = s_parse_flags(argc, argv, flags, &config_path, errbuf, errlen);
     if (rc == CONFIG_OK && config_path)
         rc = s_load_file(&s, &table, config_path, errbuf, errlen);

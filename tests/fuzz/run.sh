@@ -5,7 +5,7 @@
 #   tests/fuzz/run.sh [SECONDS]
 #   EZSHM_FUZZ_BUILD=dir      build directory (default: <repo>/build-fuzz)
 #   EZSHM_FUZZ_TARGETS="..."  subset of: fuzz_wire fuzz_base64 fuzz_control fuzz_mirror_header
-#                             fuzz_clock fuzz_pickle
+#                             fuzz_clock fuzz_pickle fuzz_web
 #   EZSHM_FUZZ_JOBS=N         harnesses run at the same time (default 1)
 #   EZSHM_FUZZ_KEEP=dir       keep the grown corpora and crash files in dir
 #   EZSHM_FUZZ_NICE=N         nice level (default 0; use 19 next to a benchmark)
@@ -15,7 +15,7 @@ case $secs in ''|*[!0-9]*) echo "usage: $0 [SECONDS]" >&2; exit 64;; esac
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 build=${EZSHM_FUZZ_BUILD:-$root/build-fuzz}
-targets=${EZSHM_FUZZ_TARGETS:-fuzz_wire fuzz_base64 fuzz_control fuzz_mirror_header fuzz_clock fuzz_pickle}
+targets=${EZSHM_FUZZ_TARGETS:-fuzz_wire fuzz_base64 fuzz_control fuzz_mirror_header fuzz_clock fuzz_pickle fuzz_web}
 jobs=${EZSHM_FUZZ_JOBS:-1}
 nicelvl=${EZSHM_FUZZ_NICE:-0}
 
@@ -42,6 +42,7 @@ corpus_of() {
     fuzz_mirror_header) echo mirror_header;;
     fuzz_clock) echo clock;;
     fuzz_pickle) echo pickle;;
+    fuzz_web) echo web;;
   esac
 }
 max_len_of() {
@@ -52,6 +53,7 @@ max_len_of() {
     fuzz_mirror_header) echo 2048;;   # 8 + 1334-byte v1 header + a few patches
     fuzz_clock) echo 16384;;          # 4 + a clock segment of a 100-frame ring, or patches
     fuzz_pickle) echo 16384;;         # labels of a few hundred channels, attrs
+    fuzz_web) echo 16384;;            # a path and a settings body / status reply
   esac
 }
 

@@ -33,6 +33,8 @@ K8S = os.path.join(DEPLOY, "k8s", "ezshm-pod.yaml")
 UNIT = os.path.join(DEPLOY, "ezshmd.service")
 EXAMPLE_CONFIG = os.path.join(DEPLOY, "ezshmd.json")
 CONFIG_C = os.path.join(SRC, "service", "config.c")
+WEB_OPTIONS_C = os.path.join(SRC, "web", "web_options.c")
+WEB_UNIT = os.path.join(DEPLOY, "ezshm-web.service")
 SETTINGS_C = os.path.join(SRC, "control", "settings.c")
 
 ITEMSIZE = {"float64": 8, "float32": 4, "float16": 2, "int64": 8, "int32": 4, "int16": 2,
@@ -130,11 +132,15 @@ def as_list(value):
 
 # ------------------------------------------------------------------ what ezshmd reads
 def known_env_names():
-    """The EZSHM_* names service/config.c reads: a regex that finds none is a failure, never
-    a reason to fall back on a list that would hide it."""
-    names = set(re.findall(r'"(EZSHM_[A-Z_]+)"', read(CONFIG_C))) if os.path.exists(CONFIG_C) else set()
-    check("service/config.c names EZSHM_* variables", bool(names), "no \"EZSHM_...\" string literal found")
-    return names, "service/config.c"
+    """The EZSHM_* names service/config.c (ezshmd) and web/web_options.c (ezshm-web) read: a
+    regex that finds none is a failure, never a reason to fall back on a list that would hide it."""
+    names = set()
+    for path in (CONFIG_C, WEB_OPTIONS_C):
+        found = set(re.findall(r'"(EZSHM_[A-Z_]+)"', read(path))) if os.path.exists(path) else set()
+        check(f"{os.path.relpath(path, SRC)} names EZSHM_* variables", bool(found),
+              "no \"EZSHM_...\" string literal found")
+        names |= found
+    return names, "service/config.c, web/web_options.c"
 
 
 def known_fields():
@@ -160,7 +166,7 @@ STREAM_FIELDS = set()
 def check_env_names(label, text):
     used = sorted(set(ENV_NAME_RE.findall(text)))
     unknown = [n for n in used if n not in ENV_NAMES]
-    check(f"{label}: every EZSHM_* name ({len(used)}) is read by ezshmd (per {ENV_SOURCE})",
+    check(f"{label}: every EZSHM_* name ({len(used)}) is read by ezshmd or ezshm-web (per {ENV_SOURCE})",
           not unknown, "unknown: " + ", ".join(unknown))
 
 
@@ -338,8 +344,9 @@ def check_compose(image_env):
         check("compose: YAML parses", False, str(e))
         return
     services = (doc or {}).get("services") or {}
-    for name in ("rig", "ezshmd", "viewer"):
+    for name in ("rig", "ezshmd", "viewer", "ezshm-web"):
         check(f"compose: service {name!r} exists", name in services)
+    check_compose_web(services)
 
     # Cross-references.
     for name, svc in services.items():
@@ -444,6 +451,32 @@ def check_compose(image_env):
     check_env_names("compose", text)
 
 
+def check_compose_web(services):
+    """ezshm-web beside ezshmd: its control endpoint is ezshmd's, it joins ezshmd's IPC, its
+    port is published on the host's loopback only, its healthcheck asks /healthz."""
+    web = services.get("ezshm-web") or {}
+    if not web:
+        return
+    argv = as_list(web.get("entrypoint")) + as_list(web.get("command"))
+    flags = cli_flags(argv)
+    ezshmd_env = service_env(services.get("ezshmd") or {})
+    _, cport = endpoint_host_port(ezshmd_env.get("EZSHM_CONTROL", "tcp://127.0.0.1:5560"))
+    host, port = endpoint_host_port(flags.get("--control", ""))
+    check("compose: ezshm-web --control is ezshmd's control port", host == "ezshmd" and port == cport,
+          repr(flags.get("--control")))
+    check("compose: ezshm-web shares ezshmd's IPC (ipc: service:ezshmd)", web.get("ipc") == "service:ezshmd")
+    listen = str(flags.get("--listen", ""))
+    lport = listen.rsplit(":", 1)[-1]
+    maps = [m for m in port_mappings(web) if str(m[2]) == lport]
+    check(f"compose: ezshm-web's port {lport} published on 127.0.0.1 only",
+          bool(maps) and all(m[0] == "127.0.0.1" for m in maps), repr(web.get("ports")))
+    test = " ".join(as_list((web.get("healthcheck") or {}).get("test")))
+    check("compose: ezshm-web's healthcheck asks /healthz on its port",
+          "/healthz" in test and f"/{lport}" in test, test)
+    check("compose: ezshm-web is read only (no --allow-control without a token)",
+          "--allow-control" not in argv or "--token-file" in argv, " ".join(argv))
+
+
 # ------------------------------------------------------------------ Kubernetes
 def pod_specs(doc):
     kind = doc.get("kind")
@@ -503,7 +536,7 @@ def check_k8s(image_env):
                 check(f"k8s: {wl}: volume {n!r} references ConfigMap {ref!r} defined here",
                       ref in configmaps)
 
-        ezshmd_seen = False
+        ezshmd_seen = web_seen = False
         for c in containers:
             cname = c.get("name", "?")
             check(f"k8s: {wl}: container {cname!r} has an image", bool(c.get("image")))
@@ -515,6 +548,9 @@ def check_k8s(image_env):
             check_env_names(f"k8s: {cname} env", " ".join(e.get("name", "") for e in c.get("env") or []))
 
             argv = as_list(c.get("command")) + as_list(c.get("args"))
+            if argv[:1] and os.path.basename(argv[0]) == "ezshm-web":
+                web_seen = True
+                check_k8s_web(wl, doc, c, argv)
             is_ezshmd = cname == "ezshmd" or (argv[:1] and os.path.basename(argv[0]) == "ezshmd")
             if not is_ezshmd:
                 continue
@@ -561,7 +597,28 @@ def check_k8s(image_env):
                         check(f"k8s: {wl}: {cname}: {kind} endpoint matches control",
                               endpoint_host_port(cmd[cmd.index("--endpoint") + 1])[1] == port)
         check(f"k8s: {wl}: has an ezshmd container", ezshmd_seen)
+        check(f"k8s: {wl}: has an ezshm-web container", web_seen)
     check_env_names("k8s", text)
+
+
+def check_k8s_web(wl, doc, c, argv):
+    """ezshm-web's httpGet probes and the scrape annotations point at the port it listens on."""
+    flags = cli_flags(argv)
+    lport = str(flags.get("--listen", "127.0.0.1:8080")).rsplit(":", 1)[-1]
+    named = {str(p.get("name")): str(p.get("containerPort")) for p in c.get("ports") or []}
+    check(f"k8s: {wl}: ezshm-web declares containerPort {lport}", lport in named.values(), repr(named))
+    check(f"k8s: {wl}: ezshm-web listens beyond loopback (probes come from kubelet) with a token or "
+          "--insecure-no-token", not str(flags.get("--listen", "")).startswith("127.")
+          and ("--insecure-no-token" in argv or "--token-file" in argv))
+    for kind, path in (("readinessProbe", "/readyz"), ("livenessProbe", "/healthz")):
+        get = (c.get(kind) or {}).get("httpGet") or {}
+        port = str(get.get("port"))
+        check(f"k8s: {wl}: ezshm-web {kind} httpGet {path} on its port",
+              get.get("path") == path and named.get(port, port) == lport, repr(get))
+    ann = ((((doc.get("spec") or {}).get("template") or {}).get("metadata") or {}).get("annotations") or {})
+    check(f"k8s: {wl}: scrape annotations name ezshm-web's port and /metrics",
+          ann.get("prometheus.io/scrape") == "true" and str(ann.get("prometheus.io/port")) == lport
+          and ann.get("prometheus.io/path", "/metrics") == "/metrics", repr(ann))
 
 
 # ------------------------------------------------------------------ systemd
@@ -602,6 +659,23 @@ def check_unit():
           not fams or "AF_NETLINK" in fams, " ".join(fams))
     check("systemd: PrivateIPC is not enabled", get("PrivateIPC") in ("", "no", "false", "0"))
     check_env_names("systemd unit", read(UNIT))
+
+    web = load("systemd ezshm-web", WEB_UNIT, parse)
+    if web is not None:
+        wsvc = web["Service"] if web.has_section("Service") else {}
+        wget = lambda k: wsvc.get(k, "") if wsvc else ""  # noqa: E731
+        argv = shlex.split(wget("ExecStart"))
+        check("systemd: ezshm-web ExecStart=/usr/local/bin/ezshm-web --control (ezshmd's default endpoint)",
+              argv[:1] == ["/usr/local/bin/ezshm-web"] and cli_flags(argv).get("--control") == "tcp://127.0.0.1:5560",
+              wget("ExecStart"))
+        check("systemd: ezshm-web listens on loopback unless configured",
+              "--listen" not in argv and "--insecure-no-token" not in argv, wget("ExecStart"))
+        check("systemd: ezshm-web runs after ezshmd.service", "ezshmd.service" in web["Unit"].get("After", ""))
+        check("systemd: ezshm-web dedicated non-root User, NoNewPrivileges",
+              wget("User") not in ("", "root", "0") and wget("NoNewPrivileges") == "yes")
+        check("systemd: ezshm-web RestrictAddressFamilies has AF_INET and AF_NETLINK",
+              {"AF_INET", "AF_NETLINK"} <= set(wget("RestrictAddressFamilies").split()))
+        check_env_names("systemd ezshm-web unit", read(WEB_UNIT))
 
     cfg_text = load("example config", EXAMPLE_CONFIG, read)
     if cfg_text is not None:

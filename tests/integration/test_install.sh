@@ -14,9 +14,9 @@ cmake --install "$build" --prefix "$work/prefix" >/dev/null
 libdir=$(ls -d "$work"/prefix/lib*/pkgconfig | head -n 1)
 check "ezshm.pc installed" '[ -f "$libdir/ezshm.pc" ]'
 check "headers installed" '[ -f "$work/prefix/include/ezshm.h" ] && [ -f "$work/prefix/include/ezshm_mirror.h" ]'
-check "man pages installed" '[ -f "$work/prefix/share/man/man8/ezshmd.8" ] && [ -f "$work/prefix/share/man/man1/ezshm-mirror.1" ]'
+check "man pages installed" '[ -f "$work/prefix/share/man/man8/ezshmd.8" ] && [ -f "$work/prefix/share/man/man1/ezshm-mirror.1" ] && [ -f "$work/prefix/share/man/man1/ezshm-web.1" ]'
 check "Python clock reader installed" '[ -f "$work/prefix/share/doc/ezshm/examples/ezshm_clock.py" ]'
-for exe in ezshmd ezshm-pub ezshm-ctl ezshm-mirror; do
+for exe in ezshmd ezshm-pub ezshm-ctl ezshm-mirror ezshm-web; do
     check "$exe runs from the prefix" '"$work/prefix/bin/$exe" --version | grep -q "0\."'
 done
 

@@ -45,6 +45,7 @@ messaging='^(zmq|czmq|zmq_utils)\.h$|^cjson/|^cJSON\.h$'
 control_headers=$(headers_of "$root/control")
 service_headers=$(headers_of "$root/service")      # daemon, wire/ and pub/
 daemon_headers=$(headers_of "$root/service" -maxdepth 1; headers_of "$root/service/pub")
+web_headers=$(headers_of "$root/web")
 
 # The scanner itself: service/ does include control/ headers (settings.h) and czmq.h, so a
 # scan that finds neither there is broken, and its silence below would prove nothing.
@@ -60,6 +61,13 @@ check "web/console/ (but session/, the protocol) includes no ZeroMQ, czmq, cJSON
     "$(includes_of "$root/web/console" "$control_headers"$'\n'"$service_headers" "$messaging" | grep -v '^web/console/session/')"
 check "service/wire/ includes no ZeroMQ, czmq, cJSON, control/ or daemon header" \
     "$(includes_of "$root/service/wire" "$control_headers"$'\n'"$daemon_headers" "$messaging")"
+
+# ezshm-web is a client: it uses control/'s client side and libezshm, and nothing uses it.
+[ -n "$web_headers" ] || check "web/ has headers to scan" "none found in $root/web"
+check "shm/, control/ and service/ include no web/ header" \
+    "$(for d in shm control service; do includes_of "$root/$d" "$web_headers" ""; done)"
+check "web/ includes no service/ header nor the control server's" \
+    "$(includes_of "$root/web" "$service_headers"$'\n'"control_server.h" "")"
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -31,7 +31,7 @@ work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 
 # page program
-pages="ezshmd.8:ezshmd ezshm-ctl.1:ezshm-ctl ezshm-pub.1:ezshm-pub ezshm-mirror.1:ezshm-mirror"
+pages="ezshmd.8:ezshmd ezshm-ctl.1:ezshm-ctl ezshm-pub.1:ezshm-pub ezshm-mirror.1:ezshm-mirror ezshm-web.1:ezshm-web"
 
 for entry in $pages; do
     page="${entry%%:*}"
