@@ -20,6 +20,7 @@ struct _control_server_t {
     zsock_t *rep;
     zsock_t *pub;        /* NULL without an events endpoint */
     zactor_t *auth;      /* NULL without CURVE */
+    uint64_t replies[SETTINGS_CODE_COUNT];   /* requests answered, by outcome (code) */
 };
 
 static const char *const s_health_names[] = { "ingesting", "idle", "error" };
@@ -370,6 +371,10 @@ s_read_status(control_server_t *self, const settings_t *target)
     cJSON *status = cJSON_AddObjectToObject(reply, "status");
     if (status)
         self->cb.status(self->ctx, target, status);
+    /*  The daemon's own: how its control requests ended, this one not yet counted. */
+    cJSON *outcomes = status ? cJSON_AddObjectToObject(status, "control_requests") : NULL;
+    for (int code = 0; outcomes && code < SETTINGS_CODE_COUNT; code++)
+        cJSON_AddNumberToObject(outcomes, settings_code_name(code), (double) self->replies[code]);
     return reply;
 }
 
@@ -625,6 +630,22 @@ s_utf8_repaired(const char *s)
     return out;
 }
 
+/*  The outcome of a reply: SETTINGS_OK, or its error code (apply_failed for a reply that
+    could not be built). */
+static settings_code_t
+s_outcome(const cJSON *reply)
+{
+    if (!reply)
+        return SETTINGS_ERR_APPLY_FAILED;
+    if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(reply, "ok")))
+        return SETTINGS_OK;
+    const cJSON *code = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(reply, "error"), "code");
+    for (int c = 1; cJSON_IsString(code) && c < SETTINGS_CODE_COUNT; c++)
+        if (strcmp(code->valuestring, settings_code_name(c)) == 0)
+            return c;
+    return SETTINGS_ERR_APPLY_FAILED;
+}
+
 /*  Every JSON text ezshmd sends is valid UTF-8, whatever made a string: the stream key keeps
     ShMemCircBuff's byte cut (1024 bytes, possibly inside a character), a wire error quotes
     bytes of a message. Keys and string values that are not well-formed are repaired in place
@@ -681,6 +702,7 @@ control_server_handle(control_server_t *self)
     bool quit = false;
     cJSON *reply = s_dispatch(self, msg, &quit);
     zmsg_destroy(&msg);
+    self->replies[s_outcome(reply)]++;
     s_valid_utf8(reply);
     s_exact_numbers(reply);
     char *text = reply ? cJSON_PrintUnformatted(reply) : NULL;

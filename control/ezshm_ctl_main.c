@@ -164,11 +164,13 @@ s_call(const options_t *opt, const cJSON *req, int *exit_code)
     return reply;
 }
 
-/*  A status counter object printed on one line (s_print_reasons). */
+/*  A status counter object printed on one line (s_print_reasons): drops by reason, control
+    requests by outcome. */
 static bool
 s_is_reasons(const cJSON *item)
 {
-    return cJSON_IsObject(item) && strcmp(item->string, "dropped_by_reason") == 0;
+    return cJSON_IsObject(item)
+           && (strcmp(item->string, "dropped_by_reason") == 0 || strcmp(item->string, "control_requests") == 0);
 }
 
 /*  Widest "a.b.c" key of obj, nested objects flattened. */
@@ -259,8 +261,8 @@ s_print_status_value(const cJSON *item)
     }
 }
 
-/*  A dropped_by_reason object on one line: only the reasons that dropped something (the
-    twenty-odd zeros would hide them), "none" when no reason did. */
+/*  A counter object on one line: only the reasons that counted something (the twenty-odd
+    zeros would hide them), "none" when no reason did. */
 static void
 s_print_reasons(const cJSON *reasons)
 {

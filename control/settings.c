@@ -104,6 +104,8 @@ static const char *const s_code_names[] = {
     "wrong_type", "out_of_range", "not_finite", "immutable", "apply_failed",
     "name_in_use", "unknown_stream", "stream_exists", "fd_limit", "name_conflict",
 };
+_Static_assert(sizeof s_code_names / sizeof s_code_names[0] == SETTINGS_CODE_COUNT,
+               "one name per settings_code_t");
 static const char *const s_header_names[] = { "legacy", "v1" };
 static const char *const s_log_level_names[] = { "error", "warning", "info", "debug" };
 

@@ -48,6 +48,8 @@ typedef enum {
                                     name of another stream (x/buffer0 beside x)       */
 } settings_code_t;
 
+#define SETTINGS_CODE_COUNT (SETTINGS_ERR_NAME_CONFLICT + 1)
+
 typedef struct {
     settings_code_t code;
     char message[SETTINGS_MSG_MAX];

@@ -422,6 +422,9 @@ stream_status(stream_t *self, cJSON *out)
     }
     else   /* no header, or it faulted under the snapshot: readers find no valid stream */
         cJSON_AddBoolToObject(out, "bvalid", false);
+    uint32_t waiting = 0;
+    ezshm_writer_readers_waiting(self->writer, &waiting);
+    cJSON_AddNumberToObject(out, "readers_waiting", waiting);
     cJSON_AddNumberToObject(out, "segment_faults", (double) ezshm_writer_faults(self->writer));
 }
 

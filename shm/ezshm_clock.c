@@ -324,14 +324,24 @@ ezshm_clock_destroy(ezshm_clock_t **self_p)
     ezshm_clock_abandon(self_p);
 }
 
+const char *
+ezshm_clock_hit_segment(const ezshm_clock_t *self, const void *fault)
+{
+    if (!self)
+        return NULL;
+    if (ezshm_guard_hit(fault, self->seg.addr, self->seg.size))
+        return self->seg.name;
+    /*  A reader writes the wake words through a map of their own (rw), apart from the
+        read-only one. */
+    if (ezshm_guard_hit(fault, self->wake.addr, self->wake.size) || ezshm_guard_hit(fault, self->rw, EZSHM_WAKE_BYTES))
+        return self->wake.name;
+    return NULL;
+}
+
 bool
 ezshm_clock_hit(const ezshm_clock_t *self, const void *fault)
 {
-    /*  A reader writes the wake words through a map of their own (rw), apart from the
-        read-only one. */
-    return self && (ezshm_guard_hit(fault, self->seg.addr, self->seg.size)
-                    || ezshm_guard_hit(fault, self->wake.addr, self->wake.size)
-                    || ezshm_guard_hit(fault, self->rw, EZSHM_WAKE_BYTES));
+    return ezshm_clock_hit_segment(self, fault) != NULL;
 }
 
 void
@@ -555,6 +565,12 @@ ezshm_clock_newest_anchor(const ezshm_clock_t *self, ezshm_anchor_t *anchor)
         return false;
     uint64_t written = s_written(self);
     return written > 0 && s_anchor(self, written - 1, anchor);
+}
+
+uint32_t
+ezshm_clock_waiters(const ezshm_clock_t *self)
+{
+    return self && self->rw ? __atomic_load_n(CU32(self->rw, OFF_WAITERS), __ATOMIC_ACQUIRE) : 0;
 }
 
 uint32_t

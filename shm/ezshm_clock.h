@@ -114,6 +114,8 @@ void ezshm_clock_destroy(ezshm_clock_t **self_p);
     process truncated it); then ezshm_clock_abandon lets both go: unmapped and unlinked
     without one more access to their memory (no close state, no wake-up). Accepts NULL. */
 bool ezshm_clock_hit(const ezshm_clock_t *self, const void *fault);
+/*  The name of the segment (clock or wake) a fault address lies in; NULL when neither. */
+const char *ezshm_clock_hit_segment(const ezshm_clock_t *self, const void *fault);
 void ezshm_clock_abandon(ezshm_clock_t **self_p);
 
 const char *ezshm_clock_segment(const ezshm_clock_t *self);
@@ -171,6 +173,11 @@ double ezshm_clock_anchor_time(const ezshm_anchor_t *a, uint64_t p);
     its slot under the copy. The mirror's torn-read check bounds the writer's position with
     it: a chunk's anchor is published before any frame of the chunk (docs/shm-layout.md §6). */
 bool ezshm_clock_newest_anchor(const ezshm_clock_t *self, ezshm_anchor_t *anchor);
+
+/*  Writer: how many readers say they sleep on the wake word (the waiter count they keep in
+    the wake segment: a reader can write any value there, so it is what they report, not a
+    proof). Read it inside a SIGBUS guard: the wake segment is writable by readers. */
+uint32_t ezshm_clock_waiters(const ezshm_clock_t *self);
 
 /*  Reader: the wake word's value (0 without a wake segment), and whether the writer closed
     this clock. */

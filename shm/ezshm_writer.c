@@ -304,15 +304,16 @@ s_fault(ezshm_writer_t *self, const void *fault)
     bool header = ezshm_guard_hit(fault, self->header.addr, self->header.size) || !s_invalidate(self);
     bool unreserved = !header && self->reserved < self->ring_bytes;
     char msg[320];
+    const char *clock = header ? NULL : ezshm_clock_hit_segment(self->clock, fault);
     snprintf(msg, sizeof msg, "%s segment %s/%s of stream '%.80s' was truncated by another process%s (SIGBUS "
-             "caught): dropped, %s", header ? "header" : "ring", ezshm_segment_dir(),
-             header ? self->header.name : self->ring.name, self->name,
+             "caught): dropped, %s", header ? "header" : clock ? "clock or wake" : "ring", ezshm_segment_dir(),
+             header ? self->header.name : clock ? clock : self->ring.name, self->name,
              unreserved ? ", or the folder had no page left for it" : "",
              self->closing ? "closing" : header ? "header recreated, ring rebuilt by the next chunk"
                                                 : "rebuilt by the next chunk");
     s_log(self, msg);
     /*  A truncated clock segment is let go without another touch (closing it would write). */
-    if (ezshm_clock_hit(self->clock, fault))
+    if (header ? ezshm_clock_hit(self->clock, fault) : clock != NULL)
         ezshm_clock_abandon(&self->clock);
     if (!header) {
         s_ring_drop(self);
@@ -940,6 +941,22 @@ ezshm_writer_snapshot(ezshm_writer_t *self, ezshm_meta_t *out)
     if (!self->meta)
         return EZSHM_ERR_NOENT;
     return s_guarded(self, s_snapshot, out);
+}
+
+static int
+s_waiters(ezshm_writer_t *self, const void *arg)
+{
+    *(uint32_t *) arg = ezshm_clock_waiters(self->clock);
+    return EZSHM_OK;
+}
+
+int
+ezshm_writer_readers_waiting(ezshm_writer_t *self, uint32_t *out)
+{
+    if (!self || !out)
+        return EZSHM_ERR_INVAL;
+    *out = 0;
+    return self->clock ? s_guarded(self, s_waiters, out) : EZSHM_OK;
 }
 
 uint64_t

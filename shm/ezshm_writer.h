@@ -207,6 +207,10 @@ const char *ezshm_writer_name(const ezshm_writer_t *self);
 const char *ezshm_writer_header_segment(const ezshm_writer_t *self);
 const char *ezshm_writer_ring_segment(const ezshm_writer_t *self);   /* "" without a ring */
 const char *ezshm_writer_clock_segment(const ezshm_writer_t *self);  /* "" without a clock */
+/*  Readers asleep on the stream's wake word, as they count themselves in the wake segment
+    (0 without a clock). EZSHM_ERR_BUS when a reader truncated the segment (dropped, rebuilt
+    with the next ring). */
+int ezshm_writer_readers_waiting(ezshm_writer_t *self, uint32_t *out);
 ezshm_layout_t ezshm_writer_layout(const ezshm_writer_t *self);
 bool ezshm_writer_has_ring(const ezshm_writer_t *self);
 uint64_t ezshm_writer_frame_bytes(const ezshm_writer_t *self);

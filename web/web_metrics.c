@@ -48,6 +48,7 @@ static const family_t s_stream_families[] = {
     {"ezshm_stream_meta_generation", "gauge", "Generation of the stream metadata in the aux segment (v1 header).", FROM_STREAM, "meta_generation", 1},
     {"ezshm_stream_meta_bytes", "gauge", "Size of the stream metadata in the aux segment.", FROM_STREAM, "aux_nbytes", 1},
     {"ezshm_stream_segment_faults_total", "counter", "Segments truncated under ezshmd by another process, each rebuilt.", FROM_STREAM, "segment_faults", 1},
+    {"ezshm_stream_readers_waiting", "gauge", "Readers asleep on the stream's wake word, as they count themselves.", FROM_STREAM, "readers_waiting", 1},
     {"ezshm_stream_transport_delay_p50_seconds", "gauge", "Median transport delay (ingest wall clock minus the newest sample's time), last 1024 messages.", FROM_DELAY, "p50_ms", 1e-3},
     {"ezshm_stream_transport_delay_p99_seconds", "gauge", "99th percentile transport delay, last 1024 messages.", FROM_DELAY, "p99_ms", 1e-3},
     {"ezshm_stream_transport_delay_window_messages", "gauge", "Messages with a wall-clock time base in the transport delay window.", FROM_DELAY, "messages", 1},
@@ -301,6 +302,14 @@ s_daemon_families(FILE *out, const web_daemon_view_t *daemons, size_t n)
         cJSON_ArrayForEach(r, s_at(daemons[d].status, "status.unrouted.dropped_by_reason"))
             if (cJSON_IsNumber(r))
                 s_sample(out, "ezshm_unrouted_messages_total", daemons[d].endpoint, NULL, "reason", r->string,
+                         r->valuedouble);
+    }
+    s_head(out, "ezshm_control_requests_total", "counter", "Control requests ezshmd answered, by outcome (ok or the error code).");
+    for (size_t d = 0; d < n; d++) {
+        const cJSON *r;
+        cJSON_ArrayForEach(r, s_at(daemons[d].status, "status.control_requests"))
+            if (cJSON_IsNumber(r))
+                s_sample(out, "ezshm_control_requests_total", daemons[d].endpoint, NULL, "outcome", r->string,
                          r->valuedouble);
     }
 }

@@ -43,8 +43,36 @@ def case_status_output():
         s.close()
 
 
+def case_waiters_and_outcomes():
+    """status reports the readers asleep on a stream's wake word and the control requests ezshmd
+    answered, by outcome."""
+    s = Session("ctlwait")
+    try:
+        data, ctl = s.endpoint(), s.endpoint()
+        s.start("ezshmd", "--sub-bind", data, "--control", ctl, "--shmem-name", "wait/w",
+                "--log-level", "error")
+        s.wait_ready(ctl)
+        r = s.run("ezshm-pub", "--connect", data, "--count", "2", "--wall-clock", "--quiet")
+        assert r.returncode == 0, r.stderr
+        stream = lambda: get_status(s, ctl)["stream"]  # noqa: E731
+        wait_until(lambda: stream()["bvalid"], 10, "the ring")
+        assert stream()["readers_waiting"] == 0
+        follower = s.start("ezshm-mirror", "--follow", "wait/w")
+        wait_until(lambda: stream()["readers_waiting"] == 1, 10, "the follower asleep on the wake word")
+        follower.terminate()
+        follower.wait(10)
+        for bad in ("no_such_field=1", "buf_dur=-1"):
+            assert s.run("ezshm-ctl", "--endpoint", ctl, "set", bad).returncode == 1
+        outcomes = get_status(s, ctl)["control_requests"]
+        assert outcomes["unknown_field"] == 1 and outcomes["out_of_range"] == 1, outcomes
+        assert outcomes["ok"] >= 4 and set(outcomes) >= {"ok", "fd_limit", "name_conflict"}, outcomes
+    finally:
+        s.close()
+
+
 def main():
     res = Results()
+    res.check("status: readers_waiting per stream, control_requests by outcome", case_waiters_and_outcomes)
     res.check("ezshm-ctl status: human output (durations, a block per stream, drop reasons on one line); "
               "--json status: the raw reply", case_status_output)
     res.finish()

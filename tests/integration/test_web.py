@@ -239,7 +239,11 @@ def case_exposition(res, rig, port):
         assert metric(text, "ezshm_stream_info", dtype="f", shape="[8]") == 1
         assert metric(text, "ezshm_stream_health", state="ingesting") == 1
         assert metric(text, "ezshm_stream_sample_rate_hertz") == FS
-    res.check("/metrics: promtool check metrics passes, HELP/TYPE, escaping, info and state set", promtool)
+        assert metric(text, "ezshm_stream_readers_waiting") == 0, "nobody sleeps on the wake word"
+        assert metric(text, "ezshm_control_requests_total", outcome="ok") >= 1
+        assert metric(text, "ezshm_control_requests_total", outcome="bad_json") == 0
+    res.check("/metrics: promtool check metrics passes, HELP/TYPE, escaping, info and state set, "
+              "readers waiting and control requests by outcome", promtool)
 
 
 def case_api(res, rig, port):
