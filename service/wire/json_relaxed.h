@@ -86,6 +86,10 @@ const char *jr_raw(const jr_doc_t *self, const jr_node_t *node, size_t *len);
     \u escapes become UTF-8; lone surrogates become U+FFFD. */
 size_t jr_string(const jr_doc_t *self, const jr_node_t *node, char *dst);
 
+/*  jr_string, and *lone_surrogate says whether a \u escape was a lone surrogate (text
+    Python holds but UTF-8 cannot: it became U+FFFD). */
+size_t jr_text(const jr_doc_t *self, const jr_node_t *node, char *dst, bool *lone_surrogate);
+
 /*  Scans one number token (JSON grammar plus NaN, Infinity, -Infinity) at text[pos..len).
     On success sets *end to the first byte after it and *value, and returns true. Used by
     the parser and by the native header cache to re-read a number in a changed header. */
