@@ -11,7 +11,9 @@
     left out; ints up to 2^64-1 kept);
 (3) aux blobs planted in a live stream's segment — shapes that wrap to 0 bytes, a shared-reference
     bomb, an empty array of 2^60 rows — make `ezshm-mirror --meta` exit 1 with a sentence, never
-    crash or print without bound."""
+    crash or print without bound;
+(4) every JSON input of the fuzzers' wire corpus, sent to ezshmd under a topic of its own: every blob
+    published loads with pickle.loads."""
 import ast
 import base64
 import json
@@ -241,11 +243,57 @@ def planted(r):
         rig.close()
 
 
+CORPUS = os.path.join(os.path.dirname(__file__), "..", "fuzz", "corpus", "wire")
+
+
+def corpus_payloads():
+    """The JSON payload of every JSON-framed input of the fuzzers' wire corpus (framing in
+    tests/fuzz/README.md), each to go out under a topic of its own."""
+    out = []
+    for name in sorted(os.listdir(CORPUS)):
+        with open(os.path.join(CORPUS, name), "rb") as f:
+            data = f.read()
+        if not name.endswith(".bin") or len(data) < 4:
+            continue
+        count, pos, parts = struct.unpack_from("<I", data)[0], 4, []
+        for _ in range(min(count, 8)):
+            if len(data) - pos < 4:
+                break
+            n = struct.unpack_from("<I", data, pos)[0]
+            parts.append(data[pos + 4:pos + 4 + n])
+            pos += 4 + n
+        json_part = parts[1] if count == 2 and len(parts) == 2 else parts[0] if count == 1 and parts else None
+        if json_part and b"{" in json_part:
+            out.append((f"c{len(out)}", json_part[json_part.index(b"{"):]))
+    return out
+
+
+def corpus(r):
+    rig = Rig("metacorpus")
+    try:
+        payloads = corpus_payloads()
+        assert len(payloads) >= 15, len(payloads)
+        rig.send(payloads)
+        wait_until(lambda: len(rig_streams(rig)) == len(payloads), timeout=20, what="every corpus stream")
+        loaded = 0
+        for topic, _ in payloads:
+            st = wait_until(lambda: (lambda s: s if s["counters"]["received"] == 1 else None)(
+                rig.status(f"m/{topic}")), timeout=10, what=topic)
+            if st["stream"]["meta_generation"]:
+                meta = pickle.loads(rig.blob(f"m/{topic}"))      # raises if Python cannot load it
+                assert meta["version"] == 1 and isinstance(meta["attrs"], dict), meta
+                loaded += 1
+        assert loaded >= 10, loaded
+    finally:
+        rig.close()
+
+
 def main():
     res = Results()
     res.check("80 000 attrs keys: control and other streams unblocked, over the bound counted", stall, res)
     res.check("hostile metadata: documented outcome, every blob loads in Python", hostile, res)
     res.check("planted aux blobs: ezshm-mirror --meta exits 1 with a sentence", planted, res)
+    res.check("every blob the fuzzers' wire corpus makes ezshmd publish loads in Python", corpus, res)
     return res.finish()
 
 
