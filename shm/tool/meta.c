@@ -169,7 +169,12 @@ s_node(FILE *out, const ezshm_node_t *n)
     switch (n->type) {
     case EZSHM_NODE_NONE:    fputs("null", out); break;
     case EZSHM_NODE_BOOL:    fputs(n->boolean ? "true" : "false", out); break;
-    case EZSHM_NODE_INT:     fprintf(out, "%lld", (long long) n->integer); break;
+    case EZSHM_NODE_INT:
+        if (n->u64)
+            fprintf(out, "%llu", (unsigned long long) (uint64_t) n->integer);
+        else
+            fprintf(out, "%lld", (long long) n->integer);
+        break;
     case EZSHM_NODE_FLOAT:   s_double(out, n->re); break;
     case EZSHM_NODE_COMPLEX:
         fputc('[', out);

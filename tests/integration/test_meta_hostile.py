@@ -180,6 +180,9 @@ def hostile(r):
                 assert got.tobytes() == want.tobytes(), topic
             else:
                 assert meta["attrs"] == want, (topic, meta["attrs"])
+        # the C reader prints the wide ints as they are
+        out = rig.s.run("ezshm-mirror", "--meta", "m/ints")
+        assert out.returncode == 0 and json.loads(out.stdout)["attrs"] == cases["ints"][1], out
         return len(cases)
     finally:
         rig.close()
