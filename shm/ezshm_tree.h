@@ -65,7 +65,9 @@ struct ezshm_node_t {
     uint32_t height;            /* 1 for leaves, 1 + the highest item for containers */
     int64_t integer;            /* INT (see u64) */
     double re, im;              /* FLOAT: re; COMPLEX: both */
-    const char *bytes;          /* STR: UTF-8 + NUL; BYTES; NDARRAY: C-order data */
+    const char *bytes;          /* STR: UTF-8 (a lone surrogate as its surrogatepass
+                                   bytes, as CPython pickles it) + NUL; BYTES; NDARRAY:
+                                   C-order data */
     size_t len;                 /* bytes in `bytes` (without the NUL) */
     ezshm_node_t **items;       /* LIST, TUPLE; DICT: key, value, key, value ...; 'O' arrays */
     size_t n;                   /* items; DICT: pairs */

@@ -794,7 +794,8 @@ s_string(up_t *up, size_t len_bytes)
     const unsigned char *s;
     if (!s_arg(up, len_bytes, &n) || !s_read(up, n > SIZE_MAX ? SIZE_MAX : (size_t) n, &s))
         return;
-    if (!ezshm_utf8_valid((const char *) s, (size_t) n))
+    /*  CPython pickles a str with 'surrogatepass': a lone surrogate is valid text here. */
+    if (!ezshm_utf8_valid_surrogatepass((const char *) s, (size_t) n))
         return (void) s_fail(up, "string is not valid UTF-8");
     s_push_node(up, ezshm_tree_str(up->tree, (const char *) s, (size_t) n));
 }

@@ -393,13 +393,12 @@ s_hex4(const char *s)
     return v;
 }
 
-/*  Unescapes src[0..len) into dst (at least len + 1 bytes); returns the length. *lone
-    says whether a lone surrogate became U+FFFD. */
+/*  Unescapes src[0..len) into dst (at least len + 1 bytes); returns the length. A lone
+    surrogate becomes U+FFFD, or with pass its surrogatepass bytes. */
 static size_t
-s_unescape(const char *src, size_t len, char *dst, bool *lone)
+s_unescape(const char *src, size_t len, char *dst, bool pass)
 {
     size_t o = 0;
-    *lone = false;
     for (size_t i = 0; i < len;) {
         if (src[i] != '\\') {
             dst[o++] = src[i++];
@@ -422,8 +421,7 @@ s_unescape(const char *src, size_t len, char *dst, bool *lone)
                 i += 6;
             }
         }
-        *lone |= cp >= 0xD800u && cp <= 0xDFFFu;
-        o += ezshm_utf8_put(dst + o, cp);
+        o += pass ? ezshm_utf8_put_surrogatepass(dst + o, cp) : ezshm_utf8_put(dst + o, cp);
     }
     dst[o] = '\0';
     return o;
@@ -439,10 +437,9 @@ jr_key_is(const jr_doc_t *self, const jr_node_t *node, const char *key)
         return raw == klen && memcmp(src, key, klen) == 0;
     /*  An escaped key can only match when it is short; the keys we look up are. */
     char buf[128];
-    bool lone;
     if (raw >= sizeof buf)
         return false;
-    size_t n = s_unescape(src, raw, buf, &lone);
+    size_t n = s_unescape(src, raw, buf, false);
     return n == klen && memcmp(buf, key, klen) == 0;
 }
 
@@ -493,22 +490,26 @@ jr_raw(const jr_doc_t *self, const jr_node_t *node, size_t *len)
     return self->text + node->start;
 }
 
-size_t
-jr_string(const jr_doc_t *self, const jr_node_t *node, char *dst)
-{
-    bool lone;
-    return jr_text(self, node, dst, &lone);
-}
-
-size_t
-jr_text(const jr_doc_t *self, const jr_node_t *node, char *dst, bool *lone_surrogate)
+static size_t
+s_text(const jr_doc_t *self, const jr_node_t *node, char *dst, bool pass)
 {
     size_t len = node->end - node->start;
     if (!node->escaped) {
         memcpy(dst, self->text + node->start, len);
         dst[len] = '\0';
-        *lone_surrogate = false;
         return len;
     }
-    return s_unescape(self->text + node->start, len, dst, lone_surrogate);
+    return s_unescape(self->text + node->start, len, dst, pass);
+}
+
+size_t
+jr_string(const jr_doc_t *self, const jr_node_t *node, char *dst)
+{
+    return s_text(self, node, dst, false);
+}
+
+size_t
+jr_string_surrogatepass(const jr_doc_t *self, const jr_node_t *node, char *dst)
+{
+    return s_text(self, node, dst, true);
 }

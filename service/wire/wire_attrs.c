@@ -34,10 +34,14 @@ s_text(attrs_ctx_t *c, const jr_node_t *node, bool key, size_t *len)
         c->nomem = true;
         return NULL;
     }
-    bool lone;
-    *len = jr_text(c->doc, &s, (char *) c->text->data, &lone);
-    const char *t = (const char *) c->text->data;
-    return !lone && ezshm_utf8_valid(t, *len) ? t : NULL;
+    /*  The raw bytes must be UTF-8 (Python's json.loads demands it); an escaped lone
+        surrogate is text Python keeps, so it is kept as pickle writes it. */
+    size_t rlen;
+    const char *raw = jr_raw(c->doc, &s, &rlen);
+    if (!ezshm_utf8_valid(raw, rlen))
+        return NULL;
+    *len = jr_string_surrogatepass(c->doc, &s, (char *) c->text->data);
+    return (const char *) c->text->data;
 }
 
 static ezshm_node_t *s_value(attrs_ctx_t *c, const jr_node_t *v, uint32_t depth);

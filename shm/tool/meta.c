@@ -20,7 +20,14 @@ s_string(FILE *out, const char *s, size_t len)
     fputc('"', out);
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char) s[i];
-        if (c == '"' || c == '\\')
+        /*  A lone surrogate (surrogatepass bytes ED A0..BF xx) as its JSON escape: the
+            output stays UTF-8 and json.loads gives Python's str back. */
+        if (c == 0xED && i + 2 < len && ((unsigned char) s[i + 1] & 0xE0) == 0xA0) {
+            fprintf(out, "\\u%04x", 0xD000u | ((unsigned) (s[i + 1] & 0x3F) << 6)
+                                     | (unsigned) (s[i + 2] & 0x3F));
+            i += 2;
+        }
+        else if (c == '"' || c == '\\')
             fprintf(out, "\\%c", c);
         else if (c < 0x20)
             fprintf(out, "\\u%04x", c);

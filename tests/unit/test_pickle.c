@@ -567,3 +567,24 @@ Test(pickle, a_dict_of_200000_keys_is_built_and_50000_read_back)
     s_expect_read_back_equal(half);
     ezshm_tree_destroy(&t);
 }
+
+/*  Issue 22: Python's json keeps "a\udc80b" and pickle writes it with 'surrogatepass'; the
+    encoder writes the same bytes and the reader takes them. */
+Test(pickle, a_lone_surrogate_is_written_and_read_as_cpython_does)
+{
+    static const unsigned char cpython[] =
+        "\x80\x05\x95\x10\x00\x00\x00\x00\x00\x00\x00\x7d\x94\x8c\x01\x73\x94\x8c\x05\x61\xed"
+        "\xb2\x80\x62\x94\x73\x2e";
+    ezshm_tree_t *t = ezshm_tree_new();
+    ezshm_node_t *d = ezshm_tree_dict(t);
+    cr_assert_eq(ezshm_tree_set(t, d, ezshm_tree_str(t, "s", 1), ezshm_tree_str(t, "a\xed\xb2\x80" "b", 5)), 0);
+    ezshm_pickler_t *p = ezshm_pickler_new();
+    const unsigned char *out;
+    size_t len;
+    cr_assert_eq(ezshm_pickler_dump(p, d, &out, &len), 0);
+    cr_assert_eq(len, sizeof cpython - 1);
+    cr_expect_eq(memcmp(out, cpython, len), 0);
+    s_expect_read_back_equal(d);
+    ezshm_pickler_destroy(&p);
+    ezshm_tree_destroy(&t);
+}
