@@ -497,6 +497,19 @@ Test(pickle, a_flood_of_values_on_the_stack_is_bounded)
     free(blob);
 }
 
+/*  The encoder writes exactly CPython's bytes for value. */
+static void
+s_expect_cpython_bytes(const ezshm_node_t *value, const unsigned char *cpython, size_t len)
+{
+    ezshm_pickler_t *p = ezshm_pickler_new();
+    const unsigned char *out;
+    size_t n;
+    cr_assert_eq(ezshm_pickler_dump(p, value, &out, &n), 0);
+    cr_expect_eq(n, len);
+    cr_expect(n == len && memcmp(out, cpython, len) == 0);
+    ezshm_pickler_destroy(&p);
+}
+
 /*  Issue 22: ints in [2^63, 2^64-1] are what CPython pickles as a nine-byte LONG1. */
 Test(pickle, ints_up_to_2_64_minus_1_round_trip_as_cpython_writes_them)
 {
@@ -508,12 +521,7 @@ Test(pickle, ints_up_to_2_64_minus_1_round_trip_as_cpython_writes_them)
     ezshm_node_t *d = ezshm_tree_dict(t);
     cr_assert_eq(ezshm_tree_set(t, d, ezshm_tree_str(t, "a", 1), ezshm_tree_uint(t, (uint64_t) 1 << 63)), 0);
     cr_assert_eq(ezshm_tree_set(t, d, ezshm_tree_str(t, "b", 1), ezshm_tree_uint(t, UINT64_MAX)), 0);
-    ezshm_pickler_t *p = ezshm_pickler_new();
-    const unsigned char *out;
-    size_t len;
-    cr_assert_eq(ezshm_pickler_dump(p, d, &out, &len), 0);
-    cr_assert_eq(len, sizeof cpython - 1);
-    cr_expect_eq(memcmp(out, cpython, len), 0);
+    s_expect_cpython_bytes(d, cpython, sizeof cpython - 1);
     ezshm_tree_t *back = ezshm_tree_new();
     char err[128];
     cr_assert_eq(ezshm_unpickle(cpython, sizeof cpython - 1, back, err, sizeof err), 0, "%s", err);
@@ -521,7 +529,6 @@ Test(pickle, ints_up_to_2_64_minus_1_round_trip_as_cpython_writes_them)
     cr_expect(b && b->u64 && (uint64_t) b->integer == UINT64_MAX);
     cr_expect(ezshm_node_equal(d, ezshm_tree_root(back)));
     ezshm_tree_destroy(&back);
-    ezshm_pickler_destroy(&p);
     ezshm_tree_destroy(&t);
 }
 
@@ -578,13 +585,7 @@ Test(pickle, a_lone_surrogate_is_written_and_read_as_cpython_does)
     ezshm_tree_t *t = ezshm_tree_new();
     ezshm_node_t *d = ezshm_tree_dict(t);
     cr_assert_eq(ezshm_tree_set(t, d, ezshm_tree_str(t, "s", 1), ezshm_tree_str(t, "a\xed\xb2\x80" "b", 5)), 0);
-    ezshm_pickler_t *p = ezshm_pickler_new();
-    const unsigned char *out;
-    size_t len;
-    cr_assert_eq(ezshm_pickler_dump(p, d, &out, &len), 0);
-    cr_assert_eq(len, sizeof cpython - 1);
-    cr_expect_eq(memcmp(out, cpython, len), 0);
+    s_expect_cpython_bytes(d, cpython, sizeof cpython - 1);
     s_expect_read_back_equal(d);
-    ezshm_pickler_destroy(&p);
     ezshm_tree_destroy(&t);
 }
