@@ -502,6 +502,7 @@ s_status(void *ctx, const settings_t *which, cJSON *out)
         cJSON_AddItemToObject(out, "transport_delay", stream_delay_json(stream));
         cJSON_AddNumberToObject(out, "native_header_cache_hits", (double) stream_cache_hits(stream));
         cJSON_AddNumberToObject(out, "axes_left_out_of_metadata", (double) stream_axes_left_out(stream));
+        cJSON_AddNumberToObject(out, "attrs_left_out_of_metadata", (double) stream_attrs_left_out(stream));
     }
     else {
         cJSON *streams = cJSON_AddArrayToObject(out, "streams");

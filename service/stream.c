@@ -251,6 +251,12 @@ stream_axes_left_out(const stream_t *self)
 }
 
 uint64_t
+stream_attrs_left_out(const stream_t *self)
+{
+    return wire_decoder_attrs_over(self->decoder);
+}
+
+uint64_t
 stream_cache_hits(const stream_t *self)
 {
     return wire_decoder_cache_hits(self->decoder);

@@ -82,6 +82,8 @@ counters_t *stream_counters(stream_t *self);
 cJSON *stream_delay_json(const stream_t *self);
 /*  Coordinate axes left out of the stream metadata (not carried by the aux segment). */
 uint64_t stream_axes_left_out(const stream_t *self);
+/*  Metadata builds whose attrs were left out as a whole for being over the bound. */
+uint64_t stream_attrs_left_out(const stream_t *self);
 /*  Native messages whose header came from the decoder's cache. */
 uint64_t stream_cache_hits(const stream_t *self);
 

@@ -1,5 +1,6 @@
 /*  ezshm_descr.c — plain numpy type strings and the record descr. */
 #include "ezshm_descr.h"
+#include "ezshm_dtype.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -31,10 +32,15 @@ ezshm_descr_parse_typestr(const char *s, size_t len, ezshm_scalar_t *out)
         s++;
         len--;
     }
-    if (len < 2 || len > 9)
+    if (len == 0 || len > 9)
         return -1;
     char kind = s[0];
     uint32_t n = 0;
+    /*  A one-character code ("?", "e", "d"): numpy writes a bool record field as '?'. */
+    if (len == 1 && ezshm_dtype_valid(kind)) {
+        kind = "biufc"[ezshm_dtype_kind(kind)];
+        n = (uint32_t) ezshm_dtype_itemsize(s[0]);
+    }
     for (size_t i = 1; i < len; i++) {
         if (s[i] < '0' || s[i] > '9' || (i == 1 && s[i] == '0'))
             return -1;

@@ -47,7 +47,7 @@ typedef struct {
 } ezshm_descr_t;
 
 /*  Fills *out from a plain array-protocol type string ("<f4", "|S2", "U3", "b1"; a missing
-    order means little-endian for multi-byte types). Returns 0, or -1 when the string is not
+    order means little-endian for multi-byte types) or a one-character code ("?", "<e"). Returns 0, or -1 when the string is not
     a supported plain type (object, datetime, void, a size that kind cannot have). */
 int ezshm_descr_parse_typestr(const char *s, size_t len, ezshm_scalar_t *out);
 

@@ -257,6 +257,16 @@ s_int(ezshm_pickler_t *self, int64_t v)
     }
 }
 
+/*  An int in (INT64_MAX, UINT64_MAX]: CPython's LONG1 of nine bytes, the last a zero sign. */
+static void
+s_uint(ezshm_pickler_t *self, uint64_t v)
+{
+    unsigned char b[11] = {PK_LONG1, 9};
+    for (size_t i = 0; i < 8; i++)
+        b[2 + i] = (unsigned char) (v >> (8 * i));
+    s_write(self, b, sizeof b);
+}
+
 static void
 s_float(ezshm_pickler_t *self, double v)
 {
@@ -444,7 +454,10 @@ s_shape(ezshm_pickler_t *self, const ezshm_node_t *a)
 static void
 s_ndarray(ezshm_pickler_t *self, const ezshm_node_t *a)
 {
-    if (a->descr->kind == 'O' || (size_t) ezshm_descr_itemsize(a->descr) * ezshm_node_nelem(a) != a->len) {
+    size_t nbytes;
+    if (a->descr->kind == 'O' || a->ndim > EZSHM_NUMPY_MAX_NDIM
+        || !ezshm_shape_bytes(a->ndim, a->shape, ezshm_descr_itemsize(a->descr), &nbytes)
+        || nbytes != a->len) {
         self->error = EZSHM_ERR_INVAL;
         return;
     }
@@ -518,7 +531,9 @@ s_save(ezshm_pickler_t *self, const ezshm_node_t *node)
     switch (node->type) {
     case EZSHM_NODE_NONE:  s_op(self, PK_NONE); return;
     case EZSHM_NODE_BOOL:  s_op(self, node->boolean ? PK_NEWTRUE : PK_NEWFALSE); return;
-    case EZSHM_NODE_INT:   s_int(self, node->integer); return;
+    case EZSHM_NODE_INT:
+        node->u64 ? s_uint(self, (uint64_t) node->integer) : s_int(self, node->integer);
+        return;
     case EZSHM_NODE_FLOAT: s_float(self, node->re); return;
     case EZSHM_NODE_STR:   s_str(self, node->bytes, node->len, node); return;
     default:               break;

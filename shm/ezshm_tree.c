@@ -4,9 +4,12 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
 
 #define BLOCK_SIZE 8192
-#define INTERN_BUCKETS 64
+/*  Dicts up to this many pairs are searched in order; bigger ones get a hash index. */
+#define DICT_INDEX_MIN 8
 
 typedef struct block_t {
     struct block_t *next;
@@ -14,11 +17,13 @@ typedef struct block_t {
     max_align_t data[];
 } block_t;
 
-typedef struct intern_t {
-    struct intern_t *next;
+/*  An intern pool is a dict of its strings (each its own key and value), so it shares
+    the dicts' hash index. */
+typedef struct pool_t {
+    struct pool_t *next;
     int pool;
-    ezshm_node_t *node;
-} intern_t;
+    ezshm_node_t *dict;
+} pool_t;
 
 struct _ezshm_tree_t {
     block_t *blocks;            /* newest first; the last one is kept by reset */
@@ -27,13 +32,18 @@ struct _ezshm_tree_t {
     ezshm_node_t *none, *yes, *no;
     ezshm_node_t *empty;
     ezshm_node_t *latin1[256];  /* one-character strings, as CPython shares them */
-    intern_t *interned[INTERN_BUCKETS];
+    pool_t *pools;
+    size_t nodes;               /* made since the last reset */
+    uint64_t seed;              /* of the key hash: a sender cannot aim keys at one slot */
 };
 
 ezshm_tree_t *
 ezshm_tree_new(void)
 {
-    return (ezshm_tree_t *) calloc(1, sizeof(ezshm_tree_t));
+    ezshm_tree_t *self = (ezshm_tree_t *) calloc(1, sizeof(ezshm_tree_t));
+    if (self && getrandom(&self->seed, sizeof self->seed, GRND_NONBLOCK) != sizeof self->seed)
+        self->seed = (uint64_t) time(NULL) ^ (uint64_t) (uintptr_t) self;
+    return self;
 }
 
 static void
@@ -63,7 +73,9 @@ ezshm_tree_reset(ezshm_tree_t *self)
     while (last && last->next)
         last = last->next;
     s_free_blocks(self->blocks, last);
+    uint64_t seed = self->seed;
     memset(self, 0, sizeof *self);
+    self->seed = seed;
     if (last) {
         last->used = 0;
         last->next = NULL;
@@ -88,6 +100,12 @@ size_t
 ezshm_tree_memory(const ezshm_tree_t *self)
 {
     return self->memory;
+}
+
+size_t
+ezshm_tree_nodes(const ezshm_tree_t *self)
+{
+    return self->nodes;
 }
 
 /*  n bytes from the arena, aligned for any type; NULL when out of memory. */
@@ -131,6 +149,7 @@ s_node(ezshm_tree_t *self, ezshm_node_type_t type)
     memset(node, 0, sizeof *node);
     node->type = type;
     node->height = 1;
+    self->nodes++;
     return node;
 }
 
@@ -161,6 +180,17 @@ ezshm_tree_int(ezshm_tree_t *self, int64_t value)
     ezshm_node_t *node = s_node(self, EZSHM_NODE_INT);
     if (node)
         node->integer = value;
+    return node;
+}
+
+ezshm_node_t *
+ezshm_tree_uint(ezshm_tree_t *self, uint64_t value)
+{
+    ezshm_node_t *node = s_node(self, EZSHM_NODE_INT);
+    if (node) {
+        node->integer = (int64_t) value;
+        node->u64 = value > INT64_MAX;
+    }
     return node;
 }
 
@@ -239,25 +269,29 @@ ezshm_tree_bytes(ezshm_tree_t *self, const void *data, size_t len, bool writable
     return node;
 }
 
+static size_t s_find(const ezshm_tree_t *self, const ezshm_node_t *dict, const char *s,
+                     size_t len);
+static int s_put(ezshm_tree_t *self, ezshm_node_t *dict, ezshm_node_t *key, ezshm_node_t *value);
+
 ezshm_node_t *
 ezshm_tree_intern(ezshm_tree_t *self, int pool, const char *s, size_t len)
 {
-    uint32_t h = 2166136261u ^ (uint32_t) pool;
-    for (size_t i = 0; i < len; i++)
-        h = (h ^ (unsigned char) s[i]) * 16777619u;
-    intern_t **bucket = &self->interned[h % INTERN_BUCKETS];
-    for (intern_t *e = *bucket; e; e = e->next)
-        if (e->pool == pool && e->node->len == len && memcmp(e->node->bytes, s, len) == 0)
-            return e->node;
-    intern_t *e = (intern_t *) s_alloc(self, sizeof(intern_t));
-    ezshm_node_t *node = e ? ezshm_tree_str(self, s, len) : NULL;
-    if (!node)
-        return NULL;
-    e->pool = pool;
-    e->node = node;
-    e->next = *bucket;
-    *bucket = e;
-    return node;
+    pool_t *p = self->pools;
+    while (p && p->pool != pool)
+        p = p->next;
+    if (!p) {
+        p = (pool_t *) s_alloc(self, sizeof(pool_t));
+        if (!p || !(p->dict = ezshm_tree_dict(self)))
+            return NULL;
+        p->pool = pool;
+        p->next = self->pools;
+        self->pools = p;
+    }
+    size_t at = s_find(self, p->dict, s, len);
+    if (at != SIZE_MAX)
+        return p->dict->items[2 * at];
+    ezshm_node_t *node = ezshm_tree_str(self, s, len);
+    return node && s_put(self, p->dict, node, node) == EZSHM_OK ? node : NULL;
 }
 
 ezshm_node_t *
@@ -354,6 +388,99 @@ s_reserve(ezshm_tree_t *self, ezshm_node_t *c, size_t slots)
     return EZSHM_OK;
 }
 
+/*  ---- the dicts' hash index ------------------------------------------------------------
+    A dict of more than DICT_INDEX_MIN pairs keeps an open-addressing table of pair numbers
+    + 1 (0: free), at most half full, rebuilt twice as big when it fills: a key is found in
+    constant time, so a message of n keys costs O(n), not O(n^2). */
+
+/*  FNV-1a over the key, started from the tree's random seed, then a 64-bit finaliser. */
+static uint64_t
+s_hash(const ezshm_tree_t *self, const char *s, size_t len)
+{
+    uint64_t h = self->seed ^ 0xcbf29ce484222325ull;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (unsigned char) s[i]) * 0x100000001b3ull;
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdull;
+    h ^= h >> 33;
+    return h;
+}
+
+static bool
+s_key_is(const ezshm_node_t *k, const char *s, size_t len)
+{
+    return k->len == len && memcmp(k->bytes, s, len) == 0;
+}
+
+/*  The slot of the index where key s is, or the free slot where it would go. */
+static uint32_t *
+s_slot(const ezshm_tree_t *self, const ezshm_node_t *dict, const char *s, size_t len)
+{
+    size_t mask = dict->index_cap - 1, i = (size_t) s_hash(self, s, len) & mask;
+    while (dict->index[i] && !s_key_is(dict->items[2 * (dict->index[i] - 1)], s, len))
+        i = (i + 1) & mask;
+    return &dict->index[i];
+}
+
+/*  The pair number of key s in dict, or SIZE_MAX. */
+static size_t
+s_find(const ezshm_tree_t *self, const ezshm_node_t *dict, const char *s, size_t len)
+{
+    if (dict->index) {
+        uint32_t at = *s_slot(self, dict, s, len);
+        return at ? at - 1 : SIZE_MAX;
+    }
+    for (size_t i = 0; i < dict->n; i++)
+        if (s_key_is(dict->items[2 * i], s, len))
+            return i;
+    return SIZE_MAX;
+}
+
+/*  Makes the index of dict hold its n pairs, growing it when half full. */
+static int
+s_index(ezshm_tree_t *self, ezshm_node_t *dict)
+{
+    if (dict->n <= DICT_INDEX_MIN)
+        return EZSHM_OK;
+    if (dict->index && 2 * dict->n <= dict->index_cap) {
+        const ezshm_node_t *key = dict->items[2 * (dict->n - 1)];
+        *s_slot(self, dict, key->bytes, key->len) = (uint32_t) dict->n;
+        return EZSHM_OK;
+    }
+    size_t cap = 4 * DICT_INDEX_MIN;
+    while (cap < 4 * dict->n)
+        cap *= 2;
+    if (dict->n >= UINT32_MAX || cap > SIZE_MAX / sizeof(uint32_t))
+        return EZSHM_ERR_NOMEM;
+    uint32_t *index = (uint32_t *) s_alloc(self, cap * sizeof(uint32_t));
+    if (!index)
+        return EZSHM_ERR_NOMEM;
+    memset(index, 0, cap * sizeof(uint32_t));
+    dict->index = index;
+    dict->index_cap = cap;
+    for (size_t i = 0; i < dict->n; i++) {
+        const ezshm_node_t *key = dict->items[2 * i];
+        *s_slot(self, dict, key->bytes, key->len) = (uint32_t) (i + 1);
+    }
+    return EZSHM_OK;
+}
+
+/*  Appends a pair whose key is not in dict yet. */
+static int
+s_put(ezshm_tree_t *self, ezshm_node_t *dict, ezshm_node_t *key, ezshm_node_t *value)
+{
+    int rc = s_reserve(self, dict, 2);
+    if (rc)
+        return rc;
+    dict->items[2 * dict->n] = key;
+    dict->items[2 * dict->n + 1] = value;
+    dict->n++;
+    rc = s_index(self, dict);
+    if (rc)
+        dict->n--;
+    return rc;
+}
+
 /*  What every insertion checks: an open container, no self-insertion, the depth limit. */
 static int
 s_check_insert(ezshm_node_t *c, const ezshm_node_t *item)
@@ -392,20 +519,15 @@ ezshm_tree_set(ezshm_tree_t *self, ezshm_node_t *dict, ezshm_node_t *key, ezshm_
     if (dict->type != EZSHM_NODE_DICT || key->type != EZSHM_NODE_STR
         || s_check_insert(dict, value) || s_check_insert(dict, key))
         return EZSHM_ERR_INVAL;
-    for (size_t i = 0; i < dict->n; i++) {
-        const ezshm_node_t *k = dict->items[2 * i];
-        if (k->len == key->len && memcmp(k->bytes, key->bytes, key->len) == 0) {
-            dict->items[2 * i + 1] = value;
-            s_adopt(dict, value);
-            return EZSHM_OK;
-        }
+    size_t at = s_find(self, dict, key->bytes, key->len);
+    if (at != SIZE_MAX) {
+        dict->items[2 * at + 1] = value;
+        s_adopt(dict, value);
+        return EZSHM_OK;
     }
-    int rc = s_reserve(self, dict, 2);
+    int rc = s_put(self, dict, key, value);
     if (rc)
         return rc;
-    dict->items[2 * dict->n] = key;
-    dict->items[2 * dict->n + 1] = value;
-    dict->n++;
     s_adopt(dict, key);
     s_adopt(dict, value);
     return EZSHM_OK;
@@ -437,6 +559,23 @@ ezshm_node_str(const ezshm_node_t *node)
     return node && node->type == EZSHM_NODE_STR ? node->bytes : NULL;
 }
 
+bool
+ezshm_shape_bytes(size_t ndim, const size_t *shape, size_t itemsize, size_t *nbytes)
+{
+    uint64_t product = itemsize ? itemsize : 1;
+    bool empty = false;
+    for (size_t i = 0; i < ndim; i++) {
+        if (shape[i] == 0)
+            empty = true;
+        else if (shape[i] > (uint64_t) INT64_MAX / product)
+            return false;
+        else
+            product *= shape[i];
+    }
+    *nbytes = empty || !itemsize ? 0 : (size_t) product;
+    return true;
+}
+
 size_t
 ezshm_node_nelem(const ezshm_node_t *node)
 {
@@ -463,7 +602,7 @@ ezshm_node_equal(const ezshm_node_t *a, const ezshm_node_t *b)
     switch (a->type) {
     case EZSHM_NODE_NONE:    return true;
     case EZSHM_NODE_BOOL:    return a->boolean == b->boolean;
-    case EZSHM_NODE_INT:     return a->integer == b->integer;
+    case EZSHM_NODE_INT:     return a->integer == b->integer && a->u64 == b->u64;
     case EZSHM_NODE_FLOAT:   return s_same(a->re, b->re);
     case EZSHM_NODE_COMPLEX: return s_same(a->re, b->re) && s_same(a->im, b->im);
     case EZSHM_NODE_STR:

@@ -1,7 +1,7 @@
 /*  ezshm_tree.h — a tree of plain values: the stream metadata as C sees it.
 
     The aux segment of a stream (docs/shm-layout.md) holds a Python pickle of a dict of plain
-    values. This is that value in C: None, bool, int (64-bit), float, complex, str (UTF-8),
+    values. This is that value in C: None, bool, int (-2^63 .. 2^64-1), float, complex, str (UTF-8),
     bytes, list, tuple, dict (str keys, insertion order), numpy dtypes and numpy arrays (an ezshm_descr_t
     dtype, a shape and C-order bytes; a numpy scalar is an array of ndim 0 marked scalar;
     an object array, which only the reader can meet, keeps its elements as items).
@@ -34,8 +34,10 @@ extern "C" {
 
 /*  Deepest nesting of containers a tree may have (the root dict counts 1). */
 #define EZSHM_TREE_MAX_DEPTH 48
-/*  Most dims an array node may have (numpy's limit). */
+/*  Most dims an array node may have (numpy 2's limit). */
 #define EZSHM_TREE_MAX_NDIM 64
+/*  Most dims every numpy loads (1.x's NPY_MAXDIMS): the most a writer publishes. */
+#define EZSHM_NUMPY_MAX_NDIM 32
 
 typedef enum {
     EZSHM_NODE_NONE,
@@ -59,10 +61,13 @@ struct ezshm_node_t {
     bool writable;              /* BYTES: a bytearray; NDARRAY: buffer pickled as bytearray */
     bool scalar;                /* NDARRAY: a numpy scalar (ndim 0) */
     bool sealed;                /* containers: may no longer grow */
+    bool u64;                   /* INT: the value is (uint64_t) integer, above INT64_MAX */
     uint32_t height;            /* 1 for leaves, 1 + the highest item for containers */
-    int64_t integer;            /* INT */
+    int64_t integer;            /* INT (see u64) */
     double re, im;              /* FLOAT: re; COMPLEX: both */
-    const char *bytes;          /* STR: UTF-8 + NUL; BYTES; NDARRAY: C-order data */
+    const char *bytes;          /* STR: UTF-8 (a lone surrogate as its surrogatepass
+                                   bytes, as CPython pickles it) + NUL; BYTES; NDARRAY:
+                                   C-order data */
     size_t len;                 /* bytes in `bytes` (without the NUL) */
     ezshm_node_t **items;       /* LIST, TUPLE; DICT: key, value, key, value ...; 'O' arrays */
     size_t n;                   /* items; DICT: pairs */
@@ -70,6 +75,8 @@ struct ezshm_node_t {
     const ezshm_descr_t *descr; /* NDARRAY: the dtype ('O' kind: an object array); DTYPE */
     size_t ndim;                /* NDARRAY */
     const size_t *shape;        /* NDARRAY: ndim sizes */
+    uint32_t *index;            /* DICT: the tree's hash index of the keys (internal) */
+    size_t index_cap;
 };
 
 typedef struct _ezshm_tree_t ezshm_tree_t;
@@ -90,12 +97,17 @@ void ezshm_tree_set_root(ezshm_tree_t *self, ezshm_node_t *root);
 /*  Bytes the arena holds (what the tree costs in memory). */
 size_t ezshm_tree_memory(const ezshm_tree_t *self);
 
+/*  Nodes made since the tree was made or reset (what a builder bounds its input by). */
+size_t ezshm_tree_nodes(const ezshm_tree_t *self);
+
 /*  Leaf constructors. Every one returns NULL when out of memory. None, True and False are
     shared nodes. str copies len bytes of UTF-8 (the caller vouches it is valid); bytes
     copies len bytes. */
 ezshm_node_t *ezshm_tree_none(ezshm_tree_t *self);
 ezshm_node_t *ezshm_tree_bool(ezshm_tree_t *self, bool value);
 ezshm_node_t *ezshm_tree_int(ezshm_tree_t *self, int64_t value);
+/*  An int from an unsigned value (above INT64_MAX it is marked u64). */
+ezshm_node_t *ezshm_tree_uint(ezshm_tree_t *self, uint64_t value);
 ezshm_node_t *ezshm_tree_float(ezshm_tree_t *self, double value);
 ezshm_node_t *ezshm_tree_complex(ezshm_tree_t *self, double re, double im);
 ezshm_node_t *ezshm_tree_str(ezshm_tree_t *self, const char *s, size_t len);
@@ -128,14 +140,16 @@ ezshm_node_t *ezshm_tree_object_array(ezshm_tree_t *self, size_t ndim, const siz
 int ezshm_tree_append(ezshm_tree_t *self, ezshm_node_t *seq, ezshm_node_t *item);
 
 /*  dict[key] = value; key must be a STR node; an equal key keeps its place and gets the
-    new value (Python's rule). Same errors as ezshm_tree_append. */
+    new value (Python's rule). Constant time on average (big dicts keep a hash index
+    whose seed is random per tree). Same errors as ezshm_tree_append. */
 int ezshm_tree_set(ezshm_tree_t *self, ezshm_node_t *dict, ezshm_node_t *key,
                    ezshm_node_t *value);
 
 /*  Seals a container (no-op for leaves). */
 void ezshm_tree_seal(ezshm_node_t *node);
 
-/*  dict[key] or NULL (also when dict is NULL or no dict). */
+/*  dict[key] or NULL (also when dict is NULL or no dict); searches in order (for readers
+    looking up a few known keys). */
 const ezshm_node_t *ezshm_node_get(const ezshm_node_t *dict, const char *key);
 
 /*  The string of a STR node, or NULL when node is NULL or no string. */
@@ -145,6 +159,11 @@ const char *ezshm_node_str(const ezshm_node_t *node);
     match (int 1 != float 1.0), NaN equals NaN, and arrays are equal when dtype, shape and
     bytes are. */
 bool ezshm_node_equal(const ezshm_node_t *a, const ezshm_node_t *b);
+
+/*  numpy's rule for a shape: every size and the product of the non-zero sizes times
+    itemsize fit in int64 (so no product wraps, even with a zero size elsewhere). Sets
+    *nbytes to prod(shape) * itemsize; false when the shape breaks the rule. */
+bool ezshm_shape_bytes(size_t ndim, const size_t *shape, size_t itemsize, size_t *nbytes);
 
 /*  Number of elements of an array node (product of its shape; 1 for ndim 0). */
 size_t ezshm_node_nelem(const ezshm_node_t *node);

@@ -406,7 +406,7 @@ s_reduce_dtype(up_t *up, const value_t *args)
 static bool
 s_int_of(value_t v, int64_t *out)
 {
-    if (v.kind != V_NODE || v.node->type != EZSHM_NODE_INT)
+    if (v.kind != V_NODE || v.node->type != EZSHM_NODE_INT || v.node->u64)
         return false;
     *out = v.node->integer;
     return true;
@@ -495,8 +495,6 @@ s_shape_of(up_t *up, value_t v, size_t *ndim, size_t shape[EZSHM_TREE_MAX_NDIM],
     }
     value_t items[EZSHM_TREE_MAX_NDIM];
     s_tuple_items(up, v, items, (size_t) n, "shape");
-    size_t total = itemsize;
-    bool overflow = false;
     for (int i = 0; i < n; i++) {
         int64_t size;
         if (!s_int_of(items[i], &size) || size < 0) {
@@ -504,12 +502,10 @@ s_shape_of(up_t *up, value_t v, size_t *ndim, size_t shape[EZSHM_TREE_MAX_NDIM],
             return false;
         }
         shape[i] = (size_t) size;
-        if (size && total > SIZE_MAX / (size_t) size)
-            overflow = true;
-        total *= (size_t) size;
     }
-    if (overflow && total != 0) {
-        s_fail(up, "array size overflows");
+    size_t total;
+    if (!ezshm_shape_bytes((size_t) n, shape, itemsize, &total)) {
+        s_fail(up, "array size overflows (numpy refuses this shape)");
         return false;
     }
     *ndim = (size_t) n;
@@ -596,9 +592,10 @@ s_build_array(up_t *up, array_rec_t *rec, value_t state)
         return;
     }
     size_t ndim, shape[EZSHM_TREE_MAX_NDIM], nbytes;
-    if (!s_shape_of(up, s[1], &ndim, shape, 1, &nbytes))
+    /*  numpy sizes an object array by its pointers (8 bytes): the same overflow rule. */
+    if (!s_shape_of(up, s[1], &ndim, shape, sizeof(void *), &nbytes))
         return;
-    if (!list || list->n != nbytes || (fortran->boolean && ndim > 1)) {
+    if (!list || list->n != nbytes / sizeof(void *) || (fortran->boolean && ndim > 1)) {
         s_fail(up, "object array elements are not a C-order list of prod(shape)");
         return;
     }
@@ -665,7 +662,8 @@ s_reduce(up_t *up)
             if (s_as(a[i], EZSHM_NODE_FLOAT))
                 part[i] = a[i].node->re;
             else if (s_as(a[i], EZSHM_NODE_INT))
-                part[i] = (double) a[i].node->integer;
+                part[i] = a[i].node->u64 ? (double) (uint64_t) a[i].node->integer
+                                         : (double) a[i].node->integer;
             else
                 return (void) s_fail(up, "complex() of something that is not a number");
         }
@@ -796,7 +794,8 @@ s_string(up_t *up, size_t len_bytes)
     const unsigned char *s;
     if (!s_arg(up, len_bytes, &n) || !s_read(up, n > SIZE_MAX ? SIZE_MAX : (size_t) n, &s))
         return;
-    if (!ezshm_utf8_valid((const char *) s, (size_t) n))
+    /*  CPython pickles a str with 'surrogatepass': a lone surrogate is valid text here. */
+    if (!ezshm_utf8_valid_surrogatepass((const char *) s, (size_t) n))
         return (void) s_fail(up, "string is not valid UTF-8");
     s_push_node(up, ezshm_tree_str(up->tree, (const char *) s, (size_t) n));
 }
@@ -810,6 +809,8 @@ s_bytes(up_t *up, size_t len_bytes, bool writable)
         s_push_node(up, ezshm_tree_bytes(up->tree, s, (size_t) n, writable));
 }
 
+/*  LONG1: up to 64 bits signed, or nine bytes with a zero sign byte (2^63 .. 2^64-1, how
+    CPython writes them). */
 static void
 s_long1(up_t *up)
 {
@@ -817,12 +818,15 @@ s_long1(up_t *up)
     const unsigned char *b;
     if (!s_arg(up, 1, &n) || !s_read(up, (size_t) n, &b))
         return;
-    if (n > 8)
+    bool sign9 = n == 9 && (b[8] == 0 || (b[8] == 0xff && (b[7] & 0x80)));
+    if (n > 8 && !sign9)
         return (void) s_fail(up, "integer wider than 64 bits");
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n && i < 8; i++)
         v |= (uint64_t) b[i] << (8 * i);
     if (n && n < 8 && (b[n - 1] & 0x80))
         v |= ~0ull << (8 * n);
+    if (n == 9 && b[8] == 0)
+        return s_push_node(up, ezshm_tree_uint(up->tree, v));
     s_push_node(up, ezshm_tree_int(up->tree, (int64_t) v));
 }
 
@@ -838,6 +842,16 @@ s_float(up_t *up)
     double d;
     memcpy(&d, &bits, 8);
     s_push_node(up, ezshm_tree_float(up->tree, d));
+}
+
+/*  Bytes the tree and the machine (stack, memo, records) hold: a blob of a million NONEs
+    costs stack, not tree, and is bounded all the same. */
+static size_t
+s_memory(const up_t *up)
+{
+    return ezshm_tree_memory(up->tree) + (up->stack_cap + up->memo_cap + up->items_cap)
+           * sizeof(value_t) + up->tuples_cap * sizeof(tuple_rec_t)
+           + up->dtypes_cap * sizeof(dtype_rec_t) + up->arrays_cap * sizeof(array_rec_t);
 }
 
 /*  One opcode; false at STOP. */
@@ -950,7 +964,7 @@ s_step(up_t *up)
         s_fail(up, "opcode 0x%02x ('%c') is not allowed", op, op >= 0x20 && op < 0x7f ? op : '?');
         break;
     }
-    if (!up->rc && ezshm_tree_memory(up->tree) > up->tree_limit)
+    if (!up->rc && s_memory(up) > up->tree_limit)
         s_fail(up, "the value needs more than %zu bytes", up->tree_limit);
     return !up->rc;
 }

@@ -15,8 +15,11 @@
     anything but the above, persistent ids, extension codes, out-of-band buffers, a
     truncated or oversized blob, nesting deeper than EZSHM_TREE_MAX_DEPTH, a memo index
     that was never set, invalid UTF-8 — is an error with the byte offset and a sentence.
-    Memory is bounded: the blob is at most EZSHM_UNPICKLE_MAX_BYTES and the tree it builds
-    at most EZSHM_UNPICKLE_MAX_TREE bytes plus twice the blob.
+    Memory is bounded: the blob is at most EZSHM_UNPICKLE_MAX_BYTES, and the tree it builds
+    together with the machine's stack, memo and records at most EZSHM_UNPICKLE_MAX_TREE
+    bytes plus twice the blob. Work is linear in the blob (dict keys are hashed). A shape
+    numpy would refuse (a size or product beyond int64, even beside a zero size) is an
+    error, so every array's bytes match its shape.
 */
 #ifndef EZSHM_UNPICKLE_H
 #define EZSHM_UNPICKLE_H

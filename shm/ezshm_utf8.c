@@ -8,6 +8,14 @@ ezshm_utf8_put(char *dst, uint32_t cp)
 {
     if ((cp >= 0xD800u && cp <= 0xDFFFu) || cp > 0x10FFFFu)
         cp = REPLACEMENT;
+    return ezshm_utf8_put_surrogatepass(dst, cp);
+}
+
+size_t
+ezshm_utf8_put_surrogatepass(char *dst, uint32_t cp)
+{
+    if (cp > 0x10FFFFu)
+        cp = REPLACEMENT;
     if (cp < 0x80u) {
         dst[0] = (char) cp;
         return 1;
@@ -30,8 +38,9 @@ ezshm_utf8_put(char *dst, uint32_t cp)
     return 4;
 }
 
-size_t
-ezshm_utf8_get(const char *src, size_t len, uint32_t *cp)
+/*  One code point; pass: a surrogate's three bytes are one (CPython's surrogatepass). */
+static size_t
+s_get(const char *src, size_t len, uint32_t *cp, bool pass)
 {
     const unsigned char *s = (const unsigned char *) src;
     size_t need;
@@ -65,7 +74,7 @@ ezshm_utf8_get(const char *src, size_t len, uint32_t *cp)
         value = (value << 6) | (s[i] & 0x3Fu);
     }
     /*  Overlong forms and surrogates are malformed, not alternative spellings. */
-    if (value < min || value > 0x10FFFFu || (value >= 0xD800u && value <= 0xDFFFu)) {
+    if (value < min || value > 0x10FFFFu || (!pass && value >= 0xD800u && value <= 0xDFFFu)) {
         *cp = REPLACEMENT;
         return 1;
     }
@@ -73,16 +82,34 @@ ezshm_utf8_get(const char *src, size_t len, uint32_t *cp)
     return need;
 }
 
-bool
-ezshm_utf8_valid(const char *s, size_t len)
+size_t
+ezshm_utf8_get(const char *src, size_t len, uint32_t *cp)
 {
-    /*  A malformed sequence decodes as U+FFFD in one byte; a real U+FFFD takes three. */
+    return s_get(src, len, cp, false);
+}
+
+/*  A malformed sequence decodes as U+FFFD in one byte; a real U+FFFD takes three. */
+static bool
+s_valid(const char *s, size_t len, bool pass)
+{
     for (size_t i = 0; i < len;) {
         uint32_t cp;
-        size_t n = ezshm_utf8_get(s + i, len - i, &cp);
+        size_t n = s_get(s + i, len - i, &cp, pass);
         if (cp == REPLACEMENT && n == 1)
             return false;
         i += n;
     }
     return true;
+}
+
+bool
+ezshm_utf8_valid(const char *s, size_t len)
+{
+    return s_valid(s, len, false);
+}
+
+bool
+ezshm_utf8_valid_surrogatepass(const char *s, size_t len)
+{
+    return s_valid(s, len, true);
 }

@@ -27,6 +27,12 @@ size_t ezshm_utf8_get(const char *src, size_t len, uint32_t *cp);
 /*  True if s[0..len) is well-formed UTF-8 (a NUL byte is a character like any other). */
 bool ezshm_utf8_valid(const char *s, size_t len);
 
+/*  CPython's 'surrogatepass': a Python str may hold a lone surrogate (U+D800..U+DFFF), which
+    pickle writes as its three UTF-8-shaped bytes. These two write and accept such bytes as
+    well; everything else is as above. */
+size_t ezshm_utf8_put_surrogatepass(char *dst, uint32_t cp);
+bool ezshm_utf8_valid_surrogatepass(const char *s, size_t len);
+
 #ifdef __cplusplus
 }
 #endif

@@ -445,9 +445,10 @@ s_hex4(const char *s)
     return v;
 }
 
-/*  Unescapes src[0..len) into dst (at least len + 1 bytes); returns the length. */
+/*  Unescapes src[0..len) into dst (at least len + 1 bytes); returns the length. A lone
+    surrogate becomes U+FFFD, or with pass its surrogatepass bytes. */
 static size_t
-s_unescape(const char *src, size_t len, char *dst)
+s_unescape(const char *src, size_t len, char *dst, bool pass)
 {
     size_t o = 0;
     for (size_t i = 0; i < len;) {
@@ -472,7 +473,7 @@ s_unescape(const char *src, size_t len, char *dst)
                 i += 6;
             }
         }
-        o += ezshm_utf8_put(dst + o, cp);
+        o += pass ? ezshm_utf8_put_surrogatepass(dst + o, cp) : ezshm_utf8_put(dst + o, cp);
     }
     dst[o] = '\0';
     return o;
@@ -490,7 +491,7 @@ jr_key_is(const jr_doc_t *self, const jr_node_t *node, const char *key)
     char buf[128];
     if (raw >= sizeof buf)
         return false;
-    size_t n = s_unescape(src, raw, buf);
+    size_t n = s_unescape(src, raw, buf, false);
     return n == klen && memcmp(buf, key, klen) == 0;
 }
 
@@ -541,8 +542,8 @@ jr_raw(const jr_doc_t *self, const jr_node_t *node, size_t *len)
     return self->text + node->start;
 }
 
-size_t
-jr_string(const jr_doc_t *self, const jr_node_t *node, char *dst)
+static size_t
+s_text(const jr_doc_t *self, const jr_node_t *node, char *dst, bool pass)
 {
     size_t len = node->end - node->start;
     if (!node->escaped) {
@@ -550,5 +551,17 @@ jr_string(const jr_doc_t *self, const jr_node_t *node, char *dst)
         dst[len] = '\0';
         return len;
     }
-    return s_unescape(self->text + node->start, len, dst);
+    return s_unescape(self->text + node->start, len, dst, pass);
+}
+
+size_t
+jr_string(const jr_doc_t *self, const jr_node_t *node, char *dst)
+{
+    return s_text(self, node, dst, false);
+}
+
+size_t
+jr_string_surrogatepass(const jr_doc_t *self, const jr_node_t *node, char *dst)
+{
+    return s_text(self, node, dst, true);
 }

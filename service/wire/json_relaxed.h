@@ -86,6 +86,10 @@ const char *jr_raw(const jr_doc_t *self, const jr_node_t *node, size_t *len);
     \u escapes become UTF-8; lone surrogates become U+FFFD. */
 size_t jr_string(const jr_doc_t *self, const jr_node_t *node, char *dst);
 
+/*  jr_string, except that an escaped lone surrogate (text a Python str holds but UTF-8
+    cannot) is written as CPython's 'surrogatepass' bytes, as pickle writes that str. */
+size_t jr_string_surrogatepass(const jr_doc_t *self, const jr_node_t *node, char *dst);
+
 /*  Scans one number token (JSON grammar plus NaN, Infinity, -Infinity) at text[pos..len).
     On success sets *end to the first byte after it and *value, and returns true. Used by
     the parser and by the native header cache to re-read a number in a changed header. */

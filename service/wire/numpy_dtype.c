@@ -1,6 +1,7 @@
 /*  numpy_dtype.c — name and type-string tables for numpy dtypes. */
 #include "numpy_dtype.h"
 #include "ezshm_dtype.h"
+#include "ezshm_utf8.h"
 
 #include <stdint.h>
 #include <string.h>
@@ -48,6 +49,13 @@ s_parse_typestr(const char *s, size_t len, numpy_dtype_t *out)
         big = s[0] == '>';
         s++;
         len--;
+    }
+    /*  A one-character code ("?", "f"), as np.dtype takes it. */
+    if (len == 1 && ezshm_dtype_valid(s[0])) {
+        out->code = s[0];
+        out->big_endian = big;
+        out->str_chars = 0;
+        return 0;
     }
     if (len < 2)
         return -1;
@@ -161,7 +169,7 @@ s_structured(const char *p, const char *end, ezshm_descr_t *out)
             return -1;
         ezshm_field_t *f = &out->fields[out->nfields];
         if (nlen == 0 || nlen > EZSHM_DESCR_NAME_MAX || memchr(name, '\0', nlen)
-            || ezshm_descr_parse_typestr(type, tlen, &f->type))
+            || !ezshm_utf8_valid(name, nlen) || ezshm_descr_parse_typestr(type, tlen, &f->type))
             return -1;
         memcpy(f->name, name, nlen);
         f->name[nlen] = '\0';

@@ -108,6 +108,10 @@ bool wire_decoder_static_same(wire_decoder_t *self, const char *buffered_axis);
 int wire_decoder_attrs(wire_decoder_t *self, ezshm_tree_t *tree, int key_pool, ezshm_node_t **out,
                        char *dropped, size_t dropped_len);
 
+/*  How many times the attrs were left out as a whole for holding more than
+    WIRE_ATTRS_MAX_NODES values (the metadata went out with empty attrs). */
+uint64_t wire_decoder_attrs_over(const wire_decoder_t *self);
+
 /*  Coordinate axes whose dtype the metadata cannot carry (object arrays, dtype strings
     numpy_dtype_descr refuses), counted over every full decode; the message was decoded all
     the same. *reason (when not NULL) gets the last such axis in one sentence ("" if none). */

@@ -15,6 +15,8 @@ typedef struct {
     int key_pool;
     wire_scratch_t *bytes, *text;
     bool nomem;
+    bool over;                  /* more than WIRE_ATTRS_MAX_NODES values */
+    size_t first_node;          /* ezshm_tree_nodes() when the attrs began */
 } attrs_ctx_t;
 
 /*  The unescaped string of a node (or of its member key) in the text scratch. */
@@ -32,14 +34,20 @@ s_text(attrs_ctx_t *c, const jr_node_t *node, bool key, size_t *len)
         c->nomem = true;
         return NULL;
     }
-    *len = jr_string(c->doc, &s, (char *) c->text->data);
-    const char *t = (const char *) c->text->data;
-    return ezshm_utf8_valid(t, *len) ? t : NULL;
+    /*  The raw bytes must be UTF-8 (Python's json.loads demands it); an escaped lone
+        surrogate is text Python keeps, so it is kept as pickle writes it. */
+    size_t rlen;
+    const char *raw = jr_raw(c->doc, &s, &rlen);
+    if (!ezshm_utf8_valid(raw, rlen))
+        return NULL;
+    *len = jr_string_surrogatepass(c->doc, &s, (char *) c->text->data);
+    return (const char *) c->text->data;
 }
 
 static ezshm_node_t *s_value(attrs_ctx_t *c, const jr_node_t *v, uint32_t depth);
 
-/*  A JSON number: an int when its token has no fraction or exponent and fits 64 bits. */
+/*  A JSON number: an int when its token has no fraction or exponent and fits in
+    [-2^63, 2^64-1] (what the pickle carries as CPython does; a wider int is left out). */
 static ezshm_node_t *
 s_number(attrs_ctx_t *c, const jr_node_t *v)
 {
@@ -54,7 +62,13 @@ s_number(attrs_ctx_t *c, const jr_node_t *v)
         digits[len] = '\0';
         errno = 0;
         long long n = strtoll(digits, NULL, 10);
-        return errno ? NULL : ezshm_tree_int(c->tree, n);
+        if (!errno)
+            return ezshm_tree_int(c->tree, n);
+        if (digits[0] == '-')
+            return NULL;
+        errno = 0;
+        unsigned long long u = strtoull(digits, NULL, 10);
+        return errno ? NULL : ezshm_tree_uint(c->tree, u);
     }
     return ezshm_tree_float(c->tree, jr_number(c->doc, v));
 }
@@ -73,6 +87,8 @@ s_ndarray(attrs_ctx_t *c, const jr_node_t *v)
     char err[128];
     nd.itemsize = ezshm_descr_itemsize(&descr);
     int rc = wire_ndarray_read_shape(c->doc, v, "attr", &nd, err, sizeof err);
+    if (!rc && nd.ndim > EZSHM_NUMPY_MAX_NDIM)
+        return NULL;
     if (!rc)
         rc = wire_ndarray_decode_base64(c->doc, &nd, "attr", c->bytes, c->text, err, sizeof err);
     c->nomem |= rc == WIRE_ERR_NOMEM;
@@ -117,6 +133,10 @@ s_value(attrs_ctx_t *c, const jr_node_t *v, uint32_t depth)
 {
     if (depth >= EZSHM_TREE_MAX_DEPTH)
         return NULL;
+    if (ezshm_tree_nodes(c->tree) - c->first_node > WIRE_ATTRS_MAX_NODES) {
+        c->over = true;
+        return NULL;
+    }
     switch (v->type) {
     case JR_NULL:   return ezshm_tree_none(c->tree);
     case JR_TRUE:   return ezshm_tree_bool(c->tree, true);
@@ -145,7 +165,7 @@ wire_attrs_to_tree(const jr_doc_t *doc, const jr_node_t *attrs, ezshm_tree_t *tr
                    wire_scratch_t *bytes, wire_scratch_t *text, ezshm_node_t **out,
                    char *dropped, size_t dropped_len)
 {
-    attrs_ctx_t c = {doc, tree, key_pool, bytes, text, false};
+    attrs_ctx_t c = {doc, tree, key_pool, bytes, text, false, false, ezshm_tree_nodes(tree)};
     size_t used = 0;
     dropped[0] = '\0';
     *out = ezshm_tree_dict(tree);
@@ -160,6 +180,12 @@ wire_attrs_to_tree(const jr_doc_t *doc, const jr_node_t *attrs, ezshm_tree_t *tr
         ezshm_node_t *value = key ? s_value(&c, e, 2) : NULL;
         if (c.nomem)
             return WIRE_ERR_NOMEM;
+        /*  Over the bound the attrs go as a whole: a part would mislead more than none. */
+        if (c.over) {
+            snprintf(dropped, dropped_len, "all (more than %d values)", WIRE_ATTRS_MAX_NODES);
+            *out = ezshm_tree_dict(tree);
+            return *out ? WIRE_ATTRS_OVER : WIRE_ERR_NOMEM;
+        }
         if (value && ezshm_tree_set(tree, *out, key, value) == 0)
             continue;
         /*  Not plain: say which key (the raw bytes, cut, for the log line). */

@@ -26,6 +26,7 @@ struct _wire_decoder_t {
     uint64_t cache_hits;
     wire_format_t format;
     uint64_t skipped_axes;
+    uint64_t attrs_over;        /* metadata builds whose attrs were over the bound */
     char skipped_reason[128];
     const jr_node_t *obj;       /* the AxisArray object of the last full parse */
     const jr_node_t *attrs;     /* of the last full parse */
@@ -108,7 +109,12 @@ s_pool_string(wire_decoder_t *self, const jr_node_t *node, size_t *offset)
     char *dst = axisarray_build_reserve_string(self->msg, node->end - node->start, offset);
     if (!dst)
         return ezshm_fail(self->error, sizeof self->error, WIRE_ERR_NOMEM, "out of memory");
-    axisarray_build_commit_string(self->msg, *offset, jr_string(self->doc, node, dst));
+    size_t len = jr_string(self->doc, node, dst);
+    axisarray_build_commit_string(self->msg, *offset, len);
+    /*  Names, units and the key reach the metadata, where Python's pickle.loads fails on
+        bytes that are not UTF-8 (and Python's json.loads would refuse the message). */
+    if (!ezshm_utf8_valid(dst, len))
+        return ezshm_fail(self->error, sizeof self->error, WIRE_ERR_JSON, "a name, unit or key is not valid UTF-8");
     return 0;
 }
 
@@ -279,6 +285,12 @@ s_coordinate(wire_decoder_t *self, axisarray_axis_t *axis, axisarray_axis_offset
     wire_ndarray_t nd;
     nd.itemsize = ezshm_descr_itemsize(&descr);
     rc = wire_ndarray_read_shape(self->doc, data, what, &nd, self->error, sizeof self->error);
+    if (!rc && nd.ndim > EZSHM_NUMPY_MAX_NDIM) {
+        self->skipped_axes++;
+        snprintf(self->skipped_reason, sizeof self->skipped_reason,
+                 "axis '%s' has %zu dimensions, more than numpy 1.x loads", axis_name, nd.ndim);
+        return 0;
+    }
     if (!rc)
         rc = wire_ndarray_decode_base64(self->doc, &nd, what, &self->coord, &self->text,
                                         self->error, sizeof self->error);
@@ -696,6 +708,15 @@ wire_decoder_attrs(wire_decoder_t *self, ezshm_tree_t *tree, int key_pool, ezshm
 {
     if (!self->parsed)
         return WIRE_ERR_MISSING_FIELD;
-    return wire_attrs_to_tree(self->doc, self->attrs, tree, key_pool, &self->coord, &self->text,
-                              out, dropped, dropped_len);
+    int rc = wire_attrs_to_tree(self->doc, self->attrs, tree, key_pool, &self->coord,
+                                &self->text, out, dropped, dropped_len);
+    if (rc == WIRE_ATTRS_OVER)
+        self->attrs_over++;
+    return rc == WIRE_ATTRS_OVER ? 0 : rc;
+}
+
+uint64_t
+wire_decoder_attrs_over(const wire_decoder_t *self)
+{
+    return self->attrs_over;
 }

@@ -4,6 +4,7 @@
 #include "wire.h"
 #include "wire_base64.h"
 #include "ezshm_dtype.h"
+#include "ezshm_tree.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -74,10 +75,7 @@ wire_ndarray_read_shape(const jr_doc_t *doc, const jr_node_t *node, const char *
         return WIRE_ERR_NDIM;
     }
     out->ndim = shape->count;
-    /*  A zero anywhere makes the array empty however large the other entries are, so the
-        product is judged only after every entry has been read. */
-    bool overflow = false, empty = false;
-    size_t nelem = 1, i = 0;
+    size_t i = 0;
     for (const jr_node_t *e = jr_first(doc, shape); e; e = jr_next(doc, e), i++) {
         uint64_t v;
         if (!jr_uint64(doc, e, &v)) {
@@ -85,25 +83,14 @@ wire_ndarray_read_shape(const jr_doc_t *doc, const jr_node_t *node, const char *
             return WIRE_ERR_MISSING_FIELD;
         }
         out->shape[i] = (size_t) v;
-        if ((uint64_t) out->shape[i] != v)
-            overflow = true;
-        else if (v == 0)
-            empty = true;
-        else if (!overflow && nelem > SIZE_MAX / (size_t) v)
-            overflow = true;
-        else if (!overflow)
-            nelem *= (size_t) v;
     }
-    if (empty) {
-        nelem = 0;
-        overflow = false;
-    }
-    if (overflow || (out->itemsize && nelem > SIZE_MAX / out->itemsize)) {
+    /*  numpy's rule, judged after every entry: a zero makes the array empty, but the other
+        entries must still multiply within int64 (numpy refuses such a shape to load). */
+    if (!ezshm_shape_bytes(out->ndim, out->shape, out->itemsize, &out->nbytes)
+        || !ezshm_shape_bytes(out->ndim, out->shape, 1, &out->nelem)) {
         snprintf(err, errlen, "%s: prod(shape) * itemsize overflows", what);
         return DROP_SIZE_OVERFLOW;
     }
-    out->nelem = nelem;
-    out->nbytes = nelem * out->itemsize;
     const jr_node_t *b64 = jr_member(doc, node, "data");
     out->base64 = b64 && b64->type == JR_STRING ? b64 : NULL;
     return 0;

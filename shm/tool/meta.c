@@ -20,7 +20,14 @@ s_string(FILE *out, const char *s, size_t len)
     fputc('"', out);
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char) s[i];
-        if (c == '"' || c == '\\')
+        /*  A lone surrogate (surrogatepass bytes ED A0..BF xx) as its JSON escape: the
+            output stays UTF-8 and json.loads gives Python's str back. */
+        if (c == 0xED && i + 2 < len && ((unsigned char) s[i + 1] & 0xE0) == 0xA0) {
+            fprintf(out, "\\u%04x", 0xD000u | ((unsigned) (s[i + 1] & 0x3F) << 6)
+                                     | (unsigned) (s[i + 2] & 0x3F));
+            i += 2;
+        }
+        else if (c == '"' || c == '\\')
             fprintf(out, "\\%c", c);
         else if (c < 0x20)
             fprintf(out, "\\u%04x", c);
@@ -169,7 +176,12 @@ s_node(FILE *out, const ezshm_node_t *n)
     switch (n->type) {
     case EZSHM_NODE_NONE:    fputs("null", out); break;
     case EZSHM_NODE_BOOL:    fputs(n->boolean ? "true" : "false", out); break;
-    case EZSHM_NODE_INT:     fprintf(out, "%lld", (long long) n->integer); break;
+    case EZSHM_NODE_INT:
+        if (n->u64)
+            fprintf(out, "%llu", (unsigned long long) (uint64_t) n->integer);
+        else
+            fprintf(out, "%lld", (long long) n->integer);
+        break;
     case EZSHM_NODE_FLOAT:   s_double(out, n->re); break;
     case EZSHM_NODE_COMPLEX:
         fputc('[', out);
@@ -221,6 +233,47 @@ s_node(FILE *out, const ezshm_node_t *n)
     }
 }
 
+/*  Takes cost from *left; false when there is not that much left. */
+static bool
+s_spend(uint64_t *left, uint64_t cost)
+{
+    if (cost > *left)
+        return false;
+    *left -= cost;
+    return true;
+}
+
+/*  Whether n printed stays within *left values: a node, a nested list, an array element or
+    a byte of text each cost one, and a node referenced twice is printed (and costs) twice.
+    Stops as soon as the budget is spent, so a tree of shared references that would print
+    gigabytes ("billion laughs") is judged in bounded time. */
+static bool
+s_weigh(const ezshm_node_t *n, uint64_t *left)
+{
+    if (!s_spend(left, 1 + n->len))
+        return false;
+    if (n->type == EZSHM_NODE_NDARRAY) {
+        /*  One list per prefix of the shape, then the elements. */
+        uint64_t lists = 1;
+        for (size_t d = 0; d < n->ndim; d++) {
+            if (!s_spend(left, lists))
+                return false;
+            lists = n->shape[d] && lists > *left / n->shape[d] ? *left + 1 : lists * n->shape[d];
+        }
+        if (!s_spend(left, lists))
+            return false;
+        if (n->descr->kind != 'O')
+            return true;
+    }
+    size_t items = n->type == EZSHM_NODE_DICT ? 2 * n->n : n->n;
+    if (n->type == EZSHM_NODE_LIST || n->type == EZSHM_NODE_TUPLE || n->type == EZSHM_NODE_DICT
+        || n->type == EZSHM_NODE_NDARRAY)
+        for (size_t i = 0; i < items; i++)
+            if (!s_weigh(n->items[i], left))
+                return false;
+    return true;
+}
+
 int
 mirror_meta(ezshm_mirror_t *m, double wait, bool follow, long long count)
 {
@@ -236,6 +289,13 @@ mirror_meta(ezshm_mirror_t *m, double wait, bool follow, long long count)
         uint32_t gen = ezshm_mirror_meta_generation(m);
         if (gen && gen != shown) {
             rc = ezshm_mirror_meta(m, tree, &gen, err, sizeof err);
+            uint64_t left = MIRROR_META_MAX_VALUES;
+            if (rc == EZSHM_OK && !s_weigh(ezshm_tree_root(tree), &left)) {
+                rc = EZSHM_ERR_PICKLE;
+                snprintf(err, sizeof err, "it expands to more than %llu values (shared "
+                         "references); not printed", (unsigned long long) MIRROR_META_MAX_VALUES);
+                break;
+            }
             if (rc == EZSHM_OK) {
                 s_node(stdout, ezshm_tree_root(tree));
                 fputc('\n', stdout);

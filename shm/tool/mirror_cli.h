@@ -44,8 +44,15 @@ int mirror_watch(ezshm_mirror_t **mirrors, size_t n, double refresh_hz);
     0, or -1 with one line on stderr. */
 int mirror_daemon_streams(const char *endpoint, char ***names, size_t *n);
 
+/*  Most values `--meta` prints of one metadata document (nodes, nested lists, array
+    elements and bytes of text each count one; shared references count each time): as
+    many as the largest blob has bytes, so a small blob of shared references cannot print
+    gigabytes. */
+#define MIRROR_META_MAX_VALUES ((uint64_t) EZSHM_UNPICKLE_MAX_BYTES)
+
 /*  `--meta`: prints the stream metadata as one JSON line (follow: again at every change,
-    count documents at most when count >= 0). */
+    count documents at most when count >= 0); a document over MIRROR_META_MAX_VALUES is an
+    error (EZSHM_ERR_PICKLE, exit 1), never printed. */
 int mirror_meta(ezshm_mirror_t *mirror, double wait, bool follow, long long count);
 
 /*  Names of the elements of one frame (info->frame_bytes / itemsize of them, malloc'd) from

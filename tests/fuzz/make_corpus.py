@@ -1,6 +1,9 @@
 #!/usr/bin/env python3
-"""Regenerates the seed corpora of tests/fuzz/corpus/{control,mirror_header,clock} and adds the
-ezmsg-zmq fixtures missing from corpus/wire (framings in tests/fuzz/README.md).
+"""Regenerates the seed corpora of tests/fuzz/corpus/{control,mirror_header,clock}, adds the
+ezmsg-zmq fixtures missing from corpus/wire, the metadata shapes of issues 21/22 (many keys,
+wrapped shapes, invalid UTF-8 names, record kinds, wide ints, lone surrogates) to corpus/wire
+and hostile aux blobs (wrapped shapes, shared references, wide ints) to corpus/pickle
+(framings in tests/fuzz/README.md).
 
     python3 tests/fuzz/make_corpus.py [FIXTURES_DIR]     # default tests/fixtures
 """
@@ -243,4 +246,67 @@ write(os.path.join(wd, "native_u_labels.bin"), frames(b"t", (
     b'{"data": {"dtype": "float32", "shape": [1, 2]}, "dims": ["time", "ch"], "axes": {"ch": '
     b'{"data": {"_type": "_ndarray", "dtype": ">U2", "data": "AAAAQQAAAEIAAABDAAAAAA==", "shape": [2]}, '
     b'"_type": "x:CoordinateAxis"}}}'), b"\0" * 8))
+
+
+# ---- issue 21/22 shapes: metadata the wire decoder must carry, bound or leave out ------
+def axis_array(attrs=b"{}", ch=b"", dims=b'"time", "ch"', key=b'"k"'):
+    """A small multipart AxisArray; ch is an extra coordinate axis object (raw JSON)."""
+    axes = b'"time": {"gain": 0.01, "offset": 0, "unit": "s"}' + (b', "ch": ' + ch if ch else b"")
+    return frames(b"t", b'{"obj": {"data": {"_type": "_ndarray", "dtype": "float32", "data": '
+                  b'"AAAAAAAAAAAAAAAAAAAAAA==", "shape": [2, 2]}, "dims": [' + dims + b'], "axes": {'
+                  + axes + b'}, "attrs": ' + attrs + b', "key": ' + key + b'}}')
+
+
+def record(dtype, nbytes):
+    import base64
+    return (b'{"_type": "x:CoordinateAxis", "dims": ["ch"], "data": {"_type": "_ndarray", "dtype": "'
+            + dtype + b'", "data": "' + base64.b64encode(bytes(nbytes)) + b'", "shape": [2]}}')
+
+
+ZERO = b'"data": "", '
+write(os.path.join(wd, "meta_many_keys.bin"),
+      axis_array(b"{" + b", ".join(b'"k%d": %d' % (i, i) for i in range(3000)) + b"}"))
+write(os.path.join(wd, "meta_wrapped_shapes.bin"), axis_array(
+    b'{"w": {"_type": "_ndarray", "dtype": "<f8", ' + ZERO + b'"shape": [4611686018427387904, 4, 0]}, '
+    b'"z": {"_type": "_ndarray", "dtype": "uint8", ' + ZERO + b'"shape": [9223372036854775808, 0]}, '
+    b'"d": {"_type": "_ndarray", "dtype": "<f8", "data": "AAAAAAAAAAA=", "shape": [' + b", ".join([b"1"] * 33)
+    + b']}, "ok": 1}'))
+write(os.path.join(wd, "meta_invalid_utf8_names.bin"),
+      axis_array(dims=b'"time", "c\xffh"', key=b'"\xfe"'))
+write(os.path.join(wd, "meta_invalid_utf8_field.bin"), axis_array(ch=record(b"[('l\xe9', '<U3')]", 24)))
+write(os.path.join(wd, "meta_record_kinds.bin"), axis_array(
+    ch=record(b"[('label', '<U10'), ('x', '<f8'), ('ok', '?'), ('h', 'e')]", 2 * 51)))
+write(os.path.join(wd, "meta_record_refused.bin"), axis_array(
+    ch=record(b"[('n', [('b', '<i4')]), ('s', '<f4', (3,)), ('t', '<M8[ns]')]", 2 * 24)))
+write(os.path.join(wd, "meta_ints_surrogates.bin"), axis_array(
+    b'{"u": 9223372036854775808, "m": 18446744073709551615, "w": 18446744073709551616, '
+    b'"n": -9223372036854775808, "s": "a\\udc80b", "p": "\\ud83d\\ude00"}'))
+
+# ---- pickle: aux blobs with wrapped shapes and shared references (not ezmsg-tools') ---
+pd = os.path.join(HERE, "corpus", "pickle")
+hostile_blobs = {
+    # _frombuffer(b'', dtype('f8'), (2**62, 4), 'C'): the size wraps to 0
+    "hostile_wrapped_f8.pickle": "8005957d000000000000007d948c0161948c126e756d70792e636f72652e6e756d657269"
+    "63948c0b5f66726f6d627566666572949394284300948c056e756d7079948c0564747970659493948c026638948988879452942"
+    "84b038c013c944e4e4e4affffffff4affffffff4b007494628a0800000000000000404b0486948c01439474945294732e",
+    # an object array (2**32, 2**32) with an empty element list
+    "hostile_wrapped_object.pickle": "8005959a000000000000007d948c0161948c156e756d70792e636f72652e6d756c7469"
+    "6172726179948c0c5f7265636f6e7374727563749493948c056e756d7079948c076e6461727261799493944b0085944301629487"
+    "945294284b018a0500000000018a050000000001869468058c0564747970659493948c024f3894898887945294284b038c017c94"
+    "4e4e4e4affffffff4affffffff4b3f749462895d94749462732e",
+    # an empty uint8 array of shape (2**60, 0): numpy loads it; a printer must not walk 2**60 rows
+    "hostile_empty_2_60_rows.pickle": "8005957d000000000000007d948c0161948c126e756d70792e636f72652e6e756d6572"
+    "6963948c0b5f66726f6d627566666572949394284300948c056e756d7079948c05647479706594939"
+    "48c02753194898887945294284b038c017c944e4e4e4affffffff4affffffff4b007494628a0800000000000000104b008694"
+    "8c01439474945294732e",
+}
+for name, hexed in hostile_blobs.items():
+    write(os.path.join(pd, name), bytes.fromhex(hexed))
+import pickle  # noqa: E402 (stdlib: shared references and wide ints need no numpy)
+bomb = ["x" * 100]
+for _ in range(30):
+    bomb = [bomb, bomb]
+write(os.path.join(pd, "hostile_shared_references.pickle"), pickle.dumps({"a": bomb}, protocol=5))
+write(os.path.join(pd, "ints_2_63_to_2_64.pickle"),
+      pickle.dumps({"a": 2 ** 63, "b": 2 ** 64 - 1, "c": -2 ** 63}, protocol=5))
 print("ok")

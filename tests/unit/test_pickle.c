@@ -456,3 +456,136 @@ Test(pickle, nan_survives_re_encoding)
     ezshm_tree_destroy(&t);
     ezshm_tree_destroy(&again);
 }
+
+/*  Issue 21: a shape whose product wraps (to 0) was taken, and a reader then walked it. */
+Test(pickle, shapes_numpy_refuses_are_refused_even_beside_a_zero)
+{
+    /*  _frombuffer(b'', dtype('f8'), (2**62, 4), 'C') by CPython 3.11 */
+    HOSTILE("\x80\x05\x95\x7d\x00\x00\x00\x00\x00\x00\x00\x7d\x94\x8c\x01\x61\x94\x8c\x12numpy.core"
+            ".numeric\x94\x8c\x0b_frombuffer\x94\x93\x94\x28\x43\x00\x94\x8c\x05numpy\x94\x8c\x05"
+            "dtype\x94\x93\x94\x8c\x02\x66\x38\x94\x89\x88\x87\x94\x52\x94\x28\x4b\x03\x8c\x01\x3c"
+            "\x94\x4e\x4e\x4e\x4a\xff\xff\xff\xff\x4a\xff\xff\xff\xff\x4b\x00\x74\x94\x62\x8a\x08"
+            "\x00\x00\x00\x00\x00\x00\x00\x40\x4b\x04\x86\x94\x8c\x01\x43\x94\x74\x94\x52\x94\x73"
+            "\x2e", "overflows");
+    /*  an object array of shape (2**32, 2**32) whose element list is empty */
+    HOSTILE("\x80\x05\x95\x9a\x00\x00\x00\x00\x00\x00\x00\x7d\x94\x8c\x01\x61\x94\x8c\x15numpy.core"
+            ".multiarray\x94\x8c\x0c_reconstruct\x94\x93\x94\x8c\x05numpy\x94\x8c\x07ndarray\x94"
+            "\x93\x94\x4b\x00\x85\x94\x43\x01\x62\x94\x87\x94\x52\x94\x28\x4b\x01\x8a\x05\x00\x00"
+            "\x00\x00\x01\x8a\x05\x00\x00\x00\x00\x01\x86\x94\x68\x05\x8c\x05\x64\x74\x79\x70\x65"
+            "\x94\x93\x94\x8c\x02\x4f\x38\x94\x89\x88\x87\x94\x52\x94\x28\x4b\x03\x8c\x01\x7c\x94"
+            "\x4e\x4e\x4e\x4a\xff\xff\xff\xff\x4a\xff\xff\xff\xff\x4b\x3f\x74\x94\x62\x89\x5d\x94"
+            "\x74\x94\x62\x73\x2e", "overflows");
+    size_t nbytes;
+    const size_t wraps[] = {(size_t) 1 << 62, 4, 0}, fits[] = {(size_t) 1 << 60, 0};
+    cr_expect_not(ezshm_shape_bytes(3, wraps, 8, &nbytes));
+    cr_expect(ezshm_shape_bytes(2, fits, 1, &nbytes) && nbytes == 0);
+    const size_t over[] = {(size_t) 1 << 63, 0};
+    cr_expect_not(ezshm_shape_bytes(2, over, 1, &nbytes));
+}
+
+/*  A blob of NONEs fills the stack, not the tree: the memory bound holds all the same. */
+Test(pickle, a_flood_of_values_on_the_stack_is_bounded)
+{
+    size_t len = EZSHM_UNPICKLE_MAX_BYTES - 1;
+    unsigned char *blob = malloc(len);
+    cr_assert_not_null(blob);
+    blob[0] = 0x80;
+    blob[1] = 5;
+    memset(blob + 2, 'N', len - 3);
+    blob[len - 1] = '.';
+    cr_expect_eq(s_refuse(blob, len, "more than"), EZSHM_ERR_PICKLE);
+    free(blob);
+}
+
+/*  The encoder writes exactly CPython's bytes for value. */
+static void
+s_expect_cpython_bytes(const ezshm_node_t *value, const unsigned char *cpython, size_t len)
+{
+    ezshm_pickler_t *p = ezshm_pickler_new();
+    const unsigned char *out;
+    size_t n;
+    cr_assert_eq(ezshm_pickler_dump(p, value, &out, &n), 0);
+    cr_expect_eq(n, len);
+    cr_expect(n == len && memcmp(out, cpython, len) == 0);
+    ezshm_pickler_destroy(&p);
+}
+
+/*  Issue 22: ints in [2^63, 2^64-1] are what CPython pickles as a nine-byte LONG1. */
+Test(pickle, ints_up_to_2_64_minus_1_round_trip_as_cpython_writes_them)
+{
+    static const unsigned char cpython[] =
+        "\x80\x05\x95\x23\x00\x00\x00\x00\x00\x00\x00\x7d\x94\x28\x8c\x01\x61\x94\x8a\x09\x00\x00"
+        "\x00\x00\x00\x00\x00\x80\x00\x8c\x01\x62\x94\x8a\x09\xff\xff\xff\xff\xff\xff\xff\xff\x00"
+        "\x75\x2e";
+    ezshm_tree_t *t = ezshm_tree_new();
+    ezshm_node_t *d = ezshm_tree_dict(t);
+    cr_assert_eq(ezshm_tree_set(t, d, ezshm_tree_str(t, "a", 1), ezshm_tree_uint(t, (uint64_t) 1 << 63)), 0);
+    cr_assert_eq(ezshm_tree_set(t, d, ezshm_tree_str(t, "b", 1), ezshm_tree_uint(t, UINT64_MAX)), 0);
+    s_expect_cpython_bytes(d, cpython, sizeof cpython - 1);
+    ezshm_tree_t *back = ezshm_tree_new();
+    char err[128];
+    cr_assert_eq(ezshm_unpickle(cpython, sizeof cpython - 1, back, err, sizeof err), 0, "%s", err);
+    const ezshm_node_t *b = ezshm_node_get(ezshm_tree_root(back), "b");
+    cr_expect(b && b->u64 && (uint64_t) b->integer == UINT64_MAX);
+    cr_expect(ezshm_node_equal(d, ezshm_tree_root(back)));
+    ezshm_tree_destroy(&back);
+    ezshm_tree_destroy(&t);
+}
+
+/*  value pickled, then decoded by the restricted reader, is equal to itself. */
+static void
+s_expect_read_back_equal(const ezshm_node_t *value)
+{
+    ezshm_pickler_t *p = ezshm_pickler_new();
+    ezshm_tree_t *back = ezshm_tree_new();
+    const unsigned char *out;
+    size_t len;
+    char err[128];
+    cr_assert_eq(ezshm_pickler_dump(p, value, &out, &len), 0);
+    cr_assert_eq(ezshm_unpickle(out, len, back, err, sizeof err), 0, "%s", err);
+    cr_expect(ezshm_node_equal(value, ezshm_tree_root(back)));
+    ezshm_tree_destroy(&back);
+    ezshm_pickler_destroy(&p);
+}
+
+/*  Issue 21: 80 000 keys took 35 s (every insert scanned every key). Hashed, 200 000 keys
+    in one dict and one intern pool are a linear amount of work; re-setting every key keeps
+    the count (Python's rule) and every key is found again. */
+Test(pickle, a_dict_of_200000_keys_is_built_and_50000_read_back)
+{
+    enum { N = 200000 };
+    ezshm_tree_t *t = ezshm_tree_new();
+    ezshm_node_t *d = ezshm_tree_dict(t);
+    char key[24];
+    for (int round = 0; round < 2; round++)
+        for (int i = 0; i < N; i++) {
+            snprintf(key, sizeof key, "k%d", i);
+            ezshm_node_t *k = ezshm_tree_intern(t, 7, key, strlen(key));
+            cr_assert_not_null(k);
+            cr_assert_eq(ezshm_tree_set(t, d, k, ezshm_tree_int(t, i + round)), 0);
+        }
+    cr_expect_eq(d->n, (size_t) N);
+    cr_expect_eq(ezshm_tree_intern(t, 7, "k123", 4), d->items[2 * 123]);
+    cr_expect_eq(d->items[2 * 199999 + 1]->integer, 200000);
+    /*  The reader's case: 50 000 keys took it 7 s. */
+    ezshm_node_t *half = ezshm_tree_dict(t);
+    for (int i = 0; i < 50000; i++)
+        cr_assert_eq(ezshm_tree_set(t, half, d->items[2 * i], d->items[2 * i + 1]), 0);
+    s_expect_read_back_equal(half);
+    ezshm_tree_destroy(&t);
+}
+
+/*  Issue 22: Python's json keeps "a\udc80b" and pickle writes it with 'surrogatepass'; the
+    encoder writes the same bytes and the reader takes them. */
+Test(pickle, a_lone_surrogate_is_written_and_read_as_cpython_does)
+{
+    static const unsigned char cpython[] =
+        "\x80\x05\x95\x10\x00\x00\x00\x00\x00\x00\x00\x7d\x94\x8c\x01\x73\x94\x8c\x05\x61\xed"
+        "\xb2\x80\x62\x94\x73\x2e";
+    ezshm_tree_t *t = ezshm_tree_new();
+    ezshm_node_t *d = ezshm_tree_dict(t);
+    cr_assert_eq(ezshm_tree_set(t, d, ezshm_tree_str(t, "s", 1), ezshm_tree_str(t, "a\xed\xb2\x80" "b", 5)), 0);
+    s_expect_cpython_bytes(d, cpython, sizeof cpython - 1);
+    s_expect_read_back_equal(d);
+    ezshm_tree_destroy(&t);
+}

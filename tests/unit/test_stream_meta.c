@@ -6,6 +6,7 @@
 #include "support_wire.h"
 #include "ingest.h"
 #include "stream_meta.h"
+#include "wire_attrs.h"
 
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -48,13 +49,11 @@ s_rig_free(rig_t *r)
     ezshm_writer_destroy(&r->writer);
 }
 
-/*  Decodes folder/file multipart, publishes its metadata and ingests it, as the daemon does. */
+/*  Decodes r->payload (len bytes) multipart, publishes its metadata and ingests it, as the
+    daemon does. */
 static void
-s_feed(rig_t *r, const char *folder, const char *file)
+s_feed_payload(rig_t *r, size_t len)
 {
-    size_t len;
-    free(r->payload);
-    r->payload = support_fixture_in(folder, file, &len);
     wire_frame_t frames[2] = {{"pyref", 5}, {r->payload, len}};
     const axisarray_t *msg;
     cr_assert_eq(wire_decode(r->decoder, frames, 2, &msg), 0, "%s", wire_decoder_last_error(r->decoder));
@@ -63,6 +62,31 @@ s_feed(rig_t *r, const char *folder, const char *file)
     cr_assert_eq(stream_meta_update(r->meta, r->writer, r->decoder, msg, ingest_axis(r->ingest), NULL, NULL, err,
                                     sizeof err), 0, "%s", err);
     cr_assert_eq(ingest_message(r->ingest, msg, &n, err, sizeof err), 0, "%s", err);
+}
+
+static void
+s_feed(rig_t *r, const char *folder, const char *file)
+{
+    size_t len;
+    free(r->payload);
+    r->payload = support_fixture_in(folder, file, &len);
+    s_feed_payload(r, len);
+}
+
+/*  A small AxisArray whose attrs are the given JSON text. */
+#define ATTRS_PAYLOAD                                                                         \
+    "{\"obj\": {\"data\": {\"_type\": \"_ndarray\", \"dtype\": \"uint8\", "                           \
+    "\"data\": \"AAAAAA==\", \"shape\": [2, 2]}, \"dims\": [\"time\", \"ch\"], "                  \
+    "\"axes\": {\"time\": {\"gain\": 0.5}}, \"attrs\": %s, \"key\": \"k\"}}"
+
+static void
+s_feed_attrs(rig_t *r, const char *attrs)
+{
+    free(r->payload);
+    size_t len = sizeof ATTRS_PAYLOAD + strlen(attrs);
+    r->payload = malloc(len);
+    cr_assert_not_null(r->payload);
+    s_feed_payload(r, (size_t) snprintf(r->payload, len, ATTRS_PAYLOAD, attrs));
 }
 
 /*  The published blob, read back through a mirror. */
@@ -170,5 +194,63 @@ Test(stream_meta, a_rename_gets_the_metadata_again_without_a_new_message_shape)
     s_feed(&r, "ezmsg-zmq", "f32_time_ch_linear.json");
     cr_expect_eq(ezshm_writer_aux_generation(r.writer), 1, "the new header has the metadata");
     cr_expect_eq(stream_meta_builds(r.meta), 1, "from the blob already made");
+    s_rig_free(&r);
+}
+
+/*  Issue 22: ints in [2^63, 2^64-1] and strings with a lone surrogate escape are kept
+    (Python keeps them); an array numpy 1.x cannot load (33 dims, a wrapped shape) is left
+    out, the rest of the attrs stays. */
+Test(stream_meta, attrs_keep_what_python_keeps_and_drop_what_it_cannot_load)
+{
+    const char *name = shmt_unique_name();
+    rig_t r;
+    s_rig(&r, name, EZSHM_LAYOUT_V1);
+    s_feed_attrs(&r, "{\"u\": 9223372036854775808, \"m\": 18446744073709551615, "
+                     "\"w\": 18446744073709551616, \"n\": -9223372036854775808, "
+                     "\"s\": \"a\\udc80b\", \"p\": \"\\ud83d\\ude00\", "
+                     "\"d\": {\"_type\": \"_ndarray\", \"dtype\": \"<f8\", \"data\": \"AAAAAAAAAAA=\", "
+                     "\"shape\": [1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1]}, "
+                     "\"z\": {\"_type\": \"_ndarray\", \"dtype\": \"uint8\", \"data\": \"\", "
+                     "\"shape\": [9223372036854775808, 0]}}");
+    ezshm_tree_t *tree = ezshm_tree_new();
+    uint32_t gen;
+    const ezshm_node_t *attrs = ezshm_node_get(s_read(name, tree, &gen), "attrs");
+    cr_assert_not_null(attrs);
+    const ezshm_node_t *u = ezshm_node_get(attrs, "u"), *m = ezshm_node_get(attrs, "m");
+    cr_assert(u && m && u->u64 && m->u64);
+    cr_expect_eq((uint64_t) u->integer, (uint64_t) 1 << 63);
+    cr_expect_eq((uint64_t) m->integer, UINT64_MAX);
+    cr_expect_eq(ezshm_node_get(attrs, "n")->integer, INT64_MIN);
+    cr_expect_str_eq(ezshm_node_str(ezshm_node_get(attrs, "p")), "\xf0\x9f\x98\x80");
+    /*  Python's json keeps "a\udc80b"; its pickle writes the surrogate's bytes. */
+    cr_expect_str_eq(ezshm_node_str(ezshm_node_get(attrs, "s")), "a\xed\xb2\x80" "b");
+    cr_expect_eq(attrs->n, 5, "w (65 bits), d (33 dims), z (wraps) left out");
+    ezshm_tree_destroy(&tree);
+    s_rig_free(&r);
+}
+
+/*  Issue 21: attrs over WIRE_ATTRS_MAX_NODES values go as a whole, counted; the samples
+    and the rest of the metadata are published. */
+Test(stream_meta, attrs_over_the_bound_are_left_out_and_counted)
+{
+    const char *name = shmt_unique_name();
+    rig_t r;
+    s_rig(&r, name, EZSHM_LAYOUT_V1);
+    size_t n = WIRE_ATTRS_MAX_NODES / 2 + 10, cap = 24 * n + 16, used = 0;
+    char *attrs = malloc(cap);
+    cr_assert_not_null(attrs);
+    used += (size_t) snprintf(attrs, cap, "{");
+    for (size_t i = 0; i < n; i++)
+        used += (size_t) snprintf(attrs + used, cap - used, "%s\"k%zu\": %zu", i ? ", " : "", i, i);
+    snprintf(attrs + used, cap - used, "}");
+    s_feed_attrs(&r, attrs);
+    free(attrs);
+    ezshm_tree_t *tree = ezshm_tree_new();
+    uint32_t gen;
+    const ezshm_node_t *root = s_read(name, tree, &gen);
+    cr_expect_eq(ezshm_node_get(root, "attrs")->n, 0);
+    cr_expect_not_null(ezshm_node_get(ezshm_node_get(root, "axes"), "time"));
+    cr_expect_eq(wire_decoder_attrs_over(r.decoder), 1);
+    ezshm_tree_destroy(&tree);
     s_rig_free(&r);
 }

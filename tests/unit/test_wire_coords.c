@@ -220,6 +220,43 @@ Test(wire_coords, descr_list_form_is_parsed_strictly)
     }
 }
 
+/*  Issue 22: numpy writes a bool record field as '?' (str(np.dtype([..., ('ok', '?')]))),
+    which the parser refused, so the whole axis left the metadata. Each string below is what
+    numpy 1.24 prints for the dtype in the comment; the v1 format carries the plain kinds and
+    refuses the rest (the axis is left out, counted). */
+Test(wire_coords, every_record_field_string_numpy_writes)
+{
+    static const struct {
+        const char *str;    /* str(np.dtype(...)) */
+        char kind;          /* of the last field; 0: refused */
+        uint32_t itemsize;  /* of the record */
+    } cases[] = {
+        {"[('label', '<U10'), ('x', '<f8'), ('ok', '?')]", 'b', 49},   /* ('ok', '?') */
+        {"[('a', '?'), ('h', '<f2')]", 'f', 3},                        /* 'b1', 'e' */
+        {"[('a', 'i1'), ('b', 'u1'), ('c', 'S3')]", 'S', 5},           /* 1-byte: no order */
+        {"[('a', '>u2'), ('c', '<c8')]", 'c', 10},
+        {"[('h', 'e'), ('d', 'd')]", 'f', 10},                         /* hand-written codes */
+        {"[('t', '<M8[ns]')]", 0, 0},                                  /* datetime */
+        {"[('d', '<m8[s]')]", 0, 0},                                   /* timedelta */
+        {"[('n', [('b', '<i4'), ('c', 'u1')])]", 0, 0},                /* nested record */
+        {"[('s', '<f4', (3,))]", 0, 0},                                /* sub-array */
+        {"[('x', 'O')]", 0, 0},                                        /* object */
+        {"[('c', 'V4')]", 0, 0},                                       /* void */
+        {"[('l\xe9', '<f8')]", 0, 0},                                 /* not UTF-8 */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        ezshm_descr_t d;
+        int rc = numpy_dtype_descr(cases[i].str, strlen(cases[i].str), &d);
+        if (!cases[i].kind) {
+            cr_expect_neq(rc, 0, "%s", cases[i].str);
+            continue;
+        }
+        cr_assert_eq(rc, 0, "%s", cases[i].str);
+        cr_expect_eq(d.fields[d.nfields - 1].type.kind, cases[i].kind, "%s", cases[i].str);
+        cr_expect_eq(d.type.itemsize, cases[i].itemsize, "%s", cases[i].str);
+    }
+}
+
 /*  A payload like ezshm-pub's with a labelled ch axis and a LinearAxis freq. */
 static const char *
 s_labelled(double time_offset, double freq_offset, const char *labels_b64, const char *attrs)
