@@ -757,7 +757,8 @@ Test(control_server, ezshm_ctl_commands)
     snprintf(args, sizeof args, "%s status", opt);
     cr_assert_eq(run_ctl(args, out, sizeof out), 0, "%s", out);
     cr_assert_str_eq(out, "messages:          42\nstate:             ingesting\n"
-                          "stream.generation: 3\n");
+                          "stream.generation: 3\n"
+                          "control_requests:  ok 2, out_of_range 1, immutable 1\n");
     snprintf(args, sizeof args, "%s health", opt);
     cr_assert_eq(run_ctl(args, out, sizeof out), 0, "%s", out);
     cr_assert_str_eq(out, "idle\n");
