@@ -266,6 +266,21 @@ s_info_and_health(FILE *out, const stream_view_t *rows, size_t n)
     }
 }
 
+/*  A counter family of one daemon-wide object of counts ({"name": n, ...} at path), the key
+    as the label's value. */
+static void
+s_keyed(FILE *out, const web_daemon_view_t *daemons, size_t n, const char *family, const char *help,
+        const char *path, const char *label)
+{
+    s_head(out, family, "counter", help);
+    for (size_t d = 0; d < n; d++) {
+        const cJSON *r;
+        cJSON_ArrayForEach(r, s_at(daemons[d].status, path))
+            if (cJSON_IsNumber(r))
+                s_sample(out, family, daemons[d].endpoint, NULL, label, r->string, r->valuedouble);
+    }
+}
+
 static void
 s_daemon_families(FILE *out, const web_daemon_view_t *daemons, size_t n)
 {
@@ -296,22 +311,10 @@ s_daemon_families(FILE *out, const web_daemon_view_t *daemons, size_t n)
         if (state)
             s_states_of(out, "ezshm_health", daemons[d].endpoint, NULL, state);
     }
-    s_head(out, "ezshm_unrouted_messages_total", "counter", "Messages no stream took, by reason.");
-    for (size_t d = 0; d < n; d++) {
-        const cJSON *r;
-        cJSON_ArrayForEach(r, s_at(daemons[d].status, "status.unrouted.dropped_by_reason"))
-            if (cJSON_IsNumber(r))
-                s_sample(out, "ezshm_unrouted_messages_total", daemons[d].endpoint, NULL, "reason", r->string,
-                         r->valuedouble);
-    }
-    s_head(out, "ezshm_control_requests_total", "counter", "Control requests ezshmd answered, by outcome (ok or the error code).");
-    for (size_t d = 0; d < n; d++) {
-        const cJSON *r;
-        cJSON_ArrayForEach(r, s_at(daemons[d].status, "status.control_requests"))
-            if (cJSON_IsNumber(r))
-                s_sample(out, "ezshm_control_requests_total", daemons[d].endpoint, NULL, "outcome", r->string,
-                         r->valuedouble);
-    }
+    s_keyed(out, daemons, n, "ezshm_unrouted_messages_total", "Messages no stream took, by reason.",
+            "status.unrouted.dropped_by_reason", "reason");
+    s_keyed(out, daemons, n, "ezshm_control_requests_total",
+            "Control requests ezshmd answered, by outcome (ok or the error code).", "status.control_requests", "outcome");
 }
 
 static void
