@@ -95,6 +95,12 @@ console_session_next_text(console_session_t *self)
     return text;
 }
 
+bool
+console_session_has_text(const console_session_t *self)
+{
+    return self && self->out_n > 0;
+}
+
 static const char *
 s_error(console_session_t *self, const char *code, const char *message)
 {
