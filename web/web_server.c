@@ -643,17 +643,19 @@ s_respond_asset(pss_t *pss)
 }
 
 /*  A console WebSocket upgrade is taken only on its path, from a page of this server (the
-    Origin is http://<the request's Host>: another site's page cannot drive it with the
+    Origin is http(s)://<the request's Host>: another site's page cannot drive it with the
     browser's cookie), with the token when one is configured, below --max-console. */
 static bool
 s_console_admit(web_server_t *srv, struct lws *wsi)
 {
-    char uri[64] = "", origin[300] = "", host[280] = "", self_origin[300];
+    char uri[64] = "", origin[300] = "", host[280] = "";
     lws_hdr_copy(wsi, uri, sizeof uri, WSI_TOKEN_GET_URI);
     lws_hdr_copy(wsi, origin, sizeof origin, WSI_TOKEN_ORIGIN);
     lws_hdr_copy(wsi, host, sizeof host, WSI_TOKEN_HOST);
-    snprintf(self_origin, sizeof self_origin, "http://%s", host);
-    return strcmp(uri, "/api/v1/console") == 0 && host[0] && strcasecmp(origin, self_origin) == 0
+    /*  https: the page came through a TLS proxy that kept the Host header; still this host. */
+    const char *rest = strncasecmp(origin, "http://", 7) == 0 ? origin + 7
+                     : strncasecmp(origin, "https://", 8) == 0 ? origin + 8 : NULL;
+    return strcmp(uri, "/api/v1/console") == 0 && host[0] && rest && strcasecmp(rest, host) == 0
         && s_authorized(srv, wsi) && web_console_clients(srv->console) < srv->opt.max_console;
 }
 

@@ -133,6 +133,8 @@ def main():
             assert json.loads(http(ro_port, "GET", "/api/v1/console/config")[2]) == {"allow_control": False}
             assert upgrade(port, "http://evil.example") != "HTTP/1.1 101 Switching Protocols"
             assert upgrade(port, url) == "HTTP/1.1 101 Switching Protocols"
+            metrics = http(port, "GET", "/metrics")[2].decode()
+            assert "\nezshm_web_console_refused_total 1\n" in metrics, metrics[-600:]
 
         driver = open_browser(tmp)
         driver.set_script_timeout(10)
@@ -158,6 +160,9 @@ def main():
             assert f["labels"] == [f"Ch{n}" for n in range(CHANNELS)] and f["unit"] == "uV", (f["labels"], f["unit"])
             shot(driver, "stream")
             assert not errors_in(driver)
+            # The page's socket (an upgrade closed before is freed by the pump within 200 ms).
+            wait_until(lambda: "\nezshm_web_console_clients 1\n" in http(port, "GET", "/metrics")[2].decode(),
+                       5, "one console client in /metrics")
 
         def settings_change():
             before = get_status(s, ctl)["stream"]["generation"]
