@@ -18,6 +18,7 @@ struct _web_console_conn_t {
     struct lws *wsi;               /* NULL once lws closed it: the pump thread frees it  */
     console_session_t *session;
     bool flagged;                  /* the pump has something for the loop to send         */
+    double flag_now;               /* the turn that flagged it (the frame's send time), 0  */
     char msg[CONSOLE_MESSAGE_MAX + 1];   /* the browser message being collected (lws thread) */
     size_t msg_len;
     bool msg_binary;
@@ -91,7 +92,6 @@ static void *
 s_pump(void *arg)
 {
     web_console_t *self = arg;
-    double last = 0;
     pthread_mutex_lock(&self->lock);
     while (!self->stop) {
         bool now_due;
@@ -117,20 +117,23 @@ s_pump(void *arg)
             do
                 more = console_session_pump(conn->session, PUMP_BUDGET, &more) == EZSHM_OK && more;
             while (more);
-            if (!conn->flagged && s_wants_write(conn, now))
+            if (!conn->flagged && s_wants_write(conn, now)) {
                 any = conn->flagged = true;
+                conn->flag_now = now;
+            }
         }
         pthread_mutex_unlock(&self->lock);
         if (any)
             lws_cancel_service(self->ctx);
         /*  At most one turn per display frame of the fastest client: a stream at 1 kHz of
-            chunks must not wake this thread a thousand times a second. */
-        double wait = last + 1.0 / CONSOLE_FPS_MAX - ezshm_time_mono();
+            chunks must not wake this thread a thousand times a second. Turns start at least
+            1/60 s apart, and a frame counts as sent at the turn that flagged it, so a client
+            at 60 frames/s gets one every turn rather than every other one. */
+        double wait = now + 1.0 / CONSOLE_FPS_MAX - ezshm_time_mono();
         if (wait > 0) {
             struct timespec ts = {0, (long) (wait * 1e9)};
             nanosleep(&ts, NULL);
         }
-        last = ezshm_time_mono();
         pthread_mutex_lock(&self->lock);
     }
     pthread_mutex_unlock(&self->lock);
@@ -268,8 +271,8 @@ web_console_writable(web_console_conn_t *conn)
 {
     web_console_t *self = conn->owner;
     int rc = 0;
-    double now = ezshm_time_mono();
     pthread_mutex_lock(&self->lock);
+    double now = conn->flag_now > 0 ? conn->flag_now : ezshm_time_mono();
     char *text = console_session_next_text(conn->session);
     if (text) {
         size_t n = strlen(text);
@@ -287,6 +290,7 @@ web_console_writable(web_console_conn_t *conn)
             rc = -1;
         else
             rc = lws_write(conn->wsi, conn->buf + LWS_PRE, len, LWS_WRITE_BINARY) < (int) len ? -1 : 0;
+        conn->flag_now = 0;
     }
     bool again = rc == 0 && s_wants_write(conn, now);
     pthread_mutex_unlock(&self->lock);
