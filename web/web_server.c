@@ -579,6 +579,30 @@ s_forget(pss_t *pss)
 
 /* ---------------------------------------------------------------- requests */
 
+/*  The value of cookie name into buf; false when absent or too long. Our own parse:
+    libwebsockets 4.1's lws_http_cookie_get misses values shorter than the cookie's name. */
+static bool
+s_cookie(struct lws *wsi, const char *name, char *buf, size_t size)
+{
+    char header[4096];
+    if (lws_hdr_copy(wsi, header, sizeof header, WSI_TOKEN_HTTP_COOKIE) <= 0)
+        return false;
+    size_t n = strlen(name);
+    for (char *p = header; *p;) {
+        p += strspn(p, " \t");
+        size_t len = strcspn(p, ";");
+        if (len > n && strncmp(p, name, n) == 0 && p[n] == '=') {
+            if (len - n - 1 >= size)
+                return false;
+            memcpy(buf, p + n + 1, len - n - 1);
+            buf[len - n - 1] = '\0';
+            return true;
+        }
+        p += len + (p[len] == ';');
+    }
+    return false;
+}
+
 /*  True when the request carries the token (bearer header or cookie ezshm_token), or none
     is configured. Compared as hashes with sodium_memcmp: constant time, length included. */
 static bool
@@ -588,11 +612,10 @@ s_authorized(web_server_t *srv, struct lws *wsi)
         return true;
     char given[WEB_TOKEN_MAX + 16] = "";
     const char *token = NULL;
-    size_t len = sizeof given;
     if (lws_hdr_copy(wsi, given, sizeof given, WSI_TOKEN_HTTP_AUTHORIZATION) > 0
         && strncasecmp(given, "Bearer ", 7) == 0)   /* the scheme is case-insensitive */
         token = given + 7;
-    else if (lws_http_cookie_get(wsi, "ezshm_token", given, &len) == 0)
+    else if (s_cookie(wsi, "ezshm_token", given, sizeof given))
         token = given;
     if (!token)
         return false;

@@ -40,23 +40,23 @@ def http(port, method, path, headers=None, body=None):
         conn.close()
 
 
-def upgrade(port, origin):
-    """The status line of a console WebSocket upgrade from origin."""
+def upgrade(port, origin, extra=""):
+    """The status line of a console WebSocket upgrade from origin (extra: more header lines)."""
     key = base64.b64encode(os.urandom(16)).decode()
     with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
         s.sendall((f"GET /api/v1/console HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
                    f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
-                   f"Sec-WebSocket-Protocol: ezshm-console.v1\r\nOrigin: {origin}\r\n\r\n").encode())
+                   f"Sec-WebSocket-Protocol: ezshm-console.v1\r\nOrigin: {origin}\r\n{extra}\r\n").encode())
         try:
             return s.recv(4096).split(b"\r\n", 1)[0].decode()
         except (ConnectionResetError, socket.timeout):
             return "closed"
 
 
-def web(s, ctl, *flags):
+def web(s, ctl, *flags, env=None):
     port = free_port()
     s.procs.append(subprocess.Popen([os.path.join(BIN, "ezshm-web"), "--control", ctl, "--listen",
-                                     f"127.0.0.1:{port}", *flags], env=s.env))
+                                     f"127.0.0.1:{port}", *flags], env=dict(s.env, **(env or {}))))
 
     def up():
         try:
@@ -133,6 +133,14 @@ def main():
             assert json.loads(http(ro_port, "GET", "/api/v1/console/config")[2]) == {"allow_control": False}
             assert upgrade(port, "http://evil.example") != "HTTP/1.1 101 Switching Protocols"
             assert upgrade(port, url) == "HTTP/1.1 101 Switching Protocols"
+            # With a token: the upgrade needs it (cookie or bearer), the pages do not.
+            tok_port = web(s, ctl, env={"EZSHM_WEB_TOKEN": "s3cret"})
+            tok_url = f"http://127.0.0.1:{tok_port}"
+            assert http(tok_port, "GET", "/")[0] == 200
+            assert upgrade(tok_port, tok_url) != "HTTP/1.1 101 Switching Protocols"
+            assert upgrade(tok_port, tok_url, "Cookie: ezshm_token=wrong\r\n") != "HTTP/1.1 101 Switching Protocols"
+            assert upgrade(tok_port, tok_url, "Cookie: ezshm_token=s3cret\r\n") == "HTTP/1.1 101 Switching Protocols"
+            assert upgrade(tok_port, tok_url, "Authorization: Bearer s3cret\r\n") == "HTTP/1.1 101 Switching Protocols"
             metrics = http(port, "GET", "/metrics")[2].decode()
             assert "\nezshm_web_console_refused_total 1\n" in metrics, metrics[-600:]
 
@@ -208,7 +216,7 @@ def main():
             assert got["settings"]["buf_dur"] != 30, got
             shot(driver, "settings-read-only")
 
-        results.check("pages: CSP, ETag/304, config; the upgrade needs the server's own Origin", pages)
+        results.check("pages: CSP, ETag/304, config; the upgrade needs the server's own Origin and the token", pages)
         results.check("overview lists the stream with the control socket's values", overview)
         results.check("stream view draws the published counter at its times, with the metadata's labels", stream_view)
         results.check("a buf_dur change in the form rebuilds the ring; event logged; the plot follows", settings_change)
