@@ -162,7 +162,7 @@ def main():
         def stream_view():
             driver.get(url + "/#/stream/" + NAME)
             f = wait_until(lambda: (lambda f: f if f and f["columns"] > 100 and sum(1 for g in f["gaps"] if not g)
-                                    > f["columns"] // 4 else None)(drawn(driver)), 15, "a drawn frame with data")
+                                    > f["columns"] // 3 else None)(drawn(driver)), 15, "a drawn frame with data")
             assert f["channels"] == CHANNELS, f["channels"]
             check_counter(f)
             assert f["labels"] == [f"Ch{n}" for n in range(CHANNELS)] and f["unit"] == "uV", (f["labels"], f["unit"])
@@ -196,7 +196,7 @@ def main():
             gen = get_status(s, ctl)["stream"]["generation"]
             driver.get(url + "/#/stream/" + NAME)
             f = wait_until(lambda: (lambda f: f if f and f["generation"] == gen and sum(1 for g in f["gaps"] if not g)
-                                    > f["columns"] // 4 else None)(drawn(driver)), 15, "a frame of the new generation")
+                                    > f["columns"] // 3 else None)(drawn(driver)), 15, "a frame of the new generation")
             check_counter(f)
 
         def read_only():
