@@ -66,10 +66,26 @@ run_demo() {
     local daemon=$!
     ./build/bin/ezshm-pub --connect "$sock" --fs 1000 --channels 16 --chunk 20 --pattern sine --labels --quiet &
     local pub=$!
+    # The browser console beside it, on loopback: 8080, or the next free port up to 8089
+    # (ezshm-web exits at once when it cannot listen).
+    local web="" port
+    for port in $(seq 8080 8089); do
+        ./build/bin/ezshm-web --control "$ctl" --listen "127.0.0.1:$port" --allow-control >/dev/null 2>&1 &
+        web=$!
+        sleep 0.3
+        if kill -0 "$web" 2>/dev/null; then break; fi
+        echo "dev.sh: port $port is taken, trying the next one" >&2
+        web=""
+    done
     # Ctrl-C stops the view; then stop the rig and the daemon (SIGTERM unlinks the segments).
-    trap 'kill -TERM $pub $daemon 2>/dev/null || true' EXIT
+    trap 'kill -TERM $pub $daemon $web 2>/dev/null || true' EXIT
+    if [ -n "$web" ]; then
+        echo "dev.sh: the console is at http://127.0.0.1:$port/ (open it in a browser; Ctrl-C here stops everything)"
+    else
+        echo "dev.sh: no free port in 8080-8089: the console is not served" >&2
+    fi
     ./build/bin/ezshm-mirror --wait 10 --watch demo || true
-    kill -TERM "$pub" "$daemon" 2>/dev/null || true
+    kill -TERM "$pub" "$daemon" ${web:+"$web"} 2>/dev/null || true
     wait "$daemon" 2>/dev/null || true
     trap - EXIT
 }

@@ -34,5 +34,6 @@
 #include "ezshm_pickle.h"
 #include "ezshm_unpickle.h"
 #include "ezshm_aux.h"
+#include "ezshm_labels.h"
 
 #endif

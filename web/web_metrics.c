@@ -337,6 +337,11 @@ s_self_families(FILE *out, const web_self_stats_t *self)
     fprintf(out, "ezshm_web_connections_refused_total %llu\n", (unsigned long long) self->connections_refused);
     s_head(out, "ezshm_web_sse_clients", "gauge", "Clients of /api/v1/events now.");
     fprintf(out, "ezshm_web_sse_clients %d\n", self->sse_clients);
+    s_head(out, "ezshm_web_console_clients", "gauge", "Console WebSocket clients now.");
+    fprintf(out, "ezshm_web_console_clients %d\n", self->console_clients);
+    s_head(out, "ezshm_web_console_refused_total", "counter",
+           "Console WebSocket upgrades refused: wrong path or Origin, no token, too many clients.");
+    fprintf(out, "ezshm_web_console_refused_total %llu\n", (unsigned long long) self->console_refused);
 }
 
 void

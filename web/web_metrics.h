@@ -36,6 +36,8 @@ typedef struct {
     uint64_t connections;              /* TCP connections accepted               */
     uint64_t connections_refused;      /* closed before any request was routed   */
     int sse_clients;                   /* event-stream clients now               */
+    int console_clients;               /* console WebSocket clients now          */
+    uint64_t console_refused;          /* console upgrades refused (origin, token, bound) */
 } web_self_stats_t;
 
 /*  Counts one response of HTTP status code in stats (codes beyond the slots: lost). */

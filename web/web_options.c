@@ -32,6 +32,7 @@ static const option_t s_options[] = {
     { "--timeout", "EZSHM_WEB_TIMEOUT", O_NUMBER, "S", "seconds an ezshmd reply may take (default 1)" },
     { "--max-clients", "EZSHM_WEB_MAX_CLIENTS", O_NUMBER, "N", "HTTP connections at once (default 64)" },
     { "--max-sse", "EZSHM_WEB_MAX_SSE", O_NUMBER, "N", "/api/v1/events clients at once (default 16)" },
+    { "--max-console", "EZSHM_WEB_MAX_CONSOLE", O_NUMBER, "N", "console WebSocket clients at once (default 8)" },
     { "--curve-client", "EZSHM_CURVE_CLIENT", O_TEXT, "CERT", "CURVE: this client's certificate (CERT, CERT_secret)" },
     { "--curve-server", "EZSHM_CURVE_SERVER", O_TEXT, "KEY", "CURVE: ezshmd's public key (Z85) or certificate" },
     { "--help", NULL, O_NONE, NULL, "print this help and exit" },
@@ -158,8 +159,10 @@ s_apply(web_options_t *out, const option_t *o, const char *where, const char *te
             out->timeout = v;
         else if (strcmp(f, "--max-clients") == 0)
             out->max_clients = (int) v;
-        else
+        else if (strcmp(f, "--max-sse") == 0)
             out->max_sse = (int) v;
+        else
+            out->max_console = (int) v;
     }
     return WEB_OPTIONS_OK;
 }
@@ -197,6 +200,7 @@ web_options_load(int argc, char **argv, char **envp, web_options_t *out, char *e
     out->timeout = 1.0;
     out->max_clients = 64;
     out->max_sse = 16;
+    out->max_console = 8;
     const char *token_file = NULL;
     int rc = s_parse_listen(WEB_DEFAULT_LISTEN, out, errbuf, errlen);
     bool control_flag = false;

@@ -40,6 +40,7 @@ typedef struct {
     double timeout;                        /* seconds an ezshmd reply may take          */
     int max_clients;                       /* HTTP connections at once                  */
     int max_sse;                           /* event-stream clients at once              */
+    int max_console;                       /* console WebSocket clients at once         */
     const char *curve_client;              /* CURVE: this client's cert file, or NULL   */
     const char *curve_server;              /* CURVE: ezshmd's public key or cert file   */
 } web_options_t;

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #define STREAMS_PREFIX "/api/v1/streams/"
+#define CONSOLE_PREFIX "/console"
 
 static int
 s_status(web_route_t *out, web_endpoint_t endpoint, int status, const char *allow)
@@ -27,8 +28,10 @@ web_route(const char *method, const char *path, web_route_t *out)
     } fixed[] = {
         {"/metrics", WEB_METRICS},       {"/healthz", WEB_HEALTHZ},       {"/readyz", WEB_READYZ},
         {"/api/v1/streams", WEB_STREAMS}, {"/api/v1/settings", WEB_SETTINGS}, {"/api/v1/events", WEB_EVENTS},
+        {"/api/v1/console", WEB_CONSOLE}, {"/api/v1/console/config", WEB_CONSOLE_CONFIG},
     };
     out->name[0] = '\0';
+    out->asset = NULL;
     bool get = strcmp(method, "GET") == 0;
     for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++) {
         if (strcmp(path, fixed[i].path) != 0)
@@ -42,8 +45,18 @@ web_route(const char *method, const char *path, web_route_t *out)
         return s_status(out, fixed[i].get, get ? 200 : 405, "GET");
     }
     size_t prefix = strlen(STREAMS_PREFIX);
-    if (strncmp(path, STREAMS_PREFIX, prefix) != 0)
-        return s_status(out, WEB_NOT_FOUND, 404, NULL);
+    if (strncmp(path, STREAMS_PREFIX, prefix) != 0) {
+        /*  Anything else may be a page: /console/NAME is /NAME (the pages link each other
+            relatively, so both the root and /console/ serve them); whether NAME is one is
+            the asset table's to say, and no path reaches the file system. */
+        size_t console = strlen(CONSOLE_PREFIX);
+        if (strncmp(path, CONSOLE_PREFIX, console) == 0 && (path[console] == '/' || path[console] == '\0'))
+            path += console;
+        out->asset = console_asset_find(path[0] ? path : "/");
+        if (!out->asset)
+            return s_status(out, WEB_NOT_FOUND, 404, NULL);
+        return s_status(out, WEB_ASSET, get ? 200 : 405, "GET");
+    }
     /*  The rest of the path, '/' included, is the name. */
     const char *name = path + prefix;
     size_t len = strlen(name);

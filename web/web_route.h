@@ -13,6 +13,8 @@
 #ifndef EZSHM_WEB_ROUTE_H
 #define EZSHM_WEB_ROUTE_H
 
+#include "console_assets.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -32,7 +34,10 @@ typedef enum {
     WEB_STREAM,       /* GET /api/v1/streams/{name}        */
     WEB_SETTINGS,     /* GET /api/v1/settings              */
     WEB_SETTINGS_SET, /* PUT or PATCH /api/v1/settings     */
-    WEB_EVENTS        /* GET /api/v1/events (SSE)          */
+    WEB_EVENTS,       /* GET /api/v1/events (SSE)          */
+    WEB_CONSOLE,      /* GET /api/v1/console (the WebSocket upgrade only) */
+    WEB_CONSOLE_CONFIG, /* GET /api/v1/console/config      */
+    WEB_ASSET         /* GET /, /console/NAME, /NAME: a page of the console (asset) */
 } web_endpoint_t;
 
 typedef struct {
@@ -40,6 +45,7 @@ typedef struct {
     int status;                    /* 200 routed; 404, 405 (allow says what), 400    */
     const char *allow;             /* the Allow header of a 405                      */
     char name[WEB_NAME_MAX + 1];   /* WEB_STREAM: the stream's name                  */
+    const console_asset_t *asset;  /* WEB_ASSET: the page (compiled in)              */
 } web_route_t;
 
 /*  Routes method (as libwebsockets names it: "GET", "PUT", ...) and path (decoded, no

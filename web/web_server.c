@@ -1,6 +1,8 @@
 /*  web_server.c — see web_server.h. */
 #include "web_server.h"
 #include "web_backend.h"
+#include "web_console.h"
+#include "console_session.h"
 #include "web_metrics.h"
 #include "web_route.h"
 #include "ezshm.h"
@@ -41,6 +43,7 @@ struct _pss_t {
     char *resp;
     size_t resp_len, sent;
     bool headers_sent, unauthorized;
+    const char *etag;               /* a page's ETag: revalidated, not no-store */
     char *sse;                      /* event bytes not yet written          */
     size_t sse_len;
     pss_t *sse_next;
@@ -69,6 +72,7 @@ struct _web_server_t {
     double tick_at;                 /* when the timer fires (monotonic), 0: not set */
     web_self_stats_t stats;
     pss_t *sse_clients;
+    web_console_t *console;
     double next_ping;               /* when SSE clients get a keep-alive comment */
     unsigned char token_hash[crypto_generichash_BYTES];
 };
@@ -139,11 +143,19 @@ s_write_response(pss_t *pss)
     unsigned char *start = buf + LWS_PRE, *p = start, *end = buf + sizeof buf - 1;
     struct lws *wsi = pss->wsi;
     if (!pss->headers_sent) {
+        /*  A page is revalidated by its ETag; everything else is live data, never cached. */
+        const char *cache = pss->etag ? "no-cache" : "no-store";
         if (lws_add_http_common_headers(wsi, (unsigned) pss->status, pss->ctype, pss->resp_len, &p, end)
             || lws_add_http_header_by_name(wsi, (const unsigned char *) "cache-control:",
-                                           (const unsigned char *) "no-store", 8, &p, end)
+                                           (const unsigned char *) cache, (int) strlen(cache), &p, end)
             || lws_add_http_header_by_name(wsi, (const unsigned char *) "x-content-type-options:",
-                                           (const unsigned char *) "nosniff", 7, &p, end))
+                                           (const unsigned char *) "nosniff", 7, &p, end)
+            || lws_add_http_header_by_name(wsi, (const unsigned char *) "content-security-policy:",
+                                           (const unsigned char *) CONSOLE_CSP, (int) strlen(CONSOLE_CSP), &p, end))
+            return -1;
+        if (pss->etag
+            && lws_add_http_header_by_name(wsi, (const unsigned char *) "etag:", (const unsigned char *) pss->etag,
+                                           (int) strlen(pss->etag), &p, end))
             return -1;
         if (pss->status == 405 && pss->route.allow
             && lws_add_http_header_by_name(wsi, (const unsigned char *) "allow:",
@@ -180,6 +192,7 @@ s_write_response(pss_t *pss)
     pss->resp = NULL;
     pss->state = PSS_IDLE;
     pss->headers_sent = false;
+    pss->etag = NULL;
     lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
     return lws_http_transaction_completed(wsi) ? -1 : 0;
 }
@@ -232,6 +245,7 @@ s_finish_metrics(pss_t *pss, job_t *job)
     web_server_t *srv = pss->srv;
     web_daemon_view_t views[WEB_MAX_CONTROL];
     srv->stats.control_timeouts = 0;
+    srv->stats.console_clients = web_console_clients(srv->console);
     for (size_t d = 0; d < srv->n; d++) {
         views[d] = (web_daemon_view_t) {web_backend_endpoint(srv->backends[d]), job->replies[d][0],
                                         job->replies[d][1], job->replies[d][2]};
@@ -565,6 +579,30 @@ s_forget(pss_t *pss)
 
 /* ---------------------------------------------------------------- requests */
 
+/*  The value of cookie name into buf; false when absent or too long. Our own parse:
+    libwebsockets 4.1's lws_http_cookie_get misses values shorter than the cookie's name. */
+static bool
+s_cookie(struct lws *wsi, const char *name, char *buf, size_t size)
+{
+    char header[4096];
+    if (lws_hdr_copy(wsi, header, sizeof header, WSI_TOKEN_HTTP_COOKIE) <= 0)
+        return false;
+    size_t n = strlen(name);
+    for (char *p = header; *p;) {
+        p += strspn(p, " \t");
+        size_t len = strcspn(p, ";");
+        if (len > n && strncmp(p, name, n) == 0 && p[n] == '=') {
+            if (len - n - 1 >= size)
+                return false;
+            memcpy(buf, p + n + 1, len - n - 1);
+            buf[len - n - 1] = '\0';
+            return true;
+        }
+        p += len + (p[len] == ';');
+    }
+    return false;
+}
+
 /*  True when the request carries the token (bearer header or cookie ezshm_token), or none
     is configured. Compared as hashes with sodium_memcmp: constant time, length included. */
 static bool
@@ -574,11 +612,10 @@ s_authorized(web_server_t *srv, struct lws *wsi)
         return true;
     char given[WEB_TOKEN_MAX + 16] = "";
     const char *token = NULL;
-    size_t len = sizeof given;
     if (lws_hdr_copy(wsi, given, sizeof given, WSI_TOKEN_HTTP_AUTHORIZATION) > 0
         && strncasecmp(given, "Bearer ", 7) == 0)   /* the scheme is case-insensitive */
         token = given + 7;
-    else if (lws_http_cookie_get(wsi, "ezshm_token", given, &len) == 0)
+    else if (s_cookie(wsi, "ezshm_token", given, sizeof given))
         token = given;
     if (!token)
         return false;
@@ -604,6 +641,45 @@ s_pick_daemon(pss_t *pss)
                     given ? "?daemon= names no --control endpoint of ezshm-web"
                           : "which ezshmd? name one with ?daemon=ENDPOINT (GET /api/v1/streams lists them)");
     return -1;
+}
+
+/*  A compiled page: 304 when the client holds this version (If-None-Match), else 200. */
+static int
+s_respond_asset(pss_t *pss)
+{
+    const console_asset_t *a = pss->route.asset;
+    char given[128] = "";
+    lws_hdr_copy(pss->wsi, given, sizeof given, WSI_TOKEN_HTTP_IF_NONE_MATCH);
+    pss->etag = a->etag;
+    if (strcmp(given, a->etag) == 0) {
+        s_respond(pss, 304, a->content_type, NULL, 0);
+        return 0;
+    }
+    char *copy = malloc(a->size);
+    if (!copy) {
+        s_respond_error(pss, 500, "out_of_memory", "out of memory");
+        return 0;
+    }
+    memcpy(copy, a->data, a->size);
+    s_respond(pss, 200, a->content_type, copy, a->size);
+    return 0;
+}
+
+/*  A console WebSocket upgrade is taken only on its path, from a page of this server (the
+    Origin is http(s)://<the request's Host>: another site's page cannot drive it with the
+    browser's cookie), with the token when one is configured, below --max-console. */
+static bool
+s_console_admit(web_server_t *srv, struct lws *wsi)
+{
+    char uri[64] = "", origin[300] = "", host[280] = "";
+    lws_hdr_copy(wsi, uri, sizeof uri, WSI_TOKEN_GET_URI);
+    lws_hdr_copy(wsi, origin, sizeof origin, WSI_TOKEN_ORIGIN);
+    lws_hdr_copy(wsi, host, sizeof host, WSI_TOKEN_HOST);
+    /*  https: the page came through a TLS proxy that kept the Host header; still this host. */
+    const char *rest = strncasecmp(origin, "http://", 7) == 0 ? origin + 7
+                     : strncasecmp(origin, "https://", 8) == 0 ? origin + 8 : NULL;
+    return strcmp(uri, "/api/v1/console") == 0 && host[0] && rest && strcasecmp(rest, host) == 0
+        && s_authorized(srv, wsi) && web_console_clients(srv->console) < srv->opt.max_console;
 }
 
 static int
@@ -632,6 +708,9 @@ s_on_http(pss_t *pss, const char *path)
         return 0;
     }
     web_endpoint_t ep = pss->route.endpoint;
+    /*  The pages hold nothing secret and ask for the token themselves (a 401 of the API). */
+    if (ep == WEB_ASSET)
+        return s_respond_asset(pss);
     if (ep != WEB_HEALTHZ && ep != WEB_READYZ && !s_authorized(srv, pss->wsi)) {
         pss->unauthorized = true;
         s_respond_error(pss, 401, "unauthorized", "this endpoint needs the access token (Authorization: Bearer)");
@@ -684,6 +763,16 @@ s_on_http(pss_t *pss, const char *path)
         return 0;
     case WEB_EVENTS:
         return s_start_sse(pss);
+    case WEB_CONSOLE:
+        s_respond_error(pss, 400, "bad_request", "the console is a WebSocket (subprotocol ezshm-console.v1)");
+        return 0;
+    case WEB_CONSOLE_CONFIG: {
+        cJSON *config = cJSON_CreateObject();
+        cJSON_AddBoolToObject(config, "allow_control", srv->opt.allow_control);
+        s_respond_json(pss, 200, config);
+        cJSON_Delete(config);
+        return 0;
+    }
     default:
         return -1;
     }
@@ -758,6 +847,10 @@ s_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *
         pss->srv = srv;
         pss->wsi = wsi;
         return s_on_http(pss, in);
+    case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+        /*  An upgrade without the console's subprotocol: no WebSocket is served here. */
+        srv->stats.console_refused++;
+        return -1;
     case LWS_CALLBACK_HTTP_BODY:
         return s_on_body(pss, in, len);
     case LWS_CALLBACK_HTTP_BODY_COMPLETION:
@@ -791,8 +884,49 @@ s_zmq_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, vo
     return 0;
 }
 
+/*  The console WebSocket (docs/console.md §5): web_console does the work. */
+static int
+s_console_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
+{
+    web_console_conn_t **conn = user;
+    web_server_t *srv = lws_context_user(lws_get_context(wsi));
+    /*  Torn down (web_server_destroy): the connections' state is gone with the pump. */
+    if (!srv || !srv->console)
+        return reason == LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION ? -1 : 0;
+    switch (reason) {
+    case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+        if (s_console_admit(srv, wsi))
+            return 0;
+        srv->stats.console_refused++;
+        return -1;
+    case LWS_CALLBACK_ESTABLISHED:
+        if (web_console_open(srv->console, wsi, conn) == 0)
+            return 0;
+        srv->stats.console_refused++;
+        return -1;
+    case LWS_CALLBACK_RECEIVE:
+        if (*conn)
+            web_console_receive(*conn, in, len, lws_is_first_fragment(wsi), lws_is_final_fragment(wsi),
+                                lws_frame_is_binary(wsi));
+        return 0;
+    case LWS_CALLBACK_SERVER_WRITEABLE:
+        return *conn ? web_console_writable(*conn) : 0;
+    case LWS_CALLBACK_CLOSED:
+        if (*conn)
+            web_console_close(*conn);
+        *conn = NULL;
+        return 0;
+    case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
+        web_console_flush(srv->console);
+        return 0;
+    default:
+        return 0;
+    }
+}
+
 static const struct lws_protocols s_protocols[] = {
     {"http", s_callback, sizeof(pss_t), 0, 0, NULL, 0},
+    {"ezshm-console.v1", s_console_callback, sizeof(web_console_conn_t *), CONSOLE_MESSAGE_MAX, 0, NULL, 0},
     {"ezshm-zmq", s_zmq_callback, 0, 0, 0, NULL, 0},
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };
@@ -835,6 +969,11 @@ web_server_new(const web_options_t *opt, char *err, size_t errlen)
         web_server_destroy(&self);
         return NULL;
     }
+    if (web_console_new(self->ctx, opt->max_console, &self->console) != EZSHM_OK) {
+        ezshm_fail(err, errlen, -1, "cannot start the console's pump thread");
+        web_server_destroy(&self);
+        return NULL;
+    }
     for (size_t d = 0; d < opt->n_control; d++) {
         self->backends[d] = web_backend_new(opt->control[d], opt->timeout, opt->curve_client, opt->curve_server,
                                             s_on_event, self, err, errlen);
@@ -860,6 +999,8 @@ web_server_destroy(web_server_t **self_p)
     web_server_t *self = *self_p;
     if (!self)
         return;
+    /*  The pump first: it hands frames to the loop, so the loop must outlive it. */
+    web_console_destroy(&self->console);
     if (self->ctx)
         lws_context_destroy(self->ctx);
     for (size_t d = 0; d < self->n; d++)

@@ -147,7 +147,7 @@ s_print_frames(const ezshm_stream_info_t *info, const uint8_t *frames, uint64_t 
     }
 }
 
-/*  The CSV header line: one label per frame element (see mirror_frame_labels), CSV-quoted
+/*  The CSV header line: one label per frame element (see ezshm_frame_labels), CSV-quoted
     when needed, after a "time" column with --timestamps; plain element indices when the
     stream publishes no metadata. */
 static void
@@ -158,7 +158,7 @@ s_header_row(ezshm_mirror_t *m, const ezshm_stream_info_t *info, bool stamps)
     char err[64], unit[32];
     uint32_t gen;
     char **labels = tree && ezshm_mirror_meta(m, tree, &gen, err, sizeof err) == EZSHM_OK
-                    ? mirror_frame_labels(ezshm_tree_root(tree), info, unit, sizeof unit) : NULL;
+                    ? ezshm_frame_labels(ezshm_tree_root(tree), info, unit, sizeof unit) : NULL;
     if (stamps)
         fputs("time,", stdout);
     for (uint64_t e = 0; e < n; e++) {
@@ -175,7 +175,7 @@ s_header_row(ezshm_mirror_t *m, const ezshm_stream_info_t *info, bool stamps)
             fputs(l, stdout);
         fputc(e + 1 < n ? ',' : '\n', stdout);
     }
-    mirror_free_labels(labels, n);
+    ezshm_labels_free(labels, n);
     ezshm_tree_destroy(&tree);
 }
 

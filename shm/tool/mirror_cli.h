@@ -55,12 +55,4 @@ int mirror_daemon_streams(const char *endpoint, char ***names, size_t *n);
     error (EZSHM_ERR_PICKLE, exit 1), never printed. */
 int mirror_meta(ezshm_mirror_t *mirror, double wait, bool follow, long long count);
 
-/*  Names of the elements of one frame (info->frame_bytes / itemsize of them, malloc'd) from
-    the metadata tree: the first frame dim's coordinate labels ('U'/'S' strings, or a record's
-    "label" field), "[i]" per further frame dim; "<dim>[i]" without labels. unit gets that
-    axis' unit. NULL without usable metadata. */
-char **mirror_frame_labels(const ezshm_node_t *root, const ezshm_stream_info_t *info, char *unit,
-                           size_t unit_len);
-void mirror_free_labels(char **labels, uint64_t n);
-
 #endif

@@ -56,13 +56,13 @@ s_labels(watch_t *w, ezshm_mirror_t *m, bool force)
     uint32_t gen = ezshm_mirror_meta_generation(m);
     if (!force && gen == w->meta_generation)
         return;
-    mirror_free_labels(w->labels, w->per_frame);
+    ezshm_labels_free(w->labels, w->per_frame);
     w->labels = NULL;
     w->unit[0] = '\0';
     w->meta_generation = gen;
     char err[64];
     if (gen && w->tree && ezshm_mirror_meta(m, w->tree, &gen, err, sizeof err) == EZSHM_OK)
-        w->labels = mirror_frame_labels(ezshm_tree_root(w->tree), &w->info, w->unit, sizeof w->unit);
+        w->labels = ezshm_frame_labels(ezshm_tree_root(w->tree), &w->info, w->unit, sizeof w->unit);
 }
 
 /*  The name of channel ch: its label, or "ch<index>". */
@@ -78,7 +78,7 @@ s_name(const watch_t *w, uint64_t ch, char *buf, size_t len)
 static int
 s_prepare(watch_t *w, ezshm_mirror_t *m)
 {
-    mirror_free_labels(w->labels, w->per_frame);
+    ezshm_labels_free(w->labels, w->per_frame);
     w->labels = NULL;
     free(w->buf);
     free(w->channels);
@@ -298,7 +298,7 @@ mirror_watch(ezshm_mirror_t **mirrors, size_t n, double refresh_hz)
         }
     }
     for (size_t i = 0; w && i < n; i++) {
-        mirror_free_labels(w[i].labels, w[i].per_frame);
+        ezshm_labels_free(w[i].labels, w[i].per_frame);
         ezshm_tree_destroy(&w[i].tree);
         free(w[i].buf);
         free(w[i].channels);

@@ -6,7 +6,8 @@
     then a path up to the first NUL, then the rest: a settings body, and the same bytes as a
     status reply of ezshmd. Oracles:
       - web_route gives 200, 400, 404 or 405 (405 with an Allow value); a stream route's
-        name is the path's rest after /api/v1/streams/, 1 to 255 bytes;
+        name is the path's rest after /api/v1/streams/, 1 to 255 bytes; a console page is
+        the one asset the path names ("/", "/NAME", or under /console), nothing else;
       - web_settings_request gives either a request that parses as {"op": "update",
         "settings": {...}} (with "stream" when given), or bad_json / not_object, both 400;
       - the exposition of any status reply has only comment lines and samples whose label
@@ -43,6 +44,14 @@ s_route(const char *method, const char *path)
         size_t n = strlen(r.name);
         CHECK(n >= 1 && n <= WEB_NAME_MAX);
         CHECK(strcmp(path + strlen("/api/v1/streams/"), r.name) == 0);
+    }
+    if (r.endpoint == WEB_ASSET) {
+        /*  A page only for "/", "/NAME" or the same under /console: one name of the table,
+            never a path with a further '/' or "..". */
+        const char *rest = strncmp(path, "/console", 8) == 0 && (path[8] == '/' || !path[8]) ? path + 8 : path;
+        CHECK(r.asset && !strstr(path, ".."));
+        CHECK(!rest[0] || (rest[0] == '/' && !strchr(rest + 1, '/')));
+        CHECK(rest[0] && rest[1] ? strcmp(rest + 1, r.asset->name) == 0 : strcmp(r.asset->name, "index.html") == 0);
     }
 }
 

@@ -106,7 +106,19 @@ Test(web_route, endpoints_methods_and_names)
     cr_assert_str_eq(r.name, "rig1/eeg");
     cr_assert_eq(web_route("GET", "/api/v1/streams/", &r), 404);
     cr_assert_eq(web_route("GET", "/metrics/", &r), 404);
-    cr_assert_eq(web_route("GET", "/", &r), 404);
+    cr_assert_eq(web_route("GET", "/nothing.js", &r), 404);
+    cr_assert_eq(web_route("GET", "/console/../index.html", &r), 404);
+    cr_assert_eq(web_route("GET", "/api/v1/console/config", &r), 200);
+    cr_assert_eq(r.endpoint, WEB_CONSOLE_CONFIG);
+    /*  The console's pages: the root, /console/ and each asset by name under both. */
+    cr_assert_eq(web_route("GET", "/", &r), 200);
+    cr_assert_eq(r.endpoint, WEB_ASSET);
+    cr_assert_str_eq(r.asset->name, "index.html");
+    cr_assert_eq(web_route("GET", "/console/", &r), 200);
+    cr_assert_str_eq(r.asset->name, "index.html");
+    cr_assert_eq(web_route("GET", "/console/app.js", &r), 200);
+    cr_assert_str_eq(r.asset->name, "app.js");
+    cr_assert_eq(web_route("PUT", "/app.js", &r), 405);
     char longpath[400] = "/api/v1/streams/";
     memset(longpath + 16, 'a', 300);
     cr_assert_eq(web_route("GET", longpath, &r), 400, "a name over 255 bytes");

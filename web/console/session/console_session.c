@@ -29,7 +29,7 @@ struct console_session_t {
     state_t                  state;
     int                      state_rc;
     bool                     stream_sent;     /* the stream message of this generation went */
-    uint32_t                 sent_generation, sent_rebuilds;
+    uint32_t                 sent_generation, sent_rebuilds, sent_meta;
     uint32_t                 sequence;        /* frames sent on this subscription           */
     bool                     awaiting;        /* a frame went, its "drawn" did not come     */
     double                   last_sent;
@@ -93,6 +93,12 @@ console_session_next_text(console_session_t *self)
     self->out_first = (self->out_first + 1) % CONSOLE_SESSION_OUTBOX;
     self->out_n--;
     return text;
+}
+
+bool
+console_session_has_text(const console_session_t *self)
+{
+    return self && self->out_n > 0;
 }
 
 static const char *
@@ -265,8 +271,43 @@ s_uint_array(const uint32_t *v, size_t n)
     return a;
 }
 
-/*  The stream message: what the plot of this generation is (docs/console.md §3). Labels
-    and unit are null here: the metadata tree's channel labels are the server's to add. */
+/*  The channel dim's labels and unit from the stream metadata (ezshm_frame_labels: one
+    label per frame element; a channel's is its first element's, without the "[0]" of each
+    further dim), into j; null without metadata. */
+static void
+s_add_labels(console_session_t *self, cJSON *j, const ezshm_stream_info_t *info)
+{
+    ezshm_mirror_t *m = console_decimate_mirror(self->dec);
+    self->sent_meta = m ? ezshm_mirror_meta_generation(m) : 0;
+    ezshm_tree_t *tree = self->sent_meta ? ezshm_tree_new() : NULL;
+    char err[64], unit[64] = "";
+    uint32_t gen;
+    uint64_t per_frame = info->frame_bytes / info->itemsize, channels = info->ndim >= 2 ? info->shape[1] : 0;
+    char **labels = tree && ezshm_mirror_meta(m, tree, &gen, err, sizeof err) == EZSHM_OK
+                    ? ezshm_frame_labels(ezshm_tree_root(tree), info, unit, sizeof unit) : NULL;
+    if (!labels || !channels) {
+        cJSON_AddNullToObject(j, "labels");
+        cJSON_AddNullToObject(j, "unit");
+    } else {
+        cJSON *a = cJSON_AddArrayToObject(j, "labels");
+        size_t suffix = 3 * (info->ndim - 2);
+        for (uint64_t c = 0; c < channels; c++) {
+            char *l = labels[c * (per_frame / channels)];
+            if (l && strlen(l) >= suffix)
+                l[strlen(l) - suffix] = '\0';
+            cJSON_AddItemToArray(a, l ? cJSON_CreateString(l) : cJSON_CreateNull());
+        }
+        if (unit[0])
+            cJSON_AddStringToObject(j, "unit", unit);
+        else
+            cJSON_AddNullToObject(j, "unit");
+    }
+    ezshm_labels_free(labels, per_frame);
+    ezshm_tree_destroy(&tree);
+}
+
+/*  The stream message: what the plot of this generation is (docs/console.md §3), with the
+    metadata's channel labels and unit. */
 static void
 s_post_stream(console_session_t *self, const console_columns_t *c)
 {
@@ -287,8 +328,7 @@ s_post_stream(console_session_t *self, const console_columns_t *c)
     cJSON_AddNumberToObject(j, "channels", c->channels);
     cJSON_AddItemToObject(j, "slice", s_uint_array(c->slice, c->n_slice));
     cJSON_AddItemToObject(j, "slice_dims", s_uint_array(info.shape + 2, info.ndim > 2 ? c->n_slice : 0));
-    cJSON_AddNullToObject(j, "labels");
-    cJSON_AddNullToObject(j, "unit");
+    s_add_labels(self, j, &info);
     s_post(self, j);
     self->stream_sent = true;
     self->sent_generation = c->generation;
@@ -331,7 +371,10 @@ console_session_pump(console_session_t *self, uint64_t max_frames, bool *more)
     s_post_state(self, state, rc);
     console_columns_t c;
     console_decimate_columns(self->dec, &c);
-    if (c.attached && (!self->stream_sent || c.generation != self->sent_generation || c.rebuilds != self->sent_rebuilds))
+    ezshm_mirror_t *m = console_decimate_mirror(self->dec);
+    bool meta_changed = m && ezshm_mirror_meta_generation(m) != self->sent_meta;
+    if (c.attached && (!self->stream_sent || c.generation != self->sent_generation || c.rebuilds != self->sent_rebuilds
+                       || meta_changed))
         s_post_stream(self, &c);
     return rc;
 }

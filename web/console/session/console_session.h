@@ -73,6 +73,9 @@ ezshm_mirror_t *console_session_mirror(console_session_t *self, uint64_t *block)
     NULL when none waits. Send them before any frame. */
 char *console_session_next_text(console_session_t *self);
 
+/*  True when a text message waits (console_session_next_text would give one). */
+bool console_session_has_text(const console_session_t *self);
+
 /*  True when a frame may go now: a subscription with a ring, the previous frame
     acknowledged, 1/fps since it went, and a plot that changed since (or the frozen frame
     of a pause not sent yet). */
