@@ -110,11 +110,12 @@ run_tests() {
     build build-asan -DEZSHM_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
     # Every unit test and every integration test but those memcheck just ran (their code paths
     # are also in the unit tests and the fuzzers, which are sanitized), the checks of sources,
-    # docs and packaging (layering, manpages, deploy files, doc links, install) and the benchmark smoke run.
+    # docs and packaging (layering, manpages, deploy files, doc links, install), the benchmark smoke run
+    # and the console pages' test (its server is Python; test_console_live drives the sanitized ezshm-web).
     # The cross-process stress runs 3 s a case (4 s above): its five cases still cover every layout.
     (cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
         EZSHM_STRESS_SECONDS=3 ctest --output-on-failure -j2 --timeout 300 \
-        -E "integration.test_($memcheck_j2|$memcheck_j1|layering|manpages|deploy_files|doc_links|install|bench_smoke|debian_package)")
+        -E "integration.test_($memcheck_j2|$memcheck_j1|layering|manpages|deploy_files|doc_links|install|bench_smoke|debian_package|console_pages)")
     # The fuzzers run for a fixed time, whatever else runs: the Debian packages are built beside them.
     package >/dev/null &
     local packages=$!
