@@ -16,7 +16,8 @@
 # In a fresh copy of the Debian root (chroot, own mount and PID namespaces, private /dev/shm;
 # ezshmd runs in a network namespace of its own), with APT's sources Debian's alone:
 #   install   `apt-get install ./*.deb` resolves every dependency; the ezshm system user and
-#             group, the conffile, both units (systemd-analyze verify), ezshmd.service enabled
+#             group, the conffile, the units (systemd-analyze verify), ezshmd.service enabled,
+#             ezshm-web.service installed but not enabled
 #   run       ezshmd started as its unit would start it (User, Group, UMask, EnvironmentFile,
 #             ExecStart read from the installed unit; systemd is not running) fed by ezshm-pub:
 #             segments 0640 ezshm:ezshm; ezshm-mirror as a member of group ezshm reads
@@ -65,7 +66,9 @@ in_root_install() {
     check "/etc/ezshm/ezshmd.json is a conffile" \
         'dpkg-query -W -f="\${Conffiles}" ezshm | grep -q " /etc/ezshm/ezshmd.json "'
     check "ezshmd.service enabled by the package" '[ -L /etc/systemd/system/multi-user.target.wants/ezshmd.service ]'
-    for unit in ezshmd.service ezshmd@.service; do
+    check "ezshm-web installed, its unit not enabled (the operator's choice)" \
+        '[ -x /usr/bin/ezshm-web ] && [ -f /lib/systemd/system/ezshm-web.service ] && ! [ -e /etc/systemd/system/multi-user.target.wants/ezshm-web.service ]'
+    for unit in ezshmd.service ezshmd@.service ezshm-web.service; do
         # --man=no: man-db is not installed here (the page itself is: checked below).
         out=$(systemd-analyze verify --man=no "/lib/systemd/system/$unit" 2>&1)
         check "systemd-analyze verify $unit" '[ $? -eq 0 ] && [ -z "$out" ] || { echo "$out"; false; }'
