@@ -16,13 +16,12 @@ import math
 import os
 import shutil
 import socket
-import subprocess
 import sys
 import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "python"))
-from ezshm_harness import BIN, Results, Session, Skip, free_port, get_status, wait_until  # noqa: E402
+from ezshm_harness import Results, Session, Skip, get_status, start_web, wait_until  # noqa: E402
 from test_console_pages import SCREENSHOTS, csp, errors_in, open_browser  # noqa: E402
 
 FS, CHUNK, CHANNELS = 1000, 10, 4
@@ -54,18 +53,7 @@ def upgrade(port, origin, extra=""):
 
 
 def web(s, ctl, *flags, env=None):
-    port = free_port()
-    s.procs.append(subprocess.Popen([os.path.join(BIN, "ezshm-web"), "--control", ctl, "--listen",
-                                     f"127.0.0.1:{port}", *flags], env=dict(s.env, **(env or {}))))
-
-    def up():
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=2).close()
-            return True
-        except OSError:
-            return False
-    wait_until(up, 15, "ezshm-web listening")
-    return port
+    return start_web(s, ctl, *flags, env=env)[1]
 
 
 def shot(driver, name):

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The documentation as a user's clone has it: every relative link of README.md and
 docs/**/*.md (markdown links and paths in backticks that start with ./ or ../) names a file or
-folder inside the repository, and none leaves it (no ../shared: a clone has nothing beside
+folder inside the repository, and none leaves it (a clone has nothing beside
 itself). Prints one line per offence; exits 1 if there is any."""
 import os
 import re

@@ -19,7 +19,7 @@ import urllib.parse
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "python"))
-from ezshm_harness import BIN, Results, Session, Skip, free_port, helper_tool, wait_until  # noqa: E402
+from ezshm_harness import Results, Session, Skip, free_port, helper_tool, start_web, wait_until  # noqa: E402
 
 FS, CHUNK = 1000, 10
 NAME = 'web/t"x\\y'   # a '/' for the URL, a quote and a backslash for label escaping
@@ -116,19 +116,8 @@ class Rig:
 
     def web(self, *flags, env=None, control=None):
         """Starts ezshm-web on a free port; returns the port once it accepts connections."""
-        port = free_port()
-        self.webs.append(subprocess.Popen(
-            [os.path.join(BIN, "ezshm-web"), "--control", control or self.ctl_ep, "--listen", f"127.0.0.1:{port}",
-             *flags], env=dict(self.s.env, **(env or {}))))
-        self.s.procs.append(self.webs[-1])
-
-        def up():
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=2).close()
-                return True
-            except OSError:
-                return False
-        wait_until(up, 15, "ezshm-web listening")
+        proc, port = start_web(self.s, control or self.ctl_ep, *flags, env=env)
+        self.webs.append(proc)
         return port
 
     def bad_messages(self, n):

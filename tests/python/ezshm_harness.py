@@ -109,6 +109,25 @@ def memcheck_prefix(program):
             "--show-leak-kinds=definite"]
 
 
+def start_web(session, control, *flags, env=None):
+    """Starts ezshm-web for control on a free loopback port (a process of session); returns the
+    process and the port once it accepts connections."""
+    import socket
+    port = free_port()
+    proc = subprocess.Popen([os.path.join(BIN, "ezshm-web"), "--control", control, "--listen", f"127.0.0.1:{port}",
+                             *flags], env=dict(session.env, **(env or {})))
+    session.procs.append(proc)
+
+    def up():
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=2).close()
+            return True
+        except OSError:
+            return False
+    wait_until(up, 15, "ezshm-web listening")
+    return proc, port
+
+
 def free_port():
     import socket
     with socket.socket() as s:
